@@ -1,0 +1,206 @@
+//! The one place that decides whether an actor may do something. Every path (console, API,
+//! CLI, exports) asks [`decide`]; a refusal carries a stable code and an explanation in
+//! Chinese and English that the caller shows as is.
+//!
+//! Architecture invariant: pure functions of (actor, action, target). No I/O, no storage:
+//! the caller loads the target's facts and passes them in. Later capabilities (grants,
+//! row scopes, masking) extend this crate rather than checking access anywhere else.
+
+use serde::Serialize;
+use shuniu_types::{Actor, ResourceStatus, Role};
+
+/// What the actor wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Action {
+    /// See a catalog entry's metadata.
+    ReadResource,
+    /// Register a new entry for the target's provider.
+    RegisterResource,
+    EditResource,
+    SubmitResource,
+    /// Publish or return a submitted entry.
+    ReviewResource,
+    WithdrawResource,
+    /// Bulk import of entries from Excel.
+    ImportCatalog,
+    ManageDepartments,
+    ManageUsers,
+    ManageApplications,
+}
+
+/// The facts about the target that decisions depend on.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// A catalog entry: its provider and lifecycle state.
+    Resource { provider: &'a str, status: ResourceStatus },
+    /// A new entry for this provider.
+    NewResource { provider: &'a str },
+    /// The hub as a whole (administration).
+    Hub,
+}
+
+/// A refusal, explained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Denied {
+    pub code: &'static str,
+    pub message_zh: String,
+    pub message_en: String,
+    /// True when the actor may not even learn that the target exists (answer 404, not 403).
+    pub hide: bool,
+}
+
+impl Denied {
+    fn new(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
+        Denied { code, message_zh: zh.into(), message_en: en.into(), hide: false }
+    }
+}
+
+pub type Decision = Result<(), Denied>;
+
+fn role_denied(role: Role, what_zh: &str, what_en: &str) -> Denied {
+    Denied::new(
+        "FORBIDDEN_ROLE",
+        format!("{}无权{}", role.zh(), what_zh),
+        format!("a {} may not {}", role.en().to_lowercase(), what_en),
+    )
+}
+
+fn other_department(what_zh: &str, what_en: &str) -> Denied {
+    Denied::new(
+        "FORBIDDEN_DEPARTMENT",
+        format!("只能{}本部门的资源", what_zh),
+        format!("you may only {} your own department's resources", what_en),
+    )
+}
+
+fn wrong_state(status: ResourceStatus, what_zh: &str, what_en: &str) -> Denied {
+    Denied::new(
+        "INVALID_STATE",
+        format!("资源当前状态为“{}”，不能{}", status.zh(), what_zh),
+        format!("the resource is {}, so it cannot be {}", status.en().to_lowercase(), what_en),
+    )
+}
+
+/// Decides whether `actor` may perform `action` on `target`.
+pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
+    let operator = actor.role == Role::HubOperator;
+    let own = |provider: &str| provider == actor.department;
+    match (action, target) {
+        (Action::ReadResource, Target::Resource { provider, status }) => {
+            // Published and withdrawn entries are the city's catalog; drafts stay with
+            // their department and the hub until published.
+            if operator || own(provider) || matches!(status, ResourceStatus::Published | ResourceStatus::Withdrawn) {
+                Ok(())
+            } else {
+                Err(Denied { hide: true, ..Denied::new("NOT_FOUND", "资源不存在", "no such resource") })
+            }
+        }
+        (Action::RegisterResource, Target::NewResource { provider }) => match actor.role {
+            Role::HubOperator => Ok(()),
+            Role::DataOfficer if own(provider) => Ok(()),
+            Role::DataOfficer => Err(other_department("登记", "register")),
+            Role::Viewer => Err(role_denied(actor.role, "登记资源", "register resources")),
+        },
+        (Action::ImportCatalog, Target::NewResource { provider }) => match actor.role {
+            Role::HubOperator => Ok(()),
+            Role::DataOfficer if own(provider) => Ok(()),
+            Role::DataOfficer => Err(other_department("导入", "import")),
+            Role::Viewer => Err(role_denied(actor.role, "导入目录", "import catalog entries")),
+        },
+        (Action::EditResource | Action::SubmitResource | Action::WithdrawResource, Target::Resource { provider, status }) => {
+            let (zh, en) = match action {
+                Action::EditResource => ("修改", "edit"),
+                Action::SubmitResource => ("提交", "submit"),
+                _ => ("撤销", "withdraw"),
+            };
+            match actor.role {
+                Role::Viewer => return Err(role_denied(actor.role, &format!("{zh}资源"), &format!("{en} resources"))),
+                Role::DataOfficer if !own(provider) => return Err(other_department(zh, en)),
+                _ => {}
+            }
+            let state_ok = match action {
+                Action::EditResource => status != ResourceStatus::Withdrawn && status != ResourceStatus::Submitted,
+                Action::SubmitResource => matches!(status, ResourceStatus::Draft | ResourceStatus::Returned),
+                _ => status == ResourceStatus::Published,
+            };
+            if state_ok {
+                Ok(())
+            } else {
+                let en_state = match action {
+                    Action::EditResource => "edited",
+                    Action::SubmitResource => "submitted",
+                    _ => "withdrawn",
+                };
+                Err(wrong_state(status, zh, en_state))
+            }
+        }
+        (Action::ReviewResource, Target::Resource { status, .. }) => {
+            if !operator {
+                Err(role_denied(actor.role, "审核目录", "review catalog entries"))
+            } else if status != ResourceStatus::Submitted {
+                Err(wrong_state(status, "审核", "reviewed"))
+            } else {
+                Ok(())
+            }
+        }
+        (Action::ManageDepartments | Action::ManageUsers | Action::ManageApplications, Target::Hub) => {
+            if operator {
+                Ok(())
+            } else {
+                Err(role_denied(actor.role, "管理部门、用户和应用", "administer departments, users and applications"))
+            }
+        }
+        _ => Err(Denied::new("FORBIDDEN", "不允许的操作", "this action does not apply to this target")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: Role, dept: &str) -> Actor {
+        Actor { principal: "u".into(), display_name: "u".into(), role, department: dept.into() }
+    }
+
+    /// Every cell of role × own/other department × status × action, asserted.
+    #[test]
+    fn catalog_matrix() {
+        use ResourceStatus::*;
+        let roles = [Role::HubOperator, Role::DataOfficer, Role::Viewer];
+        let statuses = [Draft, Submitted, Published, Returned, Withdrawn];
+        for role in roles {
+            for own in [true, false] {
+                let a = actor(role, if own { "GA" } else { "MZ" });
+                for status in statuses {
+                    let t = Target::Resource { provider: "GA", status };
+                    let op = role == Role::HubOperator;
+                    let officer = role == Role::DataOfficer;
+                    let read = decide(&a, Action::ReadResource, t).is_ok();
+                    assert_eq!(read, op || own || matches!(status, Published | Withdrawn), "read {role:?} own={own} {status:?}");
+                    let edit = decide(&a, Action::EditResource, t).is_ok();
+                    assert_eq!(edit, (op || (officer && own)) && matches!(status, Draft | Published | Returned), "edit {role:?} own={own} {status:?}");
+                    let submit = decide(&a, Action::SubmitResource, t).is_ok();
+                    assert_eq!(submit, (op || (officer && own)) && matches!(status, Draft | Returned), "submit {role:?} {status:?}");
+                    let review = decide(&a, Action::ReviewResource, t).is_ok();
+                    assert_eq!(review, op && status == Submitted, "review {role:?} {status:?}");
+                    let withdraw = decide(&a, Action::WithdrawResource, t).is_ok();
+                    assert_eq!(withdraw, (op || (officer && own)) && status == Published, "withdraw {role:?} {status:?}");
+                }
+                let register = decide(&a, Action::RegisterResource, Target::NewResource { provider: "GA" }).is_ok();
+                assert_eq!(register, role == Role::HubOperator || (role == Role::DataOfficer && own));
+                let admin = decide(&a, Action::ManageUsers, Target::Hub).is_ok();
+                assert_eq!(admin, role == Role::HubOperator);
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_explain_themselves() {
+        let a = actor(Role::DataOfficer, "MZ");
+        let d = decide(&a, Action::EditResource, Target::Resource { provider: "GA", status: ResourceStatus::Draft }).unwrap_err();
+        assert_eq!(d.code, "FORBIDDEN_DEPARTMENT");
+        assert!(d.message_zh.contains("本部门"));
+        let hidden = decide(&a, Action::ReadResource, Target::Resource { provider: "GA", status: ResourceStatus::Draft }).unwrap_err();
+        assert!(hidden.hide, "other departments' drafts are not even acknowledged");
+    }
+}

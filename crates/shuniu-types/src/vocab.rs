@@ -1,0 +1,68 @@
+//! Closed vocabularies (share attribute, update cycle, …): each term has a stable code used
+//! in the API and storage, a Chinese label used by departments (and in their Excel sheets),
+//! and an English label. Parsing accepts the code or either label.
+
+/// Declares a vocabulary enum with its codes and labels.
+#[macro_export]
+macro_rules! vocabulary {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $field_code:literal {
+            $($(#[$vmeta:meta])* $variant:ident = ($code:literal, $zh:literal, $en:literal)),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $code)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+            pub fn zh(self) -> &'static str {
+                match self { $($name::$variant => $zh),+ }
+            }
+            pub fn en(self) -> &'static str {
+                match self { $($name::$variant => $en),+ }
+            }
+            /// Accepts the code, the Chinese label or the English label.
+            pub fn parse_term(s: &str) -> Option<$name> {
+                let s = s.trim();
+                $name::ALL.iter().copied().find(|v| {
+                    v.code() == s || v.zh() == s || v.en().eq_ignore_ascii_case(s)
+                })
+            }
+            /// Parses `s` for the named field, with a bilingual error listing the choices.
+            pub fn parse_field(field: &str, s: &str) -> Result<$name, $crate::FieldError> {
+                $name::parse_term(s).ok_or_else(|| {
+                    let zh: Vec<&str> = $name::ALL.iter().map(|v| v.zh()).collect();
+                    let en: Vec<&str> = $name::ALL.iter().map(|v| v.code()).collect();
+                    $crate::FieldError::new(
+                        field,
+                        $field_code,
+                        format!("“{}”不是有效取值，可选：{}", s, zh.join("、")),
+                        format!("“{}” is not a valid value; choose one of: {}", s, en.join(", ")),
+                    )
+                })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::FieldError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::parse_field("", s)
+            }
+        }
+    };
+}
