@@ -3,11 +3,16 @@
 //! PHC strings, session tokens and API keys as SM3 digests (they are 256-bit random values,
 //! so a fast hash is enough and lookups stay indexable).
 //!
-//! Architecture invariant: no I/O and no access decisions; `shuniu-policy` decides what an
-//! authenticated actor may do.
+//! [`accounts::Accounts`] is the directory built on them: departments (city → district),
+//! users, console sessions and API applications, all stored in the control plane.
+//!
+//! Architecture invariant: this crate establishes who an actor is; `shuniu-policy` decides
+//! what the actor may do. Administrative changes here ask the policy module first.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+
+pub mod accounts;
 use sm3::{Digest, Sm3};
 
 #[derive(Debug, thiserror::Error)]
