@@ -1,1 +1,432 @@
-fn main() {}
+//! `shuniu`: the city public-data hub's one binary — server, demo city and command line.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use shuniu_auth::accounts::{Accounts, DepartmentInput};
+use shuniu_catalog::{Catalog, ListKind, Review, SearchParams};
+use shuniu_server::{AppState, ServerSettings};
+use shuniu_store::Store;
+use shuniu_types::{Actor, CodeFormat, ResourceInput, Role};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+mod config;
+mod demo;
+
+use config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(name = "shuniu", version, about = "数纽 Shuniu — city public-data hub / 城市公共数据枢纽")]
+struct Cli {
+    /// Configuration file (default: DATA_DIR/shuniu.toml).
+    #[arg(long, global = true, env = "SHUNIU_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone, Default)]
+struct Common {
+    /// Data directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Control-plane database: sqlite://… or postgres://… (default: SQLite in the data directory).
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve an existing data directory.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Generate the synthetic demo city into an empty data directory, then serve it.
+    Demo {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        listen: Option<String>,
+        /// Seed of the generator: the same seed gives the same city.
+        #[arg(long, default_value_t = 20260101)]
+        seed: u64,
+        /// Population of the demo city (used by the data generator of later capabilities).
+        #[arg(long, default_value_t = 100_000)]
+        scale: u64,
+        /// Generate and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Create a data directory with its hub department and first operator account.
+    Init {
+        #[command(flatten)]
+        common: Common,
+        /// Code of the hub operator's department, e.g. 370200DSJ.
+        #[arg(long, default_value = "370200DSJ")]
+        hub_department: String,
+        #[arg(long, default_value = "青岛市大数据发展管理局")]
+        hub_name: String,
+        /// GB/T 2260 code of the city.
+        #[arg(long, default_value = "370200")]
+        division: String,
+        /// Login of the first hub operator.
+        #[arg(long, default_value = "admin")]
+        admin: String,
+    },
+    /// The data resource catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// List entries (published by default).
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Filter by status: draft, submitted, published, returned, withdrawn, or all.
+        #[arg(long, default_value = "published")]
+        status: String,
+        #[arg(long)]
+        provider: Option<String>,
+        /// One of the three lists: aggregation, sharing, open.
+        #[arg(long)]
+        list: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one entry with its data items and history.
+    Show {
+        #[command(flatten)]
+        common: Common,
+        code: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full-text search in Chinese.
+    Search {
+        #[command(flatten)]
+        common: Common,
+        text: String,
+        /// Facet filter, e.g. --filter share_type=conditional (repeatable).
+        #[arg(long = "filter")]
+        filters: Vec<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register an entry from a JSON file (the API's ResourceInput); it starts as a draft.
+    Register {
+        #[command(flatten)]
+        common: Common,
+        file: PathBuf,
+        /// Submit and publish at once (hub operator's prerogative on the command line).
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Submit, publish, return or withdraw an entry.
+    Review {
+        #[command(flatten)]
+        common: Common,
+        code: String,
+        /// submit, publish, return or withdraw.
+        action: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Import entries from an Excel workbook (all or nothing).
+    Import {
+        #[command(flatten)]
+        common: Common,
+        file: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Export entries (or one of the three lists) to an Excel workbook.
+    Export {
+        #[command(flatten)]
+        common: Common,
+        file: PathBuf,
+        #[arg(long)]
+        list: Option<String>,
+    },
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHUNIU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tantivy=error"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}
+
+struct Hub {
+    config: Config,
+    accounts: Accounts,
+    catalog: Catalog,
+}
+
+async fn open(config: Config) -> Result<Hub> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let store = Store::open(&config.database_url()).await.context("opening the control-plane database")?;
+    let code_format = CodeFormat::parse(&config.code_format).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let catalog = Catalog::open(store.clone(), code_format).await?;
+    Ok(Hub { accounts: Accounts::new(store), catalog, config })
+}
+
+fn load_config(cli_config: Option<&PathBuf>, common: &Common, listen: Option<&String>) -> Result<Config> {
+    Config::load(
+        cli_config.map(PathBuf::as_path),
+        &Overrides { data_dir: common.data_dir.clone(), listen: listen.cloned(), database_url: common.database_url.clone() },
+    )
+}
+
+async fn serve(hub: Hub) -> Result<()> {
+    let addr = hub.config.listen_addr()?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let state = AppState::new(
+        hub.catalog,
+        hub.accounts,
+        ServerSettings { secure_cookies: hub.config.secure_cookies(), site_name: hub.config.site_name.clone() },
+    );
+    println!("数纽已启动 / Shuniu is serving at http://{addr}/");
+    tracing::info!(%addr, "serving");
+    shuniu_server::serve(state, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+fn print_records(records: &[shuniu_store::ResourceRecord], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(records)?);
+        return Ok(());
+    }
+    for r in records {
+        println!("{}\t{}\t{}\t{}\t{}\t{}", r.code, r.status.zh(), r.spec.name, r.spec.provider, r.spec.share_type.zh(), r.spec.open_type.zh());
+    }
+    eprintln!("{} 条 / entries", records.len());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let cli_config = cli.config.clone();
+    let cli_config = cli_config.as_ref();
+    match cli.command {
+        Command::Serve { common, listen } => {
+            let config = load_config(cli_config, &common, listen.as_ref())?;
+            init_logging(&config.log_format);
+            if demo::is_empty_dir(&config.data_dir)? && config.database_url.is_empty() {
+                bail!("数据目录为空，请先运行 shuniu init 或 shuniu demo / the data directory {} is empty: run `shuniu init` or `shuniu demo` first", config.data_dir.display());
+            }
+            serve(open(config).await?).await
+        }
+        Command::Demo { common, listen, seed, scale, no_serve } => {
+            let config = load_config(cli_config, &common, listen.as_ref())?;
+            init_logging(&config.log_format);
+            let fresh = demo::is_empty_dir(&config.data_dir)?;
+            let data_dir = config.data_dir.clone();
+            let url = format!("http://{}/", config.listen);
+            let hub = open(config).await?;
+            let accounts_file = data_dir.join(demo::ACCOUNTS_FILE);
+            if fresh {
+                let started = std::time::Instant::now();
+                eprintln!("生成演示城市 / generating the demo city (seed {seed}) into {} …", data_dir.display());
+                let city = shuniu_demo::generate(seed);
+                let (operator_api_key, applications) = demo::build(&city, &hub.accounts, &hub.catalog, |m| eprintln!("  {m}")).await?;
+                let file = demo::DemoAccounts { url: url.clone(), seed, scale, operator_api_key, users: city.users.clone(), applications };
+                std::fs::write(&accounts_file, serde_json::to_vec_pretty(&file)?).with_context(|| format!("writing {}", accounts_file.display()))?;
+                eprintln!("完成 / done in {:.1} s", started.elapsed().as_secs_f64());
+            } else {
+                eprintln!("数据目录已有数据，直接使用 / {} is not empty: serving what it holds", data_dir.display());
+            }
+            if let Ok(bytes) = std::fs::read(&accounts_file) {
+                let v: serde_json::Value = serde_json::from_slice(&bytes)?;
+                println!("\n控制台 / console: {url}");
+                println!("演示账号 / demo accounts ({}):", accounts_file.display());
+                for u in v["users"].as_array().into_iter().flatten().take(6) {
+                    println!("  {:<16} {:<20} {}", u["login"].as_str().unwrap_or(""), u["password"].as_str().unwrap_or(""), u["display_name"].as_str().unwrap_or(""));
+                }
+                println!("  … {} accounts in all; operator API key: {}", v["users"].as_array().map_or(0, Vec::len), v["operator_api_key"].as_str().unwrap_or(""));
+            }
+            if no_serve { Ok(()) } else { serve(hub).await }
+        }
+        Command::Init { common, hub_department, hub_name, division, admin } => {
+            let config = load_config(cli_config, &common, None)?;
+            init_logging(&config.log_format);
+            let data_dir = config.data_dir.clone();
+            let hub = open(config).await?;
+            let root = Actor::local_operator();
+            hub.accounts
+                .create_department(&root, &DepartmentInput { code: hub_department.clone(), name: hub_name.clone(), short_name: "大数据局".into(), parent_code: None, division, credit_code: None })
+                .await?;
+            let password = format!("Sn-{}", &shuniu_auth::random_token()?[..16]);
+            hub.accounts.create_user(&root, &admin, "系统管理员", Role::HubOperator, &hub_department, &password).await?;
+            let (_, key) = hub.accounts.create_application(&root, "hub-operator", "大数据局运维管理", &hub_department, Role::HubOperator).await?;
+            let toml_path = data_dir.join(config::CONFIG_FILE);
+            if !toml_path.exists() {
+                std::fs::write(&toml_path, "# Shuniu configuration; every key can be overridden by SHUNIU_<KEY>.\n# listen = \"127.0.0.1:8080\"\n# database_url = \"postgres://user@host/shuniu\"\n")?;
+            }
+            println!("已初始化 / initialised {}", data_dir.display());
+            println!("管理员 / operator login: {admin}  password: {password}");
+            println!("API key (shown once): {key}");
+            Ok(())
+        }
+        Command::Catalog(cmd) => catalog_command(cli_config, cmd).await,
+    }
+}
+
+async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> Result<()> {
+    let common = match &cmd {
+        CatalogCommand::List { common, .. }
+        | CatalogCommand::Show { common, .. }
+        | CatalogCommand::Search { common, .. }
+        | CatalogCommand::Register { common, .. }
+        | CatalogCommand::Review { common, .. }
+        | CatalogCommand::Import { common, .. }
+        | CatalogCommand::Export { common, .. } => common.clone(),
+    };
+    let config = load_config(cli_config, &common, None)?;
+    init_logging(&config.log_format);
+    if demo::is_empty_dir(&config.data_dir)? && config.database_url.is_empty() {
+        bail!("数据目录为空 / the data directory {} is empty", config.data_dir.display());
+    }
+    let hub = open(config).await?;
+    // The command line runs on the machine that holds the data, with the hub's rights.
+    let actor = Actor::local_operator();
+    match cmd {
+        CatalogCommand::List { status, provider, list, json, .. } => {
+            let mut records = match list {
+                Some(l) => hub.catalog.list(ListKind::parse(&l).with_context(|| format!("unknown list {l}: use aggregation, sharing or open"))?).await?,
+                None => hub.catalog.visible(&actor).await?,
+            };
+            if status != "all" {
+                let s = shuniu_types::ResourceStatus::parse_term(&status).with_context(|| format!("unknown status {status}"))?;
+                records.retain(|r| r.status == s);
+            }
+            if let Some(p) = provider {
+                records.retain(|r| r.spec.provider == p);
+            }
+            print_records(&records, json)
+        }
+        CatalogCommand::Show { code, json, .. } => {
+            let r = hub.catalog.get(&actor, &code).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(());
+            }
+            println!("{}  {}  [{}] v{}", r.code, r.spec.name, r.status.zh(), r.version);
+            println!("分类 classification: {}", r.spec.classification.path_zh());
+            println!("提供部门 provider: {}", r.spec.provider);
+            println!("共享 share: {}  开放 open: {}  级别 level: {}  更新 cycle: {}", r.spec.share_type.zh(), r.spec.open_type.zh(), r.spec.level.zh(), r.spec.update_cycle.zh());
+            if !r.spec.legal_basis.is_empty() {
+                println!("不予共享依据 legal basis: {}", r.spec.legal_basis);
+            }
+            println!("摘要 summary: {}", r.spec.summary);
+            println!("信息项 data items:");
+            for d in &r.spec.data_items {
+                println!("  {:<20} {:<12} {:<6} {:>5} {}", d.name, d.label, d.data_type.zh(), d.length.map(|l| l.to_string()).unwrap_or_default(), d.semantic_type.zh());
+            }
+            println!("变更记录 history:");
+            for h in hub.catalog.history(&actor, &code).await? {
+                println!("  {}  {:<10} v{}  {}  {}", &h.at[..19], h.action, h.version, h.actor, h.note);
+            }
+            Ok(())
+        }
+        CatalogCommand::Search { text, filters, limit, json, .. } => {
+            let mut map = BTreeMap::new();
+            for f in filters {
+                let (k, v) = f.split_once('=').with_context(|| format!("filter {f} is not key=value"))?;
+                map.insert(k.to_string(), v.to_string());
+            }
+            let page = hub.catalog.search(&actor, &SearchParams { text, filters: map, offset: 0, limit }).await?;
+            if !json {
+                eprintln!("共 {} 条 / {} matches", page.total, page.total);
+            }
+            print_records(&page.items, json)
+        }
+        CatalogCommand::Register { file, publish, .. } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let input: ResourceInput = serde_json::from_slice(&bytes).with_context(|| format!("{} is not a resource JSON document", file.display()))?;
+            let r = match hub.catalog.register(&actor, &input).await {
+                Ok(r) => r,
+                Err(shuniu_catalog::CatalogError::Invalid(errors)) => {
+                    for e in &errors {
+                        eprintln!("  {}: {} / {}", e.field, e.message_zh, e.message_en);
+                    }
+                    bail!("登记失败 / registration refused ({} errors)", errors.len());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if publish {
+                hub.catalog.submit(&actor, &r.code).await?;
+                hub.catalog.review(&actor, &r.code, Review::Publish, "").await?;
+            }
+            println!("{}", r.code);
+            Ok(())
+        }
+        CatalogCommand::Review { code, action, reason, .. } => {
+            let r = match action.as_str() {
+                "submit" => hub.catalog.submit(&actor, &code).await?,
+                "publish" => hub.catalog.review(&actor, &code, Review::Publish, &reason).await?,
+                "return" => hub.catalog.review(&actor, &code, Review::Return, &reason).await?,
+                "withdraw" => hub.catalog.withdraw(&actor, &code, &reason).await?,
+                other => bail!("unknown action {other}: use submit, publish, return or withdraw"),
+            };
+            println!("{} → {}", r.code, r.status.zh());
+            Ok(())
+        }
+        CatalogCommand::Import { file, dry_run, .. } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let report = hub.catalog.import_excel(&actor, &bytes, dry_run).await?;
+            for e in &report.errors {
+                eprintln!("  第 {} 行 row {}: {}: {} / {}", e.row, e.row, e.field, e.message_zh, e.message_en);
+            }
+            if !report.errors.is_empty() {
+                bail!("导入失败，未导入任何资源 / import refused: {} problems, nothing imported", report.errors.len());
+            }
+            if dry_run {
+                println!("校验通过 / valid: {} resources", report.resources);
+            } else {
+                for c in &report.imported {
+                    println!("{c}");
+                }
+                eprintln!("已导入 / imported {} drafts", report.imported.len());
+            }
+            Ok(())
+        }
+        CatalogCommand::Export { file, list, .. } => {
+            let records = match list {
+                Some(l) => hub.catalog.list(ListKind::parse(&l).with_context(|| format!("unknown list {l}"))?).await?,
+                None => hub.catalog.visible(&actor).await?,
+            };
+            let bytes = hub.catalog.export_excel(&records).await?;
+            std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
+            eprintln!("已导出 / exported {} entries to {}", records.len(), file.display());
+            Ok(())
+        }
+    }
+}

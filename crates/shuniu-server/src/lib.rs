@@ -1,1 +1,141 @@
-//! placeholder
+//! The HTTP server: the JSON API under `/api/v1` (with its OpenAPI document generated from
+//! the handlers), the server-rendered console in Chinese and English, health and readiness
+//! probes, and Prometheus metrics.
+//!
+//! Architecture invariant: this crate composes the engines (catalog, accounts) and
+//! translates between HTTP and them. It makes no access decisions of its own (the engines
+//! ask `shuniu-policy`) and never touches the store directly except to check readiness.
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use shuniu_auth::accounts::Accounts;
+use shuniu_catalog::Catalog;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+use tower_http::trace::TraceLayer;
+
+pub mod api;
+pub mod console;
+pub mod error;
+mod i18n;
+mod views;
+
+pub use error::ApiError;
+
+/// Settings the server needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Mark cookies `Secure` (only sent over HTTPS). On by default unless serving loopback.
+    pub secure_cookies: bool,
+    /// The name shown in the console header, e.g. 青岛市公共数据枢纽.
+    pub site_name: String,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: Catalog,
+    pub accounts: Accounts,
+    pub settings: Arc<ServerSettings>,
+    pub(crate) templates: Arc<minijinja::Environment<'static>>,
+    metrics: PrometheusHandle,
+}
+
+fn metrics_handle() -> PrometheusHandle {
+    // The recorder is process-global; tests start several servers in one process.
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(h) => h,
+            // Another recorder is installed (embedding application): keep a private one.
+            Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+        })
+        .clone()
+}
+
+impl AppState {
+    pub fn new(catalog: Catalog, accounts: Accounts, settings: ServerSettings) -> AppState {
+        AppState {
+            catalog,
+            accounts,
+            settings: Arc::new(settings),
+            templates: Arc::new(console::templates()),
+            metrics: metrics_handle(),
+        }
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.catalog.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unavailable: {e}")).into_response(),
+    }
+}
+
+async fn prometheus(State(state): State<AppState>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("shuniu_http_requests_total", &labels).increment(1);
+    metrics::histogram!("shuniu_http_request_duration_seconds", &labels[..2]).record(start.elapsed().as_secs_f64());
+    response
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let (api_router, openapi) = api::router().split_for_parts();
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(prometheus))
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .merge(api_router)
+        .merge(console::router())
+        .fallback(fallback)
+        .layer(middleware::from_fn(record_metrics))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn fallback(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        ApiError::not_found(req.uri().path()).into_response()
+    } else {
+        console::not_found_page()
+    }
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

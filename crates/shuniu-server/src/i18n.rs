@@ -1,0 +1,153 @@
+//! Console strings in Simplified Chinese (the default) and English.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+    pub fn parse(s: &str) -> Lang {
+        if s.eq_ignore_ascii_case("en") { Lang::En } else { Lang::Zh }
+    }
+}
+
+/// key → (中文, English)
+const MESSAGES: &[(&str, &str, &str)] = &[
+    ("site", "数纽 · 城市公共数据枢纽", "Shuniu · City Public-Data Hub"),
+    ("catalog", "数据资源目录", "Data catalog"),
+    ("search", "检索", "Search"),
+    ("search_placeholder", "输入资源名称、信息项、部门或代码，如：户籍人口", "Name, data item, department or code, e.g. 户籍人口"),
+    ("register", "登记资源", "Register resource"),
+    ("review_queue", "审核队列", "Review queue"),
+    ("negative_list", "负面清单", "Negative list"),
+    ("lists", "三张清单", "The three lists"),
+    ("departments", "部门", "Departments"),
+    ("import", "Excel 导入", "Excel import"),
+    ("export", "导出 Excel", "Export to Excel"),
+    ("login", "登录", "Sign in"),
+    ("logout", "退出", "Sign out"),
+    ("login_name", "登录名", "Login"),
+    ("password", "密码", "Password"),
+    ("bad_login", "用户名或密码错误", "Wrong login or password"),
+    ("results", "条结果", "results"),
+    ("no_results", "没有找到匹配的资源", "No matching resources"),
+    ("facet_provider", "提供部门", "Provider"),
+    ("facet_category", "资源分类", "Category"),
+    ("facet_share_type", "共享属性", "Share attribute"),
+    ("facet_open_type", "开放属性", "Open attribute"),
+    ("facet_level", "安全级别", "Security level"),
+    ("facet_update_cycle", "更新周期", "Update cycle"),
+    ("clear_filters", "清除筛选", "Clear filters"),
+    ("code", "资源代码", "Code"),
+    ("name", "资源名称", "Name"),
+    ("provider", "提供部门", "Provider"),
+    ("status", "状态", "Status"),
+    ("version", "版本", "Version"),
+    ("summary", "资源摘要", "Summary"),
+    ("classification", "资源分类", "Classification"),
+    ("category", "类", "Class"),
+    ("item_code", "项编码", "Item (项) code"),
+    ("item_name", "项名称", "Item (项) name"),
+    ("subject_code", "目编码", "Subject (目) code"),
+    ("subject_name", "目名称", "Subject (目) name"),
+    ("detail_code", "细目编码", "Detail (细目) code"),
+    ("detail_name", "细目名称", "Detail (细目) name"),
+    ("format", "资源格式", "Format"),
+    ("share_type", "共享属性", "Share attribute"),
+    ("share_conditions", "共享条件", "Share conditions"),
+    ("share_method", "共享方式", "Share method"),
+    ("open_type", "开放属性", "Open attribute"),
+    ("open_conditions", "开放条件", "Open conditions"),
+    ("legal_basis", "不予共享依据", "Legal basis for not sharing"),
+    ("update_cycle", "更新周期", "Update cycle"),
+    ("level", "安全级别", "Security level"),
+    ("publish_date", "发布日期", "Publish date"),
+    ("related", "关联资源代码", "Related resources"),
+    ("related_hint", "多个代码用逗号分隔", "Separate codes with commas"),
+    ("data_items", "信息项", "Data items"),
+    ("item_name_en", "英文名", "Column name"),
+    ("item_label", "中文名称", "Label"),
+    ("data_type", "数据类型", "Type"),
+    ("length", "长度", "Length"),
+    ("description", "描述", "Description"),
+    ("is_key", "主键", "Key"),
+    ("required", "必填", "Required"),
+    ("personal", "个人信息", "Personal"),
+    ("sensitive", "敏感", "Sensitive"),
+    ("masking", "脱敏规则", "Masking"),
+    ("semantic_type", "语义类型", "Semantic type"),
+    ("add_item", "增加信息项", "Add data item"),
+    ("save_draft", "保存草稿", "Save draft"),
+    ("save", "保存", "Save"),
+    ("edit", "修改", "Edit"),
+    ("submit", "提交审核", "Submit for review"),
+    ("publish", "审核通过并发布", "Approve and publish"),
+    ("return", "退回", "Return"),
+    ("withdraw", "撤销", "Withdraw"),
+    ("reason", "理由", "Reason"),
+    ("history", "变更记录", "History"),
+    ("action", "操作", "Action"),
+    ("actor", "操作人", "By"),
+    ("time", "时间", "Time"),
+    ("note", "说明", "Note"),
+    ("form_errors", "表单有误，请按提示修改", "Please correct the fields marked below"),
+    ("nothing_to_review", "没有待审核的资源", "Nothing waiting for review"),
+    ("negative_intro", "以下资源依据法律法规或党中央、国务院政策不予共享。", "These resources are not shared, by law, regulation or central policy."),
+    ("department_code", "部门代码", "Code"),
+    ("department_name", "部门名称", "Name"),
+    ("division", "行政区划", "Division"),
+    ("credit_code", "统一社会信用代码", "Credit code"),
+    ("import_intro", "上传部门填报的目录表（.xlsx 或 .xls），每行一个信息项，资源列填写在该资源的第一行。任何一行有误则全部不导入。", "Upload the department's catalog sheet (.xlsx or .xls), one row per data item, the resource's columns on its first row. If any row is bad, nothing is imported."),
+    ("dry_run", "仅校验，不导入", "Check only, do not import"),
+    ("upload", "上传", "Upload"),
+    ("import_ok", "导入成功，已创建草稿", "Imported; drafts created"),
+    ("import_checked", "校验通过，可以导入", "The workbook is valid and can be imported"),
+    ("import_failed", "导入失败，未导入任何资源", "Import failed; nothing was imported"),
+    ("row", "行", "Row"),
+    ("field", "字段", "Field"),
+    ("message", "问题", "Problem"),
+    ("not_found", "页面或资源不存在", "Page or resource not found"),
+    ("forbidden", "无权访问", "Not allowed"),
+    ("back", "返回", "Back"),
+    ("prev", "上一页", "Previous"),
+    ("next", "下一页", "Next"),
+    ("returned_reason", "退回理由", "Returned because"),
+    ("withdrawn_reason", "撤销原因", "Withdrawn because"),
+    ("updated_at", "更新时间", "Updated"),
+    ("all", "全部", "All"),
+    ("yes", "是", "yes"),
+    ("no", "否", "no"),
+    ("role", "角色", "Role"),
+    ("parent", "上级部门", "Parent"),
+];
+
+pub fn t(lang: Lang, key: &str) -> String {
+    match MESSAGES.iter().find(|(k, _, _)| *k == key) {
+        Some((_, zh, en)) => match lang {
+            Lang::Zh => zh.to_string(),
+            Lang::En => en.to_string(),
+        },
+        None => key.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_both_languages_filled() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, zh, en) in MESSAGES {
+            assert!(seen.insert(k), "duplicate key {k}");
+            assert!(!zh.is_empty() && !en.is_empty(), "{k}");
+        }
+    }
+}

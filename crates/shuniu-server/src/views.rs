@@ -1,0 +1,186 @@
+//! What the API and the console show of the engines' records.
+
+use serde::Serialize;
+use shuniu_store::{Application, Department, HistoryEntry, ResourceRecord};
+use shuniu_types::{OpenType, ResourceSpec, ResourceStatus, SecurityLevel, ShareType, UpdateCycle};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+/// A catalog entry in a list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResourceSummary {
+    /// Resource code (资源代码), e.g. `101001-370200GA-00001`.
+    pub code: String,
+    pub name: String,
+    /// Code of the providing department.
+    pub provider: String,
+    pub provider_name: String,
+    /// 基础 / 主题 / 部门 (`base`, `theme`, `department`).
+    pub category: String,
+    pub share_type: ShareType,
+    pub open_type: OpenType,
+    pub level: SecurityLevel,
+    pub update_cycle: UpdateCycle,
+    pub status: ResourceStatus,
+    pub version: i64,
+    pub updated_at: String,
+    pub summary: String,
+}
+
+/// A catalog entry with all its metadata.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResourceDetail {
+    #[serde(flatten)]
+    pub summary: ResourceSummary,
+    pub metadata: ResourceSpec,
+    /// Why the entry was last returned or withdrawn.
+    pub status_note: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub published_at: Option<String>,
+}
+
+pub type DepartmentNames = HashMap<String, String>;
+
+pub fn summary(r: &ResourceRecord, names: &DepartmentNames) -> ResourceSummary {
+    ResourceSummary {
+        code: r.code.clone(),
+        name: r.spec.name.clone(),
+        provider: r.spec.provider.clone(),
+        provider_name: names.get(&r.spec.provider).cloned().unwrap_or_default(),
+        category: r.spec.classification.kind.code().into(),
+        share_type: r.spec.share_type,
+        open_type: r.spec.open_type,
+        level: r.spec.level,
+        update_cycle: r.spec.update_cycle,
+        status: r.status,
+        version: r.version,
+        updated_at: r.updated_at.clone(),
+        summary: r.spec.summary.clone(),
+    }
+}
+
+pub fn detail(r: &ResourceRecord, names: &DepartmentNames) -> ResourceDetail {
+    ResourceDetail {
+        summary: summary(r, names),
+        metadata: r.spec.clone(),
+        status_note: r.status_note.clone(),
+        created_by: r.created_by.clone(),
+        created_at: r.created_at.clone(),
+        published_at: r.published_at.clone(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FacetValue {
+    pub value: String,
+    /// Display label in Chinese.
+    pub label: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResourcePage {
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+    pub items: Vec<ResourceSummary>,
+    /// Facet dimension (provider, category, share_type, open_type, level, update_cycle) → counts.
+    pub facets: std::collections::BTreeMap<String, Vec<FacetValue>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResourceList {
+    pub total: u64,
+    pub items: Vec<ResourceSummary>,
+}
+
+/// One recorded change of an entry.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryView {
+    pub version: i64,
+    /// created, updated, submitted, published, returned, withdrawn.
+    pub action: String,
+    pub status: ResourceStatus,
+    pub actor: String,
+    pub at: String,
+    pub note: String,
+    pub name: String,
+}
+
+impl From<&HistoryEntry> for HistoryView {
+    fn from(h: &HistoryEntry) -> Self {
+        HistoryView {
+            version: h.version,
+            action: h.action.clone(),
+            status: h.status,
+            actor: h.actor.clone(),
+            at: h.at.clone(),
+            note: h.note.clone(),
+            name: h.spec.name.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DepartmentView {
+    pub code: String,
+    pub name: String,
+    pub short_name: String,
+    pub parent_code: Option<String>,
+    pub division: String,
+    pub credit_code: Option<String>,
+}
+
+impl From<&Department> for DepartmentView {
+    fn from(d: &Department) -> Self {
+        DepartmentView {
+            code: d.code.clone(),
+            name: d.name.clone(),
+            short_name: d.short_name.clone(),
+            parent_code: d.parent_code.clone(),
+            division: d.division.clone(),
+            credit_code: d.credit_code.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApplicationView {
+    pub id: String,
+    pub name: String,
+    pub department: String,
+    pub role: shuniu_types::Role,
+    pub key_prefix: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl From<&Application> for ApplicationView {
+    fn from(a: &Application) -> Self {
+        ApplicationView {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            department: a.department_code.clone(),
+            role: a.role,
+            key_prefix: a.key_prefix.clone(),
+            created_at: a.created_at.clone(),
+            revoked_at: a.revoked_at.clone(),
+        }
+    }
+}
+
+/// Chinese label of a facet value, for display.
+pub fn facet_label(dim: &str, value: &str, names: &DepartmentNames) -> String {
+    use shuniu_types::{CategoryKind, SecurityLevel as L};
+    let label = match dim {
+        "provider" => names.get(value).cloned(),
+        "category" => CategoryKind::parse_term(value).map(|v| v.zh().to_string()),
+        "share_type" => ShareType::parse_term(value).map(|v| v.zh().to_string()),
+        "open_type" => OpenType::parse_term(value).map(|v| v.zh().to_string()),
+        "level" => L::parse_term(value).map(|v| v.zh().to_string()),
+        "update_cycle" => UpdateCycle::parse_term(value).map(|v| v.zh().to_string()),
+        _ => None,
+    };
+    label.unwrap_or_else(|| value.to_string())
+}

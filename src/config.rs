@@ -1,0 +1,135 @@
+//! Configuration: built-in defaults, then `shuniu.toml` (in the data directory, or the file
+//! `--config` names), then `SHUNIU_*` environment variables, then command-line flags.
+
+use anyhow::{Context, Result};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the hub keeps its state: the SQLite control plane, and later the data lake.
+    pub data_dir: PathBuf,
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://DATA_DIR/shuniu.db`.
+    pub database_url: String,
+    /// Name shown in the console header.
+    pub site_name: String,
+    /// Resource code template (see the catalog guide); placeholders {front} {kind} {item}
+    /// {subject} {detail} {provider} {seq} {seq:N}.
+    pub code_format: String,
+    /// `Secure` cookies; unset means: on unless listening on a loopback address.
+    pub secure_cookies: Option<bool>,
+    /// `text` or `json` logs.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("shuniu-data"),
+            listen: "127.0.0.1:8080".into(),
+            database_url: String::new(),
+            site_name: "数纽 · 青岛市公共数据枢纽".into(),
+            code_format: shuniu_types::CodeFormat::DEFAULT.into(),
+            secure_cookies: None,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Flags that override the configuration.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+pub const CONFIG_FILE: &str = "shuniu.toml";
+
+impl Config {
+    pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
+        // The data directory decides where the default config file is, so find it first.
+        let early: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Env::prefixed("SHUNIU_").only(&["data_dir"]))
+            .merge(Serialized::globals(overrides))
+            .extract()
+            .context("reading configuration")?;
+        let file = config_file.map(Path::to_path_buf).unwrap_or_else(|| early.data_dir.join(CONFIG_FILE));
+        if config_file.is_some() && !file.exists() {
+            anyhow::bail!("配置文件不存在 / config file not found: {}", file.display());
+        }
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("SHUNIU_"))
+            .merge(Serialized::globals(overrides))
+            .extract()
+            .with_context(|| format!("配置无效 / invalid configuration ({})", file.display()))?;
+        shuniu_types::CodeFormat::parse(&config.code_format).map_err(|e| anyhow::anyhow!("code_format: {e}"))?;
+        config.listen_addr()?;
+        if !matches!(config.log_format.as_str(), "text" | "json") {
+            anyhow::bail!("log_format must be text or json, not {}", config.log_format);
+        }
+        Ok(config)
+    }
+
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("shuniu.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr> {
+        self.listen.parse().with_context(|| format!("listen address {} is not host:port", self.listen))
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.secure_cookies.unwrap_or_else(|| self.listen_addr().map(|a| !a.ip().is_loopback()).unwrap_or(true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("d")?;
+            jail.create_file("d/shuniu.toml", "listen = \"0.0.0.0:9000\"\nsite_name = \"测试\"\n")?;
+            jail.set_env("SHUNIU_SITE_NAME", "环境变量");
+            let o = Overrides { data_dir: Some("d".into()), ..Default::default() };
+            let c = Config::load(None, &o).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "0.0.0.0:9000", "file over default");
+            assert_eq!(c.site_name, "环境变量", "environment over file");
+            assert!(c.secure_cookies(), "non-loopback listens get secure cookies");
+            let o = Overrides { data_dir: Some("d".into()), listen: Some("127.0.0.1:1".into()), ..Default::default() };
+            let c = Config::load(None, &o).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "127.0.0.1:1", "flag over everything");
+            assert!(!c.secure_cookies());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "code_format = \"{front}\"\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
+            jail.create_file("typo.toml", "lisen = \"x\"\n")?;
+            assert!(Config::load(Some(Path::new("typo.toml")), &Overrides::default()).is_err(), "unknown keys are errors");
+            assert!(Config::load(Some(Path::new("missing.toml")), &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}
