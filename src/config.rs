@@ -55,6 +55,9 @@ pub struct Overrides {
 
 pub const CONFIG_FILE: &str = "shuniu.toml";
 
+/// The configuration keys; other `SHUNIU_*` variables (SHUNIU_LOG, SHUNIU_CONFIG) are not config.
+const KEYS: [&str; 7] = ["data_dir", "listen", "database_url", "site_name", "code_format", "secure_cookies", "log_format"];
+
 impl Config {
     pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
         // The data directory decides where the default config file is, so find it first.
@@ -69,7 +72,7 @@ impl Config {
         }
         let config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(&file))
-            .merge(Env::prefixed("SHUNIU_"))
+            .merge(Env::prefixed("SHUNIU_").only(&KEYS))
             .merge(Serialized::globals(overrides))
             .extract()
             .with_context(|| format!("配置无效 / invalid configuration ({})", file.display()))?;

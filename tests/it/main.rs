@@ -1,1 +1,8 @@
-mod x {}
+//! Integration tests through the HTTP API, the console and the binary. One test binary (see
+//! STACK.md: each file under tests/ links its own binary). Every test runs against SQLite by
+//! default and against PostgreSQL when SHUNIU_TEST_DATABASE_URL names an admin database.
+
+mod api;
+mod cli;
+mod console;
+mod harness;

@@ -234,6 +234,10 @@ impl Catalog {
     }
 
     fn check(&self, actor: &Actor, action: Action, r: &ResourceRecord) -> Result<()> {
+        // What the actor may not read does not exist for it, whatever it tries to do.
+        if action != Action::ReadResource {
+            self.check(actor, Action::ReadResource, r)?;
+        }
         decide(actor, action, Target::Resource { provider: &r.spec.provider, status: r.status }).map_err(|d| {
             if d.hide { CatalogError::NotFound(r.code.clone()) } else { CatalogError::Denied(d) }
         })
