@@ -56,7 +56,15 @@ pub struct Overrides {
 pub const CONFIG_FILE: &str = "shuniu.toml";
 
 /// The configuration keys; other `SHUNIU_*` variables (SHUNIU_LOG, SHUNIU_CONFIG) are not config.
-const KEYS: [&str; 7] = ["data_dir", "listen", "database_url", "site_name", "code_format", "secure_cookies", "log_format"];
+const KEYS: [&str; 7] = [
+    "data_dir",
+    "listen",
+    "database_url",
+    "site_name",
+    "code_format",
+    "secure_cookies",
+    "log_format",
+];
 
 impl Config {
     pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> Result<Config> {
@@ -66,7 +74,9 @@ impl Config {
             .merge(Serialized::globals(overrides))
             .extract()
             .context("reading configuration")?;
-        let file = config_file.map(Path::to_path_buf).unwrap_or_else(|| early.data_dir.join(CONFIG_FILE));
+        let file = config_file
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| early.data_dir.join(CONFIG_FILE));
         if config_file.is_some() && !file.exists() {
             anyhow::bail!("配置文件不存在 / config file not found: {}", file.display());
         }
@@ -76,7 +86,8 @@ impl Config {
             .merge(Serialized::globals(overrides))
             .extract()
             .with_context(|| format!("配置无效 / invalid configuration ({})", file.display()))?;
-        shuniu_types::CodeFormat::parse(&config.code_format).map_err(|e| anyhow::anyhow!("code_format: {e}"))?;
+        shuniu_types::CodeFormat::parse(&config.code_format)
+            .map_err(|e| anyhow::anyhow!("code_format: {e}"))?;
         config.listen_addr()?;
         if !matches!(config.log_format.as_str(), "text" | "json") {
             anyhow::bail!("log_format must be text or json, not {}", config.log_format);
@@ -86,22 +97,33 @@ impl Config {
 
     pub fn database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("shuniu.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("shuniu.db").display()
+            )
         } else {
             self.database_url.clone()
         }
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr> {
-        self.listen.parse().with_context(|| format!("listen address {} is not host:port", self.listen))
+        self.listen
+            .parse()
+            .with_context(|| format!("listen address {} is not host:port", self.listen))
     }
 
     pub fn secure_cookies(&self) -> bool {
-        self.secure_cookies.unwrap_or_else(|| self.listen_addr().map(|a| !a.ip().is_loopback()).unwrap_or(true))
+        self.secure_cookies.unwrap_or_else(|| {
+            self.listen_addr()
+                .map(|a| !a.ip().is_loopback())
+                .unwrap_or(true)
+        })
     }
 }
 
 #[cfg(test)]
+// figment::Jail's closures return its own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -109,14 +131,27 @@ mod tests {
     fn layers_in_order() {
         figment::Jail::expect_with(|jail| {
             jail.create_dir("d")?;
-            jail.create_file("d/shuniu.toml", "listen = \"0.0.0.0:9000\"\nsite_name = \"测试\"\n")?;
+            jail.create_file(
+                "d/shuniu.toml",
+                "listen = \"0.0.0.0:9000\"\nsite_name = \"测试\"\n",
+            )?;
             jail.set_env("SHUNIU_SITE_NAME", "环境变量");
-            let o = Overrides { data_dir: Some("d".into()), ..Default::default() };
+            let o = Overrides {
+                data_dir: Some("d".into()),
+                ..Default::default()
+            };
             let c = Config::load(None, &o).map_err(|e| e.to_string())?;
             assert_eq!(c.listen, "0.0.0.0:9000", "file over default");
             assert_eq!(c.site_name, "环境变量", "environment over file");
-            assert!(c.secure_cookies(), "non-loopback listens get secure cookies");
-            let o = Overrides { data_dir: Some("d".into()), listen: Some("127.0.0.1:1".into()), ..Default::default() };
+            assert!(
+                c.secure_cookies(),
+                "non-loopback listens get secure cookies"
+            );
+            let o = Overrides {
+                data_dir: Some("d".into()),
+                listen: Some("127.0.0.1:1".into()),
+                ..Default::default()
+            };
             let c = Config::load(None, &o).map_err(|e| e.to_string())?;
             assert_eq!(c.listen, "127.0.0.1:1", "flag over everything");
             assert!(!c.secure_cookies());
@@ -130,7 +165,10 @@ mod tests {
             jail.create_file("bad.toml", "code_format = \"{front}\"\n")?;
             assert!(Config::load(Some(Path::new("bad.toml")), &Overrides::default()).is_err());
             jail.create_file("typo.toml", "lisen = \"x\"\n")?;
-            assert!(Config::load(Some(Path::new("typo.toml")), &Overrides::default()).is_err(), "unknown keys are errors");
+            assert!(
+                Config::load(Some(Path::new("typo.toml")), &Overrides::default()).is_err(),
+                "unknown keys are errors"
+            );
             assert!(Config::load(Some(Path::new("missing.toml")), &Overrides::default()).is_err());
             Ok(())
         });

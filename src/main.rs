@@ -16,7 +16,11 @@ mod demo;
 use config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "shuniu", version, about = "数纽 Shuniu — city public-data hub / 城市公共数据枢纽")]
+#[command(
+    name = "shuniu",
+    version,
+    about = "数纽 Shuniu — city public-data hub / 城市公共数据枢纽"
+)]
 struct Cli {
     /// Configuration file (default: DATA_DIR/shuniu.toml).
     #[arg(long, global = true, env = "SHUNIU_CONFIG")]
@@ -160,8 +164,14 @@ enum CatalogCommand {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SHUNIU_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tantivy=error"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 struct Hub {
@@ -171,27 +181,47 @@ struct Hub {
 }
 
 async fn open(config: Config) -> Result<Hub> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let store = Store::open(&config.database_url()).await.context("opening the control-plane database")?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let store = Store::open(&config.database_url())
+        .await
+        .context("opening the control-plane database")?;
     let code_format = CodeFormat::parse(&config.code_format).map_err(|e| anyhow::anyhow!("{e}"))?;
     let catalog = Catalog::open(store.clone(), code_format).await?;
-    Ok(Hub { accounts: Accounts::new(store), catalog, config })
+    Ok(Hub {
+        accounts: Accounts::new(store),
+        catalog,
+        config,
+    })
 }
 
-fn load_config(cli_config: Option<&PathBuf>, common: &Common, listen: Option<&String>) -> Result<Config> {
+fn load_config(
+    cli_config: Option<&PathBuf>,
+    common: &Common,
+    listen: Option<&String>,
+) -> Result<Config> {
     Config::load(
         cli_config.map(PathBuf::as_path),
-        &Overrides { data_dir: common.data_dir.clone(), listen: listen.cloned(), database_url: common.database_url.clone() },
+        &Overrides {
+            data_dir: common.data_dir.clone(),
+            listen: listen.cloned(),
+            database_url: common.database_url.clone(),
+        },
     )
 }
 
 async fn serve(hub: Hub) -> Result<()> {
     let addr = hub.config.listen_addr()?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
     let state = AppState::new(
         hub.catalog,
         hub.accounts,
-        ServerSettings { secure_cookies: hub.config.secure_cookies(), site_name: hub.config.site_name.clone() },
+        ServerSettings {
+            secure_cookies: hub.config.secure_cookies(),
+            site_name: hub.config.site_name.clone(),
+        },
     );
     println!("数纽已启动 / Shuniu is serving at http://{addr}/");
     tracing::info!(%addr, "serving");
@@ -224,7 +254,15 @@ fn print_records(records: &[shuniu_store::ResourceRecord], json: bool) -> Result
         return Ok(());
     }
     for r in records {
-        println!("{}\t{}\t{}\t{}\t{}\t{}", r.code, r.status.zh(), r.spec.name, r.spec.provider, r.spec.share_type.zh(), r.spec.open_type.zh());
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}",
+            r.code,
+            r.status.zh(),
+            r.spec.name,
+            r.spec.provider,
+            r.spec.share_type.zh(),
+            r.spec.open_type.zh()
+        );
     }
     eprintln!("{} 条 / entries", records.len());
     Ok(())
@@ -240,11 +278,20 @@ async fn main() -> Result<()> {
             let config = load_config(cli_config, &common, listen.as_ref())?;
             init_logging(&config.log_format);
             if demo::is_empty_dir(&config.data_dir)? && config.database_url.is_empty() {
-                bail!("数据目录为空，请先运行 shuniu init 或 shuniu demo / the data directory {} is empty: run `shuniu init` or `shuniu demo` first", config.data_dir.display());
+                bail!(
+                    "数据目录为空，请先运行 shuniu init 或 shuniu demo / the data directory {} is empty: run `shuniu init` or `shuniu demo` first",
+                    config.data_dir.display()
+                );
             }
             serve(open(config).await?).await
         }
-        Command::Demo { common, listen, seed, scale, no_serve } => {
+        Command::Demo {
+            common,
+            listen,
+            seed,
+            scale,
+            no_serve,
+        } => {
             let config = load_config(cli_config, &common, listen.as_ref())?;
             init_logging(&config.log_format);
             let fresh = demo::is_empty_dir(&config.data_dir)?;
@@ -254,41 +301,102 @@ async fn main() -> Result<()> {
             let accounts_file = data_dir.join(demo::ACCOUNTS_FILE);
             if fresh {
                 let started = std::time::Instant::now();
-                eprintln!("生成演示城市 / generating the demo city (seed {seed}) into {} …", data_dir.display());
+                eprintln!(
+                    "生成演示城市 / generating the demo city (seed {seed}) into {} …",
+                    data_dir.display()
+                );
                 let city = shuniu_demo::generate(seed);
-                let (operator_api_key, applications) = demo::build(&city, &hub.accounts, &hub.catalog, |m| eprintln!("  {m}")).await?;
-                let file = demo::DemoAccounts { url: url.clone(), seed, scale, operator_api_key, users: city.users.clone(), applications };
-                std::fs::write(&accounts_file, serde_json::to_vec_pretty(&file)?).with_context(|| format!("writing {}", accounts_file.display()))?;
+                let (operator_api_key, applications) =
+                    demo::build(&city, &hub.accounts, &hub.catalog, |m| eprintln!("  {m}")).await?;
+                let file = demo::DemoAccounts {
+                    url: url.clone(),
+                    seed,
+                    scale,
+                    operator_api_key,
+                    users: city.users.clone(),
+                    applications,
+                };
+                std::fs::write(&accounts_file, serde_json::to_vec_pretty(&file)?)
+                    .with_context(|| format!("writing {}", accounts_file.display()))?;
                 eprintln!("完成 / done in {:.1} s", started.elapsed().as_secs_f64());
             } else {
-                eprintln!("数据目录已有数据，直接使用 / {} is not empty: serving what it holds", data_dir.display());
+                eprintln!(
+                    "数据目录已有数据，直接使用 / {} is not empty: serving what it holds",
+                    data_dir.display()
+                );
             }
             if let Ok(bytes) = std::fs::read(&accounts_file) {
                 let v: serde_json::Value = serde_json::from_slice(&bytes)?;
                 println!("\n控制台 / console: {url}");
                 println!("演示账号 / demo accounts ({}):", accounts_file.display());
                 for u in v["users"].as_array().into_iter().flatten().take(6) {
-                    println!("  {:<16} {:<20} {}", u["login"].as_str().unwrap_or(""), u["password"].as_str().unwrap_or(""), u["display_name"].as_str().unwrap_or(""));
+                    println!(
+                        "  {:<16} {:<20} {}",
+                        u["login"].as_str().unwrap_or(""),
+                        u["password"].as_str().unwrap_or(""),
+                        u["display_name"].as_str().unwrap_or("")
+                    );
                 }
-                println!("  … {} accounts in all; operator API key: {}", v["users"].as_array().map_or(0, Vec::len), v["operator_api_key"].as_str().unwrap_or(""));
+                println!(
+                    "  … {} accounts in all; operator API key: {}",
+                    v["users"].as_array().map_or(0, Vec::len),
+                    v["operator_api_key"].as_str().unwrap_or("")
+                );
             }
             if no_serve { Ok(()) } else { serve(hub).await }
         }
-        Command::Init { common, hub_department, hub_name, division, admin } => {
+        Command::Init {
+            common,
+            hub_department,
+            hub_name,
+            division,
+            admin,
+        } => {
             let config = load_config(cli_config, &common, None)?;
             init_logging(&config.log_format);
             let data_dir = config.data_dir.clone();
             let hub = open(config).await?;
             let root = Actor::local_operator();
             hub.accounts
-                .create_department(&root, &DepartmentInput { code: hub_department.clone(), name: hub_name.clone(), short_name: "大数据局".into(), parent_code: None, division, credit_code: None })
+                .create_department(
+                    &root,
+                    &DepartmentInput {
+                        code: hub_department.clone(),
+                        name: hub_name.clone(),
+                        short_name: "大数据局".into(),
+                        parent_code: None,
+                        division,
+                        credit_code: None,
+                    },
+                )
                 .await?;
             let password = format!("Sn-{}", &shuniu_auth::random_token()?[..16]);
-            hub.accounts.create_user(&root, &admin, "系统管理员", Role::HubOperator, &hub_department, &password).await?;
-            let (_, key) = hub.accounts.create_application(&root, "hub-operator", "大数据局运维管理", &hub_department, Role::HubOperator).await?;
+            hub.accounts
+                .create_user(
+                    &root,
+                    &admin,
+                    "系统管理员",
+                    Role::HubOperator,
+                    &hub_department,
+                    &password,
+                )
+                .await?;
+            let (_, key) = hub
+                .accounts
+                .create_application(
+                    &root,
+                    "hub-operator",
+                    "大数据局运维管理",
+                    &hub_department,
+                    Role::HubOperator,
+                )
+                .await?;
             let toml_path = data_dir.join(config::CONFIG_FILE);
             if !toml_path.exists() {
-                std::fs::write(&toml_path, "# Shuniu configuration; every key can be overridden by SHUNIU_<KEY>.\n# listen = \"127.0.0.1:8080\"\n# database_url = \"postgres://user@host/shuniu\"\n")?;
+                std::fs::write(
+                    &toml_path,
+                    "# Shuniu configuration; every key can be overridden by SHUNIU_<KEY>.\n# listen = \"127.0.0.1:8080\"\n# database_url = \"postgres://user@host/shuniu\"\n",
+                )?;
             }
             println!("已初始化 / initialised {}", data_dir.display());
             println!("管理员 / operator login: {admin}  password: {password}");
@@ -312,19 +420,35 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
     let config = load_config(cli_config, &common, None)?;
     init_logging(&config.log_format);
     if demo::is_empty_dir(&config.data_dir)? && config.database_url.is_empty() {
-        bail!("数据目录为空 / the data directory {} is empty", config.data_dir.display());
+        bail!(
+            "数据目录为空 / the data directory {} is empty",
+            config.data_dir.display()
+        );
     }
     let hub = open(config).await?;
     // The command line runs on the machine that holds the data, with the hub's rights.
     let actor = Actor::local_operator();
     match cmd {
-        CatalogCommand::List { status, provider, list, json, .. } => {
+        CatalogCommand::List {
+            status,
+            provider,
+            list,
+            json,
+            ..
+        } => {
             let mut records = match list {
-                Some(l) => hub.catalog.list(ListKind::parse(&l).with_context(|| format!("unknown list {l}: use aggregation, sharing or open"))?).await?,
+                Some(l) => {
+                    hub.catalog
+                        .list(ListKind::parse(&l).with_context(|| {
+                            format!("unknown list {l}: use aggregation, sharing or open")
+                        })?)
+                        .await?
+                }
                 None => hub.catalog.visible(&actor).await?,
             };
             if status != "all" {
-                let s = shuniu_types::ResourceStatus::parse_term(&status).with_context(|| format!("unknown status {status}"))?;
+                let s = shuniu_types::ResourceStatus::parse_term(&status)
+                    .with_context(|| format!("unknown status {status}"))?;
                 records.retain(|r| r.status == s);
             }
             if let Some(p) = provider {
@@ -338,39 +462,86 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(());
             }
-            println!("{}  {}  [{}] v{}", r.code, r.spec.name, r.status.zh(), r.version);
+            println!(
+                "{}  {}  [{}] v{}",
+                r.code,
+                r.spec.name,
+                r.status.zh(),
+                r.version
+            );
             println!("分类 classification: {}", r.spec.classification.path_zh());
             println!("提供部门 provider: {}", r.spec.provider);
-            println!("共享 share: {}  开放 open: {}  级别 level: {}  更新 cycle: {}", r.spec.share_type.zh(), r.spec.open_type.zh(), r.spec.level.zh(), r.spec.update_cycle.zh());
+            println!(
+                "共享 share: {}  开放 open: {}  级别 level: {}  更新 cycle: {}",
+                r.spec.share_type.zh(),
+                r.spec.open_type.zh(),
+                r.spec.level.zh(),
+                r.spec.update_cycle.zh()
+            );
             if !r.spec.legal_basis.is_empty() {
                 println!("不予共享依据 legal basis: {}", r.spec.legal_basis);
             }
             println!("摘要 summary: {}", r.spec.summary);
             println!("信息项 data items:");
             for d in &r.spec.data_items {
-                println!("  {:<20} {:<12} {:<6} {:>5} {}", d.name, d.label, d.data_type.zh(), d.length.map(|l| l.to_string()).unwrap_or_default(), d.semantic_type.zh());
+                println!(
+                    "  {:<20} {:<12} {:<6} {:>5} {}",
+                    d.name,
+                    d.label,
+                    d.data_type.zh(),
+                    d.length.map(|l| l.to_string()).unwrap_or_default(),
+                    d.semantic_type.zh()
+                );
             }
             println!("变更记录 history:");
             for h in hub.catalog.history(&actor, &code).await? {
-                println!("  {}  {:<10} v{}  {}  {}", &h.at[..19], h.action, h.version, h.actor, h.note);
+                println!(
+                    "  {}  {:<10} v{}  {}  {}",
+                    &h.at[..19],
+                    h.action,
+                    h.version,
+                    h.actor,
+                    h.note
+                );
             }
             Ok(())
         }
-        CatalogCommand::Search { text, filters, limit, json, .. } => {
+        CatalogCommand::Search {
+            text,
+            filters,
+            limit,
+            json,
+            ..
+        } => {
             let mut map = BTreeMap::new();
             for f in filters {
-                let (k, v) = f.split_once('=').with_context(|| format!("filter {f} is not key=value"))?;
+                let (k, v) = f
+                    .split_once('=')
+                    .with_context(|| format!("filter {f} is not key=value"))?;
                 map.insert(k.to_string(), v.to_string());
             }
-            let page = hub.catalog.search(&actor, &SearchParams { text, filters: map, offset: 0, limit }).await?;
+            let page = hub
+                .catalog
+                .search(
+                    &actor,
+                    &SearchParams {
+                        text,
+                        filters: map,
+                        offset: 0,
+                        limit,
+                    },
+                )
+                .await?;
             if !json {
                 eprintln!("共 {} 条 / {} matches", page.total, page.total);
             }
             print_records(&page.items, json)
         }
         CatalogCommand::Register { file, publish, .. } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let input: ResourceInput = serde_json::from_slice(&bytes).with_context(|| format!("{} is not a resource JSON document", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let input: ResourceInput = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a resource JSON document", file.display()))?;
             let r = match hub.catalog.register(&actor, &input).await {
                 Ok(r) => r,
                 Err(shuniu_catalog::CatalogError::Invalid(errors)) => {
@@ -383,16 +554,31 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
             };
             if publish {
                 hub.catalog.submit(&actor, &r.code).await?;
-                hub.catalog.review(&actor, &r.code, Review::Publish, "").await?;
+                hub.catalog
+                    .review(&actor, &r.code, Review::Publish, "")
+                    .await?;
             }
             println!("{}", r.code);
             Ok(())
         }
-        CatalogCommand::Review { code, action, reason, .. } => {
+        CatalogCommand::Review {
+            code,
+            action,
+            reason,
+            ..
+        } => {
             let r = match action.as_str() {
                 "submit" => hub.catalog.submit(&actor, &code).await?,
-                "publish" => hub.catalog.review(&actor, &code, Review::Publish, &reason).await?,
-                "return" => hub.catalog.review(&actor, &code, Review::Return, &reason).await?,
+                "publish" => {
+                    hub.catalog
+                        .review(&actor, &code, Review::Publish, &reason)
+                        .await?
+                }
+                "return" => {
+                    hub.catalog
+                        .review(&actor, &code, Review::Return, &reason)
+                        .await?
+                }
                 "withdraw" => hub.catalog.withdraw(&actor, &code, &reason).await?,
                 other => bail!("unknown action {other}: use submit, publish, return or withdraw"),
             };
@@ -400,13 +586,20 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
             Ok(())
         }
         CatalogCommand::Import { file, dry_run, .. } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let report = hub.catalog.import_excel(&actor, &bytes, dry_run).await?;
             for e in &report.errors {
-                eprintln!("  第 {} 行 row {}: {}: {} / {}", e.row, e.row, e.field, e.message_zh, e.message_en);
+                eprintln!(
+                    "  第 {} 行 row {}: {}: {} / {}",
+                    e.row, e.row, e.field, e.message_zh, e.message_en
+                );
             }
             if !report.errors.is_empty() {
-                bail!("导入失败，未导入任何资源 / import refused: {} problems, nothing imported", report.errors.len());
+                bail!(
+                    "导入失败，未导入任何资源 / import refused: {} problems, nothing imported",
+                    report.errors.len()
+                );
             }
             if dry_run {
                 println!("校验通过 / valid: {} resources", report.resources);
@@ -420,12 +613,20 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
         }
         CatalogCommand::Export { file, list, .. } => {
             let records = match list {
-                Some(l) => hub.catalog.list(ListKind::parse(&l).with_context(|| format!("unknown list {l}"))?).await?,
+                Some(l) => {
+                    hub.catalog
+                        .list(ListKind::parse(&l).with_context(|| format!("unknown list {l}"))?)
+                        .await?
+                }
                 None => hub.catalog.visible(&actor).await?,
             };
             let bytes = hub.catalog.export_excel(&records).await?;
             std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
-            eprintln!("已导出 / exported {} entries to {}", records.len(), file.display());
+            eprintln!(
+                "已导出 / exported {} entries to {}",
+                records.len(),
+                file.display()
+            );
             Ok(())
         }
     }

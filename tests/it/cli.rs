@@ -7,12 +7,17 @@ use std::time::{Duration, Instant};
 
 fn shuniu() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_shuniu"));
-    c.env_remove("SHUNIU_DATABASE_URL").env("SHUNIU_LOG", "warn");
+    c.env_remove("SHUNIU_DATABASE_URL")
+        .env("SHUNIU_LOG", "warn");
     c
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// `shuniu demo` into an empty directory, then `serve`, then the stable interface.
@@ -21,41 +26,91 @@ async fn demo_city_then_serve_then_catalog_cli() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("city");
     let mut cmd = shuniu();
-    cmd.args(["demo", "--no-serve", "--seed", "7", "--data-dir"]).arg(&data);
+    cmd.args(["demo", "--no-serve", "--seed", "7", "--data-dir"])
+        .arg(&data);
     if let Ok(url) = std::env::var("SHUNIU_TEST_DATABASE_URL") {
         let db = shuniu_store::scratch_postgres_database(&url).await.unwrap();
         cmd.args(["--database-url", &db]);
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("admin"), "demo logins are printed: {stdout}");
-    let accounts: Value = serde_json::from_slice(&std::fs::read(data.join("demo-accounts.json")).unwrap()).unwrap();
+    assert!(
+        stdout.contains("admin"),
+        "demo logins are printed: {stdout}"
+    );
+    let accounts: Value =
+        serde_json::from_slice(&std::fs::read(data.join("demo-accounts.json")).unwrap()).unwrap();
     let key = accounts["operator_api_key"].as_str().unwrap().to_string();
     assert!(accounts["users"].as_array().unwrap().len() > 40);
 
     // The CLI works on the same directory.
     let postgres = std::env::var("SHUNIU_TEST_DATABASE_URL").is_ok();
     if !postgres {
-        let out = shuniu().args(["catalog", "search", "户籍人口", "--json", "--data-dir"]).arg(&data).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = shuniu()
+            .args(["catalog", "search", "户籍人口", "--json", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let found: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(found.as_array().unwrap().iter().any(|r| r["spec"]["name"] == "户籍人口基本信息"));
-        let out = shuniu().args(["catalog", "list", "--list", "open", "--data-dir"]).arg(&data).output().unwrap();
+        assert!(
+            found
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["spec"]["name"] == "户籍人口基本信息")
+        );
+        let out = shuniu()
+            .args(["catalog", "list", "--list", "open", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).contains("空气质量监测信息"));
         let xlsx = dir.path().join("sharing.xlsx");
-        let out = shuniu().args(["catalog", "export", "--list", "sharing", "--data-dir"]).arg(&data).arg(&xlsx).output().unwrap();
+        let out = shuniu()
+            .args(["catalog", "export", "--list", "sharing", "--data-dir"])
+            .arg(&data)
+            .arg(&xlsx)
+            .output()
+            .unwrap();
         assert!(out.status.success());
-        let out = shuniu().args(["catalog", "import", "--dry-run", "--data-dir"]).arg(&data).arg(&xlsx).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let out = shuniu().args(["catalog", "show", "no-such-code", "--data-dir"]).arg(&data).output().unwrap();
+        let out = shuniu()
+            .args(["catalog", "import", "--dry-run", "--data-dir"])
+            .arg(&data)
+            .arg(&xlsx)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = shuniu()
+            .args(["catalog", "show", "no-such-code", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
         assert!(!out.status.success());
 
         // Serve what the demo made and check the interface outside checks rely on.
         let port = free_port();
         let mut server = shuniu()
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(&data)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -70,18 +125,39 @@ async fn demo_city_then_serve_then_catalog_cli() {
             {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "server did not come up");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "server did not come up"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let r = client.get(format!("{base}/api/v1/catalog/resources?q=%E6%88%B7%E7%B1%8D")).bearer_auth(&key).send().await.unwrap();
+        let r = client
+            .get(format!(
+                "{base}/api/v1/catalog/resources?q=%E6%88%B7%E7%B1%8D"
+            ))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
         let body: Value = r.json().await.unwrap();
         assert!(body["total"].as_u64().unwrap() > 0);
         for item in body["items"].as_array().unwrap() {
-            for k in ["code", "name", "provider", "share_type", "open_type", "level"] {
+            for k in [
+                "code",
+                "name",
+                "provider",
+                "share_type",
+                "open_type",
+                "level",
+            ] {
                 assert!(item.get(k).is_some(), "{k}");
             }
         }
-        let r = client.get(format!("{base}/api/openapi.json")).send().await.unwrap();
+        let r = client
+            .get(format!("{base}/api/openapi.json"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         server.kill().unwrap();
         let _ = server.wait();
@@ -91,12 +167,28 @@ async fn demo_city_then_serve_then_catalog_cli() {
 #[test]
 fn bad_configuration_is_refused_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("shuniu.toml"), "listen = \"not an address\"\n").unwrap();
-    let out = shuniu().args(["serve", "--data-dir"]).arg(dir.path()).output().unwrap();
+    std::fs::write(
+        dir.path().join("shuniu.toml"),
+        "listen = \"not an address\"\n",
+    )
+    .unwrap();
+    let out = shuniu()
+        .args(["serve", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("listen"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("listen"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let empty = tempfile::tempdir().unwrap();
-    let out = shuniu().args(["serve", "--data-dir"]).arg(empty.path().join("nothing")).output().unwrap();
+    let out = shuniu()
+        .args(["serve", "--data-dir"])
+        .arg(empty.path().join("nothing"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("shuniu init"));
 }
@@ -104,12 +196,24 @@ fn bad_configuration_is_refused_with_a_message() {
 #[test]
 fn init_creates_a_working_data_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let out = shuniu().args(["init", "--data-dir"]).arg(dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = shuniu()
+        .args(["init", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("admin") && stdout.contains("snk_"));
     assert!(dir.path().join("shuniu.toml").exists());
     // A second init of the same directory fails cleanly instead of duplicating.
-    let out = shuniu().args(["init", "--data-dir"]).arg(dir.path()).output().unwrap();
+    let out = shuniu()
+        .args(["init", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 }

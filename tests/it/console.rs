@@ -2,19 +2,38 @@ use crate::harness::{Hub, PASSWORD, resource};
 use reqwest::{Client, StatusCode};
 
 fn extract<'a>(html: &'a str, marker: &str) -> &'a str {
-    let start = html.find(marker).unwrap_or_else(|| panic!("{marker} not in page")) + marker.len();
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in page"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     &html[start..end]
 }
 
 /// Signs in through the login form and returns a client holding the session cookie.
 async fn login(hub: &Hub, login: &str, password: &str) -> (Client, reqwest::Response) {
-    let client = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let page = client.get(hub.url("/login")).send().await.unwrap().text().await.unwrap();
+    let client = Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client
+        .get(hub.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = extract(&page, "name=\"csrf\" value=\"").to_string();
     let r = client
         .post(hub.url("/login"))
-        .form(&[("csrf", csrf.as_str()), ("next", "/catalog"), ("login", login), ("password", password)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("next", "/catalog"),
+            ("login", login),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap();
@@ -25,31 +44,86 @@ async fn login(hub: &Hub, login: &str, password: &str) -> (Client, reqwest::Resp
 async fn login_sessions_and_csrf() {
     let hub = Hub::start().await;
     // Anonymous visitors are sent to the login page, with the way back.
-    let r = hub.client.get(hub.url("/catalog?q=户籍")).send().await.unwrap();
+    let r = hub
+        .client
+        .get(hub.url("/catalog?q=户籍"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(r.headers()["location"].to_str().unwrap().starts_with("/login?next=/catalog"));
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login?next=/catalog")
+    );
 
     let (_, r) = login(&hub, "admin", "wrong-password-1").await;
-    assert!(r.headers()["location"].to_str().unwrap().contains("failed=1"));
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("failed=1")
+    );
     let (_, r) = login(&hub, "nobody", PASSWORD).await;
-    assert!(r.headers()["location"].to_str().unwrap().contains("failed=1"));
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("failed=1")
+    );
 
     // A login without the form's token is refused.
-    let r = hub.client.post(hub.url("/login")).form(&[("login", "admin"), ("password", PASSWORD)]).send().await.unwrap();
+    let r = hub
+        .client
+        .post(hub.url("/login"))
+        .form(&[("login", "admin"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     let (client, r) = login(&hub, "admin", PASSWORD).await;
     assert_eq!(r.headers()["location"], "/catalog");
-    let cookie = r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.starts_with("shuniu_session=")).unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    let page = client.get(hub.url("/catalog")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("数据资源目录") && page.contains("lang=\"zh-CN\""), "Chinese by default");
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("shuniu_session="))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let page = client
+        .get(hub.url("/catalog"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("数据资源目录") && page.contains("lang=\"zh-CN\""),
+        "Chinese by default"
+    );
 
     // Forms without the session's CSRF token change nothing.
-    let r = client.post(hub.url("/catalog/new")).form(&[("name", "x")]).send().await.unwrap();
+    let r = client
+        .post(hub.url("/catalog/new"))
+        .form(&[("name", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let csrf = extract(&page, "name=\"csrf\" value=\"").to_string();
-    let r = client.post(hub.url("/logout")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let r = client
+        .post(hub.url("/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = client.get(hub.url("/catalog")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the session ended");
@@ -59,17 +133,49 @@ async fn login_sessions_and_csrf() {
 async fn english_switch_persists() {
     let hub = Hub::start().await;
     let (client, _) = login(&hub, "ga.officer", PASSWORD).await;
-    let r = client.get(hub.url("/lang/en?next=/negative-list")).send().await.unwrap();
+    let r = client
+        .get(hub.url("/lang/en?next=/negative-list"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["location"], "/negative-list");
-    let page = client.get(hub.url("/catalog")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(hub.url("/catalog"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Data catalog") && page.contains("lang=\"en\""));
-    let page = client.get(hub.url("/departments")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Departments"), "still English on the next page");
+    let page = client
+        .get(hub.url("/departments"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Departments"),
+        "still English on the next page"
+    );
     client.get(hub.url("/lang/zh")).send().await.unwrap();
-    let page = client.get(hub.url("/catalog")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(hub.url("/catalog"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("数据资源目录"));
     // Open redirects are refused.
-    let r = client.get(hub.url("/lang/en?next=//evil.example")).send().await.unwrap();
+    let r = client
+        .get(hub.url("/lang/en?next=//evil.example"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["location"], "/catalog");
 }
 
@@ -77,7 +183,14 @@ async fn english_switch_persists() {
 async fn register_form_shows_field_errors_then_saves() {
     let hub = Hub::start().await;
     let (client, _) = login(&hub, "ga.officer", PASSWORD).await;
-    let page = client.get(hub.url("/catalog/new")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(hub.url("/catalog/new"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = extract(&page, "name=\"csrf\" value=\"").to_string();
     let mut form = vec![
         ("csrf", csrf.clone()),
@@ -103,20 +216,43 @@ async fn register_form_shows_field_errors_then_saves() {
         ("items-1-name", String::new()),
         ("items-1-label", String::new()),
     ];
-    let r = client.post(hub.url("/catalog/new")).form(&form).send().await.unwrap();
+    let r = client
+        .post(hub.url("/catalog/new"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = r.text().await.unwrap();
     assert!(page.contains("data-error-for=\"name\""));
     assert!(page.contains("data-error-for=\"legal_basis\""));
-    assert!(page.contains("value=\"公民身份号码\""), "what was typed is kept");
+    assert!(
+        page.contains("value=\"公民身份号码\""),
+        "what was typed is kept"
+    );
 
     form[1].1 = "户籍人口基本信息".into();
-    form.push(("legal_basis", "《中华人民共和国人民警察法》第二十二条".into()));
-    let r = client.post(hub.url("/catalog/new")).form(&form).send().await.unwrap();
+    form.push((
+        "legal_basis",
+        "《中华人民共和国人民警察法》第二十二条".into(),
+    ));
+    let r = client
+        .post(hub.url("/catalog/new"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let location = r.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(location, "/catalog/r/101001-370200GA-00001");
-    let page = client.get(hub.url(&location)).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(hub.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("户籍人口基本信息") && page.contains("data-status=\"draft\""));
     assert!(page.contains("id=\"submit\""), "the owner may submit");
     assert!(!page.contains("id=\"publish\""), "only the hub reviews");
@@ -126,9 +262,21 @@ async fn register_form_shows_field_errors_then_saves() {
 async fn review_queue_and_import_pages() {
     let hub = Hub::start().await;
     let code = hub.register(&hub.ga_key, &resource("机动车登记信息")).await;
-    hub.client.post(hub.url(&format!("/api/v1/catalog/resources/{code}/submit"))).bearer_auth(&hub.ga_key).send().await.unwrap();
+    hub.client
+        .post(hub.url(&format!("/api/v1/catalog/resources/{code}/submit")))
+        .bearer_auth(&hub.ga_key)
+        .send()
+        .await
+        .unwrap();
     let (client, _) = login(&hub, "admin", PASSWORD).await;
-    let page = client.get(hub.url("/review")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(hub.url("/review"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains(&code));
     let csrf = extract(&page, "name=\"csrf\" value=\"").to_string();
     let r = client
@@ -139,15 +287,41 @@ async fn review_queue_and_import_pages() {
         .await
         .unwrap();
     assert_eq!(r.headers()["location"], "/review");
-    let page = client.get(hub.url("/review")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(hub.url("/review"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!page.contains(&code));
     // The viewer has no review queue.
     let (viewer, _) = login(&hub, "mz.viewer", PASSWORD).await;
-    assert_eq!(viewer.get(hub.url("/review")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        viewer
+            .get(hub.url("/review"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
     // Import page: a broken upload is reported on the page, nothing imported.
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf.clone())
-        .part("file", reqwest::multipart::Part::bytes(b"not excel".to_vec()).file_name("x.xlsx"));
-    let page = client.post(hub.url("/import")).multipart(form).send().await.unwrap().text().await.unwrap();
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"not excel".to_vec()).file_name("x.xlsx"),
+        );
+    let page = client
+        .post(hub.url("/import"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("data-result=\"failed\""), "{page}");
 }

@@ -30,7 +30,9 @@ pub const PASSWORD: &str = "Test-password-2026";
 /// The control-plane URL for one test: a fresh SQLite file, or a fresh PostgreSQL database.
 pub async fn database_url(dir: &std::path::Path) -> String {
     match std::env::var("SHUNIU_TEST_DATABASE_URL") {
-        Ok(admin) if !admin.is_empty() => shuniu_store::scratch_postgres_database(&admin).await.expect("create scratch database"),
+        Ok(admin) if !admin.is_empty() => shuniu_store::scratch_postgres_database(&admin)
+            .await
+            .expect("create scratch database"),
         _ => format!("sqlite://{}?mode=rwc", dir.join("shuniu.db").display()),
     }
 }
@@ -38,36 +40,85 @@ pub async fn database_url(dir: &std::path::Path) -> String {
 impl Hub {
     pub async fn start() -> Hub {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&database_url(dir.path()).await).await.expect("open store");
-        let catalog = Catalog::open(store.clone(), CodeFormat::default()).await.expect("catalog");
+        let store = Store::open(&database_url(dir.path()).await)
+            .await
+            .expect("open store");
+        let catalog = Catalog::open(store.clone(), CodeFormat::default())
+            .await
+            .expect("catalog");
         let accounts = Accounts::new(store);
         let root = Actor::local_operator();
         for (code, name, parent, division) in [
             ("370200DSJ", "青岛市大数据发展管理局", None, "370200"),
             ("370200GA", "青岛市公安局", None, "370200"),
             ("370200MZ", "青岛市民政局", None, "370200"),
-            ("370212GA", "青岛市崂山区公安分局", Some("370200GA"), "370212"),
+            (
+                "370212GA",
+                "青岛市崂山区公安分局",
+                Some("370200GA"),
+                "370212",
+            ),
         ] {
             accounts
-                .create_department(&root, &DepartmentInput { code: code.into(), name: name.into(), short_name: name.chars().skip(3).take(4).collect(), parent_code: parent.map(String::from), division: division.into(), credit_code: None })
+                .create_department(
+                    &root,
+                    &DepartmentInput {
+                        code: code.into(),
+                        name: name.into(),
+                        short_name: name.chars().skip(3).take(4).collect(),
+                        parent_code: parent.map(String::from),
+                        division: division.into(),
+                        credit_code: None,
+                    },
+                )
                 .await
                 .expect("department");
         }
-        for (login, role, dept) in [("admin", Role::HubOperator, "370200DSJ"), ("ga.officer", Role::DataOfficer, "370200GA"), ("mz.viewer", Role::Viewer, "370200MZ")] {
-            accounts.create_user(&root, login, login, role, dept, PASSWORD).await.expect("user");
+        for (login, role, dept) in [
+            ("admin", Role::HubOperator, "370200DSJ"),
+            ("ga.officer", Role::DataOfficer, "370200GA"),
+            ("mz.viewer", Role::Viewer, "370200MZ"),
+        ] {
+            accounts
+                .create_user(&root, login, login, role, dept, PASSWORD)
+                .await
+                .expect("user");
         }
         let mut keys = Vec::new();
-        for (id, dept, role) in [("op", "370200DSJ", Role::HubOperator), ("ga", "370200GA", Role::DataOfficer), ("mz", "370200MZ", Role::DataOfficer), ("viewer", "370200MZ", Role::Viewer)] {
-            keys.push(accounts.create_application(&root, id, id, dept, role).await.expect("app").1);
+        for (id, dept, role) in [
+            ("op", "370200DSJ", Role::HubOperator),
+            ("ga", "370200GA", Role::DataOfficer),
+            ("mz", "370200MZ", Role::DataOfficer),
+            ("viewer", "370200MZ", Role::Viewer),
+        ] {
+            keys.push(
+                accounts
+                    .create_application(&root, id, id, dept, role)
+                    .await
+                    .expect("app")
+                    .1,
+            );
         }
-        let state = AppState::new(catalog, accounts, ServerSettings { secure_cookies: false, site_name: "数纽测试".into() });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let state = AppState::new(
+            catalog,
+            accounts,
+            ServerSettings {
+                secure_cookies: false,
+                site_name: "数纽测试".into(),
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(shuniu_server::serve(state, listener, async move {
             let _ = rx.await;
         }));
-        let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let client = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
         Hub {
             base,
             client,
@@ -85,15 +136,32 @@ impl Hub {
     }
 
     pub async fn get(&self, key: &str, path: &str) -> Response {
-        self.client.get(self.url(path)).bearer_auth(key).send().await.expect("request")
+        self.client
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post(&self, key: &str, path: &str, body: &Value) -> Response {
-        self.client.post(self.url(path)).bearer_auth(key).json(body).send().await.expect("request")
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn put(&self, key: &str, path: &str, body: &Value) -> Response {
-        self.client.put(self.url(path)).bearer_auth(key).json(body).send().await.expect("request")
+        self.client
+            .put(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Registers `resource` as `key` and returns its code.
@@ -106,9 +174,21 @@ impl Hub {
     }
 
     pub async fn publish(&self, owner_key: &str, code: &str) {
-        let r = self.post(owner_key, &format!("/api/v1/catalog/resources/{code}/submit"), &json!({})).await;
+        let r = self
+            .post(
+                owner_key,
+                &format!("/api/v1/catalog/resources/{code}/submit"),
+                &json!({}),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
-        let r = self.post(&self.operator_key, &format!("/api/v1/catalog/resources/{code}/review"), &json!({"decision": "publish"})).await;
+        let r = self
+            .post(
+                &self.operator_key,
+                &format!("/api/v1/catalog/resources/{code}/review"),
+                &json!({"decision": "publish"}),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
 }
@@ -147,5 +227,12 @@ pub fn error_code(body: &Value) -> &str {
 }
 
 pub fn error_fields(body: &Value) -> Vec<String> {
-    body["error"]["fields"].as_array().map(|a| a.iter().filter_map(|f| f["field"].as_str().map(String::from)).collect()).unwrap_or_default()
+    body["error"]["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["field"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -2,12 +2,17 @@
 
 use serde::Deserialize;
 use shuniu_policy::{Action, Denied, Target, decide};
-use shuniu_store::{Application, Department, NewApplication, NewDepartment, NewUser, Store, StoreError, User};
+use shuniu_store::{
+    Application, Department, NewApplication, NewDepartment, NewUser, Store, StoreError, User,
+};
 use shuniu_types::text::bounded;
 use shuniu_types::{Actor, DivisionCode, FieldError, Role};
 use std::time::Duration;
 
-use crate::{AuthError, check_password_strength, constant_time_eq, hash_password, new_api_key, random_token, token_digest, verify_password};
+use crate::{
+    AuthError, check_password_strength, constant_time_eq, hash_password, new_api_key, random_token,
+    token_digest, verify_password,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -78,7 +83,12 @@ pub struct Accounts {
 }
 
 fn actor_of(user: &User) -> Actor {
-    Actor { principal: user.login.clone(), display_name: user.display_name.clone(), role: user.role, department: user.department_code.clone() }
+    Actor {
+        principal: user.login.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role,
+        department: user.department_code.clone(),
+    }
 }
 
 impl Accounts {
@@ -90,30 +100,75 @@ impl Accounts {
         Ok(self.store.departments().await?)
     }
 
-    pub async fn create_department(&self, actor: &Actor, input: &DepartmentInput) -> Result<Department> {
+    pub async fn create_department(
+        &self,
+        actor: &Actor,
+        input: &DepartmentInput,
+    ) -> Result<Department> {
         decide(actor, Action::ManageDepartments, Target::Hub)?;
         let mut errors = Vec::new();
-        let code = bounded("code", &input.code, true, 32).map_err(|e| errors.push(e)).unwrap_or_default();
+        let code = bounded("code", &input.code, true, 32)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
         if !code.is_empty() && !code.chars().all(|c| c.is_ascii_alphanumeric()) {
-            errors.push(FieldError::new("code", "DEPARTMENT_CODE_FORMAT", "部门代码只能包含字母和数字", "a department code is letters and digits only"));
+            errors.push(FieldError::new(
+                "code",
+                "DEPARTMENT_CODE_FORMAT",
+                "部门代码只能包含字母和数字",
+                "a department code is letters and digits only",
+            ));
         }
-        let name = bounded("name", &input.name, true, 100).map_err(|e| errors.push(e)).unwrap_or_default();
-        let short_name = bounded("short_name", &input.short_name, true, 20).map_err(|e| errors.push(e)).unwrap_or_default();
-        let division = input.division.parse::<DivisionCode>().map_err(|e| errors.push(e.under("division"))).ok();
-        let credit_code = match input.credit_code.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(c) => c.parse::<shuniu_types::CreditCode>().map_err(|e| errors.push(e.under("credit_code"))).ok().map(|c| c.to_string()),
+        let name = bounded("name", &input.name, true, 100)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
+        let short_name = bounded("short_name", &input.short_name, true, 20)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
+        let division = input
+            .division
+            .parse::<DivisionCode>()
+            .map_err(|e| errors.push(e.under("division")))
+            .ok();
+        let credit_code = match input
+            .credit_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            Some(c) => c
+                .parse::<shuniu_types::CreditCode>()
+                .map_err(|e| errors.push(e.under("credit_code")))
+                .ok()
+                .map(|c| c.to_string()),
             None => None,
         };
-        let parent_code = input.parent_code.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from);
+        let parent_code = input
+            .parent_code
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from);
         if let Some(p) = &parent_code
             && self.store.department(p).await?.is_none()
         {
-            errors.push(FieldError::new("parent_code", "PARENT_UNKNOWN", format!("上级部门“{p}”不存在"), format!("no department has the code “{p}”")));
+            errors.push(FieldError::new(
+                "parent_code",
+                "PARENT_UNKNOWN",
+                format!("上级部门“{p}”不存在"),
+                format!("no department has the code “{p}”"),
+            ));
         }
         if !errors.is_empty() {
             return Err(AccountError::Invalid(errors));
         }
-        let new = NewDepartment { code: code.clone(), name, short_name, parent_code, division: division.map(|d| d.to_string()).unwrap_or_default(), credit_code };
+        let new = NewDepartment {
+            code: code.clone(),
+            name,
+            short_name,
+            parent_code,
+            division: division.map(|d| d.to_string()).unwrap_or_default(),
+            credit_code,
+        };
         let mut tx = self.store.begin().await?;
         tx.insert_department(&new).await.map_err(|e| match e {
             StoreError::Conflict { .. } => AccountError::Invalid(vec![FieldError::new(
@@ -125,32 +180,79 @@ impl Accounts {
             e => e.into(),
         })?;
         tx.commit().await?;
-        self.store.department(&code).await?.ok_or_else(|| StoreError::NotFound { what: code }.into())
+        self.store
+            .department(&code)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: code }.into())
     }
 
-    pub async fn create_user(&self, actor: &Actor, login: &str, display_name: &str, role: Role, department: &str, password: &str) -> Result<User> {
+    pub async fn create_user(
+        &self,
+        actor: &Actor,
+        login: &str,
+        display_name: &str,
+        role: Role,
+        department: &str,
+        password: &str,
+    ) -> Result<User> {
         decide(actor, Action::ManageUsers, Target::Hub)?;
         let login = bounded("login", login, true, 64)?;
-        if !login.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-            return Err(FieldError::new("login", "LOGIN_FORMAT", "登录名只能包含字母、数字和 . _ -", "a login is letters, digits and . _ -").into());
+        if !login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(FieldError::new(
+                "login",
+                "LOGIN_FORMAT",
+                "登录名只能包含字母、数字和 . _ -",
+                "a login is letters, digits and . _ -",
+            )
+            .into());
         }
         let display_name = bounded("display_name", display_name, true, 50)?;
-        check_password_strength(password).map_err(|e| FieldError::new("password", e.code(), "密码至少 10 位，且不能只含数字或只含字母", e.to_string()))?;
+        check_password_strength(password).map_err(|e| {
+            FieldError::new(
+                "password",
+                e.code(),
+                "密码至少 10 位，且不能只含数字或只含字母",
+                e.to_string(),
+            )
+        })?;
         if self.store.department(department).await?.is_none() {
-            return Err(FieldError::new("department", "DEPARTMENT_UNKNOWN", format!("部门“{department}”不存在"), format!("no department “{department}”")).into());
+            return Err(FieldError::new(
+                "department",
+                "DEPARTMENT_UNKNOWN",
+                format!("部门“{department}”不存在"),
+                format!("no department “{department}”"),
+            )
+            .into());
         }
         let pw = password.to_string();
         let password_hash = tokio::task::spawn_blocking(move || hash_password(&pw))
             .await
             .map_err(|e| AuthError::Hash(e.to_string()))??;
-        let new = NewUser { login: login.clone(), display_name, role, department_code: department.to_string(), password_hash };
+        let new = NewUser {
+            login: login.clone(),
+            display_name,
+            role,
+            department_code: department.to_string(),
+            password_hash,
+        };
         let mut tx = self.store.begin().await?;
         tx.insert_user(&new).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => AccountError::from(FieldError::new("login", "LOGIN_EXISTS", "登录名已存在", "this login exists")),
+            StoreError::Conflict { .. } => AccountError::from(FieldError::new(
+                "login",
+                "LOGIN_EXISTS",
+                "登录名已存在",
+                "this login exists",
+            )),
             e => e.into(),
         })?;
         tx.commit().await?;
-        self.store.user(&login).await?.ok_or_else(|| StoreError::NotFound { what: login }.into())
+        self.store
+            .user(&login)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { what: login }.into())
     }
 
     pub async fn users(&self, actor: &Actor) -> Result<Vec<User>> {
@@ -167,23 +269,30 @@ impl Accounts {
             _ => (String::new(), false),
         };
         let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, if usable { &phc } else { dummy_hash() }))
-            .await
-            .unwrap_or(false);
+        let ok = tokio::task::spawn_blocking(move || {
+            verify_password(&pw, if usable { &phc } else { dummy_hash() })
+        })
+        .await
+        .unwrap_or(false);
         let (Some(user), true, true) = (user, ok, usable) else {
             return Err(AccountError::BadCredentials);
         };
         let token = random_token()?;
         let csrf = random_token()?;
         let mut tx = self.store.begin().await?;
-        tx.insert_session(&token_digest(&token), &user.login, &csrf, SESSION_TTL).await?;
+        tx.insert_session(&token_digest(&token), &user.login, &csrf, SESSION_TTL)
+            .await?;
         tx.commit().await?;
         Ok(LoginSession { token, csrf, user })
     }
 
     /// The actor and CSRF token behind a session cookie, if the session is live.
     pub async fn session(&self, token: &str) -> Result<Option<(Actor, String)>> {
-        Ok(self.store.session(&token_digest(token)).await?.map(|(s, u)| (actor_of(&u), s.csrf_token)))
+        Ok(self
+            .store
+            .session(&token_digest(token))
+            .await?
+            .map(|(s, u)| (actor_of(&u), s.csrf_token)))
     }
 
     pub async fn logout(&self, token: &str) -> Result<()> {
@@ -194,25 +303,63 @@ impl Accounts {
     }
 
     /// Registers an API application; the returned key is shown once and never stored.
-    pub async fn create_application(&self, actor: &Actor, id: &str, name: &str, department: &str, role: Role) -> Result<(Application, String)> {
+    pub async fn create_application(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: &str,
+        department: &str,
+        role: Role,
+    ) -> Result<(Application, String)> {
         decide(actor, Action::ManageApplications, Target::Hub)?;
         let id = bounded("id", id, true, 64)?;
-        if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-            return Err(FieldError::new("id", "APPLICATION_ID_FORMAT", "应用标识只能包含字母、数字和 . _ -", "an application id is letters, digits and . _ -").into());
+        if !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            return Err(FieldError::new(
+                "id",
+                "APPLICATION_ID_FORMAT",
+                "应用标识只能包含字母、数字和 . _ -",
+                "an application id is letters, digits and . _ -",
+            )
+            .into());
         }
         let name = bounded("name", name, true, 100)?;
         if self.store.department(department).await?.is_none() {
-            return Err(FieldError::new("department", "DEPARTMENT_UNKNOWN", format!("部门“{department}”不存在"), format!("no department “{department}”")).into());
+            return Err(FieldError::new(
+                "department",
+                "DEPARTMENT_UNKNOWN",
+                format!("部门“{department}”不存在"),
+                format!("no department “{department}”"),
+            )
+            .into());
         }
         let key = new_api_key()?;
-        let new = NewApplication { id: id.clone(), name, department_code: department.into(), role, key_prefix: key.prefix.clone(), key_hash: key.digest.clone() };
+        let new = NewApplication {
+            id: id.clone(),
+            name,
+            department_code: department.into(),
+            role,
+            key_prefix: key.prefix.clone(),
+            key_hash: key.digest.clone(),
+        };
         let mut tx = self.store.begin().await?;
         tx.insert_application(&new).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => AccountError::from(FieldError::new("id", "APPLICATION_EXISTS", "应用标识已存在", "this application id exists")),
+            StoreError::Conflict { .. } => AccountError::from(FieldError::new(
+                "id",
+                "APPLICATION_EXISTS",
+                "应用标识已存在",
+                "this application id exists",
+            )),
             e => e.into(),
         })?;
         tx.commit().await?;
-        let app = self.store.application_by_key_hash(&key.digest).await?.ok_or(StoreError::NotFound { what: id })?;
+        let app = self
+            .store
+            .application_by_key_hash(&key.digest)
+            .await?
+            .ok_or(StoreError::NotFound { what: id })?;
         Ok((app, key.key))
     }
 
@@ -235,11 +382,18 @@ impl Accounts {
             return Ok(None);
         }
         let digest = token_digest(key);
-        let Some(app) = self.store.application_by_key_hash(&digest).await? else { return Ok(None) };
+        let Some(app) = self.store.application_by_key_hash(&digest).await? else {
+            return Ok(None);
+        };
         if app.revoked_at.is_some() {
             return Ok(None);
         }
-        Ok(Some(Actor { principal: format!("app:{}", app.id), display_name: app.name, role: app.role, department: app.department_code }))
+        Ok(Some(Actor {
+            principal: format!("app:{}", app.id),
+            display_name: app.name,
+            role: app.role,
+            department: app.department_code,
+        }))
     }
 }
 

@@ -9,8 +9,8 @@
 //! Architecture invariant: this crate establishes who an actor is; `shuniu-policy` decides
 //! what the actor may do. Administrative changes here ask the policy module first.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 pub mod accounts;
 use sm3::{Digest, Sm3};
@@ -63,7 +63,11 @@ pub struct NewApiKey {
 
 pub fn new_api_key() -> Result<NewApiKey, AuthError> {
     let key = format!("{API_KEY_PREFIX}{}", hex::encode(random_bytes::<24>()?));
-    Ok(NewApiKey { prefix: key[..API_KEY_PREFIX.len() + 6].to_string(), digest: token_digest(&key), key })
+    Ok(NewApiKey {
+        prefix: key[..API_KEY_PREFIX.len() + 6].to_string(),
+        digest: token_digest(&key),
+        key,
+    })
 }
 
 /// Minimal strength rule: 10 characters, and not only digits or only letters.
@@ -72,14 +76,17 @@ pub fn check_password_strength(pw: &str) -> Result<(), AuthError> {
         return Err(AuthError::WeakPassword("at least 10 characters"));
     }
     if pw.chars().all(|c| c.is_ascii_digit()) || pw.chars().all(char::is_alphabetic) {
-        return Err(AuthError::WeakPassword("mix letters with digits or symbols"));
+        return Err(AuthError::WeakPassword(
+            "mix letters with digits or symbols",
+        ));
     }
     Ok(())
 }
 
 /// argon2id with the crate's default (OWASP-recommended) parameters.
 pub fn hash_password(pw: &str) -> Result<String, AuthError> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| AuthError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&random_bytes::<16>()?)
+        .map_err(|e| AuthError::Hash(e.to_string()))?;
     Argon2::default()
         .hash_password(pw.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -110,7 +117,10 @@ mod tests {
     #[test]
     fn sm3_published_vectors() {
         // GB/T 32905-2016 appendix A.
-        assert_eq!(token_digest("abc"), "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0");
+        assert_eq!(
+            token_digest("abc"),
+            "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+        );
         assert_eq!(
             token_digest(&"abcd".repeat(16)),
             "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"

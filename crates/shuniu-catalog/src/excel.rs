@@ -69,7 +69,13 @@ pub struct RowError {
 
 impl RowError {
     pub fn new(row: usize, e: FieldError) -> RowError {
-        RowError { row, field: e.field, code: e.code, message_zh: e.message_zh, message_en: e.message_en }
+        RowError {
+            row,
+            field: e.field,
+            code: e.code,
+            message_zh: e.message_zh,
+            message_en: e.message_en,
+        }
     }
 }
 
@@ -96,8 +102,17 @@ fn cell_text(d: &Data) -> String {
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
         Data::Float(f) => f.to_string(),
         Data::Int(i) => i.to_string(),
-        Data::Bool(b) => if *b { "是".into() } else { "否".into() },
-        Data::DateTime(dt) => dt.as_datetime().map(|d| d.date().to_string()).unwrap_or_default(),
+        Data::Bool(b) => {
+            if *b {
+                "是".into()
+            } else {
+                "否".into()
+            }
+        }
+        Data::DateTime(dt) => dt
+            .as_datetime()
+            .map(|d| d.date().to_string())
+            .unwrap_or_default(),
         Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
         Data::Error(e) => format!("#ERROR {e:?}"),
     }
@@ -107,7 +122,12 @@ fn parse_bool(field: &str, s: &str) -> Result<bool, FieldError> {
     match s.trim() {
         "" | "否" | "N" | "n" | "no" | "false" | "0" => Ok(false),
         "是" | "Y" | "y" | "yes" | "true" | "1" => Ok(true),
-        other => Err(FieldError::new(field, "BOOLEAN_INVALID", format!("“{other}”应为“是”或“否”"), format!("“{other}” should be 是 (yes) or 否 (no)"))),
+        other => Err(FieldError::new(
+            field,
+            "BOOLEAN_INVALID",
+            format!("“{other}”应为“是”或“否”"),
+            format!("“{other}” should be 是 (yes) or 否 (no)"),
+        )),
     }
 }
 
@@ -115,7 +135,14 @@ fn parse_number<T: std::str::FromStr>(field: &str, s: &str) -> Result<Option<T>,
     if s.trim().is_empty() {
         return Ok(None);
     }
-    s.trim().parse().map(Some).map_err(|_| FieldError::new(field, "NUMBER_INVALID", format!("“{s}”不是有效的数字"), format!("“{s}” is not a valid number")))
+    s.trim().parse().map(Some).map_err(|_| {
+        FieldError::new(
+            field,
+            "NUMBER_INVALID",
+            format!("“{s}”不是有效的数字"),
+            format!("“{s}” is not a valid number"),
+        )
+    })
 }
 
 /// Reads a workbook's first sheet into catalog entries; structural problems become row errors.
@@ -125,7 +152,10 @@ pub fn read_workbook(bytes: &[u8]) -> Result<ParsedWorkbook> {
             "file",
             "FILE_TOO_LARGE",
             format!("文件超过 {} MB 上限", MAX_BYTES / 1024 / 1024),
-            format!("the file is larger than the {} MB limit", MAX_BYTES / 1024 / 1024),
+            format!(
+                "the file is larger than the {} MB limit",
+                MAX_BYTES / 1024 / 1024
+            ),
         ));
     }
     let mut wb = calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
@@ -137,19 +167,32 @@ pub fn read_workbook(bytes: &[u8]) -> Result<ParsedWorkbook> {
     let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
     let mut rows = range.rows();
     let Some(header) = rows.next() else {
-        return Err(CatalogError::invalid("file", "WORKBOOK_EMPTY", "工作表为空", "the sheet is empty"));
+        return Err(CatalogError::invalid(
+            "file",
+            "WORKBOOK_EMPTY",
+            "工作表为空",
+            "the sheet is empty",
+        ));
     };
 
     // Column key → index, by Chinese header or English key.
     let mut col: HashMap<&str, usize> = HashMap::new();
     for (i, cell) in header.iter().enumerate() {
         let h = cell_text(cell);
-        if let Some((key, _, _)) = RESOURCE_COLUMNS.iter().chain(ITEM_COLUMNS).find(|(k, zh, _)| *zh == h || *k == h) {
+        if let Some((key, _, _)) = RESOURCE_COLUMNS
+            .iter()
+            .chain(ITEM_COLUMNS)
+            .find(|(k, zh, _)| *zh == h || *k == h)
+        {
             col.insert(key, i);
         }
     }
-    let missing: Vec<&str> =
-        RESOURCE_COLUMNS.iter().chain(ITEM_COLUMNS).filter(|(k, _, req)| *req && !col.contains_key(k)).map(|(_, zh, _)| *zh).collect();
+    let missing: Vec<&str> = RESOURCE_COLUMNS
+        .iter()
+        .chain(ITEM_COLUMNS)
+        .filter(|(k, _, req)| *req && !col.contains_key(k))
+        .map(|(_, zh, _)| *zh)
+        .collect();
     if !missing.is_empty() {
         return Err(CatalogError::invalid(
             "file",
@@ -165,10 +208,23 @@ pub fn read_workbook(bytes: &[u8]) -> Result<ParsedWorkbook> {
         // Excel numbers rows from 1 and the header is the first row of the range.
         let row_no = first_row + i + 2;
         if i >= MAX_ROWS {
-            errors.push(RowError::new(row_no, FieldError::new("file", "WORKBOOK_TOO_MANY_ROWS", format!("超过 {MAX_ROWS} 行上限"), format!("more than {MAX_ROWS} rows"))));
+            errors.push(RowError::new(
+                row_no,
+                FieldError::new(
+                    "file",
+                    "WORKBOOK_TOO_MANY_ROWS",
+                    format!("超过 {MAX_ROWS} 行上限"),
+                    format!("more than {MAX_ROWS} rows"),
+                ),
+            ));
             break;
         }
-        let get = |key: &str| col.get(key).and_then(|&c| row.get(c)).map(cell_text).unwrap_or_default();
+        let get = |key: &str| {
+            col.get(key)
+                .and_then(|&c| row.get(c))
+                .map(cell_text)
+                .unwrap_or_default()
+        };
         if row.iter().all(|c| cell_text(c).is_empty()) {
             continue;
         }
@@ -191,7 +247,12 @@ pub fn read_workbook(bytes: &[u8]) -> Result<ParsedWorkbook> {
                 legal_basis: get("legal_basis"),
                 update_cycle: get("update_cycle"),
                 level: get("level"),
-                related: get("related").split([',', '，', ';', '；', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+                related: get("related")
+                    .split([',', '，', ';', '；', ' '])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
                 ..Default::default()
             };
             match parse_number::<u8>("item_code", &get("item_code")) {
@@ -210,12 +271,22 @@ pub fn read_workbook(bytes: &[u8]) -> Result<ParsedWorkbook> {
             if !date.is_empty() {
                 match chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d") {
                     Ok(d) => r.publish_date = Some(d),
-                    Err(_) => err(FieldError::new("publish_date", "DATE_INVALID", format!("“{date}”不是有效日期（YYYY-MM-DD）"), format!("“{date}” is not a date (YYYY-MM-DD)"))),
+                    Err(_) => err(FieldError::new(
+                        "publish_date",
+                        "DATE_INVALID",
+                        format!("“{date}”不是有效日期（YYYY-MM-DD）"),
+                        format!("“{date}” is not a date (YYYY-MM-DD)"),
+                    )),
                 }
             }
             resources.push((row_no, r));
         } else if resources.is_empty() {
-            err(FieldError::new("name", "FIELD_REQUIRED", "第一个信息项之前必须有资源名称", "the first row of a resource needs its name"));
+            err(FieldError::new(
+                "name",
+                "FIELD_REQUIRED",
+                "第一个信息项之前必须有资源名称",
+                "the first row of a resource needs its name",
+            ));
             continue;
         }
         let mut item = DataItemInput {
@@ -227,13 +298,21 @@ pub fn read_workbook(bytes: &[u8]) -> Result<ParsedWorkbook> {
             semantic_type: get("item.semantic_type"),
             ..Default::default()
         };
-        let n = resources.last().map(|(_, r)| r.data_items.len()).unwrap_or(0);
+        let n = resources
+            .last()
+            .map(|(_, r)| r.data_items.len())
+            .unwrap_or(0);
         let field = |k: &str| format!("data_items[{n}].{k}");
         match parse_number::<u32>(&field("length"), &get("item.length")) {
             Ok(v) => item.length = v,
             Err(e) => err(e),
         }
-        for (key, slot) in [("item.is_key", &mut item.is_key), ("item.required", &mut item.required), ("item.personal", &mut item.personal), ("item.sensitive", &mut item.sensitive)] {
+        for (key, slot) in [
+            ("item.is_key", &mut item.is_key),
+            ("item.required", &mut item.required),
+            ("item.personal", &mut item.personal),
+            ("item.sensitive", &mut item.sensitive),
+        ] {
             match parse_bool(&field(&key[5..]), &get(key)) {
                 Ok(b) => *slot = b,
                 Err(e) => err(e),
@@ -244,14 +323,25 @@ pub fn read_workbook(bytes: &[u8]) -> Result<ParsedWorkbook> {
         }
     }
     if resources.is_empty() && errors.is_empty() {
-        errors.push(RowError::new(first_row + 2, FieldError::new("file", "WORKBOOK_EMPTY", "工作表中没有资源", "the sheet holds no resources")));
+        errors.push(RowError::new(
+            first_row + 2,
+            FieldError::new(
+                "file",
+                "WORKBOOK_EMPTY",
+                "工作表中没有资源",
+                "the sheet holds no resources",
+            ),
+        ));
     }
     Ok(ParsedWorkbook { resources, errors })
 }
 
 /// Writes entries in the import layout, preceded by their code and status, so that an
 /// exported sheet can be edited and imported elsewhere.
-pub fn write_workbook(records: &[ResourceRecord], department_names: &HashMap<String, String>) -> Result<Vec<u8>> {
+pub fn write_workbook(
+    records: &[ResourceRecord],
+    department_names: &HashMap<String, String>,
+) -> Result<Vec<u8>> {
     let xerr = |e: rust_xlsxwriter::XlsxError| CatalogError::Workbook(e.to_string());
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
@@ -261,8 +351,10 @@ pub fn write_workbook(records: &[ResourceRecord], department_names: &HashMap<Str
     headers.extend(RESOURCE_COLUMNS.iter().map(|(_, zh, _)| *zh));
     headers.extend(ITEM_COLUMNS.iter().map(|(_, zh, _)| *zh));
     for (c, h) in headers.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(xerr)?;
-        ws.set_column_width(c as u16, if c < 3 { 22 } else { 14 }).map_err(xerr)?;
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(xerr)?;
+        ws.set_column_width(c as u16, if c < 3 { 22 } else { 14 })
+            .map_err(xerr)?;
     }
     ws.set_freeze_panes(1, 0).map_err(xerr)?;
     let mut row: u32 = 1;
@@ -273,7 +365,10 @@ pub fn write_workbook(records: &[ResourceRecord], department_names: &HashMap<Str
         let resource_cells: Vec<String> = vec![
             r.code.clone(),
             r.status.zh().into(),
-            department_names.get(&s.provider).cloned().unwrap_or_default(),
+            department_names
+                .get(&s.provider)
+                .cloned()
+                .unwrap_or_default(),
             s.name.clone(),
             s.provider.clone(),
             c.kind.zh().into(),
@@ -316,7 +411,8 @@ pub fn write_workbook(records: &[ResourceRecord], department_names: &HashMap<Str
                 item.semantic_type.zh().into(),
             ];
             for (j, v) in item_cells.iter().enumerate() {
-                ws.write_string(row, (resource_cells.len() + j) as u16, v).map_err(xerr)?;
+                ws.write_string(row, (resource_cells.len() + j) as u16, v)
+                    .map_err(xerr)?;
             }
             row += 1;
         }

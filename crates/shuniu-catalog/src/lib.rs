@@ -12,7 +12,9 @@
 use shuniu_policy::{Action, Denied, Target, decide};
 use shuniu_search::{CatalogIndex, IndexedResource, SearchRequest, Visibility};
 use shuniu_store::{Department, HistoryEntry, ResourceFilter, ResourceRecord, Store, StoreError};
-use shuniu_types::{Actor, CodeFormat, FieldError, ResourceInput, ResourceSpec, ResourceStatus, Role, ShareType};
+use shuniu_types::{
+    Actor, CodeFormat, FieldError, ResourceInput, ResourceSpec, ResourceStatus, Role, ShareType,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -45,7 +47,12 @@ impl CatalogError {
             CatalogError::Workbook(_) => "WORKBOOK_UNREADABLE",
         }
     }
-    fn invalid(field: &str, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> CatalogError {
+    fn invalid(
+        field: &str,
+        code: &'static str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> CatalogError {
         CatalogError::Invalid(vec![FieldError::new(field, code, zh, en)])
     }
 }
@@ -135,7 +142,11 @@ impl Catalog {
     /// Opens the catalog over `store`, building the search index from it.
     pub async fn open(store: Store, code_format: CodeFormat) -> Result<Catalog> {
         let index = Arc::new(CatalogIndex::new()?);
-        let catalog = Catalog { store, index, code_format: Arc::new(code_format) };
+        let catalog = Catalog {
+            store,
+            index,
+            code_format: Arc::new(code_format),
+        };
         catalog.reindex().await?;
         Ok(catalog)
     }
@@ -146,7 +157,10 @@ impl Catalog {
         let mut all = Vec::new();
         let mut offset = 0;
         loop {
-            let (_, page) = self.store.resources(&ResourceFilter::default(), offset, 1000).await?;
+            let (_, page) = self
+                .store
+                .resources(&ResourceFilter::default(), offset, 1000)
+                .await?;
             if page.is_empty() {
                 break;
             }
@@ -166,7 +180,13 @@ impl Catalog {
     }
 
     async fn department_names(&self) -> Result<HashMap<String, String>> {
-        Ok(self.store.departments().await?.into_iter().map(|d| (d.code, d.name)).collect())
+        Ok(self
+            .store
+            .departments()
+            .await?
+            .into_iter()
+            .map(|d| (d.code, d.name))
+            .collect())
     }
 
     async fn reindex_records(&self, records: &[ResourceRecord]) -> Result<()> {
@@ -180,7 +200,11 @@ impl Catalog {
     }
 
     /// Validation that needs the store: the provider exists, related codes exist.
-    async fn check_references(&self, spec: &ResourceSpec, own_code: Option<&str>) -> Result<Department> {
+    async fn check_references(
+        &self,
+        spec: &ResourceSpec,
+        own_code: Option<&str>,
+    ) -> Result<Department> {
         let Some(dept) = self.store.department(&spec.provider).await? else {
             return Err(CatalogError::invalid(
                 "provider",
@@ -192,7 +216,12 @@ impl Catalog {
         let mut errors = Vec::new();
         for (i, code) in spec.related.iter().enumerate() {
             if Some(code.as_str()) == own_code {
-                errors.push(FieldError::new(format!("related[{i}]"), "RELATED_SELF", "资源不能关联自身", "a resource cannot relate to itself"));
+                errors.push(FieldError::new(
+                    format!("related[{i}]"),
+                    "RELATED_SELF",
+                    "资源不能关联自身",
+                    "a resource cannot relate to itself",
+                ));
             } else if self.store.resource(code).await?.is_none() {
                 errors.push(FieldError::new(
                     format!("related[{i}]"),
@@ -202,13 +231,23 @@ impl Catalog {
                 ));
             }
         }
-        if errors.is_empty() { Ok(dept) } else { Err(CatalogError::Invalid(errors)) }
+        if errors.is_empty() {
+            Ok(dept)
+        } else {
+            Err(CatalogError::Invalid(errors))
+        }
     }
 
     /// Registers a new entry as a draft and returns it with its generated code.
     pub async fn register(&self, actor: &Actor, input: &ResourceInput) -> Result<ResourceRecord> {
         let spec = input.validate().map_err(CatalogError::Invalid)?;
-        decide(actor, Action::RegisterResource, Target::NewResource { provider: &spec.provider })?;
+        decide(
+            actor,
+            Action::RegisterResource,
+            Target::NewResource {
+                provider: &spec.provider,
+            },
+        )?;
         self.check_references(&spec, None).await?;
         let mut tx = self.store.begin().await?;
         let record = self.insert_in(&mut tx, &spec, &actor.principal).await?;
@@ -217,20 +256,32 @@ impl Catalog {
         Ok(record)
     }
 
-    async fn insert_in(&self, tx: &mut shuniu_store::Tx, spec: &ResourceSpec, actor: &str) -> Result<ResourceRecord> {
+    async fn insert_in(
+        &self,
+        tx: &mut shuniu_store::Tx,
+        spec: &ResourceSpec,
+        actor: &str,
+    ) -> Result<ResourceRecord> {
         let scope = format!("{}|{}", spec.classification.front_code(), spec.provider);
         // A province's format may omit the provider or classification; skip codes taken.
         loop {
             let seq = tx.next_sequence(&scope).await?;
-            let code = self.code_format.render(&spec.classification, &spec.provider, seq as u64);
+            let code = self
+                .code_format
+                .render(&spec.classification, &spec.provider, seq as u64);
             if !tx.resource_exists(&code).await? {
-                return Ok(tx.insert_resource(&code, spec, ResourceStatus::Draft, actor).await?);
+                return Ok(tx
+                    .insert_resource(&code, spec, ResourceStatus::Draft, actor)
+                    .await?);
             }
         }
     }
 
     async fn load(&self, code: &str) -> Result<ResourceRecord> {
-        self.store.resource(code).await?.ok_or_else(|| CatalogError::NotFound(code.to_string()))
+        self.store
+            .resource(code)
+            .await?
+            .ok_or_else(|| CatalogError::NotFound(code.to_string()))
     }
 
     fn check(&self, actor: &Actor, action: Action, r: &ResourceRecord) -> Result<()> {
@@ -238,8 +289,20 @@ impl Catalog {
         if action != Action::ReadResource {
             self.check(actor, Action::ReadResource, r)?;
         }
-        decide(actor, action, Target::Resource { provider: &r.spec.provider, status: r.status }).map_err(|d| {
-            if d.hide { CatalogError::NotFound(r.code.clone()) } else { CatalogError::Denied(d) }
+        decide(
+            actor,
+            action,
+            Target::Resource {
+                provider: &r.spec.provider,
+                status: r.status,
+            },
+        )
+        .map_err(|d| {
+            if d.hide {
+                CatalogError::NotFound(r.code.clone())
+            } else {
+                CatalogError::Denied(d)
+            }
         })
     }
 
@@ -256,7 +319,13 @@ impl Catalog {
 
     /// Replaces an entry's metadata as a new version. The provider cannot change: a resource
     /// moves to another department by withdrawal and new registration, so that codes stay true.
-    pub async fn update(&self, actor: &Actor, code: &str, input: &ResourceInput, expected_version: Option<i64>) -> Result<ResourceRecord> {
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        code: &str,
+        input: &ResourceInput,
+        expected_version: Option<i64>,
+    ) -> Result<ResourceRecord> {
         let current = self.load(code).await?;
         self.check(actor, Action::EditResource, &current)?;
         let spec = input.validate().map_err(CatalogError::Invalid)?;
@@ -268,7 +337,9 @@ impl Catalog {
                 "the providing department of a registered resource cannot change",
             ));
         }
-        if spec.classification.front_code() != current.spec.classification.front_code() && current.status == ResourceStatus::Published {
+        if spec.classification.front_code() != current.spec.classification.front_code()
+            && current.status == ResourceStatus::Published
+        {
             return Err(CatalogError::invalid(
                 "category",
                 "CLASSIFICATION_IMMUTABLE",
@@ -278,40 +349,104 @@ impl Catalog {
         }
         self.check_references(&spec, Some(code)).await?;
         let mut tx = self.store.begin().await?;
-        let record = tx.update_resource(code, &spec, expected_version, &actor.principal).await?;
+        let record = tx
+            .update_resource(code, &spec, expected_version, &actor.principal)
+            .await?;
         tx.commit().await?;
         self.reindex_records(std::slice::from_ref(&record)).await?;
         Ok(record)
     }
 
-    async fn transition(&self, actor: &Actor, code: &str, action: Action, to: ResourceStatus, verb: &str, note: &str) -> Result<ResourceRecord> {
+    async fn transition(
+        &self,
+        actor: &Actor,
+        code: &str,
+        action: Action,
+        to: ResourceStatus,
+        verb: &str,
+        note: &str,
+    ) -> Result<ResourceRecord> {
         let mut tx = self.store.begin().await?;
         // Read inside the write transaction so two reviewers cannot both act on one state.
-        let current = tx.resource(code).await?.ok_or_else(|| CatalogError::NotFound(code.to_string()))?;
+        let current = tx
+            .resource(code)
+            .await?
+            .ok_or_else(|| CatalogError::NotFound(code.to_string()))?;
         self.check(actor, action, &current)?;
-        let record = tx.set_resource_status(code, to, verb, note, &actor.principal).await?;
+        let record = tx
+            .set_resource_status(code, to, verb, note, &actor.principal)
+            .await?;
         tx.commit().await?;
         self.reindex_records(std::slice::from_ref(&record)).await?;
         Ok(record)
     }
 
     pub async fn submit(&self, actor: &Actor, code: &str) -> Result<ResourceRecord> {
-        self.transition(actor, code, Action::SubmitResource, ResourceStatus::Submitted, "submitted", "").await
+        self.transition(
+            actor,
+            code,
+            Action::SubmitResource,
+            ResourceStatus::Submitted,
+            "submitted",
+            "",
+        )
+        .await
     }
 
     /// Publishes or returns a submitted entry; returning needs a reason.
-    pub async fn review(&self, actor: &Actor, code: &str, decision: Review, reason: &str) -> Result<ResourceRecord> {
-        let reason = shuniu_types::text::bounded("reason", reason, decision == Review::Return, 500).map_err(|e| CatalogError::Invalid(vec![e]))?;
+    pub async fn review(
+        &self,
+        actor: &Actor,
+        code: &str,
+        decision: Review,
+        reason: &str,
+    ) -> Result<ResourceRecord> {
+        let reason = shuniu_types::text::bounded("reason", reason, decision == Review::Return, 500)
+            .map_err(|e| CatalogError::Invalid(vec![e]))?;
         match decision {
-            Review::Publish => self.transition(actor, code, Action::ReviewResource, ResourceStatus::Published, "published", &reason).await,
-            Review::Return => self.transition(actor, code, Action::ReviewResource, ResourceStatus::Returned, "returned", &reason).await,
+            Review::Publish => {
+                self.transition(
+                    actor,
+                    code,
+                    Action::ReviewResource,
+                    ResourceStatus::Published,
+                    "published",
+                    &reason,
+                )
+                .await
+            }
+            Review::Return => {
+                self.transition(
+                    actor,
+                    code,
+                    Action::ReviewResource,
+                    ResourceStatus::Returned,
+                    "returned",
+                    &reason,
+                )
+                .await
+            }
         }
     }
 
     /// Withdraws a published entry; its history is kept and it stays readable as withdrawn.
-    pub async fn withdraw(&self, actor: &Actor, code: &str, reason: &str) -> Result<ResourceRecord> {
-        let reason = shuniu_types::text::bounded("reason", reason, true, 500).map_err(|e| CatalogError::Invalid(vec![e]))?;
-        self.transition(actor, code, Action::WithdrawResource, ResourceStatus::Withdrawn, "withdrawn", &reason).await
+    pub async fn withdraw(
+        &self,
+        actor: &Actor,
+        code: &str,
+        reason: &str,
+    ) -> Result<ResourceRecord> {
+        let reason = shuniu_types::text::bounded("reason", reason, true, 500)
+            .map_err(|e| CatalogError::Invalid(vec![e]))?;
+        self.transition(
+            actor,
+            code,
+            Action::WithdrawResource,
+            ResourceStatus::Withdrawn,
+            "withdrawn",
+            &reason,
+        )
+        .await
     }
 
     /// What the actor may see in search: everything for the hub, the published catalog plus
@@ -321,7 +456,10 @@ impl Catalog {
             Visibility::All
         } else {
             Visibility::Statuses {
-                statuses: vec![ResourceStatus::Published.code().into(), ResourceStatus::Withdrawn.code().into()],
+                statuses: vec![
+                    ResourceStatus::Published.code().into(),
+                    ResourceStatus::Withdrawn.code().into(),
+                ],
                 own_provider: Some(actor.department.clone()),
             }
         }
@@ -346,7 +484,11 @@ impl Catalog {
                 items.push(r);
             }
         }
-        Ok(SearchPage { total: found.total, items, facets: found.facets })
+        Ok(SearchPage {
+            total: found.total,
+            items,
+            facets: found.facets,
+        })
     }
 
     /// Every page of a store listing, for exports and list views.
@@ -372,7 +514,12 @@ impl Catalog {
     }
 
     pub async fn list(&self, kind: ListKind) -> Result<Vec<ResourceRecord>> {
-        let published = self.all(&ResourceFilter { statuses: vec![ResourceStatus::Published], ..Default::default() }).await?;
+        let published = self
+            .all(&ResourceFilter {
+                statuses: vec![ResourceStatus::Published],
+                ..Default::default()
+            })
+            .await?;
         Ok(published
             .into_iter()
             .filter(|r| match kind {
@@ -401,27 +548,61 @@ impl Catalog {
     /// Submitted entries waiting for the hub's review.
     pub async fn review_queue(&self, actor: &Actor) -> Result<Vec<ResourceRecord>> {
         if actor.role != Role::HubOperator {
-            decide(actor, Action::ReviewResource, Target::Resource { provider: "", status: ResourceStatus::Submitted })?;
+            decide(
+                actor,
+                Action::ReviewResource,
+                Target::Resource {
+                    provider: "",
+                    status: ResourceStatus::Submitted,
+                },
+            )?;
         }
-        self.all(&ResourceFilter { statuses: vec![ResourceStatus::Submitted], ..Default::default() }).await
+        self.all(&ResourceFilter {
+            statuses: vec![ResourceStatus::Submitted],
+            ..Default::default()
+        })
+        .await
     }
 
     /// Imports entries from a workbook: all or nothing. With `dry_run` nothing is written.
-    pub async fn import_excel(&self, actor: &Actor, bytes: &[u8], dry_run: bool) -> Result<excel::ImportReport> {
+    pub async fn import_excel(
+        &self,
+        actor: &Actor,
+        bytes: &[u8],
+        dry_run: bool,
+    ) -> Result<excel::ImportReport> {
         let parsed = excel::read_workbook(bytes)?;
-        let mut report = excel::ImportReport { resources: parsed.resources.len(), errors: parsed.errors, imported: Vec::new(), dry_run };
+        let mut report = excel::ImportReport {
+            resources: parsed.resources.len(),
+            errors: parsed.errors,
+            imported: Vec::new(),
+            dry_run,
+        };
         let mut specs = Vec::new();
         for (row, input) in &parsed.resources {
             match input.validate() {
-                Err(errs) => report.errors.extend(errs.into_iter().map(|e| excel::RowError::new(*row, e))),
+                Err(errs) => report
+                    .errors
+                    .extend(errs.into_iter().map(|e| excel::RowError::new(*row, e))),
                 Ok(spec) => {
-                    if let Err(d) = decide(actor, Action::ImportCatalog, Target::NewResource { provider: &spec.provider }) {
-                        report.errors.push(excel::RowError::new(*row, FieldError::new("provider", d.code, d.message_zh, d.message_en)));
+                    if let Err(d) = decide(
+                        actor,
+                        Action::ImportCatalog,
+                        Target::NewResource {
+                            provider: &spec.provider,
+                        },
+                    ) {
+                        report.errors.push(excel::RowError::new(
+                            *row,
+                            FieldError::new("provider", d.code, d.message_zh, d.message_en),
+                        ));
                         continue;
                     }
                     match self.check_references(&spec, None).await {
                         Ok(_) => specs.push(spec),
-                        Err(CatalogError::Invalid(errs)) => report.errors.extend(errs.into_iter().map(|e| excel::RowError::new(*row, e))),
+                        Err(CatalogError::Invalid(errs)) => report
+                            .errors
+                            .extend(errs.into_iter().map(|e| excel::RowError::new(*row, e))),
                         Err(e) => return Err(e),
                     }
                 }
@@ -453,7 +634,15 @@ fn indexed(r: &ResourceRecord, names: &HashMap<String, String>) -> IndexedResour
     let items = s
         .data_items
         .iter()
-        .map(|d| format!("{} {} {} {}", d.name, d.label, d.description, d.semantic_type.zh()))
+        .map(|d| {
+            format!(
+                "{} {} {} {}",
+                d.name,
+                d.label,
+                d.description,
+                d.semantic_type.zh()
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ");
     IndexedResource {

@@ -86,7 +86,11 @@ pub const CITY_DEPARTMENTS: &[(&str, &str, &str)] = &[
 ];
 
 /// District-level branches created in every district: (suffix, name suffix, parent).
-const DISTRICT_BRANCHES: &[(&str, &str, &str)] = &[("DSJ", "大数据中心", "DSJ"), ("GA", "公安分局", "GA"), ("MZ", "民政局", "MZ")];
+const DISTRICT_BRANCHES: &[(&str, &str, &str)] = &[
+    ("DSJ", "大数据中心", "DSJ"),
+    ("GA", "公安分局", "GA"),
+    ("MZ", "民政局", "MZ"),
+];
 
 #[derive(Debug, Clone)]
 pub struct DemoDepartment {
@@ -145,8 +149,14 @@ pub struct DemoCity {
     pub resources: Vec<DemoResource>,
 }
 
-const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林", "何", "郭", "马", "罗", "于", "姜", "崔", "曲"];
-const GIVEN: &[&str] = &["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平", "刚", "桂英", "海燕", "建华", "晓东", "志强"];
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
+    "何", "郭", "马", "罗", "于", "姜", "崔", "曲",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+    "超", "秀英", "霞", "平", "刚", "桂英", "海燕", "建华", "晓东", "志强",
+];
 
 const RETURN_REASONS: &[&str] = &[
     "信息项“证件号码”未标注为个人信息，请补充脱敏规则后重新提交",
@@ -157,21 +167,31 @@ const RETURN_REASONS: &[&str] = &[
 ];
 
 fn person_name(rng: &mut ChaCha8Rng) -> String {
-    format!("{}{}", SURNAMES.choose(rng).copied().unwrap_or("王"), GIVEN.choose(rng).copied().unwrap_or("伟"))
+    format!(
+        "{}{}",
+        SURNAMES.choose(rng).copied().unwrap_or("王"),
+        GIVEN.choose(rng).copied().unwrap_or("伟")
+    )
 }
 
 fn password(rng: &mut ChaCha8Rng) -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let body: String = (0..10).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    let body: String = (0..10)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("Qd-{body}")
 }
 
 /// A government organ's credit code: registration authority 1 (机构编制), category 1 (机关).
 fn organ_credit_code(rng: &mut ChaCha8Rng, division: &str) -> String {
     const BODY: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    let div: DivisionCode = division.parse().unwrap_or_else(|_| "370200".parse().expect("constant parses"));
+    let div: DivisionCode = division
+        .parse()
+        .unwrap_or_else(|_| "370200".parse().expect("constant parses"));
     loop {
-        let body: String = (0..8).map(|_| BODY[rng.gen_range(0..BODY.len())] as char).collect();
+        let body: String = (0..8)
+            .map(|_| BODY[rng.gen_range(0..BODY.len())] as char)
+            .collect();
         if let Some(c) = CreditCode::compose("11", div, &body) {
             return c.to_string();
         }
@@ -241,7 +261,12 @@ pub fn generate(seed: u64) -> DemoCity {
     }
 
     let resources = resources(&mut rng);
-    DemoCity { seed, departments, users, resources }
+    DemoCity {
+        seed,
+        departments,
+        users,
+        resources,
+    }
 }
 
 fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
@@ -253,8 +278,15 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
         let targets: Vec<(String, String)> = if t.per_district {
             // District data is provided by the district's branch of the department where one
             // exists, otherwise by the district's big-data centre that aggregates it.
-            let branch = if DISTRICT_BRANCHES.iter().any(|b| b.0 == t.dept) { t.dept } else { "DSJ" };
-            DISTRICTS.iter().map(|(d, name)| (format!("{d}{branch}"), format!("{name}{}", t.name))).collect()
+            let branch = if DISTRICT_BRANCHES.iter().any(|b| b.0 == t.dept) {
+                t.dept
+            } else {
+                "DSJ"
+            };
+            DISTRICTS
+                .iter()
+                .map(|(d, name)| (format!("{d}{branch}"), format!("{name}{}", t.name)))
+                .collect()
         } else {
             vec![(format!("{CITY_DIVISION}{}", t.dept), t.name.to_string())]
         };
@@ -295,20 +327,44 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
             }
             let (share, open, level) = match (t.share, subject) {
                 ("not_shared", _) => ("not_shared", "not_open", "general_4"),
-                (s, Subject::Person) => (s, "not_open", if t.sensitive { "general_4" } else { "general_3" }),
-                (s, Subject::Enterprise) => (s, if t.open { "conditional" } else { "not_open" }, "general_2"),
-                (s, _) => (s, if t.open { "unconditional" } else { "not_open" }, if t.open { "general_1" } else { "general_2" }),
+                (s, Subject::Person) => (
+                    s,
+                    "not_open",
+                    if t.sensitive {
+                        "general_4"
+                    } else {
+                        "general_3"
+                    },
+                ),
+                (s, Subject::Enterprise) => (
+                    s,
+                    if t.open { "conditional" } else { "not_open" },
+                    "general_2",
+                ),
+                (s, _) => (
+                    s,
+                    if t.open { "unconditional" } else { "not_open" },
+                    if t.open { "general_1" } else { "general_2" },
+                ),
             };
             let share_conditions = if share == "conditional" {
                 match subject {
-                    Subject::Person => "仅限依法履行职责需要核验或使用个人信息的部门，按最小必要原则申请字段，用于政务服务办理",
-                    Subject::Enterprise => "用于市场监管、信用评价、政策兑现等法定职责，不得向第三方提供",
+                    Subject::Person => {
+                        "仅限依法履行职责需要核验或使用个人信息的部门，按最小必要原则申请字段，用于政务服务办理"
+                    }
+                    Subject::Enterprise => {
+                        "用于市场监管、信用评价、政策兑现等法定职责，不得向第三方提供"
+                    }
                     _ => "用于本部门法定职责范围内的业务办理和统计分析",
                 }
             } else {
                 ""
             };
-            let open_conditions = if open == "conditional" { "面向经实名注册的企业和科研机构，经提供部门审核同意后开放" } else { "" };
+            let open_conditions = if open == "conditional" {
+                "面向经实名注册的企业和科研机构，经提供部门审核同意后开放"
+            } else {
+                ""
+            };
             let days = rng.gen_range(0..1500);
             let input = ResourceInput {
                 name: name.clone(),
@@ -324,7 +380,11 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
                 format: t.format.into(),
                 share_type: share.into(),
                 share_conditions: share_conditions.into(),
-                share_method: if subject == Subject::General { "file".into() } else { "interface".into() },
+                share_method: if subject == Subject::General {
+                    "file".into()
+                } else {
+                    "interface".into()
+                },
                 open_type: open.into(),
                 open_conditions: open_conditions.into(),
                 legal_basis: t.legal_basis.into(),
@@ -334,12 +394,18 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
                 related: Vec::new(),
                 data_items: items,
             };
-            out.push(DemoResource { input, subject, fate: Fate::Published });
+            out.push(DemoResource {
+                input,
+                subject,
+                fate: Fate::Published,
+            });
         }
     }
     // A realistic mix of lifecycle states: most published, some in the pipeline.
     let n = out.len();
-    let mut idx: Vec<usize> = (0..n).filter(|&i| out[i].input.share_type != "not_shared").collect();
+    let mut idx: Vec<usize> = (0..n)
+        .filter(|&i| out[i].input.share_type != "not_shared")
+        .collect();
     idx.shuffle(rng);
     for (k, &i) in idx.iter().take(40).enumerate() {
         out[i].fate = match k % 10 {
@@ -355,9 +421,15 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
 
 fn summary_tail(subject: Subject, cycle: &str) -> &'static str {
     match (subject, cycle) {
-        (Subject::Person, _) => "数据来源于部门业务系统，按自然人汇聚，以公民身份号码为唯一标识，涉及个人信息的字段按规定脱敏后共享",
-        (Subject::Enterprise, _) => "数据来源于部门业务系统，按市场主体汇聚，以统一社会信用代码为唯一标识",
-        (Subject::Property, _) => "数据来源于部门业务系统，以不动产单元号或设施编号为唯一标识，包含空间位置信息",
+        (Subject::Person, _) => {
+            "数据来源于部门业务系统，按自然人汇聚，以公民身份号码为唯一标识，涉及个人信息的字段按规定脱敏后共享"
+        }
+        (Subject::Enterprise, _) => {
+            "数据来源于部门业务系统，按市场主体汇聚，以统一社会信用代码为唯一标识"
+        }
+        (Subject::Property, _) => {
+            "数据来源于部门业务系统，以不动产单元号或设施编号为唯一标识，包含空间位置信息"
+        }
         (Subject::General, "realtime") => "数据由物联感知设备实时采集，经清洗后汇聚至城市数据中枢",
         (Subject::General, _) => "数据按行政区划统计，可用于辅助决策和社会公众查询",
     }
@@ -371,7 +443,10 @@ mod tests {
     fn deterministic_and_realistic() {
         let a = generate(7);
         let b = generate(7);
-        assert_eq!(a.users.iter().map(|u| &u.password).collect::<Vec<_>>(), b.users.iter().map(|u| &u.password).collect::<Vec<_>>());
+        assert_eq!(
+            a.users.iter().map(|u| &u.password).collect::<Vec<_>>(),
+            b.users.iter().map(|u| &u.password).collect::<Vec<_>>()
+        );
         assert_eq!(a.resources.len(), b.resources.len());
         assert!(a.resources.len() >= 300, "{} resources", a.resources.len());
         assert!(a.departments.len() >= 40);
@@ -384,17 +459,33 @@ mod tests {
         let city = generate(1);
         for d in &city.departments {
             assert!(d.division.parse::<DivisionCode>().is_ok());
-            assert!(d.credit_code.parse::<CreditCode>().is_ok(), "{}", d.credit_code);
+            assert!(
+                d.credit_code.parse::<CreditCode>().is_ok(),
+                "{}",
+                d.credit_code
+            );
         }
         for r in &city.resources {
             if let Err(e) = r.input.validate() {
                 panic!("{}: {:?}", r.input.name, e);
             }
-            assert!(city.departments.iter().any(|d| d.code == r.input.provider), "{}", r.input.provider);
+            assert!(
+                city.departments.iter().any(|d| d.code == r.input.provider),
+                "{}",
+                r.input.provider
+            );
         }
-        let negative = city.resources.iter().filter(|r| r.input.share_type == "not_shared").count();
+        let negative = city
+            .resources
+            .iter()
+            .filter(|r| r.input.share_type == "not_shared")
+            .count();
         assert!(negative >= 4, "{negative} negative-listed");
-        assert!(city.resources.iter().any(|r| matches!(r.fate, Fate::Returned(_))));
+        assert!(
+            city.resources
+                .iter()
+                .any(|r| matches!(r.fate, Fate::Returned(_)))
+        );
         assert!(city.resources.iter().any(|r| r.fate == Fate::Submitted));
     }
 }

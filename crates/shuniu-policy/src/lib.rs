@@ -32,7 +32,10 @@ pub enum Action {
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
     /// A catalog entry: its provider and lifecycle state.
-    Resource { provider: &'a str, status: ResourceStatus },
+    Resource {
+        provider: &'a str,
+        status: ResourceStatus,
+    },
     /// A new entry for this provider.
     NewResource { provider: &'a str },
     /// The hub as a whole (administration).
@@ -51,7 +54,12 @@ pub struct Denied {
 
 impl Denied {
     fn new(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
-        Denied { code, message_zh: zh.into(), message_en: en.into(), hide: false }
+        Denied {
+            code,
+            message_zh: zh.into(),
+            message_en: en.into(),
+            hide: false,
+        }
     }
 }
 
@@ -77,7 +85,11 @@ fn wrong_state(status: ResourceStatus, what_zh: &str, what_en: &str) -> Denied {
     Denied::new(
         "INVALID_STATE",
         format!("资源当前状态为“{}”，不能{}", status.zh(), what_zh),
-        format!("the resource is {}, so it cannot be {}", status.en().to_lowercase(), what_en),
+        format!(
+            "the resource is {}, so it cannot be {}",
+            status.en().to_lowercase(),
+            what_en
+        ),
     )
 }
 
@@ -89,10 +101,19 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
         (Action::ReadResource, Target::Resource { provider, status }) => {
             // Published and withdrawn entries are the city's catalog; drafts stay with
             // their department and the hub until published.
-            if operator || own(provider) || matches!(status, ResourceStatus::Published | ResourceStatus::Withdrawn) {
+            if operator
+                || own(provider)
+                || matches!(
+                    status,
+                    ResourceStatus::Published | ResourceStatus::Withdrawn
+                )
+            {
                 Ok(())
             } else {
-                Err(Denied { hide: true, ..Denied::new("NOT_FOUND", "资源不存在", "no such resource") })
+                Err(Denied {
+                    hide: true,
+                    ..Denied::new("NOT_FOUND", "资源不存在", "no such resource")
+                })
             }
         }
         (Action::RegisterResource, Target::NewResource { provider }) => match actor.role {
@@ -105,22 +126,39 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
             Role::HubOperator => Ok(()),
             Role::DataOfficer if own(provider) => Ok(()),
             Role::DataOfficer => Err(other_department("导入", "import")),
-            Role::Viewer => Err(role_denied(actor.role, "导入目录", "import catalog entries")),
+            Role::Viewer => Err(role_denied(
+                actor.role,
+                "导入目录",
+                "import catalog entries",
+            )),
         },
-        (Action::EditResource | Action::SubmitResource | Action::WithdrawResource, Target::Resource { provider, status }) => {
+        (
+            Action::EditResource | Action::SubmitResource | Action::WithdrawResource,
+            Target::Resource { provider, status },
+        ) => {
             let (zh, en) = match action {
                 Action::EditResource => ("修改", "edit"),
                 Action::SubmitResource => ("提交", "submit"),
                 _ => ("撤销", "withdraw"),
             };
             match actor.role {
-                Role::Viewer => return Err(role_denied(actor.role, &format!("{zh}资源"), &format!("{en} resources"))),
+                Role::Viewer => {
+                    return Err(role_denied(
+                        actor.role,
+                        &format!("{zh}资源"),
+                        &format!("{en} resources"),
+                    ));
+                }
                 Role::DataOfficer if !own(provider) => return Err(other_department(zh, en)),
                 _ => {}
             }
             let state_ok = match action {
-                Action::EditResource => status != ResourceStatus::Withdrawn && status != ResourceStatus::Submitted,
-                Action::SubmitResource => matches!(status, ResourceStatus::Draft | ResourceStatus::Returned),
+                Action::EditResource => {
+                    status != ResourceStatus::Withdrawn && status != ResourceStatus::Submitted
+                }
+                Action::SubmitResource => {
+                    matches!(status, ResourceStatus::Draft | ResourceStatus::Returned)
+                }
                 _ => status == ResourceStatus::Published,
             };
             if state_ok {
@@ -136,21 +174,36 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
         }
         (Action::ReviewResource, Target::Resource { status, .. }) => {
             if !operator {
-                Err(role_denied(actor.role, "审核目录", "review catalog entries"))
+                Err(role_denied(
+                    actor.role,
+                    "审核目录",
+                    "review catalog entries",
+                ))
             } else if status != ResourceStatus::Submitted {
                 Err(wrong_state(status, "审核", "reviewed"))
             } else {
                 Ok(())
             }
         }
-        (Action::ManageDepartments | Action::ManageUsers | Action::ManageApplications, Target::Hub) => {
+        (
+            Action::ManageDepartments | Action::ManageUsers | Action::ManageApplications,
+            Target::Hub,
+        ) => {
             if operator {
                 Ok(())
             } else {
-                Err(role_denied(actor.role, "管理部门、用户和应用", "administer departments, users and applications"))
+                Err(role_denied(
+                    actor.role,
+                    "管理部门、用户和应用",
+                    "administer departments, users and applications",
+                ))
             }
         }
-        _ => Err(Denied::new("FORBIDDEN", "不允许的操作", "this action does not apply to this target")),
+        _ => Err(Denied::new(
+            "FORBIDDEN",
+            "不允许的操作",
+            "this action does not apply to this target",
+        )),
     }
 }
 
@@ -159,7 +212,12 @@ mod tests {
     use super::*;
 
     fn actor(role: Role, dept: &str) -> Actor {
-        Actor { principal: "u".into(), display_name: "u".into(), role, department: dept.into() }
+        Actor {
+            principal: "u".into(),
+            display_name: "u".into(),
+            role,
+            department: dept.into(),
+        }
     }
 
     /// Every cell of role × own/other department × status × action, asserted.
@@ -172,22 +230,53 @@ mod tests {
             for own in [true, false] {
                 let a = actor(role, if own { "GA" } else { "MZ" });
                 for status in statuses {
-                    let t = Target::Resource { provider: "GA", status };
+                    let t = Target::Resource {
+                        provider: "GA",
+                        status,
+                    };
                     let op = role == Role::HubOperator;
                     let officer = role == Role::DataOfficer;
                     let read = decide(&a, Action::ReadResource, t).is_ok();
-                    assert_eq!(read, op || own || matches!(status, Published | Withdrawn), "read {role:?} own={own} {status:?}");
+                    assert_eq!(
+                        read,
+                        op || own || matches!(status, Published | Withdrawn),
+                        "read {role:?} own={own} {status:?}"
+                    );
                     let edit = decide(&a, Action::EditResource, t).is_ok();
-                    assert_eq!(edit, (op || (officer && own)) && matches!(status, Draft | Published | Returned), "edit {role:?} own={own} {status:?}");
+                    assert_eq!(
+                        edit,
+                        (op || (officer && own)) && matches!(status, Draft | Published | Returned),
+                        "edit {role:?} own={own} {status:?}"
+                    );
                     let submit = decide(&a, Action::SubmitResource, t).is_ok();
-                    assert_eq!(submit, (op || (officer && own)) && matches!(status, Draft | Returned), "submit {role:?} {status:?}");
+                    assert_eq!(
+                        submit,
+                        (op || (officer && own)) && matches!(status, Draft | Returned),
+                        "submit {role:?} {status:?}"
+                    );
                     let review = decide(&a, Action::ReviewResource, t).is_ok();
-                    assert_eq!(review, op && status == Submitted, "review {role:?} {status:?}");
+                    assert_eq!(
+                        review,
+                        op && status == Submitted,
+                        "review {role:?} {status:?}"
+                    );
                     let withdraw = decide(&a, Action::WithdrawResource, t).is_ok();
-                    assert_eq!(withdraw, (op || (officer && own)) && status == Published, "withdraw {role:?} {status:?}");
+                    assert_eq!(
+                        withdraw,
+                        (op || (officer && own)) && status == Published,
+                        "withdraw {role:?} {status:?}"
+                    );
                 }
-                let register = decide(&a, Action::RegisterResource, Target::NewResource { provider: "GA" }).is_ok();
-                assert_eq!(register, role == Role::HubOperator || (role == Role::DataOfficer && own));
+                let register = decide(
+                    &a,
+                    Action::RegisterResource,
+                    Target::NewResource { provider: "GA" },
+                )
+                .is_ok();
+                assert_eq!(
+                    register,
+                    role == Role::HubOperator || (role == Role::DataOfficer && own)
+                );
                 let admin = decide(&a, Action::ManageUsers, Target::Hub).is_ok();
                 assert_eq!(admin, role == Role::HubOperator);
             }
@@ -197,10 +286,29 @@ mod tests {
     #[test]
     fn refusals_explain_themselves() {
         let a = actor(Role::DataOfficer, "MZ");
-        let d = decide(&a, Action::EditResource, Target::Resource { provider: "GA", status: ResourceStatus::Draft }).unwrap_err();
+        let d = decide(
+            &a,
+            Action::EditResource,
+            Target::Resource {
+                provider: "GA",
+                status: ResourceStatus::Draft,
+            },
+        )
+        .unwrap_err();
         assert_eq!(d.code, "FORBIDDEN_DEPARTMENT");
         assert!(d.message_zh.contains("本部门"));
-        let hidden = decide(&a, Action::ReadResource, Target::Resource { provider: "GA", status: ResourceStatus::Draft }).unwrap_err();
-        assert!(hidden.hide, "other departments' drafts are not even acknowledged");
+        let hidden = decide(
+            &a,
+            Action::ReadResource,
+            Target::Resource {
+                provider: "GA",
+                status: ResourceStatus::Draft,
+            },
+        )
+        .unwrap_err();
+        assert!(
+            hidden.hide,
+            "other departments' drafts are not even acknowledged"
+        );
     }
 }

@@ -16,10 +16,13 @@ use std::sync::{Arc, Mutex};
 use tantivy::collector::{Count, FacetCollector, MultiCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    FacetOptions, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    Value,
 };
 use tantivy::tokenizer::{LowerCaser, TextAnalyzer, Token, TokenStream, Tokenizer};
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -37,13 +40,64 @@ impl SearchError {
 
 /// Words jieba's general dictionary splits but government data users search as one.
 const DOMAIN_WORDS: &[&str] = &[
-    "大数据", "大数据局", "数据资源", "信息资源", "信息项", "统一社会信用代码", "社会信用代码", "身份证号",
-    "公民身份号码", "行政区划", "户籍人口", "常住人口", "流动人口", "不动产", "不动产登记", "营业执照",
-    "市场主体", "行政许可", "行政处罚", "社会保险", "社保", "医保", "医疗保险", "养老保险", "养老金",
-    "失业保险", "工伤保险", "住房公积金", "公积金", "出生医学证明", "死亡医学证明", "婚姻登记", "低保",
-    "最低生活保障", "残疾人", "特困人员", "退役军人", "网格员", "一网通办", "一网统管", "一件事",
-    "电子证照", "电子印章", "数据共享", "数据开放", "负面清单", "供需对接", "公共数据", "政务数据",
-    "纳税人", "纳税信用", "学籍", "义务教育", "高考", "新生儿", "疫苗接种", "核酸", "12345",
+    "大数据",
+    "大数据局",
+    "数据资源",
+    "信息资源",
+    "信息项",
+    "统一社会信用代码",
+    "社会信用代码",
+    "身份证号",
+    "公民身份号码",
+    "行政区划",
+    "户籍人口",
+    "常住人口",
+    "流动人口",
+    "不动产",
+    "不动产登记",
+    "营业执照",
+    "市场主体",
+    "行政许可",
+    "行政处罚",
+    "社会保险",
+    "社保",
+    "医保",
+    "医疗保险",
+    "养老保险",
+    "养老金",
+    "失业保险",
+    "工伤保险",
+    "住房公积金",
+    "公积金",
+    "出生医学证明",
+    "死亡医学证明",
+    "婚姻登记",
+    "低保",
+    "最低生活保障",
+    "残疾人",
+    "特困人员",
+    "退役军人",
+    "网格员",
+    "一网通办",
+    "一网统管",
+    "一件事",
+    "电子证照",
+    "电子印章",
+    "数据共享",
+    "数据开放",
+    "负面清单",
+    "供需对接",
+    "公共数据",
+    "政务数据",
+    "纳税人",
+    "纳税信用",
+    "学籍",
+    "义务教育",
+    "高考",
+    "新生儿",
+    "疫苗接种",
+    "核酸",
+    "12345",
 ];
 
 /// A jieba tokenizer sharing one dictionary across all clones (tantivy clones tokenizers
@@ -113,7 +167,14 @@ pub struct IndexedResource {
 }
 
 /// Facet dimensions, in display order.
-pub const FACETS: [&str; 6] = ["provider", "category", "share_type", "open_type", "level", "update_cycle"];
+pub const FACETS: [&str; 6] = [
+    "provider",
+    "category",
+    "share_type",
+    "open_type",
+    "level",
+    "update_cycle",
+];
 
 /// Who is looking: the policy module decides, the index filters.
 #[derive(Debug, Clone)]
@@ -121,7 +182,10 @@ pub enum Visibility {
     /// Every entry in every state (the hub operator).
     All,
     /// Entries in these states, plus every entry of one department (its own drafts).
-    Statuses { statuses: Vec<String>, own_provider: Option<String> },
+    Statuses {
+        statuses: Vec<String>,
+        own_provider: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -174,7 +238,9 @@ impl CatalogIndex {
 
         let mut sb = Schema::builder();
         let text = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqs),
+            TextFieldIndexing::default()
+                .set_tokenizer(TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqs),
         );
         let fields = Fields {
             code: sb.add_text_field("code", STRING | STORED),
@@ -188,12 +254,22 @@ impl CatalogIndex {
         };
         let index = Index::create_in_ram(sb.build());
         let analyzer = |mode| {
-            TextAnalyzer::builder(ChineseTokenizer { jieba: jieba.clone(), mode }).filter(LowerCaser).build()
+            TextAnalyzer::builder(ChineseTokenizer {
+                jieba: jieba.clone(),
+                mode,
+            })
+            .filter(LowerCaser)
+            .build()
         };
-        index.tokenizers().register(TOKENIZER, analyzer(TokenizeMode::Search));
+        index
+            .tokenizers()
+            .register(TOKENIZER, analyzer(TokenizeMode::Search));
         // One writer thread: a catalog changes an entry at a time; 50 MB is the minimum arena.
         let writer = index.writer_with_num_threads(1, 50_000_000)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         Ok(CatalogIndex {
             reader,
             writer: Mutex::new(writer),
@@ -213,7 +289,14 @@ impl CatalogIndex {
             f.context => r.context.clone(),
             f.status => r.status.clone(),
         );
-        let values = [&r.provider, &r.category, &r.share_type, &r.open_type, &r.level, &r.update_cycle];
+        let values = [
+            &r.provider,
+            &r.category,
+            &r.share_type,
+            &r.open_type,
+            &r.level,
+            &r.update_cycle,
+        ];
         for (field, value) in f.facets.iter().zip(values) {
             d.add_facet(*field, facet_path(value));
         }
@@ -221,7 +304,10 @@ impl CatalogIndex {
     }
 
     /// Replaces the whole index content (at start-up).
-    pub fn rebuild(&self, all: impl IntoIterator<Item = IndexedResource>) -> Result<(), SearchError> {
+    pub fn rebuild(
+        &self,
+        all: impl IntoIterator<Item = IndexedResource>,
+    ) -> Result<(), SearchError> {
         let mut w = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
         w.delete_all_documents()?;
         for r in all {
@@ -245,7 +331,10 @@ impl CatalogIndex {
     }
 
     fn query_terms(&self, text: &str) -> Result<Vec<String>, SearchError> {
-        let mut analyzer = self.query_tokenizer.lock().map_err(|_| SearchError::Poisoned)?;
+        let mut analyzer = self
+            .query_tokenizer
+            .lock()
+            .map_err(|_| SearchError::Poisoned)?;
         let mut stream = analyzer.token_stream(text);
         let mut terms = Vec::new();
         while stream.advance() {
@@ -257,7 +346,11 @@ impl CatalogIndex {
         Ok(terms)
     }
 
-    pub fn search(&self, req: &SearchRequest, visibility: &Visibility) -> Result<SearchResponse, SearchError> {
+    pub fn search(
+        &self,
+        req: &SearchRequest,
+        visibility: &Visibility,
+    ) -> Result<SearchResponse, SearchError> {
         let f = self.fields;
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let text = req.text.trim();
@@ -266,16 +359,25 @@ impl CatalogIndex {
             // Every word must match somewhere; a name match counts most.
             let mut all_words: Vec<(Occur, Box<dyn Query>)> = Vec::new();
             for term in self.query_terms(text)? {
-                let per_field: Vec<(Occur, Box<dyn Query>)> = [(f.name, 3.0), (f.items, 1.5), (f.summary, 1.0), (f.context, 1.0), (f.code_exact, 1.0)]
-                    .into_iter()
-                    .map(|(field, boost)| {
-                        let q: Box<dyn Query> = Box::new(BoostQuery::new(
-                            Box::new(TermQuery::new(Term::from_field_text(field, &term), IndexRecordOption::WithFreqs)),
-                            boost,
-                        ));
-                        (Occur::Should, q)
-                    })
-                    .collect();
+                let per_field: Vec<(Occur, Box<dyn Query>)> = [
+                    (f.name, 3.0),
+                    (f.items, 1.5),
+                    (f.summary, 1.0),
+                    (f.context, 1.0),
+                    (f.code_exact, 1.0),
+                ]
+                .into_iter()
+                .map(|(field, boost)| {
+                    let q: Box<dyn Query> = Box::new(BoostQuery::new(
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(field, &term),
+                            IndexRecordOption::WithFreqs,
+                        )),
+                        boost,
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
                 all_words.push((Occur::Must, Box::new(BooleanQuery::new(per_field))));
             }
             if !all_words.is_empty() {
@@ -284,7 +386,10 @@ impl CatalogIndex {
             text_query.push((
                 Occur::Should,
                 Box::new(BoostQuery::new(
-                    Box::new(TermQuery::new(Term::from_field_text(f.code, text), IndexRecordOption::Basic)),
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(f.code, text),
+                        IndexRecordOption::Basic,
+                    )),
                     10.0,
                 )),
             ));
@@ -293,23 +398,43 @@ impl CatalogIndex {
         for (dim, value) in &req.filters {
             if let Some(i) = FACETS.iter().position(|d| d == dim) {
                 let term = Term::from_facet(f.facets[i], &facet_path(value));
-                must.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+                must.push((
+                    Occur::Must,
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                ));
             }
         }
-        if let Visibility::Statuses { statuses, own_provider } = visibility {
+        if let Visibility::Statuses {
+            statuses,
+            own_provider,
+        } = visibility
+        {
             let mut any: Vec<(Occur, Box<dyn Query>)> = statuses
                 .iter()
                 .map(|s| -> (Occur, Box<dyn Query>) {
-                    (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.status, s), IndexRecordOption::Basic)))
+                    (
+                        Occur::Should,
+                        Box::new(TermQuery::new(
+                            Term::from_field_text(f.status, s),
+                            IndexRecordOption::Basic,
+                        )),
+                    )
                 })
                 .collect();
             if let Some(p) = own_provider {
                 let term = Term::from_facet(f.facets[0], &facet_path(p));
-                any.push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+                any.push((
+                    Occur::Should,
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                ));
             }
             must.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
-        let query: Box<dyn Query> = if must.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(must)) };
+        let query: Box<dyn Query> = if must.is_empty() {
+            Box::new(AllQuery)
+        } else {
+            Box::new(BooleanQuery::new(must))
+        };
 
         let searcher = self.reader.searcher();
         let limit = req.limit.clamp(1, 1000);
@@ -322,7 +447,9 @@ impl CatalogIndex {
                 multi.add_collector(c)
             })
             .collect();
-        let top = TopDocs::with_limit(limit).and_offset(req.offset).order_by_score();
+        let top = TopDocs::with_limit(limit)
+            .and_offset(req.offset)
+            .order_by_score();
         let (hits, total, mut fruits) = searcher.search(&query, &(top, Count, multi))?;
 
         let mut codes = Vec::with_capacity(hits.len());
@@ -334,17 +461,37 @@ impl CatalogIndex {
             let counts = handle.extract(&mut fruits);
             let mut values: Vec<(String, u64)> = counts
                 .get("/")
-                .map(|(facet, n)| (facet.to_path().last().map(|s| s.to_string()).unwrap_or_default(), n))
+                .map(|(facet, n)| {
+                    (
+                        facet
+                            .to_path()
+                            .last()
+                            .map(|s| s.to_string())
+                            .unwrap_or_default(),
+                        n,
+                    )
+                })
                 .collect();
             values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             facets.insert(dim.to_string(), values);
         }
-        Ok(SearchResponse { total, codes, facets })
+        Ok(SearchResponse {
+            total,
+            codes,
+            facets,
+        })
     }
 
-    fn code_of(&self, searcher: &tantivy::Searcher, addr: DocAddress) -> Result<String, SearchError> {
+    fn code_of(
+        &self,
+        searcher: &tantivy::Searcher,
+        addr: DocAddress,
+    ) -> Result<String, SearchError> {
         let d: TantivyDocument = searcher.doc(addr)?;
-        Ok(d.get_first(self.fields.code).and_then(|v| v.as_str()).unwrap_or_default().to_string())
+        Ok(d.get_first(self.fields.code)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string())
     }
 
     pub fn len(&self) -> u64 {
@@ -383,7 +530,11 @@ mod tests {
     }
 
     fn req(text: &str) -> SearchRequest {
-        SearchRequest { text: text.into(), limit: 10, ..Default::default() }
+        SearchRequest {
+            text: text.into(),
+            limit: 10,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -400,10 +551,25 @@ mod tests {
         let r = ix.search(&req("登记信息"), &Visibility::All).unwrap();
         assert_eq!(r.total, 2);
         // Words inside the data items match too.
-        assert_eq!(ix.search(&req("公民身份号码"), &Visibility::All).unwrap().total, 3);
-        assert_eq!(ix.search(&req("不存在的词汇组合"), &Visibility::All).unwrap().total, 0);
+        assert_eq!(
+            ix.search(&req("公民身份号码"), &Visibility::All)
+                .unwrap()
+                .total,
+            3
+        );
+        assert_eq!(
+            ix.search(&req("不存在的词汇组合"), &Visibility::All)
+                .unwrap()
+                .total,
+            0
+        );
         // Punctuation and query syntax are plain text, never an error.
-        assert_eq!(ix.search(&req("“户籍” (人口) *:"), &Visibility::All).unwrap().codes, vec!["1"]);
+        assert_eq!(
+            ix.search(&req("“户籍” (人口) *:"), &Visibility::All)
+                .unwrap()
+                .codes,
+            vec!["1"]
+        );
     }
 
     #[test]
@@ -417,11 +583,17 @@ mod tests {
         .unwrap();
         let r = ix.search(&req("人口"), &Visibility::All).unwrap();
         assert_eq!(r.total, 3);
-        assert_eq!(r.facets["provider"], vec![("GA".to_string(), 2), ("MZ".to_string(), 1)]);
+        assert_eq!(
+            r.facets["provider"],
+            vec![("GA".to_string(), 2), ("MZ".to_string(), 1)]
+        );
         let mut q = req("人口");
         q.filters.insert("provider".into(), "MZ".into());
         assert_eq!(ix.search(&q, &Visibility::All).unwrap().codes, vec!["3"]);
-        let officer = Visibility::Statuses { statuses: vec!["published".into()], own_provider: Some("GA".into()) };
+        let officer = Visibility::Statuses {
+            statuses: vec!["published".into()],
+            own_provider: Some("GA".into()),
+        };
         let mut seen = ix.search(&req("人口"), &officer).unwrap().codes;
         seen.sort();
         assert_eq!(seen, vec!["1", "2"], "own drafts, others' published only");
@@ -430,12 +602,20 @@ mod tests {
     #[test]
     fn upsert_is_visible_at_once() {
         let ix = CatalogIndex::new().unwrap();
-        ix.rebuild([entry("1", "户籍人口", "GA", "published")]).unwrap();
-        ix.upsert(&[entry("1", "婚姻登记", "MZ", "published")]).unwrap();
+        ix.rebuild([entry("1", "户籍人口", "GA", "published")])
+            .unwrap();
+        ix.upsert(&[entry("1", "婚姻登记", "MZ", "published")])
+            .unwrap();
         assert_eq!(ix.search(&req("户籍"), &Visibility::All).unwrap().total, 0);
-        assert_eq!(ix.search(&req("婚姻"), &Visibility::All).unwrap().codes, vec!["1"]);
+        assert_eq!(
+            ix.search(&req("婚姻"), &Visibility::All).unwrap().codes,
+            vec!["1"]
+        );
         assert_eq!(ix.len(), 1);
         // A code finds its entry exactly.
-        assert_eq!(ix.search(&req("1"), &Visibility::All).unwrap().codes, vec!["1"]);
+        assert_eq!(
+            ix.search(&req("1"), &Visibility::All).unwrap().codes,
+            vec!["1"]
+        );
     }
 }

@@ -37,7 +37,12 @@ pub struct FieldErrorView {
 
 impl From<&FieldError> for FieldErrorView {
     fn from(e: &FieldError) -> Self {
-        FieldErrorView { field: e.field.clone(), code: e.code.into(), message_zh: e.message_zh.clone(), message_en: e.message_en.clone() }
+        FieldErrorView {
+            field: e.field.clone(),
+            code: e.code.into(),
+            message_zh: e.message_zh.clone(),
+            message_en: e.message_en.clone(),
+        }
     }
 }
 
@@ -51,17 +56,43 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, zh: impl Into<String>, en: impl Into<String>) -> ApiError {
-        ApiError { status, code: code.into(), message_zh: zh.into(), message_en: en.into(), fields: Vec::new() }
+    pub fn new(
+        status: StatusCode,
+        code: &str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            code: code.into(),
+            message_zh: zh.into(),
+            message_en: en.into(),
+            fields: Vec::new(),
+        }
     }
     pub fn unauthenticated() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "缺少或无效的 API 密钥", "missing or invalid API key (Authorization: Bearer …)")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "缺少或无效的 API 密钥",
+            "missing or invalid API key (Authorization: Bearer …)",
+        )
     }
     pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("{what} 不存在"), format!("{what} not found"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("{what} 不存在"),
+            format!("{what} not found"),
+        )
     }
     pub fn bad_request(detail: &str) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("请求格式错误：{detail}"), format!("malformed request: {detail}"))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!("请求格式错误：{detail}"),
+            format!("malformed request: {detail}"),
+        )
     }
     pub fn invalid(errors: &[FieldError]) -> ApiError {
         let mut e = ApiError::new(
@@ -75,14 +106,24 @@ impl ApiError {
     }
     fn internal(code: &str, detail: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(code, %detail, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, code, "服务器内部错误，请联系管理员", "internal server error; the operator has the details in the log")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code,
+            "服务器内部错误，请联系管理员",
+            "internal server error; the operator has the details in the log",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code, message_zh: self.message_zh, message_en: self.message_en, fields: self.fields },
+            error: ErrorDetail {
+                code: self.code,
+                message_zh: self.message_zh,
+                message_en: self.message_en,
+                fields: self.fields,
+            },
         };
         (self.status, Json(body)).into_response()
     }
@@ -92,16 +133,34 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match &e {
             StoreError::NotFound { what } => ApiError::not_found(what),
-            StoreError::Conflict { what } => ApiError::new(StatusCode::CONFLICT, e.code(), format!("{what} 已存在"), format!("{what} already exists")),
-            StoreError::VersionMismatch { what, expected, found } => ApiError::new(
+            StoreError::Conflict { what } => ApiError::new(
                 StatusCode::CONFLICT,
                 e.code(),
-                format!("{what} 已被他人修改（期望版本 {expected}，当前版本 {found}），请刷新后重试"),
-                format!("{what} was changed by someone else (expected version {expected}, now {found}); reload and retry"),
+                format!("{what} 已存在"),
+                format!("{what} already exists"),
+            ),
+            StoreError::VersionMismatch {
+                what,
+                expected,
+                found,
+            } => ApiError::new(
+                StatusCode::CONFLICT,
+                e.code(),
+                format!(
+                    "{what} 已被他人修改（期望版本 {expected}，当前版本 {found}），请刷新后重试"
+                ),
+                format!(
+                    "{what} was changed by someone else (expected version {expected}, now {found}); reload and retry"
+                ),
             ),
             StoreError::Database(_) => {
                 tracing::error!(error = %e, "store unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), "数据库暂不可用，请稍后重试", "the database is unavailable; retry later")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    e.code(),
+                    "数据库暂不可用，请稍后重试",
+                    "the database is unavailable; retry later",
+                )
             }
             _ => ApiError::internal(e.code(), &e),
         }
@@ -112,8 +171,15 @@ impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         match e {
             CatalogError::Invalid(errors) => ApiError::invalid(&errors),
-            CatalogError::Denied(d) => ApiError::new(StatusCode::FORBIDDEN, d.code, d.message_zh, d.message_en),
-            CatalogError::NotFound(code) => ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("资源 {code} 不存在"), format!("no resource with code {code}")),
+            CatalogError::Denied(d) => {
+                ApiError::new(StatusCode::FORBIDDEN, d.code, d.message_zh, d.message_en)
+            }
+            CatalogError::NotFound(code) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("资源 {code} 不存在"),
+                format!("no resource with code {code}"),
+            ),
             CatalogError::Store(s) => s.into(),
             CatalogError::Workbook(detail) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,8 +196,15 @@ impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Invalid(errors) => ApiError::invalid(&errors),
-            AccountError::Denied(d) => ApiError::new(StatusCode::FORBIDDEN, d.code, d.message_zh, d.message_en),
-            AccountError::BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "BAD_CREDENTIALS", "用户名或密码错误", "wrong login or password"),
+            AccountError::Denied(d) => {
+                ApiError::new(StatusCode::FORBIDDEN, d.code, d.message_zh, d.message_en)
+            }
+            AccountError::BadCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "BAD_CREDENTIALS",
+                "用户名或密码错误",
+                "wrong login or password",
+            ),
             AccountError::Store(s) => s.into(),
             e @ AccountError::Auth(_) => ApiError::internal(e.code(), &e),
         }

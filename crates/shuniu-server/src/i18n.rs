@@ -14,16 +14,28 @@ impl Lang {
         }
     }
     pub fn parse(s: &str) -> Lang {
-        if s.eq_ignore_ascii_case("en") { Lang::En } else { Lang::Zh }
+        if s.eq_ignore_ascii_case("en") {
+            Lang::En
+        } else {
+            Lang::Zh
+        }
     }
 }
 
 /// key → (中文, English)
 const MESSAGES: &[(&str, &str, &str)] = &[
-    ("site", "数纽 · 城市公共数据枢纽", "Shuniu · City Public-Data Hub"),
+    (
+        "site",
+        "数纽 · 城市公共数据枢纽",
+        "Shuniu · City Public-Data Hub",
+    ),
     ("catalog", "数据资源目录", "Data catalog"),
     ("search", "检索", "Search"),
-    ("search_placeholder", "输入资源名称、信息项、部门或代码，如：户籍人口", "Name, data item, department or code, e.g. 户籍人口"),
+    (
+        "search_placeholder",
+        "输入资源名称、信息项、部门或代码，如：户籍人口",
+        "Name, data item, department or code, e.g. 户籍人口",
+    ),
     ("register", "登记资源", "Register resource"),
     ("review_queue", "审核队列", "Review queue"),
     ("negative_list", "负面清单", "Negative list"),
@@ -70,7 +82,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("level", "安全级别", "Security level"),
     ("publish_date", "发布日期", "Publish date"),
     ("related", "关联资源代码", "Related resources"),
-    ("related_hint", "多个代码用逗号分隔", "Separate codes with commas"),
+    (
+        "related_hint",
+        "多个代码用逗号分隔",
+        "Separate codes with commas",
+    ),
     ("data_items", "信息项", "Data items"),
     ("item_name_en", "英文名", "Column name"),
     ("item_label", "中文名称", "Label"),
@@ -97,23 +113,55 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("actor", "操作人", "By"),
     ("time", "时间", "Time"),
     ("note", "说明", "Note"),
-    ("form_errors", "表单有误，请按提示修改", "Please correct the fields marked below"),
-    ("nothing_to_review", "没有待审核的资源", "Nothing waiting for review"),
-    ("negative_intro", "以下资源依据法律法规或党中央、国务院政策不予共享。", "These resources are not shared, by law, regulation or central policy."),
+    (
+        "form_errors",
+        "表单有误，请按提示修改",
+        "Please correct the fields marked below",
+    ),
+    (
+        "nothing_to_review",
+        "没有待审核的资源",
+        "Nothing waiting for review",
+    ),
+    (
+        "negative_intro",
+        "以下资源依据法律法规或党中央、国务院政策不予共享。",
+        "These resources are not shared, by law, regulation or central policy.",
+    ),
     ("department_code", "部门代码", "Code"),
     ("department_name", "部门名称", "Name"),
     ("division", "行政区划", "Division"),
     ("credit_code", "统一社会信用代码", "Credit code"),
-    ("import_intro", "上传部门填报的目录表（.xlsx 或 .xls），每行一个信息项，资源列填写在该资源的第一行。任何一行有误则全部不导入。", "Upload the department's catalog sheet (.xlsx or .xls), one row per data item, the resource's columns on its first row. If any row is bad, nothing is imported."),
+    (
+        "import_intro",
+        "上传部门填报的目录表（.xlsx 或 .xls），每行一个信息项，资源列填写在该资源的第一行。任何一行有误则全部不导入。",
+        "Upload the department's catalog sheet (.xlsx or .xls), one row per data item, the resource's columns on its first row. If any row is bad, nothing is imported.",
+    ),
     ("dry_run", "仅校验，不导入", "Check only, do not import"),
     ("upload", "上传", "Upload"),
-    ("import_ok", "导入成功，已创建草稿", "Imported; drafts created"),
-    ("import_checked", "校验通过，可以导入", "The workbook is valid and can be imported"),
-    ("import_failed", "导入失败，未导入任何资源", "Import failed; nothing was imported"),
+    (
+        "import_ok",
+        "导入成功，已创建草稿",
+        "Imported; drafts created",
+    ),
+    (
+        "import_checked",
+        "校验通过，可以导入",
+        "The workbook is valid and can be imported",
+    ),
+    (
+        "import_failed",
+        "导入失败，未导入任何资源",
+        "Import failed; nothing was imported",
+    ),
     ("row", "行", "Row"),
     ("field", "字段", "Field"),
     ("message", "问题", "Problem"),
-    ("not_found", "页面或资源不存在", "Page or resource not found"),
+    (
+        "not_found",
+        "页面或资源不存在",
+        "Page or resource not found",
+    ),
     ("forbidden", "无权访问", "Not allowed"),
     ("back", "返回", "Back"),
     ("prev", "上一页", "Previous"),

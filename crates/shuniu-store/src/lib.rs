@@ -25,7 +25,11 @@ pub enum StoreError {
     #[error("{what} already exists")]
     Conflict { what: String },
     #[error("{what} was changed by someone else (expected version {expected}, found {found})")]
-    VersionMismatch { what: String, expected: i64, found: i64 },
+    VersionMismatch {
+        what: String,
+        expected: i64,
+        found: i64,
+    },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -105,10 +109,18 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers proceed during a write; NORMAL sync is durable
                         // across process crashes in WAL mode.
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -122,8 +134,16 @@ impl Store {
 
     async fn migrate(&self) -> Result<()> {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await?,
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -258,10 +278,17 @@ impl Store {
     }
 
     /// Resources matching a filter, in code order, one page at a time.
-    pub async fn resources(&self, filter: &ResourceFilter, offset: i64, limit: i64) -> Result<(i64, Vec<ResourceRecord>)> {
+    pub async fn resources(
+        &self,
+        filter: &ResourceFilter,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<ResourceRecord>)> {
         let (clause, binds) = filter.where_clause();
         // Audited: `clause` holds only fixed column names and numbered placeholders.
-        let mut count = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM resources {clause}")));
+        let mut count = sqlx::query(AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n FROM resources {clause}"
+        )));
         for b in &binds {
             count = count.bind(b.clone());
         }
@@ -277,7 +304,10 @@ impl Store {
             q = q.bind(b);
         }
         let rows = q.bind(limit).bind(offset).fetch_all(&self.pool).await?;
-        let items = rows.iter().map(ResourceRecord::from_row).collect::<Result<_>>()?;
+        let items = rows
+            .iter()
+            .map(ResourceRecord::from_row)
+            .collect::<Result<_>>()?;
         Ok((total, items))
     }
 
@@ -323,7 +353,11 @@ impl ResourceFilter {
             format!("${}", binds.len())
         };
         if !self.statuses.is_empty() {
-            let list: Vec<String> = self.statuses.iter().map(|s| p(s.code(), &mut binds)).collect();
+            let list: Vec<String> = self
+                .statuses
+                .iter()
+                .map(|s| p(s.code(), &mut binds))
+                .collect();
             let mut cond = format!("status IN ({})", list.join(", "));
             if let Some(own) = &self.or_provider {
                 cond = format!("({cond} OR provider = {})", p(own, &mut binds));
@@ -339,7 +373,11 @@ impl ResourceFilter {
         if let Some(v) = &self.open_type {
             conds.push(format!("open_type = {}", p(v, &mut binds)));
         }
-        if conds.is_empty() { (String::new(), binds) } else { (format!("WHERE {}", conds.join(" AND ")), binds) }
+        if conds.is_empty() {
+            (String::new(), binds)
+        } else {
+            (format!("WHERE {}", conds.join(" AND ")), binds)
+        }
     }
 }
 
@@ -389,8 +427,15 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn insert_session(&mut self, token_hash: &str, login: &str, csrf: &str, ttl: Duration) -> Result<()> {
-        let expires = Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(8));
+    pub async fn insert_session(
+        &mut self,
+        token_hash: &str,
+        login: &str,
+        csrf: &str,
+        ttl: Duration,
+    ) -> Result<()> {
+        let expires =
+            Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(8));
         sqlx::query(
             "INSERT INTO sessions (token_hash, login, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -402,12 +447,18 @@ impl Tx {
         .execute(&mut *self.tx)
         .await?;
         // Expired sessions are swept on each login rather than by a background job.
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now()).execute(&mut *self.tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now())
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
     pub async fn delete_session(&mut self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *self.tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 
@@ -430,13 +481,17 @@ impl Tx {
     }
 
     pub async fn revoke_application(&mut self, id: &str) -> Result<()> {
-        let r = sqlx::query("UPDATE applications SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE applications SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
         if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound { what: format!("application {id}") });
+            return Err(StoreError::NotFound {
+                what: format!("application {id}"),
+            });
         }
         Ok(())
     }
@@ -455,7 +510,10 @@ impl Tx {
     }
 
     pub async fn resource_exists(&mut self, code: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM resources WHERE code = $1").bind(code).fetch_one(&mut *self.tx).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM resources WHERE code = $1")
+            .bind(code)
+            .fetch_one(&mut *self.tx)
+            .await?;
         Ok(get::<i64>(&row, "n")? > 0)
     }
 
@@ -468,7 +526,13 @@ impl Tx {
         row.as_ref().map(ResourceRecord::from_row).transpose()
     }
 
-    pub async fn insert_resource(&mut self, code: &str, spec: &ResourceSpec, status: ResourceStatus, actor: &str) -> Result<ResourceRecord> {
+    pub async fn insert_resource(
+        &mut self,
+        code: &str,
+        spec: &ResourceSpec,
+        status: ResourceStatus,
+        actor: &str,
+    ) -> Result<ResourceRecord> {
         let json = spec_json(spec)?;
         let at = now();
         let published_at = (status == ResourceStatus::Published).then(|| at.clone());
@@ -493,18 +557,38 @@ impl Tx {
         .execute(&mut *self.tx)
         .await
         .map_err(|e| StoreError::from_insert(e, format!("resource {code}")))?;
-        self.record_history(code, 1, "created", status, actor, &at, "", &json).await?;
-        self.resource(code).await?.ok_or_else(|| StoreError::NotFound { what: format!("resource {code}") })
+        self.record_history(code, 1, "created", status, actor, &at, "", &json)
+            .await?;
+        self.resource(code)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("resource {code}"),
+            })
     }
 
     /// Replaces the metadata of a resource as a new version; fails if `expected_version`
     /// is given and is not the stored one.
-    pub async fn update_resource(&mut self, code: &str, spec: &ResourceSpec, expected_version: Option<i64>, actor: &str) -> Result<ResourceRecord> {
-        let current = self.resource(code).await?.ok_or_else(|| StoreError::NotFound { what: format!("resource {code}") })?;
+    pub async fn update_resource(
+        &mut self,
+        code: &str,
+        spec: &ResourceSpec,
+        expected_version: Option<i64>,
+        actor: &str,
+    ) -> Result<ResourceRecord> {
+        let current = self
+            .resource(code)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("resource {code}"),
+            })?;
         if let Some(expected) = expected_version
             && expected != current.version
         {
-            return Err(StoreError::VersionMismatch { what: format!("resource {code}"), expected, found: current.version });
+            return Err(StoreError::VersionMismatch {
+                what: format!("resource {code}"),
+                expected,
+                found: current.version,
+            });
         }
         let json = spec_json(spec)?;
         let at = now();
@@ -528,15 +612,45 @@ impl Tx {
         .bind(current.version)
         .execute(&mut *self.tx)
         .await?;
-        self.record_history(code, version, "updated", current.status, actor, &at, "", &json).await?;
-        self.resource(code).await?.ok_or_else(|| StoreError::NotFound { what: format!("resource {code}") })
+        self.record_history(
+            code,
+            version,
+            "updated",
+            current.status,
+            actor,
+            &at,
+            "",
+            &json,
+        )
+        .await?;
+        self.resource(code)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("resource {code}"),
+            })
     }
 
     /// Moves a resource to `status`, recording `action` and the note (a return reason).
-    pub async fn set_resource_status(&mut self, code: &str, status: ResourceStatus, action: &str, note: &str, actor: &str) -> Result<ResourceRecord> {
-        let current = self.resource(code).await?.ok_or_else(|| StoreError::NotFound { what: format!("resource {code}") })?;
+    pub async fn set_resource_status(
+        &mut self,
+        code: &str,
+        status: ResourceStatus,
+        action: &str,
+        note: &str,
+        actor: &str,
+    ) -> Result<ResourceRecord> {
+        let current = self
+            .resource(code)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("resource {code}"),
+            })?;
         let at = now();
-        let published_at = if status == ResourceStatus::Published { Some(at.clone()) } else { current.published_at.clone() };
+        let published_at = if status == ResourceStatus::Published {
+            Some(at.clone())
+        } else {
+            current.published_at.clone()
+        };
         sqlx::query("UPDATE resources SET status = $1, status_note = $2, updated_at = $3, published_at = $4 WHERE code = $5")
             .bind(status.code())
             .bind(note)
@@ -546,12 +660,36 @@ impl Tx {
             .execute(&mut *self.tx)
             .await?;
         let json = spec_json(&current.spec)?;
-        self.record_history(code, current.version, action, status, actor, &at, note, &json).await?;
-        self.resource(code).await?.ok_or_else(|| StoreError::NotFound { what: format!("resource {code}") })
+        self.record_history(
+            code,
+            current.version,
+            action,
+            status,
+            actor,
+            &at,
+            note,
+            &json,
+        )
+        .await?;
+        self.resource(code)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("resource {code}"),
+            })
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn record_history(&mut self, code: &str, version: i64, action: &str, status: ResourceStatus, actor: &str, at: &str, note: &str, json: &str) -> Result<()> {
+    async fn record_history(
+        &mut self,
+        code: &str,
+        version: i64,
+        action: &str,
+        status: ResourceStatus,
+        actor: &str,
+        at: &str,
+        note: &str,
+        json: &str,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO resource_history (code, version, action, status, actor, at, note, spec_json)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -593,9 +731,15 @@ pub async fn scratch_postgres_database(admin_url: &str) -> Result<String> {
     let mut conn = sqlx::AnyConnection::connect(admin_url).await?;
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = format!("shuniu_t_{}_{}_{n}", std::process::id(), Utc::now().timestamp_millis());
+    let name = format!(
+        "shuniu_t_{}_{}_{n}",
+        std::process::id(),
+        Utc::now().timestamp_millis()
+    );
     // Audited: the name is built from digits and a fixed prefix.
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await?;
     conn.close().await?;
     let (head, query) = admin_url.split_at(admin_url.find('?').unwrap_or(admin_url.len()));
     let base = match head.rfind('/') {

@@ -207,13 +207,29 @@ impl Classification {
     /// The front segment of the resource code (前段码), e.g. `101002` or `101002003`.
     pub fn front_code(&self) -> String {
         match self.detail_code {
-            Some(d) => format!("{}{:02}{:03}{:03}", self.kind.digit(), self.item_code, self.subject_code, d),
-            None => format!("{}{:02}{:03}", self.kind.digit(), self.item_code, self.subject_code),
+            Some(d) => format!(
+                "{}{:02}{:03}{:03}",
+                self.kind.digit(),
+                self.item_code,
+                self.subject_code,
+                d
+            ),
+            None => format!(
+                "{}{:02}{:03}",
+                self.kind.digit(),
+                self.item_code,
+                self.subject_code
+            ),
         }
     }
 
     pub fn path_zh(&self) -> String {
-        let mut s = format!("{} / {} / {}", self.kind.zh(), self.item_name, self.subject_name);
+        let mut s = format!(
+            "{} / {} / {}",
+            self.kind.zh(),
+            self.item_name,
+            self.subject_name
+        );
         if let Some(d) = &self.detail_name {
             s.push_str(" / ");
             s.push_str(d);
@@ -404,7 +420,13 @@ impl Errors {
             }
         }
     }
-    fn push(&mut self, field: &str, code: &'static str, zh: impl Into<String>, en: impl Into<String>) {
+    fn push(
+        &mut self,
+        field: &str,
+        code: &'static str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) {
         self.0.push(FieldError::new(field, code, zh, en));
     }
 }
@@ -431,8 +453,12 @@ impl DataItemInput {
             );
         }
         let label = errors.take(bounded(&f("label"), &self.label, true, limits::ITEM_LABEL));
-        let description =
-            errors.take(bounded(&f("description"), &self.description, false, limits::ITEM_DESCRIPTION));
+        let description = errors.take(bounded(
+            &f("description"),
+            &self.description,
+            false,
+            limits::ITEM_DESCRIPTION,
+        ));
         let data_type = errors.take(DataType::parse_field(&f("data_type"), &self.data_type));
         if let Some(len) = self.length
             && (len == 0 || len > limits::ITEM_LENGTH)
@@ -445,16 +471,28 @@ impl DataItemInput {
             );
         }
         if matches!(data_type, Some(DataType::Text)) && self.length.is_none() {
-            errors.push(&f("length"), "DATA_ITEM_LENGTH_REQUIRED", "字符型信息项必须填写长度", "a text item needs a length");
+            errors.push(
+                &f("length"),
+                "DATA_ITEM_LENGTH_REQUIRED",
+                "字符型信息项必须填写长度",
+                "a text item needs a length",
+            );
         }
         let semantic_type = if self.semantic_type.trim().is_empty() {
             Some(SemanticType::None)
         } else {
-            errors.take(SemanticType::parse_field(&f("semantic_type"), &self.semantic_type))
+            errors.take(SemanticType::parse_field(
+                &f("semantic_type"),
+                &self.semantic_type,
+            ))
         };
         let masking = if self.masking.trim().is_empty() {
             semantic_type.map(|t| {
-                if self.personal || self.sensitive { t.default_masking() } else { MaskingRule::None }
+                if self.personal || self.sensitive {
+                    t.default_masking()
+                } else {
+                    MaskingRule::None
+                }
             })
         } else {
             errors.take(MaskingRule::parse_field(&f("masking"), &self.masking))
@@ -491,22 +529,54 @@ impl ResourceInput {
         let provider = e.take(bounded("provider", &self.provider, true, 32));
         let kind = e.take(CategoryKind::parse_field("category", &self.category));
         if !(1..=99).contains(&self.item_code) {
-            e.push("item_code", "CLASSIFICATION_RANGE", "“项”编码应在 1 到 99 之间", "the item (项) code is 1–99");
+            e.push(
+                "item_code",
+                "CLASSIFICATION_RANGE",
+                "“项”编码应在 1 到 99 之间",
+                "the item (项) code is 1–99",
+            );
         }
         if !(1..=999).contains(&self.subject_code) {
-            e.push("subject_code", "CLASSIFICATION_RANGE", "“目”编码应在 1 到 999 之间", "the subject (目) code is 1–999");
+            e.push(
+                "subject_code",
+                "CLASSIFICATION_RANGE",
+                "“目”编码应在 1 到 999 之间",
+                "the subject (目) code is 1–999",
+            );
         }
         if let Some(d) = self.detail_code
             && !(1..=999).contains(&d)
         {
-            e.push("detail_code", "CLASSIFICATION_RANGE", "“细目”编码应在 1 到 999 之间", "the detail (细目) code is 1–999");
+            e.push(
+                "detail_code",
+                "CLASSIFICATION_RANGE",
+                "“细目”编码应在 1 到 999 之间",
+                "the detail (细目) code is 1–999",
+            );
         }
-        let item_name = e.take(bounded("item_name", &self.item_name, true, limits::CLASS_NAME));
-        let subject_name = e.take(bounded("subject_name", &self.subject_name, true, limits::CLASS_NAME));
+        let item_name = e.take(bounded(
+            "item_name",
+            &self.item_name,
+            true,
+            limits::CLASS_NAME,
+        ));
+        let subject_name = e.take(bounded(
+            "subject_name",
+            &self.subject_name,
+            true,
+            limits::CLASS_NAME,
+        ));
         let detail_name = match (&self.detail_code, &self.detail_name) {
-            (Some(_), Some(n)) => e.take(bounded("detail_name", n, true, limits::CLASS_NAME)).map(Some),
+            (Some(_), Some(n)) => e
+                .take(bounded("detail_name", n, true, limits::CLASS_NAME))
+                .map(Some),
             (Some(_), None) => {
-                e.push("detail_name", "FIELD_REQUIRED", "填写了细目编码时必须填写细目名称", "a detail code needs a detail name");
+                e.push(
+                    "detail_name",
+                    "FIELD_REQUIRED",
+                    "填写了细目编码时必须填写细目名称",
+                    "a detail code needs a detail name",
+                );
                 None
             }
             (None, _) => Some(None),
@@ -514,19 +584,38 @@ impl ResourceInput {
         let summary = e.take(bounded("summary", &self.summary, true, limits::SUMMARY));
         let format = e.take(ResourceFormat::parse_field("format", &self.format));
         let share_type = e.take(ShareType::parse_field("share_type", &self.share_type));
-        let share_conditions = e.take(bounded("share_conditions", &self.share_conditions, false, limits::CONDITIONS));
+        let share_conditions = e.take(bounded(
+            "share_conditions",
+            &self.share_conditions,
+            false,
+            limits::CONDITIONS,
+        ));
         let share_method = if self.share_method.trim().is_empty() {
             Some(ShareMethod::Interface)
         } else {
             e.take(ShareMethod::parse_field("share_method", &self.share_method))
         };
         let open_type = e.take(OpenType::parse_field("open_type", &self.open_type));
-        let open_conditions = e.take(bounded("open_conditions", &self.open_conditions, false, limits::CONDITIONS));
-        let legal_basis = e.take(bounded("legal_basis", &self.legal_basis, false, limits::LEGAL_BASIS));
+        let open_conditions = e.take(bounded(
+            "open_conditions",
+            &self.open_conditions,
+            false,
+            limits::CONDITIONS,
+        ));
+        let legal_basis = e.take(bounded(
+            "legal_basis",
+            &self.legal_basis,
+            false,
+            limits::LEGAL_BASIS,
+        ));
         let update_cycle = e.take(UpdateCycle::parse_field("update_cycle", &self.update_cycle));
         let level = e.take(SecurityLevel::parse_field("level", &self.level));
 
-        if share_type == Some(ShareType::NotShared) && legal_basis.as_deref().is_some_and(|l| l.chars().count() < 4) {
+        if share_type == Some(ShareType::NotShared)
+            && legal_basis
+                .as_deref()
+                .is_some_and(|l| l.chars().count() < 4)
+        {
             e.push(
                 "legal_basis",
                 "LEGAL_BASIS_REQUIRED",
@@ -537,13 +626,35 @@ impl ResourceInput {
         if share_type == Some(ShareType::Conditional)
             && share_conditions.as_deref().is_some_and(str::is_empty)
         {
-            e.push("share_conditions", "SHARE_CONDITIONS_REQUIRED", "有条件共享的资源必须填写共享条件", "conditional sharing needs its conditions");
+            e.push(
+                "share_conditions",
+                "SHARE_CONDITIONS_REQUIRED",
+                "有条件共享的资源必须填写共享条件",
+                "conditional sharing needs its conditions",
+            );
         }
-        if open_type == Some(OpenType::Conditional) && open_conditions.as_deref().is_some_and(str::is_empty) {
-            e.push("open_conditions", "OPEN_CONDITIONS_REQUIRED", "有条件开放的资源必须填写开放条件", "conditional opening needs its conditions");
+        if open_type == Some(OpenType::Conditional)
+            && open_conditions.as_deref().is_some_and(str::is_empty)
+        {
+            e.push(
+                "open_conditions",
+                "OPEN_CONDITIONS_REQUIRED",
+                "有条件开放的资源必须填写开放条件",
+                "conditional opening needs its conditions",
+            );
         }
-        if share_type == Some(ShareType::NotShared) && matches!(open_type, Some(OpenType::Unconditional | OpenType::Conditional)) {
-            e.push("open_type", "OPEN_NOT_SHARED", "不予共享的资源不能向社会开放", "a resource that is not shared cannot be opened to the public");
+        if share_type == Some(ShareType::NotShared)
+            && matches!(
+                open_type,
+                Some(OpenType::Unconditional | OpenType::Conditional)
+            )
+        {
+            e.push(
+                "open_type",
+                "OPEN_NOT_SHARED",
+                "不予共享的资源不能向社会开放",
+                "a resource that is not shared cannot be opened to the public",
+            );
         }
         if let (Some(level), Some(open)) = (level, open_type) {
             let allowed = match open {
@@ -562,32 +673,64 @@ impl ResourceInput {
         }
 
         if self.data_items.is_empty() {
-            e.push("data_items", "DATA_ITEMS_REQUIRED", "至少需要一个信息项", "at least one data item is required");
+            e.push(
+                "data_items",
+                "DATA_ITEMS_REQUIRED",
+                "至少需要一个信息项",
+                "at least one data item is required",
+            );
         }
         if self.data_items.len() > limits::ITEMS {
-            e.push("data_items", "DATA_ITEMS_TOO_MANY", format!("信息项不能超过 {} 个", limits::ITEMS), format!("at most {} data items", limits::ITEMS));
+            e.push(
+                "data_items",
+                "DATA_ITEMS_TOO_MANY",
+                format!("信息项不能超过 {} 个", limits::ITEMS),
+                format!("at most {} data items", limits::ITEMS),
+            );
         }
         let mut items = Vec::with_capacity(self.data_items.len());
         let mut seen = std::collections::HashSet::new();
         for (i, item) in self.data_items.iter().enumerate().take(limits::ITEMS) {
             let field = format!("data_items[{i}]");
             if !seen.insert(item.name.trim().to_string()) {
-                e.push(&format!("{field}.name"), "DATA_ITEM_DUPLICATE", format!("信息项“{}”重复", item.name), format!("data item “{}” appears twice", item.name));
+                e.push(
+                    &format!("{field}.name"),
+                    "DATA_ITEM_DUPLICATE",
+                    format!("信息项“{}”重复", item.name),
+                    format!("data item “{}” appears twice", item.name),
+                );
             }
             if let Some(d) = item.validate(&field, &mut e) {
                 items.push(d);
             }
         }
         if self.related.len() > limits::RELATED {
-            e.push("related", "RELATED_TOO_MANY", "关联资源过多", "too many related resources");
+            e.push(
+                "related",
+                "RELATED_TOO_MANY",
+                "关联资源过多",
+                "too many related resources",
+            );
         }
-        let related: Vec<String> = self.related.iter().map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect();
+        let related: Vec<String> = self
+            .related
+            .iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect();
 
         if !e.0.is_empty() {
             return Err(e.0);
         }
         // Every `take` above succeeded when no error was recorded.
-        let missing = || vec![FieldError::new("", "INTERNAL", "内部错误", "internal error")];
+        let missing = || {
+            vec![FieldError::new(
+                "",
+                "INTERNAL",
+                "内部错误",
+                "internal error",
+            )]
+        };
         Ok(ResourceSpec {
             name: name.ok_or_else(missing)?,
             provider: provider.ok_or_else(missing)?,
@@ -651,10 +794,14 @@ impl CodeFormat {
         };
         // Codes appear in URLs and file names: keep literals to a safe alphabet.
         let literal = |s: &str| {
-            if s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+            if s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
                 Ok(CodePart::Literal(s.to_string()))
             } else {
-                Err(bad("literal text may hold only letters, digits, '-', '_' and '.'"))
+                Err(bad(
+                    "literal text may hold only letters, digits, '-', '_' and '.'",
+                ))
             }
         };
         let mut parts = Vec::new();
@@ -714,7 +861,9 @@ impl CodeFormat {
 impl Default for CodeFormat {
     fn default() -> Self {
         // The default template is a constant known to parse.
-        CodeFormat::parse(Self::DEFAULT).unwrap_or(CodeFormat { parts: vec![CodePart::Seq(5)] })
+        CodeFormat::parse(Self::DEFAULT).unwrap_or(CodeFormat {
+            parts: vec![CodePart::Seq(5)],
+        })
     }
 }
 
@@ -767,7 +916,11 @@ mod tests {
     fn valid_entry_with_chinese_terms() {
         let spec = sample().validate().unwrap();
         assert_eq!(spec.share_type, ShareType::Conditional);
-        assert_eq!(spec.data_items[0].masking, MaskingRule::IdNumber, "masking defaults from the semantic type");
+        assert_eq!(
+            spec.data_items[0].masking,
+            MaskingRule::IdNumber,
+            "masking defaults from the semantic type"
+        );
         assert!(spec.data_items[0].required, "a key item is required");
         assert_eq!(spec.classification.front_code(), "101001");
     }
@@ -785,7 +938,10 @@ mod tests {
         assert!(fields.contains(&"share_type"));
         assert!(fields.contains(&"data_items[1].name"));
         assert!(fields.contains(&"data_items[1].length"));
-        assert!(errs.iter().all(|e| !e.message_zh.is_empty() && !e.message_en.is_empty()));
+        assert!(
+            errs.iter()
+                .all(|e| !e.message_zh.is_empty() && !e.message_en.is_empty())
+        );
     }
 
     #[test]
@@ -805,7 +961,13 @@ mod tests {
         assert_eq!(r.validate().unwrap_err()[0].code, "OPEN_LEVEL_CONFLICT");
         r.level = "general_1".into();
         r.data_items.truncate(0);
-        r.data_items.push(DataItemInput { name: "station".into(), label: "站点".into(), data_type: "字符型".into(), length: Some(20), ..Default::default() });
+        r.data_items.push(DataItemInput {
+            name: "station".into(),
+            label: "站点".into(),
+            data_type: "字符型".into(),
+            length: Some(20),
+            ..Default::default()
+        });
         assert!(r.validate().is_ok());
         r.open_type = "有条件开放".into();
         r.open_conditions = "科研用途".into();
@@ -817,7 +979,10 @@ mod tests {
     fn personal_items_cannot_go_unmasked() {
         let mut r = sample();
         r.data_items[0].masking = "不脱敏".into();
-        assert_eq!(r.validate().unwrap_err()[0].code, "DATA_ITEM_MASKING_REQUIRED");
+        assert_eq!(
+            r.validate().unwrap_err()[0].code,
+            "DATA_ITEM_MASKING_REQUIRED"
+        );
     }
 
     #[test]
@@ -832,10 +997,17 @@ mod tests {
         let c = sample().validate().unwrap().classification;
         let f = CodeFormat::default();
         assert_eq!(f.render(&c, "370200GA", 12), "101001-370200GA-00012");
-        assert!(CodeFormat::parse("{front}/{seq}").is_err(), "a slash would break URLs");
-        let shandong = CodeFormat::parse("SD-{kind}{item}{subject}{detail}-{provider}-{seq:6}").unwrap();
+        assert!(
+            CodeFormat::parse("{front}/{seq}").is_err(),
+            "a slash would break URLs"
+        );
+        let shandong =
+            CodeFormat::parse("SD-{kind}{item}{subject}{detail}-{provider}-{seq:6}").unwrap();
         assert_eq!(shandong.render(&c, "GA", 7), "SD-101001000-GA-000007");
-        assert!(CodeFormat::parse("{front}-{provider}").is_err(), "no sequence");
+        assert!(
+            CodeFormat::parse("{front}-{provider}").is_err(),
+            "no sequence"
+        );
         assert!(CodeFormat::parse("{front}-{nope}{seq}").is_err());
         assert!(CodeFormat::parse("{front}-{seq:99}").is_err());
     }

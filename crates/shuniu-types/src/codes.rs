@@ -22,8 +22,8 @@ pub struct DivisionCode(u32);
 
 /// Province-level prefixes of GB/T 2260 (the first two digits).
 const PROVINCES: [u32; 34] = [
-    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51,
-    52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
+    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+    53, 54, 61, 62, 63, 64, 65, 71, 81, 82,
 ];
 
 impl DivisionCode {
@@ -35,7 +35,7 @@ impl DivisionCode {
         DivisionCode(self.0 / 100 * 100)
     }
     pub fn is_city_level(self) -> bool {
-        self.0 % 100 == 0 && self.0 % 10_000 != 0
+        self.0.is_multiple_of(100) && !self.0.is_multiple_of(10_000)
     }
     pub fn as_u32(self) -> u32 {
         self.0
@@ -54,7 +54,11 @@ impl FromStr for DivisionCode {
             ));
         }
         let n: u32 = s.parse().map_err(|_| {
-            invalid("DIVISION_CODE_FORMAT", "行政区划代码应为 6 位数字", "a division code is six digits")
+            invalid(
+                "DIVISION_CODE_FORMAT",
+                "行政区划代码应为 6 位数字",
+                "a division code is six digits",
+            )
         })?;
         if !PROVINCES.contains(&(n / 10_000)) {
             return Err(invalid(
@@ -102,7 +106,11 @@ const ID_WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4,
 impl IdNumber {
     /// The check character for the first 17 digits.
     pub fn check_char(first17: &[u8]) -> u8 {
-        let sum: u32 = first17.iter().zip(ID_WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+        let sum: u32 = first17
+            .iter()
+            .zip(ID_WEIGHTS)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
         b"10X98765432"[(sum % 11) as usize]
     }
 
@@ -127,7 +135,11 @@ impl IdNumber {
         NaiveDate::parse_from_str(&self.as_str()[6..14], "%Y%m%d").unwrap_or_default()
     }
     pub fn sex(&self) -> Sex {
-        if (self.0[16] - b'0') % 2 == 1 { Sex::Male } else { Sex::Female }
+        if (self.0[16] - b'0') % 2 == 1 {
+            Sex::Male
+        } else {
+            Sex::Female
+        }
     }
 }
 
@@ -154,15 +166,26 @@ impl FromStr for IdNumber {
             return Err(invalid(
                 "ID_NUMBER_CHECK",
                 format!("校验码应为 {}，实为 {}", expected as char, out[17] as char),
-                format!("the check character should be {}, not {}", expected as char, out[17] as char),
+                format!(
+                    "the check character should be {}, not {}",
+                    expected as char, out[17] as char
+                ),
             ));
         }
         let division: DivisionCode = s[..6].parse()?;
         let birth = NaiveDate::parse_from_str(&s[6..14], "%Y%m%d").map_err(|_| {
-            invalid("ID_NUMBER_BIRTH_DATE", "出生日期不存在", "the birth date does not exist")
+            invalid(
+                "ID_NUMBER_BIRTH_DATE",
+                "出生日期不存在",
+                "the birth date does not exist",
+            )
         })?;
         if birth < NaiveDate::from_ymd_opt(1850, 1, 1).unwrap_or_default() {
-            return Err(invalid("ID_NUMBER_BIRTH_DATE", "出生日期过早", "the birth date is too early"));
+            return Err(invalid(
+                "ID_NUMBER_BIRTH_DATE",
+                "出生日期过早",
+                "the birth date is too early",
+            ));
         }
         let _ = division;
         Ok(IdNumber(out))
@@ -188,7 +211,12 @@ impl fmt::Display for IdNumber {
 impl fmt::Debug for IdNumber {
     // A person's number must not leak into logs through a Debug print.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdNumber({}********{})", &self.as_str()[..6], &self.as_str()[14..])
+        write!(
+            f,
+            "IdNumber({}********{})",
+            &self.as_str()[..6],
+            &self.as_str()[14..]
+        )
     }
 }
 
@@ -199,12 +227,17 @@ pub struct CreditCode(String);
 
 /// GB 32100's 31-character alphabet (no I, O, Z, S, V).
 const CREDIT_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const CREDIT_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const CREDIT_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 const ORG_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
 
 impl CreditCode {
     fn value(c: u8) -> Option<u32> {
-        CREDIT_ALPHABET.iter().position(|&a| a == c).map(|p| p as u32)
+        CREDIT_ALPHABET
+            .iter()
+            .position(|&a| a == c)
+            .map(|p| p as u32)
     }
 
     /// GB 32100 check character for the first 17 characters.
@@ -235,7 +268,11 @@ impl CreditCode {
     }
 
     /// Builds a valid code: registration authority + category, division, organization body.
-    pub fn compose(authority_category: &str, division: DivisionCode, org_body8: &str) -> Option<CreditCode> {
+    pub fn compose(
+        authority_category: &str,
+        division: DivisionCode,
+        org_body8: &str,
+    ) -> Option<CreditCode> {
         let org_check = Self::org_check_char(org_body8.as_bytes())? as char;
         let first17 = format!("{authority_category}{division}{org_body8}{org_check}");
         if first17.len() != 17 {
@@ -270,7 +307,10 @@ impl FromStr for CreditCode {
             return Err(invalid(
                 "CREDIT_CODE_CHECK",
                 format!("校验码应为 {}，实为 {}", expected as char, b[17] as char),
-                format!("the check character should be {}, not {}", expected as char, b[17] as char),
+                format!(
+                    "the check character should be {}, not {}",
+                    expected as char, b[17] as char
+                ),
             ));
         }
         let org_expected = Self::org_check_char(&b[8..16]);
@@ -346,13 +386,19 @@ mod tests {
     fn gb11643_published_examples() {
         // The two examples printed in GB 11643-1999, appendix.
         let a: IdNumber = "11010519491231002X".parse().unwrap();
-        assert_eq!(a.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).unwrap());
+        assert_eq!(
+            a.birth_date(),
+            NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
+        );
         assert_eq!(a.sex(), Sex::Female);
         assert_eq!(a.division().to_string(), "110105");
         let b: IdNumber = "440524188001010014".parse().unwrap();
         assert_eq!(b.sex(), Sex::Male);
         assert_eq!(b.birth_date(), NaiveDate::from_ymd_opt(1880, 1, 1).unwrap());
-        assert!("11010519491231002x".parse::<IdNumber>().is_ok(), "lower-case x is accepted");
+        assert!(
+            "11010519491231002x".parse::<IdNumber>().is_ok(),
+            "lower-case x is accepted"
+        );
     }
 
     #[test]
@@ -364,7 +410,10 @@ mod tests {
         // 1949-02-30 does not exist; fix the check digit so only the date is wrong.
         let mut body = *b"11010519490230002?";
         body[17] = IdNumber::check_char(&body[..17]);
-        assert_eq!(code(std::str::from_utf8(&body).unwrap()), "ID_NUMBER_BIRTH_DATE");
+        assert_eq!(
+            code(std::str::from_utf8(&body).unwrap()),
+            "ID_NUMBER_BIRTH_DATE"
+        );
     }
 
     #[test]
@@ -376,12 +425,23 @@ mod tests {
     #[test]
     fn gb32100_real_codes() {
         // Codes printed on public business licences.
-        for c in ["91350100M000100Y43", "914403001922038216", "91330100716105852F", "91440300708461136T"] {
+        for c in [
+            "91350100M000100Y43",
+            "914403001922038216",
+            "91330100716105852F",
+            "91440300708461136T",
+        ] {
             let parsed: CreditCode = c.parse().unwrap_or_else(|e| panic!("{c}: {e}"));
             assert_eq!(parsed.as_str(), c);
         }
-        assert_eq!("914403001922038217".parse::<CreditCode>().unwrap_err().code, "CREDIT_CODE_CHECK");
-        assert_eq!("91440300192203821I".parse::<CreditCode>().unwrap_err().code, "CREDIT_CODE_FORMAT");
+        assert_eq!(
+            "914403001922038217".parse::<CreditCode>().unwrap_err().code,
+            "CREDIT_CODE_CHECK"
+        );
+        assert_eq!(
+            "91440300192203821I".parse::<CreditCode>().unwrap_err().code,
+            "CREDIT_CODE_FORMAT"
+        );
     }
 
     #[test]
@@ -389,8 +449,15 @@ mod tests {
         // Valid outer check but a wrong organization-code check character.
         let first17 = *b"91440300192203820";
         let outer = CreditCode::check_char(&first17).unwrap();
-        let s = format!("{}{}", std::str::from_utf8(&first17).unwrap(), outer as char);
-        assert_eq!(s.parse::<CreditCode>().unwrap_err().code, "CREDIT_CODE_ORG_CHECK");
+        let s = format!(
+            "{}{}",
+            std::str::from_utf8(&first17).unwrap(),
+            outer as char
+        );
+        assert_eq!(
+            s.parse::<CreditCode>().unwrap_err().code,
+            "CREDIT_CODE_ORG_CHECK"
+        );
         assert!(CreditCode::compose("91", "440300".parse().unwrap(), "19220382").is_some());
     }
 
@@ -399,8 +466,14 @@ mod tests {
         let d: DivisionCode = "370212".parse().unwrap();
         assert_eq!(d.city().to_string(), "370200");
         assert!(d.city().is_city_level());
-        assert_eq!("990000".parse::<DivisionCode>().unwrap_err().code, "DIVISION_CODE_PROVINCE");
-        assert_eq!("37021".parse::<DivisionCode>().unwrap_err().code, "DIVISION_CODE_FORMAT");
+        assert_eq!(
+            "990000".parse::<DivisionCode>().unwrap_err().code,
+            "DIVISION_CODE_PROVINCE"
+        );
+        assert_eq!(
+            "37021".parse::<DivisionCode>().unwrap_err().code,
+            "DIVISION_CODE_FORMAT"
+        );
     }
 
     #[test]

@@ -28,7 +28,12 @@ impl FieldError {
         zh: impl Into<String>,
         en: impl Into<String>,
     ) -> Self {
-        Self { field: field.into(), code, message_zh: zh.into(), message_en: en.into() }
+        Self {
+            field: field.into(),
+            code,
+            message_zh: zh.into(),
+            message_en: en.into(),
+        }
     }
 
     /// The same error, for a field nested under `prefix`.
@@ -44,7 +49,11 @@ impl FieldError {
 
 impl std::fmt::Display for FieldError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} / {}", self.field, self.message_zh, self.message_en)
+        write!(
+            f,
+            "{}: {} / {}",
+            self.field, self.message_zh, self.message_en
+        )
     }
 }
 

@@ -4,12 +4,7 @@
 use crate::FieldError;
 
 /// Trims `value` and checks it is non-empty (when `required`) and at most `max` characters.
-pub fn bounded(
-    field: &str,
-    value: &str,
-    required: bool,
-    max: usize,
-) -> Result<String, FieldError> {
+pub fn bounded(field: &str, value: &str, required: bool, max: usize) -> Result<String, FieldError> {
     let v = value.trim();
     if required && v.is_empty() {
         return Err(FieldError::new(
@@ -54,9 +49,15 @@ mod tests {
 
     #[test]
     fn required_is_trimmed() {
-        assert_eq!(bounded("x", "   ", true, 5).unwrap_err().code, "FIELD_REQUIRED");
+        assert_eq!(
+            bounded("x", "   ", true, 5).unwrap_err().code,
+            "FIELD_REQUIRED"
+        );
         assert_eq!(bounded("x", "", false, 5).unwrap(), "");
         assert_eq!(bounded("x", " a ", true, 5).unwrap(), "a");
-        assert_eq!(bounded("x", "a\u{0}b", true, 5).unwrap_err().code, "FIELD_CONTROL_CHARACTER");
+        assert_eq!(
+            bounded("x", "a\u{0}b", true, 5).unwrap_err().code,
+            "FIELD_CONTROL_CHARACTER"
+        );
     }
 }

@@ -17,9 +17,12 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ErrorBody};
-use crate::views::{self, ApplicationView, DepartmentView, FacetValue, HistoryView, ResourceDetail, ResourceList, ResourcePage};
 use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::views::{
+    self, ApplicationView, DepartmentView, FacetValue, HistoryView, ResourceDetail, ResourceList,
+    ResourcePage,
+};
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -37,7 +40,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("api_key", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -57,7 +63,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog_list))
         .routes(routes!(export_catalog))
         .routes(routes!(import_catalog))
-        .layer(DefaultBodyLimit::max(shuniu_catalog::excel::MAX_BYTES + 64 * 1024))
+        .layer(DefaultBodyLimit::max(
+            shuniu_catalog::excel::MAX_BYTES + 64 * 1024,
+        ))
 }
 
 /// The authenticated application.
@@ -70,7 +78,10 @@ impl FromRequestParts<AppState> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(ApiError::unauthenticated)?;
         match state.accounts.authenticate_key(key).await? {
@@ -113,14 +124,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(e @ QueryRejection::FailedToDeserializeQueryString(_)) => Err(ApiError::bad_request(&e.body_text())),
+            Err(e @ QueryRejection::FailedToDeserializeQueryString(_)) => {
+                Err(ApiError::bad_request(&e.body_text()))
+            }
             Err(e) => Err(ApiError::bad_request(&e.body_text())),
         }
     }
 }
 
 async fn department_names(state: &AppState) -> Result<views::DepartmentNames, ApiError> {
-    Ok(state.accounts.departments().await?.into_iter().map(|d| (d.code, d.name)).collect())
+    Ok(state
+        .accounts
+        .departments()
+        .await?
+        .into_iter()
+        .map(|d| (d.code, d.name))
+        .collect())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -135,14 +154,30 @@ pub struct MeView {
 #[utoipa::path(get, path = "/api/v1/me", tag = "identity",
     responses((status = 200, body = MeView), (status = 401, body = ErrorBody)))]
 async fn me(Caller(actor): Caller) -> axum::Json<MeView> {
-    axum::Json(MeView { principal: actor.principal, display_name: actor.display_name, role: actor.role, department: actor.department })
+    axum::Json(MeView {
+        principal: actor.principal,
+        display_name: actor.display_name,
+        role: actor.role,
+        department: actor.department,
+    })
 }
 
 /// All departments, city and district.
 #[utoipa::path(get, path = "/api/v1/departments", tag = "identity",
     responses((status = 200, body = Vec<DepartmentView>), (status = 401, body = ErrorBody)))]
-async fn list_departments(State(state): State<AppState>, Caller(_caller): Caller) -> Result<axum::Json<Vec<DepartmentView>>, ApiError> {
-    Ok(axum::Json(state.accounts.departments().await?.iter().map(DepartmentView::from).collect()))
+async fn list_departments(
+    State(state): State<AppState>,
+    Caller(_caller): Caller,
+) -> Result<axum::Json<Vec<DepartmentView>>, ApiError> {
+    Ok(axum::Json(
+        state
+            .accounts
+            .departments()
+            .await?
+            .iter()
+            .map(DepartmentView::from)
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -162,7 +197,11 @@ pub struct DepartmentRequest {
 #[utoipa::path(post, path = "/api/v1/departments", tag = "identity", request_body = DepartmentRequest,
     responses((status = 201, body = DepartmentView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_department(State(state): State<AppState>, Caller(actor): Caller, ApiJson(req): ApiJson<DepartmentRequest>) -> Result<Response, ApiError> {
+async fn create_department(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiJson(req): ApiJson<DepartmentRequest>,
+) -> Result<Response, ApiError> {
     let input = DepartmentInput {
         code: req.code,
         name: req.name,
@@ -178,8 +217,19 @@ async fn create_department(State(state): State<AppState>, Caller(actor): Caller,
 /// API applications (hub operator).
 #[utoipa::path(get, path = "/api/v1/applications", tag = "identity",
     responses((status = 200, body = Vec<ApplicationView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn list_applications(State(state): State<AppState>, Caller(actor): Caller) -> Result<axum::Json<Vec<ApplicationView>>, ApiError> {
-    Ok(axum::Json(state.accounts.applications(&actor).await?.iter().map(ApplicationView::from).collect()))
+async fn list_applications(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<axum::Json<Vec<ApplicationView>>, ApiError> {
+    Ok(axum::Json(
+        state
+            .accounts
+            .applications(&actor)
+            .await?
+            .iter()
+            .map(ApplicationView::from)
+            .collect(),
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -202,9 +252,23 @@ pub struct NewApplicationView {
 #[utoipa::path(post, path = "/api/v1/applications", tag = "identity", request_body = ApplicationRequest,
     responses((status = 201, body = NewApplicationView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_application(State(state): State<AppState>, Caller(actor): Caller, ApiJson(req): ApiJson<ApplicationRequest>) -> Result<Response, ApiError> {
-    let (app, key) = state.accounts.create_application(&actor, &req.id, &req.name, &req.department, req.role).await?;
-    Ok((StatusCode::CREATED, axum::Json(NewApplicationView { application: ApplicationView::from(&app), key })).into_response())
+async fn create_application(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiJson(req): ApiJson<ApplicationRequest>,
+) -> Result<Response, ApiError> {
+    let (app, key) = state
+        .accounts
+        .create_application(&actor, &req.id, &req.name, &req.department, req.role)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(NewApplicationView {
+            application: ApplicationView::from(&app),
+            key,
+        }),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -242,7 +306,11 @@ fn page_params(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32), A
 /// Searches the catalog (Chinese word segmentation) with facet counts.
 #[utoipa::path(get, path = "/api/v1/catalog/resources", tag = "catalog", params(SearchQuery),
     responses((status = 200, body = ResourcePage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn search_resources(State(state): State<AppState>, Caller(actor): Caller, ApiQuery(q): ApiQuery<SearchQuery>) -> Result<axum::Json<ResourcePage>, ApiError> {
+async fn search_resources(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<axum::Json<ResourcePage>, ApiError> {
     let (page, per_page) = page_params(q.page, q.per_page)?;
     let mut filters = BTreeMap::new();
     for (k, v) in [
@@ -271,7 +339,11 @@ async fn search_resources(State(state): State<AppState>, Caller(actor): Caller, 
         .map(|(dim, values)| {
             let list = values
                 .iter()
-                .map(|(v, n)| FacetValue { value: v.clone(), label: views::facet_label(dim, v, &names), count: *n })
+                .map(|(v, n)| FacetValue {
+                    value: v.clone(),
+                    label: views::facet_label(dim, v, &names),
+                    count: *n,
+                })
                 .collect();
             (dim.clone(), list)
         })
@@ -280,7 +352,11 @@ async fn search_resources(State(state): State<AppState>, Caller(actor): Caller, 
         total: found.total as u64,
         page,
         per_page,
-        items: found.items.iter().map(|r| views::summary(r, &names)).collect(),
+        items: found
+            .items
+            .iter()
+            .map(|r| views::summary(r, &names))
+            .collect(),
         facets,
     }))
 }
@@ -289,7 +365,11 @@ async fn search_resources(State(state): State<AppState>, Caller(actor): Caller, 
 #[utoipa::path(post, path = "/api/v1/catalog/resources", tag = "catalog", request_body = ResourceInput,
     responses((status = 201, body = ResourceDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn register_resource(State(state): State<AppState>, Caller(actor): Caller, ApiJson(input): ApiJson<ResourceInput>) -> Result<Response, ApiError> {
+async fn register_resource(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiJson(input): ApiJson<ResourceInput>,
+) -> Result<Response, ApiError> {
     let r = state.catalog.register(&actor, &input).await?;
     let names = department_names(&state).await?;
     Ok((StatusCode::CREATED, axum::Json(views::detail(&r, &names))).into_response())
@@ -298,9 +378,16 @@ async fn register_resource(State(state): State<AppState>, Caller(actor): Caller,
 /// One catalog entry with all its metadata.
 #[utoipa::path(get, path = "/api/v1/catalog/resources/{code}", tag = "catalog", params(("code" = String, Path, description = "Resource code")),
     responses((status = 200, body = ResourceDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn get_resource(State(state): State<AppState>, Caller(actor): Caller, Path(code): Path<String>) -> Result<axum::Json<ResourceDetail>, ApiError> {
+async fn get_resource(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+) -> Result<axum::Json<ResourceDetail>, ApiError> {
     let r = state.catalog.get(&actor, &code).await?;
-    Ok(axum::Json(views::detail(&r, &department_names(&state).await?)))
+    Ok(axum::Json(views::detail(
+        &r,
+        &department_names(&state).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -315,17 +402,35 @@ pub struct UpdateRequest {
     params(("code" = String, Path, description = "Resource code")),
     responses((status = 200, body = ResourceDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn update_resource(State(state): State<AppState>, Caller(actor): Caller, Path(code): Path<String>, ApiJson(req): ApiJson<UpdateRequest>) -> Result<axum::Json<ResourceDetail>, ApiError> {
-    let r = state.catalog.update(&actor, &code, &req.resource, req.expected_version).await?;
-    Ok(axum::Json(views::detail(&r, &department_names(&state).await?)))
+async fn update_resource(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+    ApiJson(req): ApiJson<UpdateRequest>,
+) -> Result<axum::Json<ResourceDetail>, ApiError> {
+    let r = state
+        .catalog
+        .update(&actor, &code, &req.resource, req.expected_version)
+        .await?;
+    Ok(axum::Json(views::detail(
+        &r,
+        &department_names(&state).await?,
+    )))
 }
 
 /// Submits a draft or returned entry for the hub's review.
 #[utoipa::path(post, path = "/api/v1/catalog/resources/{code}/submit", tag = "catalog", params(("code" = String, Path, description = "Resource code")),
     responses((status = 200, body = ResourceDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn submit_resource(State(state): State<AppState>, Caller(actor): Caller, Path(code): Path<String>) -> Result<axum::Json<ResourceDetail>, ApiError> {
+async fn submit_resource(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+) -> Result<axum::Json<ResourceDetail>, ApiError> {
     let r = state.catalog.submit(&actor, &code).await?;
-    Ok(axum::Json(views::detail(&r, &department_names(&state).await?)))
+    Ok(axum::Json(views::detail(
+        &r,
+        &department_names(&state).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -348,13 +453,24 @@ pub struct ReviewRequest {
     params(("code" = String, Path, description = "Resource code")),
     responses((status = 200, body = ResourceDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn review_resource(State(state): State<AppState>, Caller(actor): Caller, Path(code): Path<String>, ApiJson(req): ApiJson<ReviewRequest>) -> Result<axum::Json<ResourceDetail>, ApiError> {
+async fn review_resource(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+    ApiJson(req): ApiJson<ReviewRequest>,
+) -> Result<axum::Json<ResourceDetail>, ApiError> {
     let decision = match req.decision {
         ReviewDecision::Publish => Review::Publish,
         ReviewDecision::Return => Review::Return,
     };
-    let r = state.catalog.review(&actor, &code, decision, &req.reason).await?;
-    Ok(axum::Json(views::detail(&r, &department_names(&state).await?)))
+    let r = state
+        .catalog
+        .review(&actor, &code, decision, &req.reason)
+        .await?;
+    Ok(axum::Json(views::detail(
+        &r,
+        &department_names(&state).await?,
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -367,15 +483,27 @@ pub struct WithdrawRequest {
     params(("code" = String, Path, description = "Resource code")),
     responses((status = 200, body = ResourceDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn withdraw_resource(State(state): State<AppState>, Caller(actor): Caller, Path(code): Path<String>, ApiJson(req): ApiJson<WithdrawRequest>) -> Result<axum::Json<ResourceDetail>, ApiError> {
+async fn withdraw_resource(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+    ApiJson(req): ApiJson<WithdrawRequest>,
+) -> Result<axum::Json<ResourceDetail>, ApiError> {
     let r = state.catalog.withdraw(&actor, &code, &req.reason).await?;
-    Ok(axum::Json(views::detail(&r, &department_names(&state).await?)))
+    Ok(axum::Json(views::detail(
+        &r,
+        &department_names(&state).await?,
+    )))
 }
 
 /// Every recorded change of an entry, oldest first.
 #[utoipa::path(get, path = "/api/v1/catalog/resources/{code}/history", tag = "catalog", params(("code" = String, Path, description = "Resource code")),
     responses((status = 200, body = Vec<HistoryView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn resource_history(State(state): State<AppState>, Caller(actor): Caller, Path(code): Path<String>) -> Result<axum::Json<Vec<HistoryView>>, ApiError> {
+async fn resource_history(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+) -> Result<axum::Json<Vec<HistoryView>>, ApiError> {
     let h = state.catalog.history(&actor, &code).await?;
     Ok(axum::Json(h.iter().map(HistoryView::from).collect()))
 }
@@ -383,10 +511,16 @@ async fn resource_history(State(state): State<AppState>, Caller(actor): Caller, 
 /// Entries waiting for review (hub operator).
 #[utoipa::path(get, path = "/api/v1/catalog/review-queue", tag = "catalog",
     responses((status = 200, body = ResourceList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn review_queue(State(state): State<AppState>, Caller(actor): Caller) -> Result<axum::Json<ResourceList>, ApiError> {
+async fn review_queue(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<axum::Json<ResourceList>, ApiError> {
     let items = state.catalog.review_queue(&actor).await?;
     let names = department_names(&state).await?;
-    Ok(axum::Json(ResourceList { total: items.len() as u64, items: items.iter().map(|r| views::summary(r, &names)).collect() }))
+    Ok(axum::Json(ResourceList {
+        total: items.len() as u64,
+        items: items.iter().map(|r| views::summary(r, &names)).collect(),
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -402,7 +536,10 @@ pub struct NegativeListEntry {
 /// The negative list (负面清单): published resources that are not shared, with their legal basis.
 #[utoipa::path(get, path = "/api/v1/catalog/negative-list", tag = "catalog",
     responses((status = 200, body = Vec<NegativeListEntry>), (status = 401, body = ErrorBody)))]
-async fn negative_list(State(state): State<AppState>, Caller(_caller): Caller) -> Result<axum::Json<Vec<NegativeListEntry>>, ApiError> {
+async fn negative_list(
+    State(state): State<AppState>,
+    Caller(_caller): Caller,
+) -> Result<axum::Json<Vec<NegativeListEntry>>, ApiError> {
     let names = department_names(&state).await?;
     let list = state.catalog.negative_list().await?;
     Ok(axum::Json(
@@ -429,7 +566,10 @@ fn xlsx_response(bytes: Vec<u8>, name: &str) -> Response {
     (
         [
             (header::CONTENT_TYPE, XLSX.to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.xlsx\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.xlsx\""),
+            ),
         ],
         bytes,
     )
@@ -442,16 +582,31 @@ fn xlsx_response(bytes: Vec<u8>, name: &str) -> Response {
     responses((status = 200, body = ResourceList, content_type = "application/json"),
               (status = 200, description = "Excel workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn catalog_list(State(state): State<AppState>, Caller(_caller): Caller, Path(kind): Path<String>, ApiQuery(f): ApiQuery<FormatQuery>) -> Result<Response, ApiError> {
-    let kind = shuniu_catalog::ListKind::parse(&kind).ok_or_else(|| ApiError::not_found(&format!("list {kind}")))?;
+async fn catalog_list(
+    State(state): State<AppState>,
+    Caller(_caller): Caller,
+    Path(kind): Path<String>,
+    ApiQuery(f): ApiQuery<FormatQuery>,
+) -> Result<Response, ApiError> {
+    let kind = shuniu_catalog::ListKind::parse(&kind)
+        .ok_or_else(|| ApiError::not_found(&format!("list {kind}")))?;
     let items = state.catalog.list(kind).await?;
     match f.format.as_deref().unwrap_or("json") {
         "json" => {
             let names = department_names(&state).await?;
-            Ok(axum::Json(ResourceList { total: items.len() as u64, items: items.iter().map(|r| views::summary(r, &names)).collect() }).into_response())
+            Ok(axum::Json(ResourceList {
+                total: items.len() as u64,
+                items: items.iter().map(|r| views::summary(r, &names)).collect(),
+            })
+            .into_response())
         }
-        "xlsx" => Ok(xlsx_response(state.catalog.export_excel(&items).await?, kind.code())),
-        other => Err(ApiError::bad_request(&format!("unknown format {other}; use json or xlsx"))),
+        "xlsx" => Ok(xlsx_response(
+            state.catalog.export_excel(&items).await?,
+            kind.code(),
+        )),
+        other => Err(ApiError::bad_request(&format!(
+            "unknown format {other}; use json or xlsx"
+        ))),
     }
 }
 
@@ -459,9 +614,15 @@ async fn catalog_list(State(state): State<AppState>, Caller(_caller): Caller, Pa
 #[utoipa::path(get, path = "/api/v1/catalog/export", tag = "catalog",
     responses((status = 200, description = "Excel workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
               (status = 401, body = ErrorBody)))]
-async fn export_catalog(State(state): State<AppState>, Caller(actor): Caller) -> Result<Response, ApiError> {
+async fn export_catalog(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Response, ApiError> {
     let items = state.catalog.visible(&actor).await?;
-    Ok(xlsx_response(state.catalog.export_excel(&items).await?, "catalog"))
+    Ok(xlsx_response(
+        state.catalog.export_excel(&items).await?,
+        "catalog",
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -495,8 +656,16 @@ pub struct ImportReportView {
     request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "The workbook"),
     responses((status = 200, body = ImportReportView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 413, description = "Workbook too large"), (status = 422, body = ErrorBody)))]
-async fn import_catalog(State(state): State<AppState>, Caller(actor): Caller, ApiQuery(q): ApiQuery<ImportQuery>, body: Bytes) -> Result<axum::Json<ImportReportView>, ApiError> {
-    let report = state.catalog.import_excel(&actor, &body, q.dry_run.unwrap_or(false)).await?;
+async fn import_catalog(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: Bytes,
+) -> Result<axum::Json<ImportReportView>, ApiError> {
+    let report = state
+        .catalog
+        .import_excel(&actor, &body, q.dry_run.unwrap_or(false))
+        .await?;
     Ok(axum::Json(import_view(report)))
 }
 
@@ -507,7 +676,13 @@ pub(crate) fn import_view(report: shuniu_catalog::excel::ImportReport) -> Import
         errors: report
             .errors
             .into_iter()
-            .map(|e| ImportRowError { row: e.row as u64, field: e.field, code: e.code.into(), message_zh: e.message_zh, message_en: e.message_en })
+            .map(|e| ImportRowError {
+                row: e.row as u64,
+                field: e.field,
+                code: e.code.into(),
+                message_zh: e.message_zh,
+                message_en: e.message_en,
+            })
             .collect(),
         imported: report.imported,
     }

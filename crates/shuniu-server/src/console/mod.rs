@@ -16,8 +16,9 @@ use shuniu_catalog::{CatalogError, ListKind, Review, SearchParams};
 use shuniu_policy::{Action, Target, decide};
 use shuniu_store::ResourceRecord;
 use shuniu_types::{
-    Actor, CategoryKind, DataItemInput, DataType, FieldError, MaskingRule, OpenType, ResourceFormat, ResourceInput, ResourceStatus, Role,
-    SecurityLevel, SemanticType, ShareMethod, ShareType, UpdateCycle,
+    Actor, CategoryKind, DataItemInput, DataType, FieldError, MaskingRule, OpenType,
+    ResourceFormat, ResourceInput, ResourceStatus, Role, SecurityLevel, SemanticType, ShareMethod,
+    ShareType, UpdateCycle,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -35,12 +36,21 @@ pub fn templates() -> Environment<'static> {
         ("base.html", include_str!("../../templates/base.html")),
         ("login.html", include_str!("../../templates/login.html")),
         ("catalog.html", include_str!("../../templates/catalog.html")),
-        ("resource.html", include_str!("../../templates/resource.html")),
+        (
+            "resource.html",
+            include_str!("../../templates/resource.html"),
+        ),
         ("form.html", include_str!("../../templates/form.html")),
         ("review.html", include_str!("../../templates/review.html")),
-        ("negative.html", include_str!("../../templates/negative.html")),
+        (
+            "negative.html",
+            include_str!("../../templates/negative.html"),
+        ),
         ("lists.html", include_str!("../../templates/lists.html")),
-        ("departments.html", include_str!("../../templates/departments.html")),
+        (
+            "departments.html",
+            include_str!("../../templates/departments.html"),
+        ),
         ("import.html", include_str!("../../templates/import.html")),
     ] {
         // Templates are compiled into the binary; a syntax error fails the unit tests.
@@ -49,13 +59,23 @@ pub fn templates() -> Environment<'static> {
         }
     }
     env.add_function("t", |state: &minijinja::State, key: &str| -> String {
-        let lang = state.lookup("lang").map(|v| v.to_string()).unwrap_or_default();
+        let lang = state
+            .lookup("lang")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         t(Lang::parse(&lang), key)
     });
-    env.add_function("label", |state: &minijinja::State, vocab: &str, code: &str| -> String {
-        let en = state.lookup("lang").map(|v| v.to_string()).unwrap_or_default() == "en";
-        vocab_label(vocab, code, en)
-    });
+    env.add_function(
+        "label",
+        |state: &minijinja::State, vocab: &str, code: &str| -> String {
+            let en = state
+                .lookup("lang")
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+                == "en";
+            vocab_label(vocab, code, en)
+        },
+    );
     env
 }
 
@@ -66,7 +86,13 @@ fn ser<T: Serialize>(v: T) -> Value {
 fn vocab_label(vocab: &str, code: &str, en: bool) -> String {
     macro_rules! lbl {
         ($t:ty) => {
-            <$t>::parse_term(code).map(|v| if en { v.en().to_string() } else { v.zh().to_string() })
+            <$t>::parse_term(code).map(|v| {
+                if en {
+                    v.en().to_string()
+                } else {
+                    v.zh().to_string()
+                }
+            })
         };
     }
     let found = match vocab {
@@ -96,12 +122,19 @@ struct Choice {
 
 macro_rules! choices {
     ($t:ty) => {
-        <$t>::ALL.iter().map(|v| Choice { code: v.code(), zh: v.zh(), en: v.en() }).collect::<Vec<_>>()
+        <$t>::ALL
+            .iter()
+            .map(|v| Choice {
+                code: v.code(),
+                zh: v.zh(),
+                en: v.en(),
+            })
+            .collect::<Vec<_>>()
     };
 }
 
 fn vocabularies() -> Value {
-    ser(&BTreeMap::from([
+    ser(BTreeMap::from([
         ("category", choices!(CategoryKind)),
         ("share_type", choices!(ShareType)),
         ("open_type", choices!(OpenType)),
@@ -128,16 +161,29 @@ pub fn router() -> Router<AppState> {
         .route("/catalog/r/{code}/{action}", post(resource_action))
         .route("/review", get(review_page))
         .route("/negative-list", get(negative_page))
-        .route("/lists", get(|| async { Redirect::to("/lists/aggregation") }))
+        .route(
+            "/lists",
+            get(|| async { Redirect::to("/lists/aggregation") }),
+        )
         .route("/lists/{kind}", get(lists_page))
         .route("/departments", get(departments_page))
         .route("/import", get(import_page).post(import_submit))
         .route("/export.xlsx", get(export_xlsx))
-        .route("/static/console.css", get(|| async { ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../static/console.css")) }))
+        .route(
+            "/static/console.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    include_str!("../../static/console.css"),
+                )
+            }),
+        )
 }
 
 fn lang_of(jar: &CookieJar) -> Lang {
-    jar.get(LANG_COOKIE).map(|c| Lang::parse(c.value())).unwrap_or(Lang::Zh)
+    jar.get(LANG_COOKIE)
+        .map(|c| Lang::parse(c.value()))
+        .unwrap_or(Lang::Zh)
 }
 
 /// A signed-in console user. Pages that need one redirect anonymous visitors to the login.
@@ -154,14 +200,30 @@ impl FromRequestParts<AppState> for ConsoleUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let jar = CookieJar::from_headers(&parts.headers);
         let lang = lang_of(&jar);
-        let next = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
-        let to_login = || Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response();
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let to_login =
+            || Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response();
         let next = next.clone();
-        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else { return Err(to_login()) };
+        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+            return Err(to_login());
+        };
         match state.accounts.session(&token).await {
-            Ok(Some((actor, csrf))) => Ok(ConsoleUser { actor, csrf, lang, path: next }),
+            Ok(Some((actor, csrf))) => Ok(ConsoleUser {
+                actor,
+                csrf,
+                lang,
+                path: next,
+            }),
             Ok(None) => Err(to_login()),
-            Err(e) => Err(error_page(lang, StatusCode::SERVICE_UNAVAILABLE, &e.to_string())),
+            Err(e) => Err(error_page(
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &e.to_string(),
+            )),
         }
     }
 }
@@ -169,7 +231,9 @@ impl FromRequestParts<AppState> for ConsoleUser {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -184,7 +248,11 @@ fn safe_next(next: Option<&String>) -> String {
 }
 
 fn render(state: &AppState, name: &str, ctx: Value) -> Response {
-    match state.templates.get_template(name).and_then(|t| t.render(ctx)) {
+    match state
+        .templates
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+    {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
             tracing::error!(template = name, error = %e, "render failed");
@@ -224,31 +292,65 @@ fn error_page(lang: Lang, status: StatusCode, detail: &str) -> Response {
 }
 
 pub fn not_found_page() -> Response {
-    error_page(Lang::Zh, StatusCode::NOT_FOUND, "页面不存在 / Page not found")
+    error_page(
+        Lang::Zh,
+        StatusCode::NOT_FOUND,
+        "页面不存在 / Page not found",
+    )
 }
 
 fn catalog_error(user: &ConsoleUser, e: CatalogError) -> Response {
     let en = user.lang == Lang::En;
     match e {
-        CatalogError::NotFound(code) => error_page(user.lang, StatusCode::NOT_FOUND, &format!("{} {code}", t(user.lang, "not_found"))),
-        CatalogError::Denied(d) => error_page(user.lang, StatusCode::FORBIDDEN, if en { &d.message_en } else { &d.message_zh }),
+        CatalogError::NotFound(code) => error_page(
+            user.lang,
+            StatusCode::NOT_FOUND,
+            &format!("{} {code}", t(user.lang, "not_found")),
+        ),
+        CatalogError::Denied(d) => error_page(
+            user.lang,
+            StatusCode::FORBIDDEN,
+            if en { &d.message_en } else { &d.message_zh },
+        ),
         CatalogError::Invalid(errs) => {
-            let msg: Vec<String> = errs.iter().map(|e| if en { e.message_en.clone() } else { e.message_zh.clone() }).collect();
+            let msg: Vec<String> = errs
+                .iter()
+                .map(|e| {
+                    if en {
+                        e.message_en.clone()
+                    } else {
+                        e.message_zh.clone()
+                    }
+                })
+                .collect();
             error_page(user.lang, StatusCode::UNPROCESSABLE_ENTITY, &msg.join("; "))
         }
         other => {
             tracing::error!(error = %other, "console error");
-            error_page(user.lang, StatusCode::INTERNAL_SERVER_ERROR, &other.to_string())
+            error_page(
+                user.lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &other.to_string(),
+            )
         }
     }
 }
 
-fn check_csrf(user: &ConsoleUser, form: &[(String, String)]) -> Result<(), Response> {
-    let submitted = form.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+/// The refusal to answer a form without the session's CSRF token, if it lacks it.
+fn csrf_rejection(user: &ConsoleUser, form: &[(String, String)]) -> Option<Response> {
+    let submitted = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     if csrf_matches(&user.csrf, submitted) {
-        Ok(())
+        None
     } else {
-        Err(error_page(user.lang, StatusCode::FORBIDDEN, "CSRF token missing or wrong / 表单已过期，请刷新页面后重试"))
+        Some(error_page(
+            user.lang,
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong / 表单已过期，请刷新页面后重试",
+        ))
     }
 }
 
@@ -265,10 +367,19 @@ fn cookie(name: &'static str, value: String, secure: bool, max_age_days: i64) ->
     c
 }
 
-async fn login_page(State(state): State<AppState>, jar: CookieJar, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn login_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let lang = lang_of(&jar);
     let csrf = shuniu_auth::random_token().unwrap_or_default();
-    let jar = jar.add(cookie(LOGIN_CSRF_COOKIE, csrf.clone(), state.settings.secure_cookies, 1));
+    let jar = jar.add(cookie(
+        LOGIN_CSRF_COOKIE,
+        csrf.clone(),
+        state.settings.secure_cookies,
+        1,
+    ));
     let ctx = context! {
         lang => lang.code(), csrf => csrf, next => safe_next(q.get("next")), site_name => state.settings.site_name.clone(),
         failed => q.contains_key("failed"),
@@ -276,11 +387,25 @@ async fn login_page(State(state): State<AppState>, jar: CookieJar, Query(q): Que
     (jar, render(&state, "login.html", ctx)).into_response()
 }
 
-async fn login_submit(State(state): State<AppState>, jar: CookieJar, axum::Form(form): axum::Form<HashMap<String, String>>) -> Response {
+async fn login_submit(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
     let lang = lang_of(&jar);
-    let expected = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
-    if !csrf_matches(&expected, form.get("csrf").map(String::as_str).unwrap_or("")) {
-        return error_page(lang, StatusCode::FORBIDDEN, "CSRF token missing or wrong / 登录表单已过期，请刷新页面");
+    let expected = jar
+        .get(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    if !csrf_matches(
+        &expected,
+        form.get("csrf").map(String::as_str).unwrap_or(""),
+    ) {
+        return error_page(
+            lang,
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong / 登录表单已过期，请刷新页面",
+        );
     }
     let next = safe_next(form.get("next"));
     let login = form.get("login").cloned().unwrap_or_default();
@@ -288,40 +413,86 @@ async fn login_submit(State(state): State<AppState>, jar: CookieJar, axum::Form(
     match state.accounts.login(&login, &password).await {
         Ok(session) => {
             let jar = jar
-                .add(cookie(SESSION_COOKIE, session.token, state.settings.secure_cookies, 1))
+                .add(cookie(
+                    SESSION_COOKIE,
+                    session.token,
+                    state.settings.secure_cookies,
+                    1,
+                ))
                 .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"));
             (jar, Redirect::to(&next)).into_response()
         }
-        Err(shuniu_auth::accounts::AccountError::BadCredentials) => Redirect::to(&format!("/login?failed=1&next={}", urlencode(&next))).into_response(),
+        Err(shuniu_auth::accounts::AccountError::BadCredentials) => {
+            Redirect::to(&format!("/login?failed=1&next={}", urlencode(&next))).into_response()
+        }
         Err(e) => error_page(lang, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }
 
-async fn logout(State(state): State<AppState>, user: ConsoleUser, jar: CookieJar, axum::Form(form): axum::Form<Vec<(String, String)>>) -> Response {
-    if let Err(r) = check_csrf(&user, &form) {
+async fn logout(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
         return r;
     }
     if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
         let _ = state.accounts.logout(&token).await;
     }
-    (jar.remove(Cookie::build(SESSION_COOKIE).path("/")), Redirect::to("/login")).into_response()
+    (
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        Redirect::to("/login"),
+    )
+        .into_response()
 }
 
-async fn set_lang(State(state): State<AppState>, jar: CookieJar, Path(lang): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn set_lang(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Path(lang): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let lang = Lang::parse(&lang);
-    let jar = jar.add(cookie(LANG_COOKIE, lang.code().into(), state.settings.secure_cookies, 365));
+    let jar = jar.add(cookie(
+        LANG_COOKIE,
+        lang.code().into(),
+        state.settings.secure_cookies,
+        365,
+    ));
     (jar, Redirect::to(&safe_next(q.get("next")))).into_response()
 }
 
 async fn names(state: &AppState) -> DepartmentNames {
-    state.accounts.departments().await.map(|ds| ds.into_iter().map(|d| (d.code, d.name)).collect()).unwrap_or_default()
+    state
+        .accounts
+        .departments()
+        .await
+        .map(|ds| ds.into_iter().map(|d| (d.code, d.name)).collect())
+        .unwrap_or_default()
 }
 
-const FACET_DIMS: [&str; 6] = ["provider", "category", "share_type", "open_type", "level", "update_cycle"];
+const FACET_DIMS: [&str; 6] = [
+    "provider",
+    "category",
+    "share_type",
+    "open_type",
+    "level",
+    "update_cycle",
+];
 
-async fn catalog_page(State(state): State<AppState>, user: ConsoleUser, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn catalog_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let text = q.get("q").cloned().unwrap_or_default();
-    let page_no: usize = q.get("page").and_then(|p| p.parse().ok()).filter(|p| (1..=10_000).contains(p)).unwrap_or(1);
+    let page_no: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .filter(|p| (1..=10_000).contains(p))
+        .unwrap_or(1);
     let per_page = 20;
     let mut filters = BTreeMap::new();
     for dim in FACET_DIMS {
@@ -329,7 +500,12 @@ async fn catalog_page(State(state): State<AppState>, user: ConsoleUser, Query(q)
             filters.insert(dim.to_string(), v.clone());
         }
     }
-    let params = SearchParams { text: text.clone(), filters: filters.clone(), offset: (page_no - 1) * per_page, limit: per_page };
+    let params = SearchParams {
+        text: text.clone(),
+        filters: filters.clone(),
+        offset: (page_no - 1) * per_page,
+        limit: per_page,
+    };
     let found = match state.catalog.search(&user.actor, &params).await {
         Ok(f) => f,
         Err(e) => return catalog_error(&user, e),
@@ -351,7 +527,10 @@ async fn catalog_page(State(state): State<AppState>, user: ConsoleUser, Query(q)
                 None => params.remove(k),
             };
         }
-        let qs: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+        let qs: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect();
         format!("/catalog?{}", qs.join("&"))
     };
     let facets: Vec<Value> = FACET_DIMS
@@ -375,7 +554,11 @@ async fn catalog_page(State(state): State<AppState>, user: ConsoleUser, Query(q)
             context! { dim => *dim, values => values }
         })
         .collect();
-    let items: Vec<_> = found.items.iter().map(|r| views::summary(r, &names)).collect();
+    let items: Vec<_> = found
+        .items
+        .iter()
+        .map(|r| views::summary(r, &names))
+        .collect();
     let pages = found.total.div_ceil(per_page).max(1);
     let extra = context! {
         q => text.clone(), total => found.total, items => ser(&items), facets => facets,
@@ -388,14 +571,25 @@ async fn catalog_page(State(state): State<AppState>, user: ConsoleUser, Query(q)
     page(&state, &user, "catalog.html", extra)
 }
 
-async fn resource_page(State(state): State<AppState>, user: ConsoleUser, Path(code): Path<String>) -> Response {
+async fn resource_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+) -> Response {
     let r = match state.catalog.get(&user.actor, &code).await {
         Ok(r) => r,
         Err(e) => return catalog_error(&user, e),
     };
-    let history = state.catalog.history(&user.actor, &code).await.unwrap_or_default();
+    let history = state
+        .catalog
+        .history(&user.actor, &code)
+        .await
+        .unwrap_or_default();
     let names = names(&state).await;
-    let target = Target::Resource { provider: &r.spec.provider, status: r.status };
+    let target = Target::Resource {
+        provider: &r.spec.provider,
+        status: r.status,
+    };
     let can = |a| decide(&user.actor, a, target).is_ok();
     let extra = context! {
         r => ser(views::detail(&r, &names)),
@@ -410,13 +604,24 @@ async fn resource_page(State(state): State<AppState>, user: ConsoleUser, Path(co
 /// Builds a [`ResourceInput`] from the console form. Unparseable numbers become out-of-range
 /// values so that validation reports them on their field.
 fn input_from_form(form: &[(String, String)]) -> ResourceInput {
-    let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
+    let get = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
     let num = |k: &str| get(k).parse::<u32>().unwrap_or(0);
     let mut items: BTreeMap<usize, DataItemInput> = BTreeMap::new();
     for (k, v) in form {
-        let Some(rest) = k.strip_prefix("items-") else { continue };
-        let Some((idx, field)) = rest.split_once('-') else { continue };
-        let Ok(idx) = idx.parse::<usize>() else { continue };
+        let Some(rest) = k.strip_prefix("items-") else {
+            continue;
+        };
+        let Some((idx, field)) = rest.split_once('-') else {
+            continue;
+        };
+        let Ok(idx) = idx.parse::<usize>() else {
+            continue;
+        };
         if idx >= shuniu_types::limits::ITEMS * 2 {
             continue;
         }
@@ -426,7 +631,13 @@ fn input_from_form(form: &[(String, String)]) -> ResourceInput {
             "name" => item.name = v,
             "label" => item.label = v,
             "data_type" => item.data_type = v,
-            "length" => item.length = if v.is_empty() { None } else { Some(v.parse().unwrap_or(0)) },
+            "length" => {
+                item.length = if v.is_empty() {
+                    None
+                } else {
+                    Some(v.parse().unwrap_or(0))
+                }
+            }
             "description" => item.description = v,
             "is_key" => item.is_key = true,
             "required" => item.required = true,
@@ -446,7 +657,11 @@ fn input_from_form(form: &[(String, String)]) -> ResourceInput {
         item_name: get("item_name"),
         subject_code: num("subject_code").min(65_535) as u16,
         subject_name: get("subject_name"),
-        detail_code: if detail.is_empty() { None } else { Some(detail.parse().unwrap_or(0)) },
+        detail_code: if detail.is_empty() {
+            None
+        } else {
+            Some(detail.parse().unwrap_or(0))
+        },
         detail_name: Some(get("detail_name")).filter(|s| !s.is_empty()),
         summary: get("summary"),
         format: get("format"),
@@ -459,25 +674,45 @@ fn input_from_form(form: &[(String, String)]) -> ResourceInput {
         update_cycle: get("update_cycle"),
         level: get("level"),
         publish_date: chrono::NaiveDate::parse_from_str(&get("publish_date"), "%Y-%m-%d").ok(),
-        related: get("related").split([',', '，', ' ']).filter(|s| !s.is_empty()).map(String::from).collect(),
+        related: get("related")
+            .split([',', '，', ' '])
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         // Blank rows (the spare rows of the form) are not data items.
-        data_items: items.into_values().filter(|i| !(i.name.is_empty() && i.label.is_empty())).collect(),
+        data_items: items
+            .into_values()
+            .filter(|i| !(i.name.is_empty() && i.label.is_empty()))
+            .collect(),
     }
 }
 
 fn error_map(errors: &[FieldError], lang: Lang) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for e in errors {
-        let msg = if lang == Lang::En { e.message_en.clone() } else { e.message_zh.clone() };
-        m.entry(e.field.clone()).and_modify(|s: &mut String| {
-            s.push_str("；");
-            s.push_str(&msg)
-        }).or_insert(msg);
+        let msg = if lang == Lang::En {
+            e.message_en.clone()
+        } else {
+            e.message_zh.clone()
+        };
+        m.entry(e.field.clone())
+            .and_modify(|s: &mut String| {
+                s.push('；');
+                s.push_str(&msg)
+            })
+            .or_insert(msg);
     }
     m
 }
 
-async fn form_page(state: &AppState, user: &ConsoleUser, input: &ResourceInput, code: Option<&str>, version: Option<i64>, errors: &[FieldError]) -> Response {
+async fn form_page(
+    state: &AppState,
+    user: &ConsoleUser,
+    input: &ResourceInput,
+    code: Option<&str>,
+    version: Option<i64>,
+    errors: &[FieldError],
+) -> Response {
     let departments = state.accounts.departments().await.unwrap_or_default();
     let providers: Vec<Value> = departments
         .iter()
@@ -494,15 +729,33 @@ async fn form_page(state: &AppState, user: &ConsoleUser, input: &ResourceInput, 
         related => input.related.join(", "),
         publish_date => input.publish_date.map(|d| d.to_string()).unwrap_or_default(),
     };
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let mut resp = page(state, user, "form.html", extra);
     *resp.status_mut() = status;
     resp
 }
 
 async fn new_form(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    if let Err(d) = decide(&user.actor, Action::RegisterResource, Target::NewResource { provider: &user.actor.department }) {
-        return error_page(user.lang, StatusCode::FORBIDDEN, if user.lang == Lang::En { &d.message_en } else { &d.message_zh });
+    if let Err(d) = decide(
+        &user.actor,
+        Action::RegisterResource,
+        Target::NewResource {
+            provider: &user.actor.department,
+        },
+    ) {
+        return error_page(
+            user.lang,
+            StatusCode::FORBIDDEN,
+            if user.lang == Lang::En {
+                &d.message_en
+            } else {
+                &d.message_zh
+            },
+        );
     }
     let input = ResourceInput {
         provider: user.actor.department.clone(),
@@ -518,38 +771,85 @@ async fn new_form(State(state): State<AppState>, user: ConsoleUser) -> Response 
     form_page(&state, &user, &input, None, None, &[]).await
 }
 
-async fn new_submit(State(state): State<AppState>, user: ConsoleUser, axum::Form(form): axum::Form<Vec<(String, String)>>) -> Response {
-    if let Err(r) = check_csrf(&user, &form) {
+async fn new_submit(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
         return r;
     }
     let input = input_from_form(&form);
     match state.catalog.register(&user.actor, &input).await {
         Ok(r) => Redirect::to(&format!("/catalog/r/{}", urlencode(&r.code))).into_response(),
-        Err(CatalogError::Invalid(errors)) => form_page(&state, &user, &input, None, None, &errors).await,
+        Err(CatalogError::Invalid(errors)) => {
+            form_page(&state, &user, &input, None, None, &errors).await
+        }
         Err(e) => catalog_error(&user, e),
     }
 }
 
-async fn edit_form(State(state): State<AppState>, user: ConsoleUser, Path(code): Path<String>) -> Response {
+async fn edit_form(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+) -> Response {
     let r = match state.catalog.get(&user.actor, &code).await {
         Ok(r) => r,
         Err(e) => return catalog_error(&user, e),
     };
-    if let Err(d) = decide(&user.actor, Action::EditResource, Target::Resource { provider: &r.spec.provider, status: r.status }) {
-        return error_page(user.lang, StatusCode::FORBIDDEN, if user.lang == Lang::En { &d.message_en } else { &d.message_zh });
+    if let Err(d) = decide(
+        &user.actor,
+        Action::EditResource,
+        Target::Resource {
+            provider: &r.spec.provider,
+            status: r.status,
+        },
+    ) {
+        return error_page(
+            user.lang,
+            StatusCode::FORBIDDEN,
+            if user.lang == Lang::En {
+                &d.message_en
+            } else {
+                &d.message_zh
+            },
+        );
     }
-    form_page(&state, &user, &ResourceInput::from(&r.spec), Some(&code), Some(r.version), &[]).await
+    form_page(
+        &state,
+        &user,
+        &ResourceInput::from(&r.spec),
+        Some(&code),
+        Some(r.version),
+        &[],
+    )
+    .await
 }
 
-async fn edit_submit(State(state): State<AppState>, user: ConsoleUser, Path(code): Path<String>, axum::Form(form): axum::Form<Vec<(String, String)>>) -> Response {
-    if let Err(r) = check_csrf(&user, &form) {
+async fn edit_submit(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
         return r;
     }
     let input = input_from_form(&form);
-    let version = form.iter().find(|(k, _)| k == "version").and_then(|(_, v)| v.parse().ok());
-    match state.catalog.update(&user.actor, &code, &input, version).await {
+    let version = form
+        .iter()
+        .find(|(k, _)| k == "version")
+        .and_then(|(_, v)| v.parse().ok());
+    match state
+        .catalog
+        .update(&user.actor, &code, &input, version)
+        .await
+    {
         Ok(r) => Redirect::to(&format!("/catalog/r/{}", urlencode(&r.code))).into_response(),
-        Err(CatalogError::Invalid(errors)) => form_page(&state, &user, &input, Some(&code), version, &errors).await,
+        Err(CatalogError::Invalid(errors)) => {
+            form_page(&state, &user, &input, Some(&code), version, &errors).await
+        }
         Err(e) => catalog_error(&user, e),
     }
 }
@@ -561,22 +861,43 @@ async fn resource_action(
     headers: HeaderMap,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = check_csrf(&user, &form) {
+    if let Some(r) = csrf_rejection(&user, &form) {
         return r;
     }
-    let reason = form.iter().find(|(k, _)| k == "reason").map(|(_, v)| v.clone()).unwrap_or_default();
+    let reason = form
+        .iter()
+        .find(|(k, _)| k == "reason")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let result = match action.as_str() {
         "submit" => state.catalog.submit(&user.actor, &code).await,
-        "publish" => state.catalog.review(&user.actor, &code, Review::Publish, &reason).await,
-        "return" => state.catalog.review(&user.actor, &code, Review::Return, &reason).await,
+        "publish" => {
+            state
+                .catalog
+                .review(&user.actor, &code, Review::Publish, &reason)
+                .await
+        }
+        "return" => {
+            state
+                .catalog
+                .review(&user.actor, &code, Review::Return, &reason)
+                .await
+        }
         "withdraw" => state.catalog.withdraw(&user.actor, &code, &reason).await,
         _ => return not_found_page(),
     };
     match result {
         Ok(_) => {
             // Back to where the action was taken (the review queue or the resource page).
-            let from_review = headers.get(header::REFERER).and_then(|v| v.to_str().ok()).is_some_and(|r| r.contains("/review"));
-            let to = if from_review { "/review".to_string() } else { format!("/catalog/r/{}", urlencode(&code)) };
+            let from_review = headers
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|r| r.contains("/review"));
+            let to = if from_review {
+                "/review".to_string()
+            } else {
+                format!("/catalog/r/{}", urlencode(&code))
+            };
             Redirect::to(&to).into_response()
         }
         Err(e) => catalog_error(&user, e),
@@ -591,7 +912,12 @@ async fn review_page(State(state): State<AppState>, user: ConsoleUser) -> Respon
     match state.catalog.review_queue(&user.actor).await {
         Ok(items) => {
             let names = names(&state).await;
-            page(&state, &user, "review.html", context! { items => ser(summaries(&items, &names)) })
+            page(
+                &state,
+                &user,
+                "review.html",
+                context! { items => ser(summaries(&items, &names)) },
+            )
         }
         Err(e) => catalog_error(&user, e),
     }
@@ -611,12 +937,18 @@ async fn negative_page(State(state): State<AppState>, user: ConsoleUser) -> Resp
     }
 }
 
-async fn lists_page(State(state): State<AppState>, user: ConsoleUser, Path(kind): Path<String>) -> Response {
+async fn lists_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(kind): Path<String>,
+) -> Response {
     let (kind, as_xlsx) = match kind.strip_suffix(".xlsx") {
         Some(k) => (k.to_string(), true),
         None => (kind, false),
     };
-    let Some(kind) = ListKind::parse(&kind) else { return not_found_page() };
+    let Some(kind) = ListKind::parse(&kind) else {
+        return not_found_page();
+    };
     let items = match state.catalog.list(kind).await {
         Ok(i) => i,
         Err(e) => return catalog_error(&user, e),
@@ -632,14 +964,25 @@ async fn lists_page(State(state): State<AppState>, user: ConsoleUser, Path(kind)
         .iter()
         .map(|k| context! { code => k.code(), label => if user.lang == Lang::En { k.en() } else { k.zh() }, active => *k == kind })
         .collect();
-    page(&state, &user, "lists.html", context! { kind => kind.code(), tabs => tabs, items => ser(summaries(&items, &names)) })
+    page(
+        &state,
+        &user,
+        "lists.html",
+        context! { kind => kind.code(), tabs => tabs, items => ser(summaries(&items, &names)) },
+    )
 }
 
 fn xlsx(bytes: Vec<u8>, name: &str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.xlsx\"")),
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.xlsx\""),
+            ),
         ],
         bytes,
     )
@@ -662,18 +1005,31 @@ async fn departments_page(State(state): State<AppState>, user: ConsoleUser) -> R
         .iter()
         .filter(|d| d.parent_code.is_none())
         .map(|d| {
-            let children: Vec<_> = departments.iter().filter(|c| c.parent_code.as_deref() == Some(&d.code)).map(views::DepartmentView::from).collect();
+            let children: Vec<_> = departments
+                .iter()
+                .filter(|c| c.parent_code.as_deref() == Some(&d.code))
+                .map(views::DepartmentView::from)
+                .collect();
             context! { d => ser(views::DepartmentView::from(d)), children => ser(children) }
         })
         .collect();
-    page(&state, &user, "departments.html", context! { tree => tree, total => departments.len() })
+    page(
+        &state,
+        &user,
+        "departments.html",
+        context! { tree => tree, total => departments.len() },
+    )
 }
 
 async fn import_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
     page(&state, &user, "import.html", context! { report => () })
 }
 
-async fn import_submit(State(state): State<AppState>, user: ConsoleUser, mut multipart: axum::extract::Multipart) -> Response {
+async fn import_submit(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    mut multipart: axum::extract::Multipart,
+) -> Response {
     let mut csrf = String::new();
     let mut file = Vec::new();
     let mut dry_run = false;
@@ -682,7 +1038,11 @@ async fn import_submit(State(state): State<AppState>, user: ConsoleUser, mut mul
             Ok(Some(field)) => {
                 let name = field.name().unwrap_or_default().to_string();
                 let Ok(bytes) = field.bytes().await else {
-                    return error_page(user.lang, StatusCode::BAD_REQUEST, "upload interrupted / 上传中断");
+                    return error_page(
+                        user.lang,
+                        StatusCode::BAD_REQUEST,
+                        "upload interrupted / 上传中断",
+                    );
                 };
                 match name.as_str() {
                     "csrf" => csrf = String::from_utf8_lossy(&bytes).to_string(),
@@ -695,13 +1055,22 @@ async fn import_submit(State(state): State<AppState>, user: ConsoleUser, mut mul
             Err(e) => return error_page(user.lang, StatusCode::BAD_REQUEST, &e.to_string()),
         }
     }
-    if let Err(r) = check_csrf(&user, &[("csrf".to_string(), csrf)]) {
+    if let Some(r) = csrf_rejection(&user, &[("csrf".to_string(), csrf)]) {
         return r;
     }
-    match state.catalog.import_excel(&user.actor, &file, dry_run).await {
+    match state
+        .catalog
+        .import_excel(&user.actor, &file, dry_run)
+        .await
+    {
         Ok(report) => {
             let view = crate::api::import_view(report);
-            page(&state, &user, "import.html", context! { report => ser(view) })
+            page(
+                &state,
+                &user,
+                "import.html",
+                context! { report => ser(view) },
+            )
         }
         Err(CatalogError::Invalid(errors)) => {
             let view = crate::api::ImportReportView {
@@ -709,11 +1078,22 @@ async fn import_submit(State(state): State<AppState>, user: ConsoleUser, mut mul
                 dry_run,
                 errors: errors
                     .iter()
-                    .map(|e| crate::api::ImportRowError { row: 0, field: e.field.clone(), code: e.code.into(), message_zh: e.message_zh.clone(), message_en: e.message_en.clone() })
+                    .map(|e| crate::api::ImportRowError {
+                        row: 0,
+                        field: e.field.clone(),
+                        code: e.code.into(),
+                        message_zh: e.message_zh.clone(),
+                        message_en: e.message_en.clone(),
+                    })
                     .collect(),
                 imported: vec![],
             };
-            page(&state, &user, "import.html", context! { report => ser(view) })
+            page(
+                &state,
+                &user,
+                "import.html",
+                context! { report => ser(view) },
+            )
         }
         Err(CatalogError::Workbook(detail)) => {
             let view = crate::api::ImportReportView {
@@ -728,7 +1108,12 @@ async fn import_submit(State(state): State<AppState>, user: ConsoleUser, mut mul
                 }],
                 imported: vec![],
             };
-            page(&state, &user, "import.html", context! { report => ser(view) })
+            page(
+                &state,
+                &user,
+                "import.html",
+                context! { report => ser(view) },
+            )
         }
         Err(e) => catalog_error(&user, e),
     }
@@ -741,7 +1126,18 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         let env = templates();
-        for name in ["base.html", "login.html", "catalog.html", "resource.html", "form.html", "review.html", "negative.html", "lists.html", "departments.html", "import.html"] {
+        for name in [
+            "base.html",
+            "login.html",
+            "catalog.html",
+            "resource.html",
+            "form.html",
+            "review.html",
+            "negative.html",
+            "lists.html",
+            "departments.html",
+            "import.html",
+        ] {
             assert!(env.get_template(name).is_ok(), "{name}");
         }
     }
@@ -750,7 +1146,10 @@ mod tests {
     fn redirects_stay_on_site() {
         assert_eq!(safe_next(Some(&"/catalog?q=x".to_string())), "/catalog?q=x");
         assert_eq!(safe_next(Some(&"//evil.example".to_string())), "/catalog");
-        assert_eq!(safe_next(Some(&"https://evil.example".to_string())), "/catalog");
+        assert_eq!(
+            safe_next(Some(&"https://evil.example".to_string())),
+            "/catalog"
+        );
         assert_eq!(safe_next(Some(&"/\\evil".to_string())), "/catalog");
     }
 
