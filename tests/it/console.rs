@@ -325,3 +325,50 @@ async fn review_queue_and_import_pages() {
         .unwrap();
     assert!(page.contains("data-result=\"failed\""), "{page}");
 }
+
+#[tokio::test]
+async fn every_page_renders_with_real_entries() {
+    let hub = Hub::start().await;
+    let mut long = resource("户籍人口基本信息");
+    long["summary"] = serde_json::json!("很长的摘要".repeat(60));
+    let code = hub.register(&hub.ga_key, &long).await;
+    hub.publish(&hub.ga_key, &code).await;
+    let mut negative = resource("在逃人员信息");
+    negative["share_type"] = serde_json::json!("不予共享");
+    negative["legal_basis"] = serde_json::json!("《中华人民共和国刑事诉讼法》第一百五十五条");
+    let neg = hub.register(&hub.ga_key, &negative).await;
+    hub.publish(&hub.ga_key, &neg).await;
+    let draft = hub.register(&hub.ga_key, &resource("机动车登记信息")).await;
+    for (user, lang) in [("admin", "zh"), ("ga.officer", "en")] {
+        let (client, _) = login(&hub, user, PASSWORD).await;
+        client.get(hub.url(&format!("/lang/{lang}"))).send().await.unwrap();
+        for path in [
+            "/catalog".to_string(),
+            "/catalog?q=户籍&share_type=conditional".to_string(),
+            format!("/catalog/r/{code}"),
+            format!("/catalog/r/{neg}"),
+            format!("/catalog/r/{draft}"),
+            format!("/catalog/r/{draft}/edit"),
+            "/catalog/new".to_string(),
+            "/negative-list".to_string(),
+            "/lists/aggregation".to_string(),
+            "/lists/sharing".to_string(),
+            "/lists/open".to_string(),
+            "/departments".to_string(),
+            "/import".to_string(),
+        ] {
+            let r = client.get(hub.url(&path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{user} {path}");
+            let html = r.text().await.unwrap();
+            assert!(html.contains("</html>") && !html.contains("template error"), "{user} {path}");
+        }
+        let r = client.get(hub.url("/lists/open.xlsx")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = client.get(hub.url("/export.xlsx")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let (admin, _) = login(&hub, "admin", PASSWORD).await;
+    let html = admin.get(hub.url("/catalog")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("很长的摘要很长的摘要") && html.contains('…'), "long summaries are shortened");
+    assert!(admin.get(hub.url("/review")).send().await.unwrap().status() == StatusCode::OK);
+}

@@ -32,6 +32,14 @@ const LOGIN_CSRF_COOKIE: &str = "shuniu_login_csrf";
 
 pub fn templates() -> Environment<'static> {
     let mut env = Environment::new();
+    // Filters first: templates resolve them when they are added.
+    env.add_filter("truncate", |s: String, n: usize| -> String {
+        if s.chars().count() <= n {
+            s
+        } else {
+            s.chars().take(n).chain(std::iter::once('…')).collect()
+        }
+    });
     for (name, src) in [
         ("base.html", include_str!("../../templates/base.html")),
         ("login.html", include_str!("../../templates/login.html")),

@@ -1,0 +1,130 @@
+import os
+import pathlib
+import re
+import time
+
+from conftest import sign_in
+
+ARTIFACTS = pathlib.Path(os.environ.get("SHUNIU_E2E_ARTIFACTS", "target/e2e"))
+ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+
+def total(page):
+    return int(page.inner_text("#total"))
+
+
+def test_wrong_password_is_refused(page, base_url):
+    page.goto(f"{base_url}/catalog")
+    assert "/login" in page.url
+    page.fill("#login", "admin")
+    page.fill("#password", "not-the-password")
+    page.click("#login-submit")
+    assert page.is_visible("#login-error")
+    assert "用户名或密码错误" in page.inner_text("#login-error")
+
+
+def test_search_in_chinese_with_facets(page, base_url, accounts):
+    sign_in(page, base_url, accounts, "admin")
+    assert "数据资源目录" in page.inner_text("header")
+    everything = total(page)
+    assert everything >= 300
+    page.fill("#q", "户籍人口")
+    page.click("#search-button")
+    page.wait_for_url(re.compile(r".*q=.*"))
+    found = total(page)
+    assert 0 < found < everything
+    assert "户籍人口基本信息" in page.inner_text(".results")
+    # Facet: only conditionally shared entries.
+    page.click("section[data-facet=share_type] a[data-value=conditional]")
+    page.wait_for_url(re.compile(r".*share_type=conditional.*"))
+    assert total(page) <= found
+    page.screenshot(path=str(ARTIFACTS / "catalog-search.png"), full_page=True)
+    page.click("#clear-filters")
+    assert total(page) == found
+    # Detail page with data items and history.
+    page.click("li.resource h2 a >> nth=0")
+    page.wait_for_selector("#data-items")
+    assert page.locator("#data-items tbody tr").count() >= 3
+    assert page.locator("#history tbody tr").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "resource-detail.png"), full_page=True)
+
+
+def test_english_switch_persists(page, base_url, accounts):
+    sign_in(page, base_url, accounts, "ga.officer")
+    page.click("#lang-en")
+    page.wait_for_selector("html[lang=en]")
+    assert "Data catalog" in page.inner_text("header")
+    page.goto(f"{base_url}/negative-list")
+    assert "Negative list" in page.inner_text("h1")
+    page.reload()
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.click("#lang-zh")
+    page.wait_for_selector("html[lang=zh-CN]")
+    assert "负面清单" in page.inner_text("h1")
+
+
+def test_negative_list_shows_legal_basis(page, base_url, accounts):
+    sign_in(page, base_url, accounts, "mz.officer")
+    page.goto(f"{base_url}/negative-list")
+    rows = page.locator("#negative-list tbody tr")
+    assert rows.count() >= 4
+    bases = page.locator("#negative-list td.basis").all_inner_texts()
+    assert all("《" in b for b in bases)
+
+
+def test_register_submit_review_publish(browser, base_url, accounts):
+    officer_ctx = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1200})
+    officer = officer_ctx.new_page()
+    sign_in(officer, base_url, accounts, "ga.officer")
+    officer.click("a[data-nav=register]")
+    officer.wait_for_selector("#f-name")
+    # Saving without a name shows the error at the field and keeps what was typed.
+    officer.fill("#f-item_code", "1")
+    officer.fill("#f-item_name", "人口")
+    officer.fill("#f-subject_code", "9")
+    officer.fill("#f-subject_name", "境外人员")
+    officer.fill("#f-summary", "境外人员临时住宿登记信息")
+    officer.fill("#f-share_conditions", "用于出入境管理和政务服务核验")
+    officer.fill("input[name=items-0-name]", "passport_no")
+    officer.fill("input[name=items-0-label]", "护照号码")
+    officer.fill("input[name=items-0-length]", "20")
+    officer.click("#save")
+    officer.wait_for_selector("#form-errors")
+    assert officer.is_visible("[data-error-for=name]")
+    assert officer.input_value("input[name=items-0-label]") == "护照号码"
+    # Fix it, add a data item with the button, save.
+    stamp = str(int(time.time()))
+    name = f"境外人员住宿登记信息{stamp}"
+    officer.fill("#f-name", name)
+    rows_before = officer.locator("tr.item-row").count()
+    officer.click("#add-item")
+    assert officer.locator("tr.item-row").count() == rows_before + 1
+    last = officer.locator("tr.item-row").last
+    last.locator("input[name$=-name]").fill("checkin_date")
+    last.locator("input[name$=-label]").fill("入住日期")
+    last.locator("select[name$=-data_type]").select_option("date")
+    officer.click("#save")
+    officer.wait_for_selector("#resource-status[data-status=draft]")
+    code = officer.inner_text("#resource-code")
+    assert officer.locator("#data-items tbody tr").count() == 2
+    officer.click("#submit")
+    officer.wait_for_selector("#resource-status[data-status=submitted]")
+
+    admin_ctx = browser.new_context(locale="zh-CN")
+    admin = admin_ctx.new_page()
+    sign_in(admin, base_url, accounts, "admin")
+    admin.click("a[data-nav=review]")
+    row = admin.locator(f"#review-queue tr[data-code='{code}']")
+    row.wait_for()
+    row.locator("button.publish").click()
+    admin.wait_for_url(f"{base_url}/review")
+    assert admin.locator(f"#review-queue tr[data-code='{code}']").count() == 0
+
+    officer.reload()
+    assert officer.get_attribute("#resource-status", "data-status") == "published"
+    officer.fill("#q", name) if officer.locator("#q").count() else None
+    officer.goto(f"{base_url}/catalog?q={name}")
+    assert total(officer) == 1
+    officer.screenshot(path=str(ARTIFACTS / "registered.png"), full_page=True)
+    officer_ctx.close()
+    admin_ctx.close()
