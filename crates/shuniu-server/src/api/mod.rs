@@ -31,7 +31,7 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
     info(title = "Shuniu (数纽) API", version = "1.0.0", description = "City public-data hub: catalog, identity. Errors: {\"error\": {code, message_zh, message_en, fields}}."),
     modifiers(&BearerAuth),
     security(("api_key" = [])),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody, ListName))
 )]
 pub struct ApiDoc;
 
@@ -555,6 +555,15 @@ async fn negative_list(
     ))
 }
 
+/// The three lists.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ListName {
+    Aggregation,
+    Sharing,
+    Open,
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
@@ -578,9 +587,10 @@ fn xlsx_response(bytes: Vec<u8>, name: &str) -> Response {
 
 /// One of the three lists (汇聚清单 `aggregation`, 共享清单 `sharing`, 开放清单 `open`), as JSON or Excel.
 #[utoipa::path(get, path = "/api/v1/catalog/lists/{kind}", tag = "catalog",
-    params(("kind" = String, Path, description = "aggregation, sharing or open"), FormatQuery),
-    responses((status = 200, body = ResourceList, content_type = "application/json"),
-              (status = 200, description = "Excel workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    params(("kind" = ListName, Path, description = "汇聚清单 aggregation, 共享清单 sharing, 开放清单 open"), FormatQuery),
+    responses((status = 200, description = "The list, as JSON or (format=xlsx) as an Excel workbook", content(
+                  (ResourceList = "application/json"),
+                  (Workbook = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn catalog_list(
     State(state): State<AppState>,
@@ -612,7 +622,7 @@ async fn catalog_list(
 
 /// Exports every entry the caller may see, in the import layout.
 #[utoipa::path(get, path = "/api/v1/catalog/export", tag = "catalog",
-    responses((status = 200, description = "Excel workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    responses((status = 200, description = "Excel workbook", body = Workbook, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
               (status = 401, body = ErrorBody)))]
 async fn export_catalog(
     State(state): State<AppState>,
@@ -631,6 +641,11 @@ pub struct ImportQuery {
     /// Check the workbook without importing.
     pub dry_run: Option<bool>,
 }
+
+/// An Excel workbook (.xlsx or .xls) as the raw request body.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Workbook(#[allow(dead_code)] Vec<u8>);
 
 #[derive(Serialize, ToSchema)]
 pub struct ImportRowError {
@@ -653,7 +668,10 @@ pub struct ImportReportView {
 
 /// Imports catalog entries from an Excel workbook (.xlsx or .xls): all or nothing.
 #[utoipa::path(post, path = "/api/v1/catalog/import", tag = "catalog", params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", description = "The workbook"),
+    request_body(description = "The workbook (.xlsx or .xls)", content(
+        (Workbook = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (Workbook = "application/vnd.ms-excel"),
+        (Workbook = "application/octet-stream"))),
     responses((status = 200, body = ImportReportView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 413, description = "Workbook too large"), (status = 422, body = ErrorBody)))]
 async fn import_catalog(
