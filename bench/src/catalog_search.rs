@@ -15,11 +15,35 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 const QUERIES: &[&str] = &[
-    "户籍人口", "营业执照", "社会保险缴费", "不动产登记", "低保", "空气质量", "住房公积金", "企业", "行政处罚", "出生医学证明",
-    "婚姻登记", "学籍", "养老金", "机动车", "统一社会信用代码", "死亡", "残疾人", "公交", "医疗费用结算", "信用",
+    "户籍人口",
+    "营业执照",
+    "社会保险缴费",
+    "不动产登记",
+    "低保",
+    "空气质量",
+    "住房公积金",
+    "企业",
+    "行政处罚",
+    "出生医学证明",
+    "婚姻登记",
+    "学籍",
+    "养老金",
+    "机动车",
+    "统一社会信用代码",
+    "死亡",
+    "残疾人",
+    "公交",
+    "医疗费用结算",
+    "信用",
 ];
 
-const FILTERS: &[(&str, &str)] = &[("", ""), ("share_type", "conditional"), ("provider", "370200GA"), ("level", "general_3"), ("update_cycle", "daily")];
+const FILTERS: &[(&str, &str)] = &[
+    ("", ""),
+    ("share_type", "conditional"),
+    ("provider", "370200GA"),
+    ("level", "general_3"),
+    ("update_cycle", "daily"),
+];
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -28,8 +52,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 fn summarize(name: &str, mut samples: Vec<f64>) -> (f64, f64) {
     samples.sort_by(|a, b| a.total_cmp(b));
-    let (p50, p95, p99) = (percentile(&samples, 0.5), percentile(&samples, 0.95), percentile(&samples, 0.99));
-    println!("{name:<44} n={:<6} p50={p50:>7.3} ms  p95={p95:>7.3} ms  p99={p99:>7.3} ms  max={:>7.3} ms", samples.len(), samples[samples.len() - 1]);
+    let (p50, p95, p99) = (
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.95),
+        percentile(&samples, 0.99),
+    );
+    println!(
+        "{name:<44} n={:<6} p50={p50:>7.3} ms  p95={p95:>7.3} ms  p99={p99:>7.3} ms  max={:>7.3} ms",
+        samples.len(),
+        samples[samples.len() - 1]
+    );
     (p50, p99)
 }
 
@@ -39,7 +71,11 @@ async fn main() -> Result<()> {
     let entries: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let iterations: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2_000);
     let dir = tempfile::tempdir()?;
-    let store = Store::open(&format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display())).await?;
+    let store = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    ))
+    .await?;
 
     // The demo city's departments and catalog, varied by district and edition up to `entries`.
     let city = shuniu_demo::generate(1);
@@ -56,7 +92,18 @@ async fn main() -> Result<()> {
         };
         accounts.create_department(&root, &input).await?;
     }
-    let editions = ["", "（2019版）", "（2020版）", "（2021版）", "（2022版）", "（2023版）", "（历史库）", "（专题库）", "（归档）", "（接口版）"];
+    let editions = [
+        "",
+        "（2019版）",
+        "（2020版）",
+        "（2021版）",
+        "（2022版）",
+        "（2023版）",
+        "（历史库）",
+        "（专题库）",
+        "（归档）",
+        "（接口版）",
+    ];
     let format = CodeFormat::default();
     let started = Instant::now();
     let mut tx = store.begin().await?;
@@ -70,23 +117,60 @@ async fn main() -> Result<()> {
             input.name = format!("{}（{}）", input.name, round);
         }
         let spec = input.validate().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let seq = tx.next_sequence(&format!("{}|{}", spec.classification.front_code(), spec.provider)).await?;
+        let seq = tx
+            .next_sequence(&format!(
+                "{}|{}",
+                spec.classification.front_code(),
+                spec.provider
+            ))
+            .await?;
         let code = format.render(&spec.classification, &spec.provider, seq as u64);
         let items: Vec<String> = spec.data_items.iter().map(|d| d.label.clone()).collect();
-        fts_rows.push((code.clone(), spec.name.clone(), spec.summary.clone(), items.join(" ")));
-        tx.insert_resource(&code, &spec, ResourceStatus::Published, "bench").await?;
+        fts_rows.push((
+            code.clone(),
+            spec.name.clone(),
+            spec.summary.clone(),
+            items.join(" "),
+        ));
+        tx.insert_resource(&code, &spec, ResourceStatus::Published, "bench")
+            .await?;
     }
     tx.commit().await?;
-    println!("loaded {entries} entries into the control plane in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "loaded {entries} entries into the control plane in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let started = Instant::now();
     let catalog = Catalog::open(store.clone(), CodeFormat::default()).await?;
-    println!("built the search index in {:.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "built the search index in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
 
-    let operator = Actor { principal: "admin".into(), display_name: "admin".into(), role: Role::HubOperator, department: "370200DSJ".into() };
-    let officer = Actor { principal: "mz".into(), display_name: "mz".into(), role: Role::DataOfficer, department: "370200MZ".into() };
+    let operator = Actor {
+        principal: "admin".into(),
+        display_name: "admin".into(),
+        role: Role::HubOperator,
+        department: "370200DSJ".into(),
+    };
+    let officer = Actor {
+        principal: "mz".into(),
+        display_name: "mz".into(),
+        role: Role::DataOfficer,
+        department: "370200MZ".into(),
+    };
     // Warm up.
     for q in QUERIES {
-        catalog.search(&operator, &SearchParams { text: (*q).into(), limit: 20, ..Default::default() }).await?;
+        catalog
+            .search(
+                &operator,
+                &SearchParams {
+                    text: (*q).into(),
+                    limit: 20,
+                    ..Default::default()
+                },
+            )
+            .await?;
     }
     let mut plain = Vec::new();
     let mut faceted = Vec::new();
@@ -99,7 +183,12 @@ async fn main() -> Result<()> {
         if !dim.is_empty() {
             filters.insert(dim.to_string(), value.to_string());
         }
-        let params = SearchParams { text: q.into(), filters, offset: 0, limit: 20 };
+        let params = SearchParams {
+            text: q.into(),
+            filters,
+            offset: 0,
+            limit: 20,
+        };
         let actor = if i % 3 == 0 { &officer } else { &operator };
         let t = Instant::now();
         let page = catalog.search(actor, &params).await?;
@@ -113,19 +202,42 @@ async fn main() -> Result<()> {
             faceted.push(ms);
         }
     }
-    println!("\nShuniu catalog search ({entries} entries, 20 per page, 6 facet counts per query; {} hits in all)", hits);
-    let all: Vec<f64> = plain.iter().chain(&faceted).chain(&as_officer).copied().collect();
+    println!(
+        "\nShuniu catalog search ({entries} entries, 20 per page, 6 facet counts per query; {} hits in all)",
+        hits
+    );
+    let all: Vec<f64> = plain
+        .iter()
+        .chain(&faceted)
+        .chain(&as_officer)
+        .copied()
+        .collect();
     summarize("text query, no filter (hub operator)", plain);
     summarize("text query + facet filter (hub operator)", faceted);
     summarize("text query, department visibility filter", as_officer);
     let (_, ours_p99) = summarize("all queries", all.clone());
 
     // Peer: SQLite FTS5 with the trigram tokenizer, same entries, same queries (no facets).
-    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("fts.db").display())).await.context("fts db")?;
-    sqlx::query("CREATE VIRTUAL TABLE docs USING fts5(code, name, summary, items, tokenize = 'trigram')").execute(&mut conn).await?;
+    let mut conn = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("fts.db").display()
+    ))
+    .await
+    .context("fts db")?;
+    sqlx::query(
+        "CREATE VIRTUAL TABLE docs USING fts5(code, name, summary, items, tokenize = 'trigram')",
+    )
+    .execute(&mut conn)
+    .await?;
     sqlx::query("BEGIN").execute(&mut conn).await?;
     for (code, name, summary, items) in &fts_rows {
-        sqlx::query("INSERT INTO docs (code, name, summary, items) VALUES (?, ?, ?, ?)").bind(code).bind(name).bind(summary).bind(items).execute(&mut conn).await?;
+        sqlx::query("INSERT INTO docs (code, name, summary, items) VALUES (?, ?, ?, ?)")
+            .bind(code)
+            .bind(name)
+            .bind(summary)
+            .bind(items)
+            .execute(&mut conn)
+            .await?;
     }
     sqlx::query("COMMIT").execute(&mut conn).await?;
     let mut fts = Vec::new();
@@ -134,25 +246,41 @@ async fn main() -> Result<()> {
         let t = Instant::now();
         // Trigram matching needs 3+ characters; shorter queries fall back to LIKE, as FTS5 does.
         let (n,): (i64,) = if q.chars().count() >= 3 {
-            sqlx::query_as("SELECT COUNT(*) FROM docs WHERE docs MATCH ?").bind(format!("\"{q}\"")).fetch_one(&mut conn).await?
-        } else {
-            sqlx::query_as("SELECT COUNT(*) FROM docs WHERE name LIKE ? OR summary LIKE ? OR items LIKE ?")
-                .bind(format!("%{q}%"))
-                .bind(format!("%{q}%"))
-                .bind(format!("%{q}%"))
+            sqlx::query_as("SELECT COUNT(*) FROM docs WHERE docs MATCH ?")
+                .bind(format!("\"{q}\""))
                 .fetch_one(&mut conn)
                 .await?
+        } else {
+            sqlx::query_as(
+                "SELECT COUNT(*) FROM docs WHERE name LIKE ? OR summary LIKE ? OR items LIKE ?",
+            )
+            .bind(format!("%{q}%"))
+            .bind(format!("%{q}%"))
+            .bind(format!("%{q}%"))
+            .fetch_one(&mut conn)
+            .await?
         };
-        let _rows: Vec<(String,)> = sqlx::query_as("SELECT code FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT 20")
-            .bind(format!("\"{}\"", if q.chars().count() >= 3 { q.to_string() } else { format!("{q}{q}{q}") }))
-            .fetch_all(&mut conn)
-            .await
-            .unwrap_or_default();
+        let _rows: Vec<(String,)> =
+            sqlx::query_as("SELECT code FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT 20")
+                .bind(format!(
+                    "\"{}\"",
+                    if q.chars().count() >= 3 {
+                        q.to_string()
+                    } else {
+                        format!("{q}{q}{q}")
+                    }
+                ))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_default();
         let _ = n;
         fts.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     println!("\nPeer: SQLite FTS5 trigram, count + top 20, no facets, no word segmentation");
     let (_, fts_p99) = summarize("all queries", fts);
-    println!("\nratio p99 shuniu / sqlite-fts5: {:.2}", ours_p99 / fts_p99);
+    println!(
+        "\nratio p99 shuniu / sqlite-fts5: {:.2}",
+        ours_p99 / fts_p99
+    );
     Ok(())
 }

@@ -854,3 +854,29 @@ async fn excel_round_trip_is_all_or_nothing() {
     let (_, report) = import(&hub, &hub.mz_key, exported, false).await;
     assert_eq!(report["errors"][0]["code"], "FORBIDDEN_DEPARTMENT");
 }
+
+#[tokio::test]
+async fn province_code_formats_never_duplicate_codes() {
+    // A format without the provider: two departments share one sequence space, and codes that
+    // exist already are skipped rather than duplicated.
+    let hub = Hub::start_with(
+        shuniu_types::CodeFormat::parse("SD{kind}{item}{subject}-{seq:4}").unwrap(),
+    )
+    .await;
+    let a = hub
+        .register(&hub.ga_key, &resource("户籍人口基本信息"))
+        .await;
+    let mut mz = resource("婚姻登记信息");
+    mz["provider"] = json!("370200MZ");
+    let b = hub.register(&hub.mz_key, &mz).await;
+    let c = hub
+        .register(&hub.ga_key, &resource("户籍人口补充信息"))
+        .await;
+    assert_eq!(a, "SD101001-0001");
+    assert_ne!(a, b);
+    assert_ne!(b, c);
+    assert_ne!(a, c);
+    for code in [&a, &b, &c] {
+        assert!(code.starts_with("SD101001-"), "{code}");
+    }
+}

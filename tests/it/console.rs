@@ -341,7 +341,11 @@ async fn every_page_renders_with_real_entries() {
     let draft = hub.register(&hub.ga_key, &resource("机动车登记信息")).await;
     for (user, lang) in [("admin", "zh"), ("ga.officer", "en")] {
         let (client, _) = login(&hub, user, PASSWORD).await;
-        client.get(hub.url(&format!("/lang/{lang}"))).send().await.unwrap();
+        client
+            .get(hub.url(&format!("/lang/{lang}")))
+            .send()
+            .await
+            .unwrap();
         for path in [
             "/catalog".to_string(),
             "/catalog?q=户籍&share_type=conditional".to_string(),
@@ -360,15 +364,153 @@ async fn every_page_renders_with_real_entries() {
             let r = client.get(hub.url(&path)).send().await.unwrap();
             assert_eq!(r.status(), StatusCode::OK, "{user} {path}");
             let html = r.text().await.unwrap();
-            assert!(html.contains("</html>") && !html.contains("template error"), "{user} {path}");
+            assert!(
+                html.contains("</html>") && !html.contains("template error"),
+                "{user} {path}"
+            );
         }
-        let r = client.get(hub.url("/lists/open.xlsx")).send().await.unwrap();
+        let r = client
+            .get(hub.url("/lists/open.xlsx"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         let r = client.get(hub.url("/export.xlsx")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
     let (admin, _) = login(&hub, "admin", PASSWORD).await;
-    let html = admin.get(hub.url("/catalog")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("很长的摘要很长的摘要") && html.contains('…'), "long summaries are shortened");
+    let html = admin
+        .get(hub.url("/catalog"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("很长的摘要很长的摘要") && html.contains('…'),
+        "long summaries are shortened"
+    );
     assert!(admin.get(hub.url("/review")).send().await.unwrap().status() == StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_hub_manages_users_and_application_keys_in_the_console() {
+    let hub = Hub::start().await;
+    let (admin, _) = login(&hub, "admin", PASSWORD).await;
+    let page = admin
+        .get(hub.url("/admin/users"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = extract(&page, "name=\"csrf\" value=\"").to_string();
+
+    // A weak password is refused at its field; a good one creates a user who can sign in.
+    let mut form = vec![
+        ("csrf", csrf.clone()),
+        ("login", "mz.officer".into()),
+        ("display_name", "民政管理员".into()),
+        ("role", "data_officer".into()),
+        ("department", "370200MZ".into()),
+        ("password", "123".into()),
+    ];
+    let r = admin
+        .post(hub.url("/admin/users"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("data-error-for=\"password\"")
+    );
+    form[5].1 = "Minzheng-2026".into();
+    let r = admin
+        .post(hub.url("/admin/users"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("id=\"user-created\""));
+    let (_, r) = login(&hub, "mz.officer", "Minzheng-2026").await;
+    assert_eq!(r.headers()["location"], "/catalog");
+
+    // An application key is shown once and works at once; revoked, it stops working.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("id", "mz-system"),
+        ("name", "社会救助系统"),
+        ("role", "data_officer"),
+        ("department", "370200MZ"),
+    ];
+    let page = admin
+        .post(hub.url("/admin/applications"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let key = page
+        .split("id=\"api-key\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(key.starts_with("snk_"));
+    assert_eq!(hub.get(&key, "/api/v1/me").await.status(), StatusCode::OK);
+    let listing = admin
+        .get(hub.url("/admin/applications"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listing.contains("mz-system") && !listing.contains(&key),
+        "the key is never shown again"
+    );
+    let r = admin
+        .post(hub.url("/admin/applications/mz-system/revoke"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        hub.get(&key, "/api/v1/me").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Only the hub administers.
+    let (officer, _) = login(&hub, "ga.officer", PASSWORD).await;
+    assert_eq!(
+        officer
+            .get(hub.url("/admin/users"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        officer
+            .get(hub.url("/admin/applications"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 }

@@ -39,11 +39,15 @@ pub async fn database_url(dir: &std::path::Path) -> String {
 
 impl Hub {
     pub async fn start() -> Hub {
+        Hub::start_with(CodeFormat::default()).await
+    }
+
+    pub async fn start_with(code_format: CodeFormat) -> Hub {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&database_url(dir.path()).await)
             .await
             .expect("open store");
-        let catalog = Catalog::open(store.clone(), CodeFormat::default())
+        let catalog = Catalog::open(store.clone(), code_format)
             .await
             .expect("catalog");
         let accounts = Accounts::new(store);

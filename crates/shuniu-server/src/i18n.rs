@@ -111,6 +111,12 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("history", "变更记录", "History"),
     ("action", "操作", "Action"),
     ("actor", "操作人", "By"),
+    ("action_created", "登记", "Registered"),
+    ("action_updated", "修改", "Edited"),
+    ("action_submitted", "提交审核", "Submitted"),
+    ("action_published", "发布", "Published"),
+    ("action_returned", "退回", "Returned"),
+    ("action_withdrawn", "撤销", "Withdrawn"),
     ("time", "时间", "Time"),
     ("note", "说明", "Note"),
     (
@@ -174,6 +180,27 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("no", "否", "no"),
     ("role", "角色", "Role"),
     ("parent", "上级部门", "Parent"),
+    ("users", "用户", "Users"),
+    ("applications", "应用", "Applications"),
+    ("display_name", "姓名", "Name"),
+    ("add_user", "新增用户", "Add user"),
+    ("user_created", "已创建用户", "User created"),
+    ("application_id", "应用标识", "Application id"),
+    ("application_name", "应用名称", "Application name"),
+    (
+        "add_application",
+        "注册应用并生成密钥",
+        "Register and issue a key",
+    ),
+    (
+        "key_once",
+        "请立即保存此 API 密钥：它只显示这一次，系统只保存其 SM3 摘要。",
+        "Save this API key now: it is shown only once; the hub keeps only its SM3 digest.",
+    ),
+    ("key_prefix", "密钥前缀", "Key prefix"),
+    ("revoked", "已吊销", "Revoked"),
+    ("active", "有效", "Active"),
+    ("revoke", "吊销", "Revoke"),
 ];
 
 pub fn t(lang: Lang, key: &str) -> String {

@@ -11,7 +11,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
-use shuniu_auth::accounts::csrf_matches;
+use shuniu_auth::accounts::{AccountError, csrf_matches};
 use shuniu_catalog::{CatalogError, ListKind, Review, SearchParams};
 use shuniu_policy::{Action, Target, decide};
 use shuniu_store::ResourceRecord;
@@ -60,6 +60,11 @@ pub fn templates() -> Environment<'static> {
             include_str!("../../templates/departments.html"),
         ),
         ("import.html", include_str!("../../templates/import.html")),
+        ("users.html", include_str!("../../templates/users.html")),
+        (
+            "applications.html",
+            include_str!("../../templates/applications.html"),
+        ),
     ] {
         // Templates are compiled into the binary; a syntax error fails the unit tests.
         if let Err(e) = env.add_template(name, src) {
@@ -177,6 +182,12 @@ pub fn router() -> Router<AppState> {
         .route("/departments", get(departments_page))
         .route("/import", get(import_page).post(import_submit))
         .route("/export.xlsx", get(export_xlsx))
+        .route("/admin/users", get(users_page).post(add_user))
+        .route(
+            "/admin/applications",
+            get(applications_page).post(add_application),
+        )
+        .route("/admin/applications/{id}/revoke", post(revoke_application))
         .route(
             "/static/console.css",
             get(|| async {
@@ -1127,6 +1138,201 @@ async fn import_submit(
     }
 }
 
+fn account_error(user: &ConsoleUser, e: AccountError) -> Response {
+    match e {
+        AccountError::Denied(d) => error_page(
+            user.lang,
+            StatusCode::FORBIDDEN,
+            if user.lang == Lang::En {
+                &d.message_en
+            } else {
+                &d.message_zh
+            },
+        ),
+        other => {
+            tracing::error!(error = %other, "console admin error");
+            error_page(
+                user.lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &other.to_string(),
+            )
+        }
+    }
+}
+
+fn form_value(form: &[(String, String)], key: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+async fn users_view(
+    state: &AppState,
+    user: &ConsoleUser,
+    form: Value,
+    errors: &[FieldError],
+    created: Option<String>,
+) -> Response {
+    let users = match state.accounts.users(&user.actor).await {
+        Ok(u) => u,
+        Err(e) => return account_error(user, e),
+    };
+    let names = names(state).await;
+    let departments = state.accounts.departments().await.unwrap_or_default();
+    let rows: Vec<Value> = users
+        .iter()
+        .map(|u| context! { login => u.login.clone(), display_name => u.display_name.clone(), role => u.role.code(), department_name => names.get(&u.department_code).cloned().unwrap_or_default() })
+        .collect();
+    let extra = context! {
+        users => rows, form => form, created => created,
+        errors => ser(error_map(errors, user.lang)),
+        roles => ser(choices!(Role)),
+        departments => ser(departments.iter().map(views::DepartmentView::from).collect::<Vec<_>>()),
+    };
+    let mut resp = page(state, user, "users.html", extra);
+    if !errors.is_empty() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    resp
+}
+
+async fn users_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    let form = context! { role => "data_officer", department => user.actor.department.clone() };
+    users_view(&state, &user, form, &[], None).await
+}
+
+async fn add_user(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
+        return r;
+    }
+    let get = |k: &str| form_value(&form, k);
+    let role = Role::parse_term(&get("role")).unwrap_or(Role::Viewer);
+    let result = state
+        .accounts
+        .create_user(
+            &user.actor,
+            &get("login"),
+            &get("display_name"),
+            role,
+            &get("department"),
+            &get("password"),
+        )
+        .await;
+    let kept = context! { login => get("login"), display_name => get("display_name"), role => role.code(), department => get("department") };
+    match result {
+        Ok(u) => {
+            users_view(
+                &state,
+                &user,
+                context! { role => "data_officer", department => u.department_code.clone() },
+                &[],
+                Some(u.login),
+            )
+            .await
+        }
+        Err(AccountError::Invalid(errors)) => users_view(&state, &user, kept, &errors, None).await,
+        Err(e) => account_error(&user, e),
+    }
+}
+
+async fn applications_view(
+    state: &AppState,
+    user: &ConsoleUser,
+    form: Value,
+    errors: &[FieldError],
+    new_key: Option<String>,
+) -> Response {
+    let apps = match state.accounts.applications(&user.actor).await {
+        Ok(a) => a,
+        Err(e) => return account_error(user, e),
+    };
+    let names = names(state).await;
+    let departments = state.accounts.departments().await.unwrap_or_default();
+    let rows: Vec<Value> = apps
+        .iter()
+        .map(|a| context! {
+            id => a.id.clone(), name => a.name.clone(), role => a.role.code(), key_prefix => a.key_prefix.clone(),
+            revoked_at => a.revoked_at.clone(), department_name => names.get(&a.department_code).cloned().unwrap_or_default(),
+        })
+        .collect();
+    let extra = context! {
+        apps => rows, form => form, new_key => new_key,
+        errors => ser(error_map(errors, user.lang)),
+        roles => ser(choices!(Role)),
+        departments => ser(departments.iter().map(views::DepartmentView::from).collect::<Vec<_>>()),
+    };
+    let mut resp = page(state, user, "applications.html", extra);
+    if !errors.is_empty() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    resp
+}
+
+async fn applications_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    let form = context! { role => "viewer", department => user.actor.department.clone() };
+    applications_view(&state, &user, form, &[], None).await
+}
+
+async fn add_application(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
+        return r;
+    }
+    let get = |k: &str| form_value(&form, k);
+    let role = Role::parse_term(&get("role")).unwrap_or(Role::Viewer);
+    let kept = context! { id => get("id"), name => get("name"), role => role.code(), department => get("department") };
+    match state
+        .accounts
+        .create_application(
+            &user.actor,
+            &get("id"),
+            &get("name"),
+            &get("department"),
+            role,
+        )
+        .await
+    {
+        Ok((_, key)) => {
+            applications_view(
+                &state,
+                &user,
+                context! { role => "viewer", department => user.actor.department.clone() },
+                &[],
+                Some(key),
+            )
+            .await
+        }
+        Err(AccountError::Invalid(errors)) => {
+            applications_view(&state, &user, kept, &errors, None).await
+        }
+        Err(e) => account_error(&user, e),
+    }
+}
+
+async fn revoke_application(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
+        return r;
+    }
+    match state.accounts.revoke_application(&user.actor, &id).await {
+        Ok(()) => Redirect::to("/admin/applications").into_response(),
+        Err(AccountError::Store(shuniu_store::StoreError::NotFound { .. })) => not_found_page(),
+        Err(e) => account_error(&user, e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1145,6 +1351,8 @@ mod tests {
             "lists.html",
             "departments.html",
             "import.html",
+            "users.html",
+            "applications.html",
         ] {
             assert!(env.get_template(name).is_ok(), "{name}");
         }
