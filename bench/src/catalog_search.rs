@@ -172,6 +172,19 @@ async fn main() -> Result<()> {
             )
             .await?;
     }
+    // Where the time goes: the same queries returning one entry instead of a page of 20.
+    let mut one = Vec::new();
+    for i in 0..iterations.min(1000) {
+        let params = SearchParams {
+            text: QUERIES[i % QUERIES.len()].into(),
+            limit: 1,
+            ..Default::default()
+        };
+        let t = Instant::now();
+        catalog.search(&operator, &params).await?;
+        one.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    summarize("text query, page of 1 (index + facets only)", one);
     let mut plain = Vec::new();
     let mut faceted = Vec::new();
     let mut as_officer = Vec::new();

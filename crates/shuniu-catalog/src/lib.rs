@@ -477,13 +477,8 @@ impl Catalog {
         let found = tokio::task::spawn_blocking(move || index.search(&req, &visibility))
             .await
             .map_err(|e| CatalogError::Workbook(format!("search task: {e}")))??;
-        let mut items = Vec::with_capacity(found.codes.len());
-        for code in &found.codes {
-            // An entry deleted between search and load is skipped, not an error.
-            if let Some(r) = self.store.resource(code).await? {
-                items.push(r);
-            }
-        }
+        // One query for the page; an entry deleted between search and load is skipped.
+        let items = self.store.resources_by_code(&found.codes).await?;
         Ok(SearchPage {
             total: found.total,
             items,

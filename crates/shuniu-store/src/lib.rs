@@ -311,6 +311,30 @@ impl Store {
         Ok((total, items))
     }
 
+    /// The records of these codes, in the order given; codes with no record are skipped.
+    pub async fn resources_by_code(&self, codes: &[String]) -> Result<Vec<ResourceRecord>> {
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=codes.len()).map(|i| format!("${i}")).collect();
+        // Audited: only numbered placeholders are interpolated.
+        let mut q = sqlx::query(AssertSqlSafe(format!(
+            "{} WHERE code IN ({})",
+            select_resources!(""),
+            placeholders.join(", ")
+        )));
+        for c in codes {
+            q = q.bind(c.clone());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut by_code: std::collections::HashMap<String, ResourceRecord> = rows
+            .iter()
+            .map(ResourceRecord::from_row)
+            .map(|r| r.map(|r| (r.code.clone(), r)))
+            .collect::<Result<_>>()?;
+        Ok(codes.iter().filter_map(|c| by_code.remove(c)).collect())
+    }
+
     pub async fn history(&self, code: &str) -> Result<Vec<HistoryEntry>> {
         let rows = sqlx::query(
             "SELECT id, code, version, action, status, actor, at, note, spec_json
