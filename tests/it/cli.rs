@@ -222,25 +222,43 @@ fn init_creates_a_working_data_directory() {
 
 /// Runs the command-line examples of docs/catalog.md, as written, against the demo city.
 fn run_documented_cli_examples(data: &std::path::Path, work: &std::path::Path) {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/catalog.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/catalog.md")).unwrap();
     let block = |after: &str, fence: &str| -> String {
-        let start = doc.find(after).unwrap_or_else(|| panic!("{after} in docs/catalog.md"));
+        let start = doc
+            .find(after)
+            .unwrap_or_else(|| panic!("{after} in docs/catalog.md"));
         let open = doc[start..].find(fence).unwrap() + start + fence.len();
         let close = doc[open..].find("```").unwrap() + open;
         doc[open..close].to_string()
     };
-    let script = block("## Command line", "```sh\n").replace("/tmp/city", &data.display().to_string());
-    std::fs::write(work.join("resource.json"), block("A minimal `resource.json`", "```json\n")).unwrap();
+    let script =
+        block("## Command line", "```sh\n").replace("/tmp/city", &data.display().to_string());
+    std::fs::write(
+        work.join("resource.json"),
+        block("A minimal `resource.json`", "```json\n"),
+    )
+    .unwrap();
     let out = Command::new("bash")
         .current_dir(work)
         .env("BIN", env!("CARGO_BIN_EXE_shuniu"))
         .env("SHUNIU_LOG", "warn")
         .env_remove("SHUNIU_DATABASE_URL")
         .arg("-c")
-        .arg(format!("set -euo pipefail\nshuniu() {{ \"$BIN\" \"$@\"; }}\n{script}"))
+        .arg(format!(
+            "set -euo pipefail\nshuniu() {{ \"$BIN\" \"$@\"; }}\n{script}"
+        ))
         .output()
         .unwrap();
-    assert!(out.status.success(), "documented examples failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "documented examples failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("已发布") && stdout.contains("已撤销"), "{stdout}");
+    assert!(
+        stdout.contains("已发布") && stdout.contains("已撤销"),
+        "{stdout}"
+    );
 }

@@ -514,3 +514,43 @@ async fn the_hub_manages_users_and_application_keys_in_the_console() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_login() {
+    let hub = Hub::start().await;
+    for _ in 0..shuniu_auth::accounts::MAX_FAILURES {
+        let (_, r) = login(&hub, "ga.officer", "wrong-password-1").await;
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .contains("failed=1")
+        );
+    }
+    // Now even the right password is refused, and the page says why.
+    let (client, r) = login(&hub, "ga.officer", PASSWORD).await;
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.contains("locked=1"), "{location}");
+    let page = client
+        .get(hub.url(&location))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"login-locked\""));
+    // Other logins are unaffected; names that do not exist lock the same way, revealing nothing.
+    let (_, r) = login(&hub, "admin", PASSWORD).await;
+    assert_eq!(r.headers()["location"], "/catalog");
+    for _ in 0..shuniu_auth::accounts::MAX_FAILURES {
+        login(&hub, "nobody", "x").await;
+    }
+    let (_, r) = login(&hub, "nobody", "x").await;
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("locked=1")
+    );
+}

@@ -22,6 +22,8 @@ pub enum AccountError {
     Denied(Denied),
     #[error("wrong login or password")]
     BadCredentials,
+    #[error("too many failed logins; try again in {minutes} minutes")]
+    Locked { minutes: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -34,6 +36,7 @@ impl AccountError {
             AccountError::Invalid(_) => "VALIDATION_FAILED",
             AccountError::Denied(d) => d.code,
             AccountError::BadCredentials => "BAD_CREDENTIALS",
+            AccountError::Locked { .. } => "LOGIN_LOCKED",
             AccountError::Store(e) => e.code(),
             AccountError::Auth(e) => e.code(),
         }
@@ -77,9 +80,46 @@ pub struct LoginSession {
     pub user: User,
 }
 
+/// Failed logins allowed for one login name before it is locked for [`LOCKOUT`].
+pub const MAX_FAILURES: u32 = 5;
+pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Consecutive failed logins per login name, in this process. Unknown names are counted too,
+/// so the lock reveals nothing about which accounts exist.
+#[derive(Default)]
+struct Failures {
+    by_login: std::collections::HashMap<String, (u32, std::time::Instant)>,
+}
+
+impl Failures {
+    fn locked(&mut self, login: &str) -> Option<Duration> {
+        let (count, last) = *self.by_login.get(login)?;
+        let elapsed = last.elapsed();
+        if elapsed >= LOCKOUT {
+            self.by_login.remove(login);
+            return None;
+        }
+        (count >= MAX_FAILURES).then(|| LOCKOUT - elapsed)
+    }
+
+    fn failed(&mut self, login: &str) {
+        if self.by_login.len() > 100_000 {
+            self.by_login
+                .retain(|_, (_, last)| last.elapsed() < LOCKOUT);
+        }
+        let entry = self
+            .by_login
+            .entry(login.to_string())
+            .or_insert((0, std::time::Instant::now()));
+        entry.0 += 1;
+        entry.1 = std::time::Instant::now();
+    }
+}
+
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
+    failures: std::sync::Arc<std::sync::Mutex<Failures>>,
 }
 
 fn actor_of(user: &User) -> Actor {
@@ -93,7 +133,10 @@ fn actor_of(user: &User) -> Actor {
 
 impl Accounts {
     pub fn new(store: Store) -> Accounts {
-        Accounts { store }
+        Accounts {
+            store,
+            failures: Default::default(),
+        }
     }
 
     pub async fn departments(&self) -> Result<Vec<Department>> {
@@ -263,6 +306,31 @@ impl Accounts {
     /// Checks a login and password and opens a session. Unknown logins cost the same time
     /// as wrong passwords, so that logins cannot be enumerated by timing.
     pub async fn login(&self, login: &str, password: &str) -> Result<LoginSession> {
+        let key = login.trim().to_lowercase();
+        let locked = self
+            .failures
+            .lock()
+            .map(|mut f| f.locked(&key))
+            .unwrap_or(None);
+        if let Some(left) = locked {
+            return Err(AccountError::Locked {
+                minutes: left.as_secs().div_ceil(60),
+            });
+        }
+        let result = self.check_password(login, password).await;
+        if let Ok(mut f) = self.failures.lock() {
+            match &result {
+                Err(AccountError::BadCredentials) => f.failed(&key),
+                Ok(_) => {
+                    f.by_login.remove(&key);
+                }
+                Err(_) => {}
+            }
+        }
+        result
+    }
+
+    async fn check_password(&self, login: &str, password: &str) -> Result<LoginSession> {
         let user = self.store.user(login.trim()).await?;
         let (phc, usable) = match &user {
             Some(u) if !u.disabled => (u.password_hash.clone(), true),

@@ -205,6 +205,12 @@ impl From<AccountError> for ApiError {
                 "用户名或密码错误",
                 "wrong login or password",
             ),
+            AccountError::Locked { minutes } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "LOGIN_LOCKED",
+                format!("登录失败次数过多，请 {minutes} 分钟后再试"),
+                format!("too many failed logins; try again in {minutes} minutes"),
+            ),
             AccountError::Store(s) => s.into(),
             e @ AccountError::Auth(_) => ApiError::internal(e.code(), &e),
         }

@@ -48,6 +48,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("login_name", "登录名", "Login"),
     ("password", "密码", "Password"),
     ("bad_login", "用户名或密码错误", "Wrong login or password"),
+    (
+        "login_locked",
+        "登录失败次数过多，该账号已暂时锁定，请 15 分钟后再试",
+        "Too many failed logins: this login is locked for 15 minutes",
+    ),
     ("results", "条结果", "results"),
     ("no_results", "没有找到匹配的资源", "No matching resources"),
     ("facet_provider", "提供部门", "Provider"),

@@ -402,6 +402,7 @@ async fn login_page(
     let ctx = context! {
         lang => lang.code(), csrf => csrf, next => safe_next(q.get("next")), site_name => state.settings.site_name.clone(),
         failed => q.contains_key("failed"),
+        locked => q.contains_key("locked"),
     };
     (jar, render(&state, "login.html", ctx)).into_response()
 }
@@ -441,8 +442,11 @@ async fn login_submit(
                 .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"));
             (jar, Redirect::to(&next)).into_response()
         }
-        Err(shuniu_auth::accounts::AccountError::BadCredentials) => {
+        Err(AccountError::BadCredentials) => {
             Redirect::to(&format!("/login?failed=1&next={}", urlencode(&next))).into_response()
+        }
+        Err(AccountError::Locked { .. }) => {
+            Redirect::to(&format!("/login?locked=1&next={}", urlencode(&next))).into_response()
         }
         Err(e) => error_page(lang, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
