@@ -880,3 +880,55 @@ async fn province_code_formats_never_duplicate_codes() {
         assert!(code.starts_with("SD101001-"), "{code}");
     }
 }
+
+#[tokio::test]
+async fn changes_made_by_another_server_process_become_searchable() {
+    // Two catalogs over one control plane, as two server processes sharing PostgreSQL.
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::harness::database_url(dir.path()).await;
+    let store = shuniu_store::Store::open(&url).await.unwrap();
+    let accounts = shuniu_auth::accounts::Accounts::new(store.clone());
+    let root = shuniu_types::Actor::local_operator();
+    accounts
+        .create_department(
+            &root,
+            &shuniu_auth::accounts::DepartmentInput {
+                code: "370200GA".into(),
+                name: "青岛市公安局".into(),
+                short_name: "公安".into(),
+                division: "370200".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let a = shuniu_catalog::Catalog::open(store.clone(), Default::default())
+        .await
+        .unwrap();
+    let b = shuniu_catalog::Catalog::open(
+        shuniu_store::Store::open(&url).await.unwrap(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let input: shuniu_types::ResourceInput =
+        serde_json::from_value(resource("户籍人口基本信息")).unwrap();
+    a.register(&root, &input).await.unwrap();
+    let search = shuniu_catalog::SearchParams {
+        text: "户籍".into(),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        b.search(&root, &search).await.unwrap().total,
+        0,
+        "not yet seen by the other process"
+    );
+    assert_eq!(b.refresh().await.unwrap(), 1);
+    assert_eq!(b.search(&root, &search).await.unwrap().total, 1);
+    assert_eq!(
+        b.refresh().await.unwrap(),
+        0,
+        "nothing new, nothing re-indexed"
+    );
+}

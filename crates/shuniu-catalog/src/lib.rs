@@ -34,6 +34,8 @@ pub enum CatalogError {
     Search(#[from] shuniu_search::SearchError),
     #[error("the file cannot be read as a workbook: {0}")]
     Workbook(String),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl CatalogError {
@@ -45,6 +47,7 @@ impl CatalogError {
             CatalogError::Store(e) => e.code(),
             CatalogError::Search(e) => e.code(),
             CatalogError::Workbook(_) => "WORKBOOK_UNREADABLE",
+            CatalogError::Internal(_) => "INTERNAL",
         }
     }
     fn invalid(
@@ -136,7 +139,23 @@ pub struct Catalog {
     store: Store,
     index: Arc<CatalogIndex>,
     code_format: Arc<CodeFormat>,
+    /// What the index holds of each entry (its version stamp), and when the store was last
+    /// read for changes: other server processes sharing the control plane write too.
+    indexed: Arc<std::sync::Mutex<Indexed>>,
 }
+
+#[derive(Default)]
+struct Indexed {
+    stamps: HashMap<String, String>,
+    last_refresh: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn stamp(r: &ResourceRecord) -> String {
+    format!("{}|{}|{}", r.version, r.status.code(), r.updated_at)
+}
+
+/// How far back a refresh looks before its last run, to cover clock skew between processes.
+const REFRESH_OVERLAP: chrono::Duration = chrono::Duration::seconds(30);
 
 impl Catalog {
     /// Opens the catalog over `store`, building the search index from it.
@@ -146,6 +165,7 @@ impl Catalog {
             store,
             index,
             code_format: Arc::new(code_format),
+            indexed: Default::default(),
         };
         catalog.reindex().await?;
         Ok(catalog)
@@ -153,7 +173,9 @@ impl Catalog {
 
     /// Rebuilds the search index from the store.
     pub async fn reindex(&self) -> Result<usize> {
+        let started = chrono::Utc::now();
         let names = self.department_names().await?;
+        let mut stamps = HashMap::new();
         let mut all = Vec::new();
         let mut offset = 0;
         loop {
@@ -165,14 +187,55 @@ impl Catalog {
                 break;
             }
             offset += page.len() as i64;
+            stamps.extend(page.iter().map(|r| (r.code.clone(), stamp(r))));
             all.extend(page.iter().map(|r| indexed(r, &names)));
         }
         let n = all.len();
         let index = self.index.clone();
         tokio::task::spawn_blocking(move || index.rebuild(all))
             .await
-            .map_err(|e| CatalogError::Workbook(format!("index task: {e}")))??;
+            .map_err(|e| CatalogError::Internal(format!("index task: {e}")))??;
+        if let Ok(mut i) = self.indexed.lock() {
+            i.stamps = stamps;
+            i.last_refresh = Some(started);
+        }
         Ok(n)
+    }
+
+    /// Brings the index up to date with changes other processes made to the shared control
+    /// plane; returns how many entries changed. The server calls it every second.
+    pub async fn refresh(&self) -> Result<usize> {
+        let now = chrono::Utc::now();
+        let since = self
+            .indexed
+            .lock()
+            .ok()
+            .and_then(|i| i.last_refresh)
+            .map(|t| t - REFRESH_OVERLAP);
+        let Some(since) = since else {
+            return self.reindex().await;
+        };
+        let recent = self
+            .store
+            .resources_updated_since(&since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .await?;
+        let changed: Vec<ResourceRecord> = {
+            let i = self
+                .indexed
+                .lock()
+                .map_err(|_| CatalogError::Internal("index state lock".into()))?;
+            recent
+                .into_iter()
+                .filter(|r| i.stamps.get(&r.code) != Some(&stamp(r)))
+                .collect()
+        };
+        if !changed.is_empty() {
+            self.reindex_records(&changed).await?;
+        }
+        if let Ok(mut i) = self.indexed.lock() {
+            i.last_refresh = Some(now);
+        }
+        Ok(changed.len())
     }
 
     pub fn store(&self) -> &Store {
@@ -195,7 +258,12 @@ impl Catalog {
         let index = self.index.clone();
         tokio::task::spawn_blocking(move || index.upsert(&docs))
             .await
-            .map_err(|e| CatalogError::Workbook(format!("index task: {e}")))??;
+            .map_err(|e| CatalogError::Internal(format!("index task: {e}")))??;
+        if let Ok(mut i) = self.indexed.lock() {
+            for r in records {
+                i.stamps.insert(r.code.clone(), stamp(r));
+            }
+        }
         Ok(())
     }
 
@@ -476,7 +544,7 @@ impl Catalog {
         let index = self.index.clone();
         let found = tokio::task::spawn_blocking(move || index.search(&req, &visibility))
             .await
-            .map_err(|e| CatalogError::Workbook(format!("search task: {e}")))??;
+            .map_err(|e| CatalogError::Internal(format!("search task: {e}")))??;
         // One query for the page; an entry deleted between search and load is skipped.
         let items = self.store.resources_by_code(&found.codes).await?;
         Ok(SearchPage {

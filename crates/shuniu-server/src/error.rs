@@ -187,7 +187,9 @@ impl From<CatalogError> for ApiError {
                 format!("无法读取该 Excel 文件：{detail}"),
                 format!("the file cannot be read as an Excel workbook: {detail}"),
             ),
-            e @ CatalogError::Search(_) => ApiError::internal(e.code(), &e),
+            e @ (CatalogError::Search(_) | CatalogError::Internal(_)) => {
+                ApiError::internal(e.code(), &e)
+            }
         }
     }
 }

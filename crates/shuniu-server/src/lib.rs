@@ -149,7 +149,21 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    // Other processes may share the control plane (PostgreSQL): pick up their catalog changes.
+    let catalog = state.catalog.clone();
+    let refresher = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = catalog.refresh().await {
+                tracing::warn!(error = %e, "catalog refresh failed");
+            }
+        }
+    });
+    let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    refresher.abort();
+    result
 }

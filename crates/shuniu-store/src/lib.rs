@@ -311,6 +311,17 @@ impl Store {
         Ok((total, items))
     }
 
+    /// Records changed at or after `since` (RFC 3339), oldest change first.
+    pub async fn resources_updated_since(&self, since: &str) -> Result<Vec<ResourceRecord>> {
+        let rows = sqlx::query(select_resources!(
+            "WHERE updated_at >= $1 ORDER BY updated_at"
+        ))
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(ResourceRecord::from_row).collect()
+    }
+
     /// The records of these codes, in the order given; codes with no record are skipped.
     pub async fn resources_by_code(&self, codes: &[String]) -> Result<Vec<ResourceRecord>> {
         if codes.is_empty() {
