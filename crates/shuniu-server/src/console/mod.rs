@@ -1171,6 +1171,31 @@ fn form_value(form: &[(String, String)], key: &str) -> String {
         .unwrap_or_default()
 }
 
+/// An administration page: its form (with what was typed and the errors), the roles and
+/// departments to choose from, and 422 when the form was refused.
+async fn admin_page(
+    state: &AppState,
+    user: &ConsoleUser,
+    template: &str,
+    form: Value,
+    errors: &[FieldError],
+    extra: Value,
+) -> Response {
+    let departments = state.accounts.departments().await.unwrap_or_default();
+    let ctx = context! {
+        form => form,
+        errors => ser(error_map(errors, user.lang)),
+        roles => ser(choices!(Role)),
+        departments => ser(departments.iter().map(views::DepartmentView::from).collect::<Vec<_>>()),
+        ..extra
+    };
+    let mut resp = page(state, user, template, ctx);
+    if !errors.is_empty() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    resp
+}
+
 async fn users_view(
     state: &AppState,
     user: &ConsoleUser,
@@ -1183,22 +1208,19 @@ async fn users_view(
         Err(e) => return account_error(user, e),
     };
     let names = names(state).await;
-    let departments = state.accounts.departments().await.unwrap_or_default();
     let rows: Vec<Value> = users
         .iter()
         .map(|u| context! { login => u.login.clone(), display_name => u.display_name.clone(), role => u.role.code(), department_name => names.get(&u.department_code).cloned().unwrap_or_default() })
         .collect();
-    let extra = context! {
-        users => rows, form => form, created => created,
-        errors => ser(error_map(errors, user.lang)),
-        roles => ser(choices!(Role)),
-        departments => ser(departments.iter().map(views::DepartmentView::from).collect::<Vec<_>>()),
-    };
-    let mut resp = page(state, user, "users.html", extra);
-    if !errors.is_empty() {
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    resp
+    admin_page(
+        state,
+        user,
+        "users.html",
+        form,
+        errors,
+        context! { users => rows, created => created },
+    )
+    .await
 }
 
 async fn users_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -1256,7 +1278,6 @@ async fn applications_view(
         Err(e) => return account_error(user, e),
     };
     let names = names(state).await;
-    let departments = state.accounts.departments().await.unwrap_or_default();
     let rows: Vec<Value> = apps
         .iter()
         .map(|a| context! {
@@ -1264,17 +1285,15 @@ async fn applications_view(
             revoked_at => a.revoked_at.clone(), department_name => names.get(&a.department_code).cloned().unwrap_or_default(),
         })
         .collect();
-    let extra = context! {
-        apps => rows, form => form, new_key => new_key,
-        errors => ser(error_map(errors, user.lang)),
-        roles => ser(choices!(Role)),
-        departments => ser(departments.iter().map(views::DepartmentView::from).collect::<Vec<_>>()),
-    };
-    let mut resp = page(state, user, "applications.html", extra);
-    if !errors.is_empty() {
-        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    resp
+    admin_page(
+        state,
+        user,
+        "applications.html",
+        form,
+        errors,
+        context! { apps => rows, new_key => new_key },
+    )
+    .await
 }
 
 async fn applications_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
