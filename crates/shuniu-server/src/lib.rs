@@ -17,7 +17,9 @@ use shuniu_auth::accounts::Accounts;
 use shuniu_catalog::Catalog;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
-use tower_http::trace::TraceLayer;
+use tower_http::LatencyUnit;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 pub mod api;
 pub mod console;
@@ -131,7 +133,17 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .fallback(fallback)
         .layer(middleware::from_fn(record_metrics))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            // One structured INFO line per request: method, path, status, latency.
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Micros),
+                ),
+        )
         .with_state(state)
 }
 
