@@ -431,6 +431,11 @@ impl Errors {
     }
 }
 
+/// True if `s` names a document in 书名号: 《…》 with something inside.
+fn cites_instrument(s: &str) -> bool {
+    s.split('《').skip(1).any(|rest| rest.find('》').is_some_and(|end| end > 0))
+}
+
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some('a'..='z'))
@@ -611,17 +616,23 @@ impl ResourceInput {
         let update_cycle = e.take(UpdateCycle::parse_field("update_cycle", &self.update_cycle));
         let level = e.take(SecurityLevel::parse_field("level", &self.level));
 
-        if share_type == Some(ShareType::NotShared)
-            && legal_basis
-                .as_deref()
-                .is_some_and(|l| l.chars().count() < 4)
-        {
-            e.push(
-                "legal_basis",
-                "LEGAL_BASIS_REQUIRED",
-                "不予共享的资源必须注明法律、行政法规或党中央、国务院政策依据",
-                "a resource that is not shared needs its legal basis (law, regulation or central policy)",
-            );
+        if share_type == Some(ShareType::NotShared) {
+            match legal_basis.as_deref() {
+                Some("") => e.push(
+                    "legal_basis",
+                    "LEGAL_BASIS_REQUIRED",
+                    "不予共享的资源必须注明法律、行政法规或党中央、国务院政策依据",
+                    "a resource that is not shared needs its legal basis (law, regulation or central policy)",
+                ),
+                // The basis must name the instrument, as 《中华人民共和国统计法》第二十五条 does.
+                Some(basis) if !cites_instrument(basis) => e.push(
+                    "legal_basis",
+                    "LEGAL_BASIS_CITATION",
+                    "不予共享依据应写明法律法规或政策文件的名称（用书名号《》），如《中华人民共和国统计法》第二十五条",
+                    "the legal basis must name the law, regulation or policy document in 《》, e.g. 《中华人民共和国统计法》第二十五条",
+                ),
+                _ => {}
+            }
         }
         if share_type == Some(ShareType::Conditional)
             && share_conditions.as_deref().is_some_and(str::is_empty)
@@ -950,6 +961,10 @@ mod tests {
         r.share_type = "不予共享".into();
         let errs = r.validate().unwrap_err();
         assert_eq!(errs[0].code, "LEGAL_BASIS_REQUIRED");
+        r.legal_basis = "有关法律规定".into();
+        assert_eq!(r.validate().unwrap_err()[0].code, "LEGAL_BASIS_CITATION");
+        r.legal_basis = "《》".into();
+        assert_eq!(r.validate().unwrap_err()[0].code, "LEGAL_BASIS_CITATION");
         r.legal_basis = "《中华人民共和国反恐怖主义法》第四十八条".into();
         assert!(r.validate().is_ok());
     }
