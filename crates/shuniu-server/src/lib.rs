@@ -114,6 +114,25 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     response
 }
 
+/// Headers every answer carries: no framing, no MIME sniffing, scripts and styles only from
+/// the hub itself, no referrer sent to other sites.
+async fn security_headers(req: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    response
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let (api_router, openapi) = api::router().split_for_parts();
@@ -133,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .fallback(fallback)
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn(security_headers))
         .layer(
             // One structured INFO line per request: method, path, status, latency.
             TraceLayer::new_for_http()

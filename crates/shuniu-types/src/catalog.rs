@@ -433,7 +433,9 @@ impl Errors {
 
 /// True if `s` names a document in 书名号: 《…》 with something inside.
 fn cites_instrument(s: &str) -> bool {
-    s.split('《').skip(1).any(|rest| rest.find('》').is_some_and(|end| end > 0))
+    s.split('《')
+        .skip(1)
+        .any(|rest| rest.find('》').is_some_and(|end| end > 0))
 }
 
 fn is_identifier(s: &str) -> bool {

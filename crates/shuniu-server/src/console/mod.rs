@@ -197,6 +197,15 @@ pub fn router() -> Router<AppState> {
                 )
             }),
         )
+        .route(
+            "/static/console.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    include_str!("../../static/console.js"),
+                )
+            }),
+        )
 }
 
 fn lang_of(jar: &CookieJar) -> Lang {
