@@ -561,7 +561,13 @@ async fn pages_carry_security_headers() {
     for path in ["/login", "/healthz", "/api/v1/me", "/static/console.js"] {
         let r = hub.client.get(hub.url(path)).send().await.unwrap();
         let h = r.headers();
-        assert!(h["content-security-policy"].to_str().unwrap().contains("script-src 'self'"), "{path}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self'"),
+            "{path}"
+        );
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
     }

@@ -446,4 +446,140 @@ mod tests {
             other => panic!("unexpected {:?}", other.map(|p| p.resources.len())),
         }
     }
+
+    mod round_trip {
+        use super::super::*;
+        use proptest::prelude::*;
+        use shuniu_types::{DataType, ResourceSpec, ResourceStatus, SemanticType};
+
+        fn text(max: usize) -> impl Strategy<Value = String> {
+            // Chinese, ASCII, punctuation Excel users type, and leading/trailing spaces trimmed away.
+            proptest::string::string_regex(&format!(
+                "[\\u4e00-\\u9fa5a-zA-Z0-9（）《》、，：；·\\-_ ]{{1,{max}}}"
+            ))
+            .unwrap()
+            .prop_map(|s| s.trim().to_string())
+            .prop_filter("non-empty after trim", |s| !s.is_empty())
+        }
+
+        fn item() -> impl Strategy<Value = DataItemInput> {
+            (
+                "[a-z][a-z0-9_]{0,20}",
+                text(20),
+                prop::sample::select(DataType::ALL.to_vec()),
+                1u32..4000,
+                proptest::option::of(text(60)),
+                any::<(bool, bool, bool)>(),
+                prop::sample::select(SemanticType::ALL.to_vec()),
+            )
+                .prop_map(
+                    |(
+                        name,
+                        label,
+                        data_type,
+                        length,
+                        description,
+                        (is_key, personal, sensitive),
+                        semantic,
+                    )| DataItemInput {
+                        name,
+                        label,
+                        data_type: data_type.code().into(),
+                        length: Some(length),
+                        description: description.unwrap_or_default(),
+                        is_key,
+                        required: is_key,
+                        personal,
+                        sensitive,
+                        masking: String::new(),
+                        semantic_type: semantic.code().into(),
+                    },
+                )
+        }
+
+        fn resource() -> impl Strategy<Value = ResourceInput> {
+            (
+                text(40),
+                text(200),
+                1u8..99,
+                1u16..999,
+                proptest::option::of(1u16..999),
+                prop::collection::vec(item(), 1..6),
+                any::<u8>(),
+            )
+                .prop_map(
+                    |(name, summary, item_code, subject_code, detail, mut items, pick)| {
+                        let mut seen = std::collections::HashSet::new();
+                        items.retain(|i| seen.insert(i.name.clone()));
+                        let (share, basis, conditions) = match pick % 3 {
+                            0 => ("unconditional", String::new(), String::new()),
+                            1 => ("conditional", String::new(), "用于政务服务".to_string()),
+                            _ => (
+                                "not_shared",
+                                "《中华人民共和国统计法》第二十五条".to_string(),
+                                String::new(),
+                            ),
+                        };
+                        ResourceInput {
+                            name,
+                            provider: "370200GA".into(),
+                            category: ["base", "theme", "department"][usize::from(pick % 3)].into(),
+                            item_code,
+                            item_name: "人口".into(),
+                            subject_code,
+                            subject_name: "户籍人口".into(),
+                            detail_code: detail,
+                            detail_name: detail.map(|_| "细目".to_string()),
+                            summary,
+                            format: "数据库".into(),
+                            share_type: share.into(),
+                            share_conditions: conditions,
+                            share_method: "接口".into(),
+                            open_type: "not_open".into(),
+                            legal_basis: basis,
+                            update_cycle: "每日".into(),
+                            level: "general_3".into(),
+                            publish_date: chrono::NaiveDate::from_ymd_opt(
+                                2024,
+                                1 + u32::from(pick % 12),
+                                1 + u32::from(pick % 28),
+                            ),
+                            data_items: items,
+                            ..Default::default()
+                        }
+                    },
+                )
+        }
+
+        fn record(code: String, spec: ResourceSpec) -> ResourceRecord {
+            ResourceRecord {
+                code,
+                status: ResourceStatus::Published,
+                version: 1,
+                spec,
+                status_note: String::new(),
+                created_by: "t".into(),
+                created_at: "2026-01-01T00:00:00.000Z".into(),
+                updated_at: "2026-01-01T00:00:00.000Z".into(),
+                published_at: None,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+            /// An exported workbook imports back to the same metadata, item for item.
+            #[test]
+            fn export_then_import_is_identity(inputs in prop::collection::vec(resource(), 1..4)) {
+                let specs: Vec<ResourceSpec> = inputs.iter().filter_map(|i| i.validate().ok()).collect();
+                prop_assume!(!specs.is_empty());
+                let records: Vec<ResourceRecord> = specs.iter().enumerate().map(|(n, s)| record(format!("C{n}"), s.clone())).collect();
+                let bytes = write_workbook(&records, &HashMap::new()).unwrap();
+                let parsed = read_workbook(&bytes).unwrap();
+                prop_assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+                let back: Vec<ResourceSpec> = parsed.resources.iter().map(|(_, r)| r.validate().unwrap()).collect();
+                prop_assert_eq!(back, specs);
+            }
+        }
+    }
 }
