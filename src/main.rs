@@ -84,6 +84,65 @@ enum Command {
     /// The data resource catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Console users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API applications and their keys.
+    #[command(subcommand)]
+    App(AppCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; prints the generated password once.
+    Add {
+        #[command(flatten)]
+        common: Common,
+        login: String,
+        #[arg(long)]
+        name: String,
+        /// hub_operator, data_officer or viewer.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        department: String,
+    },
+    /// Give a user a new generated password (ends the user's sessions); prints it once.
+    Password {
+        #[command(flatten)]
+        common: Common,
+        login: String,
+    },
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Register an application; prints its API key once.
+    Add {
+        #[command(flatten)]
+        common: Common,
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        department: String,
+    },
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke an application's key at once.
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -404,7 +463,122 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Catalog(cmd) => catalog_command(cli_config, cmd).await,
+        Command::User(cmd) => user_command(cli_config, cmd).await,
+        Command::App(cmd) => app_command(cli_config, cmd).await,
     }
+}
+
+/// Opens an existing data directory for an administrative command.
+async fn open_existing(cli_config: Option<&PathBuf>, common: &Common) -> Result<Hub> {
+    let config = load_config(cli_config, common, None)?;
+    init_logging(&config.log_format);
+    if demo::is_empty_dir(&config.data_dir)? && config.database_url.is_empty() {
+        bail!(
+            "数据目录为空 / the data directory {} is empty",
+            config.data_dir.display()
+        );
+    }
+    open(config).await
+}
+
+fn parse_role(s: &str) -> Result<Role> {
+    Role::parse_term(s)
+        .with_context(|| format!("unknown role {s}: use hub_operator, data_officer or viewer"))
+}
+
+fn generated_password() -> Result<String> {
+    Ok(format!("Sn-{}", &shuniu_auth::random_token()?[..16]))
+}
+
+async fn user_command(cli_config: Option<&PathBuf>, cmd: UserCommand) -> Result<()> {
+    let root = Actor::local_operator();
+    match cmd {
+        UserCommand::Add {
+            common,
+            login,
+            name,
+            role,
+            department,
+        } => {
+            let hub = open_existing(cli_config, &common).await?;
+            let password = generated_password()?;
+            hub.accounts
+                .create_user(
+                    &root,
+                    &login,
+                    &name,
+                    parse_role(&role)?,
+                    &department,
+                    &password,
+                )
+                .await?;
+            println!("{login}\t{password}");
+        }
+        UserCommand::Password { common, login } => {
+            let hub = open_existing(cli_config, &common).await?;
+            let password = generated_password()?;
+            hub.accounts.set_password(&root, &login, &password).await?;
+            println!("{login}\t{password}");
+        }
+        UserCommand::List { common } => {
+            let hub = open_existing(cli_config, &common).await?;
+            for u in hub.accounts.users(&root).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.login,
+                    u.role.code(),
+                    u.department_code,
+                    u.display_name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn app_command(cli_config: Option<&PathBuf>, cmd: AppCommand) -> Result<()> {
+    let root = Actor::local_operator();
+    match cmd {
+        AppCommand::Add {
+            common,
+            id,
+            name,
+            role,
+            department,
+        } => {
+            let hub = open_existing(cli_config, &common).await?;
+            let (_, key) = hub
+                .accounts
+                .create_application(&root, &id, &name, &department, parse_role(&role)?)
+                .await?;
+            println!("{id}\t{key}");
+        }
+        AppCommand::List { common } => {
+            let hub = open_existing(cli_config, &common).await?;
+            for a in hub.accounts.applications(&root).await? {
+                let state = a
+                    .revoked_at
+                    .as_deref()
+                    .map(|t| format!("revoked {t}"))
+                    .unwrap_or_else(|| "active".into());
+                println!(
+                    "{}\t{}\t{}\t{}…\t{}\t{}",
+                    a.id,
+                    a.role.code(),
+                    a.department_code,
+                    a.key_prefix,
+                    state,
+                    a.name
+                );
+            }
+        }
+        AppCommand::Revoke { common, id } => {
+            let hub = open_existing(cli_config, &common).await?;
+            hub.accounts.revoke_application(&root, &id).await?;
+            println!("{id}\trevoked");
+        }
+    }
+    Ok(())
 }
 
 async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> Result<()> {

@@ -211,6 +211,88 @@ fn init_creates_a_working_data_directory() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("admin") && stdout.contains("snk_"));
     assert!(dir.path().join("shuniu.toml").exists());
+    // Users and applications from the command line.
+    let run = |args: &[&str]| {
+        let out = shuniu()
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let first = run(&[
+        "user",
+        "add",
+        "ops2",
+        "--name",
+        "值班员",
+        "--role",
+        "hub_operator",
+        "--department",
+        "370200DSJ",
+    ]);
+    let first_password = first.split('\t').nth(1).unwrap().to_string();
+    let second = run(&["user", "password", "ops2"]);
+    let second_password = second.split('\t').nth(1).unwrap().to_string();
+    assert_ne!(first_password, second_password);
+    assert!(run(&["user", "list"]).contains("ops2\thub_operator"));
+    let key_line = run(&[
+        "app",
+        "add",
+        "gateway",
+        "--name",
+        "网关",
+        "--role",
+        "viewer",
+        "--department",
+        "370200DSJ",
+    ]);
+    assert!(key_line.split('\t').nth(1).unwrap().starts_with("snk_"));
+    assert!(run(&["app", "list"]).contains("gateway\tviewer"));
+    run(&["app", "revoke", "gateway"]);
+    assert!(run(&["app", "list"]).contains("revoked"));
+    let out = shuniu()
+        .args([
+            "user",
+            "add",
+            "x",
+            "--name",
+            "x",
+            "--role",
+            "king",
+            "--department",
+            "370200DSJ",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "unknown roles are refused");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = shuniu_store::Store::open(&format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("shuniu.db").display()
+        ))
+        .await
+        .unwrap();
+        let accounts = shuniu_auth::accounts::Accounts::new(store);
+        assert!(
+            accounts.login("ops2", &first_password).await.is_err(),
+            "the old password no longer works"
+        );
+        assert!(accounts.login("ops2", &second_password).await.is_ok());
+    });
+
     // A second init of the same directory fails cleanly instead of duplicating.
     let out = shuniu()
         .args(["init", "--data-dir"])

@@ -298,6 +298,30 @@ impl Accounts {
             .ok_or_else(|| StoreError::NotFound { what: login }.into())
     }
 
+    /// Sets a new password (hub operator); the user's open sessions end.
+    pub async fn set_password(&self, actor: &Actor, login: &str, password: &str) -> Result<()> {
+        decide(actor, Action::ManageUsers, Target::Hub)?;
+        check_password_strength(password).map_err(|e| {
+            FieldError::new(
+                "password",
+                e.code(),
+                "密码至少 10 位，且不能只含数字或只含字母",
+                e.to_string(),
+            )
+        })?;
+        let pw = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+            .await
+            .map_err(|e| AuthError::Hash(e.to_string()))??;
+        let mut tx = self.store.begin().await?;
+        tx.set_password(login, &hash).await?;
+        tx.commit().await?;
+        if let Ok(mut f) = self.failures.lock() {
+            f.by_login.remove(&login.to_lowercase());
+        }
+        Ok(())
+    }
+
     pub async fn users(&self, actor: &Actor) -> Result<Vec<User>> {
         decide(actor, Action::ManageUsers, Target::Hub)?;
         Ok(self.store.users().await?)

@@ -462,6 +462,25 @@ impl Tx {
         Ok(())
     }
 
+    /// Replaces a user's password hash and ends all of the user's sessions.
+    pub async fn set_password(&mut self, login: &str, password_hash: &str) -> Result<()> {
+        let r = sqlx::query("UPDATE users SET password_hash = $1 WHERE login = $2")
+            .bind(password_hash)
+            .bind(login)
+            .execute(&mut *self.tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                what: format!("user {login}"),
+            });
+        }
+        sqlx::query("DELETE FROM sessions WHERE login = $1")
+            .bind(login)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn insert_session(
         &mut self,
         token_hash: &str,
