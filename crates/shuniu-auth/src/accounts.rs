@@ -131,7 +131,60 @@ fn actor_of(user: &User) -> Actor {
     }
 }
 
+/// A login or application id: up to 64 letters, digits and `. _ -`.
+fn short_name(
+    field: &str,
+    value: &str,
+    code: &'static str,
+    what_zh: &str,
+    what_en: &str,
+) -> Result<String> {
+    let v = bounded(field, value, true, 64)?;
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(FieldError::new(
+            field,
+            code,
+            format!("{what_zh}只能包含字母、数字和 . _ -"),
+            format!("{what_en} is letters, digits and . _ -"),
+        )
+        .into());
+    }
+    Ok(v)
+}
+
+/// Checks a new password's strength and hashes it off the async threads.
+async fn strong_password_hash(password: &str) -> Result<String> {
+    check_password_strength(password).map_err(|e| {
+        FieldError::new(
+            "password",
+            e.code(),
+            "密码至少 10 位，且不能只含数字或只含字母",
+            e.to_string(),
+        )
+    })?;
+    let pw = password.to_string();
+    Ok(tokio::task::spawn_blocking(move || hash_password(&pw))
+        .await
+        .map_err(|e| AuthError::Hash(e.to_string()))??)
+}
+
 impl Accounts {
+    async fn require_department(&self, department: &str) -> Result<()> {
+        if self.store.department(department).await?.is_none() {
+            return Err(FieldError::new(
+                "department",
+                "DEPARTMENT_UNKNOWN",
+                format!("部门“{department}”不存在"),
+                format!("no department “{department}”"),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
     pub fn new(store: Store) -> Accounts {
         Accounts {
             store,
@@ -239,41 +292,10 @@ impl Accounts {
         password: &str,
     ) -> Result<User> {
         decide(actor, Action::ManageUsers, Target::Hub)?;
-        let login = bounded("login", login, true, 64)?;
-        if !login
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
-            return Err(FieldError::new(
-                "login",
-                "LOGIN_FORMAT",
-                "登录名只能包含字母、数字和 . _ -",
-                "a login is letters, digits and . _ -",
-            )
-            .into());
-        }
+        let login = short_name("login", login, "LOGIN_FORMAT", "登录名", "a login")?;
         let display_name = bounded("display_name", display_name, true, 50)?;
-        check_password_strength(password).map_err(|e| {
-            FieldError::new(
-                "password",
-                e.code(),
-                "密码至少 10 位，且不能只含数字或只含字母",
-                e.to_string(),
-            )
-        })?;
-        if self.store.department(department).await?.is_none() {
-            return Err(FieldError::new(
-                "department",
-                "DEPARTMENT_UNKNOWN",
-                format!("部门“{department}”不存在"),
-                format!("no department “{department}”"),
-            )
-            .into());
-        }
-        let pw = password.to_string();
-        let password_hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-            .await
-            .map_err(|e| AuthError::Hash(e.to_string()))??;
+        self.require_department(department).await?;
+        let password_hash = strong_password_hash(password).await?;
         let new = NewUser {
             login: login.clone(),
             display_name,
@@ -301,18 +323,7 @@ impl Accounts {
     /// Sets a new password (hub operator); the user's open sessions end.
     pub async fn set_password(&self, actor: &Actor, login: &str, password: &str) -> Result<()> {
         decide(actor, Action::ManageUsers, Target::Hub)?;
-        check_password_strength(password).map_err(|e| {
-            FieldError::new(
-                "password",
-                e.code(),
-                "密码至少 10 位，且不能只含数字或只含字母",
-                e.to_string(),
-            )
-        })?;
-        let pw = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-            .await
-            .map_err(|e| AuthError::Hash(e.to_string()))??;
+        let hash = strong_password_hash(password).await?;
         let mut tx = self.store.begin().await?;
         tx.set_password(login, &hash).await?;
         tx.commit().await?;
@@ -404,29 +415,15 @@ impl Accounts {
         role: Role,
     ) -> Result<(Application, String)> {
         decide(actor, Action::ManageApplications, Target::Hub)?;
-        let id = bounded("id", id, true, 64)?;
-        if !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        {
-            return Err(FieldError::new(
-                "id",
-                "APPLICATION_ID_FORMAT",
-                "应用标识只能包含字母、数字和 . _ -",
-                "an application id is letters, digits and . _ -",
-            )
-            .into());
-        }
+        let id = short_name(
+            "id",
+            id,
+            "APPLICATION_ID_FORMAT",
+            "应用标识",
+            "an application id",
+        )?;
         let name = bounded("name", name, true, 100)?;
-        if self.store.department(department).await?.is_none() {
-            return Err(FieldError::new(
-                "department",
-                "DEPARTMENT_UNKNOWN",
-                format!("部门“{department}”不存在"),
-                format!("no department “{department}”"),
-            )
-            .into());
-        }
+        self.require_department(department).await?;
         let key = new_api_key()?;
         let new = NewApplication {
             id: id.clone(),
