@@ -230,6 +230,52 @@ async fn main() -> Result<()> {
     summarize("text query, department visibility filter", as_officer);
     let (_, ours_p99) = summarize("all queries", all.clone());
 
+    // The same queries through the HTTP API, as a department system calls it: routing, key
+    // check, search, department names, JSON.
+    let (_, key) = accounts
+        .create_application(&root, "bench", "bench", "370200DSJ", Role::HubOperator)
+        .await?;
+    let state = shuniu_server::AppState::new(
+        catalog.clone(),
+        accounts.clone(),
+        shuniu_server::ServerSettings {
+            secure_cookies: false,
+            site_name: "bench".into(),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(shuniu_server::serve(state, listener, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let mut http = Vec::new();
+    for i in 0..iterations {
+        let q = QUERIES[i % QUERIES.len()];
+        let (dim, value) = FILTERS[i % FILTERS.len()];
+        let mut url = reqwest::Url::parse(&format!("{base}/api/v1/catalog/resources"))?;
+        url.query_pairs_mut()
+            .append_pair("q", q)
+            .append_pair("per_page", "20");
+        if !dim.is_empty() {
+            url.query_pairs_mut().append_pair(dim, value);
+        }
+        let t = Instant::now();
+        let body: serde_json::Value = client
+            .get(url)
+            .bearer_auth(&key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        http.push(t.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(body["total"].is_u64(), "unexpected answer {body}");
+    }
+    let _ = stop.send(());
+    println!("\nThrough the HTTP API (GET /api/v1/catalog/resources, loopback, one client)");
+    summarize("all queries", http);
+
     // Peer: SQLite FTS5 with the trigram tokenizer, same entries, same queries (no facets).
     let mut conn = sqlx::SqliteConnection::connect(&format!(
         "sqlite://{}?mode=rwc",
