@@ -170,17 +170,80 @@ impl From<&Application> for ApplicationView {
     }
 }
 
-/// Chinese label of a facet value, for display.
-pub fn facet_label(dim: &str, value: &str, names: &DepartmentNames) -> String {
-    use shuniu_types::{CategoryKind, SecurityLevel as L};
-    let label = match dim {
-        "provider" => names.get(value).cloned(),
-        "category" => CategoryKind::parse_term(value).map(|v| v.zh().to_string()),
-        "share_type" => ShareType::parse_term(value).map(|v| v.zh().to_string()),
-        "open_type" => OpenType::parse_term(value).map(|v| v.zh().to_string()),
-        "level" => L::parse_term(value).map(|v| v.zh().to_string()),
-        "update_cycle" => UpdateCycle::parse_term(value).map(|v| v.zh().to_string()),
+/// Display label of a vocabulary code (`share_type`, `level`, …) in Chinese or English; the code
+/// itself when the vocabulary or the code is unknown.
+pub fn vocab_label(vocab: &str, code: &str, en: bool) -> String {
+    use shuniu_types::{
+        CategoryKind, DataType, MaskingRule, ResourceFormat, Role, SemanticType, ShareMethod,
+    };
+    macro_rules! lbl {
+        ($t:ty) => {
+            <$t>::parse_term(code).map(|v| {
+                if en {
+                    v.en().to_string()
+                } else {
+                    v.zh().to_string()
+                }
+            })
+        };
+    }
+    let found = match vocab {
+        "category" => lbl!(CategoryKind),
+        "share_type" => lbl!(ShareType),
+        "open_type" => lbl!(OpenType),
+        "share_method" => lbl!(ShareMethod),
+        "update_cycle" => lbl!(UpdateCycle),
+        "level" => lbl!(SecurityLevel),
+        "format" => lbl!(ResourceFormat),
+        "data_type" => lbl!(DataType),
+        "semantic_type" => lbl!(SemanticType),
+        "masking" => lbl!(MaskingRule),
+        "status" => lbl!(ResourceStatus),
+        "role" => lbl!(Role),
         _ => None,
     };
-    label.unwrap_or_else(|| value.to_string())
+    found.unwrap_or_else(|| code.to_string())
+}
+
+/// Label of a facet value: the department's name for providers, else the vocabulary label.
+pub fn facet_label(dim: &str, value: &str, names: &DepartmentNames, en: bool) -> String {
+    if dim == "provider" {
+        names
+            .get(value)
+            .cloned()
+            .unwrap_or_else(|| value.to_string())
+    } else {
+        vocab_label(dim, value, en)
+    }
+}
+
+/// Department code → name, for showing providers.
+pub async fn department_names(
+    accounts: &shuniu_auth::accounts::Accounts,
+) -> Result<DepartmentNames, shuniu_auth::accounts::AccountError> {
+    Ok(accounts
+        .departments()
+        .await?
+        .into_iter()
+        .map(|d| (d.code, d.name))
+        .collect())
+}
+
+pub const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// A workbook as a download named `{name}.xlsx`.
+pub fn xlsx_response(bytes: Vec<u8>, name: &str) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    (
+        [
+            (header::CONTENT_TYPE, XLSX.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.xlsx\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }

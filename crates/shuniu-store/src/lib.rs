@@ -571,6 +571,15 @@ impl Tx {
         Ok(get::<i64>(&row, "n")? > 0)
     }
 
+    /// The stored record, or `NotFound`.
+    async fn existing_resource(&mut self, code: &str) -> Result<ResourceRecord> {
+        self.resource(code)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                what: format!("resource {code}"),
+            })
+    }
+
     /// The stored record, read inside the transaction (for read-modify-write).
     pub async fn resource(&mut self, code: &str) -> Result<Option<ResourceRecord>> {
         let row = sqlx::query(select_resources!("WHERE code = $1"))
@@ -613,11 +622,7 @@ impl Tx {
         .map_err(|e| StoreError::from_insert(e, format!("resource {code}")))?;
         self.record_history(code, 1, "created", status, actor, &at, "", &json)
             .await?;
-        self.resource(code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: format!("resource {code}"),
-            })
+        self.existing_resource(code).await
     }
 
     /// Replaces the metadata of a resource as a new version; fails if `expected_version`
@@ -629,12 +634,7 @@ impl Tx {
         expected_version: Option<i64>,
         actor: &str,
     ) -> Result<ResourceRecord> {
-        let current = self
-            .resource(code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: format!("resource {code}"),
-            })?;
+        let current = self.existing_resource(code).await?;
         if let Some(expected) = expected_version
             && expected != current.version
         {
@@ -677,11 +677,7 @@ impl Tx {
             &json,
         )
         .await?;
-        self.resource(code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: format!("resource {code}"),
-            })
+        self.existing_resource(code).await
     }
 
     /// Moves a resource to `status`, recording `action` and the note (a return reason).
@@ -693,12 +689,7 @@ impl Tx {
         note: &str,
         actor: &str,
     ) -> Result<ResourceRecord> {
-        let current = self
-            .resource(code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: format!("resource {code}"),
-            })?;
+        let current = self.existing_resource(code).await?;
         let at = now();
         let published_at = if status == ResourceStatus::Published {
             Some(at.clone())
@@ -725,11 +716,7 @@ impl Tx {
             &json,
         )
         .await?;
-        self.resource(code)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: format!("resource {code}"),
-            })
+        self.existing_resource(code).await
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -24,8 +24,6 @@ use crate::views::{
     ResourcePage,
 };
 
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Shuniu (数纽) API", version = "1.0.0", description = "City public-data hub: catalog, identity. Errors: {\"error\": {code, message_zh, message_en, fields}}."),
@@ -133,13 +131,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 async fn department_names(state: &AppState) -> Result<views::DepartmentNames, ApiError> {
-    Ok(state
-        .accounts
-        .departments()
-        .await?
-        .into_iter()
-        .map(|d| (d.code, d.name))
-        .collect())
+    Ok(views::department_names(&state.accounts).await?)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -341,7 +333,7 @@ async fn search_resources(
                 .iter()
                 .map(|(v, n)| FacetValue {
                     value: v.clone(),
-                    label: views::facet_label(dim, v, &names),
+                    label: views::facet_label(dim, v, &names, false),
                     count: *n,
                 })
                 .collect();
@@ -571,20 +563,6 @@ pub struct FormatQuery {
     pub format: Option<String>,
 }
 
-fn xlsx_response(bytes: Vec<u8>, name: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, XLSX.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.xlsx\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 /// One of the three lists (汇聚清单 `aggregation`, 共享清单 `sharing`, 开放清单 `open`), as JSON or Excel.
 #[utoipa::path(get, path = "/api/v1/catalog/lists/{kind}", tag = "catalog",
     params(("kind" = ListName, Path, description = "汇聚清单 aggregation, 共享清单 sharing, 开放清单 open"), FormatQuery),
@@ -610,7 +588,7 @@ async fn catalog_list(
             })
             .into_response())
         }
-        "xlsx" => Ok(xlsx_response(
+        "xlsx" => Ok(views::xlsx_response(
             state.catalog.export_excel(&items).await?,
             kind.code(),
         )),
@@ -629,7 +607,7 @@ async fn export_catalog(
     Caller(actor): Caller,
 ) -> Result<Response, ApiError> {
     let items = state.catalog.visible(&actor).await?;
-    Ok(xlsx_response(
+    Ok(views::xlsx_response(
         state.catalog.export_excel(&items).await?,
         "catalog",
     ))

@@ -17,8 +17,8 @@ use shuniu_policy::{Action, Target, decide};
 use shuniu_store::ResourceRecord;
 use shuniu_types::{
     Actor, CategoryKind, DataItemInput, DataType, FieldError, MaskingRule, OpenType,
-    ResourceFormat, ResourceInput, ResourceStatus, Role, SecurityLevel, SemanticType, ShareMethod,
-    ShareType, UpdateCycle,
+    ResourceFormat, ResourceInput, Role, SecurityLevel, SemanticType, ShareMethod, ShareType,
+    UpdateCycle,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -86,7 +86,7 @@ pub fn templates() -> Environment<'static> {
                 .map(|v| v.to_string())
                 .unwrap_or_default()
                 == "en";
-            vocab_label(vocab, code, en)
+            views::vocab_label(vocab, code, en)
         },
     );
     env
@@ -94,36 +94,6 @@ pub fn templates() -> Environment<'static> {
 
 fn ser<T: Serialize>(v: T) -> Value {
     Value::from(minijinja::value::Serde(v))
-}
-
-fn vocab_label(vocab: &str, code: &str, en: bool) -> String {
-    macro_rules! lbl {
-        ($t:ty) => {
-            <$t>::parse_term(code).map(|v| {
-                if en {
-                    v.en().to_string()
-                } else {
-                    v.zh().to_string()
-                }
-            })
-        };
-    }
-    let found = match vocab {
-        "category" => lbl!(CategoryKind),
-        "share_type" => lbl!(ShareType),
-        "open_type" => lbl!(OpenType),
-        "share_method" => lbl!(ShareMethod),
-        "update_cycle" => lbl!(UpdateCycle),
-        "level" => lbl!(SecurityLevel),
-        "format" => lbl!(ResourceFormat),
-        "data_type" => lbl!(DataType),
-        "semantic_type" => lbl!(SemanticType),
-        "masking" => lbl!(MaskingRule),
-        "status" => lbl!(ResourceStatus),
-        "role" => lbl!(Role),
-        _ => None,
-    };
-    found.unwrap_or_else(|| code.to_string())
 }
 
 #[derive(Serialize)]
@@ -497,11 +467,8 @@ async fn set_lang(
 }
 
 async fn names(state: &AppState) -> DepartmentNames {
-    state
-        .accounts
-        .departments()
+    views::department_names(&state.accounts)
         .await
-        .map(|ds| ds.into_iter().map(|d| (d.code, d.name)).collect())
         .unwrap_or_default()
 }
 
@@ -576,7 +543,7 @@ async fn catalog_page(
                         .take(if *dim == "provider" { 15 } else { 10 })
                         .map(|(v, n)| {
                             let selected = filters.get(*dim) == Some(v);
-                            let label = if *dim == "provider" { views::facet_label(dim, v, &names) } else { vocab_label(dim, v, en) };
+                            let label = views::facet_label(dim, v, &names, en);
                             context! { value => v, label => label, count => n, selected => selected,
                                 href => link(&[(dim, if selected { None } else { Some(v.as_str()) }), ("page", None)]) }
                         })
@@ -987,7 +954,7 @@ async fn lists_page(
     };
     if as_xlsx {
         return match state.catalog.export_excel(&items).await {
-            Ok(bytes) => xlsx(bytes, kind.code()),
+            Ok(bytes) => views::xlsx_response(bytes, kind.code()),
             Err(e) => catalog_error(&user, e),
         };
     }
@@ -1004,27 +971,10 @@ async fn lists_page(
     )
 }
 
-fn xlsx(bytes: Vec<u8>, name: &str) -> Response {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.xlsx\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 async fn export_xlsx(State(state): State<AppState>, user: ConsoleUser) -> Response {
     match state.catalog.visible(&user.actor).await {
         Ok(items) => match state.catalog.export_excel(&items).await {
-            Ok(bytes) => xlsx(bytes, "catalog"),
+            Ok(bytes) => views::xlsx_response(bytes, "catalog"),
             Err(e) => catalog_error(&user, e),
         },
         Err(e) => catalog_error(&user, e),
