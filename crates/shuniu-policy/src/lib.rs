@@ -26,6 +26,13 @@ pub enum Action {
     ManageDepartments,
     ManageUsers,
     ManageApplications,
+    /// Load data into a resource's dataset (file, push, scheduled pull) or manage its
+    /// column mapping and connectors.
+    LoadData,
+    /// See a resource's rows in the clear: preview, load history, rejected rows.
+    ReadData,
+    /// Run ad-hoc SQL over every dataset in the lake.
+    QueryLake,
 }
 
 /// The facts about the target that decisions depend on.
@@ -199,6 +206,45 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                 ))
             }
         }
+        (Action::LoadData, Target::Resource { provider, status }) => {
+            match actor.role {
+                Role::Viewer => return Err(role_denied(actor.role, "汇聚数据", "load data")),
+                Role::DataOfficer if !own(provider) => {
+                    return Err(other_department("汇聚", "load"));
+                }
+                _ => {}
+            }
+            // Data hangs on a published catalog entry (目录先行): no entry, no data.
+            if status == ResourceStatus::Published {
+                Ok(())
+            } else {
+                Err(wrong_state(status, "汇聚数据", "loaded"))
+            }
+        }
+        (Action::ReadData, Target::Resource { provider, .. }) => {
+            // Until the sharing capability grants access, rows in the clear stay with the
+            // provider and the hub.
+            if operator || own(provider) {
+                Ok(())
+            } else {
+                Err(Denied::new(
+                    "FORBIDDEN_DEPARTMENT",
+                    "只能查看本部门资源的数据，其他部门的数据请通过共享申请获取",
+                    "only the providing department and the hub see these rows; other departments request them through sharing",
+                ))
+            }
+        }
+        (Action::QueryLake, Target::Hub) => {
+            if operator {
+                Ok(())
+            } else {
+                Err(role_denied(
+                    actor.role,
+                    "执行数据查询",
+                    "run SQL over the lake",
+                ))
+            }
+        }
         _ => Err(Denied::new(
             "FORBIDDEN",
             "不允许的操作",
@@ -260,6 +306,14 @@ mod tests {
                         op && status == Submitted,
                         "review {role:?} {status:?}"
                     );
+                    let load = decide(&a, Action::LoadData, t).is_ok();
+                    assert_eq!(
+                        load,
+                        (op || (officer && own)) && status == Published,
+                        "load {role:?} own={own} {status:?}"
+                    );
+                    let read_data = decide(&a, Action::ReadData, t).is_ok();
+                    assert_eq!(read_data, op || own, "read data {role:?} own={own}");
                     let withdraw = decide(&a, Action::WithdrawResource, t).is_ok();
                     assert_eq!(
                         withdraw,
@@ -279,6 +333,8 @@ mod tests {
                 );
                 let admin = decide(&a, Action::ManageUsers, Target::Hub).is_ok();
                 assert_eq!(admin, role == Role::HubOperator);
+                let sql = decide(&a, Action::QueryLake, Target::Hub).is_ok();
+                assert_eq!(sql, role == Role::HubOperator);
             }
         }
     }

@@ -1,0 +1,3 @@
+//! placeholder
+pub use datafusion;
+pub use deltalake;
