@@ -1,0 +1,288 @@
+//! SQL over the lake. Tables are named by resource code (quote them: codes have capitals
+//! and dashes); `"CODE@v3"` reads version 3. Tables open lazily, so a query touching one
+//! resource does not open the other three hundred.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::{Lake, LakeError, Result};
+
+/// Output formats of query results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqlOutput {
+    Csv,
+    Json,
+    Table,
+}
+
+impl std::str::FromStr for SqlOutput {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "csv" => Ok(SqlOutput::Csv),
+            "json" => Ok(SqlOutput::Json),
+            "table" => Ok(SqlOutput::Table),
+            other => Err(format!("unknown format {other:?}: use csv, json or table")),
+        }
+    }
+}
+
+/// The rows of a query, capped.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub rows: usize,
+    /// More rows existed than the cap.
+    pub truncated: bool,
+}
+
+impl QueryResult {
+    pub fn columns(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// Every cell as display text (null as empty), for pages and tables.
+    pub fn to_strings(&self) -> Vec<Vec<Option<String>>> {
+        use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+        let opts = FormatOptions::default();
+        let mut out = Vec::with_capacity(self.rows);
+        for b in &self.batches {
+            let fmts: Vec<_> = b
+                .columns()
+                .iter()
+                .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts))
+                .collect();
+            for row in 0..b.num_rows() {
+                out.push(
+                    b.columns()
+                        .iter()
+                        .zip(&fmts)
+                        .map(|(c, f)| {
+                            if c.is_null(row) {
+                                None
+                            } else {
+                                f.as_ref().ok().map(|f| f.value(row).to_string())
+                            }
+                        })
+                        .collect(),
+                );
+            }
+        }
+        out
+    }
+
+    pub fn to_csv(&self) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        {
+            let mut w = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut buf);
+            for b in &self.batches {
+                w.write(b).map_err(|e| LakeError::Sql(e.to_string()))?;
+            }
+        }
+        if self.batches.is_empty() {
+            buf.extend(self.columns().join(",").as_bytes());
+            buf.push(b'\n');
+        }
+        Ok(buf)
+    }
+
+    /// An array of objects, one per row.
+    pub fn to_json(&self) -> Result<serde_json::Value> {
+        let mut buf = Vec::new();
+        {
+            let mut w = datafusion::arrow::json::ArrayWriter::new(&mut buf);
+            let refs: Vec<&RecordBatch> = self.batches.iter().collect();
+            w.write_batches(&refs)
+                .map_err(|e| LakeError::Sql(e.to_string()))?;
+            w.finish().map_err(|e| LakeError::Sql(e.to_string()))?;
+        }
+        if buf.is_empty() {
+            return Ok(serde_json::Value::Array(Vec::new()));
+        }
+        serde_json::from_slice(&buf).map_err(|e| LakeError::Sql(e.to_string()))
+    }
+
+    pub fn to_table(&self) -> String {
+        datafusion::arrow::util::pretty::pretty_format_batches(&self.batches)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// Splits `CODE@v3` (or `CODE@3`) into the code and the version.
+pub fn split_version(name: &str) -> (&str, Option<i64>) {
+    match name.rsplit_once('@') {
+        Some((code, v)) => match v.trim_start_matches(['v', 'V']).parse() {
+            Ok(n) => (code, Some(n)),
+            Err(_) => (name, None),
+        },
+        None => (name, None),
+    }
+}
+
+struct LakeSchema {
+    lake: Lake,
+    names: Vec<String>,
+}
+
+impl std::fmt::Debug for LakeSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LakeSchema({} tables)", self.names.len())
+    }
+}
+
+#[async_trait::async_trait]
+impl SchemaProvider for LakeSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    async fn table(
+        &self,
+        name: &str,
+    ) -> std::result::Result<Option<Arc<dyn TableProvider>>, DataFusionError> {
+        let (code, version) = split_version(name);
+        if !self.names.iter().any(|n| n == code) {
+            return Ok(None);
+        }
+        let ext = |e: LakeError| DataFusionError::External(Box::new(e));
+        let table = match version {
+            Some(v) => self.lake.open_version(code, v).await.map_err(ext)?,
+            None => match self.lake.open(code).await.map_err(ext)? {
+                Some(t) => t,
+                None => return Ok(None),
+            },
+        };
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        Ok(Some(provider))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        let (code, _) = split_version(name);
+        self.names.iter().any(|n| n == code)
+    }
+}
+
+impl Lake {
+    /// Runs one read-only SQL statement over the tables named in `tables` (resource codes
+    /// the caller may query) and returns at most `max_rows` rows.
+    pub async fn sql(
+        &self,
+        tables: Vec<String>,
+        sql: &str,
+        max_rows: usize,
+    ) -> Result<QueryResult> {
+        let ctx = self.session();
+        let schema = Arc::new(LakeSchema {
+            lake: self.clone(),
+            names: tables,
+        });
+        ctx.catalog("datafusion")
+            .ok_or_else(|| LakeError::Sql("no default catalog".into()))?
+            .register_schema("public", schema)?;
+        let opts = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = ctx
+            .sql_with_options(sql, opts)
+            .await
+            .map_err(|e| LakeError::Sql(clean_sql_error(e)))?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let mut stream = df
+            .execute_stream()
+            .await
+            .map_err(|e| LakeError::Sql(clean_sql_error(e)))?;
+        let mut batches = Vec::new();
+        let mut rows = 0usize;
+        let mut truncated = false;
+        while let Some(b) = stream.next().await {
+            let b = b.map_err(|e| LakeError::Sql(clean_sql_error(e)))?;
+            if rows + b.num_rows() > max_rows {
+                let keep = max_rows - rows;
+                batches.push(b.slice(0, keep));
+                rows += keep;
+                truncated = true;
+                break;
+            }
+            rows += b.num_rows();
+            batches.push(b);
+        }
+        Ok(QueryResult {
+            schema,
+            batches,
+            rows,
+            truncated,
+        })
+    }
+
+    /// The first `limit` rows of the current version (or of `version`).
+    pub async fn preview(
+        &self,
+        code: &str,
+        version: Option<i64>,
+        limit: usize,
+    ) -> Result<QueryResult> {
+        let name = match version {
+            Some(v) => format!("{code}@v{v}"),
+            None => code.to_string(),
+        };
+        self.sql(
+            vec![code.to_string()],
+            &format!(
+                "SELECT * FROM \"{}\" LIMIT {limit}",
+                name.replace('"', "\"\"")
+            ),
+            limit,
+        )
+        .await
+    }
+
+    /// Rows in the current version, from the Delta log's file statistics when present.
+    pub async fn row_count(&self, code: &str) -> Result<Option<u64>> {
+        if self.open(code).await?.is_none() {
+            return Ok(None);
+        }
+        let r = self
+            .sql(
+                vec![code.to_string()],
+                &format!(
+                    "SELECT count(*) AS n FROM \"{}\"",
+                    code.replace('"', "\"\"")
+                ),
+                1,
+            )
+            .await?;
+        let n = r
+            .to_strings()
+            .first()
+            .and_then(|row| row.first().cloned().flatten())
+            .and_then(|s| s.parse().ok());
+        Ok(n)
+    }
+}
+
+fn clean_sql_error(e: DataFusionError) -> String {
+    let s = e.to_string();
+    s.trim_start_matches("Error during planning: ")
+        .trim_start_matches("SQL error: ")
+        .to_string()
+}
