@@ -26,6 +26,14 @@ pub struct Config {
     pub secure_cookies: Option<bool>,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Where the data lake lives: empty for DATA_DIR/lake, or `s3://bucket/prefix` for
+    /// S3-compatible object storage (then the `lake_s3_*` keys apply).
+    pub lake_url: String,
+    pub lake_s3_endpoint: Option<String>,
+    pub lake_s3_region: Option<String>,
+    pub lake_s3_access_key_id: Option<String>,
+    pub lake_s3_secret_access_key: Option<String>,
+    pub lake_s3_allow_http: bool,
 }
 
 impl Default for Config {
@@ -38,6 +46,12 @@ impl Default for Config {
             code_format: shuniu_types::CodeFormat::DEFAULT.into(),
             secure_cookies: None,
             log_format: "text".into(),
+            lake_url: String::new(),
+            lake_s3_endpoint: None,
+            lake_s3_region: None,
+            lake_s3_access_key_id: None,
+            lake_s3_secret_access_key: None,
+            lake_s3_allow_http: false,
         }
     }
 }
@@ -56,7 +70,13 @@ pub struct Overrides {
 pub const CONFIG_FILE: &str = "shuniu.toml";
 
 /// The configuration keys; other `SHUNIU_*` variables (SHUNIU_LOG, SHUNIU_CONFIG) are not config.
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 13] = [
+    "lake_url",
+    "lake_s3_endpoint",
+    "lake_s3_region",
+    "lake_s3_access_key_id",
+    "lake_s3_secret_access_key",
+    "lake_s3_allow_http",
     "data_dir",
     "listen",
     "database_url",
@@ -104,6 +124,24 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// The data lake this configuration names.
+    pub fn lake(&self) -> Result<shuniu_lake::Lake> {
+        if self.lake_url.is_empty() {
+            return shuniu_lake::Lake::local(&self.data_dir.join("lake"))
+                .with_context(|| format!("opening the lake in {}", self.data_dir.display()));
+        }
+        let cfg = shuniu_lake::S3Config {
+            url: self.lake_url.clone(),
+            endpoint: self.lake_s3_endpoint.clone(),
+            region: self.lake_s3_region.clone(),
+            access_key_id: self.lake_s3_access_key_id.clone(),
+            secret_access_key: self.lake_s3_secret_access_key.clone(),
+            allow_http: self.lake_s3_allow_http,
+        };
+        shuniu_lake::Lake::s3(&cfg, &self.data_dir.join("lake-staging"))
+            .with_context(|| format!("opening the lake at {}", self.lake_url))
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr> {

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 mod config;
 mod demo;
+mod lake_cli;
 
 use config::{Config, Overrides};
 
@@ -30,7 +31,7 @@ struct Cli {
 }
 
 #[derive(Args, Clone, Default)]
-struct Common {
+pub(crate) struct Common {
     /// Data directory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -90,6 +91,15 @@ enum Command {
     /// API applications and their keys.
     #[command(subcommand)]
     App(AppCommand),
+    /// Load a file into a resource's dataset (one new version), with a progress bar.
+    Load(lake_cli::LoadArgs),
+    /// Run SQL over the current versions of every dataset (tables named by resource code).
+    Sql(lake_cli::SqlArgs),
+    /// The load history.
+    Loads(lake_cli::LoadsArgs),
+    /// Scheduled pulls from department databases.
+    #[command(subcommand)]
+    Connector(lake_cli::ConnectorCommand),
 }
 
 #[derive(Subcommand)]
@@ -237,6 +247,7 @@ struct Hub {
     config: Config,
     accounts: Accounts,
     catalog: Catalog,
+    aggregation: shuniu_aggregate::Aggregation,
 }
 
 async fn open(config: Config) -> Result<Hub> {
@@ -247,9 +258,22 @@ async fn open(config: Config) -> Result<Hub> {
         .context("opening the control-plane database")?;
     let code_format = CodeFormat::parse(&config.code_format).map_err(|e| anyhow::anyhow!("{e}"))?;
     let catalog = Catalog::open(store.clone(), code_format).await?;
+    let aggregation = shuniu_aggregate::Aggregation::new(
+        catalog.clone(),
+        config.lake()?,
+        &config.data_dir.join("loads"),
+    )?;
+    let interrupted = aggregation.recover().await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "loads left running by a stopped process were marked interrupted"
+        );
+    }
     Ok(Hub {
         accounts: Accounts::new(store),
         catalog,
+        aggregation,
         config,
     })
 }
@@ -465,6 +489,22 @@ async fn main() -> Result<()> {
         Command::Catalog(cmd) => catalog_command(cli_config, cmd).await,
         Command::User(cmd) => user_command(cli_config, cmd).await,
         Command::App(cmd) => app_command(cli_config, cmd).await,
+        Command::Load(args) => {
+            let hub = open_existing(cli_config, &args.common).await?;
+            lake_cli::load(&hub.aggregation, args).await
+        }
+        Command::Sql(args) => {
+            let hub = open_existing(cli_config, &args.common).await?;
+            lake_cli::sql(&hub.aggregation, args).await
+        }
+        Command::Loads(args) => {
+            let hub = open_existing(cli_config, &args.common).await?;
+            lake_cli::loads(&hub.aggregation, args).await
+        }
+        Command::Connector(cmd) => {
+            let hub = open_existing(cli_config, cmd.common()).await?;
+            lake_cli::connector(&hub.aggregation, cmd).await
+        }
     }
 }
 

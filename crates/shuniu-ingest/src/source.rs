@@ -151,6 +151,24 @@ pub struct SourceSummary {
     pub sm3: String,
 }
 
+/// SM3 of a byte string, hex.
+pub fn sm3_hex(bytes: &[u8]) -> String {
+    hex::encode(Sm3::digest(bytes))
+}
+
+/// An incremental SM3 digest.
+#[derive(Default, Clone)]
+pub struct Sm3Stream(Sm3);
+
+impl Sm3Stream {
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
 /// Counts and hashes the bytes read through it.
 pub struct HashingReader<R> {
     inner: R,
@@ -548,7 +566,9 @@ impl Source for CsvSource {
 
 /// Recognises the [`BadEncoding`] marker: such a record reports no values at all.
 fn fields_as_bad(fields: &dyn Fields) -> Option<Vec<String>> {
-    if fields.len() > 0 && (0..fields.len()).all(|i| fields.get(i).is_none()) && !fields.is_blank()
+    if !fields.is_empty()
+        && (0..fields.len()).all(|i| fields.get(i).is_none())
+        && !fields.is_blank()
     {
         Some(fields.raw())
     } else {
@@ -662,9 +682,7 @@ impl Source for ExcelSource {
             for (c, cell) in row.iter().enumerate() {
                 match excel_cell(cell) {
                     Ok(v) => {
-                        if c < width {
-                            fields.push(v)
-                        } else if v.is_some() {
+                        if c < width || v.is_some() {
                             fields.push(v)
                         }
                     }

@@ -15,7 +15,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::time::Duration;
 
+mod loads;
 mod rows;
+pub use loads::*;
 pub use rows::*;
 
 #[derive(Debug, thiserror::Error)]
