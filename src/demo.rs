@@ -181,3 +181,157 @@ pub fn is_empty_dir(dir: &Path) -> Result<bool> {
         .next()
         .is_none())
 }
+
+/// What the data step loaded.
+#[derive(Debug, Default, Serialize)]
+pub struct DataSummary {
+    pub datasets: usize,
+    pub rows_read: i64,
+    pub rows_accepted: i64,
+    pub rows_rejected: i64,
+    /// Datasets dated past their update cycle (for the quality capability to flag).
+    pub stale: Vec<String>,
+}
+
+/// Generates every published resource's rows as a department would export them — CSV in
+/// UTF-8 or GBK, headers as item names or Chinese labels — and loads each file through the
+/// ordinary aggregation path, as that department's data officer.
+pub async fn load_data(
+    city: &DemoCity,
+    catalog: &Catalog,
+    aggregation: &shuniu_aggregate::Aggregation,
+    scratch: &Path,
+    scale: u64,
+    defect_rate: f64,
+    progress: impl Fn(&str),
+) -> Result<DataSummary> {
+    use shuniu_demo::data::DatasetPlan;
+    std::fs::create_dir_all(scratch)?;
+    let mut summary = DataSummary::default();
+    let published: Vec<(usize, &shuniu_demo::DemoResource)> = city
+        .resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| matches!(r.fate, Fate::Published | Fate::Withdrawn(_)))
+        .collect();
+    let root = Actor::local_operator();
+    let codes: HashMap<String, String> = catalog
+        .visible(&root)
+        .await?
+        .into_iter()
+        .map(|r| ((r.spec.provider.clone() + "/" + &r.spec.name), r.code))
+        .collect();
+    let started = std::time::Instant::now();
+    for (n, (index, r)) in published.iter().enumerate() {
+        let Some(code) = codes.get(&(r.input.provider.clone() + "/" + &r.input.name)) else {
+            continue;
+        };
+        let rec = catalog.get(&root, code).await?;
+        if rec.status != shuniu_types::ResourceStatus::Published {
+            continue;
+        }
+        let plan = DatasetPlan::for_resource(r, *index, scale, defect_rate);
+        // Departments send what their systems export: some GBK, some with Chinese headers.
+        let gbk = index % 4 == 1;
+        let chinese_headers = index % 3 == 1;
+        let path = scratch.join(format!("{code}.csv"));
+        {
+            let file = std::fs::File::create(&path)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+            let headers: Vec<String> = r
+                .input
+                .data_items
+                .iter()
+                .map(|i| {
+                    if chinese_headers {
+                        i.label.clone()
+                    } else {
+                        i.name.clone()
+                    }
+                })
+                .collect();
+            let mut line = String::new();
+            let mut write_line = |w: &mut std::io::BufWriter<std::fs::File>,
+                                  cells: &mut dyn Iterator<Item = Option<String>>|
+             -> std::io::Result<()> {
+                line.clear();
+                for (k, c) in cells.enumerate() {
+                    if k > 0 {
+                        line.push(',');
+                    }
+                    let c = c.unwrap_or_default();
+                    if c.contains([',', '"', '\n']) {
+                        line.push('"');
+                        line.push_str(&c.replace('"', "\"\""));
+                        line.push('"');
+                    } else {
+                        line.push_str(&c);
+                    }
+                }
+                line.push('\n');
+                if gbk {
+                    let (bytes, _, _) = encoding_rs::GBK.encode(&line);
+                    std::io::Write::write_all(w, &bytes)
+                } else {
+                    std::io::Write::write_all(w, line.as_bytes())
+                }
+            };
+            write_line(&mut w, &mut headers.into_iter().map(Some))?;
+            for row in plan.rows(city.seed, scale) {
+                write_line(&mut w, &mut row.into_iter())?;
+            }
+            std::io::Write::flush(&mut w)?;
+        }
+        let officer = city
+            .users
+            .iter()
+            .find(|u| u.role == Role::DataOfficer && u.department == rec.spec.provider)
+            .map(|u| Actor {
+                principal: u.login.clone(),
+                display_name: u.display_name.clone(),
+                role: u.role,
+                department: u.department.clone(),
+            })
+            .unwrap_or_else(Actor::local_operator);
+        let req = shuniu_aggregate::LoadRequest {
+            source_name: format!("{}-export.csv", rec.spec.provider),
+            // The demo injects defects on purpose; a department would still load the rest.
+            max_reject_ratio: 0.9,
+            ..Default::default()
+        };
+        let load = aggregation
+            .load_file(&officer, code, &path, req, |_| {})
+            .await
+            .with_context(|| format!("loading {code}"))?;
+        let _ = std::fs::remove_file(&path);
+        summary.datasets += 1;
+        summary.rows_read += load.rows_read;
+        summary.rows_accepted += load.rows_accepted;
+        summary.rows_rejected += load.rows_rejected;
+        // A few datasets were last refreshed long ago: past their update cycle.
+        if index % 23 == 5
+            && let Some(days) = rec.spec.update_cycle.max_age_days()
+        {
+            let at = chrono::Utc::now() - chrono::Duration::days(i64::from(days) * 3 + 2);
+            let mut tx = catalog.store().begin().await?;
+            tx.backdate_load(
+                &load.id,
+                &at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            )
+            .await?;
+            tx.commit().await?;
+            summary.stale.push(code.clone());
+        }
+        if n % 25 == 24 || n + 1 == published.len() {
+            progress(&format!(
+                "数据 datasets {}/{} · {} 行 rows · {:.0} s",
+                n + 1,
+                published.len(),
+                summary.rows_accepted,
+                started.elapsed().as_secs_f64()
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir(scratch);
+    Ok(summary)
+}

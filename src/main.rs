@@ -59,9 +59,13 @@ enum Command {
         /// Seed of the generator: the same seed gives the same city.
         #[arg(long, default_value_t = 20260101)]
         seed: u64,
-        /// Population of the demo city (used by the data generator of later capabilities).
+        /// Population of the demo city: persons (enterprises and properties scale with it).
         #[arg(long, default_value_t = 100_000)]
         scale: u64,
+        /// Share of generated rows with a realistic defect (bad check digits, missing keys,
+        /// impossible dates, unknown districts, conflicting addresses, bad phone numbers).
+        #[arg(long, default_value_t = 0.02)]
+        defect_rate: f64,
         /// Generate and exit without serving.
         #[arg(long)]
         no_serve: bool,
@@ -301,6 +305,7 @@ async fn serve(hub: Hub) -> Result<()> {
     let state = AppState::new(
         hub.catalog,
         hub.accounts,
+        hub.aggregation,
         ServerSettings {
             secure_cookies: hub.config.secure_cookies(),
             site_name: hub.config.site_name.clone(),
@@ -373,8 +378,12 @@ async fn main() -> Result<()> {
             listen,
             seed,
             scale,
+            defect_rate,
             no_serve,
         } => {
+            if !(0.0..=0.5).contains(&defect_rate) {
+                bail!("--defect-rate must be between 0 and 0.5");
+            }
             let config = load_config(cli_config, &common, listen.as_ref())?;
             init_logging(&config.log_format);
             let fresh = demo::is_empty_dir(&config.data_dir)?;
@@ -391,6 +400,23 @@ async fn main() -> Result<()> {
                 let city = shuniu_demo::generate(seed);
                 let (operator_api_key, applications) =
                     demo::build(&city, &hub.accounts, &hub.catalog, |m| eprintln!("  {m}")).await?;
+                let data = demo::load_data(
+                    &city,
+                    &hub.catalog,
+                    &hub.aggregation,
+                    &data_dir.join("demo-sources"),
+                    scale,
+                    defect_rate,
+                    |m| eprintln!("  {m}"),
+                )
+                .await?;
+                eprintln!(
+                    "  数据 data: {} datasets, {} rows accepted, {} rejected (injected defects), {} overdue",
+                    data.datasets,
+                    data.rows_accepted,
+                    data.rows_rejected,
+                    data.stale.len()
+                );
                 let file = demo::DemoAccounts {
                     url: url.clone(),
                     seed,

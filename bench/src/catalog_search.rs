@@ -235,9 +235,15 @@ async fn main() -> Result<()> {
     let (_, key) = accounts
         .create_application(&root, "bench", "bench", "370200DSJ", Role::HubOperator)
         .await?;
+    let aggregation = shuniu_aggregate::Aggregation::new(
+        catalog.clone(),
+        shuniu_lake::Lake::local(&dir.path().join("lake"))?,
+        &dir.path().join("loads"),
+    )?;
     let state = shuniu_server::AppState::new(
         catalog.clone(),
         accounts.clone(),
+        aggregation,
         shuniu_server::ServerSettings {
             secure_cookies: false,
             site_name: "bench".into(),

@@ -103,9 +103,16 @@ impl Hub {
                     .1,
             );
         }
+        let aggregation = shuniu_aggregate::Aggregation::new(
+            catalog.clone(),
+            shuniu_lake::Lake::local(&dir.path().join("lake")).expect("lake"),
+            &dir.path().join("loads"),
+        )
+        .expect("aggregation");
         let state = AppState::new(
             catalog,
             accounts,
+            aggregation,
             ServerSettings {
                 secure_cookies: false,
                 site_name: "数纽测试".into(),

@@ -310,6 +310,11 @@ impl Aggregation {
         }
     }
 
+    /// Scratch space for uploads on their way into a load (same disk as the lake).
+    pub fn upload_dir(&self) -> PathBuf {
+        self.loads_dir.join("_uploads")
+    }
+
     pub fn rejects_path(&self, load_id: &str) -> PathBuf {
         self.loads_dir.join(load_id).join("rejects.csv")
     }

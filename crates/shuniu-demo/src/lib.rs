@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use shuniu_types::{CreditCode, DataItemInput, DivisionCode, ResourceInput, Role};
 
+pub mod data;
 mod templates;
 use templates::{ITEMS, RESOURCES};
 
@@ -149,11 +150,11 @@ pub struct DemoCity {
     pub resources: Vec<DemoResource>,
 }
 
-const SURNAMES: &[&str] = &[
+pub(crate) const SURNAMES: &[&str] = &[
     "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
     "何", "郭", "马", "罗", "于", "姜", "崔", "曲",
 ];
-const GIVEN: &[&str] = &[
+pub(crate) const GIVEN: &[&str] = &[
     "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
     "超", "秀英", "霞", "平", "刚", "桂英", "海燕", "建华", "晓东", "志强",
 ];

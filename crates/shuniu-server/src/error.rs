@@ -5,6 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use shuniu_aggregate::AggregateError;
 use shuniu_auth::accounts::AccountError;
 use shuniu_catalog::CatalogError;
 use shuniu_store::StoreError;
@@ -216,5 +217,43 @@ impl From<AccountError> for ApiError {
             AccountError::Store(s) => s.into(),
             e @ AccountError::Auth(_) => ApiError::internal(e.code(), &e),
         }
+    }
+}
+
+impl From<AggregateError> for ApiError {
+    fn from(e: AggregateError) -> Self {
+        use shuniu_ingest::IngestError;
+        use shuniu_lake::LakeError;
+        let code = e.code();
+        let (zh, en) = (e.message_zh(), e.message_en());
+        let status = match &e {
+            AggregateError::Denied(d) if d.hide => StatusCode::NOT_FOUND,
+            AggregateError::Denied(_) => StatusCode::FORBIDDEN,
+            AggregateError::NotFound(_) => StatusCode::NOT_FOUND,
+            AggregateError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AggregateError::Catalog(_) => {
+                if let AggregateError::Catalog(c) = e {
+                    return c.into();
+                }
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            AggregateError::Store(_) => {
+                if let AggregateError::Store(s) = e {
+                    return s.into();
+                }
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            AggregateError::Lake(LakeError::NoSuchVersion { .. } | LakeError::NoData(_)) => {
+                StatusCode::NOT_FOUND
+            }
+            AggregateError::Lake(
+                LakeError::Sql(_) | LakeError::Input(_) | LakeError::DuplicateKeys(_),
+            ) => StatusCode::UNPROCESSABLE_ENTITY,
+            AggregateError::Ingest(IngestError::Input { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
+            AggregateError::Lake(_) | AggregateError::Ingest(_) | AggregateError::Internal(_) => {
+                return ApiError::internal(code, &e);
+            }
+        };
+        ApiError::new(status, code, zh, en)
     }
 }

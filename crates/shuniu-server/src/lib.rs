@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use shuniu_aggregate::Aggregation;
 use shuniu_auth::accounts::Accounts;
 use shuniu_catalog::Catalog;
 use std::sync::{Arc, OnceLock};
@@ -42,6 +43,7 @@ pub struct ServerSettings {
 pub struct AppState {
     pub catalog: Catalog,
     pub accounts: Accounts,
+    pub aggregation: Aggregation,
     pub settings: Arc<ServerSettings>,
     pub(crate) templates: Arc<minijinja::Environment<'static>>,
     metrics: PrometheusHandle,
@@ -60,10 +62,16 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 impl AppState {
-    pub fn new(catalog: Catalog, accounts: Accounts, settings: ServerSettings) -> AppState {
+    pub fn new(
+        catalog: Catalog,
+        accounts: Accounts,
+        aggregation: Aggregation,
+        settings: ServerSettings,
+    ) -> AppState {
         AppState {
             catalog,
             accounts,
+            aggregation,
             settings: Arc::new(settings),
             templates: Arc::new(console::templates()),
             metrics: metrics_handle(),
@@ -193,9 +201,29 @@ pub async fn serve(
             }
         }
     });
+    // Scheduled pulls from department databases, and loads orphaned by other processes.
+    let aggregation = state.aggregation.clone();
+    let scheduler = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = aggregation.recover().await {
+                tracing::warn!(error = %e, "load recovery failed");
+            }
+            match aggregation.run_due_connectors().await {
+                Ok(loads) if !loads.is_empty() => {
+                    tracing::info!(runs = loads.len(), "scheduled pulls ran")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "scheduled pulls failed"),
+            }
+        }
+    });
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     refresher.abort();
+    scheduler.abort();
     result
 }

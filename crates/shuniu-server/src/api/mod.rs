@@ -17,6 +17,8 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub mod data;
+
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::views::{
@@ -64,6 +66,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(
             shuniu_catalog::excel::MAX_BYTES + 64 * 1024,
         ))
+        .merge(data::router())
 }
 
 /// The authenticated application.

@@ -22,6 +22,8 @@ use shuniu_types::{
 };
 use std::collections::{BTreeMap, HashMap};
 
+mod data;
+
 use crate::AppState;
 use crate::i18n::{Lang, t};
 use crate::views::{self, DepartmentNames};
@@ -65,6 +67,12 @@ pub fn templates() -> Environment<'static> {
             "applications.html",
             include_str!("../../templates/applications.html"),
         ),
+        ("load.html", include_str!("../../templates/load.html")),
+        (
+            "loadreport.html",
+            include_str!("../../templates/loadreport.html"),
+        ),
+        ("sql.html", include_str!("../../templates/sql.html")),
     ] {
         // Templates are compiled into the binary; a syntax error fails the unit tests.
         if let Err(e) = env.add_template(name, src) {
@@ -176,6 +184,7 @@ pub fn router() -> Router<AppState> {
                 )
             }),
         )
+        .merge(data::router())
 }
 
 fn lang_of(jar: &CookieJar) -> Lang {
@@ -590,12 +599,47 @@ async fn resource_page(
         status: r.status,
     };
     let can = |a| decide(&user.actor, a, target).is_ok();
+    // The dataset: its version, first rows and recent loads, for those who may see them.
+    let can_read_data = can(Action::ReadData);
+    let (data_version, preview, loads) = if can_read_data {
+        let version = state
+            .aggregation
+            .current_version(&code)
+            .await
+            .ok()
+            .flatten();
+        let preview = match version {
+            Some(_) => state
+                .aggregation
+                .preview(&user.actor, &code, None, 10)
+                .await
+                .ok()
+                .flatten()
+                .map(crate::api::data::RowsView::from),
+            None => None,
+        };
+        let loads = state
+            .aggregation
+            .loads(&user.actor, &code, 0, 10)
+            .await
+            .map(|(_, l)| {
+                l.into_iter()
+                    .map(crate::api::data::LoadView::from)
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        (version, preview, loads)
+    } else {
+        (None, None, Vec::new())
+    };
     let extra = context! {
         r => ser(views::detail(&r, &names)),
         path => r.spec.classification.path_zh(),
         history => ser(history.iter().map(views::HistoryView::from).collect::<Vec<_>>()),
         can_edit => can(Action::EditResource), can_submit => can(Action::SubmitResource),
         can_review => can(Action::ReviewResource), can_withdraw => can(Action::WithdrawResource),
+        can_load => can(Action::LoadData), can_read_data => can_read_data,
+        data_version => data_version, preview => ser(preview), loads => ser(loads),
     };
     page(&state, &user, "resource.html", extra)
 }

@@ -1,0 +1,290 @@
+//! Console pages of the aggregation capability: the upload page, the load report (which
+//! refreshes itself while the load runs), rejected rows, and the hub's SQL page.
+
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use minijinja::context;
+use shuniu_policy::{Action, Target, decide};
+use tokio::io::AsyncWriteExt;
+
+use super::{ConsoleUser, csrf_rejection, error_page, page, ser};
+use crate::AppState;
+use crate::api::data::{LoadView, RowsView, UploadQuery, new_upload, rejects_response, start_load};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/catalog/r/{code}/load",
+            get(load_page)
+                .post(load_submit)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/loads/{id}", get(load_report))
+        .route("/loads/{id}/rejects.csv", get(load_rejects))
+        .route("/sql", get(sql_page).post(sql_submit))
+}
+
+fn aggregate_error(user: &ConsoleUser, e: shuniu_aggregate::AggregateError) -> Response {
+    let status = if e.hidden() {
+        StatusCode::NOT_FOUND
+    } else {
+        match e.code() {
+            "NOT_FOUND" => StatusCode::NOT_FOUND,
+            c if c.starts_with("FORBIDDEN") => StatusCode::FORBIDDEN,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    };
+    let msg = if user.lang == crate::i18n::Lang::En {
+        e.message_en()
+    } else {
+        e.message_zh()
+    };
+    error_page(user.lang, status, &msg)
+}
+
+async fn load_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+) -> Response {
+    let r = match state.catalog.get(&user.actor, &code).await {
+        Ok(r) => r,
+        Err(e) => return super::catalog_error(&user, e),
+    };
+    if let Err(d) = decide(
+        &user.actor,
+        Action::LoadData,
+        Target::Resource {
+            provider: &r.spec.provider,
+            status: r.status,
+        },
+    ) {
+        let msg = if user.lang == crate::i18n::Lang::En {
+            d.message_en
+        } else {
+            d.message_zh
+        };
+        return error_page(user.lang, StatusCode::FORBIDDEN, &msg);
+    }
+    let mapping = state
+        .aggregation
+        .mapping(&user.actor, &code)
+        .await
+        .unwrap_or_default();
+    page(
+        &state,
+        &user,
+        "load.html",
+        context! {
+            code => r.code.clone(),
+            name => r.spec.name.clone(),
+            items => ser(&r.spec.data_items),
+            mapping => ser(mapping),
+        },
+    )
+}
+
+/// Streams the file field of the multipart form to disk, then starts the load and sends
+/// the browser to its report.
+async fn load_submit(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+    mut multipart: axum::extract::Multipart,
+) -> Response {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut upload = None;
+    let mut filename = String::new();
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(mut field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                if name == "file" {
+                    // The CSRF token comes first in the form, so a forged upload is refused
+                    // before it is written.
+                    if csrf_rejection(&user, &fields).is_some() {
+                        break;
+                    }
+                    filename = field.file_name().unwrap_or("upload").to_string();
+                    let (u, mut f) = match new_upload(&state).await {
+                        Ok(x) => x,
+                        Err(e) => {
+                            return error_page(user.lang, e.status, &e.message_en);
+                        }
+                    };
+                    loop {
+                        match field.chunk().await {
+                            Ok(Some(bytes)) => {
+                                if let Err(e) = f.write_all(&bytes).await {
+                                    return error_page(
+                                        user.lang,
+                                        StatusCode::INTERNAL_SERVER_ERROR,
+                                        &e.to_string(),
+                                    );
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                return error_page(
+                                    user.lang,
+                                    StatusCode::BAD_REQUEST,
+                                    &format!("upload interrupted / 上传中断: {e}"),
+                                );
+                            }
+                        }
+                    }
+                    let _ = f.flush().await;
+                    upload = Some(u);
+                } else {
+                    let value = field.text().await.unwrap_or_default();
+                    fields.push((name, value));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return error_page(user.lang, StatusCode::BAD_REQUEST, &e.to_string()),
+        }
+    }
+    if let Some(r) = csrf_rejection(&user, &fields) {
+        return r;
+    }
+    let Some(upload) = upload else {
+        return error_page(
+            user.lang,
+            StatusCode::BAD_REQUEST,
+            "没有选择文件 / no file was chosen",
+        );
+    };
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let q = UploadQuery {
+        mode: get("mode"),
+        format: get("format"),
+        encoding: get("encoding"),
+        delimiter: get("delimiter"),
+        sheet: get("sheet"),
+        filename: Some(filename),
+        ignore_unknown_columns: Some(get("ignore_unknown_columns").is_some()),
+        max_rejects: get("max_rejects").and_then(|v| v.parse::<f64>().ok().map(|p| p / 100.0)),
+        wait: None,
+    };
+    let req = match q.request() {
+        Ok(r) => r,
+        Err(e) => return error_page(user.lang, e.status, &e.message_zh),
+    };
+    match start_load(&state, user.actor.clone(), code, upload, req).await {
+        Ok((id, _)) => Redirect::to(&format!("/loads/{id}")).into_response(),
+        Err(e) => {
+            let msg = if user.lang == crate::i18n::Lang::En {
+                e.message_en
+            } else {
+                e.message_zh
+            };
+            error_page(user.lang, e.status, &msg)
+        }
+    }
+}
+
+async fn load_report(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> Response {
+    match state.aggregation.load_record(&user.actor, &id).await {
+        Ok(l) => {
+            let has_rejects = state.aggregation.rejects_path(&l.id).exists();
+            let running = l.status == "running";
+            let percent = if l.source_bytes > 0 {
+                (l.bytes_read * 100 / l.source_bytes).clamp(0, 100)
+            } else {
+                0
+            };
+            page(
+                &state,
+                &user,
+                "loadreport.html",
+                context! {
+                    l => ser(LoadView::from(l)),
+                    running => running,
+                    percent => percent,
+                    has_rejects => has_rejects,
+                },
+            )
+        }
+        Err(e) => aggregate_error(&user, e),
+    }
+}
+
+async fn load_rejects(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> Response {
+    let id = id.trim_end_matches(".csv").to_string();
+    match rejects_response(&state, &user.actor, &id).await {
+        Ok(r) => r,
+        Err(e) => error_page(user.lang, e.status, &e.message_zh),
+    }
+}
+
+async fn sql_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    sql_render(&state, &user, "", None, None).await
+}
+
+async fn sql_render(
+    state: &AppState,
+    user: &ConsoleUser,
+    sql: &str,
+    result: Option<RowsView>,
+    error: Option<String>,
+) -> Response {
+    let tables = match state.aggregation.tables(&user.actor).await {
+        Ok(t) => t,
+        Err(e) => return aggregate_error(user, e),
+    };
+    page(
+        state,
+        user,
+        "sql.html",
+        context! {
+            sql => sql,
+            tables => ser(tables),
+            result => ser(result),
+            error => error,
+        },
+    )
+}
+
+async fn sql_submit(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
+        return r;
+    }
+    let sql = form
+        .iter()
+        .find(|(k, _)| k == "sql")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    match state.aggregation.sql(&user.actor, &sql, 1000).await {
+        Ok(r) => sql_render(&state, &user, &sql, Some(r.into()), None).await,
+        Err(e) if e.code().starts_with("FORBIDDEN") => aggregate_error(&user, e),
+        Err(e) => {
+            let msg = if user.lang == crate::i18n::Lang::En {
+                e.message_en()
+            } else {
+                e.message_zh()
+            };
+            sql_render(&state, &user, &sql, None, Some(msg)).await
+        }
+    }
+}
