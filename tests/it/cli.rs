@@ -344,3 +344,248 @@ fn run_documented_cli_examples(data: &std::path::Path, work: &std::path::Path) {
         "{stdout}"
     );
 }
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A data directory with one published resource, through the command line.
+fn hub_with_resource(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let data = dir.join("hub");
+    run_ok(shuniu().args(["init", "--data-dir"]).arg(&data));
+    let mut res = crate::harness::resource("户籍人口基本信息");
+    res["provider"] = "370200DSJ".into();
+    let file = dir.join("resource.json");
+    std::fs::write(&file, res.to_string()).unwrap();
+    let code = run_ok(
+        shuniu()
+            .args(["catalog", "register", "--publish", "--data-dir"])
+            .arg(&data)
+            .arg(&file),
+    )
+    .trim()
+    .to_string();
+    (data, code)
+}
+
+fn person_csv(path: &std::path::Path, rows: usize) {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(w, "id_number,name,address").unwrap();
+    for i in 0..rows {
+        writeln!(
+            w,
+            "3702021990{i:08},居民{},青岛市市南区香港中路{i}号",
+            i % 97
+        )
+        .unwrap();
+    }
+}
+
+fn sql_json(data: &std::path::Path, q: &str) -> Value {
+    let out = run_ok(
+        shuniu()
+            .args(["sql", "--format", "json", "--data-dir"])
+            .arg(data)
+            .arg(q),
+    );
+    serde_json::from_str(&out).unwrap()
+}
+
+/// The interface outside checks rely on: `shuniu load … --json`, `shuniu sql`, `--tables`,
+/// the lake under DIR/lake/CODE, and a non-zero exit when a load fails.
+#[test]
+fn load_and_sql_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, code) = hub_with_resource(dir.path());
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "公民身份号码,姓名,住址\n370202199001010011,张三,市南区\n370202199001010038,李四,市北区\n,王五,无\n",
+    )
+    .unwrap();
+    let out = run_ok(
+        shuniu()
+            .args([
+                "load",
+                "--json",
+                "--resource",
+                &code,
+                "--mode",
+                "replace",
+                "--encoding",
+                "utf-8",
+                "--data-dir",
+            ])
+            .arg(&data)
+            .arg(&csv),
+    );
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["version"], 0, "{report}");
+    assert_eq!(
+        (
+            report["rows_read"].as_i64(),
+            report["rows_accepted"].as_i64(),
+            report["rows_rejected"].as_i64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    assert!(
+        data.join("lake")
+            .join(&code)
+            .join("_delta_log")
+            .join("00000000000000000000.json")
+            .exists()
+    );
+    assert_eq!(
+        sql_json(&data, &format!("SELECT count(*) AS n FROM \"{code}\"")),
+        serde_json::json!([{"n": 2}])
+    );
+    let tables = run_ok(shuniu().args(["sql", "--tables", "--data-dir"]).arg(&data));
+    assert!(tables.contains(&code), "{tables}");
+    let csv_out = run_ok(
+        shuniu()
+            .args(["sql", "--format", "csv", "--data-dir"])
+            .arg(&data)
+            .arg(format!("SELECT name FROM \"{code}\" ORDER BY id_number")),
+    );
+    assert_eq!(csv_out, "name\n张三\n李四\n");
+
+    // A failed load exits non-zero, says why, and leaves version 0 as it was.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id_number,salary\n1,2\n").unwrap();
+    let out = shuniu()
+        .args(["load", "--json", "--resource", &code, "--data-dir"])
+        .arg(&data)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["error"]["code"], "UNKNOWN_COLUMNS", "{report}");
+    let out = shuniu()
+        .args(["load", "--resource", "9-NOPE-00001", "--data-dir"])
+        .arg(&data)
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        sql_json(&data, &format!("SELECT count(*) AS n FROM \"{code}\"")),
+        serde_json::json!([{"n": 2}])
+    );
+}
+
+/// kill -9 of a real `shuniu load` at several points: the previous version stays intact
+/// and readable, and the next load commits normally.
+#[test]
+fn kill_minus_nine_mid_load_leaves_the_previous_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, code) = hub_with_resource(dir.path());
+    let small = dir.path().join("small.csv");
+    person_csv(&small, 1000);
+    run_ok(
+        shuniu()
+            .args(["load", "--resource", &code, "--data-dir"])
+            .arg(&data)
+            .arg(&small),
+    );
+    let big = dir.path().join("big.csv");
+    person_csv(&big, 400_000);
+    let log = data.join("lake").join(&code).join("_delta_log");
+    let versions = || {
+        std::fs::read_dir(&log)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .map(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .unwrap_or(false)
+            })
+            .count()
+    };
+    // Kill right after start, and once rows are streaming into Parquet.
+    for wait_for_rows in [false, true] {
+        let mut child = shuniu()
+            .args(["load", "--resource", &code, "--data-dir"])
+            .arg(&data)
+            .arg(&big)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        if wait_for_rows {
+            loop {
+                let out = shuniu()
+                    .args([
+                        "loads",
+                        "--json",
+                        "--limit",
+                        "1",
+                        "--resource",
+                        &code,
+                        "--data-dir",
+                    ])
+                    .arg(&data)
+                    .output()
+                    .unwrap();
+                let loads: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+                if loads[0]["status"] == "running"
+                    && loads[0]["rows_accepted"].as_i64().unwrap_or(0) > 0
+                {
+                    break;
+                }
+                assert!(
+                    child.try_wait().unwrap().is_none(),
+                    "the load finished before it could be killed; make the file bigger"
+                );
+                assert!(
+                    started.elapsed() < Duration::from_secs(120),
+                    "no progress seen"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        assert_eq!(versions(), 1, "no commit from a killed load");
+        assert_eq!(
+            sql_json(
+                &data,
+                &format!("SELECT count(*) AS n, count(DISTINCT id_number) AS k FROM \"{code}\"")
+            ),
+            serde_json::json!([{"n": 1000, "k": 1000}]),
+            "the previous version is whole and readable"
+        );
+    }
+    // The lake is not left broken: the next load commits version 1.
+    let out = run_ok(
+        shuniu()
+            .args([
+                "load",
+                "--json",
+                "--mode",
+                "append",
+                "--resource",
+                &code,
+                "--data-dir",
+            ])
+            .arg(&data)
+            .arg(&small),
+    );
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["version"], 1);
+    assert_eq!(
+        sql_json(&data, &format!("SELECT count(*) AS n FROM \"{code}\"")),
+        serde_json::json!([{"n": 2000}])
+    );
+}

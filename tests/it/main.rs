@@ -2,6 +2,7 @@
 //! STACK.md: each file under tests/ links its own binary). Every test runs against SQLite by
 //! default and against PostgreSQL when SHUNIU_TEST_DATABASE_URL names an admin database.
 
+mod aggregation;
 mod api;
 mod cli;
 mod console;

@@ -450,6 +450,8 @@ impl Aggregation {
                 "no source column maps to a data item".into(),
             ));
         }
+        // The rows carry only the selected columns: plan again on exactly those.
+        let plan = self.plan(&rec, &req, &cols).await?;
         let cast = |c: &str| match kind {
             ConnectorKind::Postgres => format!("{}::text AS {}", q(c), q(c)),
             ConnectorKind::Mysql => format!("CAST({} AS CHAR) AS {}", q(c), q(c)),
@@ -558,6 +560,7 @@ impl Aggregation {
                 req.max_reject_ratio,
                 std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
                 rows_producer(rx_rows),
+                None,
             )
             .await;
         let _ = fetch.await;

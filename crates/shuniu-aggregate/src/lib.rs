@@ -179,7 +179,7 @@ impl Aggregation {
         code: &str,
         path: &Path,
         req: LoadRequest,
-        on_start: impl FnOnce(&str) + Send,
+        on_start: impl FnOnce(&str) + Send + 'static,
     ) -> Result<LoadRecord> {
         let rec = self.authorize(actor, code, Action::LoadData).await?;
         let opts = req.source.clone();
@@ -200,7 +200,6 @@ impl Aggregation {
         let format = source.format().name().to_string();
         let progress = req.source.progress.clone();
         let load = self.new_load(actor, &rec, &req, &name, &format, bytes, None);
-        on_start(&load.id);
         self.run(
             &rec,
             load,
@@ -209,6 +208,7 @@ impl Aggregation {
             req.max_reject_ratio,
             progress,
             Box::new(move |sink| source.run(sink)),
+            Some(Box::new(on_start)),
         )
         .await
     }
@@ -234,6 +234,33 @@ impl Aggregation {
             source_name: format!("api-push ({} rows)", rows.len()),
             ..Default::default()
         };
+        // Systems may key objects by item name or Chinese label, even within one batch:
+        // name every value by its item before the header is formed.
+        let names: BTreeMap<String, String> = rec
+            .spec
+            .data_items
+            .iter()
+            .flat_map(|i| {
+                [
+                    (shuniu_ingest::normalise_header(&i.name), i.name.clone()),
+                    (shuniu_ingest::normalise_header(&i.label), i.name.clone()),
+                ]
+            })
+            .collect();
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> = rows
+            .into_iter()
+            .map(|obj| {
+                obj.into_iter()
+                    .map(|(k, v)| {
+                        let k = names
+                            .get(&shuniu_ingest::normalise_header(&k))
+                            .cloned()
+                            .unwrap_or(k);
+                        (k, v)
+                    })
+                    .collect()
+            })
+            .collect();
         let body = serde_json::to_vec(&rows).unwrap_or_default();
         let digest = shuniu_ingest::source::sm3_hex(&body);
         let (headers, _) = shuniu_ingest::read_json_rows(&rows);
@@ -267,6 +294,7 @@ impl Aggregation {
                     sm3: digest,
                 })
             }),
+            None,
         )
         .await
     }
@@ -330,12 +358,16 @@ impl Aggregation {
         max_reject_ratio: f64,
         bytes_read: Arc<AtomicU64>,
         produce: Producer,
+        on_start: Option<OnStart>,
     ) -> Result<LoadRecord> {
         let started = Instant::now();
         {
             let mut tx = self.store.begin().await?;
             tx.insert_load(&load).await?;
             tx.commit().await?;
+        }
+        if let Some(f) = on_start {
+            f(&load.id);
         }
         let id = load.id.clone();
         let counters = Arc::new(Counters::default());
@@ -558,8 +590,17 @@ impl Aggregation {
         limit: usize,
     ) -> Result<Option<QueryResult>> {
         self.authorize(actor, code, Action::ReadData).await?;
-        if self.lake.version(code).await?.is_none() {
+        let Some(current) = self.lake.version(code).await? else {
             return Ok(None);
+        };
+        if let Some(v) = version
+            && (v < 0 || v > current)
+        {
+            return Err(shuniu_lake::LakeError::NoSuchVersion {
+                code: code.into(),
+                version: v,
+            }
+            .into());
         }
         Ok(Some(
             self.lake.preview(code, version, limit.min(1000)).await?,
@@ -606,6 +647,9 @@ impl Aggregation {
         Ok(self.lake.sql(tables, sql, max_rows).await?)
     }
 }
+
+/// Told the load's id once its record exists.
+pub type OnStart = Box<dyn FnOnce(&str) + Send>;
 
 /// Reads the input into the sink; runs on a blocking thread.
 pub type Producer =
@@ -669,7 +713,8 @@ impl BatchSink for FeedSink {
             let mut f = std::fs::File::create(&self.rejects_path)?;
             // A BOM so that Excel opens the Chinese text correctly.
             std::io::Write::write_all(&mut f, b"\xEF\xBB\xBF")?;
-            let mut w = csv::Writer::from_writer(f);
+            // Rejected rows may be ragged: that is often why they were rejected.
+            let mut w = csv::WriterBuilder::new().flexible(true).from_writer(f);
             let mut head = vec![
                 "行号 line".to_string(),
                 "信息项 item".to_string(),

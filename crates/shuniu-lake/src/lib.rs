@@ -473,13 +473,30 @@ impl Lake {
         let table = match self.open(code).await? {
             Some(t) => t,
             None if mode == WriteMode::Upsert => {
-                // Nothing to merge into: the upsert is the first version.
+                // Nothing to merge into: the upsert is the first version. Stream the staged
+                // rows back, in the table's types (Parquet reads strings as views).
                 let (tx, rx) = mpsc::channel(4);
-                let df = ctx.table("source").await?;
-                let batches = df.collect().await?;
+                let mut stream = ctx.table("source").await?.execute_stream().await?;
+                let target = schema.clone();
                 tokio::spawn(async move {
-                    for b in batches {
-                        if tx.send(Feed::Batch(b)).await.is_err() {
+                    use futures::StreamExt;
+                    while let Some(b) = stream.next().await {
+                        let msg = b.map_err(|e| e.to_string()).and_then(|b| {
+                            let cols = b
+                                .columns()
+                                .iter()
+                                .zip(target.fields())
+                                .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+                                .collect::<std::result::Result<Vec<_>, _>>()
+                                .map_err(|e| e.to_string())?;
+                            RecordBatch::try_new(target.clone(), cols).map_err(|e| e.to_string())
+                        });
+                        let stop = msg.is_err();
+                        let feed = match msg {
+                            Ok(b) => Feed::Batch(b),
+                            Err(e) => Feed::Fail(e),
+                        };
+                        if tx.send(feed).await.is_err() || stop {
                             return;
                         }
                     }

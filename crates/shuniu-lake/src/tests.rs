@@ -239,3 +239,40 @@ async fn sql_is_read_only_and_sees_only_named_tables() {
         .unwrap();
     assert_eq!(json, serde_json::json!([{"id": "a", "n": 1}]));
 }
+
+#[tokio::test]
+async fn an_upsert_into_an_empty_dataset_creates_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(&dir.path().join("lake")).unwrap();
+    let keys = vec!["id".to_string()];
+    let c = lake
+        .write(
+            "T-1",
+            schema(),
+            WriteMode::Upsert,
+            &keys,
+            feed(vec![batch(&["a", "b"], &[1, 2])], Feed::End),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!((c.version, c.rows_inserted), (0, 2));
+    let err = lake
+        .write(
+            "T-2",
+            schema(),
+            WriteMode::Delete,
+            &keys,
+            feed(vec![batch(&["a"], &[1])], Feed::End),
+            vec![],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "NO_DATA");
+    assert_eq!(
+        rows(&lake, "SELECT id FROM \"T-1\" ORDER BY id")
+            .await
+            .len(),
+        2
+    );
+}
