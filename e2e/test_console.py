@@ -128,3 +128,42 @@ def test_register_submit_review_publish(browser, base_url, accounts):
     officer.screenshot(path=str(ARTIFACTS / "registered.png"), full_page=True)
     officer_ctx.close()
     admin_ctx.close()
+
+
+def test_a_data_officer_uploads_a_file_and_reads_the_load_report(page, base_url, accounts, tmp_path):
+    """Console upload: GBK CSV with Chinese headers, a rejected row, the report, the preview."""
+    sign_in(page, base_url, accounts, "ga.officer")
+    page.goto(f"{base_url}/catalog?q=户籍人口基本信息")
+    page.locator("a", has_text="户籍人口基本信息").first.click()
+    assert page.locator("#data-version").get_attribute("data-version") != ""
+    page.click("#load-data")
+    csv = "公民身份号码,姓名,性别,出生日期,民族,住址,户号,与户主关系,行政区划代码\n" \
+          "370202199001010011,张三,1,1990-01-01,01,青岛市市南区香港中路1号,H1,01,370202\n" \
+          "370202199001010038,李四,2,1990-02-30,01,青岛市市北区,H2,01,370203\n"
+    f = tmp_path / "户籍.csv"
+    f.write_bytes(csv.encode("gbk"))
+    page.select_option("#mode", "append")
+    page.set_input_files("#file", str(f))
+    page.click("#upload")
+    page.wait_for_selector("#load-status[data-status='succeeded']", timeout=30000)
+    assert page.inner_text("#rows-accepted") == "1"
+    assert page.inner_text("#rows-rejected") == "1"
+    assert "IMPOSSIBLE_DATE" in page.inner_text("#rejections-by-code")
+    assert page.locator("#download-rejects").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "load-report.png"), full_page=True)
+    # Back on the resource page: a new version and its history.
+    page.locator("a", has_text="-370200GA-").first.click()
+    assert page.locator("#loads tbody tr").count() >= 2
+    assert page.locator("#preview tbody tr").count() > 0
+
+
+def test_the_hub_runs_sql_and_other_departments_cannot(page, base_url, accounts):
+    sign_in(page, base_url, accounts, "admin")
+    page.goto(f"{base_url}/sql")
+    first = page.locator("#sql-tables tbody tr td code").first.inner_text().strip('"')
+    page.fill("#sql", f'SELECT count(*) AS n FROM "{first}"')
+    page.click("#run-sql")
+    assert int(page.inner_text("#sql-result tbody td")) > 0
+    page.fill("#sql", f'DROP TABLE "{first}"')
+    page.click("#run-sql")
+    assert page.locator("#sql-error").count() == 1
