@@ -14,3 +14,29 @@ if (addItem) addItem.addEventListener('click', function () {
   copy.querySelectorAll('.field-error').forEach(function (e) { e.remove(); });
   body.appendChild(copy);
 });
+
+// Upload page: send the form with XMLHttpRequest to show upload progress, then follow the
+// server's redirect to the load report (which shows the load's own progress).
+var loadForm = document.getElementById('load-form');
+if (loadForm && window.FormData && window.XMLHttpRequest) loadForm.addEventListener('submit', function (ev) {
+  ev.preventDefault();
+  var bar = document.getElementById('upload-progress');
+  var status = document.getElementById('upload-status');
+  var button = document.getElementById('upload');
+  var xhr = new XMLHttpRequest();
+  xhr.open('POST', loadForm.action);
+  bar.hidden = false;
+  button.disabled = true;
+  xhr.upload.onprogress = function (e) {
+    if (e.lengthComputable) {
+      bar.value = Math.round(e.loaded * 100 / e.total);
+      status.textContent = bar.value + '%';
+    }
+  };
+  xhr.onload = function () {
+    if (xhr.status < 400 && xhr.responseURL) { window.location = xhr.responseURL; return; }
+    document.open(); document.write(xhr.responseText); document.close();
+  };
+  xhr.onerror = function () { button.disabled = false; status.textContent = '✘'; };
+  xhr.send(new FormData(loadForm));
+});
