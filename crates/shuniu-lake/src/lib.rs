@@ -225,6 +225,13 @@ impl Lake {
             b = b.with_access_key_id(k).with_secret_access_key(s);
         }
         let store = b.build().map_err(|e| LakeError::Config(e.to_string()))?;
+        // Commits use put-if-absent (If-None-Match), which S3, MinIO and Ceph RGW honour: no
+        // DynamoDB lock table needed, so delta-rs's own log store serves s3:// too.
+        if let Ok(scheme) = Url::parse("s3://") {
+            deltalake::logstore::logstore_factories()
+                .entry(scheme)
+                .or_insert_with(|| Arc::new(ConditionalPutLogStores));
+        }
         if !base.path().ends_with('/') {
             let p = format!("{}/", base.path());
             base.set_path(&p);
@@ -273,10 +280,25 @@ impl Lake {
 
     /// The current version of a table, or `None` if nothing was ever loaded.
     pub async fn open(&self, code: &str) -> Result<Option<DeltaTable>> {
-        if let Some(dir) = self.table_dir(code)
-            && !dir.join("_delta_log").exists()
-        {
-            return Ok(None);
+        match &self.location {
+            Location::Local(root) => {
+                if !root.join(code).join("_delta_log").exists() {
+                    return Ok(None);
+                }
+            }
+            Location::Remote { base, store } => {
+                let prefix = object_store::path::Path::from(format!(
+                    "{}{code}/_delta_log/",
+                    base.path().trim_start_matches('/')
+                ));
+                let listed = store
+                    .list_with_delimiter(Some(&prefix))
+                    .await
+                    .map_err(|e| LakeError::Io(std::io::Error::other(e.to_string())))?;
+                if listed.objects.is_empty() {
+                    return Ok(None);
+                }
+            }
         }
         match self.builder(code)?.load().await {
             Ok(t) => Ok(Some(t)),
@@ -570,6 +592,26 @@ impl Lake {
             });
         }
         Ok(out)
+    }
+}
+
+/// The log store for object stores with conditional writes.
+struct ConditionalPutLogStores;
+
+impl deltalake::logstore::LogStoreFactory for ConditionalPutLogStores {
+    fn with_options(
+        &self,
+        prefixed_store: deltalake::logstore::ObjectStoreRef,
+        root_store: deltalake::logstore::ObjectStoreRef,
+        location: &Url,
+        options: &deltalake::logstore::StorageConfig,
+    ) -> deltalake::DeltaResult<Arc<dyn deltalake::logstore::LogStore>> {
+        Ok(deltalake::logstore::default_logstore(
+            prefixed_store,
+            root_store,
+            location,
+            options,
+        ))
     }
 }
 
