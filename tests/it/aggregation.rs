@@ -505,5 +505,24 @@ async fn postgres_connector_pulls_full_then_incremental() {
     )
     .await;
     assert_eq!(r["rows"][0][0], "黄岛区", "{r}");
+
+    // The scheduler runs connectors whose time has come (here: every second).
+    let (s, c) = json_of(
+        hub.post(&hub.ga_key, &format!("/api/v1/datasets/{code}/connectors"),
+            &json!({"kind": "postgres", "url": source, "table": "persons", "mode": "replace", "schedule": "* * * * * *"})).await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let ran = hub.aggregation.run_due_connectors().await.unwrap();
+    let scheduled = ran
+        .iter()
+        .find(|l| l.connector_id.as_deref() == c["id"].as_str())
+        .expect("the due connector ran");
+    assert_eq!(
+        (scheduled.status.as_str(), scheduled.rows_accepted),
+        ("succeeded", 3)
+    );
+    assert!(scheduled.principal.starts_with("connector:"));
     conn.close().await.unwrap();
 }

@@ -13,6 +13,8 @@ pub struct Hub {
     pub ga_key: String,
     pub mz_key: String,
     pub viewer_key: String,
+    /// The engine behind the server, for what has no HTTP door (the scheduler's tick).
+    pub aggregation: shuniu_aggregate::Aggregation,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -112,7 +114,7 @@ impl Hub {
         let state = AppState::new(
             catalog,
             accounts,
-            aggregation,
+            aggregation.clone(),
             ServerSettings {
                 secure_cookies: false,
                 site_name: "数纽测试".into(),
@@ -137,6 +139,7 @@ impl Hub {
             ga_key: keys[1].clone(),
             mz_key: keys[2].clone(),
             viewer_key: keys[3].clone(),
+            aggregation,
             _dir: dir,
             shutdown: Some(tx),
         }
