@@ -171,6 +171,16 @@ pub async fn build(
     Ok((operator_key, apps))
 }
 
+/// The demo user acting in the console or on the command line.
+fn actor_of(u: &shuniu_demo::DemoUser) -> Actor {
+    Actor {
+        principal: u.login.clone(),
+        display_name: u.display_name.clone(),
+        role: u.role,
+        department: u.department.clone(),
+    }
+}
+
 /// True if `dir` holds nothing (or does not exist): the demo generates only into empty dirs.
 pub fn is_empty_dir(dir: &Path) -> Result<bool> {
     if !dir.exists() {
@@ -286,12 +296,7 @@ pub async fn load_data(
             .users
             .iter()
             .find(|u| u.role == Role::DataOfficer && u.department == rec.spec.provider)
-            .map(|u| Actor {
-                principal: u.login.clone(),
-                display_name: u.display_name.clone(),
-                role: u.role,
-                department: u.department.clone(),
-            })
+            .map(actor_of)
             .unwrap_or_else(Actor::local_operator);
         let req = shuniu_aggregate::LoadRequest {
             source_name: format!("{}-export.csv", rec.spec.provider),

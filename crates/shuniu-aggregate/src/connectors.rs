@@ -372,20 +372,28 @@ impl Aggregation {
             .filter(|_| mode == WriteMode::Upsert);
         let watermark = c.watermark.clone();
 
+        // The source table's column names, from the database's own description of a query.
+        macro_rules! describe {
+            ($conn:expr) => {
+                (&mut $conn)
+                    .describe(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(
+                        format!("SELECT * FROM {table}"),
+                    )))
+                    .await
+                    .map_err(source_failed)?
+                    .columns()
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect::<Vec<String>>()
+            };
+        }
         // Discover the source's columns, then plan.
         let (headers, select, wm_type) = match kind {
             ConnectorKind::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(&url)
                     .await
                     .map_err(source_failed)?;
-                let d = (&mut conn)
-                    .describe(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(
-                        format!("SELECT * FROM {table}"),
-                    )))
-                    .await
-                    .map_err(source_failed)?;
-                let headers: Vec<String> =
-                    d.columns().iter().map(|c| c.name().to_string()).collect();
+                let headers = describe!(conn);
                 let wm_type = match &updated {
                     Some(u) => {
                         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -417,14 +425,7 @@ impl Aggregation {
                 let mut conn = sqlx::MySqlConnection::connect(&url)
                     .await
                     .map_err(source_failed)?;
-                let d = (&mut conn)
-                    .describe(sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(
-                        format!("SELECT * FROM {table}"),
-                    )))
-                    .await
-                    .map_err(source_failed)?;
-                let headers: Vec<String> =
-                    d.columns().iter().map(|c| c.name().to_string()).collect();
+                let headers = describe!(conn);
                 let _ = conn.close().await;
                 (headers, String::new(), None)
             }
