@@ -151,6 +151,14 @@ impl Aggregation {
         Ok(rec)
     }
 
+    /// Refuses early (before a large upload is written to disk) when `actor` may not load
+    /// into `code`. The load itself decides again.
+    pub async fn may_load(&self, actor: &Actor, code: &str) -> Result<()> {
+        self.authorize(actor, code, Action::LoadData)
+            .await
+            .map(|_| ())
+    }
+
     /// The data items a load in `mode` fills: a delete needs only the keys.
     fn load_items(rec: &shuniu_store::ResourceRecord, mode: WriteMode) -> Vec<DataItem> {
         let items = &rec.spec.data_items;

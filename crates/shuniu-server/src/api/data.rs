@@ -281,7 +281,7 @@ async fn upload_load(
 ) -> Result<Response, ApiError> {
     let req = q.request()?;
     // Refuse early, before a large upload is written to disk.
-    state.catalog.get(&actor, &code).await?;
+    state.aggregation.may_load(&actor, &code).await?;
     let (upload, mut file) = new_upload(&state).await?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {

@@ -108,6 +108,9 @@ async fn load_submit(
                     if csrf_rejection(&user, &fields).is_some() {
                         break;
                     }
+                    if let Err(e) = state.aggregation.may_load(&user.actor, &code).await {
+                        return aggregate_error(&user, e);
+                    }
                     filename = field.file_name().unwrap_or("upload").to_string();
                     let (u, mut f) = match new_upload(&state).await {
                         Ok(x) => x,
