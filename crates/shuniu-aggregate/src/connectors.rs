@@ -388,7 +388,7 @@ impl Aggregation {
             };
         }
         // Discover the source's columns, then plan.
-        let (headers, select, wm_type) = match kind {
+        let (headers, wm_type) = match kind {
             ConnectorKind::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(&url)
                     .await
@@ -419,7 +419,7 @@ impl Aggregation {
                     None => None,
                 };
                 let _ = conn.close().await;
-                (headers, String::new(), wm_type)
+                (headers, wm_type)
             }
             ConnectorKind::Mysql => {
                 let mut conn = sqlx::MySqlConnection::connect(&url)
@@ -427,10 +427,9 @@ impl Aggregation {
                     .map_err(source_failed)?;
                 let headers = describe!(conn);
                 let _ = conn.close().await;
-                (headers, String::new(), None)
+                (headers, None)
             }
         };
-        let _ = select;
         let plan = self.plan(&rec, &req, &headers).await?;
         // Only the mapped columns are read, each as text; the watermark column rides along.
         let mut cols: Vec<String> = Vec::new();

@@ -304,6 +304,9 @@ impl Fields for CsvFields<'_> {
 
 type BoxedRead = Box<dyn Read + Send>;
 
+/// A CSV record's fields, or its raw text when its bytes are not valid in the encoding.
+type CsvRecord<'a> = Result<&'a dyn Fields, Vec<String>>;
+
 impl CsvSource {
     fn open(path: &Path, opts: &SourceOptions) -> Result<CsvSource, IngestError> {
         let encoding = match opts.encoding {
@@ -331,8 +334,11 @@ impl CsvSource {
         };
         // Read the header with a throwaway pass over the first record.
         let mut headers = None;
-        src.walk(Arc::new(AtomicU64::new(0)), &mut |_, f: &dyn Fields| {
-            headers = Some(f.raw());
+        src.walk(Arc::new(AtomicU64::new(0)), &mut |_, f| {
+            headers = Some(match f {
+                Ok(f) => f.raw(),
+                Err(raw) => raw,
+            });
             Ok(false)
         })?;
         let mut headers = headers.ok_or_else(empty_file)?;
@@ -364,11 +370,12 @@ impl CsvSource {
         Ok((r, handle))
     }
 
-    /// Walks the records; `each` returns false to stop early.
+    /// Walks the records; `each` gets a record's fields, or its raw text when its bytes are
+    /// not valid in the file's encoding, and returns false to stop early.
     fn walk(
         &self,
         progress: Arc<AtomicU64>,
-        each: &mut dyn FnMut(u64, &dyn Fields) -> Result<bool, IngestError>,
+        each: &mut dyn FnMut(u64, CsvRecord<'_>) -> Result<bool, IngestError>,
     ) -> Result<HashingHandle, IngestError> {
         let (r, handle) = self.reader(progress)?;
         let mut input = BufReader::with_capacity(1 << 20, r);
@@ -443,10 +450,10 @@ impl CsvSource {
                     let keep_going = match std::str::from_utf8(bytes) {
                         Ok(text) if !text.contains('\u{FFFD}') => each(
                             start_line,
-                            &CsvFields {
+                            Ok(&CsvFields {
                                 text,
                                 ends: ends_ref,
-                            },
+                            }),
                         )?,
                         _ => {
                             let lossy = String::from_utf8_lossy(bytes).into_owned();
@@ -455,7 +462,7 @@ impl CsvSource {
                                 ends: ends_ref,
                             }
                             .raw();
-                            each(start_line, &BadEncoding(raw))?
+                            each(start_line, Err(raw))?
                         }
                     };
                     outlen = 0;
@@ -468,24 +475,6 @@ impl CsvSource {
                 End => return Ok(handle),
             }
         }
-    }
-}
-
-/// A record whose bytes are not valid in the file's encoding.
-struct BadEncoding(Vec<String>);
-
-impl Fields for BadEncoding {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn get(&self, _: usize) -> Option<&str> {
-        None
-    }
-    fn raw(&self) -> Vec<String> {
-        self.0.clone()
-    }
-    fn is_blank(&self) -> bool {
-        false
     }
 }
 
@@ -526,8 +515,9 @@ impl Source for CsvSource {
                 header_seen = true;
                 return Ok(true);
             }
-            if let Some(bad) = fields_as_bad(fields) {
-                sink.bad_record(
+            match fields {
+                Ok(fields) => sink.record(line, fields)?,
+                Err(bad) => sink.bad_record(
                     line,
                     bad,
                     "ENCODING_INVALID",
@@ -539,9 +529,7 @@ impl Source for CsvSource {
                         "the row has bytes that are not valid {}; check the file's encoding (--encoding gbk or utf-8)",
                         encoding.name()
                     ),
-                )?;
-            } else {
-                sink.record(line, fields)?;
+                )?,
             }
             Ok(true)
         })?;
@@ -561,18 +549,6 @@ impl Source for CsvSource {
             bytes,
             sm3,
         })
-    }
-}
-
-/// Recognises the [`BadEncoding`] marker: such a record reports no values at all.
-fn fields_as_bad(fields: &dyn Fields) -> Option<Vec<String>> {
-    if !fields.is_empty()
-        && (0..fields.len()).all(|i| fields.get(i).is_none())
-        && !fields.is_blank()
-    {
-        Some(fields.raw())
-    } else {
-        None
     }
 }
 

@@ -13,6 +13,13 @@ impl Lang {
             Lang::En => "en",
         }
     }
+    /// The message in this language.
+    pub fn pick<T>(self, zh: T, en: T) -> T {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
     pub fn parse(s: &str) -> Lang {
         if s.eq_ignore_ascii_case("en") {
             Lang::En

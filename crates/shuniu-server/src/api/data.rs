@@ -409,7 +409,7 @@ pub(crate) async fn rejects_response(
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| ApiError::from(AggregateError::Ingest(e.into())))?;
-    let body = Body::from_stream(tokio_util_stream(file));
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -421,24 +421,6 @@ pub(crate) async fn rejects_response(
         body,
     )
         .into_response())
-}
-
-/// Streams a file in 64 KiB chunks.
-fn tokio_util_stream(
-    file: tokio::fs::File,
-) -> impl futures::Stream<Item = std::io::Result<axum::body::Bytes>> {
-    futures::stream::unfold(file, |mut f| async move {
-        use tokio::io::AsyncReadExt;
-        let mut buf = vec![0u8; 64 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(axum::body::Bytes::from(buf)), f))
-            }
-            Err(e) => Some((Err(e), f)),
-        }
-    })
 }
 
 /// The rows a load rejected, as CSV: line, item, code, reasons, then the row as read.

@@ -37,11 +37,7 @@ fn aggregate_error(user: &ConsoleUser, e: shuniu_aggregate::AggregateError) -> R
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         }
     };
-    let msg = if user.lang == crate::i18n::Lang::En {
-        e.message_en()
-    } else {
-        e.message_zh()
-    };
+    let msg = user.lang.pick(e.message_zh(), e.message_en());
     error_page(user.lang, status, &msg)
 }
 
@@ -62,11 +58,7 @@ async fn load_page(
             status: r.status,
         },
     ) {
-        let msg = if user.lang == crate::i18n::Lang::En {
-            d.message_en
-        } else {
-            d.message_zh
-        };
+        let msg = user.lang.pick(d.message_zh, d.message_en);
         return error_page(user.lang, StatusCode::FORBIDDEN, &msg);
     }
     let mapping = state
@@ -185,11 +177,7 @@ async fn load_submit(
     match start_load(&state, user.actor.clone(), code, upload, req).await {
         Ok((id, _)) => Redirect::to(&format!("/loads/{id}")).into_response(),
         Err(e) => {
-            let msg = if user.lang == crate::i18n::Lang::En {
-                e.message_en
-            } else {
-                e.message_zh
-            };
+            let msg = user.lang.pick(e.message_zh, e.message_en);
             error_page(user.lang, e.status, &msg)
         }
     }
@@ -282,11 +270,7 @@ async fn sql_submit(
         Ok(r) => sql_render(&state, &user, &sql, Some(r.into()), None).await,
         Err(e) if e.code().starts_with("FORBIDDEN") => aggregate_error(&user, e),
         Err(e) => {
-            let msg = if user.lang == crate::i18n::Lang::En {
-                e.message_en()
-            } else {
-                e.message_zh()
-            };
+            let msg = user.lang.pick(e.message_zh(), e.message_en());
             sql_render(&state, &user, &sql, None, Some(msg)).await
         }
     }
