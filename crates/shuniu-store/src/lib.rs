@@ -15,8 +15,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::time::Duration;
 
+mod audit;
 mod loads;
 mod rows;
+pub use audit::*;
 pub use loads::*;
 pub use rows::*;
 

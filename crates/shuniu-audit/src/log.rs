@@ -1,0 +1,507 @@
+//! The running log: one writer task that group-commits, the tree kept for proofs, published
+//! tree heads, and the derived index.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use shuniu_store::{AuditIndexRow, Store};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+
+use crate::entry::{Entry, SubjectKey, beijing_now};
+use crate::error::{AuditError, Result};
+use crate::merkle::{
+    BLOCK, CachedSubtrees, Hash, TreeCache, consistency_proof, inclusion_path, leaf_hash,
+};
+use crate::sign::{PublicKey, SignedTreeHead, Signer};
+use crate::storage::{LogStorage, Sealed};
+
+/// A group commit writes at most this many payload bytes.
+const MAX_BATCH_PAYLOAD: usize = 8 << 20;
+const QUEUE: usize = 65_536;
+
+struct Pending {
+    payloads: Vec<Vec<u8>>,
+    done: oneshot::Sender<Result<u64>>,
+}
+
+struct Tree {
+    cache: TreeCache,
+    latest: Option<SignedTreeHead>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    storage: Arc<dyn LogStorage>,
+    signer: Signer,
+    subjects: SubjectKey,
+    tree: RwLock<Tree>,
+    poisoned: AtomicBool,
+    committed: watch::Sender<u64>,
+    publish: Mutex<()>,
+}
+
+/// The hub's audit log. Cheap to clone; every clone appends to the same log.
+#[derive(Clone)]
+pub struct AuditLog {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Pending>,
+}
+
+/// An entry with its proof of inclusion in a signed tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct InclusionProof {
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    pub leaf_hash: String,
+    pub audit_path: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsistencyProof {
+    pub first: u64,
+    pub second: u64,
+    pub proof: Vec<String>,
+}
+
+/// Where the log's keys and published heads live: `DATA_DIR/audit/`.
+pub fn audit_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("audit")
+}
+
+/// The subject key, created on first use (`DIR/subject.key`, mode 0600).
+pub fn load_subject_key(dir: &Path) -> Result<SubjectKey> {
+    let path = dir.join("subject.key");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            let mut k = [0u8; 32];
+            hex::decode_to_slice(s.trim(), &mut k).map_err(|_| AuditError::BadKey)?;
+            Ok(SubjectKey::from_bytes(k))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)?;
+            let k = SubjectKey::generate()
+                .map_err(|e| AuditError::Io(std::io::Error::other(e.to_string())))?;
+            crate::segment::write_private(&path, k.to_hex().as_bytes())?;
+            Ok(k)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Tree heads published so far (`DIR/tree-heads.jsonl`), oldest first.
+pub fn published_heads(dir: &Path) -> Result<Vec<SignedTreeHead>> {
+    let text = match std::fs::read_to_string(dir.join("tree-heads.jsonl")) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| AuditError::Damaged {
+                position: format!("tree-heads.jsonl line {}", i + 1),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+impl AuditLog {
+    /// Opens the log in `storage`, with keys and published heads in `dir`; recovers after a
+    /// crash; starts the writer. With `index`, keeps the store's audit index up to date.
+    pub async fn open(
+        dir: &Path,
+        storage: Arc<dyn LogStorage>,
+        index: Option<Store>,
+    ) -> Result<AuditLog> {
+        std::fs::create_dir_all(dir)?;
+        let signer = Signer::load_or_create(dir)?;
+        let subjects = load_subject_key(dir)?;
+        let mut cache = TreeCache::default();
+        let recovered = storage.recover(&mut |h| cache.push(h)).await?;
+        if let Some(cp) = &recovered.checkpoint {
+            let root = cache.root();
+            if cp.tree_size != cache.size() || cp.root() != Some(root) {
+                return Err(AuditError::Damaged {
+                    position: storage.describe(),
+                    reason: format!(
+                        "the last checkpoint signs {} entries with root {}, the log holds {} with root {}",
+                        cp.tree_size,
+                        cp.root_hash,
+                        cache.size(),
+                        hex::encode(root)
+                    ),
+                });
+            }
+        } else if cache.size() > 0 {
+            return Err(AuditError::Damaged {
+                position: storage.describe(),
+                reason: "entries without any checkpoint".into(),
+            });
+        }
+        let size = cache.size();
+        let (committed, _) = watch::channel(size);
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            storage,
+            signer,
+            subjects,
+            tree: RwLock::new(Tree {
+                cache,
+                latest: recovered.checkpoint,
+            }),
+            poisoned: AtomicBool::new(false),
+            committed,
+            publish: Mutex::new(()),
+        });
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(writer(shared.clone(), rx));
+        if let Some(store) = index {
+            tokio::spawn(indexer(shared.clone(), store));
+        }
+        Ok(AuditLog { shared, tx })
+    }
+
+    /// Appends an entry and returns its index once it is durable.
+    pub async fn record(&self, entry: Entry) -> Result<u64> {
+        self.record_payloads(vec![entry.to_bytes()]).await
+    }
+
+    /// Appends entries together (one durable write); returns the first one's index.
+    pub async fn record_all(&self, entries: Vec<Entry>) -> Result<u64> {
+        self.record_payloads(entries.iter().map(Entry::to_bytes).collect())
+            .await
+    }
+
+    async fn record_payloads(&self, payloads: Vec<Vec<u8>>) -> Result<u64> {
+        if self.shared.poisoned.load(Ordering::Acquire) {
+            return Err(AuditError::Poisoned);
+        }
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .send(Pending { payloads, done })
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        rx.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// The subject index for an identifier (an ID number), as stored in entries.
+    pub fn subject(&self, identifier: &str) -> String {
+        self.shared.subjects.subject(identifier)
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        self.shared.signer.public_key()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.read_tree().cache.size()
+    }
+
+    /// The signed head of the last group commit (covers every durable entry).
+    pub fn latest_head(&self) -> Option<SignedTreeHead> {
+        self.read_tree().latest.clone()
+    }
+
+    pub fn storage(&self) -> &Arc<dyn LogStorage> {
+        &self.shared.storage
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Waits until the derived index has caught up with entry `index` (tests, after writes).
+    pub fn committed(&self) -> watch::Receiver<u64> {
+        self.shared.committed.subscribe()
+    }
+
+    fn read_tree(&self) -> std::sync::RwLockReadGuard<'_, Tree> {
+        self.shared.tree.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Signs the current tree now and publishes the head to `tree-heads.jsonl`.
+    pub async fn sign_now(&self) -> Result<SignedTreeHead> {
+        let _g = self.shared.publish.lock().await;
+        let (size, root) = {
+            let t = self.read_tree();
+            (t.cache.size(), t.cache.root())
+        };
+        let sth = self.shared.signer.sign(size, beijing_now(), &root);
+        append_head(&self.shared.dir, &sth)?;
+        Ok(sth)
+    }
+
+    /// Publishes the latest checkpoint if it covers more than the last published head.
+    pub async fn publish_if_grown(&self) -> Result<Option<SignedTreeHead>> {
+        let _g = self.shared.publish.lock().await;
+        let Some(latest) = self.latest_head() else {
+            return Ok(None);
+        };
+        let last = published_heads(&self.shared.dir)?.pop();
+        if last.is_some_and(|l| l.tree_size >= latest.tree_size) {
+            return Ok(None);
+        }
+        append_head(&self.shared.dir, &latest)?;
+        Ok(Some(latest))
+    }
+
+    /// Publishes tree heads every `interval` while the process runs.
+    pub fn spawn_publisher(&self, interval: Duration) {
+        let log = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = log.publish_if_grown().await {
+                    tracing::error!(error = %e, "publishing the audit tree head failed");
+                }
+            }
+        });
+    }
+
+    /// An entry's stored payload.
+    pub async fn entry(&self, index: u64) -> Result<Entry> {
+        let size = self.size();
+        if index >= size {
+            return Err(AuditError::NoSuchEntry { index, size });
+        }
+        let mut got = self.shared.storage.entries(index, index + 1).await?;
+        let (_, payload) = got.pop().ok_or(AuditError::NoSuchEntry { index, size })?;
+        serde_json::from_slice(&payload).map_err(|e| AuditError::Damaged {
+            position: format!("entry {index}"),
+            reason: e.to_string(),
+        })
+    }
+
+    /// PATH(index, D[tree_size]) with the leaf's hash.
+    pub async fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<InclusionProof> {
+        let size = self.size();
+        if tree_size > size || tree_size == 0 {
+            return Err(AuditError::BadTreeSize {
+                requested: tree_size,
+                size,
+            });
+        }
+        if index >= tree_size {
+            return Err(AuditError::NoSuchEntry {
+                index,
+                size: tree_size,
+            });
+        }
+        let leaf = self.shared.storage.leaf_hashes(index, index + 1).await?;
+        let leaf = *leaf
+            .first()
+            .ok_or(AuditError::NoSuchEntry { index, size })?;
+        let path = self
+            .with_subtrees(|src| inclusion_path(src, index, tree_size))
+            .await?;
+        Ok(InclusionProof {
+            leaf_index: index,
+            tree_size,
+            leaf_hash: hex::encode(leaf),
+            audit_path: path.iter().map(hex::encode).collect(),
+        })
+    }
+
+    /// PROOF(first, D[second]).
+    pub async fn consistency_proof(&self, first: u64, second: u64) -> Result<ConsistencyProof> {
+        let size = self.size();
+        if second > size || first > second {
+            return Err(AuditError::BadTreeSize {
+                requested: second.max(first),
+                size,
+            });
+        }
+        let proof = self
+            .with_subtrees(|src| consistency_proof(src, first, second))
+            .await?;
+        Ok(ConsistencyProof {
+            first,
+            second,
+            proof: proof.iter().map(hex::encode).collect(),
+        })
+    }
+
+    /// Runs a proof over the cached tree, loading the stored blocks it needs first.
+    async fn with_subtrees<T>(
+        &self,
+        f: impl Fn(&mut CachedSubtrees<'_>) -> std::result::Result<T, crate::merkle::MissingBlock>,
+    ) -> Result<T> {
+        let mut blocks: HashMap<u64, Vec<Hash>> = HashMap::new();
+        for _ in 0..4 {
+            let missing = {
+                let t = self.read_tree();
+                let mut src = CachedSubtrees {
+                    cache: &t.cache,
+                    blocks: &blocks,
+                    missing: Vec::new(),
+                };
+                let out = f(&mut src);
+                if src.missing.is_empty() {
+                    return out.map_err(|m| AuditError::Damaged {
+                        position: format!("block {}", m.0),
+                        reason: "a subtree the proof needs is not in the tree".into(),
+                    });
+                }
+                src.missing
+            };
+            for b in missing {
+                let hashes = self
+                    .shared
+                    .storage
+                    .leaf_hashes(b * BLOCK, (b + 1) * BLOCK)
+                    .await?;
+                blocks.insert(b, hashes);
+            }
+        }
+        Err(AuditError::Damaged {
+            position: self.shared.storage.describe(),
+            reason: "the tree kept changing under a proof".into(),
+        })
+    }
+}
+
+fn append_head(dir: &Path, sth: &SignedTreeHead) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("tree-heads.jsonl"))?;
+    let mut line = serde_json::to_vec(sth).map_err(|e| AuditError::Io(e.into()))?;
+    line.push(b'\n');
+    f.write_all(&line)?;
+    f.sync_data()?;
+    Ok(())
+}
+
+/// The single writer: takes whatever is queued, seals it, signs the new tree head, writes
+/// entries and head in one durable write, then answers every caller in the batch.
+async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Pending>) {
+    while let Some(first) = rx.recv().await {
+        let mut bytes: usize = first.payloads.iter().map(Vec::len).sum();
+        let mut batch = vec![first];
+        while bytes < MAX_BATCH_PAYLOAD {
+            match rx.try_recv() {
+                Ok(p) => {
+                    bytes += p.payloads.iter().map(Vec::len).sum::<usize>();
+                    batch.push(p);
+                }
+                Err(_) => break,
+            }
+        }
+        if shared.poisoned.load(Ordering::Acquire) {
+            for p in batch {
+                let _ = p.done.send(Err(AuditError::Poisoned));
+            }
+            continue;
+        }
+        let (base, mut frontier) = {
+            let t = shared.tree.read().unwrap_or_else(|p| p.into_inner());
+            (t.cache.size(), t.cache.frontier())
+        };
+        let mut sealed = Vec::new();
+        let mut starts = Vec::with_capacity(batch.len());
+        let mut pendings = Vec::with_capacity(batch.len());
+        for p in batch {
+            starts.push(base + sealed.len() as u64);
+            for payload in p.payloads {
+                let index = base + sealed.len() as u64;
+                let leaf = leaf_hash(index, &payload);
+                frontier.push(leaf);
+                sealed.push(Sealed {
+                    index,
+                    payload,
+                    leaf,
+                });
+            }
+            pendings.push(p.done);
+        }
+        let leaves: Vec<Hash> = sealed.iter().map(|s| s.leaf).collect();
+        let size = frontier.size();
+        let sth = shared.signer.sign(size, beijing_now(), &frontier.root());
+        match shared.storage.append(sealed, &sth).await {
+            Ok(()) => {
+                {
+                    let mut t = shared.tree.write().unwrap_or_else(|p| p.into_inner());
+                    for l in leaves {
+                        t.cache.push(l);
+                    }
+                    t.latest = Some(sth);
+                }
+                shared.committed.send_replace(size);
+                for (done, start) in pendings.into_iter().zip(starts) {
+                    let _ = done.send(Ok(start));
+                }
+            }
+            Err(e) => {
+                // The storage may hold part of this write: stop until a restart recovers it.
+                shared.poisoned.store(true, Ordering::Release);
+                tracing::error!(error = %e, "audit log write failed; refusing further writes");
+                let msg = e.to_string();
+                for done in pendings {
+                    let _ = done.send(Err(AuditError::Io(std::io::Error::other(msg.clone()))));
+                }
+            }
+        }
+    }
+}
+
+/// Keeps the store's audit index following the log (derived data, rebuilt from the log).
+async fn indexer(shared: Arc<Shared>, store: Store) {
+    let mut committed = shared.committed.subscribe();
+    loop {
+        let target = *committed.borrow_and_update();
+        if let Err(e) = index_upto(&shared, &store, target).await {
+            tracing::warn!(error = %e, "audit index update failed; will retry");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        if committed.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn index_upto(shared: &Shared, store: &Store, target: u64) -> Result<()> {
+    let mut from = store.audit_indexed_upto().await? as u64;
+    while from < target {
+        let to = (from + 2000).min(target);
+        let entries = shared.storage.entries(from, to).await?;
+        let mut rows = Vec::with_capacity(entries.len());
+        let mut subjects = Vec::new();
+        for (idx, payload) in entries {
+            let Ok(e) = serde_json::from_slice::<Entry>(&payload) else {
+                continue;
+            };
+            for s in &e.subjects {
+                subjects.push((s.clone(), idx as i64));
+            }
+            rows.push(AuditIndexRow {
+                idx: idx as i64,
+                at: e.at,
+                kind: e.kind.as_str().into(),
+                action: e.action,
+                principal: e.principal,
+                department: e.department,
+                channel: e.channel,
+                resource: e.resource,
+                provider: e.provider,
+                rows: e.rows.map(|r| r as i64),
+                result: e.result,
+                purpose: e.purpose,
+            });
+        }
+        let mut tx = store.begin().await?;
+        tx.insert_audit_index(&rows, &subjects).await?;
+        tx.commit().await?;
+        from = to;
+    }
+    Ok(())
+}
