@@ -29,6 +29,8 @@ const IDX_WIDTH: u64 = 40;
 
 /// (offset, kind, seq, stored hash, payload if a checkpoint) as recovery reads it.
 type ScannedRecord = (u64, RecordKind, u64, Hash, Vec<u8>);
+/// The records read, and where and why reading stopped before the end (if it did).
+type SegmentScan = (Vec<ScannedRecord>, Option<(u64, String)>);
 
 pub struct SegmentStorage {
     dir: PathBuf,
@@ -185,7 +187,7 @@ impl Inner {
 
     /// Scans a whole segment: (offset, record) for each record, and where it stopped reading
     /// records (None at a clean end).
-    fn scan_segment(&self, first: u64) -> Result<(Vec<ScannedRecord>, Option<(u64, String)>)> {
+    fn scan_segment(&self, first: u64) -> Result<SegmentScan> {
         let f = File::open(seg_path(&self.dir, first))?;
         let mut r = BufReader::with_capacity(1 << 20, f);
         let mut out = Vec::new();
