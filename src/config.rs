@@ -34,6 +34,11 @@ pub struct Config {
     pub lake_s3_access_key_id: Option<String>,
     pub lake_s3_secret_access_key: Option<String>,
     pub lake_s3_allow_http: bool,
+    /// Where the audit log is kept: `files` (segment files in DATA_DIR/audit/log) or
+    /// `database` (the control-plane PostgreSQL).
+    pub audit_storage: String,
+    /// How often the latest signed tree head is published to DATA_DIR/audit/tree-heads.jsonl.
+    pub audit_head_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -52,6 +57,8 @@ impl Default for Config {
             lake_s3_access_key_id: None,
             lake_s3_secret_access_key: None,
             lake_s3_allow_http: false,
+            audit_storage: "files".into(),
+            audit_head_interval_secs: 60,
         }
     }
 }
@@ -124,6 +131,28 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// The audit log's storage this configuration names (read as it is: no recovery).
+    pub fn audit_storage(
+        &self,
+        store: &shuniu_store::Store,
+    ) -> Result<std::sync::Arc<dyn shuniu_audit::LogStorage>> {
+        match self.audit_storage.as_str() {
+            "" | "files" => Ok(std::sync::Arc::new(shuniu_audit::SegmentStorage::open(
+                &self.audit_dir().join("log"),
+            )?)),
+            "database" => Ok(std::sync::Arc::new(shuniu_audit::DatabaseStorage::new(
+                store.clone(),
+            )?)),
+            other => anyhow::bail!(
+                "audit_storage must be `files` or `database`, not {other:?} / audit_storage 只能是 files 或 database"
+            ),
+        }
+    }
+
+    pub fn audit_dir(&self) -> PathBuf {
+        shuniu_audit::audit_dir(&self.data_dir)
     }
 
     /// The data lake this configuration names.

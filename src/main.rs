@@ -261,7 +261,14 @@ async fn open(config: Config) -> Result<Hub> {
         .await
         .context("opening the control-plane database")?;
     let code_format = CodeFormat::parse(&config.code_format).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let catalog = Catalog::open(store.clone(), code_format).await?;
+    let audit = shuniu_audit::AuditLog::open(
+        &config.audit_dir(),
+        config.audit_storage(&store)?,
+        Some(store.clone()),
+    )
+    .await
+    .context("opening the audit log")?;
+    let catalog = Catalog::open(store.clone(), code_format, audit.clone()).await?;
     let aggregation = shuniu_aggregate::Aggregation::new(
         catalog.clone(),
         config.lake()?,
@@ -275,7 +282,7 @@ async fn open(config: Config) -> Result<Hub> {
         );
     }
     Ok(Hub {
-        accounts: Accounts::new(store),
+        accounts: Accounts::new(store, audit),
         catalog,
         aggregation,
         config,

@@ -19,6 +19,8 @@ pub enum AggregateError {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
     #[error(transparent)]
+    Audit(#[from] shuniu_audit::AuditError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Lake(#[from] LakeError),
@@ -52,6 +54,7 @@ impl AggregateError {
             AggregateError::NotFound(_) => "NOT_FOUND",
             AggregateError::Invalid { code, .. } => code,
             AggregateError::Catalog(e) => e.code(),
+            AggregateError::Audit(e) => e.code(),
             AggregateError::Store(e) => e.code(),
             AggregateError::Lake(e) => e.code(),
             AggregateError::Ingest(e) => e.code(),
@@ -71,6 +74,7 @@ impl AggregateError {
             AggregateError::Lake(e) => lake_messages(e).0,
             AggregateError::Ingest(e) => e.message_zh(),
             AggregateError::Internal(e) => format!("内部错误：{e}"),
+            AggregateError::Audit(e) => e.to_string(),
         }
     }
 

@@ -32,9 +32,10 @@ use shuniu_ingest::{
     Assembler, BatchSink, ColumnPlan, IngestError, RecordSink, Rejection, SourceOptions,
 };
 use shuniu_lake::{Feed, Lake, QueryResult, VersionInfo, WriteMode};
+use shuniu_audit::{AuditLog, Entry, Kind};
 use shuniu_policy::{Action, Target, decide};
 use shuniu_store::{LoadOutcome, LoadProgress, LoadRecord, NewLoad, Store};
-use shuniu_types::{Actor, DataItem};
+use shuniu_types::{Actor, DataItem, IdNumber};
 use tokio::sync::mpsc;
 
 pub use connectors::{ConnectorInput, ConnectorKind, masked_url};
@@ -86,6 +87,7 @@ pub struct TableInfo {
 pub struct Aggregation {
     catalog: Catalog,
     store: Store,
+    audit: AuditLog,
     lake: Lake,
     loads_dir: PathBuf,
 }
@@ -111,6 +113,7 @@ impl Aggregation {
         std::fs::create_dir_all(loads_dir).map_err(AggregateError::io)?;
         Ok(Aggregation {
             store: catalog.store().clone(),
+            audit: catalog.audit_log().clone(),
             catalog,
             lake,
             loads_dir: loads_dir.to_path_buf(),
@@ -139,16 +142,70 @@ impl Aggregation {
         action: Action,
     ) -> Result<shuniu_store::ResourceRecord> {
         let rec = self.catalog.get(actor, code).await?;
-        decide(
+        if let Err(d) = decide(
             actor,
             action,
             Target::Resource {
                 provider: &rec.spec.provider,
                 status: rec.status,
             },
-        )
-        .map_err(AggregateError::Denied)?;
+        ) {
+            // Refused attempts at data are part of the record too.
+            if action == Action::ReadData {
+                self.audit
+                    .record(
+                        Entry::new(Kind::Access, "data.read", actor)
+                            .resource(&rec.code, &rec.spec.provider)
+                            .result(d.code),
+                    )
+                    .await?;
+            }
+            return Err(AggregateError::Denied(d));
+        }
         Ok(rec)
+    }
+
+    /// Records data leaving a dataset: columns, row count, the SM3 of what was returned and
+    /// the subjects (ID numbers, as keyed HMACs) in it. Returns once the entry is durable.
+    async fn audit_access(
+        &self,
+        entry: Entry,
+        rec: Option<&shuniu_store::ResourceRecord>,
+        result: &QueryResult,
+    ) -> Result<()> {
+        let cells = result.to_strings();
+        let mut digest = shuniu_ingest::source::Sm3Stream::default();
+        for row in &cells {
+            for c in row {
+                digest.update(c.as_deref().unwrap_or("").as_bytes());
+                digest.update(b"\x1f");
+            }
+            digest.update(b"\x1e");
+        }
+        let columns = result.columns();
+        let mut subjects = std::collections::BTreeSet::new();
+        if let Some(rec) = rec {
+            for item in &rec.spec.data_items {
+                if item.semantic_type != shuniu_types::SemanticType::IdNumber {
+                    continue;
+                }
+                let Some(col) = columns.iter().position(|c| c == &item.name) else {
+                    continue;
+                };
+                for row in &cells {
+                    if let Some(Ok(id)) = row[col].as_deref().map(str::parse::<IdNumber>) {
+                        subjects.insert(self.audit.subject(&id.to_string()));
+                    }
+                }
+            }
+        }
+        let entry = entry
+            .fields(columns)
+            .rows(result.rows as u64)
+            .digest(Some(digest.finish()))
+            .subjects(subjects.into_iter().collect());
+        self.audit.record(entry).await?;
+        Ok(())
     }
 
     /// Refuses early (before a large upload is written to disk) when `actor` may not load
@@ -434,6 +491,7 @@ impl Aggregation {
             duration_ms: started.elapsed().as_millis() as i64,
             ..Default::default()
         };
+        let plan_columns: Vec<String> = plan.columns.iter().map(|c| c.item.name.clone()).collect();
         let mut report = serde_json::json!({
             "columns": plan.columns.iter().map(|c| serde_json::json!({
                 "item": c.item.name,
@@ -492,6 +550,17 @@ impl Aggregation {
         let mut tx = self.store.begin().await?;
         tx.finish_load(&id, &outcome).await?;
         tx.commit().await?;
+        let mut entry = Entry::by(Kind::Load, "data.load", &load.principal, &load.department_code)
+            .resource(&rec.code, &rec.spec.provider)
+            .target(&id)
+            .rows(outcome.progress.rows_accepted.max(0) as u64)
+            .fields(plan_columns)
+            .digest(outcome.source_sm3.clone())
+            .detail(format!("{} {}", load.mode, load.source_name));
+        if let Some((code, _, _)) = &outcome.error {
+            entry = entry.result(code);
+        }
+        self.audit.record(entry).await?;
         tracing::info!(
             load = %id,
             resource = %rec.code,
@@ -524,7 +593,24 @@ impl Aggregation {
     pub async fn rejects(&self, actor: &Actor, id: &str) -> Result<Option<PathBuf>> {
         let l = self.load_record(actor, id).await?;
         let p = self.rejects_path(&l.id);
-        Ok(p.exists().then_some(p))
+        if !p.exists() {
+            return Ok(None);
+        }
+        let provider = self
+            .store
+            .resource(&l.resource_code)
+            .await?
+            .map(|r| r.spec.provider)
+            .unwrap_or_default();
+        self.audit
+            .record(
+                Entry::new(Kind::Access, "data.rejects", actor)
+                    .resource(&l.resource_code, &provider)
+                    .target(&l.id)
+                    .rows(l.rows_rejected.max(0) as u64),
+            )
+            .await?;
+        Ok(Some(p))
     }
 
     /// Load history of one resource, newest first.
@@ -610,9 +696,17 @@ impl Aggregation {
             }
             .into());
         }
-        Ok(Some(
-            self.lake.preview(code, version, limit.min(1000)).await?,
-        ))
+        let result = self.lake.preview(code, version, limit.min(1000)).await?;
+        let rec = self.store.resource(code).await?;
+        let mut entry = Entry::new(Kind::Access, "data.preview", actor);
+        if let Some(r) = &rec {
+            entry = entry.resource(&r.code, &r.spec.provider);
+        }
+        if let Some(v) = version {
+            entry = entry.target(format!("v{v}"));
+        }
+        self.audit_access(entry, rec.as_ref(), &result).await?;
+        Ok(Some(result))
     }
 
     pub async fn versions(&self, actor: &Actor, code: &str) -> Result<Vec<VersionInfo>> {
@@ -652,7 +746,10 @@ impl Aggregation {
             .into_iter()
             .map(|t| t.code)
             .collect();
-        Ok(self.lake.sql(tables, sql, max_rows).await?)
+        let result = self.lake.sql(tables, sql, max_rows).await?;
+        let entry = Entry::new(Kind::Access, "data.query", actor).detail(sql);
+        self.audit_access(entry, None, &result).await?;
+        Ok(result)
     }
 }
 

@@ -8,7 +8,9 @@ use tokio::sync::{Mutex, mpsc};
 use crate::error::{AuditError, Result};
 use crate::merkle::Hash;
 use crate::sign::SignedTreeHead;
-use crate::storage::{LogStorage, Record, RecordKind, Recovered, Scan, Sealed, checksum};
+use crate::storage::{
+    Appended, CatchUp, LogStorage, Record, RecordKind, Recovered, Scan, Seal, checksum,
+};
 
 pub struct DatabaseStorage {
     store: Store,
@@ -21,6 +23,20 @@ fn hash_of(bytes: &[u8], at: i64) -> Result<Hash> {
         position: format!("audit_records row {at}"),
         reason: "stored hash is not 32 bytes".into(),
     })
+}
+
+/// Records other processes wrote after `position`.
+async fn catch_up(tx: &mut shuniu_store::Tx, position: &mut i64) -> Result<CatchUp> {
+    let mut out = CatchUp::default();
+    for r in tx.audit_records_after(*position).await? {
+        if r.kind == "E" {
+            out.leaves.push(hash_of(&r.hash, r.position)?);
+        } else if let Ok(sth) = serde_json::from_slice::<SignedTreeHead>(&r.payload) {
+            out.checkpoint = Some(sth);
+        }
+        *position = r.position;
+    }
+    Ok(out)
 }
 
 impl DatabaseStorage {
@@ -64,20 +80,35 @@ impl LogStorage for DatabaseStorage {
         Ok(recovered)
     }
 
-    async fn append(&self, entries: Vec<Sealed>, checkpoint: &SignedTreeHead) -> Result<()> {
+    async fn append(&self, seal: Seal) -> Result<Appended> {
         let mut pos = self.position.lock().await;
-        let cp = serde_json::to_vec(checkpoint).map_err(|e| AuditError::Io(e.into()))?;
+        let mut tx = self.store.begin().await?;
+        tx.lock_audit_log().await?;
+        let others = catch_up(&mut tx, &mut pos).await?;
+        let (entries, checkpoint) = seal(&others);
+        let cp = serde_json::to_vec(&checkpoint).map_err(|e| AuditError::Io(e.into()))?;
         let cp_hash = checksum(&cp);
         let mut rows: Vec<(&str, i64, &[u8], &[u8])> = entries
             .iter()
             .map(|e| ("E", e.index as i64, e.payload.as_slice(), e.leaf.as_slice()))
             .collect();
         rows.push(("C", checkpoint.tree_size as i64, &cp, &cp_hash));
-        let mut tx = self.store.begin().await?;
         tx.insert_audit_records(*pos + 1, &rows).await?;
         tx.commit().await?;
         *pos += rows.len() as i64;
-        Ok(())
+        Ok(Appended {
+            others,
+            leaves: entries.iter().map(|e| e.leaf).collect(),
+            checkpoint,
+        })
+    }
+
+    async fn sync(&self) -> Result<CatchUp> {
+        let mut pos = self.position.lock().await;
+        let mut tx = self.store.begin().await?;
+        let others = catch_up(&mut tx, &mut pos).await?;
+        tx.commit().await?;
+        Ok(others)
     }
 
     async fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>> {

@@ -94,13 +94,27 @@ pub fn parse_at(at: &str) -> Option<DateTime<FixedOffset>> {
 impl Entry {
     /// An entry for `actor` doing `action`, now, succeeded; set the rest with the builders.
     pub fn new(kind: Kind, action: &str, actor: &Actor) -> Entry {
+        Entry::by(kind, action, &actor.principal, &actor.department)
+    }
+
+    /// An entry for a principal known only by name and department (a load's record). The
+    /// channel follows from the principal: `app:` → api, `cli` → cli, else console; the
+    /// unified data service sets `service` itself.
+    pub fn by(kind: Kind, action: &str, principal: &str, department: &str) -> Entry {
+        let channel = if principal.starts_with("app:") {
+            "api"
+        } else if principal == "cli" {
+            "cli"
+        } else {
+            "console"
+        };
         Entry {
             at: beijing_now(),
             kind,
             action: action.into(),
-            principal: actor.principal.clone(),
-            department: actor.department.clone(),
-            channel: String::new(),
+            principal: principal.into(),
+            department: department.into(),
+            channel: channel.into(),
             resource: None,
             provider: None,
             target: None,
@@ -232,7 +246,7 @@ mod tests {
         e.at = "2026-11-22T08:00:00.000+08:00".into();
         assert_eq!(
             String::from_utf8(e.to_bytes()).unwrap(),
-            r#"{"at":"2026-11-22T08:00:00.000+08:00","kind":"admin","action":"catalog.publish","principal":"cli","target":"R1","result":"ok"}"#
+            r#"{"at":"2026-11-22T08:00:00.000+08:00","kind":"admin","action":"catalog.publish","principal":"cli","channel":"cli","target":"R1","result":"ok"}"#
         );
         let back: Entry = serde_json::from_slice(&e.to_bytes()).unwrap();
         assert_eq!(back, e);

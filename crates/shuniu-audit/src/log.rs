@@ -18,7 +18,7 @@ use crate::merkle::{
     BLOCK, CachedSubtrees, Hash, TreeCache, consistency_proof, inclusion_path, leaf_hash,
 };
 use crate::sign::{PublicKey, SignedTreeHead, Signer};
-use crate::storage::{LogStorage, Sealed};
+use crate::storage::{CatchUp, LogStorage, Seal, Sealed};
 
 /// A group commit writes at most this many payload bytes.
 const MAX_BATCH_PAYLOAD: usize = 8 << 20;
@@ -226,8 +226,14 @@ impl AuditLog {
         self.shared.tree.read().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Catches up with entries other processes (the CLI) appended; returns the tree size.
+    pub async fn sync(&self) -> Result<u64> {
+        self.record_payloads(Vec::new()).await
+    }
+
     /// Signs the current tree now and publishes the head to `tree-heads.jsonl`.
     pub async fn sign_now(&self) -> Result<SignedTreeHead> {
+        self.sync().await?;
         let _g = self.shared.publish.lock().await;
         let (size, root) = {
             let t = self.read_tree();
@@ -240,6 +246,7 @@ impl AuditLog {
 
     /// Publishes the latest checkpoint if it covers more than the last published head.
     pub async fn publish_if_grown(&self) -> Result<Option<SignedTreeHead>> {
+        self.sync().await?;
         let _g = self.shared.publish.lock().await;
         let Some(latest) = self.latest_head() else {
             return Ok(None);
@@ -402,42 +409,72 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Pending>) {
             }
             continue;
         }
-        let (base, mut frontier) = {
+        let frontier = {
             let t = shared.tree.read().unwrap_or_else(|p| p.into_inner());
-            (t.cache.size(), t.cache.frontier())
+            t.cache.frontier()
         };
-        let mut sealed = Vec::new();
-        let mut starts = Vec::with_capacity(batch.len());
+        let mut counts = Vec::with_capacity(batch.len());
+        let mut payloads = Vec::new();
         let mut pendings = Vec::with_capacity(batch.len());
         for p in batch {
-            starts.push(base + sealed.len() as u64);
-            for payload in p.payloads {
-                let index = base + sealed.len() as u64;
-                let leaf = leaf_hash(index, &payload);
-                frontier.push(leaf);
-                sealed.push(Sealed {
-                    index,
-                    payload,
-                    leaf,
-                });
-            }
+            counts.push(p.payloads.len() as u64);
+            payloads.extend(p.payloads);
             pendings.push(p.done);
         }
-        let leaves: Vec<Hash> = sealed.iter().map(|s| s.leaf).collect();
-        let size = frontier.size();
-        let sth = shared.signer.sign(size, beijing_now(), &frontier.root());
-        match shared.storage.append(sealed, &sth).await {
-            Ok(()) => {
-                {
+        let result = if payloads.is_empty() {
+            // Only callers asking to see what other processes wrote.
+            shared.storage.sync().await.map(|others| (others, None))
+        } else {
+            let signer = shared.signer.clone();
+            let seal: Seal = Box::new(move |others: &CatchUp| {
+                let mut f = frontier;
+                for l in &others.leaves {
+                    f.push(*l);
+                }
+                let base = f.size();
+                let sealed: Vec<Sealed> = payloads
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, payload)| {
+                        let index = base + i as u64;
+                        let leaf = leaf_hash(index, &payload);
+                        f.push(leaf);
+                        Sealed { index, payload, leaf }
+                    })
+                    .collect();
+                let sth = signer.sign(f.size(), beijing_now(), &f.root());
+                (sealed, sth)
+            });
+            shared
+                .storage
+                .append(seal)
+                .await
+                .map(|a| (a.others, Some((a.leaves, a.checkpoint))))
+        };
+        match result {
+            Ok((others, ours)) => {
+                let (base, size) = {
                     let mut t = shared.tree.write().unwrap_or_else(|p| p.into_inner());
-                    for l in leaves {
+                    for l in others.leaves {
                         t.cache.push(l);
                     }
-                    t.latest = Some(sth);
-                }
+                    if let Some(cp) = others.checkpoint {
+                        t.latest = Some(cp);
+                    }
+                    let base = t.cache.size();
+                    if let Some((leaves, cp)) = ours {
+                        for l in leaves {
+                            t.cache.push(l);
+                        }
+                        t.latest = Some(cp);
+                    }
+                    (base, t.cache.size())
+                };
                 shared.committed.send_replace(size);
-                for (done, start) in pendings.into_iter().zip(starts) {
-                    let _ = done.send(Ok(start));
+                let mut start = base;
+                for (done, n) in pendings.into_iter().zip(counts) {
+                    let _ = done.send(Ok(if n == 0 { size } else { start }));
+                    start += n;
                 }
             }
             Err(e) => {

@@ -18,7 +18,9 @@ use tokio::sync::mpsc;
 use crate::error::{AuditError, Result};
 use crate::merkle::Hash;
 use crate::sign::SignedTreeHead;
-use crate::storage::{LogStorage, Record, RecordKind, Recovered, Scan, Sealed, checksum};
+use crate::storage::{
+    Appended, CatchUp, LogStorage, Record, RecordKind, Recovered, Scan, Seal, checksum,
+};
 
 pub const SEGMENT_BYTES: u64 = 64 << 20;
 /// The most one group commit writes; a longer unacknowledged tail is damage, not a torn write.
@@ -27,10 +29,6 @@ const MAX_RECORD: u32 = 8 << 20;
 const HEADER: usize = 13;
 const IDX_WIDTH: u64 = 40;
 
-/// (offset, kind, seq, stored hash, payload if a checkpoint) as recovery reads it.
-type ScannedRecord = (u64, RecordKind, u64, Hash, Vec<u8>);
-/// The records read, and where and why reading stopped before the end (if it did).
-type SegmentScan = (Vec<ScannedRecord>, Option<(u64, String)>);
 
 pub struct SegmentStorage {
     dir: PathBuf,
@@ -39,17 +37,19 @@ pub struct SegmentStorage {
 
 struct Inner {
     dir: PathBuf,
-    /// First entry index of each segment, ascending.
+    /// First entry index of each segment known, ascending.
     segments: Vec<u64>,
+    /// How far this process has read or written: (segment, byte length).
+    tail: (u64, u64),
     current: Option<Current>,
     /// Entries stored.
     size: u64,
 }
 
 struct Current {
+    first: u64,
     file: File,
     idx: File,
-    len: u64,
 }
 
 fn seg_path(dir: &Path, first: u64) -> PathBuf {
@@ -57,6 +57,51 @@ fn seg_path(dir: &Path, first: u64) -> PathBuf {
 }
 fn idx_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("{first:020}.idx"))
+}
+
+fn list_segments(dir: &Path) -> Result<Vec<u64>> {
+    let mut segments = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let name = e?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(stem) = name.strip_suffix(".seg")
+            && let Ok(first) = stem.parse::<u64>()
+        {
+            segments.push(first);
+        }
+    }
+    segments.sort_unstable();
+    Ok(segments)
+}
+
+/// The writers' lock (`DIR/LOCK`, flock): held for each append, by every process.
+struct Locked(File);
+
+impl Locked {
+    fn exclusive(dir: &Path) -> Result<Locked> {
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("LOCK"))?;
+        f.lock()?;
+        Ok(Locked(f))
+    }
+    fn shared(dir: &Path) -> Result<Locked> {
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("LOCK"))?;
+        f.lock_shared()?;
+        Ok(Locked(f))
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
 }
 
 /// Writes a file only its owner can read, durably.
@@ -144,25 +189,16 @@ fn read_frame(r: &mut impl Read) -> std::io::Result<Frame> {
 
 impl SegmentStorage {
     /// Opens the segments under `dir` (created if needed). Call [`LogStorage::recover`] before
-    /// appending.
+    /// appending; verification needs no recovery.
     pub fn open(dir: &Path) -> Result<SegmentStorage> {
         std::fs::create_dir_all(dir)?;
-        let mut segments = Vec::new();
-        for e in std::fs::read_dir(dir)? {
-            let name = e?.file_name();
-            let name = name.to_string_lossy();
-            if let Some(stem) = name.strip_suffix(".seg")
-                && let Ok(first) = stem.parse::<u64>()
-            {
-                segments.push(first);
-            }
-        }
-        segments.sort_unstable();
+        let segments = list_segments(dir)?;
         Ok(SegmentStorage {
             dir: dir.to_path_buf(),
             inner: Arc::new(Mutex::new(Inner {
                 dir: dir.to_path_buf(),
                 segments,
+                tail: (0, 0),
                 current: None,
                 size: 0,
             })),
@@ -174,149 +210,192 @@ impl SegmentStorage {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AuditError::Io(std::io::Error::other(e)))?
 }
+
+/// Records read while catching up: (offset, leaf) of each kept entry, per segment.
+type ReadEntries = Vec<(u64, Vec<(u64, Hash)>)>;
 
 impl Inner {
     fn location(&self, first: u64, offset: u64) -> String {
         format!("segment {first:020}.seg, byte {offset}")
     }
 
-    /// Scans a whole segment: (offset, record) for each record, and where it stopped reading
-    /// records (None at a clean end).
-    fn scan_segment(&self, first: u64) -> Result<SegmentScan> {
-        let f = File::open(seg_path(&self.dir, first))?;
-        let mut r = BufReader::with_capacity(1 << 20, f);
-        let mut out = Vec::new();
-        let mut offset = 0u64;
-        loop {
-            match read_frame(&mut r)? {
-                Frame::End => return Ok((out, None)),
-                Frame::Bad(why) => return Ok((out, Some((offset, why)))),
-                Frame::Record(kind, seq, payload, hash, n) => {
-                    let keep = if kind == RecordKind::Checkpoint {
-                        payload
-                    } else {
-                        Vec::new()
-                    };
-                    out.push((offset, kind, seq, hash, keep));
-                    offset += n;
+    /// Reads what was appended after `self.tail` (by this or another process), keeping what
+    /// checkpoints cover and moving an unacknowledged tail aside. Call with the writers'
+    /// lock held.
+    fn catch_up(&mut self, read: &mut ReadEntries) -> Result<CatchUp> {
+        let mut out = CatchUp::default();
+        let on_disk = list_segments(&self.dir)?;
+        let last_on_disk = on_disk.last().copied();
+        let from = self.tail.0;
+        for &first in on_disk.iter().filter(|&&f| f >= from) {
+            let start = if first == from { self.tail.1 } else { 0 };
+            if first != self.tail.0 && first != self.size {
+                return Err(AuditError::Damaged {
+                    position: format!("segment {first:020}.seg"),
+                    reason: format!("segment should start at entry {}", self.size),
+                });
+            }
+            let path = seg_path(&self.dir, first);
+            let file_len = std::fs::metadata(&path)?.len();
+            if !self.segments.contains(&first) {
+                self.segments.push(first);
+            }
+            if start >= file_len {
+                self.tail = (first, start.max(file_len));
+                continue;
+            }
+            let mut f = File::open(&path)?;
+            f.seek(SeekFrom::Start(start))?;
+            let mut r = BufReader::with_capacity(1 << 20, f);
+            let mut offset = start;
+            let mut pending: Vec<(u64, Hash)> = Vec::new();
+            let mut kept: Vec<(u64, Hash)> = Vec::new();
+            let mut cut = start;
+            let mut stopped = None;
+            loop {
+                match read_frame(&mut r)? {
+                    Frame::End => break,
+                    Frame::Bad(why) => {
+                        stopped = Some((offset, why));
+                        break;
+                    }
+                    Frame::Record(kind, seq, payload, hash, n) => {
+                        match kind {
+                            RecordKind::Entry => {
+                                let expected = self.size + kept.len() as u64 + pending.len() as u64;
+                                if seq != expected {
+                                    return Err(AuditError::Damaged {
+                                        position: self.location(first, offset),
+                                        reason: format!("expected entry {expected}, found {seq}"),
+                                    });
+                                }
+                                pending.push((offset, hash));
+                            }
+                            RecordKind::Checkpoint => {
+                                if let Ok(sth) = serde_json::from_slice::<SignedTreeHead>(&payload) {
+                                    out.checkpoint = Some(sth);
+                                }
+                                kept.append(&mut pending);
+                                cut = offset + n;
+                            }
+                        }
+                        offset += n;
+                    }
                 }
             }
+            if cut < file_len {
+                if Some(first) != last_on_disk || file_len - cut > MAX_BATCH_BYTES {
+                    let (at, reason) =
+                        stopped.unwrap_or((cut, "entries after the last checkpoint".into()));
+                    return Err(AuditError::Damaged {
+                        position: self.location(first, at),
+                        reason,
+                    });
+                }
+                // A write that never returned (its process died): nobody was told it succeeded.
+                self.quarantine(first, cut, file_len)?;
+                if self.current.as_ref().is_some_and(|c| c.first == first) {
+                    self.current = None;
+                }
+            }
+            self.size += kept.len() as u64;
+            out.leaves.extend(kept.iter().map(|k| k.1));
+            read.push((first, kept));
+            self.tail = (first, cut);
         }
+        if self.current.as_ref().is_some_and(|c| c.first != self.tail.0) {
+            self.current = None;
+        }
+        Ok(out)
     }
 
     fn recover(&mut self, leaves: &mut dyn FnMut(Hash)) -> Result<Recovered> {
+        let _lock = Locked::exclusive(&self.dir)?;
         let mut recovered = Recovered::default();
-        let mut size = 0u64;
+        self.segments = list_segments(&self.dir)?;
+        self.size = 0;
+        self.tail = (0, 0);
+        self.current = None;
         let n = self.segments.len();
-        for (i, &first) in self.segments.clone().iter().enumerate() {
-            if first != size {
-                return Err(AuditError::Damaged {
-                    position: format!("segment {first:020}.seg"),
-                    reason: format!("segment should start at entry {size}"),
-                });
+        // Sealed segments: their index files, when complete, give the leaves without a scan.
+        for i in 0..n.saturating_sub(1) {
+            let (first, next) = (self.segments[i], self.segments[i + 1]);
+            if first != self.size {
+                break;
             }
-            let last = i + 1 == n;
-            let expected = if last {
-                None
-            } else {
-                Some(self.segments[i + 1] - first)
-            };
             let idx = idx_path(&self.dir, first);
-            let idx_ok = match (expected, std::fs::metadata(&idx)) {
-                (Some(count), Ok(m)) => m.len() == count * IDX_WIDTH,
-                _ => false,
-            };
-            if idx_ok {
-                let mut r = BufReader::with_capacity(1 << 20, File::open(&idx)?);
-                let mut rec = [0u8; IDX_WIDTH as usize];
-                for _ in 0..expected.unwrap_or(0) {
-                    r.read_exact(&mut rec)?;
-                    let mut h = [0u8; 32];
-                    h.copy_from_slice(&rec[8..]);
-                    leaves(h);
-                }
-                size += expected.unwrap_or(0);
-                continue;
+            let count = next - first;
+            if std::fs::metadata(&idx).map(|m| m.len()).ok() != Some(count * IDX_WIDTH) {
+                break;
             }
-            let (records, stopped) = self.scan_segment(first)?;
-            let file_len = std::fs::metadata(seg_path(&self.dir, first))?.len();
-            // Keep everything up to the last checkpoint.
-            let cut = records
-                .iter()
-                .rposition(|r| r.1 == RecordKind::Checkpoint)
-                .map(|p| {
-                    let (off, _, _, _, payload) = &records[p];
-                    off + (HEADER + payload.len() + 32) as u64
-                })
-                .unwrap_or(0);
-            if !last && (stopped.is_some() || cut != file_len) {
-                let (at, reason) =
-                    stopped.unwrap_or((cut, "entries after the last checkpoint".into()));
-                return Err(AuditError::Damaged {
-                    position: self.location(first, at),
-                    reason,
-                });
+            let mut r = BufReader::with_capacity(1 << 20, File::open(&idx)?);
+            let mut rec = [0u8; IDX_WIDTH as usize];
+            for _ in 0..count {
+                r.read_exact(&mut rec)?;
+                let mut h = [0u8; 32];
+                h.copy_from_slice(&rec[8..]);
+                leaves(h);
             }
-            if file_len - cut > MAX_BATCH_BYTES {
-                let (at, why) =
-                    stopped.unwrap_or((cut, "entries after the last checkpoint".into()));
-                return Err(AuditError::Damaged {
-                    position: self.location(first, at),
-                    reason: why,
-                });
+            self.size = next;
+            self.tail = (next, 0);
+        }
+        let mut read = ReadEntries::new();
+        let before = std::fs::read_dir(self.dir.join("quarantine"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let caught = self.catch_up(&mut read)?;
+        for h in &caught.leaves {
+            leaves(*h);
+        }
+        // Index files of what was scanned (each from its start) are rewritten in place (other
+        // processes may hold them open for appending): their last writes were not synced.
+        for (first, entries) in &read {
+            let mut buf = Vec::with_capacity(entries.len() * IDX_WIDTH as usize);
+            for (off, h) in entries {
+                buf.extend_from_slice(&off.to_be_bytes());
+                buf.extend_from_slice(h);
             }
-            if cut < file_len {
-                recovered.quarantined = Some(self.quarantine(first, cut, file_len)?);
-            }
-            let mut idx_buf = Vec::new();
-            let mut entries = 0u64;
-            for (off, kind, seq, hash, payload) in &records {
-                if *off >= cut {
-                    break;
-                }
-                match kind {
-                    RecordKind::Entry => {
-                        if *seq != size + entries {
-                            return Err(AuditError::Damaged {
-                                position: self.location(first, *off),
-                                reason: format!("expected entry {}, found {seq}", size + entries),
-                            });
-                        }
-                        idx_buf.extend_from_slice(&off.to_be_bytes());
-                        idx_buf.extend_from_slice(hash);
-                        leaves(*hash);
-                        entries += 1;
-                    }
-                    RecordKind::Checkpoint => {
-                        if let Ok(sth) = serde_json::from_slice::<SignedTreeHead>(payload) {
-                            recovered.checkpoint = Some(sth);
-                        }
-                    }
+            let mut f = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(idx_path(&self.dir, *first))?;
+            f.set_len(0)?;
+            f.write_all(&buf)?;
+        }
+        let after = std::fs::read_dir(self.dir.join("quarantine"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if after > before {
+            recovered.quarantined = Some(self.dir.join("quarantine").display().to_string());
+        }
+        recovered.checkpoint = caught.checkpoint.or_else(|| self.last_checkpoint().ok().flatten());
+        Ok(recovered)
+    }
+
+    /// The last checkpoint in the segment before the tail (when recovery read no records).
+    fn last_checkpoint(&self) -> Result<Option<SignedTreeHead>> {
+        let mut last = None;
+        for &first in self.segments.iter().rev() {
+            let f = File::open(seg_path(&self.dir, first))?;
+            let mut r = BufReader::with_capacity(1 << 20, f);
+            while let Frame::Record(kind, _, payload, _, _) = read_frame(&mut r)? {
+                if kind == RecordKind::Checkpoint {
+                    last = serde_json::from_slice(&payload).ok();
                 }
             }
-            let tmp = idx.with_extension("idx.tmp");
-            std::fs::write(&tmp, &idx_buf)?;
-            std::fs::rename(&tmp, &idx)?;
-            size += entries;
-            if last {
-                let file = OpenOptions::new()
-                    .append(true)
-                    .open(seg_path(&self.dir, first))?;
-                let idx = OpenOptions::new().append(true).open(&idx)?;
-                self.current = Some(Current {
-                    file,
-                    idx,
-                    len: cut,
-                });
+            if last.is_some() {
+                break;
             }
         }
-        self.size = size;
-        Ok(recovered)
+        Ok(last)
     }
 
     /// Moves bytes `[cut, len)` of a segment to `quarantine/` and truncates it.
@@ -345,34 +424,46 @@ impl Inner {
         Ok(qpath.display().to_string())
     }
 
-    fn append(&mut self, entries: &[Sealed], checkpoint: &SignedTreeHead) -> Result<()> {
+    fn append(&mut self, seal: Seal) -> Result<Appended> {
+        let _lock = Locked::exclusive(&self.dir)?;
+        let others = self.catch_up(&mut ReadEntries::new())?;
+        let (entries, checkpoint) = seal(&others);
         if self.current.is_none() {
-            let first = self.size;
+            // Continue the tail segment, or start a new one named by the next entry.
+            let first = if !self.segments.is_empty() && self.tail.1 < SEGMENT_BYTES {
+                self.tail.0
+            } else {
+                self.size
+            };
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(seg_path(&self.dir, first))?;
             let idx = OpenOptions::new()
                 .create(true)
-                .truncate(true)
-                .write(true)
+                .append(true)
                 .open(idx_path(&self.dir, first))?;
-            sync_dir(&self.dir)?;
-            if self.segments.last() != Some(&first) {
+            if first != self.tail.0 || self.segments.is_empty() {
+                sync_dir(&self.dir)?;
+                self.tail = (first, 0);
+            }
+            if !self.segments.contains(&first) {
                 self.segments.push(first);
             }
-            self.current = Some(Current { file, idx, len: 0 });
+            self.current = Some(Current { first, file, idx });
         }
         let cur = self.current.as_mut().ok_or(AuditError::Poisoned)?;
-        let mut buf =
-            Vec::with_capacity(entries.iter().map(|e| e.payload.len() + 77).sum::<usize>() + 512);
+        let base = self.tail.1;
+        let mut buf = Vec::with_capacity(
+            entries.iter().map(|e| e.payload.len() + 77).sum::<usize>() + 512,
+        );
         let mut idx_buf = Vec::with_capacity(entries.len() * IDX_WIDTH as usize);
-        for e in entries {
-            idx_buf.extend_from_slice(&(cur.len + buf.len() as u64).to_be_bytes());
+        for e in &entries {
+            idx_buf.extend_from_slice(&(base + buf.len() as u64).to_be_bytes());
             idx_buf.extend_from_slice(&e.leaf);
             encode(&mut buf, RecordKind::Entry, e.index, &e.payload, &e.leaf);
         }
-        let cp = serde_json::to_vec(checkpoint).map_err(|e| AuditError::Io(e.into()))?;
+        let cp = serde_json::to_vec(&checkpoint).map_err(|e| AuditError::Io(e.into()))?;
         encode(
             &mut buf,
             RecordKind::Checkpoint,
@@ -383,12 +474,21 @@ impl Inner {
         cur.file.write_all(&buf)?;
         cur.file.sync_data()?;
         cur.idx.write_all(&idx_buf)?;
-        cur.len += buf.len() as u64;
+        self.tail.1 += buf.len() as u64;
         self.size += entries.len() as u64;
-        if cur.len >= SEGMENT_BYTES {
+        if self.tail.1 >= SEGMENT_BYTES {
             self.current = None;
         }
-        Ok(())
+        Ok(Appended {
+            others,
+            leaves: entries.iter().map(|e| e.leaf).collect(),
+            checkpoint,
+        })
+    }
+
+    fn sync(&mut self) -> Result<CatchUp> {
+        let _lock = Locked::exclusive(&self.dir)?;
+        self.catch_up(&mut ReadEntries::new())
     }
 
     /// (segment first index, offset, leaf) of entries `[from, to)`.
@@ -433,10 +533,14 @@ impl LogStorage for SegmentStorage {
         inner.recover(leaves)
     }
 
-    async fn append(&self, entries: Vec<Sealed>, checkpoint: &SignedTreeHead) -> Result<()> {
+    async fn append(&self, seal: Seal) -> Result<Appended> {
         let inner = self.inner.clone();
-        let checkpoint = checkpoint.clone();
-        blocking(move || Self::lock(&inner).append(&entries, &checkpoint)).await
+        blocking(move || Self::lock(&inner).append(seal)).await
+    }
+
+    async fn sync(&self) -> Result<CatchUp> {
+        let inner = self.inner.clone();
+        blocking(move || Self::lock(&inner).sync()).await
     }
 
     async fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
@@ -487,10 +591,25 @@ impl LogStorage for SegmentStorage {
     fn scan(&self) -> Scan {
         let (tx, rx) = mpsc::channel(4);
         let dir = self.dir.clone();
-        let segments = Self::lock(&self.inner).segments.clone();
         std::thread::spawn(move || {
             let send = |chunk| tx.blocking_send(chunk).is_ok();
-            for first in segments {
+            // What writers have finished, read under their lock: a write in progress is not
+            // yet part of the log and must not look like damage.
+            let snapshot = (|| -> Result<Vec<(u64, u64)>> {
+                let _lock = Locked::shared(&dir)?;
+                list_segments(&dir)?
+                    .into_iter()
+                    .map(|f| Ok((f, std::fs::metadata(seg_path(&dir, f))?.len())))
+                    .collect()
+            })();
+            let snapshot = match snapshot {
+                Ok(s) => s,
+                Err(e) => {
+                    send(Err(e));
+                    return;
+                }
+            };
+            for (first, len) in snapshot {
                 let f = match File::open(seg_path(&dir, first)) {
                     Ok(f) => f,
                     Err(e) => {
@@ -498,7 +617,7 @@ impl LogStorage for SegmentStorage {
                         return;
                     }
                 };
-                let mut r = BufReader::with_capacity(1 << 20, f);
+                let mut r = BufReader::with_capacity(1 << 20, f.take(len));
                 let mut offset = 0u64;
                 let mut chunk = Vec::with_capacity(4096);
                 loop {

@@ -53,6 +53,26 @@ pub struct Sealed {
     pub leaf: Hash,
 }
 
+/// Records other processes appended since this one last looked (the CLI loading data while
+/// the server runs): their leaf hashes and the last checkpoint among them.
+#[derive(Debug, Default, Clone)]
+pub struct CatchUp {
+    pub leaves: Vec<Hash>,
+    pub checkpoint: Option<SignedTreeHead>,
+}
+
+/// Called with the storage locked against other writers, after catching up: numbers and
+/// hashes the new entries and signs the tree head over everything.
+pub type Seal = Box<dyn FnOnce(&CatchUp) -> (Vec<Sealed>, SignedTreeHead) + Send>;
+
+/// What an append wrote, and what it found others had written before it.
+#[derive(Debug)]
+pub struct Appended {
+    pub others: CatchUp,
+    pub leaves: Vec<Hash>,
+    pub checkpoint: SignedTreeHead,
+}
+
 /// What recovery found.
 #[derive(Debug, Default)]
 pub struct Recovered {
@@ -72,9 +92,13 @@ pub trait LogStorage: Send + Sync + 'static {
     /// no caller was told had succeeded) and reports every kept entry's leaf hash in order.
     async fn recover(&self, leaves: &mut (dyn FnMut(Hash) + Send)) -> Result<Recovered>;
 
-    /// Writes the entries and their checkpoint durably (fsync or commit) or not at all as far
-    /// as recovery is concerned.
-    async fn append(&self, entries: Vec<Sealed>, checkpoint: &SignedTreeHead) -> Result<()>;
+    /// Locks out other writers (in any process), catches up with what they wrote, seals the
+    /// new entries through `seal`, and writes them and their checkpoint durably (fsync or
+    /// commit) — or not at all as far as recovery is concerned.
+    async fn append(&self, seal: Seal) -> Result<Appended>;
+
+    /// Catches up with what other processes appended, without writing.
+    async fn sync(&self) -> Result<CatchUp>;
 
     /// Stored leaf hashes of entries `[from, to)`.
     async fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>>;

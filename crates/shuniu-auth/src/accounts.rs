@@ -1,6 +1,7 @@
 //! The hub's directory: departments, users, sessions and API applications.
 
 use serde::Deserialize;
+use shuniu_audit::{AuditError, AuditLog, Entry, Kind};
 use shuniu_policy::{Action, Denied, Target, decide};
 use shuniu_store::{
     Application, Department, NewApplication, NewDepartment, NewUser, Store, StoreError, User,
@@ -28,6 +29,8 @@ pub enum AccountError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 impl AccountError {
@@ -39,6 +42,7 @@ impl AccountError {
             AccountError::Locked { .. } => "LOGIN_LOCKED",
             AccountError::Store(e) => e.code(),
             AccountError::Auth(e) => e.code(),
+            AccountError::Audit(e) => e.code(),
         }
     }
 }
@@ -119,6 +123,7 @@ impl Failures {
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
+    audit: AuditLog,
     failures: std::sync::Arc<std::sync::Mutex<Failures>>,
 }
 
@@ -185,11 +190,20 @@ impl Accounts {
         Ok(())
     }
 
-    pub fn new(store: Store) -> Accounts {
+    pub fn new(store: Store, audit: AuditLog) -> Accounts {
         Accounts {
             store,
+            audit,
             failures: Default::default(),
         }
+    }
+
+    /// Records an administrative action; returns once the entry is durable.
+    async fn audited(&self, actor: &Actor, action: &str, target: &str) -> Result<()> {
+        self.audit
+            .record(Entry::new(Kind::Admin, action, actor).target(target))
+            .await?;
+        Ok(())
     }
 
     pub async fn departments(&self) -> Result<Vec<Department>> {
@@ -276,6 +290,7 @@ impl Accounts {
             e => e.into(),
         })?;
         tx.commit().await?;
+        self.audited(actor, "identity.create_department", &code).await?;
         self.store
             .department(&code)
             .await?
@@ -314,6 +329,7 @@ impl Accounts {
             e => e.into(),
         })?;
         tx.commit().await?;
+        self.audited(actor, "identity.create_user", &login).await?;
         self.store
             .user(&login)
             .await?
@@ -327,6 +343,7 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         tx.set_password(login, &hash).await?;
         tx.commit().await?;
+        self.audited(actor, "identity.set_password", login).await?;
         if let Ok(mut f) = self.failures.lock() {
             f.by_login.remove(&login.to_lowercase());
         }
@@ -353,6 +370,16 @@ impl Accounts {
             });
         }
         let result = self.check_password(login, password).await;
+        let entry = match &result {
+            Ok(s) => Entry::new(Kind::Auth, "auth.login", &actor_of(&s.user)),
+            Err(e) => {
+                let mut who = Actor::local_operator();
+                who.principal = key.chars().take(64).collect();
+                who.department = String::new();
+                Entry::new(Kind::Auth, "auth.login", &who).result(e.code())
+            }
+        };
+        self.audit.record(entry).await?;
         if let Ok(mut f) = self.failures.lock() {
             match &result {
                 Err(AccountError::BadCredentials) => f.failed(&key),
@@ -448,7 +475,8 @@ impl Accounts {
             .store
             .application_by_key_hash(&key.digest)
             .await?
-            .ok_or(StoreError::NotFound { what: id })?;
+            .ok_or(StoreError::NotFound { what: id.clone() })?;
+        self.audited(actor, "identity.create_application", &id).await?;
         Ok((app, key.key))
     }
 
@@ -462,6 +490,7 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         tx.revoke_application(id).await?;
         tx.commit().await?;
+        self.audited(actor, "identity.revoke_application", id).await?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 //! Architecture invariant: no HTTP and no templates here. Writes go through one store
 //! transaction each, and the search index is updated after the commit, before returning.
 
+use shuniu_audit::{AuditLog, Entry, Kind};
 use shuniu_policy::{Action, Denied, Target, decide};
 use shuniu_search::{CatalogIndex, IndexedResource, SearchRequest, Visibility};
 use shuniu_store::{Department, HistoryEntry, ResourceFilter, ResourceRecord, Store, StoreError};
@@ -36,6 +37,8 @@ pub enum CatalogError {
     Workbook(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Audit(#[from] shuniu_audit::AuditError),
 }
 
 impl CatalogError {
@@ -48,6 +51,7 @@ impl CatalogError {
             CatalogError::Search(e) => e.code(),
             CatalogError::Workbook(_) => "WORKBOOK_UNREADABLE",
             CatalogError::Internal(_) => "INTERNAL",
+            CatalogError::Audit(e) => e.code(),
         }
     }
     fn invalid(
@@ -142,6 +146,7 @@ pub struct Catalog {
     /// What the index holds of each entry (its version stamp), and when the store was last
     /// read for changes: other server processes sharing the control plane write too.
     indexed: Arc<std::sync::Mutex<Indexed>>,
+    audit: AuditLog,
 }
 
 #[derive(Default)]
@@ -159,13 +164,14 @@ const REFRESH_OVERLAP: chrono::Duration = chrono::Duration::seconds(30);
 
 impl Catalog {
     /// Opens the catalog over `store`, building the search index from it.
-    pub async fn open(store: Store, code_format: CodeFormat) -> Result<Catalog> {
+    pub async fn open(store: Store, code_format: CodeFormat, audit: AuditLog) -> Result<Catalog> {
         let index = Arc::new(CatalogIndex::new()?);
         let catalog = Catalog {
             store,
             index,
             code_format: Arc::new(code_format),
             indexed: Default::default(),
+            audit,
         };
         catalog.reindex().await?;
         Ok(catalog)
@@ -236,6 +242,22 @@ impl Catalog {
             i.last_refresh = Some(now);
         }
         Ok(changed.len())
+    }
+
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Records a catalog change; returns once the entry is durable.
+    async fn audited(&self, actor: &Actor, action: &str, r: &ResourceRecord, note: &str) -> Result<()> {
+        let mut e = Entry::new(Kind::Admin, action, actor)
+            .resource(&r.code, &r.spec.provider)
+            .target(format!("v{}", r.version));
+        if !note.is_empty() {
+            e = e.detail(note);
+        }
+        self.audit.record(e).await?;
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {
@@ -321,6 +343,7 @@ impl Catalog {
         let record = self.insert_in(&mut tx, &spec, &actor.principal).await?;
         tx.commit().await?;
         self.reindex_records(std::slice::from_ref(&record)).await?;
+        self.audited(actor, "catalog.register", &record, "").await?;
         Ok(record)
     }
 
@@ -422,6 +445,7 @@ impl Catalog {
             .await?;
         tx.commit().await?;
         self.reindex_records(std::slice::from_ref(&record)).await?;
+        self.audited(actor, "catalog.update", &record, "").await?;
         Ok(record)
     }
 
@@ -446,6 +470,8 @@ impl Catalog {
             .await?;
         tx.commit().await?;
         self.reindex_records(std::slice::from_ref(&record)).await?;
+        self.audited(actor, &format!("catalog.{verb}"), &record, note)
+            .await?;
         Ok(record)
     }
 
@@ -681,6 +707,15 @@ impl Catalog {
         }
         tx.commit().await?;
         self.reindex_records(&records).await?;
+        let entries = records
+            .iter()
+            .map(|r| {
+                Entry::new(Kind::Admin, "catalog.import", actor)
+                    .resource(&r.code, &r.spec.provider)
+                    .target(format!("v{}", r.version))
+            })
+            .collect();
+        self.audit.record_all(entries).await?;
         report.imported = records.iter().map(|r| r.code.clone()).collect();
         Ok(report)
     }

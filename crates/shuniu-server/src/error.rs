@@ -2,6 +2,7 @@
 //! and, for validation failures, every offending field.
 
 use axum::Json;
+use shuniu_audit::AuditError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -188,10 +189,34 @@ impl From<CatalogError> for ApiError {
                 format!("无法读取该 Excel 文件：{detail}"),
                 format!("the file cannot be read as an Excel workbook: {detail}"),
             ),
+            CatalogError::Audit(a) => a.into(),
             e @ (CatalogError::Search(_) | CatalogError::Internal(_)) => {
                 ApiError::internal(e.code(), &e)
             }
         }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        let msg = e.to_string();
+        let (zh, en) = msg.split_once(" / ").unwrap_or((msg.as_str(), msg.as_str()));
+        let status = match &e {
+            AuditError::NoSuchEntry { .. } => StatusCode::NOT_FOUND,
+            AuditError::BadTreeSize { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AuditError::Store(_) => {
+                if let AuditError::Store(s) = e {
+                    return s.into();
+                }
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            _ => {
+                // Without a durable audit entry the operation does not succeed.
+                tracing::error!(error = %e, "audit log unavailable");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        ApiError::new(status, e.code(), zh.to_string(), en.to_string())
     }
 }
 
@@ -215,6 +240,7 @@ impl From<AccountError> for ApiError {
                 format!("too many failed logins; try again in {minutes} minutes"),
             ),
             AccountError::Store(s) => s.into(),
+            AccountError::Audit(a) => a.into(),
             e @ AccountError::Auth(_) => ApiError::internal(e.code(), &e),
         }
     }
@@ -240,6 +266,12 @@ impl From<AggregateError> for ApiError {
             AggregateError::Store(_) => {
                 if let AggregateError::Store(s) = e {
                     return s.into();
+                }
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            AggregateError::Audit(_) => {
+                if let AggregateError::Audit(a) = e {
+                    return a.into();
                 }
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -17,6 +17,18 @@ pub struct AuditRecordRow {
     pub hash: Vec<u8>,
 }
 
+impl AuditRecordRow {
+    fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(AuditRecordRow {
+            position: get(r, "position")?,
+            kind: get(r, "kind")?,
+            seq: get(r, "seq")?,
+            payload: get(r, "payload")?,
+            hash: get(r, "hash")?,
+        })
+    }
+}
+
 /// One entry as indexed.
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditIndexRow {
@@ -106,17 +118,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRecordRow {
-                    position: get(r, "position")?,
-                    kind: get(r, "kind")?,
-                    seq: get(r, "seq")?,
-                    payload: get(r, "payload")?,
-                    hash: get(r, "hash")?,
-                })
-            })
-            .collect()
+        rows.iter().map(AuditRecordRow::from_row).collect()
     }
 
     /// Stored leaf hashes of entries `[from, to)`.
@@ -272,6 +274,29 @@ impl Store {
 }
 
 impl Tx {
+    /// Serializes audit-log writers across processes until this transaction ends
+    /// (PostgreSQL advisory lock; SQLite's write transaction is already exclusive).
+    pub async fn lock_audit_log(&mut self) -> Result<()> {
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7270727201)")
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Log records after `position`, read inside the transaction.
+    pub async fn audit_records_after(&mut self, position: i64) -> Result<Vec<AuditRecordRow>> {
+        let rows = sqlx::query(
+            "SELECT position, kind, seq, payload, hash FROM audit_records
+             WHERE position > $1 ORDER BY position",
+        )
+        .bind(position)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(AuditRecordRow::from_row).collect()
+    }
+
     /// Appends log records at positions `first_position ..`.
     pub async fn insert_audit_records(
         &mut self,

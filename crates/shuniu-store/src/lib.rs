@@ -169,7 +169,10 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(Tx { tx })
+        Ok(Tx {
+            tx,
+            backend: self.backend,
+        })
     }
 
     pub async fn close(&self) {
@@ -423,6 +426,7 @@ impl ResourceFilter {
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
 pub struct Tx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
 }
 
 impl Tx {
