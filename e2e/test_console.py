@@ -167,3 +167,63 @@ def test_the_hub_runs_sql_and_other_departments_cannot(page, base_url, accounts)
     page.fill("#sql", f'DROP TABLE "{first}"')
     page.click("#run-sql")
     assert page.locator("#sql-error").count() == 1
+
+
+def test_the_hub_searches_the_audit_log_and_sees_flows(page, base_url, accounts):
+    sign_in(page, base_url, accounts, "admin")
+    page.click("a[data-nav=audit]")
+    page.wait_for_url(f"{base_url}/audit")
+    assert int(page.inner_text("#tree-size")) > 100
+    assert page.locator("#audit-rows tbody tr").count() > 10
+    page.fill("input[name=action]", "data.load")
+    page.click("#audit-search button")
+    actions = page.locator("#audit-rows tbody tr td:nth-child(3)").all_inner_texts()
+    assert actions and all(a == "data.load" for a in actions)
+    page.goto(f"{base_url}/audit/flows?days=7")
+    assert page.locator("#sankey svg path.band").count() > 0
+    assert page.locator("#volume-chart svg rect").count() > 0
+    page.screenshot(path=str(ARTIFACTS / "audit-flows.png"), full_page=True)
+
+
+def test_a_citizen_sees_who_used_their_data(browser, base_url, accounts):
+    # An ID number that a department's spot check actually read: from the audit of a preview.
+    import json
+    import urllib.request
+
+    key = accounts["operator_api_key"]
+
+    def api(path):
+        req = urllib.request.Request(f"{base_url}{path}", headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(req) as r:
+            return json.load(r)
+
+    person = None
+    for d in api("/api/v1/datasets"):
+        rows = api(f"/api/v1/datasets/{d['code']}/preview?limit=5&purpose=e2e")
+        cols = rows["columns"]
+        for name in ("id_number", "legal_rep_id"):
+            if name in cols:
+                for r in rows["rows"]:
+                    v = r[cols.index(name)]
+                    if v and len(v) == 18:
+                        person = v
+                        break
+            if person:
+                break
+        if person:
+            break
+    assert person, "some dataset holds ID numbers"
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{base_url}/my-data")
+    page.fill("input[name=name]", "测试市民")
+    page.fill("#id-number", person)
+    page.click("#citizen-submit")
+    page.wait_for_url(f"{base_url}/my-data")
+    rows = page.locator("#my-uses tbody tr")
+    assert rows.count() >= 1
+    assert "e2e" in page.inner_text("#my-uses")
+    assert person not in page.content(), "the page shows the number masked"
+    page.click("#lang-en")
+    assert "Who used my data" in page.inner_text("h1")
+    context.close()

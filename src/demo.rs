@@ -309,6 +309,28 @@ pub async fn load_data(
             .await
             .with_context(|| format!("loading {code}"))?;
         let _ = std::fs::remove_file(&path);
+        // The officer checks what arrived, as a department would (an audited data access
+        // whose subjects reach the citizen page); now and then the hub verifies too.
+        aggregation
+            .preview(
+                &officer,
+                code,
+                None,
+                20,
+                Some("数据汇聚后抽查 / post-load spot check"),
+            )
+            .await?;
+        if n % 5 == 0 {
+            aggregation
+                .preview(
+                    &root,
+                    code,
+                    None,
+                    5,
+                    Some("汇聚质量核验 / hub quality check"),
+                )
+                .await?;
+        }
         summary.datasets += 1;
         summary.rows_read += load.rows_read;
         summary.rows_accepted += load.rows_accepted;

@@ -10,6 +10,7 @@ use shuniu_types::{Actor, CodeFormat, ResourceInput, Role};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod audit_cli;
 mod config;
 mod demo;
 mod lake_cli;
@@ -104,6 +105,9 @@ enum Command {
     /// Scheduled pulls from department databases.
     #[command(subcommand)]
     Connector(lake_cli::ConnectorCommand),
+    /// The tamper-evident audit log: verify, sign and export tree heads, search.
+    #[command(subcommand)]
+    Audit(audit_cli::AuditCommand),
 }
 
 #[derive(Subcommand)]
@@ -318,9 +322,15 @@ async fn serve(hub: Hub) -> Result<()> {
             site_name: hub.config.site_name.clone(),
         },
     );
+    let audit = state.catalog.audit_log().clone();
+    audit.spawn_publisher(std::time::Duration::from_secs(
+        hub.config.audit_head_interval_secs.max(1),
+    ));
     println!("数纽已启动 / Shuniu is serving at http://{addr}/");
     tracing::info!(%addr, "serving");
     shuniu_server::serve(state, listener, shutdown_signal()).await?;
+    // Whatever was appended since the last publication gets a published head on the way out.
+    audit.publish_if_grown().await?;
     Ok(())
 }
 
@@ -537,6 +547,12 @@ async fn main() -> Result<()> {
         Command::Connector(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             lake_cli::connector(&hub.aggregation, cmd).await
+        }
+        Command::Audit(cmd) => {
+            let common = cmd.common().cloned().unwrap_or_default();
+            let config = load_config(cli_config, &common, None)?;
+            init_logging(&config.log_format);
+            audit_cli::run(&config, cmd).await
         }
     }
 }

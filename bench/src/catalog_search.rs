@@ -79,7 +79,15 @@ async fn main() -> Result<()> {
 
     // The demo city's departments and catalog, varied by district and edition up to `entries`.
     let city = shuniu_demo::generate(1);
-    let accounts = shuniu_auth::accounts::Accounts::new(store.clone());
+    let audit = shuniu_audit::AuditLog::open(
+        &dir.path().join("audit"),
+        std::sync::Arc::new(shuniu_audit::SegmentStorage::open(
+            &dir.path().join("audit/log"),
+        )?),
+        None,
+    )
+    .await?;
+    let accounts = shuniu_auth::accounts::Accounts::new(store.clone(), audit.clone());
     let root = Actor::local_operator();
     for d in &city.departments {
         let input = shuniu_auth::accounts::DepartmentInput {
@@ -141,7 +149,7 @@ async fn main() -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     let started = Instant::now();
-    let catalog = Catalog::open(store.clone(), CodeFormat::default()).await?;
+    let catalog = Catalog::open(store.clone(), CodeFormat::default(), audit).await?;
     println!(
         "built the search index in {:.2} s",
         started.elapsed().as_secs_f64()

@@ -887,7 +887,8 @@ async fn changes_made_by_another_server_process_become_searchable() {
     let dir = tempfile::tempdir().unwrap();
     let url = crate::harness::database_url(dir.path()).await;
     let store = shuniu_store::Store::open(&url).await.unwrap();
-    let accounts = shuniu_auth::accounts::Accounts::new(store.clone());
+    let audit = crate::harness::audit_log(dir.path(), &store).await;
+    let accounts = shuniu_auth::accounts::Accounts::new(store.clone(), audit.clone());
     let root = shuniu_types::Actor::local_operator();
     accounts
         .create_department(
@@ -902,15 +903,14 @@ async fn changes_made_by_another_server_process_become_searchable() {
         )
         .await
         .unwrap();
-    let a = shuniu_catalog::Catalog::open(store.clone(), Default::default())
+    let a = shuniu_catalog::Catalog::open(store.clone(), Default::default(), audit)
         .await
         .unwrap();
-    let b = shuniu_catalog::Catalog::open(
-        shuniu_store::Store::open(&url).await.unwrap(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let store_b = shuniu_store::Store::open(&url).await.unwrap();
+    let audit_b = crate::harness::audit_log(dir.path(), &store_b).await;
+    let b = shuniu_catalog::Catalog::open(store_b, Default::default(), audit_b)
+        .await
+        .unwrap();
     let input: shuniu_types::ResourceInput =
         serde_json::from_value(resource("户籍人口基本信息")).unwrap();
     a.register(&root, &input).await.unwrap();

@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn shuniu() -> Command {
+pub(crate) fn shuniu() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_shuniu"));
     c.env_remove("SHUNIU_DATABASE_URL")
         .env("SHUNIU_LOG", "warn");
@@ -285,7 +285,8 @@ fn init_creates_a_working_data_directory() {
         ))
         .await
         .unwrap();
-        let accounts = shuniu_auth::accounts::Accounts::new(store);
+        let audit = crate::harness::audit_log(dir.path(), &store).await;
+        let accounts = shuniu_auth::accounts::Accounts::new(store, audit);
         assert!(
             accounts.login("ops2", &first_password).await.is_err(),
             "the old password no longer works"
@@ -345,7 +346,7 @@ fn run_documented_cli_examples(data: &std::path::Path, work: &std::path::Path) {
     );
 }
 
-fn run_ok(cmd: &mut Command) -> String {
+pub(crate) fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),

@@ -39,6 +39,22 @@ pub async fn database_url(dir: &std::path::Path) -> String {
     }
 }
 
+/// The audit log of a test hub: in PostgreSQL when the suite runs against it (the production
+/// storage), otherwise in segment files in the test's directory.
+pub async fn audit_log(dir: &std::path::Path, store: &Store) -> shuniu_audit::AuditLog {
+    let storage: std::sync::Arc<dyn shuniu_audit::LogStorage> =
+        if store.backend() == shuniu_store::Backend::Postgres {
+            std::sync::Arc::new(shuniu_audit::DatabaseStorage::new(store.clone()).expect("db log"))
+        } else {
+            std::sync::Arc::new(
+                shuniu_audit::SegmentStorage::open(&dir.join("audit/log")).expect("segments"),
+            )
+        };
+    shuniu_audit::AuditLog::open(&dir.join("audit"), storage, Some(store.clone()))
+        .await
+        .expect("audit log")
+}
+
 impl Hub {
     pub async fn start() -> Hub {
         Hub::start_with(CodeFormat::default()).await
@@ -49,10 +65,11 @@ impl Hub {
         let store = Store::open(&database_url(dir.path()).await)
             .await
             .expect("open store");
-        let catalog = Catalog::open(store.clone(), code_format)
+        let audit = audit_log(dir.path(), &store).await;
+        let catalog = Catalog::open(store.clone(), code_format, audit.clone())
             .await
             .expect("catalog");
-        let accounts = Accounts::new(store);
+        let accounts = Accounts::new(store, audit);
         let root = Actor::local_operator();
         for (code, name, parent, division) in [
             ("370200DSJ", "青岛市大数据发展管理局", None, "370200"),

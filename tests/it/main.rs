@@ -4,6 +4,7 @@
 
 mod aggregation;
 mod api;
+mod audit;
 mod cli;
 mod console;
 mod harness;

@@ -26,13 +26,13 @@ use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
+use shuniu_audit::{AuditLog, Entry, Kind};
 use shuniu_catalog::Catalog;
 use shuniu_ingest::source::{OwnedFields, SourceSummary};
 use shuniu_ingest::{
     Assembler, BatchSink, ColumnPlan, IngestError, RecordSink, Rejection, SourceOptions,
 };
 use shuniu_lake::{Feed, Lake, QueryResult, VersionInfo, WriteMode};
-use shuniu_audit::{AuditLog, Entry, Kind};
 use shuniu_policy::{Action, Target, decide};
 use shuniu_store::{LoadOutcome, LoadProgress, LoadRecord, NewLoad, Store};
 use shuniu_types::{Actor, DataItem, IdNumber};
@@ -550,13 +550,18 @@ impl Aggregation {
         let mut tx = self.store.begin().await?;
         tx.finish_load(&id, &outcome).await?;
         tx.commit().await?;
-        let mut entry = Entry::by(Kind::Load, "data.load", &load.principal, &load.department_code)
-            .resource(&rec.code, &rec.spec.provider)
-            .target(&id)
-            .rows(outcome.progress.rows_accepted.max(0) as u64)
-            .fields(plan_columns)
-            .digest(outcome.source_sm3.clone())
-            .detail(format!("{} {}", load.mode, load.source_name));
+        let mut entry = Entry::by(
+            Kind::Load,
+            "data.load",
+            &load.principal,
+            &load.department_code,
+        )
+        .resource(&rec.code, &rec.spec.provider)
+        .target(&id)
+        .rows(outcome.progress.rows_accepted.max(0) as u64)
+        .fields(plan_columns)
+        .digest(outcome.source_sm3.clone())
+        .detail(format!("{} {}", load.mode, load.source_name));
         if let Some((code, _, _)) = &outcome.error {
             entry = entry.result(code);
         }
@@ -682,6 +687,7 @@ impl Aggregation {
         code: &str,
         version: Option<i64>,
         limit: usize,
+        purpose: Option<&str>,
     ) -> Result<Option<QueryResult>> {
         self.authorize(actor, code, Action::ReadData).await?;
         let Some(current) = self.lake.version(code).await? else {
@@ -698,7 +704,8 @@ impl Aggregation {
         }
         let result = self.lake.preview(code, version, limit.min(1000)).await?;
         let rec = self.store.resource(code).await?;
-        let mut entry = Entry::new(Kind::Access, "data.preview", actor);
+        let mut entry = Entry::new(Kind::Access, "data.preview", actor)
+            .purpose(purpose.map(|p| p.chars().take(200).collect()));
         if let Some(r) = &rec {
             entry = entry.resource(&r.code, &r.spec.provider);
         }

@@ -20,6 +20,7 @@ pub mod segment;
 pub mod sign;
 pub mod storage;
 pub mod verify;
+pub mod views;
 
 pub use database::DatabaseStorage;
 pub use entry::{Entry, Kind, SubjectKey};
@@ -29,6 +30,7 @@ pub use segment::SegmentStorage;
 pub use sign::{PublicKey, SignedTreeHead, Signer};
 pub use storage::LogStorage;
 pub use verify::{Problem, VerifyOptions, VerifyReport, verify};
+pub use views::{Traceability, ViewError};
 
 #[cfg(test)]
 mod tests;

@@ -439,7 +439,11 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Pending>) {
                         let index = base + i as u64;
                         let leaf = leaf_hash(index, &payload);
                         f.push(leaf);
-                        Sealed { index, payload, leaf }
+                        Sealed {
+                            index,
+                            payload,
+                            leaf,
+                        }
                     })
                     .collect();
                 let sth = signer.sign(f.size(), beijing_now(), &f.root());

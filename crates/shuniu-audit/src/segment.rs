@@ -29,7 +29,6 @@ const MAX_RECORD: u32 = 8 << 20;
 const HEADER: usize = 13;
 const IDX_WIDTH: u64 = 40;
 
-
 pub struct SegmentStorage {
     dir: PathBuf,
     inner: Arc<Mutex<Inner>>,
@@ -210,9 +209,7 @@ impl SegmentStorage {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AuditError::Io(std::io::Error::other(e)))?
@@ -279,7 +276,8 @@ impl Inner {
                                 pending.push((offset, hash));
                             }
                             RecordKind::Checkpoint => {
-                                if let Ok(sth) = serde_json::from_slice::<SignedTreeHead>(&payload) {
+                                if let Ok(sth) = serde_json::from_slice::<SignedTreeHead>(&payload)
+                                {
                                     out.checkpoint = Some(sth);
                                 }
                                 kept.append(&mut pending);
@@ -310,7 +308,11 @@ impl Inner {
             read.push((first, kept));
             self.tail = (first, cut);
         }
-        if self.current.as_ref().is_some_and(|c| c.first != self.tail.0) {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.first != self.tail.0)
+        {
             self.current = None;
         }
         Ok(out)
@@ -376,7 +378,9 @@ impl Inner {
         if after > before {
             recovered.quarantined = Some(self.dir.join("quarantine").display().to_string());
         }
-        recovered.checkpoint = caught.checkpoint.or_else(|| self.last_checkpoint().ok().flatten());
+        recovered.checkpoint = caught
+            .checkpoint
+            .or_else(|| self.last_checkpoint().ok().flatten());
         Ok(recovered)
     }
 
@@ -454,9 +458,8 @@ impl Inner {
         }
         let cur = self.current.as_mut().ok_or(AuditError::Poisoned)?;
         let base = self.tail.1;
-        let mut buf = Vec::with_capacity(
-            entries.iter().map(|e| e.payload.len() + 77).sum::<usize>() + 512,
-        );
+        let mut buf =
+            Vec::with_capacity(entries.iter().map(|e| e.payload.len() + 77).sum::<usize>() + 512);
         let mut idx_buf = Vec::with_capacity(entries.len() * IDX_WIDTH as usize);
         for e in &entries {
             idx_buf.extend_from_slice(&(base + buf.len() as u64).to_be_bytes());

@@ -339,3 +339,25 @@ async fn a_head_signed_elsewhere_or_for_another_tree_is_refused() {
     };
     assert!(verify(&storage, &opts).await.ok);
 }
+
+#[tokio::test]
+async fn two_processes_appending_to_one_log_keep_one_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = open(dir.path()).await;
+    let b = open(dir.path()).await;
+    for i in 0..60 {
+        assert_eq!(a.record(entry(i)).await.unwrap(), 2 * i);
+        assert_eq!(b.record(entry(i)).await.unwrap(), 2 * i + 1);
+    }
+    assert_eq!(a.sync().await.unwrap(), 120);
+    assert_eq!(
+        a.latest_head().unwrap().root_hash,
+        b.latest_head().unwrap().root_hash
+    );
+    let p = a.inclusion_proof(119, 120).await.unwrap();
+    assert_eq!(p.audit_path.len(), 6);
+    a.sign_now().await.unwrap();
+    let r = check(dir.path()).await;
+    assert!(r.ok, "{:?}", r.problem);
+    assert_eq!(r.entries, 120);
+}

@@ -290,7 +290,8 @@ impl Accounts {
             e => e.into(),
         })?;
         tx.commit().await?;
-        self.audited(actor, "identity.create_department", &code).await?;
+        self.audited(actor, "identity.create_department", &code)
+            .await?;
         self.store
             .department(&code)
             .await?
@@ -476,7 +477,8 @@ impl Accounts {
             .application_by_key_hash(&key.digest)
             .await?
             .ok_or(StoreError::NotFound { what: id.clone() })?;
-        self.audited(actor, "identity.create_application", &id).await?;
+        self.audited(actor, "identity.create_application", &id)
+            .await?;
         Ok((app, key.key))
     }
 
@@ -490,7 +492,8 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         tx.revoke_application(id).await?;
         tx.commit().await?;
-        self.audited(actor, "identity.revoke_application", id).await?;
+        self.audited(actor, "identity.revoke_application", id)
+            .await?;
         Ok(())
     }
 

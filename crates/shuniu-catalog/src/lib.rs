@@ -249,7 +249,13 @@ impl Catalog {
     }
 
     /// Records a catalog change; returns once the entry is durable.
-    async fn audited(&self, actor: &Actor, action: &str, r: &ResourceRecord, note: &str) -> Result<()> {
+    async fn audited(
+        &self,
+        actor: &Actor,
+        action: &str,
+        r: &ResourceRecord,
+        note: &str,
+    ) -> Result<()> {
         let mut e = Entry::new(Kind::Admin, action, actor)
             .resource(&r.code, &r.spec.provider)
             .target(format!("v{}", r.version));

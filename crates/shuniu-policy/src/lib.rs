@@ -33,6 +33,11 @@ pub enum Action {
     ReadData,
     /// Run ad-hoc SQL over every dataset in the lake.
     QueryLake,
+    /// Search the audit log: the whole hub's, or what concerns one department (as the consumer
+    /// or as the provider of the data).
+    ReadAudit,
+    /// Sign and publish a tree head of the audit log on demand.
+    SignTreeHead,
 }
 
 /// The facts about the target that decisions depend on.
@@ -47,6 +52,8 @@ pub enum Target<'a> {
     NewResource { provider: &'a str },
     /// The hub as a whole (administration).
     Hub,
+    /// The audit entries concerning one department.
+    AuditOf { department: &'a str },
 }
 
 /// A refusal, explained.
@@ -245,6 +252,27 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                 ))
             }
         }
+        (Action::ReadAudit, Target::Hub) | (Action::SignTreeHead, Target::Hub) => {
+            if operator {
+                Ok(())
+            } else {
+                Err(role_denied(
+                    actor.role,
+                    "查看全市审计日志或签发树头",
+                    "read the whole hub's audit log or sign tree heads",
+                ))
+            }
+        }
+        (Action::ReadAudit, Target::AuditOf { department }) => match actor.role {
+            Role::HubOperator => Ok(()),
+            Role::DataOfficer if department == actor.department => Ok(()),
+            Role::DataOfficer => Err(other_department("查看审计", "audit")),
+            Role::Viewer => Err(role_denied(
+                actor.role,
+                "查看审计日志",
+                "read the audit log",
+            )),
+        },
         _ => Err(Denied::new(
             "FORBIDDEN",
             "不允许的操作",
@@ -263,6 +291,23 @@ mod tests {
             display_name: "u".into(),
             role,
             department: dept.into(),
+        }
+    }
+
+    #[test]
+    fn audit_matrix() {
+        for role in [Role::HubOperator, Role::DataOfficer, Role::Viewer] {
+            let a = actor(role, "GA");
+            let op = role == Role::HubOperator;
+            assert_eq!(decide(&a, Action::ReadAudit, Target::Hub).is_ok(), op);
+            assert_eq!(decide(&a, Action::SignTreeHead, Target::Hub).is_ok(), op);
+            let own = Target::AuditOf { department: "GA" };
+            let other = Target::AuditOf { department: "MZ" };
+            assert_eq!(
+                decide(&a, Action::ReadAudit, own).is_ok(),
+                op || role == Role::DataOfficer
+            );
+            assert_eq!(decide(&a, Action::ReadAudit, other).is_ok(), op);
         }
     }
 

@@ -2,11 +2,11 @@
 //! and, for validation failures, every offending field.
 
 use axum::Json;
-use shuniu_audit::AuditError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use shuniu_aggregate::AggregateError;
+use shuniu_audit::AuditError;
 use shuniu_auth::accounts::AccountError;
 use shuniu_catalog::CatalogError;
 use shuniu_store::StoreError;
@@ -200,7 +200,9 @@ impl From<CatalogError> for ApiError {
 impl From<AuditError> for ApiError {
     fn from(e: AuditError) -> Self {
         let msg = e.to_string();
-        let (zh, en) = msg.split_once(" / ").unwrap_or((msg.as_str(), msg.as_str()));
+        let (zh, en) = msg
+            .split_once(" / ")
+            .unwrap_or((msg.as_str(), msg.as_str()));
         let status = match &e {
             AuditError::NoSuchEntry { .. } => StatusCode::NOT_FOUND,
             AuditError::BadTreeSize { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -44,6 +44,9 @@ pub struct AppState {
     pub catalog: Catalog,
     pub accounts: Accounts,
     pub aggregation: Aggregation,
+    pub traceability: shuniu_audit::Traceability,
+    /// Citizens signed in to their own record: session token → ID number and expiry.
+    pub(crate) citizens: console::audit::CitizenSessions,
     pub settings: Arc<ServerSettings>,
     pub(crate) templates: Arc<minijinja::Environment<'static>>,
     metrics: PrometheusHandle,
@@ -69,6 +72,11 @@ impl AppState {
         settings: ServerSettings,
     ) -> AppState {
         AppState {
+            traceability: shuniu_audit::Traceability::new(
+                catalog.audit_log().clone(),
+                catalog.store().clone(),
+            ),
+            citizens: Default::default(),
             catalog,
             accounts,
             aggregation,

@@ -80,6 +80,8 @@ pub struct AuditFilter {
     pub from: Option<String>,
     pub to: Option<String>,
     pub subject: Option<String>,
+    /// Entries where this department is the consumer or the provider.
+    pub concerning: Option<String>,
     /// Entries with index below this (paging backwards, newest first).
     pub before: Option<i64>,
     pub limit: i64,
@@ -183,6 +185,13 @@ impl Store {
         cond(&mut sql, "kind", "=", &f.kind);
         cond(&mut sql, "at", ">=", &f.from);
         cond(&mut sql, "at", "<", &f.to);
+        if let Some(d) = f.concerning.as_ref() {
+            binds.push(d.clone());
+            sql.push_str(&format!(
+                " AND (department = ${n} OR provider = ${n})",
+                n = binds.len()
+            ));
+        }
         if let Some(s) = f.subject.as_ref().filter(|s| !s.is_empty()) {
             binds.push(s.clone());
             sql.push_str(&format!(

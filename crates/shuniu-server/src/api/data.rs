@@ -463,6 +463,8 @@ pub struct PreviewQuery {
     /// A past version; default the current one.
     #[param(minimum = 0)]
     pub version: Option<i64>,
+    /// Why the rows are read; recorded in the audit log.
+    pub purpose: Option<String>,
 }
 
 /// The first rows of a dataset (providing department and hub only).
@@ -485,7 +487,13 @@ async fn preview(
     }
     match state
         .aggregation
-        .preview(&actor, &code, q.version, limit as usize)
+        .preview(
+            &actor,
+            &code,
+            q.version,
+            limit as usize,
+            q.purpose.as_deref(),
+        )
         .await?
     {
         Some(r) => Ok(axum::Json(r.into())),

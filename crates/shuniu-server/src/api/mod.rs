@@ -17,6 +17,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub mod audit;
 pub mod data;
 
 use crate::AppState;
@@ -67,6 +68,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             shuniu_catalog::excel::MAX_BYTES + 64 * 1024,
         ))
         .merge(data::router())
+        .merge(audit::router())
 }
 
 /// The authenticated application.

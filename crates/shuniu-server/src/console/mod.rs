@@ -22,6 +22,7 @@ use shuniu_types::{
 };
 use std::collections::{BTreeMap, HashMap};
 
+pub(crate) mod audit;
 mod data;
 
 use crate::AppState;
@@ -73,6 +74,9 @@ pub fn templates() -> Environment<'static> {
             include_str!("../../templates/loadreport.html"),
         ),
         ("sql.html", include_str!("../../templates/sql.html")),
+        ("audit.html", include_str!("../../templates/audit.html")),
+        ("flows.html", include_str!("../../templates/flows.html")),
+        ("mydata.html", include_str!("../../templates/mydata.html")),
     ] {
         // Templates are compiled into the binary; a syntax error fails the unit tests.
         if let Err(e) = env.add_template(name, src) {
@@ -185,6 +189,7 @@ pub fn router() -> Router<AppState> {
             }),
         )
         .merge(data::router())
+        .merge(audit::router())
 }
 
 fn lang_of(jar: &CookieJar) -> Lang {
@@ -611,7 +616,7 @@ async fn resource_page(
         let preview = match version {
             Some(_) => state
                 .aggregation
-                .preview(&user.actor, &code, None, 10)
+                .preview(&user.actor, &code, None, 10, None)
                 .await
                 .ok()
                 .flatten()
