@@ -218,7 +218,7 @@ impl Store {
     pub async fn audit_flows(&self, since: &str) -> Result<Vec<AuditFlow>> {
         let rows = sqlx::query(
             "SELECT provider, department AS consumer, COUNT(*) AS accesses,
-                    COALESCE(SUM(rows_count), 0) AS rows_sum
+                    CAST(COALESCE(SUM(rows_count), 0) AS BIGINT) AS rows_sum
              FROM audit_index
              WHERE kind = 'access' AND result = 'ok' AND provider IS NOT NULL AND at >= $1
              GROUP BY provider, department ORDER BY accesses DESC LIMIT 200",
@@ -247,7 +247,7 @@ impl Store {
         };
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT SUBSTR(at, 1, 10) AS day, {col} AS k, COUNT(*) AS accesses,
-                    COALESCE(SUM(rows_count), 0) AS rows_sum
+                    CAST(COALESCE(SUM(rows_count), 0) AS BIGINT) AS rows_sum
              FROM audit_index
              WHERE kind = 'access' AND result = 'ok' AND {col} IS NOT NULL AND at >= $1
              GROUP BY SUBSTR(at, 1, 10), {col} ORDER BY day, k"
