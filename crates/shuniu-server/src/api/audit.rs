@@ -71,7 +71,7 @@ impl From<SignedTreeHead> for TreeHeadView {
 
 /// The latest signed tree head: it covers every entry made durable so far.
 #[utoipa::path(get, path = "/api/v1/audit/tree-head", tag = "audit",
-    responses((status = 200, body = TreeHeadView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = TreeHeadView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn tree_head(
     State(state): State<AppState>,
     _c: Caller,
@@ -90,7 +90,7 @@ async fn tree_head(
 
 /// Signs the current tree now and publishes the head (hub operator).
 #[utoipa::path(post, path = "/api/v1/audit/tree-head", tag = "audit",
-    responses((status = 201, body = TreeHeadView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = TreeHeadView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn sign_tree_head(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -113,7 +113,7 @@ async fn sign_tree_head(
 
 /// Every published tree head, oldest first: keep your own copy to check the hub against.
 #[utoipa::path(get, path = "/api/v1/audit/tree-heads", tag = "audit",
-    responses((status = 200, body = Vec<TreeHeadView>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Vec<TreeHeadView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn tree_heads(
     State(state): State<AppState>,
     _c: Caller,
@@ -133,7 +133,7 @@ pub struct PublicKeyView {
 
 /// The key tree heads are signed with.
 #[utoipa::path(get, path = "/api/v1/audit/public-key", tag = "audit",
-    responses((status = 200, body = PublicKeyView), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = PublicKeyView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn public_key(State(state): State<AppState>, _c: Caller) -> Json<PublicKeyView> {
     let k = state.traceability.log().public_key();
     Json(PublicKeyView {
@@ -173,7 +173,7 @@ impl From<InclusionProof> for InclusionView {
 
 /// PATH(index, D[tree_size]) (RFC 9162 §2.1.3).
 #[utoipa::path(get, path = "/api/v1/audit/proofs/inclusion", tag = "audit", params(InclusionQuery),
-    responses((status = 200, body = InclusionView), (status = 401, body = ErrorBody),
+    responses((status = 200, body = InclusionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn inclusion(
     State(state): State<AppState>,
@@ -211,7 +211,7 @@ impl From<ConsistencyProof> for ConsistencyView {
 
 /// PROOF(first, D[second]) (RFC 9162 §2.1.4): the later tree extends the earlier one.
 #[utoipa::path(get, path = "/api/v1/audit/proofs/consistency", tag = "audit", params(ConsistencyQuery),
-    responses((status = 200, body = ConsistencyView), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ConsistencyView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn consistency(
     State(state): State<AppState>,
     _c: Caller,
@@ -234,12 +234,15 @@ pub struct EntryView {
 /// entries that concern it).
 #[utoipa::path(get, path = "/api/v1/audit/entries/{index}", tag = "audit",
     params(("index" = u64, Path, description = "Entry index")),
-    responses((status = 200, body = EntryView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = EntryView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn entry(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Path(index): Path<u64>,
+    Path(index): Path<String>,
 ) -> Result<Json<EntryView>, ApiError> {
+    let index: u64 = index
+        .parse()
+        .map_err(|_| ApiError::bad_request("the entry index is a non-negative integer"))?;
     let e = state.traceability.entry(&actor, index).await?;
     let log = state.traceability.log();
     let proof = log.inclusion_proof(index, log.size()).await?;
@@ -323,7 +326,7 @@ impl From<AuditIndexRow> for IndexRowView {
 /// Audit search, newest first: everything for the hub, what concerns the caller's
 /// department (as consumer or provider) for a department.
 #[utoipa::path(get, path = "/api/v1/audit/search", tag = "audit", params(SearchQuery),
-    responses((status = 200, body = Vec<IndexRowView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Vec<IndexRowView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn search(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -342,7 +345,7 @@ pub struct FlowsQuery {
 
 /// Flows between departments, volumes, the unified service's share, anomalies (hub).
 #[utoipa::path(get, path = "/api/v1/audit/flows", tag = "audit", params(FlowsQuery),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn flows(
     State(state): State<AppState>,
     Caller(actor): Caller,
