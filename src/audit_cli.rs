@@ -211,10 +211,7 @@ async fn verify(config: &Config, args: VerifyArgs) -> Result<()> {
     } else {
         None
     };
-    let storage: Box<dyn shuniu_audit::LogStorage> = match store {
-        Some(s) => Box::new(shuniu_audit::DatabaseStorage::new(s)?),
-        None => Box::new(shuniu_audit::SegmentStorage::open(&dir.join("log"))?),
-    };
+    let storage = config.audit_storage(store.as_ref())?;
     let range = match (args.from, args.to) {
         (None, None) => None,
         (f, t) => Some((f.unwrap_or(0), t.unwrap_or(u64::MAX))),

@@ -136,15 +136,18 @@ impl Config {
     /// The audit log's storage this configuration names (read as it is: no recovery).
     pub fn audit_storage(
         &self,
-        store: &shuniu_store::Store,
+        store: Option<&shuniu_store::Store>,
     ) -> Result<std::sync::Arc<dyn shuniu_audit::LogStorage>> {
         match self.audit_storage.as_str() {
             "" | "files" => Ok(std::sync::Arc::new(shuniu_audit::SegmentStorage::open(
                 &self.audit_dir().join("log"),
             )?)),
-            "database" => Ok(std::sync::Arc::new(shuniu_audit::DatabaseStorage::new(
-                store.clone(),
-            )?)),
+            "database" => {
+                let store = store.context("the database audit storage needs the control plane")?;
+                Ok(std::sync::Arc::new(shuniu_audit::DatabaseStorage::new(
+                    store.clone(),
+                )?))
+            }
             other => anyhow::bail!(
                 "audit_storage must be `files` or `database`, not {other:?} / audit_storage 只能是 files 或 database"
             ),

@@ -267,7 +267,7 @@ async fn open(config: Config) -> Result<Hub> {
     let code_format = CodeFormat::parse(&config.code_format).map_err(|e| anyhow::anyhow!("{e}"))?;
     let audit = shuniu_audit::AuditLog::open(
         &config.audit_dir(),
-        config.audit_storage(&store)?,
+        config.audit_storage(Some(&store))?,
         Some(store.clone()),
     )
     .await

@@ -584,33 +584,37 @@ impl Aggregation {
 
     /// A load's record, for whoever may see the resource's data.
     pub async fn load_record(&self, actor: &Actor, id: &str) -> Result<LoadRecord> {
+        Ok(self.authorized_load(actor, id).await?.0)
+    }
+
+    /// A load and its resource, for whoever may see the resource's data.
+    async fn authorized_load(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<(LoadRecord, shuniu_store::ResourceRecord)> {
         let l = self
             .store
             .load(id)
             .await?
             .ok_or_else(|| AggregateError::NotFound(format!("load {id}")))?;
-        self.authorize(actor, &l.resource_code, Action::ReadData)
+        let rec = self
+            .authorize(actor, &l.resource_code, Action::ReadData)
             .await?;
-        Ok(l)
+        Ok((l, rec))
     }
 
     /// The rejected rows of a load, as a CSV file path, if any were rejected.
     pub async fn rejects(&self, actor: &Actor, id: &str) -> Result<Option<PathBuf>> {
-        let l = self.load_record(actor, id).await?;
+        let (l, rec) = self.authorized_load(actor, id).await?;
         let p = self.rejects_path(&l.id);
         if !p.exists() {
             return Ok(None);
         }
-        let provider = self
-            .store
-            .resource(&l.resource_code)
-            .await?
-            .map(|r| r.spec.provider)
-            .unwrap_or_default();
         self.audit
             .record(
                 Entry::new(Kind::Access, "data.rejects", actor)
-                    .resource(&l.resource_code, &provider)
+                    .resource(&l.resource_code, &rec.spec.provider)
                     .target(&l.id)
                     .rows(l.rows_rejected.max(0) as u64),
             )
@@ -689,7 +693,7 @@ impl Aggregation {
         limit: usize,
         purpose: Option<&str>,
     ) -> Result<Option<QueryResult>> {
-        self.authorize(actor, code, Action::ReadData).await?;
+        let rec = self.authorize(actor, code, Action::ReadData).await?;
         let Some(current) = self.lake.version(code).await? else {
             return Ok(None);
         };
@@ -703,16 +707,13 @@ impl Aggregation {
             .into());
         }
         let result = self.lake.preview(code, version, limit.min(1000)).await?;
-        let rec = self.store.resource(code).await?;
         let mut entry = Entry::new(Kind::Access, "data.preview", actor)
+            .resource(&rec.code, &rec.spec.provider)
             .purpose(purpose.map(|p| p.chars().take(200).collect()));
-        if let Some(r) = &rec {
-            entry = entry.resource(&r.code, &r.spec.provider);
-        }
         if let Some(v) = version {
             entry = entry.target(format!("v{v}"));
         }
-        self.audit_access(entry, rec.as_ref(), &result).await?;
+        self.audit_access(entry, Some(&rec), &result).await?;
         Ok(Some(result))
     }
 

@@ -1,6 +1,6 @@
 //! What one audit entry says, and how personal subjects are kept out of it.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{FixedOffset, Utc};
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use shuniu_types::identity::Actor;
@@ -85,10 +85,6 @@ pub fn beijing_now() -> String {
         .with_timezone(&tz)
         .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
         .to_string()
-}
-
-pub fn parse_at(at: &str) -> Option<DateTime<FixedOffset>> {
-    DateTime::parse_from_rfc3339(at).ok()
 }
 
 impl Entry {

@@ -42,7 +42,8 @@ struct Shared {
     tree: RwLock<Tree>,
     poisoned: AtomicBool,
     committed: watch::Sender<u64>,
-    publish: Mutex<()>,
+    /// Serializes publication; holds the tree size of the last published head.
+    published: Mutex<u64>,
 }
 
 /// The hub's audit log. Cheap to clone; every clone appends to the same log.
@@ -158,7 +159,7 @@ impl AuditLog {
             }),
             poisoned: AtomicBool::new(false),
             committed,
-            publish: Mutex::new(()),
+            published: Mutex::new(published_heads(dir)?.last().map_or(0, |h| h.tree_size)),
         });
         let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(writer(shared.clone(), rx));
@@ -217,11 +218,6 @@ impl AuditLog {
         &self.shared.dir
     }
 
-    /// Waits until the derived index has caught up with entry `index` (tests, after writes).
-    pub fn committed(&self) -> watch::Receiver<u64> {
-        self.shared.committed.subscribe()
-    }
-
     fn read_tree(&self) -> std::sync::RwLockReadGuard<'_, Tree> {
         self.shared.tree.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -234,28 +230,26 @@ impl AuditLog {
     /// Signs the current tree now and publishes the head to `tree-heads.jsonl`.
     pub async fn sign_now(&self) -> Result<SignedTreeHead> {
         self.sync().await?;
-        let _g = self.shared.publish.lock().await;
+        let mut published = self.shared.published.lock().await;
         let (size, root) = {
             let t = self.read_tree();
             (t.cache.size(), t.cache.root())
         };
         let sth = self.shared.signer.sign(size, beijing_now(), &root);
         append_head(&self.shared.dir, &sth)?;
+        *published = (*published).max(size);
         Ok(sth)
     }
 
     /// Publishes the latest checkpoint if it covers more than the last published head.
     pub async fn publish_if_grown(&self) -> Result<Option<SignedTreeHead>> {
         self.sync().await?;
-        let _g = self.shared.publish.lock().await;
-        let Some(latest) = self.latest_head() else {
+        let mut published = self.shared.published.lock().await;
+        let Some(latest) = self.latest_head().filter(|l| l.tree_size > *published) else {
             return Ok(None);
         };
-        let last = published_heads(&self.shared.dir)?.pop();
-        if last.is_some_and(|l| l.tree_size >= latest.tree_size) {
-            return Ok(None);
-        }
         append_head(&self.shared.dir, &latest)?;
+        *published = latest.tree_size;
         Ok(Some(latest))
     }
 

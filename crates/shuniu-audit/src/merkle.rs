@@ -336,11 +336,6 @@ impl TreeCache {
         self.frontier().root()
     }
 
-    /// Which block holds leaf `index`.
-    pub fn block_of(index: u64) -> u64 {
-        index >> BLOCK_LEVEL
-    }
-
     /// Whether block `b` is complete (its leaves must come from storage).
     pub fn is_stored_block(&self, b: u64) -> bool {
         b < self.size >> BLOCK_LEVEL

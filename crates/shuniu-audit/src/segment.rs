@@ -349,9 +349,6 @@ impl Inner {
             self.tail = (next, 0);
         }
         let mut read = ReadEntries::new();
-        let before = std::fs::read_dir(self.dir.join("quarantine"))
-            .map(|d| d.count())
-            .unwrap_or(0);
         let caught = self.catch_up(&mut read)?;
         for h in &caught.leaves {
             leaves(*h);
@@ -371,12 +368,6 @@ impl Inner {
                 .open(idx_path(&self.dir, *first))?;
             f.set_len(0)?;
             f.write_all(&buf)?;
-        }
-        let after = std::fs::read_dir(self.dir.join("quarantine"))
-            .map(|d| d.count())
-            .unwrap_or(0);
-        if after > before {
-            recovered.quarantined = Some(self.dir.join("quarantine").display().to_string());
         }
         recovered.checkpoint = caught
             .checkpoint

@@ -78,8 +78,6 @@ pub struct Appended {
 pub struct Recovered {
     /// The last checkpoint, which covers every entry kept.
     pub checkpoint: Option<SignedTreeHead>,
-    /// Bytes of an unacknowledged tail moved aside (kept in `quarantine/`), if any.
-    pub quarantined: Option<String>,
 }
 
 /// Chunks of records in storage order; an `Err` ends the scan where the storage could not be

@@ -112,7 +112,30 @@ pub fn anomalies(by_principal: &[AuditVolume], today: &str) -> Vec<Anomaly> {
     out
 }
 
+/// Who a citizen is in the log: not a hub account; the subject says which person.
+fn citizen() -> Actor {
+    Actor {
+        principal: "citizen".into(),
+        display_name: String::new(),
+        role: Role::Viewer,
+        department: String::new(),
+    }
+}
+
 impl Traceability {
+    /// Records a citizen's sign-in to their own record (identity checked upstream).
+    pub async fn citizen_signed_in(&self, person: &IdNumber, how: &str) -> Result<()> {
+        let subject = self.log.subject(&person.to_string());
+        self.log
+            .record(
+                Entry::new(Kind::Auth, "citizen.login", &citizen())
+                    .subjects(vec![subject])
+                    .detail(how),
+            )
+            .await?;
+        Ok(())
+    }
+
     pub fn new(log: AuditLog, store: Store) -> Traceability {
         Traceability { log, store }
     }
@@ -208,15 +231,9 @@ impl Traceability {
                 ..Default::default()
             })
             .await?;
-        let citizen = Actor {
-            principal: "citizen".into(),
-            display_name: String::new(),
-            role: Role::Viewer,
-            department: String::new(),
-        };
         self.log
             .record(
-                Entry::new(Kind::Access, "citizen.view_own_record", &citizen)
+                Entry::new(Kind::Access, "citizen.view_own_record", &citizen())
                     .channel("console")
                     .subjects(vec![subject])
                     .rows(rows.len() as u64),
@@ -224,7 +241,8 @@ impl Traceability {
             .await?;
         Ok(rows
             .into_iter()
-            .filter(|r| r.action != "citizen.view_own_record")
+            // The person's own sign-ins and views are logged but are not uses of their data.
+            .filter(|r| r.principal != citizen().principal)
             .map(|r| PersonalUse {
                 at: r.at,
                 department: r.department,

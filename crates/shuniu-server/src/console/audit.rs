@@ -337,13 +337,19 @@ async fn citizen_login(
         .get("name")
         .map(|s| s.trim().chars().take(50).collect())
         .unwrap_or_default();
-    let person = match id.parse::<IdNumber>() {
-        Ok(p) if !name.is_empty() => p,
-        Ok(_) | Err(_) => {
-            let error = match id.parse::<IdNumber>() {
-                Err(e) => e.to_string(),
-                Ok(_) => t(lang, "person_name"),
-            };
+    let parsed = id
+        .parse::<IdNumber>()
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            if name.is_empty() {
+                Err(t(lang, "person_name"))
+            } else {
+                Ok(p)
+            }
+        });
+    let person = match parsed {
+        Ok(p) => p,
+        Err(error) => {
             return (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 render(
@@ -362,24 +368,12 @@ async fn citizen_login(
             "random source unavailable",
         );
     };
-    let subject = state.traceability.log().subject(&person.to_string());
-    let citizen = shuniu_types::Actor {
-        principal: "citizen".into(),
-        display_name: String::new(),
-        role: shuniu_types::Role::Viewer,
-        department: String::new(),
-    };
     if let Err(e) = state
         .traceability
-        .log()
-        .record(
-            shuniu_audit::Entry::new(shuniu_audit::Kind::Auth, "citizen.login", &citizen)
-                .subjects(vec![subject])
-                .detail("simulated identity login (demo)"),
-        )
+        .citizen_signed_in(&person, "simulated identity login (demo)")
         .await
     {
-        return error_page(lang, StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+        return view_error(lang, e);
     }
     if let Ok(mut m) = state.citizens.lock() {
         m.insert(token.clone(), (person, name, Instant::now() + CITIZEN_TTL));
