@@ -17,9 +17,11 @@ use std::time::Duration;
 
 mod audit;
 mod loads;
+mod quality;
 mod rows;
 pub use audit::*;
 pub use loads::*;
+pub use quality::*;
 pub use rows::*;
 
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod codes;
+pub mod division;
 pub mod error;
 pub mod identity;
 pub mod text;
