@@ -125,6 +125,9 @@ impl QueryResult {
 }
 
 /// Splits `CODE@v3` (or `CODE@3`) into the code and the version.
+/// Record batches of a query, as they are produced.
+pub type BatchStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<RecordBatch>> + Send>>;
+
 pub fn split_version(name: &str) -> (&str, Option<i64>) {
     match name.rsplit_once('@') {
         Some((code, v)) => match v.trim_start_matches(['v', 'V']).parse() {
@@ -190,6 +193,37 @@ impl Lake {
         sql: &str,
         max_rows: usize,
     ) -> Result<QueryResult> {
+        let (schema, mut stream) = self.sql_stream(tables, sql).await?;
+        let mut batches = Vec::new();
+        let mut rows = 0usize;
+        let mut truncated = false;
+        while let Some(b) = stream.next().await {
+            let b = b?;
+            if rows + b.num_rows() > max_rows {
+                let keep = max_rows - rows;
+                batches.push(b.slice(0, keep));
+                rows += keep;
+                truncated = true;
+                break;
+            }
+            rows += b.num_rows();
+            batches.push(b);
+        }
+        Ok(QueryResult {
+            schema,
+            batches,
+            rows,
+            truncated,
+        })
+    }
+
+    /// Runs one read-only SQL statement and streams its batches: for passes over whole
+    /// datasets (quality checks, cross-checks) that must not hold them in memory.
+    pub async fn sql_stream(
+        &self,
+        tables: Vec<String>,
+        sql: &str,
+    ) -> Result<(SchemaRef, BatchStream)> {
         let ctx = self.session();
         let schema = Arc::new(LakeSchema {
             lake: self.clone(),
@@ -207,31 +241,14 @@ impl Lake {
             .await
             .map_err(|e| LakeError::Sql(clean_sql_error(e)))?;
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let mut stream = df
+        let stream = df
             .execute_stream()
             .await
             .map_err(|e| LakeError::Sql(clean_sql_error(e)))?;
-        let mut batches = Vec::new();
-        let mut rows = 0usize;
-        let mut truncated = false;
-        while let Some(b) = stream.next().await {
-            let b = b.map_err(|e| LakeError::Sql(clean_sql_error(e)))?;
-            if rows + b.num_rows() > max_rows {
-                let keep = max_rows - rows;
-                batches.push(b.slice(0, keep));
-                rows += keep;
-                truncated = true;
-                break;
-            }
-            rows += b.num_rows();
-            batches.push(b);
-        }
-        Ok(QueryResult {
+        Ok((
             schema,
-            batches,
-            rows,
-            truncated,
-        })
+            Box::pin(stream.map(|b| b.map_err(|e| LakeError::Sql(clean_sql_error(e))))),
+        ))
     }
 
     /// The first `limit` rows of the current version (or of `version`).

@@ -38,6 +38,21 @@ pub enum Action {
     ReadAudit,
     /// Sign and publish a tree head of the audit log on demand.
     SignTreeHead,
+    /// See a resource's quality score and rule results (not the failing rows: that is
+    /// `ReadData`), or the city's quality overview (target `Hub`).
+    ReadQuality,
+    /// Add, tune or switch off a resource's quality rules, or run its checks on demand.
+    ManageQualityRules,
+    /// Raise an objection (异议) on records of another department's published resource.
+    RaiseObjection,
+    /// Confirm, dispute or resolve a problem ticket as the providing department.
+    HandleTicket,
+    /// Arbitrate a disputed ticket (the hub).
+    ArbitrateTicket,
+    /// List problem tickets: the whole hub's, or those of one department.
+    ReadTickets,
+    /// Designate the authoritative source of an attribute (一数一源) and run cross-checks.
+    DesignateSource,
 }
 
 /// The facts about the target that decisions depend on.
@@ -54,6 +69,10 @@ pub enum Target<'a> {
     Hub,
     /// The audit entries concerning one department.
     AuditOf { department: &'a str },
+    /// A problem ticket about a resource of this provider.
+    Ticket { provider: &'a str },
+    /// The problem tickets concerning one department (as provider or as the one who raised them).
+    TicketsOf { department: &'a str },
 }
 
 /// A refusal, explained.
@@ -273,6 +292,73 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                 "read the audit log",
             )),
         },
+        (Action::ReadQuality, Target::Hub) => Ok(()),
+        (Action::ReadQuality, Target::Resource { provider, status }) => decide(
+            actor,
+            Action::ReadResource,
+            Target::Resource { provider, status },
+        ),
+        (Action::ManageQualityRules, Target::Resource { provider, .. }) => match actor.role {
+            Role::HubOperator => Ok(()),
+            Role::DataOfficer if own(provider) => Ok(()),
+            Role::DataOfficer => Err(other_department(
+                "管理质量规则于",
+                "manage quality rules of",
+            )),
+            Role::Viewer => Err(role_denied(
+                actor.role,
+                "管理质量规则",
+                "manage quality rules",
+            )),
+        },
+        (Action::RaiseObjection, Target::Resource { provider, status }) => {
+            if actor.role == Role::Viewer {
+                return Err(role_denied(actor.role, "提出数据异议", "raise objections"));
+            }
+            if actor.role == Role::DataOfficer && own(provider) {
+                return Err(Denied::new(
+                    "OWN_RESOURCE",
+                    "本部门的数据请直接更正，无需提出异议",
+                    "correct your own department's data directly; objections are for consumers",
+                ));
+            }
+            if status == ResourceStatus::Published {
+                Ok(())
+            } else {
+                Err(wrong_state(status, "提出异议", "objected to"))
+            }
+        }
+        (Action::HandleTicket, Target::Ticket { provider }) => match actor.role {
+            Role::HubOperator => Ok(()),
+            Role::DataOfficer if own(provider) => Ok(()),
+            Role::DataOfficer => Err(Denied::new(
+                "FORBIDDEN_DEPARTMENT",
+                "只有数据提供部门可以处理该工单",
+                "only the providing department handles this ticket",
+            )),
+            Role::Viewer => Err(role_denied(actor.role, "处理工单", "handle tickets")),
+        },
+        (Action::ReadTickets, Target::TicketsOf { department }) => match actor.role {
+            Role::HubOperator => Ok(()),
+            Role::DataOfficer if department == actor.department => Ok(()),
+            Role::DataOfficer => Err(other_department("查看工单于", "see the tickets of")),
+            Role::Viewer => Err(role_denied(
+                actor.role,
+                "查看问题工单",
+                "see problem tickets",
+            )),
+        },
+        (Action::ArbitrateTicket | Action::DesignateSource | Action::ReadTickets, Target::Hub) => {
+            if operator {
+                Ok(())
+            } else {
+                Err(role_denied(
+                    actor.role,
+                    "仲裁异议、指定权威数据源或查看全市工单",
+                    "arbitrate objections, designate authoritative sources or see every ticket",
+                ))
+            }
+        }
         _ => Err(Denied::new(
             "FORBIDDEN",
             "不允许的操作",
@@ -365,7 +451,47 @@ mod tests {
                         (op || (officer && own)) && status == Published,
                         "withdraw {role:?} {status:?}"
                     );
+                    let quality = decide(&a, Action::ReadQuality, t).is_ok();
+                    assert_eq!(quality, read, "quality {role:?} own={own} {status:?}");
+                    let rules = decide(&a, Action::ManageQualityRules, t).is_ok();
+                    assert_eq!(rules, op || (officer && own), "rules {role:?} own={own}");
+                    let object = decide(&a, Action::RaiseObjection, t).is_ok();
+                    assert_eq!(
+                        object,
+                        (op || (officer && !own)) && status == Published,
+                        "objection {role:?} own={own} {status:?}"
+                    );
                 }
+                for (dept, own) in [("GA", own), ("MZ", !own)] {
+                    let handle =
+                        decide(&a, Action::HandleTicket, Target::Ticket { provider: dept }).is_ok();
+                    assert_eq!(
+                        handle,
+                        role == Role::HubOperator || (role == Role::DataOfficer && own)
+                    );
+                    let list = decide(
+                        &a,
+                        Action::ReadTickets,
+                        Target::TicketsOf { department: dept },
+                    )
+                    .is_ok();
+                    assert_eq!(
+                        list,
+                        role == Role::HubOperator || (role == Role::DataOfficer && own)
+                    );
+                }
+                for action in [
+                    Action::ArbitrateTicket,
+                    Action::DesignateSource,
+                    Action::ReadTickets,
+                ] {
+                    assert_eq!(
+                        decide(&a, action, Target::Hub).is_ok(),
+                        role == Role::HubOperator,
+                        "{action:?} {role:?}"
+                    );
+                }
+                assert!(decide(&a, Action::ReadQuality, Target::Hub).is_ok());
                 let register = decide(
                     &a,
                     Action::RegisterResource,

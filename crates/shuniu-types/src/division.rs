@@ -91,7 +91,9 @@ mod tests {
         // 34 provinces, ~333 prefectures, ~2,850 counties in force; hundreds withdrawn.
         assert!((3_000..3_600).contains(&current), "{current}");
         assert!(withdrawn > 500, "{withdrawn}");
-        for p in ["110000", "310000", "370000", "540000", "650000", "710000", "810000"] {
+        for p in [
+            "110000", "310000", "370000", "540000", "650000", "710000", "810000",
+        ] {
             assert!(lookup_str(p).is_some_and(|e| e.is_current()), "{p}");
         }
     }
