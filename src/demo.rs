@@ -201,6 +201,10 @@ pub struct DataSummary {
     pub rows_rejected: i64,
     /// Datasets dated past their update cycle (for the quality capability to flag).
     pub stale: Vec<String>,
+    /// Records whose address disagrees with the household register (一数一源).
+    pub address_conflicts: u64,
+    /// Problem tickets open after the loads and the cross-check.
+    pub open_tickets: usize,
 }
 
 /// Generates every published resource's rows as a department would export them — CSV in
@@ -360,5 +364,44 @@ pub async fn load_data(
         }
     }
     let _ = std::fs::remove_dir(scratch);
+    // 一数一源: a person's registered address comes from 公安's household register; every
+    // other dataset holding an address for an ID number is checked against it.
+    let quality = aggregation.quality();
+    let register = catalog
+        .visible(&root)
+        .await?
+        .into_iter()
+        .find(|r| r.spec.name == "户籍人口基本信息" && r.spec.provider.ends_with("GA"));
+    if let Some(register) = register {
+        quality
+            .designate_source(
+                &root,
+                shuniu_quality::SourceInput {
+                    attribute: "address".into(),
+                    label: "户籍地址".into(),
+                    key_type: "id_number".into(),
+                    resource: register.code.clone(),
+                    column: None,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?;
+        let reports = quality
+            .cross_check(&root, Some("address"))
+            .await
+            .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?;
+        summary.address_conflicts = reports.iter().map(|r| r.conflicts).sum();
+        progress(&format!(
+            "一数一源 address: {} datasets cross-checked against {}, {} conflicting records",
+            reports.len(),
+            register.code,
+            summary.address_conflicts
+        ));
+    }
+    summary.open_tickets = quality
+        .tickets(&root, None, None, true, false)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?
+        .len();
     Ok(summary)
 }

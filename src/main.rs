@@ -14,6 +14,7 @@ mod audit_cli;
 mod config;
 mod demo;
 mod lake_cli;
+mod quality_cli;
 
 use config::{Config, Overrides};
 
@@ -108,6 +109,9 @@ enum Command {
     /// The tamper-evident audit log: verify, sign and export tree heads, search.
     #[command(subcommand)]
     Audit(audit_cli::AuditCommand),
+    /// Data quality: reports, checks, rules, problem tickets, authoritative sources.
+    #[command(subcommand)]
+    Quality(quality_cli::QualityCommand),
 }
 
 #[derive(Subcommand)]
@@ -239,8 +243,11 @@ enum CatalogCommand {
 }
 
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SHUNIU_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tantivy=error"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHUNIU_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,sqlx=warn,tantivy=error,buoyant_kernel=warn,delta_kernel=warn",
+        )
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -434,6 +441,10 @@ async fn main() -> Result<()> {
                     data.rows_rejected,
                     data.stale.len()
                 );
+                eprintln!(
+                    "  质量 quality: {} address conflicts with the household register, {} open problem tickets",
+                    data.address_conflicts, data.open_tickets
+                );
                 let file = demo::DemoAccounts {
                     url: url.clone(),
                     seed,
@@ -547,6 +558,10 @@ async fn main() -> Result<()> {
         Command::Connector(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             lake_cli::connector(&hub.aggregation, cmd).await
+        }
+        Command::Quality(cmd) => {
+            let hub = open_existing(cli_config, cmd.common()).await?;
+            quality_cli::run(hub.aggregation.quality(), cmd).await
         }
         Command::Audit(cmd) => {
             let common = cmd.common().cloned().unwrap_or_default();

@@ -26,6 +26,8 @@ pub enum AggregateError {
     Lake(#[from] LakeError),
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Quality(#[from] shuniu_quality::QualityError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -58,6 +60,7 @@ impl AggregateError {
             AggregateError::Store(e) => e.code(),
             AggregateError::Lake(e) => e.code(),
             AggregateError::Ingest(e) => e.code(),
+            AggregateError::Quality(e) => e.code(),
             AggregateError::Internal(_) => "INTERNAL",
         }
     }
@@ -73,6 +76,7 @@ impl AggregateError {
             AggregateError::Store(e) => format!("控制库错误：{e}"),
             AggregateError::Lake(e) => lake_messages(e).0,
             AggregateError::Ingest(e) => e.message_zh(),
+            AggregateError::Quality(e) => e.message_zh(),
             AggregateError::Internal(e) => format!("内部错误：{e}"),
             AggregateError::Audit(e) => e.to_string(),
         }

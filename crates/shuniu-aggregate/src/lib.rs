@@ -34,6 +34,7 @@ use shuniu_ingest::{
 };
 use shuniu_lake::{Feed, Lake, QueryResult, VersionInfo, WriteMode};
 use shuniu_policy::{Action, Target, decide};
+use shuniu_quality::{Checker, LoadRejections, Quality};
 use shuniu_store::{LoadOutcome, LoadProgress, LoadRecord, NewLoad, Store};
 use shuniu_types::{Actor, DataItem, IdNumber};
 use tokio::sync::mpsc;
@@ -89,6 +90,7 @@ pub struct Aggregation {
     store: Store,
     audit: AuditLog,
     lake: Lake,
+    quality: Quality,
     loads_dir: PathBuf,
 }
 
@@ -114,6 +116,7 @@ impl Aggregation {
         Ok(Aggregation {
             store: catalog.store().clone(),
             audit: catalog.audit_log().clone(),
+            quality: Quality::new(catalog.clone(), lake.clone()),
             catalog,
             lake,
             loads_dir: loads_dir.to_path_buf(),
@@ -122,6 +125,11 @@ impl Aggregation {
 
     pub fn lake(&self) -> &Lake {
         &self.lake
+    }
+
+    /// The quality service every load reports to.
+    pub fn quality(&self) -> &Quality {
+        &self.quality
     }
 
     /// Marks loads whose process died as interrupted. Run at startup and periodically.
@@ -447,11 +455,42 @@ impl Aggregation {
                 .collect::<Vec<_>>(),
         );
         let c2 = counters.clone();
+        // A replacing load's rows are the new version: they are checked as they stream by,
+        // on a thread of their own. Other modes merge into earlier rows, so their version is
+        // checked after it commits.
+        let checker = match mode {
+            WriteMode::Replace => match self.quality.checker(rec).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    // Stored rules compiled when saved; this is a damaged store, and the
+                    // load itself must not fail for it.
+                    tracing::warn!(resource = %rec.code, error = %e, "quality rules do not compile");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let (check_tx, checking) = if let Some(mut checker) = checker {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+            let handle = std::thread::Builder::new()
+                .name(format!("check-{id}"))
+                .spawn(move || {
+                    for b in rx {
+                        checker.check(&b);
+                    }
+                    checker
+                })
+                .map_err(AggregateError::io)?;
+            (Some(tx), Some(handle))
+        } else {
+            (None, None)
+        };
         let producer = tokio::task::spawn_blocking(move || {
             produce_feed(
                 assembler_plan,
                 produce,
                 feed_tx,
+                check_tx,
                 rejects_path,
                 c2,
                 max_reject_ratio,
@@ -485,6 +524,15 @@ impl Aggregation {
             }
         };
         let produced = producer.await.map_err(AggregateError::join)?;
+        let checker = match checking {
+            Some(h) => Some(
+                tokio::task::spawn_blocking(move || h.join())
+                    .await
+                    .map_err(AggregateError::join)?
+                    .map_err(|_| AggregateError::Internal("the quality checker panicked".into()))?,
+            ),
+            None => None,
+        };
         let progress = counters.progress(&bytes_read);
         let mut outcome = LoadOutcome {
             progress,
@@ -566,6 +614,16 @@ impl Aggregation {
             entry = entry.result(code);
         }
         self.audit.record(entry).await?;
+        if let (Ok(p), Some(version)) = (&produced, outcome.version) {
+            // The data is committed whatever the check finds; a failing check is logged,
+            // and the version can be checked again on demand.
+            if let Err(e) = self
+                .check_load(rec, &load, version, checker, p, outcome.progress.rows_read)
+                .await
+            {
+                tracing::warn!(load = %id, resource = %rec.code, error = %e, "quality check of the load failed");
+            }
+        }
         tracing::info!(
             load = %id,
             resource = %rec.code,
@@ -580,6 +638,64 @@ impl Aggregation {
             .load(&id)
             .await?
             .ok_or_else(|| AggregateError::Internal(format!("load {id} vanished")))
+    }
+
+    /// Scores the version a load wrote and cross-checks it against authoritative sources.
+    async fn check_load(
+        &self,
+        rec: &shuniu_store::ResourceRecord,
+        load: &NewLoad,
+        version: i64,
+        checker: Option<Checker>,
+        produced: &Produced,
+        rows_read: i64,
+    ) -> Result<()> {
+        let (rows, results) = match checker {
+            Some(c) => (c.rows(), c.finish()),
+            None => self.quality.scan_version(rec, version).await?,
+        };
+        let rejections = LoadRejections {
+            rows_read: rows_read.max(0) as u64,
+            by_code_column: produced
+                .by_code_column
+                .iter()
+                .map(|((code, col), n)| ((code.to_string(), col.clone()), *n))
+                .collect(),
+            samples: produced
+                .samples
+                .iter()
+                .map(|s| shuniu_quality::Sample {
+                    row: Some(s.line),
+                    key: None,
+                    value: None,
+                    reason: Some(format!(
+                        "{} {}{}",
+                        s.code,
+                        s.column
+                            .as_deref()
+                            .map(|c| format!("{c}: "))
+                            .unwrap_or_default(),
+                        s.reason_zh
+                    )),
+                })
+                .collect(),
+        };
+        self.quality
+            .record_load_check(
+                rec,
+                &load.principal,
+                &load.department_code,
+                &load.id,
+                version,
+                rows,
+                results,
+                &rejections,
+            )
+            .await?;
+        self.quality
+            .cross_check_resource(&rec.code, &load.principal, &load.department_code)
+            .await?;
+        Ok(())
     }
 
     /// A load's record, for whoever may see the resource's data.
@@ -798,11 +914,13 @@ struct Sample {
 /// Sends batches to the lake writer and rejections to the rejects file.
 struct FeedSink {
     tx: mpsc::Sender<Feed>,
+    check: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
     rejects_path: PathBuf,
     rejects: Option<csv::Writer<std::fs::File>>,
     headers: Vec<String>,
     counters: Arc<Counters>,
     by_code: BTreeMap<&'static str, u64>,
+    by_code_column: BTreeMap<(&'static str, Option<String>), u64>,
     samples: Vec<Sample>,
 }
 
@@ -811,6 +929,12 @@ impl BatchSink for FeedSink {
         self.counters
             .rows_accepted
             .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        if let Some(check) = &self.check {
+            // Arrays are shared, not copied. A checker that died only loses the check.
+            if check.send(batch.clone()).is_err() {
+                self.check = None;
+            }
+        }
         self.tx
             .blocking_send(Feed::Batch(batch))
             .map_err(|_| IngestError::Stopped("the lake writer stopped".into()))
@@ -819,6 +943,10 @@ impl BatchSink for FeedSink {
     fn rejected(&mut self, r: Rejection) -> std::result::Result<(), IngestError> {
         self.counters.rows_rejected.fetch_add(1, Ordering::Relaxed);
         *self.by_code.entry(r.code).or_default() += 1;
+        *self
+            .by_code_column
+            .entry((r.code, r.column.clone()))
+            .or_default() += 1;
         if self.rejects.is_none() {
             if let Some(dir) = self.rejects_path.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -900,6 +1028,7 @@ impl<S: RecordSink> RecordSink for CountingSink<'_, S> {
 struct Produced {
     summary: SourceSummary,
     by_code: BTreeMap<&'static str, u64>,
+    by_code_column: BTreeMap<(&'static str, Option<String>), u64>,
     samples: Vec<Sample>,
 }
 
@@ -915,17 +1044,20 @@ fn produce_feed(
     plan: ColumnPlan,
     produce: Producer,
     tx: mpsc::Sender<Feed>,
+    check: Option<std::sync::mpsc::SyncSender<RecordBatch>>,
     rejects_path: PathBuf,
     counters: Arc<Counters>,
     max_reject_ratio: f64,
 ) -> std::result::Result<Produced, ProduceFailure> {
     let sink = FeedSink {
         tx: tx.clone(),
+        check,
         rejects_path,
         rejects: None,
         headers: plan.headers.clone(),
         counters: counters.clone(),
         by_code: BTreeMap::new(),
+        by_code_column: BTreeMap::new(),
         samples: Vec::new(),
     };
     let mut asm = Assembler::new(plan, sink);
@@ -940,7 +1072,12 @@ fn produce_feed(
     let finished = asm.finish();
     let fail = |code: &'static str, zh: String, en: String, sink: Option<FeedSink>| {
         let _ = tx.blocking_send(Feed::Fail(en.clone()));
-        let (by_code, samples) = sink.map(|s| (s.by_code, s.samples)).unwrap_or_default();
+        let (by_code, samples) = sink
+            .map(|mut s| {
+                s.check = None;
+                (s.by_code, s.samples)
+            })
+            .unwrap_or_default();
         Err(ProduceFailure {
             code,
             zh,
@@ -967,6 +1104,8 @@ fn finish_ok(
     if let Some(w) = sink.rejects.as_mut() {
         let _ = w.flush();
     }
+    // Ends the checker's input before the writer is told the feed is complete.
+    sink.check = None;
     let failure = if read == 0 {
         Some((
             "NO_ROWS",
@@ -1004,6 +1143,7 @@ fn finish_ok(
             Ok(Produced {
                 summary,
                 by_code: sink.by_code,
+                by_code_column: sink.by_code_column,
                 samples: sink.samples,
             })
         }

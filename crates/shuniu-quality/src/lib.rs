@@ -557,21 +557,8 @@ impl Quality {
             }
             .into());
         }
+        let (rows, mut results) = self.scan_version(&rec, v).await?;
         let compiled = self.compiled(&rec).await?;
-        let mut checker = Checker::new(compiled.clone(), Self::keys(&rec));
-        let table = format!("{code}@v{v}").replace('"', "\"\"");
-        let (_, mut stream) = self
-            .lake
-            .sql_stream(
-                vec![code.to_string()],
-                &format!("SELECT * FROM \"{table}\""),
-            )
-            .await?;
-        while let Some(b) = stream.next().await {
-            checker.check(&b?);
-        }
-        let rows = checker.rows();
-        let mut results = checker.finish();
         results.extend(self.dataset_results(&rec, &compiled, None).await?);
         let run = self
             .finish_run(
@@ -586,6 +573,29 @@ impl Quality {
             )
             .await?;
         self.report_of(actor, &rec, run).await
+    }
+
+    /// Runs the resource's row rules over a stored version, streaming it batch by batch.
+    /// The caller has authorized the access (an on-demand check, or the load that wrote
+    /// the version when that load merged into earlier data).
+    pub async fn scan_version(
+        &self,
+        rec: &ResourceRecord,
+        version: i64,
+    ) -> Result<(u64, Vec<RuleResult>)> {
+        let mut checker = self.checker(rec).await?;
+        let table = format!("{}@v{version}", rec.code).replace('"', "\"\"");
+        let (_, mut stream) = self
+            .lake
+            .sql_stream(
+                vec![rec.code.clone()],
+                &format!("SELECT * FROM \"{table}\""),
+            )
+            .await?;
+        while let Some(b) = stream.next().await {
+            checker.check(&b?);
+        }
+        Ok((checker.rows(), checker.finish()))
     }
 
     async fn report_of(

@@ -277,6 +277,12 @@ impl From<AggregateError> for ApiError {
                 }
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            AggregateError::Quality(_) => {
+                if let AggregateError::Quality(q) = e {
+                    return q.into();
+                }
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             AggregateError::Lake(LakeError::NoSuchVersion { .. } | LakeError::NoData(_)) => {
                 StatusCode::NOT_FOUND
             }
@@ -287,6 +293,31 @@ impl From<AggregateError> for ApiError {
             AggregateError::Lake(_) | AggregateError::Ingest(_) | AggregateError::Internal(_) => {
                 return ApiError::internal(code, &e);
             }
+        };
+        ApiError::new(status, code, zh, en)
+    }
+}
+
+impl From<shuniu_quality::QualityError> for ApiError {
+    fn from(e: shuniu_quality::QualityError) -> Self {
+        use shuniu_lake::LakeError;
+        use shuniu_quality::QualityError as Q;
+        let code = e.code();
+        let zh = e.message_zh();
+        let en = e.to_string();
+        let status = match e {
+            Q::Denied(d) if d.hide => StatusCode::NOT_FOUND,
+            Q::Denied(_) => StatusCode::FORBIDDEN,
+            Q::NotFound(_) => StatusCode::NOT_FOUND,
+            Q::Invalid { code, .. } if code.starts_with("TICKET_STATE") => StatusCode::CONFLICT,
+            Q::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Q::Catalog(c) => return c.into(),
+            Q::Store(s) => return s.into(),
+            Q::Audit(a) => return a.into(),
+            Q::Lake(LakeError::NoSuchVersion { .. } | LakeError::NoData(_)) => {
+                StatusCode::NOT_FOUND
+            }
+            Q::Lake(l) => return ApiError::internal(code, &l),
         };
         ApiError::new(status, code, zh, en)
     }

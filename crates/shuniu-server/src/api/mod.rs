@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 
 pub mod audit;
 pub mod data;
+pub mod quality;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -69,6 +70,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
         .merge(data::router())
         .merge(audit::router())
+        .merge(quality::router())
 }
 
 /// The authenticated application.
