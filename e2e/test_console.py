@@ -235,3 +235,64 @@ def test_a_citizen_sees_who_used_their_data(browser, base_url, accounts):
     page.click("#lang-en")
     assert "Who used my data" in page.inner_text("h1")
     context.close()
+
+
+REGISTER = "101001-370200GA-00001"  # 户籍人口基本信息, the demo's authoritative address source
+
+
+def test_the_quality_dashboard_shows_departments_trend_worst_rules_and_stale_data(page, base_url, accounts):
+    sign_in(page, base_url, accounts, "admin")
+    page.click("nav a[data-nav=quality]")
+    page.wait_for_url(f"{base_url}/quality")
+    score = float(page.inner_text("#city-score"))
+    assert 0 < score < 100, "the demo injects defects"
+    assert page.locator("#department-chart g.bar").count() >= 5
+    assert page.locator("#trend-chart polyline").count() == 1
+    assert page.locator("#worst-rules tbody tr").count() >= 5
+    assert page.locator("#stale-datasets tbody tr").count() >= 1, "the demo backdates some loads"
+    assert int(page.inner_text("#open-tickets")) > 0
+    # The worst rule leads to its dataset's page, with failing rows for the hub.
+    page.locator("#worst-rules tbody tr a").first.click()
+    page.wait_for_selector("#rule-results")
+    assert page.locator("#rule-results tr.failing").count() >= 1
+    assert page.locator("table.samples tbody tr").count() >= 1
+    page.click("#lang-en")
+    page.wait_for_selector("#rule-results")
+    assert "Data quality" in page.inner_text("h1")
+
+
+def test_a_data_officer_tunes_rules_and_handles_a_ticket(page, base_url, accounts):
+    sign_in(page, base_url, accounts, "ga.officer")
+    page.goto(f"{base_url}/quality/r/{REGISTER}")
+    assert page.locator("#rule-results tr[data-rule='id_number.id_number']").count() == 1
+    # A rule that cannot compile is refused when saved, with its code.
+    page.select_option("#rule-form select[name=column]", "household_no")
+    page.select_option("#rule-form select[name=type]", "pattern")
+    page.fill("#rule-form input[name=a]", "3702[0-9")
+    page.click("#save-rule")
+    assert "RULE_REGEX_INVALID" in page.inner_text("#quality-error")
+    page.select_option("#rule-form select[name=column]", "household_no")
+    page.select_option("#rule-form select[name=type]", "pattern")
+    page.fill("#rule-form input[name=a]", "[0-9A-Z]{6,20}")
+    page.fill("#rule-form input[name=id]", "household_no.e2e")
+    page.click("#save-rule")
+    page.wait_for_selector("#rules-table tr[data-rule='household_no.e2e']")
+    # The department's open tickets; the officer confirms one.
+    page.goto(f"{base_url}/quality/tickets")
+    rows = page.locator("#tickets tbody tr[data-state=open]")
+    assert rows.count() >= 1
+    rows.first.locator("a").first.click()
+    page.wait_for_selector("#ticket-facts")
+    page.click("#action-confirm")
+    page.wait_for_selector("#ticket-state[data-state=confirmed]")
+    assert page.locator("#ticket-events tbody tr").count() >= 2
+
+
+def test_the_hub_sees_the_authoritative_source_and_cross_checks(page, base_url, accounts):
+    sign_in(page, base_url, accounts, "admin")
+    page.goto(f"{base_url}/quality/sources")
+    assert page.locator("#sources tr[data-attribute=address]").count() == 1
+    page.click("#run-cross-check")
+    page.wait_for_selector("#cross-check-results")
+    conflicts = [int(c) for c in page.locator("#cross-check-results tbody tr").evaluate_all("rows => rows.map(r => r.dataset.conflicts)")]
+    assert sum(conflicts) > 0, "the demo's injected address conflicts are found"

@@ -8,3 +8,4 @@ mod audit;
 mod cli;
 mod console;
 mod harness;
+mod quality;

@@ -57,7 +57,7 @@ pub struct VersionQuery {
 /// `column`, `checked`, `failed` and failing samples (for those who may read the data).
 #[utoipa::path(get, path = "/api/v1/quality/resources/{code}", tag = "quality",
     params(("code" = String, Path, description = "Resource code"), VersionQuery),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody, description = "No such resource, or no check of it yet (NO_QUALITY_RUN)")))]
 async fn report(
     State(state): State<AppState>,
@@ -84,7 +84,7 @@ async fn report(
 /// Checks a stored version now (the current one by default), streaming it.
 #[utoipa::path(post, path = "/api/v1/quality/resources/{code}/check", tag = "quality",
     params(("code" = String, Path, description = "Resource code"), VersionQuery),
-    responses((status = 200, body = Object, description = "The new report"), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Object, description = "The new report"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn check(
     State(state): State<AppState>,
@@ -136,7 +136,7 @@ async fn trend(
 /// The resource's rules: derived from its data items, and those the data officer saved.
 #[utoipa::path(get, path = "/api/v1/quality/resources/{code}/rules", tag = "quality",
     params(("code" = String, Path, description = "Resource code")),
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = [Object]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 async fn list_rules(
     State(state): State<AppState>,
@@ -154,7 +154,7 @@ async fn list_rules(
 #[utoipa::path(post, path = "/api/v1/quality/resources/{code}/rules", tag = "quality",
     params(("code" = String, Path, description = "Resource code")),
     request_body(content = Object, description = "A rule: id, column, type and its parameters, enabled"),
-    responses((status = 200, body = Object, description = "The saved rule"), (status = 401, body = ErrorBody),
+    responses((status = 200, body = Object, description = "The saved rule"), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn save_rule(
     State(state): State<AppState>,
@@ -202,7 +202,7 @@ pub struct TicketQuery {
 
 /// Problem tickets the caller may see: its department's, or all for the hub.
 #[utoipa::path(get, path = "/api/v1/quality/tickets", tag = "quality", params(TicketQuery),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody)))]
 async fn list_tickets(
     State(state): State<AppState>,
@@ -251,7 +251,7 @@ pub struct TicketActionRequest {
 /// upholds or dismisses a disputed objection.
 #[utoipa::path(post, path = "/api/v1/quality/tickets/{id}/actions", tag = "quality",
     params(("id" = String, Path, description = "Ticket id")), request_body = TicketActionRequest,
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Not allowed in the ticket's state"),
               (status = 422, body = ErrorBody)))]
 async fn act_on_ticket(
@@ -295,7 +295,7 @@ pub struct ObjectionRequest {
 /// Raises an objection (异议) on a record of a resource; it goes to the provider.
 #[utoipa::path(post, path = "/api/v1/quality/resources/{code}/objections", tag = "quality",
     params(("code" = String, Path, description = "Resource code")), request_body = ObjectionRequest,
-    responses((status = 201, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn raise_objection(
     State(state): State<AppState>,
@@ -321,7 +321,7 @@ async fn raise_objection(
 
 /// The designated authoritative sources (一数一源).
 #[utoipa::path(get, path = "/api/v1/quality/sources", tag = "quality",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [Object]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_sources(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -345,7 +345,7 @@ pub struct SourceRequest {
 
 /// Designates the authoritative source of an attribute (hub operators).
 #[utoipa::path(post, path = "/api/v1/quality/sources", tag = "quality", request_body = SourceRequest,
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn designate_source(
     State(state): State<AppState>,
@@ -379,7 +379,8 @@ pub struct CrossCheckRequest {
 /// Cross-checks every dataset holding a designated attribute against its authoritative
 /// source; conflicts are ticketed to the non-authoritative provider.
 #[utoipa::path(post, path = "/api/v1/quality/cross-checks", tag = "quality", request_body = CrossCheckRequest,
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn cross_check(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub(crate) mod audit;
 mod data;
+mod quality;
 
 use crate::AppState;
 use crate::i18n::{Lang, t};
@@ -64,6 +65,23 @@ pub fn templates() -> Environment<'static> {
         ),
         ("import.html", include_str!("../../templates/import.html")),
         ("users.html", include_str!("../../templates/users.html")),
+        ("quality.html", include_str!("../../templates/quality.html")),
+        (
+            "quality_resource.html",
+            include_str!("../../templates/quality_resource.html"),
+        ),
+        (
+            "quality_tickets.html",
+            include_str!("../../templates/quality_tickets.html"),
+        ),
+        (
+            "quality_ticket.html",
+            include_str!("../../templates/quality_ticket.html"),
+        ),
+        (
+            "quality_sources.html",
+            include_str!("../../templates/quality_sources.html"),
+        ),
         (
             "applications.html",
             include_str!("../../templates/applications.html"),
@@ -190,6 +208,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(data::router())
         .merge(audit::router())
+        .merge(quality::router())
 }
 
 fn lang_of(jar: &CookieJar) -> Lang {

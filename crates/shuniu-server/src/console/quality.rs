@@ -1,0 +1,570 @@
+//! Console pages of the governance capability: the quality dashboard (scores by
+//! department, trend, worst rules, stale datasets), a resource's quality page (rules,
+//! results, failing samples, the rule form, objections), problem tickets, and the
+//! authoritative sources. Charts are inline SVG drawn here: no script, nothing external.
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::context;
+use serde::Deserialize;
+use shuniu_quality::{ObjectionInput, QualityError, RuleKind, RuleSpec, SourceInput, TicketAction};
+
+use super::{ConsoleUser, csrf_rejection, error_page, page, ser};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/quality", get(dashboard))
+        .route("/quality/r/{code}", get(resource_page))
+        .route("/quality/r/{code}/rules", post(save_rule))
+        .route("/quality/r/{code}/check", post(check_now))
+        .route("/quality/r/{code}/objections", post(raise_objection))
+        .route("/quality/tickets", get(tickets_page))
+        .route(
+            "/quality/tickets/{id}",
+            get(ticket_page).post(ticket_action),
+        )
+        .route("/quality/sources", get(sources_page).post(designate))
+        .route("/quality/sources/cross-check", post(cross_check))
+}
+
+fn quality_error(user: &ConsoleUser, e: QualityError) -> Response {
+    let status = if e.is_not_found() {
+        StatusCode::NOT_FOUND
+    } else if e.code().starts_with("FORBIDDEN") {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let msg = user.lang.pick(e.message_zh(), e.to_string());
+    error_page(user.lang, status, &msg)
+}
+
+/// Points of a line chart in a `w`×`h` box, scores 0–100 mapped onto `floor`–100.
+fn polyline(scores: &[f64], w: f64, h: f64, floor: f64) -> String {
+    let n = scores.len();
+    scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let x = if n <= 1 {
+                w / 2.0
+            } else {
+                i as f64 * w / (n - 1) as f64
+            };
+            let y = h - ((s - floor).max(0.0) / (100.0 - floor)) * h;
+            format!("{x:.1},{y:.1}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The lower end of a chart's scale: scores cluster near 100, so start below the lowest.
+fn chart_floor(scores: impl Iterator<Item = f64>) -> f64 {
+    let min = scores.fold(100.0_f64, f64::min);
+    ((min - 5.0) / 10.0).floor().clamp(0.0, 9.0) * 10.0
+}
+
+async fn dashboard(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    let o = match state.aggregation.quality().overview(&user.actor).await {
+        Ok(o) => o,
+        Err(e) => return quality_error(&user, e),
+    };
+    let floor = chart_floor(
+        o.departments
+            .iter()
+            .map(|d| d.score)
+            .chain(o.trend.iter().map(|t| t.1)),
+    );
+    let bars: Vec<_> = o
+        .departments
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            context! {
+                y => i * 22,
+                width => (((d.score - floor).max(0.0) / (100.0 - floor)) * 400.0).round(),
+                score => format!("{:.1}", d.score),
+                name => d.name.clone(),
+                department => d.department.clone(),
+            }
+        })
+        .collect();
+    let trend_scores: Vec<f64> = o.trend.iter().map(|t| t.1).collect();
+    page(
+        &state,
+        &user,
+        "quality.html",
+        context! {
+            o => ser(&o),
+            bars => bars,
+            chart_height => o.departments.len() * 22,
+            floor => floor,
+            trend_points => polyline(&trend_scores, 600.0, 120.0, floor),
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct VersionParam {
+    version: Option<i64>,
+}
+
+async fn resource_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+    Query(q): Query<VersionParam>,
+) -> Response {
+    render_resource(&state, &user, &code, q.version, None).await
+}
+
+async fn render_resource(
+    state: &AppState,
+    user: &ConsoleUser,
+    code: &str,
+    version: Option<i64>,
+    error: Option<String>,
+) -> Response {
+    let quality = state.aggregation.quality();
+    let rec = match state.catalog.get(&user.actor, code).await {
+        Ok(r) => r,
+        Err(e) => return super::catalog_error(user, e),
+    };
+    let report = match quality.report(&user.actor, code, version).await {
+        Ok(r) => r,
+        Err(e) => return quality_error(user, e),
+    };
+    let rules = quality.rules(&user.actor, code).await.unwrap_or_default();
+    let trend = quality.trend(&user.actor, code).await.unwrap_or_default();
+    let tickets = quality
+        .tickets(&user.actor, None, Some(code), true, false)
+        .await
+        .unwrap_or_default();
+    let scores: Vec<f64> = trend.iter().map(|t| t.1).collect();
+    let floor = chart_floor(scores.iter().copied());
+    let may_manage = shuniu_policy::decide(
+        &user.actor,
+        shuniu_policy::Action::ManageQualityRules,
+        shuniu_policy::Target::Resource {
+            provider: &rec.spec.provider,
+            status: rec.status,
+        },
+    )
+    .is_ok();
+    let may_object = shuniu_policy::decide(
+        &user.actor,
+        shuniu_policy::Action::RaiseObjection,
+        shuniu_policy::Target::Resource {
+            provider: &rec.spec.provider,
+            status: rec.status,
+        },
+    )
+    .is_ok();
+    page(
+        state,
+        user,
+        "quality_resource.html",
+        context! {
+            code => code,
+            name => rec.spec.name.clone(),
+            provider => rec.spec.provider.clone(),
+            items => ser(&rec.spec.data_items),
+            report => ser(&report),
+            rules => ser(&rules),
+            trend => ser(&trend),
+            trend_points => polyline(&scores, 600.0, 100.0, floor),
+            floor => floor,
+            tickets => ser(&tickets),
+            may_manage => may_manage,
+            may_object => may_object,
+            code_tables => ser(shuniu_quality::CODE_TABLES),
+            error => error,
+        },
+    )
+}
+
+fn field<'a>(form: &'a [(String, String)], k: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(key, _)| key == k)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// A rule from the console's form: a type and up to two parameters whose meaning depends on
+/// it (see the form's help), or an existing rule's JSON with `enabled` switched.
+fn rule_from_form(form: &[(String, String)]) -> Result<RuleSpec, String> {
+    if let Some(json) = field(form, "spec") {
+        let mut spec: RuleSpec = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        spec.enabled = field(form, "enabled") == Some("true");
+        return Ok(spec);
+    }
+    let a = field(form, "a").map(str::to_string);
+    let b = field(form, "b").map(str::to_string);
+    let num = |v: &Option<String>| -> Result<Option<f64>, String> {
+        v.as_deref()
+            .map(|s| {
+                s.parse::<f64>()
+                    .map_err(|_| format!("{s:?} 不是数字 / is not a number"))
+            })
+            .transpose()
+    };
+    let int = |v: &Option<String>| -> Result<Option<u32>, String> {
+        v.as_deref()
+            .map(|s| {
+                s.parse::<u32>()
+                    .map_err(|_| format!("{s:?} 不是非负整数 / is not a whole number"))
+            })
+            .transpose()
+    };
+    let need = |v: Option<String>, what: &str| -> Result<String, String> {
+        v.ok_or_else(|| format!("请填写{what} / {what} is required"))
+    };
+    let kind = match field(form, "type").unwrap_or("") {
+        "required" => RuleKind::Required,
+        "unique" => RuleKind::Unique,
+        "pattern" => RuleKind::Pattern {
+            pattern: need(a, "正则表达式 pattern")?,
+        },
+        "length" => RuleKind::Length {
+            min: int(&a)?,
+            max: int(&b)?,
+        },
+        "range" => RuleKind::Range {
+            min: num(&a)?,
+            max: num(&b)?,
+        },
+        "date_range" => RuleKind::DateRange { min: a, max: b },
+        "code_table" => RuleKind::CodeTable {
+            table: need(a, "代码表 code table")?,
+        },
+        "values" => RuleKind::Values {
+            values: a
+                .unwrap_or_default()
+                .split([',', '，', '、'])
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect(),
+        },
+        "id_number" => RuleKind::IdNumber,
+        "id_consistency" => RuleKind::IdConsistency {
+            birth_column: a,
+            sex_column: b,
+        },
+        "credit_code" => RuleKind::CreditCode,
+        "mobile" => RuleKind::Mobile,
+        "email" => RuleKind::Email,
+        "compare" => RuleKind::Compare {
+            op: need(a, "比较符 operator")?,
+            other: need(b, "另一信息项 other column")?,
+        },
+        "reference" => RuleKind::Reference {
+            resource: need(a, "引用资源 resource")?,
+            column: need(b, "引用信息项 column")?,
+        },
+        "freshness" => RuleKind::Freshness,
+        other => return Err(format!("未知的规则类型 / unknown rule type {other:?}")),
+    };
+    let column = field(form, "column").map(str::to_string);
+    let id = field(form, "id")
+        .map(str::to_string)
+        .unwrap_or_else(|| match &column {
+            Some(c) => format!("{c}.{}", kind.code()),
+            None => kind.code().to_string(),
+        });
+    Ok(RuleSpec {
+        id,
+        column,
+        kind,
+        enabled: true,
+        origin: "officer".into(),
+    })
+}
+
+async fn save_rule(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
+        return r;
+    }
+    let spec = match rule_from_form(&form) {
+        Ok(s) => s,
+        Err(msg) => return render_resource(&state, &user, &code, None, Some(msg)).await,
+    };
+    match state
+        .aggregation
+        .quality()
+        .save_rule(&user.actor, &code, spec)
+        .await
+    {
+        Ok(_) => {
+            Redirect::to(&format!("/quality/r/{}#rules", super::urlencode(&code))).into_response()
+        }
+        Err(e) if matches!(e, QualityError::Invalid { .. }) => {
+            let msg = format!(
+                "{} [{}]",
+                user.lang.pick(e.message_zh(), e.to_string()),
+                e.code()
+            );
+            render_resource(&state, &user, &code, None, Some(msg)).await
+        }
+        Err(e) => quality_error(&user, e),
+    }
+}
+
+async fn check_now(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
+        return r;
+    }
+    match state
+        .aggregation
+        .quality()
+        .check_version(&user.actor, &code, None)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/quality/r/{}", super::urlencode(&code))).into_response(),
+        Err(e) => quality_error(&user, e),
+    }
+}
+
+async fn raise_objection(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(code): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
+        return r;
+    }
+    let input = ObjectionInput {
+        record_key: field(&form, "record_key").unwrap_or("").to_string(),
+        column: field(&form, "column").map(str::to_string),
+        reason: field(&form, "reason").unwrap_or("").to_string(),
+    };
+    match state
+        .aggregation
+        .quality()
+        .raise_objection(&user.actor, &code, input)
+        .await
+    {
+        Ok(t) => Redirect::to(&format!(
+            "/quality/tickets/{}",
+            super::urlencode(&t.ticket.id)
+        ))
+        .into_response(),
+        Err(e) if matches!(e, QualityError::Invalid { .. }) => {
+            let msg = user.lang.pick(e.message_zh(), e.to_string());
+            render_resource(&state, &user, &code, None, Some(msg)).await
+        }
+        Err(e) => quality_error(&user, e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct TicketParams {
+    department: Option<String>,
+    resource: Option<String>,
+    /// open (default), all or overdue.
+    show: Option<String>,
+}
+
+async fn tickets_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<TicketParams>,
+) -> Response {
+    let show = q.show.clone().unwrap_or_else(|| "open".into());
+    let department = q.department.clone().filter(|d| !d.is_empty());
+    let resource = q.resource.clone().filter(|d| !d.is_empty());
+    let quality = state.aggregation.quality();
+    let tickets = match quality
+        .tickets(
+            &user.actor,
+            department.as_deref(),
+            resource.as_deref(),
+            show != "all",
+            show == "overdue",
+        )
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return quality_error(&user, e),
+    };
+    // Overdue tickets per department, for the hub's follow-up (and a department's own).
+    let overdue = quality
+        .tickets(&user.actor, department.as_deref(), None, true, true)
+        .await
+        .unwrap_or_default();
+    let mut per_department: std::collections::BTreeMap<String, usize> = Default::default();
+    for t in &overdue {
+        *per_department.entry(t.provider.clone()).or_default() += 1;
+    }
+    let now = shuniu_store::now();
+    let rows: Vec<_> = tickets
+        .iter()
+        .map(|t| {
+            context! {
+                t => ser(t),
+                overdue => t.closed_at.is_none() && t.deadline < now,
+            }
+        })
+        .collect();
+    page(
+        &state,
+        &user,
+        "quality_tickets.html",
+        context! {
+            tickets => rows,
+            show => show,
+            department => department,
+            resource => resource,
+            overdue_by_department => per_department,
+        },
+    )
+}
+
+async fn ticket_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> Response {
+    render_ticket(&state, &user, &id, None).await
+}
+
+async fn render_ticket(
+    state: &AppState,
+    user: &ConsoleUser,
+    id: &str,
+    error: Option<String>,
+) -> Response {
+    match state.aggregation.quality().ticket(&user.actor, id).await {
+        Ok(view) => page(
+            state,
+            user,
+            "quality_ticket.html",
+            context! { v => ser(&view), error => error },
+        ),
+        Err(e) => quality_error(user, e),
+    }
+}
+
+async fn ticket_action(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
+        return r;
+    }
+    let Some(action) = field(&form, "action").and_then(TicketAction::parse) else {
+        return render_ticket(
+            &state,
+            &user,
+            &id,
+            Some("未知的处理动作 / unknown action".into()),
+        )
+        .await;
+    };
+    let reason = field(&form, "reason").unwrap_or("");
+    match state
+        .aggregation
+        .quality()
+        .act_on_ticket(&user.actor, &id, action, reason)
+        .await
+    {
+        Ok(_) => {
+            Redirect::to(&format!("/quality/tickets/{}", super::urlencode(&id))).into_response()
+        }
+        Err(e) if matches!(e, QualityError::Invalid { .. }) => {
+            let msg = user.lang.pick(e.message_zh(), e.to_string());
+            render_ticket(&state, &user, &id, Some(msg)).await
+        }
+        Err(e) => quality_error(&user, e),
+    }
+}
+
+async fn sources_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    render_sources(&state, &user, None, None).await
+}
+
+async fn render_sources(
+    state: &AppState,
+    user: &ConsoleUser,
+    reports: Option<Vec<shuniu_quality::ConflictReport>>,
+    error: Option<String>,
+) -> Response {
+    match state.aggregation.quality().sources(&user.actor).await {
+        Ok(sources) => page(
+            state,
+            user,
+            "quality_sources.html",
+            context! {
+                sources => ser(&sources),
+                reports => ser(&reports),
+                error => error,
+            },
+        ),
+        Err(e) => quality_error(user, e),
+    }
+}
+
+async fn designate(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
+        return r;
+    }
+    let input = SourceInput {
+        attribute: field(&form, "attribute").unwrap_or("").to_string(),
+        label: field(&form, "label").unwrap_or("").to_string(),
+        key_type: field(&form, "key_type").unwrap_or("").to_string(),
+        resource: field(&form, "resource").unwrap_or("").to_string(),
+        column: field(&form, "column").map(str::to_string),
+    };
+    match state
+        .aggregation
+        .quality()
+        .designate_source(&user.actor, input)
+        .await
+    {
+        Ok(_) => Redirect::to("/quality/sources").into_response(),
+        Err(e) if matches!(e, QualityError::Invalid { .. }) || e.is_not_found() => {
+            let msg = user.lang.pick(e.message_zh(), e.to_string());
+            render_sources(&state, &user, None, Some(msg)).await
+        }
+        Err(e) => quality_error(&user, e),
+    }
+}
+
+async fn cross_check(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    if let Some(r) = csrf_rejection(&user, &form) {
+        return r;
+    }
+    match state
+        .aggregation
+        .quality()
+        .cross_check(&user.actor, field(&form, "attribute"))
+        .await
+    {
+        Ok(reports) => render_sources(&state, &user, Some(reports), None).await,
+        Err(e) => quality_error(&user, e),
+    }
+}
