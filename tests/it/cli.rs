@@ -103,6 +103,7 @@ async fn demo_city_then_serve_then_catalog_cli() {
         assert!(!out.status.success());
 
         run_documented_cli_examples(&data, dir.path());
+        run_documented_quality_examples(&data, dir.path());
 
         // Serve what the demo made and check the interface outside checks rely on.
         let port = free_port();
@@ -344,6 +345,73 @@ fn run_documented_cli_examples(data: &std::path::Path, work: &std::path::Path) {
         stdout.contains("已发布") && stdout.contains("已撤销"),
         "{stdout}"
     );
+}
+
+/// The quality page's command-line block, run as written against the demo city; then the
+/// stable `quality report --json` interface and the demo's injected address conflicts.
+fn run_documented_quality_examples(data: &std::path::Path, work: &std::path::Path) {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/quality.md")).unwrap();
+    let start = doc.find("## Command line").expect("section");
+    let open = doc[start..].find("```sh\n").unwrap() + start + 6;
+    let close = doc[open..].find("```").unwrap() + open;
+    let script = doc[open..close].replace("/tmp/city", &data.display().to_string());
+    let out = Command::new("bash")
+        .current_dir(work)
+        .env("BIN", env!("CARGO_BIN_EXE_shuniu"))
+        .env("SHUNIU_LOG", "warn")
+        .env_remove("SHUNIU_DATABASE_URL")
+        .arg("-c")
+        .arg(format!(
+            "set -euo pipefail\nshuniu() {{ \"$BIN\" \"$@\"; }}\n{script}"
+        ))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "documented quality examples failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("全市质量得分"), "{stdout}");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(work.join("report.json")).unwrap()).unwrap();
+    let score = report["score"].as_f64().expect("score");
+    assert!((0.0..=100.0).contains(&score), "{score}");
+    let rules = report["rules"].as_array().expect("rules");
+    for r in rules {
+        for k in ["rule", "column", "checked", "failed"] {
+            assert!(r.get(k).is_some(), "{k} in {r}");
+        }
+    }
+    // The demo injects bad check digits into the household register.
+    let id = rules
+        .iter()
+        .find(|r| r["rule"] == "id_number.id_number")
+        .expect("the ID-number rule");
+    assert!(id["failed"].as_u64().unwrap() > 0, "{id}");
+    assert!(id["checked"].as_u64().unwrap() > 1000, "{id}");
+    // And address conflicts with the register in other departments' datasets.
+    let out = run_ok(
+        shuniu()
+            .args([
+                "quality",
+                "cross-check",
+                "--attribute",
+                "address",
+                "--json",
+                "--data-dir",
+            ])
+            .arg(data),
+    );
+    let reports: Value = serde_json::from_str(&out).unwrap();
+    let conflicts: u64 = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["conflicts"].as_u64().unwrap())
+        .sum();
+    assert!(conflicts > 0, "{reports}");
 }
 
 pub(crate) fn run_ok(cmd: &mut Command) -> String {

@@ -568,3 +568,74 @@ async fn cross_check(
         Err(e) => quality_error(&user, e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_rule_form_reads_each_type_s_parameters() {
+        let r = rule_from_form(&form(&[
+            ("column", "amount"),
+            ("type", "range"),
+            ("a", "0"),
+            ("b", ""),
+        ]))
+        .expect("range");
+        assert_eq!(r.id, "amount.range");
+        assert_eq!(
+            r.kind,
+            RuleKind::Range {
+                min: Some(0.0),
+                max: None
+            }
+        );
+        let r = rule_from_form(&form(&[
+            ("column", "sex"),
+            ("type", "values"),
+            ("a", "1，2、9"),
+            ("id", "sex.v"),
+        ]))
+        .expect("values");
+        assert_eq!(
+            (r.id.as_str(), r.kind),
+            (
+                "sex.v",
+                RuleKind::Values {
+                    values: vec!["1".into(), "2".into(), "9".into()]
+                }
+            )
+        );
+        assert!(rule_from_form(&form(&[("type", "range"), ("a", "x")])).is_err());
+        assert!(rule_from_form(&form(&[("type", "pattern")])).is_err());
+        assert!(rule_from_form(&form(&[("type", "nonsense")])).is_err());
+        // Switching a listed rule keeps its parameters and flips `enabled` only.
+        let spec = r#"{"id":"m","column":"mobile","type":"pattern","pattern":"1\\d{10}","enabled":true,"origin":"auto","dimension":"validity","description_zh":"x","description_en":"x","derived":true}"#;
+        let r = rule_from_form(&form(&[("spec", spec), ("enabled", "false")])).expect("spec");
+        assert!(!r.enabled);
+        assert_eq!(
+            r.kind,
+            RuleKind::Pattern {
+                pattern: r"1\d{10}".into()
+            }
+        );
+    }
+
+    #[test]
+    fn charts_scale_scores_onto_their_box() {
+        assert_eq!(
+            polyline(&[100.0, 90.0], 600.0, 100.0, 80.0),
+            "0.0,0.0 600.0,50.0"
+        );
+        assert_eq!(chart_floor([97.0, 99.5].into_iter()), 90.0);
+        assert_eq!(chart_floor(std::iter::empty()), 90.0);
+        assert_eq!(chart_floor([3.0].into_iter()), 0.0);
+    }
+}
