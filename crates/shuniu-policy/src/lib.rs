@@ -9,6 +9,9 @@
 use serde::Serialize;
 use shuniu_types::{Actor, ResourceStatus, Role};
 
+pub mod grant;
+pub mod mask;
+
 /// What the actor wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Action {
@@ -53,6 +56,19 @@ pub enum Action {
     ReadTickets,
     /// Designate the authoritative source of an attribute (一数一源) and run cross-checks.
     DesignateSource,
+    /// File a sharing request (共享申请) for a published resource, for one's own department.
+    RequestShare,
+    /// Approve or refuse a conditional request as the provider (the hub once escalated),
+    /// or revoke or change a grant.
+    DecideRequest,
+    /// See sharing requests and grants: the whole hub's (`Hub`) or one department's.
+    ReadSharing,
+    /// File a demand (需求) for data, possibly not yet catalogued.
+    FileDemand,
+    /// Answer a demand routed to one's department (the hub answers any, and routes them).
+    AnswerDemand,
+    /// Route demands, run compliance checks, edit the working-day calendar (the hub).
+    ManageSharing,
 }
 
 /// The facts about the target that decisions depend on.
@@ -73,6 +89,20 @@ pub enum Target<'a> {
     Ticket { provider: &'a str },
     /// The problem tickets concerning one department (as provider or as the one who raised them).
     TicketsOf { department: &'a str },
+    /// A sharing request or grant between a providing and a consuming department.
+    /// `escalated`: past its deadline, the hub decides.
+    Share {
+        provider: &'a str,
+        consumer: &'a str,
+        escalated: bool,
+    },
+    /// What one department may see of sharing (its requests, grants, inbox, demands).
+    SharingOf { department: &'a str },
+    /// A demand filed by `department`, routed to `routed_to` (if routed yet).
+    Demand {
+        department: &'a str,
+        routed_to: Option<&'a str>,
+    },
 }
 
 /// A refusal, explained.
@@ -359,6 +389,118 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                 ))
             }
         }
+        (
+            Action::RequestShare,
+            Target::Share {
+                provider, consumer, ..
+            },
+        ) => {
+            match actor.role {
+                Role::Viewer => {
+                    return Err(role_denied(
+                        actor.role,
+                        "提交共享申请",
+                        "file sharing requests",
+                    ));
+                }
+                Role::DataOfficer if consumer != actor.department => {
+                    return Err(Denied::new(
+                        "FORBIDDEN_DEPARTMENT",
+                        "只能为本部门提交共享申请",
+                        "you may only file sharing requests for your own department",
+                    ));
+                }
+                _ => {}
+            }
+            if provider == consumer {
+                Err(Denied::new(
+                    "OWN_RESOURCE",
+                    "本部门的资源无需申请共享",
+                    "your own department's resources need no sharing request",
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        (
+            Action::DecideRequest,
+            Target::Share {
+                provider,
+                escalated,
+                ..
+            },
+        ) => match actor.role {
+            Role::HubOperator => Ok(()),
+            Role::DataOfficer if own(provider) && !escalated => Ok(()),
+            Role::DataOfficer if own(provider) => Err(Denied::new(
+                "ESCALATED",
+                "申请已超期并提交大数据局处理",
+                "the request is overdue and has been escalated to the hub",
+            )),
+            Role::DataOfficer => Err(Denied::new(
+                "FORBIDDEN_DEPARTMENT",
+                "只有数据提供部门可以审批该申请",
+                "only the providing department decides this request",
+            )),
+            Role::Viewer => Err(role_denied(
+                actor.role,
+                "审批共享申请",
+                "decide sharing requests",
+            )),
+        },
+        (
+            Action::ReadSharing,
+            Target::Share {
+                provider, consumer, ..
+            },
+        ) => {
+            if operator || own(provider) || own(consumer) {
+                Ok(())
+            } else {
+                Err(Denied {
+                    hide: true,
+                    ..Denied::new("NOT_FOUND", "申请或授权不存在", "no such request or grant")
+                })
+            }
+        }
+        (Action::ReadSharing, Target::SharingOf { department }) => {
+            if operator || own(department) {
+                Ok(())
+            } else {
+                Err(other_department("查看共享情况于", "see the sharing of"))
+            }
+        }
+        (Action::ReadSharing | Action::ManageSharing, Target::Hub) => {
+            if operator {
+                Ok(())
+            } else {
+                Err(role_denied(
+                    actor.role,
+                    "管理全市共享",
+                    "manage the city's sharing",
+                ))
+            }
+        }
+        (Action::FileDemand, Target::Demand { department, .. }) => match actor.role {
+            Role::HubOperator => Ok(()),
+            Role::DataOfficer if own(department) => Ok(()),
+            Role::DataOfficer => Err(Denied::new(
+                "FORBIDDEN_DEPARTMENT",
+                "只能为本部门提出需求",
+                "you may only file demands for your own department",
+            )),
+            Role::Viewer => Err(role_denied(actor.role, "提出数据需求", "file demands")),
+        },
+        (Action::AnswerDemand, Target::Demand { routed_to, .. }) => match actor.role {
+            Role::HubOperator => Ok(()),
+            Role::DataOfficer if routed_to.is_some_and(own) => Ok(()),
+            Role::DataOfficer => Err(Denied::new(
+                "FORBIDDEN_DEPARTMENT",
+                "该需求未分派给本部门",
+                "this demand was not routed to your department",
+            )),
+            Role::Viewer => Err(role_denied(actor.role, "答复数据需求", "answer demands")),
+        },
         _ => Err(Denied::new(
             "FORBIDDEN",
             "不允许的操作",
@@ -506,6 +648,63 @@ mod tests {
                 assert_eq!(admin, role == Role::HubOperator);
                 let sql = decide(&a, Action::QueryLake, Target::Hub).is_ok();
                 assert_eq!(sql, role == Role::HubOperator);
+            }
+        }
+    }
+
+    /// Sharing workflow: role × own/other department × the request's sides.
+    #[test]
+    fn sharing_matrix() {
+        for role in [Role::HubOperator, Role::DataOfficer, Role::Viewer] {
+            for dept in ["GA", "MZ", "JY"] {
+                let a = actor(role, dept);
+                let op = role == Role::HubOperator;
+                let officer = role == Role::DataOfficer;
+                for escalated in [false, true] {
+                    let t = Target::Share {
+                        provider: "GA",
+                        consumer: "MZ",
+                        escalated,
+                    };
+                    assert_eq!(
+                        decide(&a, Action::RequestShare, t).is_ok(),
+                        op || (officer && dept == "MZ"),
+                        "request {role:?} {dept}"
+                    );
+                    assert_eq!(
+                        decide(&a, Action::DecideRequest, t).is_ok(),
+                        op || (officer && dept == "GA" && !escalated),
+                        "decide {role:?} {dept} {escalated}"
+                    );
+                    assert_eq!(
+                        decide(&a, Action::ReadSharing, t).is_ok(),
+                        op || dept == "GA" || dept == "MZ"
+                    );
+                }
+                let own_request = Target::Share {
+                    provider: "GA",
+                    consumer: "GA",
+                    escalated: false,
+                };
+                assert!(decide(&a, Action::RequestShare, own_request).is_err());
+                assert_eq!(decide(&a, Action::ManageSharing, Target::Hub).is_ok(), op);
+                let demand = Target::Demand {
+                    department: "MZ",
+                    routed_to: Some("GA"),
+                };
+                assert_eq!(
+                    decide(&a, Action::FileDemand, demand).is_ok(),
+                    op || (officer && dept == "MZ")
+                );
+                assert_eq!(
+                    decide(&a, Action::AnswerDemand, demand).is_ok(),
+                    op || (officer && dept == "GA")
+                );
+                let unrouted = Target::Demand {
+                    department: "MZ",
+                    routed_to: None,
+                };
+                assert_eq!(decide(&a, Action::AnswerDemand, unrouted).is_ok(), op);
             }
         }
     }
