@@ -19,10 +19,12 @@ mod audit;
 mod loads;
 mod quality;
 mod rows;
+mod sharing;
 pub use audit::*;
 pub use loads::*;
 pub use quality::*;
 pub use rows::*;
+pub use sharing::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,0 +1,591 @@
+//! The serving index: one redb file per resource (`DATA_DIR/serving/CODE.redb`) that answers
+//! lookups by key in microseconds, and the change feed built from successive versions.
+//!
+//! The lake stays the record; this is a derived, rebuildable copy shaped for point reads.
+//! Each dataset version is folded in by one write transaction: rows inserted, changed or
+//! gone are written and logged as changes `(version, seq) → op key`. redb commits atomically
+//! and readers keep their snapshot (MVCC), so a lookup sees the old version or the new one,
+//! never a mix; a crash mid-build leaves the previous version in place.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::DataType;
+use arrow::record_batch::RecordBatch;
+use redb::{
+    Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, SharingError};
+
+/// Primary key → `[version stamp: u64 LE][encoded row]`.
+const ROWS: TableDefinition<&str, &[u8]> = TableDefinition::new("rows");
+/// ID number or credit code held in a non-key column → primary keys.
+const ALT: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("alt");
+/// `(version, seq)` → `[op][key]`.
+const CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("changes");
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+
+/// What a version did to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeOp {
+    Inserted,
+    Updated,
+    Deleted,
+}
+
+impl ChangeOp {
+    fn byte(self) -> u8 {
+        match self {
+            ChangeOp::Inserted => b'i',
+            ChangeOp::Updated => b'u',
+            ChangeOp::Deleted => b'd',
+        }
+    }
+    fn from_byte(b: u8) -> Option<ChangeOp> {
+        match b {
+            b'i' => Some(ChangeOp::Inserted),
+            b'u' => Some(ChangeOp::Updated),
+            b'd' => Some(ChangeOp::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// A position in the change feed: after `seq` of `version`. Shown as `v{version}.{seq}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Cursor {
+    pub version: u64,
+    pub seq: u64,
+}
+
+impl Cursor {
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let s = s.trim();
+        if s.is_empty() || s == "0" {
+            return Some(Cursor::default());
+        }
+        let (v, q) = s.strip_prefix('v')?.split_once('.')?;
+        Some(Cursor {
+            version: v.parse().ok()?,
+            seq: q.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}.{}", self.version, self.seq)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub cursor: Cursor,
+    pub op: ChangeOp,
+    pub key: String,
+}
+
+/// A row as stored: every column of the index, as text (NULL kept).
+pub type Row = Vec<Option<String>>;
+
+fn encode(row: &[Option<&str>], version: u64, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&version.to_le_bytes());
+    for cell in row {
+        match cell {
+            None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+            Some(v) => {
+                out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                out.extend_from_slice(v.as_bytes());
+            }
+        }
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<Row> {
+    let corrupt = || SharingError::Index("corrupt row in the serving index".into());
+    let mut row = Vec::new();
+    let mut p = 8usize;
+    while p < bytes.len() {
+        let len = u32::from_le_bytes(
+            bytes
+                .get(p..p + 4)
+                .ok_or_else(corrupt)?
+                .try_into()
+                .map_err(|_| corrupt())?,
+        );
+        p += 4;
+        if len == u32::MAX {
+            row.push(None);
+        } else {
+            let end = p + len as usize;
+            let s = std::str::from_utf8(bytes.get(p..end).ok_or_else(corrupt)?)
+                .map_err(|_| corrupt())?;
+            row.push(Some(s.to_string()));
+            p = end;
+        }
+    }
+    Ok(row)
+}
+
+fn stamp(bytes: &[u8]) -> u64 {
+    bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
+
+fn db_err(e: impl std::fmt::Display) -> SharingError {
+    SharingError::Index(e.to_string())
+}
+
+/// How a resource's rows are laid out in its index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// Column names, in stored order.
+    pub columns: Vec<String>,
+    /// Index into `columns` of the primary key.
+    pub key: usize,
+    /// Columns also indexed (ID numbers, credit codes that are not the key).
+    pub alternates: Vec<usize>,
+}
+
+/// What folding a version into the index did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BuildStats {
+    pub version: u64,
+    pub rows: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    /// Rows without a key value, which the index cannot serve.
+    pub keyless: u64,
+}
+
+pub struct ServingIndex {
+    db: Database,
+    path: PathBuf,
+}
+
+impl ServingIndex {
+    pub fn path_for(root: &Path, code: &str) -> PathBuf {
+        root.join(format!("{code}.redb"))
+    }
+
+    pub fn open(root: &Path, code: &str) -> Result<Arc<ServingIndex>> {
+        std::fs::create_dir_all(root)?;
+        let path = Self::path_for(root, code);
+        let db = Database::builder()
+            .set_cache_size(64 << 20)
+            .create(&path)
+            .map_err(db_err)?;
+        Ok(Arc::new(ServingIndex { db, path }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let t = match rtx.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_string()))
+    }
+
+    /// The dataset version the index serves, if any has been built.
+    pub fn version(&self) -> Result<Option<u64>> {
+        Ok(self.meta("version")?.and_then(|v| v.parse().ok()))
+    }
+
+    pub fn layout(&self) -> Result<Option<Layout>> {
+        Ok(self
+            .meta("layout")?
+            .and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    pub fn rows(&self) -> Result<u64> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        match rtx.open_table(ROWS) {
+            Ok(t) => t.len().map_err(db_err),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    /// The row with this primary key, and the rows whose ID number / credit code column holds
+    /// it (a person's records in a resource keyed otherwise). One read snapshot.
+    pub fn lookup(&self, key: &str, max: usize) -> Result<Vec<Row>> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let rows = match rtx.open_table(ROWS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let mut out = Vec::new();
+        if let Some(v) = rows.get(key).map_err(db_err)? {
+            out.push(decode(v.value())?);
+        }
+        if let Ok(alt) = rtx.open_multimap_table(ALT) {
+            for k in alt.get(key).map_err(db_err)? {
+                if out.len() >= max {
+                    break;
+                }
+                let k = k.map_err(db_err)?;
+                if k.value() == key {
+                    continue;
+                }
+                if let Some(v) = rows.get(k.value()).map_err(db_err)? {
+                    out.push(decode(v.value())?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Looks up many keys in one read snapshot (a comparison job's chunk, sorted by the
+    /// caller so that the B-tree is walked in order).
+    pub fn lookup_many<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k str>,
+        mut found: impl FnMut(&'k str, Option<Row>) -> Result<()>,
+    ) -> Result<()> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let rows = match rtx.open_table(ROWS) {
+            Ok(t) => Some(t),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(db_err(e)),
+        };
+        for k in keys {
+            let row = match &rows {
+                Some(t) => match t.get(k).map_err(db_err)? {
+                    Some(v) => Some(decode(v.value())?),
+                    None => None,
+                },
+                None => None,
+            };
+            found(k, row)?;
+        }
+        Ok(())
+    }
+
+    /// Changes after `after`, at most `limit`, oldest first; and the newest cursor.
+    pub fn changes(&self, after: Cursor, limit: usize) -> Result<(Vec<Change>, Cursor)> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let t = match rtx.open_table(CHANGES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok((Vec::new(), after)),
+            Err(e) => return Err(db_err(e)),
+        };
+        let last = t
+            .last()
+            .map_err(db_err)?
+            .map(|(k, _)| {
+                let (version, seq) = k.value();
+                Cursor { version, seq }
+            })
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        let start = (after.version, after.seq.saturating_add(1));
+        for item in t.range(start..).map_err(db_err)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, v) = item.map_err(db_err)?;
+            let (version, seq) = k.value();
+            let bytes = v.value();
+            let op = bytes
+                .first()
+                .copied()
+                .and_then(ChangeOp::from_byte)
+                .ok_or_else(|| SharingError::Index("corrupt change entry".into()))?;
+            out.push(Change {
+                cursor: Cursor { version, seq },
+                op,
+                key: String::from_utf8_lossy(&bytes[1..]).into_owned(),
+            });
+        }
+        Ok((out, last.max(after)))
+    }
+
+    /// Folds one dataset version into the index, batch by batch. `batches` yields the
+    /// version's rows with the layout's columns in order. Runs on a blocking thread.
+    pub fn build(
+        &self,
+        version: u64,
+        layout: &Layout,
+        batches: impl Iterator<Item = Result<RecordBatch>>,
+    ) -> Result<BuildStats> {
+        if let Some(current) = self.version()?
+            && current >= version
+        {
+            return Ok(BuildStats {
+                version: current,
+                ..Default::default()
+            });
+        }
+        let mut stats = BuildStats {
+            version,
+            ..Default::default()
+        };
+        let wtx = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut rows = wtx.open_table(ROWS).map_err(db_err)?;
+            let mut alt = wtx.open_multimap_table(ALT).map_err(db_err)?;
+            let mut changes = wtx.open_table(CHANGES).map_err(db_err)?;
+            let mut seq = 0u64;
+            let mut buf = Vec::new();
+            let mut change = Vec::new();
+            for batch in batches {
+                let batch = batch?;
+                let cols: Vec<Arc<dyn Array>> = batch
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        if c.data_type() == &DataType::Utf8 {
+                            Ok(c.clone())
+                        } else {
+                            arrow::compute::cast(c, &DataType::Utf8)
+                                .map_err(|e| SharingError::Index(e.to_string()))
+                        }
+                    })
+                    .collect::<Result<_>>()?;
+                let strs: Vec<&arrow::array::StringArray> =
+                    cols.iter().map(|c| c.as_string::<i32>()).collect();
+                let mut cells: Vec<Option<&str>> = vec![None; strs.len()];
+                for i in 0..batch.num_rows() {
+                    for (c, a) in strs.iter().enumerate() {
+                        cells[c] = if a.is_null(i) { None } else { Some(a.value(i)) };
+                    }
+                    stats.rows += 1;
+                    let Some(key) = cells.get(layout.key).copied().flatten() else {
+                        stats.keyless += 1;
+                        continue;
+                    };
+                    encode(&cells, version, &mut buf);
+                    let previous = rows.get(key).map_err(db_err)?.map(|v| v.value().to_vec());
+                    let op = match &previous {
+                        None => Some(ChangeOp::Inserted),
+                        // Same key twice in one version: the later row wins, one change.
+                        Some(old) if stamp(old) == version => None,
+                        Some(old) if old[8..] != buf[8..] => Some(ChangeOp::Updated),
+                        Some(_) => None,
+                    };
+                    if let Some(old) = &previous {
+                        let old_row = decode(old)?;
+                        for &a in &layout.alternates {
+                            if let Some(Some(v)) = old_row.get(a)
+                                && cells.get(a).copied().flatten() != Some(v.as_str())
+                            {
+                                alt.remove(v.as_str(), key).map_err(db_err)?;
+                            }
+                        }
+                    }
+                    rows.insert(key, buf.as_slice()).map_err(db_err)?;
+                    for &a in &layout.alternates {
+                        if let Some(v) = cells.get(a).copied().flatten() {
+                            alt.insert(v, key).map_err(db_err)?;
+                        }
+                    }
+                    if let Some(op) = op {
+                        match op {
+                            ChangeOp::Inserted => stats.inserted += 1,
+                            _ => stats.updated += 1,
+                        }
+                        seq += 1;
+                        change.clear();
+                        change.push(op.byte());
+                        change.extend_from_slice(key.as_bytes());
+                        changes
+                            .insert((version, seq), change.as_slice())
+                            .map_err(db_err)?;
+                    }
+                }
+            }
+            // Keys the new version no longer has: scanned in chunks so that memory stays
+            // bounded however much was deleted.
+            let mut from: Option<String> = None;
+            loop {
+                let mut gone: Vec<(String, Row)> = Vec::new();
+                {
+                    let range = match &from {
+                        None => rows.range::<&str>(..).map_err(db_err)?,
+                        Some(f) => rows.range::<&str>(f.as_str()..).map_err(db_err)?,
+                    };
+                    let mut scanned = 0usize;
+                    let mut last = None;
+                    for item in range {
+                        let (k, v) = item.map_err(db_err)?;
+                        scanned += 1;
+                        last = Some(k.value().to_string());
+                        if stamp(v.value()) < version {
+                            gone.push((k.value().to_string(), decode(v.value())?));
+                        }
+                        if scanned >= 65_536 {
+                            break;
+                        }
+                    }
+                    match last {
+                        Some(l) if scanned >= 65_536 => from = Some(l + "\u{0}"),
+                        _ => from = None,
+                    }
+                }
+                for (k, old) in &gone {
+                    rows.remove(k.as_str()).map_err(db_err)?;
+                    for &a in &layout.alternates {
+                        if let Some(Some(v)) = old.get(a) {
+                            alt.remove(v.as_str(), k.as_str()).map_err(db_err)?;
+                        }
+                    }
+                    stats.deleted += 1;
+                    seq += 1;
+                    change.clear();
+                    change.push(ChangeOp::Deleted.byte());
+                    change.extend_from_slice(k.as_bytes());
+                    changes
+                        .insert((version, seq), change.as_slice())
+                        .map_err(db_err)?;
+                }
+                if from.is_none() {
+                    break;
+                }
+            }
+            let mut meta = wtx.open_table(META).map_err(db_err)?;
+            meta.insert("version", version.to_string().as_str())
+                .map_err(db_err)?;
+            let layout_json =
+                serde_json::to_string(layout).map_err(|e| SharingError::Index(e.to_string()))?;
+            meta.insert("layout", layout_json.as_str())
+                .map_err(db_err)?;
+        }
+        wtx.commit().map_err(db_err)?;
+        Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::StringArray;
+    use arrow::datatypes::{Field, Schema};
+
+    fn batch(rows: &[(&str, &str, Option<&str>)]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("no", DataType::Utf8, true),
+            Field::new("id_number", DataType::Utf8, true),
+            Field::new("status", DataType::Utf8, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| Some(r.0)).collect::<Vec<_>>(),
+                )),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| Some(r.1)).collect::<Vec<_>>(),
+                )),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                )),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn versions_fold_in_with_their_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ServingIndex::open(dir.path(), "R").unwrap();
+        let layout = Layout {
+            columns: vec!["no".into(), "id_number".into(), "status".into()],
+            key: 0,
+            alternates: vec![1],
+        };
+        assert_eq!(idx.version().unwrap(), None);
+        let v1 = batch(&[
+            ("1", "A", Some("x")),
+            ("2", "B", None),
+            ("3", "A", Some("y")),
+        ]);
+        let s = idx.build(1, &layout, [Ok(v1)].into_iter()).unwrap();
+        assert_eq!((s.inserted, s.updated, s.deleted), (3, 0, 0));
+        assert_eq!(
+            idx.lookup("2", 10).unwrap(),
+            vec![vec![Some("2".into()), Some("B".into()), None]]
+        );
+        assert_eq!(
+            idx.lookup("A", 10).unwrap().len(),
+            2,
+            "alternate key finds both rows"
+        );
+        // Version 2: row 1 changes, row 2 goes, row 4 arrives, row 3 stays.
+        let v2 = batch(&[
+            ("1", "C", Some("x")),
+            ("3", "A", Some("y")),
+            ("4", "D", None),
+        ]);
+        let s = idx.build(2, &layout, [Ok(v2)].into_iter()).unwrap();
+        assert_eq!((s.inserted, s.updated, s.deleted), (1, 1, 1));
+        assert!(idx.lookup("2", 10).unwrap().is_empty());
+        assert_eq!(
+            idx.lookup("A", 10).unwrap().len(),
+            1,
+            "the moved ID left the alternate index"
+        );
+        assert_eq!(idx.lookup("C", 10).unwrap().len(), 1);
+        let (all, last) = idx.changes(Cursor::default(), 100).unwrap();
+        assert_eq!(all.len(), 6);
+        assert_eq!(last, Cursor { version: 2, seq: 3 });
+        let (v2_changes, _) = idx.changes(Cursor { version: 1, seq: 3 }, 100).unwrap();
+        let ops: Vec<(ChangeOp, &str)> =
+            v2_changes.iter().map(|c| (c.op, c.key.as_str())).collect();
+        assert_eq!(
+            ops,
+            vec![
+                (ChangeOp::Updated, "1"),
+                (ChangeOp::Inserted, "4"),
+                (ChangeOp::Deleted, "2")
+            ]
+        );
+        let (page, _) = idx.changes(Cursor::default(), 2).unwrap();
+        assert_eq!(page.len(), 2);
+        assert_eq!(
+            Cursor::parse(&page[1].cursor.to_string()),
+            Some(page[1].cursor)
+        );
+        // Rebuilding an old version is a no-op.
+        let s = idx.build(1, &layout, std::iter::empty()).unwrap();
+        assert_eq!(s.version, 2);
+        assert_eq!(idx.version().unwrap(), Some(2));
+    }
+
+    #[test]
+    fn a_failed_build_leaves_the_previous_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let idx = ServingIndex::open(dir.path(), "R").unwrap();
+        let layout = Layout {
+            columns: vec!["no".into(), "id_number".into(), "status".into()],
+            key: 0,
+            alternates: vec![],
+        };
+        idx.build(1, &layout, [Ok(batch(&[("1", "A", None)]))].into_iter())
+            .unwrap();
+        let failing = [
+            Ok(batch(&[("9", "Z", None)])),
+            Err(SharingError::Index("feed cut off".into())),
+        ];
+        assert!(idx.build(2, &layout, failing.into_iter()).is_err());
+        assert_eq!(idx.version().unwrap(), Some(1));
+        assert!(idx.lookup("9", 1).unwrap().is_empty());
+        assert_eq!(idx.lookup("1", 1).unwrap().len(), 1);
+    }
+}
