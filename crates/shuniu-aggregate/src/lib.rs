@@ -92,6 +92,8 @@ pub struct Aggregation {
     lake: Lake,
     quality: Quality,
     loads_dir: PathBuf,
+    /// Each committed version, for the engines that derive from datasets (the serving index).
+    commits: tokio::sync::broadcast::Sender<(String, i64)>,
 }
 
 /// How many rejection samples a load report keeps (reasons only, never values).
@@ -120,7 +122,13 @@ impl Aggregation {
             catalog,
             lake,
             loads_dir: loads_dir.to_path_buf(),
+            commits: tokio::sync::broadcast::channel(256).0,
         })
+    }
+
+    /// `(resource code, version)` of every load this process commits, from now on.
+    pub fn subscribe_commits(&self) -> tokio::sync::broadcast::Receiver<(String, i64)> {
+        self.commits.subscribe()
     }
 
     pub fn lake(&self) -> &Lake {
@@ -614,6 +622,10 @@ impl Aggregation {
             entry = entry.result(code);
         }
         self.audit.record(entry).await?;
+        if let Some(version) = outcome.version {
+            // Nobody listening is fine: derived data catches up on its own schedule.
+            let _ = self.commits.send((rec.code.clone(), version));
+        }
         if let (Ok(p), Some(version)) = (&produced, outcome.version) {
             // The data is committed whatever the check finds; a failing check is logged,
             // and the version can be checked again on demand.

@@ -25,7 +25,8 @@ use crate::error::{Result, SharingError};
 const ROWS: TableDefinition<&str, &[u8]> = TableDefinition::new("rows");
 /// ID number or credit code held in a non-key column → primary keys.
 const ALT: MultimapTableDefinition<&str, &str> = MultimapTableDefinition::new("alt");
-/// `(version, seq)` → `[op][key]`.
+/// `(version, seq)` → `[op][encoded row]`: the row as the version left it (for a deletion,
+/// as it was), so that a feed can apply row scopes and masking to every change.
 const CHANGES: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("changes");
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 
@@ -87,7 +88,7 @@ impl std::fmt::Display for Cursor {
 pub struct Change {
     pub cursor: Cursor,
     pub op: ChangeOp,
-    pub key: String,
+    pub row: Row,
 }
 
 /// A row as stored: every column of the index, as text (NULL kept).
@@ -311,7 +312,7 @@ impl ServingIndex {
             out.push(Change {
                 cursor: Cursor { version, seq },
                 op,
-                key: String::from_utf8_lossy(&bytes[1..]).into_owned(),
+                row: decode(&bytes[1..])?,
             });
         }
         Ok((out, last.max(after)))
@@ -404,7 +405,7 @@ impl ServingIndex {
                         seq += 1;
                         change.clear();
                         change.push(op.byte());
-                        change.extend_from_slice(key.as_bytes());
+                        change.extend_from_slice(&buf);
                         changes
                             .insert((version, seq), change.as_slice())
                             .map_err(db_err)?;
@@ -415,7 +416,7 @@ impl ServingIndex {
             // bounded however much was deleted.
             let mut from: Option<String> = None;
             loop {
-                let mut gone: Vec<(String, Row)> = Vec::new();
+                let mut gone: Vec<(String, Vec<u8>)> = Vec::new();
                 {
                     let range = match &from {
                         None => rows.range::<&str>(..).map_err(db_err)?,
@@ -428,7 +429,7 @@ impl ServingIndex {
                         scanned += 1;
                         last = Some(k.value().to_string());
                         if stamp(v.value()) < version {
-                            gone.push((k.value().to_string(), decode(v.value())?));
+                            gone.push((k.value().to_string(), v.value().to_vec()));
                         }
                         if scanned >= 65_536 {
                             break;
@@ -439,7 +440,8 @@ impl ServingIndex {
                         _ => from = None,
                     }
                 }
-                for (k, old) in &gone {
+                for (k, old_bytes) in &gone {
+                    let old = decode(old_bytes)?;
                     rows.remove(k.as_str()).map_err(db_err)?;
                     for &a in &layout.alternates {
                         if let Some(Some(v)) = old.get(a) {
@@ -450,7 +452,7 @@ impl ServingIndex {
                     seq += 1;
                     change.clear();
                     change.push(ChangeOp::Deleted.byte());
-                    change.extend_from_slice(k.as_bytes());
+                    change.extend_from_slice(old_bytes);
                     changes
                         .insert((version, seq), change.as_slice())
                         .map_err(db_err)?;
@@ -546,8 +548,15 @@ mod tests {
         assert_eq!(all.len(), 6);
         assert_eq!(last, Cursor { version: 2, seq: 3 });
         let (v2_changes, _) = idx.changes(Cursor { version: 1, seq: 3 }, 100).unwrap();
-        let ops: Vec<(ChangeOp, &str)> =
-            v2_changes.iter().map(|c| (c.op, c.key.as_str())).collect();
+        let ops: Vec<(ChangeOp, &str)> = v2_changes
+            .iter()
+            .map(|c| (c.op, c.row[0].as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            v2_changes[2].row[1].as_deref(),
+            Some("B"),
+            "a deletion carries the row as it was"
+        );
         assert_eq!(
             ops,
             vec![

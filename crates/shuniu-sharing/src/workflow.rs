@@ -1,0 +1,1197 @@
+//! Demands, sharing requests and grants: the workflow between departments.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use shuniu_audit::{Entry, Kind};
+use shuniu_policy::grant::{CompiledGrant, GrantState, GrantTerms, RowScope, Service};
+use shuniu_policy::{Action, Target, decide};
+use shuniu_store::{DemandRow, GrantRow, RequestFilter, ShareEventRow, ShareRequestRow, now};
+use shuniu_types::{Actor, MaskingRule, ResourceStatus, ShareType};
+
+use crate::Sharing;
+use crate::error::{Result, SharingError};
+
+pub(crate) fn short_id() -> String {
+    let mut b = [0u8; 6];
+    let _ = getrandom::fill(&mut b);
+    hex::encode(b)
+}
+
+fn new_id(prefix: &str) -> String {
+    format!(
+        "{prefix}{}-{}",
+        chrono::Utc::now().format("%Y%m%d"),
+        short_id()
+    )
+}
+
+/// What a consuming department asks for (共享申请).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RequestInput {
+    pub resource_code: String,
+    /// The API application (system) that will call.
+    pub application_id: String,
+    /// Data items wanted; empty means all.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    pub purpose: String,
+    /// 应用场景.
+    pub scenario: String,
+    /// 依据: the law, regulation or document that makes the use lawful.
+    #[serde(default)]
+    pub legal_basis: String,
+    /// How long the grant should last, in days.
+    pub duration_days: u32,
+    /// Service types: lookup, verify, compare, subscribe, extract.
+    pub services: Vec<Service>,
+    /// Row scope in the form's notation (e.g. `district = 370203`); blank for every row.
+    #[serde(default)]
+    pub row_scope: String,
+    #[serde(default)]
+    pub calls_per_day: Option<u64>,
+    #[serde(default)]
+    pub rows_per_day: Option<u64>,
+    #[serde(default)]
+    pub rate_per_second: Option<u32>,
+}
+
+/// The provider's (or, once escalated, the hub's) answer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DecisionInput {
+    pub approve: bool,
+    /// Required to refuse; recorded either way.
+    #[serde(default)]
+    pub reason: String,
+    /// Narrow the fields granted (a subset of those asked).
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+    /// Masking per field, where the provider wants stronger masking than the item's own.
+    #[serde(default)]
+    pub masking: BTreeMap<String, MaskingRule>,
+    /// Replace the row scope asked for.
+    #[serde(default)]
+    pub row_scope: Option<String>,
+    #[serde(default)]
+    pub calls_per_day: Option<u64>,
+    #[serde(default)]
+    pub rows_per_day: Option<u64>,
+    #[serde(default)]
+    pub rate_per_second: Option<u32>,
+}
+
+/// A request with its history.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    #[serde(flatten)]
+    pub request: ShareRequestRow,
+    pub events: Vec<ShareEventRow>,
+    /// Whether the deadline has passed while the request waits.
+    pub overdue: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DemandInput {
+    /// The department with the need; the hub may file for any.
+    #[serde(default)]
+    pub department: String,
+    pub title: String,
+    pub description: String,
+    /// A catalog resource that would satisfy it, if known: routes the demand to its provider.
+    #[serde(default)]
+    pub resource_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DemandAnswer {
+    pub satisfied: bool,
+    pub answer: String,
+    /// The resource that satisfies it (catalogued now or already).
+    #[serde(default)]
+    pub resource_code: Option<String>,
+}
+
+/// 需求满足率 and the unified-service share.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SharingStats {
+    pub demands: usize,
+    pub demands_answered: usize,
+    pub demands_satisfied: usize,
+    /// satisfied ÷ answered, in percent (None before any answer).
+    pub satisfaction_rate: Option<f64>,
+    pub requests: usize,
+    pub requests_pending: usize,
+    pub requests_overdue: usize,
+    pub grants_active: usize,
+    /// Data accesses through the unified service in the last 30 days.
+    pub service_calls_30d: i64,
+    /// All data accesses in the last 30 days (console, API, CLI, service).
+    pub data_accesses_30d: i64,
+    /// service ÷ all, in percent.
+    pub unified_share: Option<f64>,
+}
+
+fn default_terms(rec: &shuniu_store::ResourceRecord) -> (u64, u64, u32) {
+    // Defaults by level: the more sensitive, the tighter.
+    use shuniu_types::SecurityLevel as L;
+    match rec.spec.level {
+        L::General1 | L::General2 => (100_000, 10_000_000, 200),
+        L::General3 => (50_000, 1_000_000, 100),
+        _ => (10_000, 100_000, 20),
+    }
+}
+
+impl Sharing {
+    fn request_invalid(code: &'static str, zh: &str, en: &str) -> SharingError {
+        SharingError::invalid(code, zh, en)
+    }
+
+    async fn audit_admin(
+        &self,
+        actor: &Actor,
+        action: &str,
+        rec_code: &str,
+        provider: &str,
+        target: &str,
+        detail: String,
+    ) -> Result<()> {
+        let e = Entry::new(Kind::Admin, action, actor)
+            .resource(rec_code, provider)
+            .target(target)
+            .detail(detail);
+        self.inner.audit.record(e).await?;
+        Ok(())
+    }
+
+    /// Files a sharing request. Unconditional resources pass the hub's compliance check and
+    /// are granted at once; conditional ones wait for the provider until the deadline;
+    /// negative-list resources are refused at once with the entry's legal basis.
+    pub async fn file_request(&self, actor: &Actor, input: &RequestInput) -> Result<RequestView> {
+        let rec = self.inner.catalog.get(actor, &input.resource_code).await?;
+        let app = self
+            .inner
+            .store
+            .applications()
+            .await?
+            .into_iter()
+            .find(|a| a.id == input.application_id && a.revoked_at.is_none())
+            .ok_or_else(|| {
+                Self::request_invalid(
+                    "APPLICATION_UNKNOWN",
+                    "调用系统（API 应用）不存在或已停用",
+                    "no such active API application",
+                )
+            })?;
+        let consumer = app.department_code.clone();
+        decide(
+            actor,
+            Action::RequestShare,
+            Target::Share {
+                provider: &rec.spec.provider,
+                consumer: &consumer,
+                escalated: false,
+            },
+        )?;
+        if rec.status != ResourceStatus::Published {
+            return Err(Self::request_invalid(
+                "RESOURCE_NOT_PUBLISHED",
+                "只能申请已发布的目录资源",
+                "only published catalog resources can be requested",
+            ));
+        }
+        // The compliance check (合规性审查): complete, lawful-looking, compilable.
+        let mut problems: Vec<(&'static str, &str, &str)> = Vec::new();
+        if input.purpose.trim().chars().count() < 4 {
+            problems.push((
+                "PURPOSE_REQUIRED",
+                "请说明用途（至少 4 个字）",
+                "state the purpose (4 characters at least)",
+            ));
+        }
+        if input.scenario.trim().is_empty() {
+            problems.push((
+                "SCENARIO_REQUIRED",
+                "请说明应用场景",
+                "state the application scenario",
+            ));
+        }
+        if rec.spec.share_type == ShareType::Conditional && input.legal_basis.trim().is_empty() {
+            problems.push((
+                "LEGAL_BASIS_REQUIRED",
+                "有条件共享资源须提供申请依据",
+                "conditional resources need the legal basis of the request",
+            ));
+        }
+        if !(1..=1095).contains(&input.duration_days) {
+            problems.push((
+                "DURATION_INVALID",
+                "使用期限应为 1 至 1095 天",
+                "the duration is 1 to 1095 days",
+            ));
+        }
+        if input.services.is_empty() {
+            problems.push((
+                "SERVICES_REQUIRED",
+                "请选择至少一种服务方式",
+                "choose at least one service type",
+            ));
+        }
+        if let Some((code, zh, en)) = problems.first() {
+            let mut zh_all: Vec<&str> = problems.iter().map(|p| p.1).collect();
+            zh_all.dedup();
+            let _ = (zh, en);
+            return Err(SharingError::invalid(
+                code,
+                zh_all.join("；"),
+                problems.iter().map(|p| p.2).collect::<Vec<_>>().join("; "),
+            ));
+        }
+        let fields: Vec<String> = if input.fields.is_empty() {
+            rec.spec.data_items.iter().map(|i| i.name.clone()).collect()
+        } else {
+            input.fields.clone()
+        };
+        let scope = RowScope::parse(&input.row_scope)?;
+        let (calls, rows, rate) = default_terms(&rec);
+        let terms = GrantTerms {
+            fields,
+            masking: BTreeMap::new(),
+            row_scope: scope,
+            services: input.services.clone(),
+            calls_per_day: input.calls_per_day.unwrap_or(calls),
+            rows_per_day: input.rows_per_day.unwrap_or(rows),
+            rate_per_second: input.rate_per_second.unwrap_or(rate),
+            expires_at: (chrono::Utc::now()
+                + chrono::Duration::days(i64::from(input.duration_days)))
+            .to_rfc3339(),
+            purpose: input.purpose.trim().to_string(),
+        };
+        // Compiling proves the fields and scope name real items.
+        CompiledGrant::compile(
+            "check",
+            &rec.code,
+            &rec.spec.provider,
+            &consumer,
+            &app.id,
+            GrantState::Active,
+            &terms,
+            &rec.spec.data_items,
+            rec.spec.level,
+        )?;
+        let id = new_id("SQ");
+        let spec = serde_json::json!({
+            "terms": terms,
+            "scenario": input.scenario.trim(),
+            "legal_basis": input.legal_basis.trim(),
+            "duration_days": input.duration_days,
+        });
+        let now_t = chrono::Utc::now();
+        let (state, due, reason) = match rec.spec.share_type {
+            ShareType::NotShared => (
+                "refused",
+                None,
+                format!(
+                    "该资源列入负面清单（不予共享），依据：{} / on the negative list, legal basis: {}",
+                    rec.spec.legal_basis, rec.spec.legal_basis
+                ),
+            ),
+            ShareType::Unconditional => ("granted", None, String::new()),
+            ShareType::Conditional => (
+                "pending",
+                Some(
+                    self.inner
+                        .calendar
+                        .read()
+                        .deadline(now_t, self.inner.decision_days)
+                        .to_rfc3339(),
+                ),
+                String::new(),
+            ),
+        };
+        let row = ShareRequestRow {
+            id: id.clone(),
+            resource_code: rec.code.clone(),
+            provider: rec.spec.provider.clone(),
+            consumer: consumer.clone(),
+            application_id: app.id.clone(),
+            share_type: rec.spec.share_type.code().to_string(),
+            state: if state == "granted" { "pending" } else { state }.to_string(),
+            spec,
+            due_at: due,
+            requested_by: actor.principal.clone(),
+            decided_by: None,
+            reason: reason.clone(),
+            grant_id: None,
+            created_at: now(),
+            updated_at: now(),
+        };
+        let mut tx = self.inner.store.begin().await?;
+        tx.insert_share_request(&row).await?;
+        tx.insert_share_event(
+            &id,
+            &actor.principal,
+            &actor.department,
+            "filed",
+            &row.state,
+            "",
+        )
+        .await?;
+        let mut grant_id = None;
+        match rec.spec.share_type {
+            ShareType::NotShared => {
+                tx.insert_share_event(&id, "hub", "", "refused_negative_list", "refused", &reason)
+                    .await?;
+            }
+            ShareType::Unconditional => {
+                tx.insert_share_event(&id, "hub", "", "compliance_passed", "pending", "")
+                    .await?;
+                let gid = new_id("G");
+                tx.insert_grant(&GrantRow {
+                    id: gid.clone(),
+                    request_id: Some(id.clone()),
+                    resource_code: rec.code.clone(),
+                    provider: rec.spec.provider.clone(),
+                    consumer: consumer.clone(),
+                    application_id: app.id.clone(),
+                    terms: serde_json::to_value(&terms).unwrap_or_default(),
+                    state: "active".into(),
+                    expires_at: terms.expires_at.clone(),
+                    created_at: now(),
+                    updated_at: now(),
+                    revoked_by: None,
+                    revoke_reason: String::new(),
+                })
+                .await?;
+                tx.set_request_state(&id, &["pending"], "granted", Some("hub"), "", Some(&gid))
+                    .await?;
+                tx.insert_share_event(
+                    &id,
+                    "hub",
+                    "",
+                    "granted",
+                    "granted",
+                    "无条件共享，合规审查通过 / unconditional, compliance check passed",
+                )
+                .await?;
+                grant_id = Some(gid);
+            }
+            ShareType::Conditional => {}
+        }
+        tx.commit().await?;
+        self.audit_admin(
+            actor,
+            "sharing.request",
+            &rec.code,
+            &rec.spec.provider,
+            &id,
+            format!("{} → {}", consumer, state),
+        )
+        .await?;
+        if let Some(g) = &grant_id {
+            self.audit_admin(
+                actor,
+                "sharing.grant",
+                &rec.code,
+                &rec.spec.provider,
+                g,
+                "unconditional".into(),
+            )
+            .await?;
+            self.inner.directory.reload().await?;
+        }
+        self.request(actor, &id).await
+    }
+
+    /// One request with its events, for either side or the hub.
+    pub async fn request(&self, actor: &Actor, id: &str) -> Result<RequestView> {
+        let r = self
+            .inner
+            .store
+            .share_request(id)
+            .await?
+            .ok_or_else(|| SharingError::NotFound(format!("request {id}")))?;
+        decide(
+            actor,
+            Action::ReadSharing,
+            Target::Share {
+                provider: &r.provider,
+                consumer: &r.consumer,
+                escalated: r.state == "escalated",
+            },
+        )?;
+        let events = self.inner.store.share_events(id).await?;
+        let overdue = matches!(r.state.as_str(), "pending" | "escalated")
+            && r.due_at.as_deref().is_some_and(|d| d < now().as_str());
+        Ok(RequestView {
+            request: r,
+            events,
+            overdue,
+        })
+    }
+
+    /// Requests an actor may see: its department's (either side) or, for the hub, all.
+    pub async fn requests(
+        &self,
+        actor: &Actor,
+        department: Option<&str>,
+        states: &[&str],
+    ) -> Result<Vec<ShareRequestRow>> {
+        let filter = match department {
+            Some(d) => {
+                decide(
+                    actor,
+                    Action::ReadSharing,
+                    Target::SharingOf { department: d },
+                )?;
+                RequestFilter {
+                    department: Some(d.to_string()),
+                    ..Default::default()
+                }
+            }
+            None => {
+                decide(actor, Action::ReadSharing, Target::Hub)?;
+                RequestFilter::default()
+            }
+        };
+        let filter = RequestFilter {
+            states: states.iter().map(|s| s.to_string()).collect(),
+            limit: 1000,
+            ..filter
+        };
+        Ok(self.inner.store.share_requests(&filter).await?)
+    }
+
+    /// The provider's inbox: requests waiting for its decision, oldest deadline first; for
+    /// the hub, escalated ones too.
+    pub async fn inbox(&self, actor: &Actor) -> Result<Vec<ShareRequestRow>> {
+        let mut list = if actor.role == shuniu_types::Role::HubOperator {
+            self.inner
+                .store
+                .share_requests(&RequestFilter {
+                    states: vec!["pending".into(), "escalated".into()],
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await?
+        } else {
+            decide(
+                actor,
+                Action::ReadSharing,
+                Target::SharingOf {
+                    department: &actor.department,
+                },
+            )?;
+            self.inner
+                .store
+                .share_requests(&RequestFilter {
+                    provider: Some(actor.department.clone()),
+                    states: vec!["pending".into(), "escalated".into()],
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await?
+        };
+        list.sort_by(|a, b| a.due_at.cmp(&b.due_at));
+        Ok(list)
+    }
+
+    /// Approves or refuses a pending (or, for the hub, escalated) conditional request.
+    pub async fn decide_request(
+        &self,
+        actor: &Actor,
+        id: &str,
+        d: &DecisionInput,
+    ) -> Result<RequestView> {
+        // A request past its deadline is the hub's, even if the sweep has not run yet.
+        self.escalate_overdue().await?;
+        let r = self
+            .inner
+            .store
+            .share_request(id)
+            .await?
+            .ok_or_else(|| SharingError::NotFound(format!("request {id}")))?;
+        decide(
+            actor,
+            Action::ReadSharing,
+            Target::Share {
+                provider: &r.provider,
+                consumer: &r.consumer,
+                escalated: false,
+            },
+        )?;
+        if !matches!(r.state.as_str(), "pending" | "escalated") {
+            return Err(SharingError::state(
+                format!("申请已处理（{}），不能再审批", r.state),
+                format!(
+                    "the request is already {}; it cannot be decided again",
+                    r.state
+                ),
+            ));
+        }
+        decide(
+            actor,
+            Action::DecideRequest,
+            Target::Share {
+                provider: &r.provider,
+                consumer: &r.consumer,
+                escalated: r.state == "escalated",
+            },
+        )?;
+        if !d.approve && d.reason.trim().is_empty() {
+            return Err(SharingError::invalid(
+                "REASON_REQUIRED",
+                "不予同意须说明理由",
+                "a refusal needs a reason",
+            ));
+        }
+        let rec = self.inner.catalog.get(actor, &r.resource_code).await?;
+        let mut tx = self.inner.store.begin().await?;
+        let from = ["pending", "escalated"];
+        if d.approve {
+            let mut terms: GrantTerms = serde_json::from_value(
+                r.spec.get("terms").cloned().unwrap_or_default(),
+            )
+            .map_err(|e| SharingError::Index(format!("request {id} has unreadable terms: {e}")))?;
+            if let Some(f) = &d.fields {
+                if f.iter().any(|x| !terms.fields.contains(x)) || f.is_empty() {
+                    return Err(SharingError::invalid(
+                        "FIELDS_NOT_ASKED",
+                        "批准的信息项须是申请信息项的非空子集",
+                        "the approved fields must be a non-empty subset of those asked",
+                    ));
+                }
+                terms.fields = f.clone();
+            }
+            terms.masking.extend(d.masking.clone());
+            if let Some(s) = &d.row_scope {
+                terms.row_scope = RowScope::parse(s)?;
+            }
+            if let Some(v) = d.calls_per_day {
+                terms.calls_per_day = v;
+            }
+            if let Some(v) = d.rows_per_day {
+                terms.rows_per_day = v;
+            }
+            if let Some(v) = d.rate_per_second {
+                terms.rate_per_second = v;
+            }
+            let days = r
+                .spec
+                .get("duration_days")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(365);
+            terms.expires_at = (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339();
+            CompiledGrant::compile(
+                "check",
+                &rec.code,
+                &rec.spec.provider,
+                &r.consumer,
+                &r.application_id,
+                GrantState::Active,
+                &terms,
+                &rec.spec.data_items,
+                rec.spec.level,
+            )?;
+            let gid = new_id("G");
+            tx.insert_grant(&GrantRow {
+                id: gid.clone(),
+                request_id: Some(r.id.clone()),
+                resource_code: r.resource_code.clone(),
+                provider: r.provider.clone(),
+                consumer: r.consumer.clone(),
+                application_id: r.application_id.clone(),
+                terms: serde_json::to_value(&terms).unwrap_or_default(),
+                state: "active".into(),
+                expires_at: terms.expires_at.clone(),
+                created_at: now(),
+                updated_at: now(),
+                revoked_by: None,
+                revoke_reason: String::new(),
+            })
+            .await?;
+            tx.set_request_state(
+                id,
+                &from,
+                "granted",
+                Some(&actor.principal),
+                d.reason.trim(),
+                Some(&gid),
+            )
+            .await
+            .map_err(|_| {
+                SharingError::state("申请已被他人处理", "someone else decided the request first")
+            })?;
+            tx.insert_share_event(
+                id,
+                &actor.principal,
+                &actor.department,
+                "approved",
+                "granted",
+                d.reason.trim(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.audit_admin(
+                actor,
+                "sharing.approve",
+                &r.resource_code,
+                &r.provider,
+                id,
+                gid.clone(),
+            )
+            .await?;
+            self.inner.directory.reload().await?;
+        } else {
+            tx.set_request_state(
+                id,
+                &from,
+                "refused",
+                Some(&actor.principal),
+                d.reason.trim(),
+                None,
+            )
+            .await
+            .map_err(|_| {
+                SharingError::state("申请已被他人处理", "someone else decided the request first")
+            })?;
+            tx.insert_share_event(
+                id,
+                &actor.principal,
+                &actor.department,
+                "refused",
+                "refused",
+                d.reason.trim(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.audit_admin(
+                actor,
+                "sharing.refuse",
+                &r.resource_code,
+                &r.provider,
+                id,
+                d.reason.trim().to_string(),
+            )
+            .await?;
+        }
+        self.request(actor, id).await
+    }
+
+    /// Moves pending requests past their deadline to the hub (逾期升级).
+    pub async fn escalate_overdue(&self) -> Result<usize> {
+        let pending = self
+            .inner
+            .store
+            .share_requests(&RequestFilter {
+                states: vec!["pending".into()],
+                limit: 10_000,
+                ..Default::default()
+            })
+            .await?;
+        let now_s = now();
+        let mut n = 0;
+        for r in pending {
+            if r.due_at.as_deref().is_some_and(|d| d < now_s.as_str()) {
+                let mut tx = self.inner.store.begin().await?;
+                if tx
+                    .set_request_state(&r.id, &["pending"], "escalated", None, "", None)
+                    .await
+                    .is_err()
+                {
+                    continue;
+                }
+                tx.insert_share_event(
+                    &r.id,
+                    "hub",
+                    "",
+                    "escalated",
+                    "escalated",
+                    "逾期未审批，提交大数据局 / overdue, escalated to the hub",
+                )
+                .await?;
+                tx.commit().await?;
+                let e = Entry::by(Kind::Admin, "sharing.escalate", "system", "")
+                    .resource(&r.resource_code, &r.provider)
+                    .target(&r.id);
+                self.inner.audit.record(e).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    pub(crate) async fn expire_grants(&self) -> Result<usize> {
+        let now_s = chrono::Utc::now();
+        let mut n = 0;
+        for g in self.inner.store.grants().await? {
+            if g.state == "active"
+                && chrono::DateTime::parse_from_rfc3339(&g.expires_at).is_ok_and(|t| t < now_s)
+            {
+                let mut tx = self.inner.store.begin().await?;
+                if tx.set_grant_state(&g.id, "expired", None, "").await.is_ok() {
+                    tx.commit().await?;
+                    n += 1;
+                }
+            }
+        }
+        if n > 0 {
+            self.inner.directory.reload().await?;
+        }
+        Ok(n)
+    }
+
+    /// Grants an actor may see (its department's, either side; the hub's all), with today's
+    /// usage.
+    pub async fn grants(&self, actor: &Actor) -> Result<Vec<GrantView>> {
+        let all = self.inner.store.grants().await?;
+        let usage = self.inner.directory.usage_today();
+        let mut out = Vec::new();
+        for g in all {
+            let ok = decide(
+                actor,
+                Action::ReadSharing,
+                Target::Share {
+                    provider: &g.provider,
+                    consumer: &g.consumer,
+                    escalated: false,
+                },
+            )
+            .is_ok();
+            if ok {
+                let (calls, rows, refused) = usage.get(&g.id).copied().unwrap_or_default();
+                out.push(GrantView {
+                    terms: serde_json::from_value(g.terms.clone()).ok(),
+                    grant: g,
+                    calls_today: calls,
+                    rows_today: rows,
+                    refused_today: refused,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Revokes a grant at once (the provider or the hub).
+    pub async fn revoke_grant(&self, actor: &Actor, id: &str, reason: &str) -> Result<GrantRow> {
+        let g = self
+            .inner
+            .store
+            .grant(id)
+            .await?
+            .ok_or_else(|| SharingError::NotFound(format!("grant {id}")))?;
+        decide(
+            actor,
+            Action::ReadSharing,
+            Target::Share {
+                provider: &g.provider,
+                consumer: &g.consumer,
+                escalated: false,
+            },
+        )?;
+        decide(
+            actor,
+            Action::DecideRequest,
+            Target::Share {
+                provider: &g.provider,
+                consumer: &g.consumer,
+                escalated: false,
+            },
+        )?;
+        if reason.trim().is_empty() {
+            return Err(SharingError::invalid(
+                "REASON_REQUIRED",
+                "撤销授权须说明理由",
+                "a revocation needs a reason",
+            ));
+        }
+        let mut tx = self.inner.store.begin().await?;
+        tx.set_grant_state(id, "revoked", Some(&actor.principal), reason.trim())
+            .await
+            .map_err(|_| {
+                SharingError::state("授权已不在有效状态", "the grant is no longer active")
+            })?;
+        tx.commit().await?;
+        // Before this returns, the hot path refuses the grant.
+        self.inner.directory.reload().await?;
+        self.audit_admin(
+            actor,
+            "sharing.revoke",
+            &g.resource_code,
+            &g.provider,
+            id,
+            reason.trim().to_string(),
+        )
+        .await?;
+        self.inner
+            .store
+            .grant(id)
+            .await?
+            .ok_or_else(|| SharingError::NotFound(format!("grant {id}")))
+    }
+
+    /// Files a demand (需求). Naming a resource routes it to its provider at once.
+    pub async fn file_demand(&self, actor: &Actor, input: &DemandInput) -> Result<DemandRow> {
+        let department = if input.department.trim().is_empty() {
+            actor.department.clone()
+        } else {
+            input.department.trim().to_string()
+        };
+        let routed_to = match input
+            .resource_code
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+        {
+            Some(code) => Some(self.inner.catalog.get(actor, code).await?.spec.provider),
+            None => None,
+        };
+        decide(
+            actor,
+            Action::FileDemand,
+            Target::Demand {
+                department: &department,
+                routed_to: routed_to.as_deref(),
+            },
+        )?;
+        if self.inner.store.department(&department).await?.is_none() {
+            return Err(SharingError::NotFound(format!("department {department}")));
+        }
+        if input.title.trim().is_empty() || input.description.trim().is_empty() {
+            return Err(SharingError::invalid(
+                "DEMAND_INCOMPLETE",
+                "需求须填写名称和说明",
+                "a demand needs a title and a description",
+            ));
+        }
+        let d = DemandRow {
+            id: new_id("XQ"),
+            department,
+            title: input.title.trim().to_string(),
+            description: input.description.trim().to_string(),
+            resource_code: input.resource_code.clone().filter(|c| !c.trim().is_empty()),
+            state: if routed_to.is_some() {
+                "routed"
+            } else {
+                "open"
+            }
+            .into(),
+            routed_to,
+            answer: String::new(),
+            satisfied: None,
+            filed_by: actor.principal.clone(),
+            created_at: now(),
+            updated_at: now(),
+            answered_at: None,
+        };
+        let mut tx = self.inner.store.begin().await?;
+        tx.insert_demand(&d).await?;
+        tx.commit().await?;
+        let e = Entry::new(Kind::Admin, "sharing.demand", actor)
+            .target(&d.id)
+            .detail(d.title.clone());
+        self.inner.audit.record(e).await?;
+        Ok(d)
+    }
+
+    /// The hub routes an open demand to the department that should answer it.
+    pub async fn route_demand(
+        &self,
+        actor: &Actor,
+        id: &str,
+        department: &str,
+    ) -> Result<DemandRow> {
+        decide(actor, Action::ManageSharing, Target::Hub)?;
+        let mut d = self
+            .inner
+            .store
+            .demand(id)
+            .await?
+            .ok_or_else(|| SharingError::NotFound(format!("demand {id}")))?;
+        if d.state == "answered" {
+            return Err(SharingError::state(
+                "需求已答复",
+                "the demand has been answered",
+            ));
+        }
+        if self.inner.store.department(department).await?.is_none() {
+            return Err(SharingError::NotFound(format!("department {department}")));
+        }
+        d.routed_to = Some(department.to_string());
+        d.state = "routed".into();
+        let mut tx = self.inner.store.begin().await?;
+        tx.update_demand(&d).await?;
+        tx.commit().await?;
+        let e = Entry::new(Kind::Admin, "sharing.route_demand", actor)
+            .target(id)
+            .detail(department.to_string());
+        self.inner.audit.record(e).await?;
+        Ok(d)
+    }
+
+    /// The routed department (or the hub) answers a demand: satisfied or not, and how.
+    pub async fn answer_demand(
+        &self,
+        actor: &Actor,
+        id: &str,
+        a: &DemandAnswer,
+    ) -> Result<DemandRow> {
+        let mut d = self
+            .inner
+            .store
+            .demand(id)
+            .await?
+            .ok_or_else(|| SharingError::NotFound(format!("demand {id}")))?;
+        decide(
+            actor,
+            Action::AnswerDemand,
+            Target::Demand {
+                department: &d.department,
+                routed_to: d.routed_to.as_deref(),
+            },
+        )?;
+        if d.state == "answered" {
+            return Err(SharingError::state(
+                "需求已答复",
+                "the demand has been answered",
+            ));
+        }
+        if a.answer.trim().is_empty() {
+            return Err(SharingError::invalid(
+                "ANSWER_REQUIRED",
+                "请填写答复内容",
+                "write the answer",
+            ));
+        }
+        if let Some(code) = a.resource_code.as_deref().filter(|c| !c.is_empty()) {
+            self.inner.catalog.get(actor, code).await?;
+            d.resource_code = Some(code.to_string());
+        }
+        d.state = "answered".into();
+        d.answer = a.answer.trim().to_string();
+        d.satisfied = Some(a.satisfied);
+        d.answered_at = Some(now());
+        let mut tx = self.inner.store.begin().await?;
+        tx.update_demand(&d).await?;
+        tx.commit().await?;
+        let e = Entry::new(Kind::Admin, "sharing.answer_demand", actor)
+            .target(id)
+            .detail(format!("satisfied={}", a.satisfied));
+        self.inner.audit.record(e).await?;
+        Ok(d)
+    }
+
+    pub async fn demands(&self, actor: &Actor) -> Result<Vec<DemandRow>> {
+        if decide(actor, Action::ReadSharing, Target::Hub).is_ok() {
+            return Ok(self.inner.store.demands(None).await?);
+        }
+        decide(
+            actor,
+            Action::ReadSharing,
+            Target::SharingOf {
+                department: &actor.department,
+            },
+        )?;
+        Ok(self.inner.store.demands(Some(&actor.department)).await?)
+    }
+
+    /// The satisfaction rate, pending and overdue requests, active grants and the unified
+    /// service's share of data accesses. Public figures: every department sees them.
+    pub async fn stats(&self) -> Result<SharingStats> {
+        let demands = self.inner.store.demands(None).await?;
+        let answered: Vec<_> = demands.iter().filter(|d| d.state == "answered").collect();
+        let satisfied = answered
+            .iter()
+            .filter(|d| d.satisfied == Some(true))
+            .count();
+        let requests = self
+            .inner
+            .store
+            .share_requests(&RequestFilter {
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await?;
+        let now_s = now();
+        let pending = requests
+            .iter()
+            .filter(|r| matches!(r.state.as_str(), "pending" | "escalated"))
+            .count();
+        let overdue = requests
+            .iter()
+            .filter(|r| {
+                matches!(r.state.as_str(), "pending" | "escalated")
+                    && r.due_at.as_deref().is_some_and(|d| d < now_s.as_str())
+            })
+            .count();
+        let grants_active = self
+            .inner
+            .store
+            .grants()
+            .await?
+            .iter()
+            .filter(|g| g.state == "active")
+            .count();
+        let since = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
+        let channels = self.inner.store.audit_channels(&since).await?;
+        let service: i64 = channels
+            .iter()
+            .filter(|(c, _)| c == "service")
+            .map(|(_, n)| *n)
+            .sum();
+        let all: i64 = channels.iter().map(|(_, n)| *n).sum();
+        Ok(SharingStats {
+            demands: demands.len(),
+            demands_answered: answered.len(),
+            demands_satisfied: satisfied,
+            satisfaction_rate: (!answered.is_empty())
+                .then(|| 100.0 * satisfied as f64 / answered.len() as f64),
+            requests: requests.len(),
+            requests_pending: pending,
+            requests_overdue: overdue,
+            grants_active,
+            service_calls_30d: service,
+            data_accesses_30d: all,
+            unified_share: (all > 0).then(|| 100.0 * service as f64 / all as f64),
+        })
+    }
+
+    /// Sets a day of the working-day calendar (the hub).
+    pub async fn set_calendar_day(
+        &self,
+        actor: &Actor,
+        day: &str,
+        kind: &str,
+        note: &str,
+    ) -> Result<()> {
+        decide(actor, Action::ManageSharing, Target::Hub)?;
+        if chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_err()
+            || !matches!(kind, "holiday" | "workday" | "normal")
+        {
+            return Err(SharingError::invalid(
+                "CALENDAR_DAY_INVALID",
+                "日期格式为 YYYY-MM-DD，类型为 holiday（放假）、workday（调休上班）或 normal（恢复）",
+                "the day is YYYY-MM-DD and the kind holiday, workday or normal",
+            ));
+        }
+        let mut tx = self.inner.store.begin().await?;
+        tx.put_calendar_day(day, kind, note).await?;
+        tx.commit().await?;
+        self.inner.calendar.write().set(day, kind, note);
+        let e = Entry::new(Kind::Admin, "sharing.calendar", actor)
+            .target(day)
+            .detail(format!("{kind} {note}"));
+        self.inner.audit.record(e).await?;
+        Ok(())
+    }
+
+    /// Special days (holidays, make-up working days) between two dates.
+    pub fn calendar_days(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Vec<(chrono::NaiveDate, crate::calendar::DayKind, String)> {
+        self.inner.calendar.read().special_days(from, to)
+    }
+
+    /// The deadline a conditional request filed now would get.
+    pub fn deadline_from_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner
+            .calendar
+            .read()
+            .deadline(chrono::Utc::now(), self.inner.decision_days)
+    }
+
+    /// Creates a grant directly, without a request (the hub; the demo city and imports of
+    /// grants agreed outside the hub). Audited like any other.
+    pub async fn grant_directly(
+        &self,
+        actor: &Actor,
+        code: &str,
+        application_id: &str,
+        terms: &GrantTerms,
+    ) -> Result<GrantRow> {
+        decide(actor, Action::ManageSharing, Target::Hub)?;
+        let rec = self.inner.catalog.get(actor, code).await?;
+        let app = self
+            .inner
+            .store
+            .applications()
+            .await?
+            .into_iter()
+            .find(|a| a.id == application_id && a.revoked_at.is_none())
+            .ok_or_else(|| SharingError::NotFound(format!("application {application_id}")))?;
+        if rec.spec.share_type == ShareType::NotShared {
+            return Err(SharingError::Denied(
+                shuniu_policy::grant::decide_service(&shuniu_policy::grant::ServiceFacts {
+                    department: &app.department_code,
+                    role: app.role,
+                    provider: &rec.spec.provider,
+                    status: rec.status,
+                    share_type: rec.spec.share_type,
+                    level: rec.spec.level,
+                    grant: None,
+                    service: Service::Lookup,
+                    now: 0,
+                })
+                .err()
+                .unwrap_or_else(|| shuniu_policy::Denied {
+                    code: "NOT_SHARED",
+                    message_zh: "不予共享".into(),
+                    message_en: "not shared".into(),
+                    hide: false,
+                }),
+            ));
+        }
+        CompiledGrant::compile(
+            "check",
+            &rec.code,
+            &rec.spec.provider,
+            &app.department_code,
+            &app.id,
+            GrantState::Active,
+            terms,
+            &rec.spec.data_items,
+            rec.spec.level,
+        )?;
+        let g = GrantRow {
+            id: new_id("G"),
+            request_id: None,
+            resource_code: rec.code.clone(),
+            provider: rec.spec.provider.clone(),
+            consumer: app.department_code.clone(),
+            application_id: app.id.clone(),
+            terms: serde_json::to_value(terms).unwrap_or_default(),
+            state: "active".into(),
+            expires_at: terms.expires_at.clone(),
+            created_at: now(),
+            updated_at: now(),
+            revoked_by: None,
+            revoke_reason: String::new(),
+        };
+        let mut tx = self.inner.store.begin().await?;
+        tx.insert_grant(&g).await?;
+        tx.commit().await?;
+        self.audit_admin(
+            actor,
+            "sharing.grant",
+            &rec.code,
+            &rec.spec.provider,
+            &g.id,
+            "direct".into(),
+        )
+        .await?;
+        self.inner.directory.reload().await?;
+        Ok(g)
+    }
+}
+
+/// A grant with its terms and today's usage.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrantView {
+    #[serde(flatten)]
+    pub grant: GrantRow,
+    #[serde(skip)]
+    pub terms: Option<GrantTerms>,
+    pub calls_today: u64,
+    pub rows_today: u64,
+    pub refused_today: u64,
+}
