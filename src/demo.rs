@@ -23,9 +23,30 @@ pub struct DemoAccounts {
 #[derive(Serialize)]
 pub struct DemoApplication {
     pub id: String,
+    pub name: String,
     pub department: String,
     pub role: Role,
     pub key: String,
+    /// The same key, under the name the unified service's documentation uses.
+    pub api_key: String,
+    /// Resources this application holds an active grant on.
+    pub resource_codes: Vec<String>,
+    /// One key per granted resource that a lookup finds (within the grant's row scope).
+    pub example_keys: std::collections::BTreeMap<String, String>,
+    pub grants: Vec<DemoGrant>,
+}
+
+#[derive(Serialize)]
+pub struct DemoGrant {
+    pub grant_id: String,
+    pub resource_code: String,
+    pub resource_name: String,
+    pub provider: String,
+    pub services: Vec<String>,
+    pub fields: Vec<String>,
+    pub row_scope: String,
+    pub example_key: Option<String>,
+    pub example_lookup: String,
 }
 
 pub const ACCOUNTS_FILE: &str = "demo-accounts.json";
@@ -92,6 +113,18 @@ pub async fn build(
             "370200JY",
             Role::Viewer,
         ),
+        (
+            "rs-pension-system",
+            "人社养老保险待遇系统",
+            "370200RS",
+            Role::DataOfficer,
+        ),
+        (
+            "yb-insurance-system",
+            "医保参保管理系统",
+            "370200YB",
+            Role::DataOfficer,
+        ),
     ] {
         let (app, key) = accounts
             .create_application(&root, id, name, dept, role)
@@ -99,9 +132,14 @@ pub async fn build(
             .with_context(|| format!("application {id}"))?;
         apps.push(DemoApplication {
             id: app.id,
+            name: app.name,
             department: app.department_code,
             role: app.role,
+            api_key: key.clone(),
             key,
+            resource_codes: Vec::new(),
+            example_keys: Default::default(),
+            grants: Vec::new(),
         });
     }
     let operator_key = apps[0].key.clone();
@@ -403,5 +441,362 @@ pub async fn load_data(
         .await
         .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?
         .len();
+    Ok(summary)
+}
+
+/// What the demo's sharing set-up did.
+#[derive(Default)]
+pub struct SharingSummary {
+    pub grants: usize,
+    pub requests: usize,
+    pub pending: usize,
+    pub satisfaction: f64,
+}
+
+/// Departments request data as they would: the civil-affairs assistance system and the
+/// education enrolment system ask 公安 for the household register, the pension and
+/// medical-insurance systems ask 民政 for cremation records (a change feed that stops
+/// payments for the deceased). Providers approve; one request waits in 公安's inbox; one
+/// asks for a negative-list resource and is refused at once. Demands are filed and answered.
+/// Then every granted application's account gets its grants and an example key.
+pub async fn share(
+    city: &DemoCity,
+    accounts: &Accounts,
+    catalog: &Catalog,
+    sharing: &shuniu_sharing::Sharing,
+    apps: &mut [DemoApplication],
+    progress: impl Fn(&str),
+) -> Result<SharingSummary> {
+    use shuniu_policy::grant::Service;
+    use shuniu_sharing::{DecisionInput, DemandAnswer, DemandInput, RequestInput};
+    let root = Actor::local_operator();
+    let _ = accounts;
+    let officer = |dept: &str| {
+        city.users
+            .iter()
+            .find(|u| u.role == Role::DataOfficer && u.department == dept)
+            .map(actor_of)
+            .unwrap_or_else(Actor::local_operator)
+    };
+    let operator = city
+        .users
+        .iter()
+        .find(|u| u.role == Role::HubOperator)
+        .map(actor_of)
+        .unwrap_or_else(Actor::local_operator);
+    let visible = catalog.visible(&root).await?;
+    let find = |provider: &str, name: &str| {
+        visible
+            .iter()
+            .find(|r| {
+                r.spec.provider == provider
+                    && r.spec.name == name
+                    && r.status == shuniu_types::ResourceStatus::Published
+            })
+            .cloned()
+    };
+    let register = find("370200GA", "户籍人口基本信息")
+        .ok_or_else(|| anyhow::anyhow!("the demo city has no household register"))?;
+    let cremation = find("370200MZ", "死亡火化信息")
+        .ok_or_else(|| anyhow::anyhow!("the demo city has no cremation records"))?;
+    for code in [&register.code, &cremation.code] {
+        if let Some(stats) = sharing
+            .sync_index(code)
+            .await
+            .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?
+        {
+            progress(&format!(
+                "服务索引 serving index {code}: {} records (version {})",
+                stats.rows, stats.version
+            ));
+        }
+    }
+    let err = |e: shuniu_sharing::SharingError| anyhow::anyhow!("{} [{}]", e, e.code());
+    let mut summary = SharingSummary::default();
+    let ask = |app: &str,
+               code: &str,
+               services: Vec<Service>,
+               fields: Vec<&str>,
+               purpose: &str,
+               scenario: &str,
+               basis: &str,
+               scope: &str| RequestInput {
+        resource_code: code.into(),
+        application_id: app.into(),
+        fields: fields.into_iter().map(String::from).collect(),
+        purpose: purpose.into(),
+        scenario: scenario.into(),
+        legal_basis: basis.into(),
+        duration_days: 365,
+        services,
+        row_scope: scope.into(),
+        calls_per_day: None,
+        rows_per_day: None,
+        rate_per_second: Some(50),
+    };
+    let approve = |reason: &str, masking: &[(&str, shuniu_types::MaskingRule)]| DecisionInput {
+        approve: true,
+        reason: reason.into(),
+        masking: masking.iter().map(|(f, m)| (f.to_string(), *m)).collect(),
+        ..Default::default()
+    };
+    let flows: Vec<(&str, &str, RequestInput, DecisionInput)> = vec![
+        (
+            "370200MZ",
+            "370200GA",
+            ask(
+                "mz-assistance-system",
+                &register.code,
+                vec![Service::Lookup, Service::Verify, Service::Compare],
+                vec![],
+                "最低生活保障对象家庭成员户籍核查",
+                "社会救助申请受理时核对申请人及家庭成员户籍信息",
+                "《社会救助暂行办法》第十一条",
+                "",
+            ),
+            approve("同意，按最小必要原则共享", &[]),
+        ),
+        (
+            "370200JY",
+            "370200GA",
+            ask(
+                "jy-enrolment-system",
+                &register.code,
+                vec![Service::Lookup, Service::Verify],
+                vec!["id_number", "name", "address", "household_no", "division"],
+                "义务教育入学户籍核验",
+                "市南区义务教育阶段新生入学资格审核",
+                "《中华人民共和国义务教育法》第十二条",
+                "division ^= 370202",
+            ),
+            approve(
+                "同意，仅限市南区户籍",
+                &[("household_no", shuniu_types::MaskingRule::Hash)],
+            ),
+        ),
+        (
+            "370200RS",
+            "370200MZ",
+            ask(
+                "rs-pension-system",
+                &cremation.code,
+                vec![
+                    Service::Subscribe,
+                    Service::Lookup,
+                    Service::Compare,
+                    Service::Extract,
+                ],
+                vec![],
+                "死亡人员养老保险待遇停发",
+                "订阅火化信息，及时停发已故人员养老金，防止冒领",
+                "《社会保险法》第十七条；人社部关于防范养老保险待遇冒领的通知",
+                "",
+            ),
+            approve(
+                "同意，身份证号明文用于待遇停发",
+                &[("id_number", shuniu_types::MaskingRule::None)],
+            ),
+        ),
+        (
+            "370200YB",
+            "370200MZ",
+            ask(
+                "yb-insurance-system",
+                &cremation.code,
+                vec![Service::Subscribe, Service::Lookup],
+                vec!["id_number", "name", "event_date"],
+                "死亡人员医保参保状态终止",
+                "订阅火化信息，终止已故人员医保参保关系",
+                "《医疗保障基金使用监督管理条例》第十五条",
+                "",
+            ),
+            approve("同意", &[("id_number", shuniu_types::MaskingRule::None)]),
+        ),
+    ];
+    for (consumer, provider, input, decision) in flows {
+        let r = sharing
+            .file_request(&officer(consumer), &input)
+            .await
+            .map_err(err)?;
+        summary.requests += 1;
+        if r.request.state == "pending" {
+            sharing
+                .decide_request(&officer(provider), &r.request.id, &decision)
+                .await
+                .map_err(err)?;
+        }
+    }
+    // One request still waits in 公安's inbox, within its deadline.
+    sharing
+        .file_request(
+            &officer("370200MZ"),
+            &ask(
+                "mz-assistance-system",
+                &register.code,
+                vec![Service::Extract],
+                vec!["id_number", "name", "division"],
+                "低保家庭年度复核批量比对",
+                "每年一次批量复核低保家庭户籍变化",
+                "《最低生活保障审核确认办法》第三十一条",
+                "",
+            ),
+        )
+        .await
+        .map_err(err)?;
+    summary.requests += 1;
+    summary.pending += 1;
+    // A request for a negative-list entry is refused at once, citing its legal basis.
+    if let Some(negative) = visible.iter().find(|r| {
+        r.spec.share_type == shuniu_types::ShareType::NotShared
+            && r.status == shuniu_types::ResourceStatus::Published
+            && r.spec.provider != "370200MZ"
+    }) {
+        let r = sharing
+            .file_request(
+                &officer("370200MZ"),
+                &ask(
+                    "mz-assistance-system",
+                    &negative.code,
+                    vec![Service::Lookup],
+                    vec![],
+                    "救助对象情况核实",
+                    "社会救助入户调查",
+                    "《社会救助暂行办法》",
+                    "",
+                ),
+            )
+            .await
+            .map_err(err)?;
+        summary.requests += 1;
+        debug_assert_eq!(r.request.state, "refused");
+    }
+    // Demands (需求清单): most answered with a catalogued resource, a few not (yet).
+    let departments: Vec<&str> = city
+        .departments
+        .iter()
+        .filter(|d| d.parent_code.is_none() && d.code != shuniu_demo::HUB_DEPARTMENT)
+        .map(|d| d.code.as_str())
+        .collect();
+    let published: Vec<&shuniu_store::ResourceRecord> = visible
+        .iter()
+        .filter(|r| r.status == shuniu_types::ResourceStatus::Published)
+        .collect();
+    let n = 200usize;
+    for i in 0..n {
+        if departments.is_empty() || published.is_empty() {
+            break;
+        }
+        let dept = departments[i % departments.len()];
+        let target = published[(i * 7) % published.len()];
+        if target.spec.provider == dept {
+            continue;
+        }
+        let d = sharing
+            .file_demand(
+                &operator,
+                &DemandInput {
+                    department: dept.into(),
+                    title: format!("需要{}", target.spec.name),
+                    description: format!("业务办理需要使用{}，请提供共享", target.spec.name),
+                    resource_code: None,
+                },
+            )
+            .await
+            .map_err(err)?;
+        sharing
+            .route_demand(&operator, &d.id, &target.spec.provider)
+            .await
+            .map_err(err)?;
+        if i % 40 == 39 {
+            continue; // still open
+        }
+        let satisfied = i % 67 != 66;
+        sharing
+            .answer_demand(
+                &officer(&target.spec.provider),
+                &d.id,
+                &DemandAnswer {
+                    satisfied,
+                    answer: if satisfied {
+                        format!("已通过目录资源 {} 提供，请提交共享申请", target.code)
+                    } else {
+                        "该数据涉及国家秘密，不能共享".into()
+                    },
+                    resource_code: satisfied.then(|| target.code.clone()),
+                },
+            )
+            .await
+            .map_err(err)?;
+    }
+    let stats = sharing.stats().await.map_err(err)?;
+    summary.satisfaction = stats.satisfaction_rate.unwrap_or(0.0);
+    // The account file: each application's grants and a key a lookup finds.
+    for app in apps.iter_mut() {
+        let caller = shuniu_sharing::Caller {
+            application: app.id.clone(),
+            name: app.name.clone(),
+            department: app.department.clone(),
+            role: app.role,
+        };
+        for g in sharing.grants_of(&caller) {
+            if g.state != "active" {
+                continue;
+            }
+            let terms: shuniu_policy::grant::GrantTerms = serde_json::from_value(g.terms.clone())?;
+            let example = sharing
+                .example_key(&app.id, &g.resource_code)
+                .await
+                .map_err(err)?;
+            let name = visible
+                .iter()
+                .find(|r| r.code == g.resource_code)
+                .map(|r| r.spec.name.clone())
+                .unwrap_or_default();
+            if let Some(k) = &example {
+                app.example_keys.insert(g.resource_code.clone(), k.clone());
+            }
+            app.resource_codes.push(g.resource_code.clone());
+            app.grants.push(DemoGrant {
+                grant_id: g.id.clone(),
+                resource_code: g.resource_code.clone(),
+                resource_name: name,
+                provider: g.provider.clone(),
+                services: terms
+                    .services
+                    .iter()
+                    .map(|s| s.code().to_string())
+                    .collect(),
+                fields: terms.fields.clone(),
+                row_scope: terms.row_scope.to_string(),
+                example_lookup: format!(
+                    "/api/v1/services/{}/records/{}",
+                    g.resource_code,
+                    example.clone().unwrap_or_default()
+                ),
+                example_key: example,
+            });
+            summary.grants += 1;
+        }
+        // A few calls, as the systems would make them.
+        let keys: Vec<(String, String)> = app
+            .example_keys
+            .iter()
+            .map(|(c, k)| (c.clone(), k.clone()))
+            .collect();
+        for (code, key) in keys {
+            if app
+                .grants
+                .iter()
+                .any(|g| g.resource_code == code && g.services.iter().any(|s| s == "lookup"))
+            {
+                sharing.lookup(&caller, &code, &key).await.map_err(err)?;
+            }
+        }
+    }
+    sharing.flush_usage().await.map_err(err)?;
+    progress(&format!(
+        "共享 sharing: {} grants; demand satisfaction {:.1}% ({} of {} answered)",
+        summary.grants, summary.satisfaction, stats.demands_satisfied, stats.demands_answered
+    ));
     Ok(summary)
 }

@@ -263,6 +263,7 @@ struct Hub {
     accounts: Accounts,
     catalog: Catalog,
     aggregation: shuniu_aggregate::Aggregation,
+    sharing: shuniu_sharing::Sharing,
 }
 
 async fn open(config: Config) -> Result<Hub> {
@@ -292,7 +293,20 @@ async fn open(config: Config) -> Result<Hub> {
             "loads left running by a stopped process were marked interrupted"
         );
     }
+    let sharing = shuniu_sharing::Sharing::open(
+        store.clone(),
+        catalog.clone(),
+        aggregation.lake().clone(),
+        audit.clone(),
+        shuniu_sharing::SharingSettings {
+            data_dir: config.data_dir.clone(),
+            decision_days: 5,
+        },
+    )
+    .await
+    .context("opening the sharing engine")?;
     Ok(Hub {
+        sharing,
         accounts: Accounts::new(store, audit),
         catalog,
         aggregation,
@@ -324,6 +338,7 @@ async fn serve(hub: Hub) -> Result<()> {
         hub.catalog,
         hub.accounts,
         hub.aggregation,
+        hub.sharing,
         ServerSettings {
             secure_cookies: hub.config.secure_cookies(),
             site_name: hub.config.site_name.clone(),
@@ -444,6 +459,20 @@ async fn main() -> Result<()> {
                 eprintln!(
                     "  质量 quality: {} address conflicts with the household register, {} open problem tickets",
                     data.address_conflicts, data.open_tickets
+                );
+                let mut applications = applications;
+                let shared = demo::share(
+                    &city,
+                    &hub.accounts,
+                    &hub.catalog,
+                    &hub.sharing,
+                    &mut applications,
+                    |m| eprintln!("  {m}"),
+                )
+                .await?;
+                eprintln!(
+                    "  共享 sharing: {} grants, {} requests ({} waiting), demand satisfaction {:.1}%",
+                    shared.grants, shared.requests, shared.pending, shared.satisfaction
                 );
                 let file = demo::DemoAccounts {
                     url: url.clone(),

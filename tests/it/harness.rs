@@ -15,6 +15,7 @@ pub struct Hub {
     pub viewer_key: String,
     /// The engine behind the server, for what has no HTTP door (the scheduler's tick).
     pub aggregation: shuniu_aggregate::Aggregation,
+    pub sharing: shuniu_sharing::Sharing,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -128,10 +129,23 @@ impl Hub {
             &dir.path().join("loads"),
         )
         .expect("aggregation");
+        let sharing = shuniu_sharing::Sharing::open(
+            catalog.store().clone(),
+            catalog.clone(),
+            aggregation.lake().clone(),
+            catalog.audit_log().clone(),
+            shuniu_sharing::SharingSettings {
+                data_dir: dir.path().to_path_buf(),
+                decision_days: 5,
+            },
+        )
+        .await
+        .expect("sharing");
         let state = AppState::new(
             catalog,
             accounts,
             aggregation.clone(),
+            sharing.clone(),
             ServerSettings {
                 secure_cookies: false,
                 site_name: "数纽测试".into(),
@@ -157,6 +171,7 @@ impl Hub {
             mz_key: keys[2].clone(),
             viewer_key: keys[3].clone(),
             aggregation,
+            sharing,
             _dir: dir,
             shutdown: Some(tx),
         }

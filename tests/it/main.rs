@@ -9,3 +9,4 @@ mod cli;
 mod console;
 mod harness;
 mod quality;
+mod sharing;

@@ -417,12 +417,13 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
         };
         out[i].input.publish_date = None;
     }
-    // The city's household register is the authoritative source of addresses (一数一源):
-    // whatever the seed, it is published.
-    for r in out
-        .iter_mut()
-        .filter(|r| r.input.name == "户籍人口基本信息" && r.input.provider == "370200GA")
-    {
+    // The city's household register is the authoritative source of addresses (一数一源), and
+    // the civil-affairs cremation records feed pensions and insurance (change subscriptions):
+    // whatever the seed, both are published.
+    for r in out.iter_mut().filter(|r| {
+        (r.input.name == "户籍人口基本信息" && r.input.provider == "370200GA")
+            || (r.input.name == "死亡火化信息" && r.input.provider == "370200MZ")
+    }) {
         if r.fate != Fate::Published {
             r.fate = Fate::Published;
             r.input.publish_date = Some(publish_base);

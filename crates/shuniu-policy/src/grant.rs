@@ -226,9 +226,9 @@ pub struct GrantTerms {
 
 /// The masking a field gets when it leaves the hub for a consumer.
 ///
-/// Security levels set the floor: on level 1 and 2 the grant decides (an item's own rule
-/// is the default); on level 3 personal and sensitive items are never returned in the clear;
-/// on level 4, important and core data, personal and sensitive items keep at least their own
+/// Security levels set the floor: on levels 1 to 3 the grant decides (an item's own rule is
+/// the default, so personal items leave masked unless the provider approved them in the
+/// clear for a lawful purpose); on level 4, important and core data, personal and sensitive items keep at least their own
 /// rule whatever the grant says (level-4 fields never leave the provider unmasked).
 pub fn effective_masking(
     item: &DataItem,
@@ -242,12 +242,10 @@ pub fn effective_masking(
     };
     let protected = item.personal || item.sensitive;
     match level {
-        SecurityLevel::General1 | SecurityLevel::General2 => requested.unwrap_or(own),
-        SecurityLevel::General3 => match requested {
-            Some(MaskingRule::None) if protected => own,
-            Some(r) => r,
-            None => own,
-        },
+        // Levels 1–3: the provider decides in the grant; the item's own rule is the default.
+        SecurityLevel::General1 | SecurityLevel::General2 | SecurityLevel::General3 => {
+            requested.unwrap_or(own)
+        }
         SecurityLevel::General4 | SecurityLevel::Important | SecurityLevel::Core => {
             match requested {
                 Some(r) if !protected => r,
@@ -711,10 +709,8 @@ mod tests {
         use SecurityLevel as L;
         assert_eq!(effective_masking(&id, L::General1, None), M::IdNumber);
         assert_eq!(effective_masking(&id, L::General2, Some(M::None)), M::None);
-        assert_eq!(
-            effective_masking(&id, L::General3, Some(M::None)),
-            M::IdNumber
-        );
+        assert_eq!(effective_masking(&id, L::General3, None), M::IdNumber);
+        assert_eq!(effective_masking(&id, L::General3, Some(M::None)), M::None);
         assert_eq!(effective_masking(&id, L::General3, Some(M::Hash)), M::Hash);
         assert_eq!(
             effective_masking(&id, L::General4, Some(M::None)),

@@ -55,6 +55,8 @@ pub struct ApiError {
     pub message_zh: String,
     pub message_en: String,
     pub fields: Vec<FieldErrorView>,
+    /// Seconds, sent as `Retry-After` (429 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -70,6 +72,7 @@ impl ApiError {
             message_zh: zh.into(),
             message_en: en.into(),
             fields: Vec::new(),
+            retry_after: None,
         }
     }
     pub fn unauthenticated() -> ApiError {
@@ -106,7 +109,7 @@ impl ApiError {
         e.fields = errors.iter().map(FieldErrorView::from).collect();
         e
     }
-    fn internal(code: &str, detail: &dyn std::fmt::Display) -> ApiError {
+    pub(crate) fn internal(code: &str, detail: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(code, %detail, "internal error");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -127,7 +130,45 @@ impl IntoResponse for ApiError {
                 fields: self.fields,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after
+            && let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string())
+        {
+            response.headers_mut().insert("retry-after", v);
+        }
+        response
+    }
+}
+
+impl From<shuniu_sharing::SharingError> for ApiError {
+    fn from(e: shuniu_sharing::SharingError) -> Self {
+        use shuniu_lake::LakeError;
+        use shuniu_sharing::SharingError as S;
+        let code = e.code();
+        let zh = e.message_zh();
+        let en = e.to_string();
+        let status = match e {
+            S::Denied(d) if d.hide => StatusCode::NOT_FOUND,
+            S::Denied(_) => StatusCode::FORBIDDEN,
+            S::NotFound(_) => StatusCode::NOT_FOUND,
+            S::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            S::State { .. } => StatusCode::CONFLICT,
+            S::Limited { retry_after, .. } => {
+                let mut a = ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, zh, en);
+                a.retry_after = Some(retry_after);
+                return a;
+            }
+            S::Catalog(c) => return c.into(),
+            S::Store(s) => return s.into(),
+            S::Audit(a) => return a.into(),
+            S::Lake(LakeError::NoSuchVersion { .. } | LakeError::NoData(_)) => {
+                StatusCode::NOT_FOUND
+            }
+            S::Lake(ref l) => return ApiError::internal(code, l),
+            S::Index(ref i) => return ApiError::internal(code, i),
+            S::Io(ref i) => return ApiError::internal(code, i),
+        };
+        ApiError::new(status, code, zh, en)
     }
 }
 

@@ -44,6 +44,7 @@ pub struct AppState {
     pub catalog: Catalog,
     pub accounts: Accounts,
     pub aggregation: Aggregation,
+    pub sharing: shuniu_sharing::Sharing,
     pub traceability: shuniu_audit::Traceability,
     /// Citizens signed in to their own record: session token → ID number and expiry.
     pub(crate) citizens: console::audit::CitizenSessions,
@@ -69,6 +70,7 @@ impl AppState {
         catalog: Catalog,
         accounts: Accounts,
         aggregation: Aggregation,
+        sharing: shuniu_sharing::Sharing,
         settings: ServerSettings,
     ) -> AppState {
         AppState {
@@ -80,6 +82,7 @@ impl AppState {
             catalog,
             accounts,
             aggregation,
+            sharing,
             settings: Arc::new(settings),
             templates: Arc::new(console::templates()),
             metrics: metrics_handle(),
@@ -228,10 +231,18 @@ pub async fn serve(
             }
         }
     });
+    // The serving index follows every committed version; grants, usage, escalations and
+    // webhooks run in the background.
+    let follower = state
+        .sharing
+        .follow_commits(state.aggregation.subscribe_commits());
+    let sharing_work = state.sharing.spawn_background();
     let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await;
     refresher.abort();
     scheduler.abort();
+    follower.abort();
+    sharing_work.abort();
     result
 }

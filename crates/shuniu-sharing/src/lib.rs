@@ -25,7 +25,7 @@ pub mod directory;
 pub mod error;
 mod service;
 pub mod serving;
-mod webhooks;
+pub mod webhooks;
 mod workflow;
 
 use std::collections::HashMap;
@@ -198,7 +198,7 @@ impl Sharing {
 
     /// Starts the background work: directory refresh, usage flush, escalation of overdue
     /// requests, expiry of grants, serving-index catch-up and webhook deliveries.
-    pub fn spawn_background(&self) {
+    pub fn spawn_background(&self) -> tokio::task::JoinHandle<()> {
         let s = self.clone();
         tokio::spawn(async move {
             let mut tick = 0u64;
@@ -208,12 +208,12 @@ impl Sharing {
                 if let Err(e) = s.inner.directory.refresh_if_changed().await {
                     tracing::warn!(error = %e, "sharing directory refresh failed");
                 }
-                if tick % 4 == 0
+                if tick.is_multiple_of(4)
                     && let Err(e) = s.inner.directory.flush_usage().await
                 {
                     tracing::warn!(error = %e, "usage flush failed");
                 }
-                if tick % 2 == 0
+                if tick.is_multiple_of(2)
                     && let Err(e) = s.run_webhooks().await
                 {
                     tracing::warn!(error = %e, "webhook round failed");
@@ -229,12 +229,15 @@ impl Sharing {
                     tracing::warn!(error = %e, "escalation sweep failed");
                 }
             }
-        });
+        })
     }
 
     /// Folds each version committed by `commits` into its serving index as it arrives
     /// (loads by other processes are caught by the minute-by-minute catch-up).
-    pub fn follow_commits(&self, mut commits: tokio::sync::broadcast::Receiver<(String, i64)>) {
+    pub fn follow_commits(
+        &self,
+        mut commits: tokio::sync::broadcast::Receiver<(String, i64)>,
+    ) -> tokio::task::JoinHandle<()> {
         let s = self.clone();
         tokio::spawn(async move {
             loop {
@@ -250,7 +253,7 @@ impl Sharing {
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
             }
-        });
+        })
     }
 
     /// Writes usage counters now (tests and shutdown).

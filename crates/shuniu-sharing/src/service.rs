@@ -557,16 +557,7 @@ impl Sharing {
 
     /// The newest position of a resource's feed (where a new subscription starts).
     pub fn feed_head(&self, code: &str) -> Result<Cursor> {
-        Ok(self
-            .index(code)?
-            .changes(
-                Cursor {
-                    version: u64::MAX,
-                    seq: 0,
-                },
-                1,
-            )?
-            .1)
+        self.index(code)?.head()
     }
 
     /// 抽取: a version's granted rows and columns, masked, as CSV or Parquet, streamed.
@@ -677,8 +668,19 @@ impl Sharing {
                         break;
                     }
                 };
-                let cols: Vec<&arrow::array::StringArray> = batch
+                let cast: Vec<Arc<dyn arrow::array::Array>> = match batch
                     .columns()
+                    .iter()
+                    .map(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8))
+                    .collect::<Result<_, _>>()
+                {
+                    Ok(c) => c,
+                    Err(e) => {
+                        failed = Some(e.to_string());
+                        break;
+                    }
+                };
+                let cols: Vec<&arrow::array::StringArray> = cast
                     .iter()
                     .filter_map(|c| c.as_any().downcast_ref::<arrow::array::StringArray>())
                     .collect();
@@ -1072,4 +1074,32 @@ fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
 ) -> futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+impl Sharing {
+    /// The grants an application holds (its own view: no usage of others).
+    pub fn grants_of(&self, caller: &Caller) -> Vec<shuniu_store::GrantRow> {
+        self.inner.directory.grants_of(&caller.application)
+    }
+}
+
+impl Sharing {
+    /// A key of a record the application may look up in this resource (the first in key
+    /// order within its grant's row scope), for examples and the demo's account file.
+    pub async fn example_key(&self, application: &str, code: &str) -> Result<Option<String>> {
+        let rec = self.inner.directory.resource(code).await?;
+        let Some(grant) = self.inner.directory.grant(application, &rec)? else {
+            return Ok(None);
+        };
+        let idx = self.index(code)?;
+        let Some(layout) = idx.layout()? else {
+            return Ok(None);
+        };
+        let rows = self.align(&rec, code, idx.first_rows(5_000)?)?;
+        let key = crate::key_item(&rec.spec.data_items);
+        Ok(rows.into_iter().find(|r| grant.in_scope(r)).and_then(|r| {
+            key.or(Some(layout.key))
+                .and_then(|k| r.get(k).cloned().flatten())
+        }))
+    }
 }

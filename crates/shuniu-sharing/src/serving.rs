@@ -253,6 +253,25 @@ impl ServingIndex {
         Ok(out)
     }
 
+    /// The first `n` rows in key order (examples for documentation and the demo).
+    pub fn first_rows(&self, n: usize) -> Result<Vec<Row>> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let rows = match rtx.open_table(ROWS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let mut out = Vec::new();
+        for item in rows.iter().map_err(db_err)? {
+            if out.len() >= n {
+                break;
+            }
+            let (_, v) = item.map_err(db_err)?;
+            out.push(decode(v.value())?);
+        }
+        Ok(out)
+    }
+
     /// Looks up many keys in one read snapshot (a comparison job's chunk, sorted by the
     /// caller so that the B-tree is walked in order).
     pub fn lookup_many<'k>(
@@ -277,6 +296,23 @@ impl ServingIndex {
             found(k, row)?;
         }
         Ok(())
+    }
+
+    /// The newest position of the change log.
+    pub fn head(&self) -> Result<Cursor> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let t = match rtx.open_table(CHANGES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Cursor::default()),
+            Err(e) => return Err(db_err(e)),
+        };
+        Ok(t.last()
+            .map_err(db_err)?
+            .map(|(k, _)| {
+                let (version, seq) = k.value();
+                Cursor { version, seq }
+            })
+            .unwrap_or_default())
     }
 
     /// Changes after `after`, at most `limit`, oldest first; and the newest cursor.

@@ -876,3 +876,15 @@ impl Tx {
         Ok(())
     }
 }
+
+impl Tx {
+    /// Moves a request's deadline (the hub extends one; tests put one in the past).
+    pub async fn set_request_due(&mut self, id: &str, due_at: &str) -> Result<()> {
+        sqlx::query("UPDATE share_requests SET due_at = $1 WHERE id = $2")
+            .bind(due_at)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+}

@@ -20,6 +20,8 @@ use utoipa_axum::routes;
 pub mod audit;
 pub mod data;
 pub mod quality;
+pub mod services;
+pub mod sharing;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -71,6 +73,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(data::router())
         .merge(audit::router())
         .merge(quality::router())
+        .merge(sharing::router())
+        .merge(services::router())
 }
 
 /// The authenticated application.
