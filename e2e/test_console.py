@@ -296,3 +296,50 @@ def test_the_hub_sees_the_authoritative_source_and_cross_checks(page, base_url, 
     page.wait_for_selector("#cross-check-results")
     conflicts = [int(c) for c in page.locator("#cross-check-results tbody tr").evaluate_all("rows => rows.map(r => r.dataset.conflicts)")]
     assert sum(conflicts) > 0, "the demo's injected address conflicts are found"
+
+
+def test_a_department_requests_data_and_the_provider_approves_it(browser, base_url, accounts):
+    # 卫健's officer asks 公安 for the household register, for its own system.
+    consumer = browser.new_context()
+    page = consumer.new_page()
+    sign_in(page, base_url, accounts, "wj.officer")
+    page.goto(f"{base_url}/catalog/r/{REGISTER}")
+    page.click("#request-sharing")
+    page.wait_for_selector("#request-form")
+    # Missing purpose: refused with the reason, the form kept.
+    page.fill("#request-form input[name=scenario]", "出生医学证明签发时核对父母户籍")
+    page.fill("#request-form input[name=legal_basis]", "《母婴保健法》第二十三条")
+    page.click("#submit-request")
+    page.wait_for_selector("#form-error")
+    page.fill("#request-form input[name=purpose]", "出生医学证明办理户籍核验")
+    page.fill("#request-form input[name=row_scope]", "division ^= 370202")
+    page.click("#submit-request")
+    page.wait_for_selector("#request-state[data-state=pending]")
+    request_id = page.url.rsplit("/", 1)[1]
+    page.screenshot(path=str(ARTIFACTS / "sharing-request.png"), full_page=True)
+    consumer.close()
+
+    # 公安's officer finds it in the inbox and approves it with stronger masking.
+    provider = browser.new_context()
+    page = provider.new_page()
+    sign_in(page, base_url, accounts, "ga.officer")
+    page.goto(f"{base_url}/sharing")
+    assert page.locator(f"#sharing-inbox tr[data-request='{request_id}']").count() == 1
+    page.click(f"#sharing-inbox tr[data-request='{request_id}'] a")
+    page.wait_for_selector("#decision-form")
+    page.select_option("#decision-form select[name='mask.address']", "null")
+    page.fill("#decision-form input[name=reason]", "同意，住址不提供")
+    page.click("#approve")
+    page.wait_for_selector("#request-state[data-state=granted]")
+    grant = page.inner_text("#grant-id")
+    assert page.locator("#request-events tr[data-action=approved]").count() == 1
+    # The grant is listed with its usage, and the provider can revoke it.
+    page.goto(f"{base_url}/sharing")
+    row = page.locator(f"#sharing-grants tr[data-grant='{grant}']")
+    assert row.get_attribute("data-state") == "active"
+    row.locator("input[name=reason]").fill("测试撤销")
+    row.locator("form.revoke button").click()
+    page.wait_for_selector(f"#sharing-grants tr[data-grant='{grant}'][data-state=revoked]")
+    # The satisfaction rate of the demo's demands is shown.
+    assert page.inner_text("#satisfaction-rate").endswith("%")
+    provider.close()

@@ -125,6 +125,12 @@ pub async fn build(
             "370200YB",
             Role::DataOfficer,
         ),
+        (
+            "wj-birth-certificate-system",
+            "卫健出生医学证明系统",
+            "370200WJ",
+            Role::DataOfficer,
+        ),
     ] {
         let (app, key) = accounts
             .create_application(&root, id, name, dept, role)

@@ -15,6 +15,7 @@ mod config;
 mod demo;
 mod lake_cli;
 mod quality_cli;
+mod sharing_cli;
 
 use config::{Config, Overrides};
 
@@ -112,6 +113,9 @@ enum Command {
     /// Data quality: reports, checks, rules, problem tickets, authoritative sources.
     #[command(subcommand)]
     Quality(quality_cli::QualityCommand),
+    /// Sharing: the satisfaction rate, requests, grants, the serving index.
+    #[command(subcommand)]
+    Sharing(sharing_cli::SharingCommand),
 }
 
 #[derive(Subcommand)]
@@ -591,6 +595,10 @@ async fn main() -> Result<()> {
         Command::Quality(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             quality_cli::run(hub.aggregation.quality(), cmd).await
+        }
+        Command::Sharing(cmd) => {
+            let hub = open_existing(cli_config, cmd.common()).await?;
+            sharing_cli::run(&hub.sharing, cmd).await
         }
         Command::Audit(cmd) => {
             let common = cmd.common().cloned().unwrap_or_default();

@@ -162,6 +162,83 @@ async fn demo_city_then_serve_then_catalog_cli() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
+
+        // The unified service's interface: each granted application, its key, its granted
+        // resources and an example key that a lookup finds.
+        let apps = accounts["applications"].as_array().unwrap();
+        let granted: Vec<&Value> = apps
+            .iter()
+            .filter(|a| !a["resource_codes"].as_array().unwrap().is_empty())
+            .collect();
+        assert!(granted.len() >= 3, "{apps:?}");
+        let all_codes: Vec<String> = granted
+            .iter()
+            .flat_map(|a| a["resource_codes"].as_array().unwrap().iter())
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        for app in &granted {
+            let api_key = app["api_key"].as_str().unwrap();
+            for code in app["resource_codes"].as_array().unwrap() {
+                let code = code.as_str().unwrap();
+                let example = app["example_keys"][code].as_str().unwrap();
+                let r = client
+                    .get(format!("{base}/api/v1/services/{code}/records/{example}"))
+                    .bearer_auth(api_key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::OK, "{} {code}", app["id"]);
+                let body: Value = r.json().await.unwrap();
+                assert!(!body["records"].as_array().unwrap().is_empty());
+                let r = client
+                    .get(format!(
+                        "{base}/api/v1/services/{code}/records/370202180001010000"
+                    ))
+                    .bearer_auth(api_key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::NOT_FOUND);
+            }
+            // A granted resource of another application is refused.
+            let mine: Vec<&str> = app["resource_codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            if let Some(other) = all_codes.iter().find(|c| !mine.contains(&c.as_str())) {
+                let r = client
+                    .get(format!(
+                        "{base}/api/v1/services/{other}/records/370202194001010012"
+                    ))
+                    .bearer_auth(api_key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::FORBIDDEN, "{} {other}", app["id"]);
+            }
+        }
+        // Past the rate limit: 429 with Retry-After.
+        let app = granted[0];
+        let code = app["resource_codes"][0].as_str().unwrap().to_string();
+        let url = format!(
+            "{base}/api/v1/services/{code}/records/{}",
+            app["example_keys"][&code].as_str().unwrap()
+        );
+        let calls = (0..300).map(|_| {
+            client
+                .get(&url)
+                .bearer_auth(app["api_key"].as_str().unwrap())
+                .send()
+        });
+        let answers = futures::future::join_all(calls).await;
+        let limited = answers
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .find(|r| r.status() == StatusCode::TOO_MANY_REQUESTS)
+            .expect("300 concurrent calls pass a 50-per-second limit");
+        assert!(limited.headers().get("retry-after").is_some());
         server.kill().unwrap();
         let _ = server.wait();
     }

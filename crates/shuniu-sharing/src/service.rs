@@ -569,6 +569,13 @@ impl Sharing {
         version: Option<i64>,
         format: ExtractFormat,
     ) -> Result<futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>>> {
+        if version.is_some_and(|v| v < 0) {
+            return Err(SharingError::invalid(
+                "VERSION_INVALID",
+                "版本号不能为负数",
+                "a version cannot be negative",
+            ));
+        }
         let (rec, grant) = self.authorize(caller, code, Service::Extract).await?;
         let version = match version {
             Some(v) => v,

@@ -1195,3 +1195,19 @@ pub struct GrantView {
     pub rows_today: u64,
     pub refused_today: u64,
 }
+
+impl Sharing {
+    /// The active API applications of the actor's department (the systems a request can be
+    /// for); the hub sees all.
+    pub async fn applications_for(&self, actor: &Actor) -> Result<Vec<shuniu_store::Application>> {
+        let all = self.inner.store.applications().await?;
+        Ok(all
+            .into_iter()
+            .filter(|a| a.revoked_at.is_none())
+            .filter(|a| {
+                actor.role == shuniu_types::Role::HubOperator
+                    || a.department_code == actor.department
+            })
+            .collect())
+    }
+}

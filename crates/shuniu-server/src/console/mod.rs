@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 pub(crate) mod audit;
 mod data;
 mod quality;
+mod sharing;
 
 use crate::AppState;
 use crate::i18n::{Lang, t};
@@ -95,6 +96,15 @@ pub fn templates() -> Environment<'static> {
         ("audit.html", include_str!("../../templates/audit.html")),
         ("flows.html", include_str!("../../templates/flows.html")),
         ("mydata.html", include_str!("../../templates/mydata.html")),
+        ("sharing.html", include_str!("../../templates/sharing.html")),
+        (
+            "sharing_form.html",
+            include_str!("../../templates/sharing_form.html"),
+        ),
+        (
+            "sharing_request.html",
+            include_str!("../../templates/sharing_request.html"),
+        ),
     ] {
         // Templates are compiled into the binary; a syntax error fails the unit tests.
         if let Err(e) = env.add_template(name, src) {
@@ -209,6 +219,7 @@ pub fn router() -> Router<AppState> {
         .merge(data::router())
         .merge(audit::router())
         .merge(quality::router())
+        .merge(sharing::router())
 }
 
 fn lang_of(jar: &CookieJar) -> Lang {
@@ -664,6 +675,17 @@ async fn resource_page(
         can_review => can(Action::ReviewResource), can_withdraw => can(Action::WithdrawResource),
         can_load => can(Action::LoadData), can_read_data => can_read_data,
         data_version => data_version, preview => ser(preview), loads => ser(loads),
+        can_request => r.status == shuniu_types::ResourceStatus::Published
+            && shuniu_policy::decide(
+                &user.actor,
+                Action::RequestShare,
+                shuniu_policy::Target::Share {
+                    provider: &r.spec.provider,
+                    consumer: &user.actor.department,
+                    escalated: false,
+                },
+            )
+            .is_ok(),
     };
     page(&state, &user, "resource.html", extra)
 }
