@@ -171,10 +171,16 @@ async fn demo_city_then_serve_then_catalog_cli() {
             .filter(|a| !a["resource_codes"].as_array().unwrap().is_empty())
             .collect();
         assert!(granted.len() >= 3, "{apps:?}");
-        let all_codes: Vec<String> = granted
+        // (code, provider) of every granted resource.
+        let all_codes: Vec<(String, String)> = granted
             .iter()
-            .flat_map(|a| a["resource_codes"].as_array().unwrap().iter())
-            .map(|c| c.as_str().unwrap().to_string())
+            .flat_map(|a| a["grants"].as_array().unwrap().iter())
+            .map(|g| {
+                (
+                    g["resource_code"].as_str().unwrap().to_string(),
+                    g["provider"].as_str().unwrap().to_string(),
+                )
+            })
             .collect();
         for app in &granted {
             let api_key = app["api_key"].as_str().unwrap();
@@ -207,7 +213,12 @@ async fn demo_city_then_serve_then_catalog_cli() {
                 .iter()
                 .map(|c| c.as_str().unwrap())
                 .collect();
-            if let Some(other) = all_codes.iter().find(|c| !mine.contains(&c.as_str())) {
+            // A resource granted to another application, of a department other than its own.
+            let department = app["department"].as_str().unwrap();
+            if let Some((other, _)) = all_codes
+                .iter()
+                .find(|(c, p)| !mine.contains(&c.as_str()) && p != department)
+            {
                 let r = client
                     .get(format!(
                         "{base}/api/v1/services/{other}/records/370202194001010012"

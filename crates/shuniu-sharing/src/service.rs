@@ -266,7 +266,7 @@ impl Sharing {
     /// items changed is read by name).
     fn align(&self, rec: &ResourceRecord, code: &str, rows: Vec<Row>) -> Result<Vec<Row>> {
         let idx = self.index(code)?;
-        let Some(layout) = idx.layout()? else {
+        let Some(layout) = idx.current()?.1 else {
             return Ok(rows);
         };
         let items = &rec.spec.data_items;

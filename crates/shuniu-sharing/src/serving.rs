@@ -172,6 +172,8 @@ pub struct BuildStats {
 pub struct ServingIndex {
     db: Database,
     path: PathBuf,
+    /// The parsed layout of the version last read, so that a lookup parses no JSON.
+    layout_cache: parking_lot::RwLock<Option<(u64, Arc<Layout>)>>,
 }
 
 impl ServingIndex {
@@ -186,7 +188,11 @@ impl ServingIndex {
             .set_cache_size(64 << 20)
             .create(&path)
             .map_err(db_err)?;
-        Ok(Arc::new(ServingIndex { db, path }))
+        Ok(Arc::new(ServingIndex {
+            db,
+            path,
+            layout_cache: parking_lot::RwLock::new(None),
+        }))
     }
 
     pub fn path(&self) -> &Path {
@@ -209,9 +215,39 @@ impl ServingIndex {
     }
 
     pub fn layout(&self) -> Result<Option<Layout>> {
-        Ok(self
-            .meta("layout")?
-            .and_then(|v| serde_json::from_str(&v).ok()))
+        Ok(self.current()?.1.map(|l| (*l).clone()))
+    }
+
+    /// The served version and its layout, from one read snapshot; the layout is parsed once
+    /// per version.
+    pub fn current(&self) -> Result<(Option<u64>, Option<Arc<Layout>>)> {
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let t = match rtx.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok((None, None)),
+            Err(e) => return Err(db_err(e)),
+        };
+        let version: Option<u64> = t
+            .get("version")
+            .map_err(db_err)?
+            .and_then(|v| v.value().parse().ok());
+        let Some(v) = version else {
+            return Ok((None, None));
+        };
+        if let Some((cv, l)) = self.layout_cache.read().as_ref()
+            && *cv == v
+        {
+            return Ok((Some(v), Some(l.clone())));
+        }
+        let layout: Option<Arc<Layout>> = t
+            .get("layout")
+            .map_err(db_err)?
+            .and_then(|l| serde_json::from_str(l.value()).ok())
+            .map(Arc::new);
+        if let Some(l) = &layout {
+            *self.layout_cache.write() = Some((v, l.clone()));
+        }
+        Ok((Some(v), layout))
     }
 
     pub fn rows(&self) -> Result<u64> {
