@@ -306,11 +306,14 @@ def test_a_department_requests_data_and_the_provider_approves_it(browser, base_u
     page.goto(f"{base_url}/catalog/r/{REGISTER}")
     page.click("#request-sharing")
     page.wait_for_selector("#request-form")
-    # Missing purpose: refused with the reason, the form kept.
+    # A purpose too short to say anything: refused with the reason, the form kept.
+    page.fill("#request-form input[name=purpose]", "核验")
     page.fill("#request-form input[name=scenario]", "出生医学证明签发时核对父母户籍")
     page.fill("#request-form input[name=legal_basis]", "《母婴保健法》第二十三条")
     page.click("#submit-request")
     page.wait_for_selector("#form-error")
+    assert "PURPOSE_REQUIRED" in page.inner_text("#form-error")
+    assert page.input_value("#request-form input[name=scenario]") == "出生医学证明签发时核对父母户籍"
     page.fill("#request-form input[name=purpose]", "出生医学证明办理户籍核验")
     page.fill("#request-form input[name=row_scope]", "division ^= 370202")
     page.click("#submit-request")

@@ -486,6 +486,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("conflicts", "冲突", "Conflicts"),
     // Sharing (供需对接)
     ("every_row", "全部行", "every row"),
+    ("request_basis", "申请依据", "Legal basis of the request"),
     ("answer", "答复", "Answer"),
     (
         "application",

@@ -323,7 +323,7 @@ async fn subscribe(
 
 /// The calling application's subscriptions.
 #[utoipa::path(get, path = "/api/v1/services/subscriptions", tag = "services",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [Object]), (status = 401, body = ErrorBody)))]
 async fn list_subscriptions(
     State(state): State<AppState>,
     ServiceCaller(caller): ServiceCaller,
@@ -354,7 +354,7 @@ pub struct DeliveriesQuery {
 /// A subscription's deliveries, newest first.
 #[utoipa::path(get, path = "/api/v1/services/subscriptions/{id}/deliveries", tag = "services",
     params(("id" = String, Path, description = "Subscription id"), DeliveriesQuery),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn deliveries(
     State(state): State<AppState>,
     ServiceCaller(caller): ServiceCaller,
@@ -384,7 +384,7 @@ async fn redeliver(
 
 /// The grants the calling application holds: what it may call, on what, until when.
 #[utoipa::path(get, path = "/api/v1/services/grants", tag = "services",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [Object]), (status = 401, body = ErrorBody)))]
 async fn my_grants(
     State(state): State<AppState>,
     ServiceCaller(caller): ServiceCaller,

@@ -49,7 +49,7 @@ pub struct RequestsQuery {
 
 /// Sharing requests: one department's (as provider or consumer) or, for the hub, all.
 #[utoipa::path(get, path = "/api/v1/sharing/requests", tag = "sharing", params(RequestsQuery),
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_requests(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -114,14 +114,14 @@ async fn decide_request(
 /// Requests waiting for the caller's department (the hub: everything pending or escalated),
 /// oldest deadline first.
 #[utoipa::path(get, path = "/api/v1/sharing/inbox", tag = "sharing",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [Object]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn inbox(State(state): State<AppState>, Caller(actor): Caller) -> Result<Json, ApiError> {
     Ok(json(&state.sharing.inbox(&actor).await?))
 }
 
 /// Grants the caller's department holds or gives (the hub: all), with today's usage.
 #[utoipa::path(get, path = "/api/v1/sharing/grants", tag = "sharing",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = [Object]), (status = 401, body = ErrorBody)))]
 async fn list_grants(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -153,7 +153,7 @@ async fn revoke_grant(
 
 /// Demands: the caller's department's (filed or routed to it); the hub's: all.
 #[utoipa::path(get, path = "/api/v1/sharing/demands", tag = "sharing",
-    responses((status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = [Object]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_demands(
     State(state): State<AppState>,
     Caller(actor): Caller,
