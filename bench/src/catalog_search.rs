@@ -248,10 +248,22 @@ async fn main() -> Result<()> {
         shuniu_lake::Lake::local(&dir.path().join("lake"))?,
         &dir.path().join("loads"),
     )?;
+    let sharing = shuniu_sharing::Sharing::open(
+        catalog.store().clone(),
+        catalog.clone(),
+        aggregation.lake().clone(),
+        catalog.audit_log().clone(),
+        shuniu_sharing::SharingSettings {
+            data_dir: dir.path().to_path_buf(),
+            decision_days: 5,
+        },
+    )
+    .await?;
     let state = shuniu_server::AppState::new(
         catalog.clone(),
         accounts.clone(),
         aggregation,
+        sharing,
         shuniu_server::ServerSettings {
             secure_cookies: false,
             site_name: "bench".into(),
