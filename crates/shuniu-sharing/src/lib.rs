@@ -218,7 +218,7 @@ impl Sharing {
                 {
                     tracing::warn!(error = %e, "webhook round failed");
                 }
-                if tick % 120 == 2
+                if tick % 1200 == 2
                     && let Err(e) = s.sync_all().await
                 {
                     tracing::warn!(error = %e, "serving index catch-up failed");
@@ -233,7 +233,7 @@ impl Sharing {
     }
 
     /// Folds each version committed by `commits` into its serving index as it arrives
-    /// (loads by other processes are caught by the minute-by-minute catch-up).
+    /// (loads by other processes are caught by the catch-up at start and every ten minutes, or `shuniu sharing index`).
     pub fn follow_commits(
         &self,
         mut commits: tokio::sync::broadcast::Receiver<(String, i64)>,
