@@ -350,64 +350,36 @@ impl Tx {
         rows: &[AuditIndexRow],
         subjects: &[(String, i64)],
     ) -> Result<()> {
-        // Many rows per statement: each statement is a round trip to the database (for
-        // SQLite, a hand-off to its worker thread), and the indexer follows every commit.
-        for chunk in rows.chunks(64) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|k| {
-                    let b = k * 12;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8,
-                        b + 9,
-                        b + 10,
-                        b + 11,
-                        b + 12
-                    )
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO audit_index ({INDEX_COLUMNS}) VALUES {} ON CONFLICT (idx) DO NOTHING",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for r in chunk {
-                q = q
-                    .bind(r.idx)
-                    .bind(&r.at)
-                    .bind(&r.kind)
-                    .bind(&r.action)
-                    .bind(&r.principal)
-                    .bind(&r.department)
-                    .bind(&r.channel)
-                    .bind(&r.resource)
-                    .bind(&r.provider)
-                    .bind(r.rows)
-                    .bind(&r.result)
-                    .bind(&r.purpose);
-            }
-            q.execute(&mut *self.tx).await?;
+        for r in rows {
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO audit_index ({INDEX_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (idx) DO NOTHING"
+            )))
+            .bind(r.idx)
+            .bind(&r.at)
+            .bind(&r.kind)
+            .bind(&r.action)
+            .bind(&r.principal)
+            .bind(&r.department)
+            .bind(&r.channel)
+            .bind(&r.resource)
+            .bind(&r.provider)
+            .bind(r.rows)
+            .bind(&r.result)
+            .bind(&r.purpose)
+            .execute(&mut *self.tx)
+            .await?;
         }
-        for chunk in subjects.chunks(256) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|k| format!("(${}, ${})", k * 2 + 1, k * 2 + 2))
-                .collect();
-            let sql = format!(
-                "INSERT INTO audit_subjects (subject, idx) VALUES {} ON CONFLICT (subject, idx) DO NOTHING",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (subject, idx) in chunk {
-                q = q.bind(subject).bind(*idx);
-            }
-            q.execute(&mut *self.tx).await?;
+        for (subject, idx) in subjects {
+            sqlx::query(
+                "INSERT INTO audit_subjects (subject, idx) VALUES ($1, $2)
+                 ON CONFLICT (subject, idx) DO NOTHING",
+            )
+            .bind(subject)
+            .bind(*idx)
+            .execute(&mut *self.tx)
+            .await?;
         }
         Ok(())
     }
