@@ -467,7 +467,6 @@ pub struct SharingSummary {
 /// Then every granted application's account gets its grants and an example key.
 pub async fn share(
     city: &DemoCity,
-    accounts: &Accounts,
     catalog: &Catalog,
     sharing: &shuniu_sharing::Sharing,
     apps: &mut [DemoApplication],
@@ -476,7 +475,6 @@ pub async fn share(
     use shuniu_policy::grant::Service;
     use shuniu_sharing::{DecisionInput, DemandAnswer, DemandInput, RequestInput};
     let root = Actor::local_operator();
-    let _ = accounts;
     let officer = |dept: &str| {
         city.users
             .iter()

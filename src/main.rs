@@ -465,15 +465,11 @@ async fn main() -> Result<()> {
                     data.address_conflicts, data.open_tickets
                 );
                 let mut applications = applications;
-                let shared = demo::share(
-                    &city,
-                    &hub.accounts,
-                    &hub.catalog,
-                    &hub.sharing,
-                    &mut applications,
-                    |m| eprintln!("  {m}"),
-                )
-                .await?;
+                let shared =
+                    demo::share(&city, &hub.catalog, &hub.sharing, &mut applications, |m| {
+                        eprintln!("  {m}")
+                    })
+                    .await?;
                 eprintln!(
                     "  共享 sharing: {} grants, {} requests ({} waiting), demand satisfaction {:.1}%",
                     shared.grants, shared.requests, shared.pending, shared.satisfaction

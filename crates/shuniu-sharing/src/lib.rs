@@ -38,7 +38,7 @@ use parking_lot::{Mutex, RwLock};
 use shuniu_audit::AuditLog;
 use shuniu_catalog::Catalog;
 use shuniu_lake::Lake;
-use shuniu_store::{ResourceRecord, Store};
+use shuniu_store::Store;
 use shuniu_types::{DataItem, SemanticType};
 
 pub use directory::Caller;
@@ -301,35 +301,7 @@ impl Sharing {
         if idx.version()?.is_some_and(|v| v >= version as u64) {
             return Ok(None);
         }
-        let name = format!("{code}@v{version}");
-        let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        let (schema, _) = self
-            .inner
-            .lake
-            .sql_stream(
-                vec![code.to_string()],
-                &format!("SELECT * FROM {} LIMIT 0", quoted(&name)),
-            )
-            .await?;
-        let select: Vec<String> = layout
-            .columns
-            .iter()
-            .map(|c| {
-                if schema.field_with_name(c).is_ok() {
-                    quoted(c)
-                } else {
-                    format!("CAST(NULL AS VARCHAR) AS {}", quoted(c))
-                }
-            })
-            .collect();
-        let (_, mut stream) = self
-            .inner
-            .lake
-            .sql_stream(
-                vec![code.to_string()],
-                &format!("SELECT {} FROM {}", select.join(", "), quoted(&name)),
-            )
-            .await?;
+        let mut stream = self.stream_version(code, version, &layout.columns).await?;
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         let feeder = tokio::spawn(async move {
             while let Some(b) = stream.next().await {
@@ -359,6 +331,45 @@ impl Sharing {
             "serving index updated"
         );
         Ok(Some(stats))
+    }
+
+    /// Streams one version's rows with `columns` in that order; a column the stored version
+    /// lacks (an item added since) comes back as NULL.
+    async fn stream_version(
+        &self,
+        code: &str,
+        version: i64,
+        columns: &[String],
+    ) -> Result<shuniu_lake::BatchStream> {
+        let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let name = quoted(&format!("{code}@v{version}"));
+        let (schema, _) = self
+            .inner
+            .lake
+            .sql_stream(
+                vec![code.to_string()],
+                &format!("SELECT * FROM {name} LIMIT 0"),
+            )
+            .await?;
+        let select: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                if schema.field_with_name(c).is_ok() {
+                    quoted(c)
+                } else {
+                    format!("CAST(NULL AS VARCHAR) AS {}", quoted(c))
+                }
+            })
+            .collect();
+        let (_, stream) = self
+            .inner
+            .lake
+            .sql_stream(
+                vec![code.to_string()],
+                &format!("SELECT {} FROM {name}", select.join(", ")),
+            )
+            .await?;
+        Ok(stream)
     }
 
     /// Brings every resource's serving index up to its dataset's current version.
@@ -403,12 +414,4 @@ impl Inner {
         }
         Ok(out)
     }
-}
-
-/// The resource facts the service decides on, for pages that show them.
-pub fn share_summary(r: &ResourceRecord) -> (String, String) {
-    (
-        r.spec.share_type.zh().to_string(),
-        r.spec.level.zh().to_string(),
-    )
 }

@@ -130,6 +130,39 @@ impl Sharing {
         self.inner.directory.caller(api_key).await
     }
 
+    /// The grant that governs the caller's calls on a resource (its own data: every field,
+    /// in the clear) and the policy's decision on this service. Shared by every call and by
+    /// webhook deliveries, which are decided again when they are sent.
+    pub(crate) fn decide_call(
+        &self,
+        caller: &Caller,
+        rec: &ResourceRecord,
+        service: Service,
+    ) -> Result<(Option<Arc<CompiledGrant>>, shuniu_policy::Decision)> {
+        let grant = if caller.department == rec.spec.provider {
+            Some(Arc::new(CompiledGrant::own(
+                &rec.code,
+                &rec.spec.provider,
+                &caller.application,
+                &rec.spec.data_items,
+            )))
+        } else {
+            self.inner.directory.grant(&caller.application, rec)?
+        };
+        let decision = decide_service(&ServiceFacts {
+            department: &caller.department,
+            role: caller.role,
+            provider: &rec.spec.provider,
+            status: rec.status,
+            share_type: rec.spec.share_type,
+            level: rec.spec.level,
+            grant: grant.as_deref(),
+            service,
+            now: unix_now(),
+        });
+        Ok((grant, decision))
+    }
+
     /// Decides a call: the resource, the grant that governs it, or the refusal (audited).
     pub(crate) async fn authorize(
         &self,
@@ -144,29 +177,8 @@ impl Sharing {
             }
             Err(e) => return Err(e),
         };
-        let own = caller.department == rec.spec.provider;
-        let grant = if own {
-            Some(Arc::new(CompiledGrant::own(
-                &rec.code,
-                &rec.spec.provider,
-                &caller.application,
-                &rec.spec.data_items,
-            )))
-        } else {
-            self.inner.directory.grant(&caller.application, &rec)?
-        };
-        let facts = ServiceFacts {
-            department: &caller.department,
-            role: caller.role,
-            provider: &rec.spec.provider,
-            status: rec.status,
-            share_type: rec.spec.share_type,
-            level: rec.spec.level,
-            grant: grant.as_deref(),
-            service,
-            now: unix_now(),
-        };
-        if let Err(d) = decide_service(&facts) {
+        let (grant, decision) = self.decide_call(caller, &rec, service)?;
+        if let Err(d) = decision {
             if let Some(g) = &grant {
                 self.inner.directory.count_refusal(&g.id);
             }
@@ -262,36 +274,31 @@ impl Sharing {
         out
     }
 
-    /// Rows of the index laid out as the resource's current items (an index built before the
-    /// items changed is read by name).
-    fn align(&self, rec: &ResourceRecord, code: &str, rows: Vec<Row>) -> Result<Vec<Row>> {
-        let idx = self.index(code)?;
-        let Some(layout) = idx.current()?.1 else {
-            return Ok(rows);
+    /// The resource's serving index as it stands: its version and how its rows map onto
+    /// the resource's current items, read once per call.
+    fn served(&self, rec: &ResourceRecord) -> Result<Served> {
+        let idx = self.index(&rec.code)?;
+        let (Some(version), Some(layout)) = idx.current()? else {
+            return Err(SharingError::NotFound(format!(
+                "data of {} (no version is served yet)",
+                rec.code
+            )));
         };
         let items = &rec.spec.data_items;
-        if layout.columns.len() == items.len()
-            && layout.columns.iter().zip(items).all(|(c, i)| c == &i.name)
-        {
-            return Ok(rows);
-        }
-        let map: Vec<Option<usize>> = items
-            .iter()
-            .map(|i| layout.columns.iter().position(|c| c == &i.name))
-            .collect();
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                map.iter()
-                    .map(|m| m.and_then(|p| r.get(p).cloned().flatten()))
-                    .collect()
-            })
-            .collect())
-    }
-
-    fn served_version(&self, code: &str) -> Result<u64> {
-        self.index(code)?.version()?.ok_or_else(|| {
-            SharingError::NotFound(format!("data of {code} (no version is served yet)"))
+        // An index built before the items changed is read by name.
+        let map = (layout.columns.len() != items.len()
+            || layout.columns.iter().zip(items).any(|(c, i)| c != &i.name))
+        .then(|| {
+            items
+                .iter()
+                .map(|i| layout.columns.iter().position(|c| c == &i.name))
+                .collect()
+        });
+        Ok(Served {
+            idx,
+            version,
+            layout,
+            map,
         })
     }
 
@@ -299,7 +306,7 @@ impl Sharing {
     pub async fn lookup(&self, caller: &Caller, code: &str, key: &str) -> Result<LookupAnswer> {
         let (rec, grant) = self.authorize(caller, code, Service::Lookup).await?;
         let key = normalize_key(key);
-        let version = match self.served_version(code) {
+        let served = match self.served(&rec) {
             Ok(v) => v,
             Err(e) => {
                 self.audit_call(
@@ -316,9 +323,11 @@ impl Sharing {
                 return Err(e);
             }
         };
-        let raw = self.index(code)?.lookup(&key, 100)?;
-        let raw = self.align(&rec, code, raw)?;
-        let visible: Vec<Row> = raw.into_iter().filter(|r| grant.in_scope(r)).collect();
+        let visible: Vec<Row> = served
+            .lookup(&key)?
+            .into_iter()
+            .filter(|r| grant.in_scope(r))
+            .collect();
         if visible.is_empty() {
             // Outside the row scope is answered exactly as absent.
             self.audit_call(
@@ -357,7 +366,7 @@ impl Sharing {
             .collect();
         let answer = LookupAnswer {
             resource: rec.code.clone(),
-            version,
+            version: served.version,
             grant: grant.id.clone(),
             fields: grant
                 .fields
@@ -420,10 +429,8 @@ impl Sharing {
             }
         }
         let key = normalize_key(key);
-        let version = self.served_version(code)?;
-        let raw = self.index(code)?.lookup(&key, 100)?;
-        let raw = self.align(&rec, code, raw)?;
-        let row = raw.into_iter().find(|r| grant.in_scope(r));
+        let served = self.served(&rec)?;
+        let row = served.lookup(&key)?.into_iter().find(|r| grant.in_scope(r));
         let mut results = BTreeMap::new();
         for (name, claimed) in claims {
             let ok = row.as_ref().is_some_and(|r| {
@@ -452,7 +459,7 @@ impl Sharing {
         .await?;
         Ok(VerifyAnswer {
             resource: rec.code.clone(),
-            version,
+            version: served.version,
             found,
             results,
             all_match,
@@ -501,32 +508,38 @@ impl Sharing {
         after: Cursor,
         limit: usize,
     ) -> Result<FeedPage> {
-        let idx = self.index(&rec.code)?;
-        let key_col = idx.layout()?.map(|l| l.key);
+        let served = match self.served(rec) {
+            Ok(s) => s,
+            // Nothing served yet: nothing has changed.
+            Err(SharingError::NotFound(_)) => {
+                return Ok(FeedPage {
+                    resource: rec.code.clone(),
+                    changes: Vec::new(),
+                    next_cursor: after.to_string(),
+                    has_more: false,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let key_name = served.layout.columns[served.layout.key].clone();
         let mut out = Vec::new();
         let mut at = after;
         let mut has_more = false;
         // Changes outside the scope are skipped but still advance the cursor.
         loop {
-            let (batch, last) = idx.changes(at, limit)?;
+            let (batch, last) = served.idx.changes(at, limit)?;
             if batch.is_empty() {
                 break;
             }
-            let key_name =
-                key_col.and_then(|k| idx.layout().ok().flatten().map(|l| l.columns[k].clone()));
             for c in batch {
                 at = c.cursor;
-                let row = self
-                    .align(rec, &rec.code, vec![c.row])?
-                    .pop()
-                    .unwrap_or_default();
+                let row = served.align(c.row);
                 let Some(shaped) = grant.project(&row, &self.inner.masking_key) else {
                     continue;
                 };
                 let record = record_of(grant, shaped);
-                let key = key_name
-                    .as_ref()
-                    .and_then(|k| record.get(k))
+                let key = record
+                    .get(&key_name)
                     .and_then(|v| v.as_str().map(str::to_string));
                 out.push(FeedChange {
                     cursor: c.cursor.to_string(),
@@ -586,40 +599,8 @@ impl Sharing {
                 .await?
                 .ok_or_else(|| SharingError::NotFound(format!("data of {code}")))?,
         };
-        let name = format!("{code}@v{version}");
-        let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        let (schema, _) = self
-            .inner
-            .lake
-            .sql_stream(
-                vec![code.to_string()],
-                &format!("SELECT * FROM {} LIMIT 0", quoted(&name)),
-            )
-            .await?;
-        let select: Vec<String> = rec
-            .spec
-            .data_items
-            .iter()
-            .map(|i| {
-                if schema.field_with_name(&i.name).is_ok() {
-                    format!(
-                        "CAST({} AS VARCHAR) AS {}",
-                        quoted(&i.name),
-                        quoted(&i.name)
-                    )
-                } else {
-                    format!("CAST(NULL AS VARCHAR) AS {}", quoted(&i.name))
-                }
-            })
-            .collect();
-        let (_, mut stream) = self
-            .inner
-            .lake
-            .sql_stream(
-                vec![code.to_string()],
-                &format!("SELECT {} FROM {}", select.join(", "), quoted(&name)),
-            )
-            .await?;
+        let columns: Vec<String> = rec.spec.data_items.iter().map(|i| i.name.clone()).collect();
+        let mut stream = self.stream_version(code, version, &columns).await?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
         let this = self.clone();
         let caller = caller.clone();
@@ -793,7 +774,7 @@ impl Sharing {
         format: KeyFormat,
     ) -> Result<ComparisonJobRow> {
         let (rec, grant) = self.authorize(caller, code, Service::Compare).await?;
-        let version = self.served_version(code)? as i64;
+        let version = self.served(&rec)?.version as i64;
         let id = format!(
             "C{}-{}",
             chrono::Utc::now().format("%Y%m%d%H%M%S"),
@@ -868,7 +849,7 @@ impl Sharing {
         dir: &std::path::Path,
         format: KeyFormat,
     ) -> Result<(u64, u64)> {
-        let idx = self.index(&rec.code)?;
+        let served = self.served(rec)?;
         let (progress_tx, mut progress_rx) = tokio::sync::watch::channel((0u64, 0u64));
         let store = self.inner.store.clone();
         let job = id.to_string();
@@ -885,7 +866,6 @@ impl Sharing {
         let grant = grant.clone();
         let rec = rec.clone();
         let key = self.inner.masking_key;
-        let this = self.clone();
         let result = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
             let input =
                 std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(dir.join("keys"))?);
@@ -961,29 +941,30 @@ impl Sharing {
                 // Sorted keys walk the B-tree in order: far fewer page misses.
                 chunk.sort_unstable();
                 let mut record = Vec::with_capacity(header.len());
-                idx.lookup_many(chunk.iter().map(String::as_str), |k, row| {
-                    record.clear();
-                    record.push(k.to_string());
-                    let shaped = row
-                        .map(|r| this.align(&rec, &rec.code, vec![r]))
-                        .transpose()?
-                        .and_then(|mut v| v.pop())
-                        .and_then(|r| grant.project(&r, &key));
-                    match shaped {
-                        Some(values) => {
-                            found += 1;
-                            record.push("1".into());
-                            record.extend(values.into_iter().map(|v| v.unwrap_or_default()));
+                served
+                    .idx
+                    .lookup_many(chunk.iter().map(String::as_str), |k, row| {
+                        record.clear();
+                        record.push(k.to_string());
+                        let shaped = row
+                            .map(|r| served.align(r))
+                            .and_then(|r| grant.project(&r, &key));
+                        match shaped {
+                            Some(values) => {
+                                found += 1;
+                                record.push("1".into());
+                                record.extend(values.into_iter().map(|v| v.unwrap_or_default()));
+                            }
+                            None => {
+                                record.push("0".into());
+                                record
+                                    .extend(std::iter::repeat_n(String::new(), grant.fields.len()));
+                            }
                         }
-                        None => {
-                            record.push("0".into());
-                            record.extend(std::iter::repeat_n(String::new(), grant.fields.len()));
-                        }
-                    }
-                    out.write_record(&record)
-                        .map_err(|e| SharingError::Io(e.into()))?;
-                    Ok(())
-                })?;
+                        out.write_record(&record)
+                            .map_err(|e| SharingError::Io(e.into()))?;
+                        Ok(())
+                    })?;
                 total += chunk.len() as u64;
                 let _ = progress_tx.send((total, found));
             }
@@ -1098,15 +1079,44 @@ impl Sharing {
         let Some(grant) = self.inner.directory.grant(application, &rec)? else {
             return Ok(None);
         };
-        let idx = self.index(code)?;
-        let Some(layout) = idx.layout()? else {
-            return Ok(None);
-        };
-        let rows = self.align(&rec, code, idx.first_rows(5_000)?)?;
-        let key = crate::key_item(&rec.spec.data_items);
-        Ok(rows.into_iter().find(|r| grant.in_scope(r)).and_then(|r| {
-            key.or(Some(layout.key))
-                .and_then(|k| r.get(k).cloned().flatten())
-        }))
+        let served = self.served(&rec)?;
+        let key = crate::key_item(&rec.spec.data_items).unwrap_or(served.layout.key);
+        Ok(served
+            .idx
+            .first_rows(5_000)?
+            .into_iter()
+            .map(|r| served.align(r))
+            .find(|r| grant.in_scope(r))
+            .and_then(|r| r.get(key).cloned().flatten()))
+    }
+}
+
+/// A resource's serving index at one version, with the mapping of its stored columns onto the
+/// resource's current items (`None`: they are the same).
+struct Served {
+    idx: Arc<crate::ServingIndex>,
+    version: u64,
+    layout: Arc<crate::Layout>,
+    map: Option<Vec<Option<usize>>>,
+}
+
+impl Served {
+    fn align(&self, row: Row) -> Row {
+        match &self.map {
+            None => row,
+            Some(map) => map
+                .iter()
+                .map(|m| m.and_then(|p| row.get(p).cloned().flatten()))
+                .collect(),
+        }
+    }
+
+    fn lookup(&self, key: &str) -> Result<Vec<Row>> {
+        Ok(self
+            .idx
+            .lookup(key, 100)?
+            .into_iter()
+            .map(|r| self.align(r))
+            .collect())
     }
 }

@@ -199,23 +199,9 @@ impl ServingIndex {
         &self.path
     }
 
-    fn meta(&self, key: &str) -> Result<Option<String>> {
-        let rtx = self.db.begin_read().map_err(db_err)?;
-        let t = match rtx.open_table(META) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(db_err(e)),
-        };
-        Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_string()))
-    }
-
     /// The dataset version the index serves, if any has been built.
     pub fn version(&self) -> Result<Option<u64>> {
-        Ok(self.meta("version")?.and_then(|v| v.parse().ok()))
-    }
-
-    pub fn layout(&self) -> Result<Option<Layout>> {
-        Ok(self.current()?.1.map(|l| (*l).clone()))
+        Ok(self.current()?.0)
     }
 
     /// The served version and its layout, from one read snapshot; the layout is parsed once

@@ -10,7 +10,7 @@
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 use shuniu_audit::{Entry, Kind};
-use shuniu_policy::grant::{Service, ServiceFacts, decide_service};
+use shuniu_policy::grant::Service;
 use shuniu_store::{DeliveryRow, SubscriptionRow, now};
 
 use crate::error::{Result, SharingError};
@@ -283,35 +283,11 @@ impl Sharing {
             name: app.name.clone(),
             ..caller
         };
-        let own = caller.department == rec.spec.provider;
-        let grant = if own {
-            Some(std::sync::Arc::new(
-                shuniu_policy::grant::CompiledGrant::own(
-                    &rec.code,
-                    &rec.spec.provider,
-                    &caller.application,
-                    &rec.spec.data_items,
-                ),
-            ))
-        } else {
-            self.inner
-                .directory
-                .grant(&caller.application, &rec)
-                .map_err(|e| (true, e.to_string()))?
-        };
         // The grant as it stands now decides: a revoked grant stops deliveries.
-        decide_service(&ServiceFacts {
-            department: &caller.department,
-            role: caller.role,
-            provider: &rec.spec.provider,
-            status: rec.status,
-            share_type: rec.spec.share_type,
-            level: rec.spec.level,
-            grant: grant.as_deref(),
-            service: Service::Subscribe,
-            now: chrono::Utc::now().timestamp(),
-        })
-        .map_err(|d| (true, d.code.to_string()))?;
+        let (grant, decision) = self
+            .decide_call(&caller, &rec, Service::Subscribe)
+            .map_err(|e| (true, e.to_string()))?;
+        decision.map_err(|d| (true, d.code.to_string()))?;
         let Some(grant) = grant else {
             return Err((true, "NO_GRANT".into()));
         };

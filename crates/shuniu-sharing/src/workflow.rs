@@ -26,6 +26,43 @@ fn new_id(prefix: &str) -> String {
     )
 }
 
+/// A new active grant of `terms`. Compiling them against the resource's items first proves
+/// that the fields and the row scope name real items.
+fn new_grant(
+    rec: &shuniu_store::ResourceRecord,
+    consumer: &str,
+    application: &str,
+    request: Option<&str>,
+    terms: &GrantTerms,
+) -> Result<GrantRow> {
+    CompiledGrant::compile(
+        "check",
+        &rec.code,
+        &rec.spec.provider,
+        consumer,
+        application,
+        GrantState::Active,
+        terms,
+        &rec.spec.data_items,
+        rec.spec.level,
+    )?;
+    Ok(GrantRow {
+        id: new_id("G"),
+        request_id: request.map(str::to_string),
+        resource_code: rec.code.clone(),
+        provider: rec.spec.provider.clone(),
+        consumer: consumer.to_string(),
+        application_id: application.to_string(),
+        terms: serde_json::to_value(terms).unwrap_or_default(),
+        state: "active".into(),
+        expires_at: terms.expires_at.clone(),
+        created_at: now(),
+        updated_at: now(),
+        revoked_by: None,
+        revoke_reason: String::new(),
+    })
+}
+
 /// What a consuming department asks for (共享申请).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RequestInput {
@@ -142,10 +179,6 @@ fn default_terms(rec: &shuniu_store::ResourceRecord) -> (u64, u64, u32) {
 }
 
 impl Sharing {
-    fn request_invalid(code: &'static str, zh: &str, en: &str) -> SharingError {
-        SharingError::invalid(code, zh, en)
-    }
-
     async fn audit_admin(
         &self,
         actor: &Actor,
@@ -176,7 +209,7 @@ impl Sharing {
             .into_iter()
             .find(|a| a.id == input.application_id && a.revoked_at.is_none())
             .ok_or_else(|| {
-                Self::request_invalid(
+                SharingError::invalid(
                     "APPLICATION_UNKNOWN",
                     "调用系统（API 应用）不存在或已停用",
                     "no such active API application",
@@ -193,7 +226,7 @@ impl Sharing {
             },
         )?;
         if rec.status != ResourceStatus::Published {
-            return Err(Self::request_invalid(
+            return Err(SharingError::invalid(
                 "RESOURCE_NOT_PUBLISHED",
                 "只能申请已发布的目录资源",
                 "only published catalog resources can be requested",
@@ -236,13 +269,10 @@ impl Sharing {
                 "choose at least one service type",
             ));
         }
-        if let Some((code, zh, en)) = problems.first() {
-            let mut zh_all: Vec<&str> = problems.iter().map(|p| p.1).collect();
-            zh_all.dedup();
-            let _ = (zh, en);
+        if let Some((code, _, _)) = problems.first() {
             return Err(SharingError::invalid(
                 code,
-                zh_all.join("；"),
+                problems.iter().map(|p| p.1).collect::<Vec<_>>().join("；"),
                 problems.iter().map(|p| p.2).collect::<Vec<_>>().join("; "),
             ));
         }
@@ -266,19 +296,9 @@ impl Sharing {
             .to_rfc3339(),
             purpose: input.purpose.trim().to_string(),
         };
-        // Compiling proves the fields and scope name real items.
-        CompiledGrant::compile(
-            "check",
-            &rec.code,
-            &rec.spec.provider,
-            &consumer,
-            &app.id,
-            GrantState::Active,
-            &terms,
-            &rec.spec.data_items,
-            rec.spec.level,
-        )?;
         let id = new_id("SQ");
+        // Built for every request: it checks the terms; granted at once only if unconditional.
+        let grant = new_grant(&rec, &consumer, &app.id, Some(&id), &terms)?;
         let spec = serde_json::json!({
             "terms": terms,
             "scenario": input.scenario.trim(),
@@ -345,23 +365,8 @@ impl Sharing {
             ShareType::Unconditional => {
                 tx.insert_share_event(&id, "hub", "", "compliance_passed", "pending", "")
                     .await?;
-                let gid = new_id("G");
-                tx.insert_grant(&GrantRow {
-                    id: gid.clone(),
-                    request_id: Some(id.clone()),
-                    resource_code: rec.code.clone(),
-                    provider: rec.spec.provider.clone(),
-                    consumer: consumer.clone(),
-                    application_id: app.id.clone(),
-                    terms: serde_json::to_value(&terms).unwrap_or_default(),
-                    state: "active".into(),
-                    expires_at: terms.expires_at.clone(),
-                    created_at: now(),
-                    updated_at: now(),
-                    revoked_by: None,
-                    revoke_reason: String::new(),
-                })
-                .await?;
+                let gid = grant.id.clone();
+                tx.insert_grant(&grant).await?;
                 tx.set_request_state(&id, &["pending"], "granted", Some("hub"), "", Some(&gid))
                     .await?;
                 tx.insert_share_event(
@@ -581,34 +586,9 @@ impl Sharing {
                 .and_then(|v| v.as_i64())
                 .unwrap_or(365);
             terms.expires_at = (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339();
-            CompiledGrant::compile(
-                "check",
-                &rec.code,
-                &rec.spec.provider,
-                &r.consumer,
-                &r.application_id,
-                GrantState::Active,
-                &terms,
-                &rec.spec.data_items,
-                rec.spec.level,
-            )?;
-            let gid = new_id("G");
-            tx.insert_grant(&GrantRow {
-                id: gid.clone(),
-                request_id: Some(r.id.clone()),
-                resource_code: r.resource_code.clone(),
-                provider: r.provider.clone(),
-                consumer: r.consumer.clone(),
-                application_id: r.application_id.clone(),
-                terms: serde_json::to_value(&terms).unwrap_or_default(),
-                state: "active".into(),
-                expires_at: terms.expires_at.clone(),
-                created_at: now(),
-                updated_at: now(),
-                revoked_by: None,
-                revoke_reason: String::new(),
-            })
-            .await?;
+            let grant = new_grant(&rec, &r.consumer, &r.application_id, Some(&r.id), &terms)?;
+            let gid = grant.id.clone();
+            tx.insert_grant(&grant).await?;
             tx.set_request_state(
                 id,
                 &from,
@@ -1141,32 +1121,7 @@ impl Sharing {
                 }),
             ));
         }
-        CompiledGrant::compile(
-            "check",
-            &rec.code,
-            &rec.spec.provider,
-            &app.department_code,
-            &app.id,
-            GrantState::Active,
-            terms,
-            &rec.spec.data_items,
-            rec.spec.level,
-        )?;
-        let g = GrantRow {
-            id: new_id("G"),
-            request_id: None,
-            resource_code: rec.code.clone(),
-            provider: rec.spec.provider.clone(),
-            consumer: app.department_code.clone(),
-            application_id: app.id.clone(),
-            terms: serde_json::to_value(terms).unwrap_or_default(),
-            state: "active".into(),
-            expires_at: terms.expires_at.clone(),
-            created_at: now(),
-            updated_at: now(),
-            revoked_by: None,
-            revoke_reason: String::new(),
-        };
+        let g = new_grant(&rec, &app.department_code, &app.id, None, terms)?;
         let mut tx = self.inner.store.begin().await?;
         tx.insert_grant(&g).await?;
         tx.commit().await?;

@@ -82,7 +82,8 @@ pub struct AuthoritativeSourceRow {
     pub designated_at: String,
 }
 
-fn json(r: &AnyRow, col: &str) -> Result<serde_json::Value> {
+/// A JSON document stored as text.
+pub(crate) fn json(r: &AnyRow, col: &str) -> Result<serde_json::Value> {
     let s: String = get(r, col)?;
     serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
 }

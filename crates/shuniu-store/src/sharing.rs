@@ -4,12 +4,8 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
+use crate::quality::json;
 use crate::{Result, Store, StoreError, Tx, get, now};
-
-fn json(r: &AnyRow, col: &str) -> Result<serde_json::Value> {
-    let s: String = get(r, col)?;
-    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DemandRow {

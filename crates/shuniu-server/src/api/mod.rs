@@ -80,19 +80,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The authenticated application.
 pub struct Caller(pub Actor);
 
+/// The API key of `Authorization: Bearer …`, or 401.
+pub(crate) fn bearer_key(parts: &Parts) -> Result<&str, ApiError> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(ApiError::unauthenticated)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(ApiError::unauthenticated)?;
+        let key = bearer_key(parts)?;
         match state.accounts.authenticate_key(key).await? {
             Some(actor) => Ok(Caller(actor)),
             None => Err(ApiError::unauthenticated()),

@@ -42,17 +42,11 @@ pub struct ServiceCaller(pub shuniu_sharing::Caller);
 impl FromRequestParts<AppState> for ServiceCaller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(ApiError::unauthenticated)?;
-        match state.sharing.authenticate(key).await? {
+        match state
+            .sharing
+            .authenticate(super::bearer_key(parts)?)
+            .await?
+        {
             Some(c) => Ok(ServiceCaller(c)),
             None => Err(ApiError::unauthenticated()),
         }
