@@ -11,6 +11,7 @@ use shuniu_types::{Actor, ResourceStatus, Role};
 
 pub mod grant;
 pub mod mask;
+pub mod open;
 
 /// What the actor wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,6 +70,14 @@ pub enum Action {
     AnswerDemand,
     /// Route demands, run compliance checks, edit the working-day calendar (the hub).
     ManageSharing,
+    /// Set a resource's open rules, republish it, and approve or refuse applications for
+    /// its conditionally open data (the provider's officer; the hub for any).
+    ManageOpenData,
+    /// See the applications and portal figures of one department (`Resource`/`SharingOf`)
+    /// or of the whole city (`Hub`).
+    ReadOpenData,
+    /// Answer the public's data requests (数据需求征集): the hub.
+    AnswerOpenRequest,
 }
 
 /// The facts about the target that decisions depend on.
@@ -478,6 +487,33 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                     actor.role,
                     "管理全市共享",
                     "manage the city's sharing",
+                ))
+            }
+        }
+        (Action::ManageOpenData, Target::Resource { provider, .. }) => match actor.role {
+            Role::HubOperator => Ok(()),
+            Role::DataOfficer if own(provider) => Ok(()),
+            Role::DataOfficer => Err(other_department("管理", "manage the open data of")),
+            Role::Viewer => Err(role_denied(actor.role, "管理开放数据", "manage open data")),
+        },
+        (Action::ReadOpenData, Target::Hub) | (Action::AnswerOpenRequest, Target::Hub) => {
+            if operator {
+                Ok(())
+            } else {
+                Err(role_denied(
+                    actor.role,
+                    "管理全市开放数据",
+                    "manage the city's open data",
+                ))
+            }
+        }
+        (Action::ReadOpenData, Target::SharingOf { department }) => {
+            if operator || own(department) {
+                Ok(())
+            } else {
+                Err(other_department(
+                    "查看",
+                    "see the open-data applications of",
                 ))
             }
         }

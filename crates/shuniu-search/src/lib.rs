@@ -100,6 +100,47 @@ const DOMAIN_WORDS: &[&str] = &[
     "12345",
 ];
 
+/// The process's one jieba dictionary with the government-data words (loading it takes
+/// tens of milliseconds and megabytes; every index shares it).
+fn shared_jieba() -> Arc<Jieba> {
+    static JIEBA: std::sync::OnceLock<Arc<Jieba>> = std::sync::OnceLock::new();
+    JIEBA
+        .get_or_init(|| {
+            let mut jieba = Jieba::new();
+            for w in DOMAIN_WORDS {
+                jieba.add_word(w, Some(20_000), None);
+            }
+            Arc::new(jieba)
+        })
+        .clone()
+}
+
+/// The Chinese analyzer (jieba, lower-cased) for other tantivy indexes: `search_mode` also
+/// emits the shorter words inside long ones (for indexing); queries use the default mode.
+pub fn chinese_analyzer(search_mode: bool) -> TextAnalyzer {
+    TextAnalyzer::builder(ChineseTokenizer {
+        jieba: shared_jieba(),
+        mode: if search_mode {
+            TokenizeMode::Search
+        } else {
+            TokenizeMode::Default
+        },
+    })
+    .filter(LowerCaser)
+    .build()
+}
+
+/// The words of a query as the Chinese analyzer cuts them, lower-cased.
+pub fn query_words(text: &str) -> Vec<String> {
+    let mut analyzer = chinese_analyzer(false);
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
 /// A jieba tokenizer sharing one dictionary across all clones (tantivy clones tokenizers
 /// per field and per query; cloning a whole dictionary each time would dominate latency).
 #[derive(Clone)]
@@ -230,11 +271,7 @@ const TOKENIZER: &str = "zh";
 impl CatalogIndex {
     /// An empty in-memory index.
     pub fn new() -> Result<CatalogIndex, SearchError> {
-        let mut jieba = Jieba::new();
-        for w in DOMAIN_WORDS {
-            jieba.add_word(w, Some(20_000), None);
-        }
-        let jieba = Arc::new(jieba);
+        let jieba = shared_jieba();
 
         let mut sb = Schema::builder();
         let text = TextOptions::default().set_indexing_options(

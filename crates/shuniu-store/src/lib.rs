@@ -17,11 +17,13 @@ use std::time::Duration;
 
 mod audit;
 mod loads;
+mod open;
 mod quality;
 mod rows;
 mod sharing;
 pub use audit::*;
 pub use loads::*;
+pub use open::*;
 pub use quality::*;
 pub use rows::*;
 pub use sharing::*;
