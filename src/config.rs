@@ -39,6 +39,11 @@ pub struct Config {
     pub audit_storage: String,
     /// How often the latest signed tree head is published to DATA_DIR/audit/tree-heads.jsonl.
     pub audit_head_interval_secs: u64,
+    /// Open-data API calls, previews and downloads per second per client address without a
+    /// token (`429` with `Retry-After` beyond).
+    pub open_rate_anonymous: u32,
+    /// The same per approved application presenting its data token.
+    pub open_rate_token: u32,
 }
 
 impl Default for Config {
@@ -59,6 +64,8 @@ impl Default for Config {
             lake_s3_allow_http: false,
             audit_storage: "files".into(),
             audit_head_interval_secs: 60,
+            open_rate_anonymous: 20,
+            open_rate_token: 200,
         }
     }
 }

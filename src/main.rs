@@ -268,6 +268,7 @@ struct Hub {
     catalog: Catalog,
     aggregation: shuniu_aggregate::Aggregation,
     sharing: shuniu_sharing::Sharing,
+    open: shuniu_open::Open,
 }
 
 async fn open(config: Config) -> Result<Hub> {
@@ -309,8 +310,20 @@ async fn open(config: Config) -> Result<Hub> {
     )
     .await
     .context("opening the sharing engine")?;
+    let open = shuniu_open::Open::open(
+        store.clone(),
+        catalog.clone(),
+        aggregation.lake().clone(),
+        audit.clone(),
+        shuniu_open::OpenSettings {
+            data_dir: config.data_dir.clone(),
+        },
+    )
+    .await
+    .context("opening the open-data engine")?;
     Ok(Hub {
         sharing,
+        open,
         accounts: Accounts::new(store, audit),
         catalog,
         aggregation,
@@ -343,9 +356,12 @@ async fn serve(hub: Hub) -> Result<()> {
         hub.accounts,
         hub.aggregation,
         hub.sharing,
+        hub.open,
         ServerSettings {
             secure_cookies: hub.config.secure_cookies(),
             site_name: hub.config.site_name.clone(),
+            open_rate_anonymous: hub.config.open_rate_anonymous,
+            open_rate_token: hub.config.open_rate_token,
         },
     );
     let audit = state.catalog.audit_log().clone();

@@ -259,14 +259,27 @@ async fn main() -> Result<()> {
         },
     )
     .await?;
+    let open = shuniu_open::Open::open(
+        catalog.store().clone(),
+        catalog.clone(),
+        aggregation.lake().clone(),
+        catalog.audit_log().clone(),
+        shuniu_open::OpenSettings {
+            data_dir: dir.path().to_path_buf(),
+        },
+    )
+    .await?;
     let state = shuniu_server::AppState::new(
         catalog.clone(),
         accounts.clone(),
         aggregation,
         sharing,
+        open,
         shuniu_server::ServerSettings {
             secure_cookies: false,
             site_name: "bench".into(),
+            open_rate_anonymous: 1000,
+            open_rate_token: 1000,
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -16,6 +16,7 @@ pub struct Hub {
     /// The engine behind the server, for what has no HTTP door (the scheduler's tick).
     pub aggregation: shuniu_aggregate::Aggregation,
     pub sharing: shuniu_sharing::Sharing,
+    pub open: shuniu_open::Open,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -141,14 +142,28 @@ impl Hub {
         )
         .await
         .expect("sharing");
+        let open = shuniu_open::Open::open(
+            catalog.store().clone(),
+            catalog.clone(),
+            aggregation.lake().clone(),
+            catalog.audit_log().clone(),
+            shuniu_open::OpenSettings {
+                data_dir: dir.path().to_path_buf(),
+            },
+        )
+        .await
+        .expect("open data");
         let state = AppState::new(
             catalog,
             accounts,
             aggregation.clone(),
             sharing.clone(),
+            open.clone(),
             ServerSettings {
                 secure_cookies: false,
                 site_name: "数纽测试".into(),
+                open_rate_anonymous: 40,
+                open_rate_token: 200,
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -172,6 +187,7 @@ impl Hub {
             viewer_key: keys[3].clone(),
             aggregation,
             sharing,
+            open,
             _dir: dir,
             shutdown: Some(tx),
         }

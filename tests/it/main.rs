@@ -8,5 +8,6 @@ mod audit;
 mod cli;
 mod console;
 mod harness;
+mod open;
 mod quality;
 mod sharing;

@@ -361,6 +361,42 @@ impl Open {
         Ok((pkg, answer))
     }
 
+    /// Publications a department manages (the hub: all), with the catalog entries' names.
+    pub async fn publications_for(&self, actor: &Actor) -> Result<Vec<(PublicationRow, String)>> {
+        let all = decide(actor, Action::ReadOpenData, Target::Hub).is_ok();
+        if !all {
+            decide(
+                actor,
+                Action::ReadOpenData,
+                Target::SharingOf {
+                    department: &actor.department,
+                },
+            )?;
+        }
+        let pubs = self.inner.store.publications().await?;
+        let codes: Vec<String> = pubs.iter().map(|p| p.code.clone()).collect();
+        let names: HashMap<String, (String, String)> = self
+            .inner
+            .store
+            .resources_by_code(&codes)
+            .await?
+            .into_iter()
+            .map(|r| {
+                (
+                    r.code.clone(),
+                    (r.spec.name.clone(), r.spec.provider.clone()),
+                )
+            })
+            .collect();
+        Ok(pubs
+            .into_iter()
+            .filter_map(|p| {
+                let (name, provider) = names.get(&p.code)?.clone();
+                (all || provider == actor.department).then_some((p, name))
+            })
+            .collect())
+    }
+
     /// The open rules in force for a resource (the defaults when none were saved).
     pub async fn rules(&self, code: &str) -> Result<OpenRules> {
         Ok(match self.inner.store.open_rules(code).await? {
@@ -610,8 +646,16 @@ impl Open {
             let mut groups: HashMap<Vec<Option<String>>, u64> = HashMap::new();
             while let Some(batch) = rx.blocking_recv() {
                 let batch = batch?;
-                let strings: Vec<&arrow::array::StringArray> = batch
+                // VARCHAR may come back as Utf8View; one representation for the loop below.
+                let owned: Vec<arrow::array::ArrayRef> = batch
                     .columns()
+                    .iter()
+                    .map(|c| {
+                        arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8)
+                            .map_err(|e| OpenError::Index(format!("column to text: {e}")))
+                    })
+                    .collect::<Result<_>>()?;
+                let strings: Vec<&arrow::array::StringArray> = owned
                     .iter()
                     .map(|c| {
                         c.as_any()

@@ -26,6 +26,7 @@ pub mod api;
 pub mod console;
 pub mod error;
 mod i18n;
+mod portal;
 mod views;
 
 pub use error::ApiError;
@@ -37,6 +38,10 @@ pub struct ServerSettings {
     pub secure_cookies: bool,
     /// The name shown in the console header, e.g. 青岛市公共数据枢纽.
     pub site_name: String,
+    /// Open-data API calls and downloads per second per client address without a token.
+    pub open_rate_anonymous: u32,
+    /// The same per approved application presenting its data token.
+    pub open_rate_token: u32,
 }
 
 #[derive(Clone)]
@@ -45,6 +50,8 @@ pub struct AppState {
     pub accounts: Accounts,
     pub aggregation: Aggregation,
     pub sharing: shuniu_sharing::Sharing,
+    pub open: shuniu_open::Open,
+    pub(crate) open_limits: Arc<api::ckan::OpenLimits>,
     pub traceability: shuniu_audit::Traceability,
     /// Citizens signed in to their own record: session token → ID number and expiry.
     pub(crate) citizens: console::audit::CitizenSessions,
@@ -71,9 +78,15 @@ impl AppState {
         accounts: Accounts,
         aggregation: Aggregation,
         sharing: shuniu_sharing::Sharing,
+        open: shuniu_open::Open,
         settings: ServerSettings,
     ) -> AppState {
         AppState {
+            open_limits: Arc::new(api::ckan::OpenLimits::new(
+                settings.open_rate_anonymous,
+                settings.open_rate_token,
+            )),
+            open,
             traceability: shuniu_audit::Traceability::new(
                 catalog.audit_log().clone(),
                 catalog.store().clone(),
@@ -168,6 +181,8 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .merge(api_router)
+        .merge(api::ckan::router())
+        .merge(portal::router())
         .merge(console::router())
         .fallback(fallback)
         .layer(middleware::from_fn(record_metrics))
@@ -237,9 +252,19 @@ pub async fn serve(
         .sharing
         .follow_commits(state.aggregation.subscribe_commits());
     let sharing_work = state.sharing.spawn_background();
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Open data republishes as loads commit and follows catalog changes.
+    let open_follower = state
+        .open
+        .follow_commits(state.aggregation.subscribe_commits());
+    let open_work = state.open.spawn_background();
+    let result = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    open_follower.abort();
+    open_work.abort();
     refresher.abort();
     scheduler.abort();
     follower.abort();

@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub mod audit;
+pub mod ckan;
 pub mod data;
 pub mod quality;
 pub mod services;

@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 
 pub(crate) mod audit;
 mod data;
+mod opendata;
 mod quality;
 mod sharing;
 
@@ -105,6 +106,42 @@ pub fn templates() -> Environment<'static> {
             "sharing_request.html",
             include_str!("../../templates/sharing_request.html"),
         ),
+        (
+            "portal_base.html",
+            include_str!("../../templates/portal_base.html"),
+        ),
+        (
+            "portal_home.html",
+            include_str!("../../templates/portal_home.html"),
+        ),
+        (
+            "portal_dataset.html",
+            include_str!("../../templates/portal_dataset.html"),
+        ),
+        (
+            "portal_list.html",
+            include_str!("../../templates/portal_list.html"),
+        ),
+        (
+            "portal_themes.html",
+            include_str!("../../templates/portal_themes.html"),
+        ),
+        (
+            "portal_requests.html",
+            include_str!("../../templates/portal_requests.html"),
+        ),
+        (
+            "portal_account.html",
+            include_str!("../../templates/portal_account.html"),
+        ),
+        (
+            "opendata.html",
+            include_str!("../../templates/opendata.html"),
+        ),
+        (
+            "opendata_rules.html",
+            include_str!("../../templates/opendata_rules.html"),
+        ),
     ] {
         // Templates are compiled into the binary; a syntax error fails the unit tests.
         if let Err(e) = env.add_template(name, src) {
@@ -132,7 +169,7 @@ pub fn templates() -> Environment<'static> {
     env
 }
 
-fn ser<T: Serialize>(v: T) -> Value {
+pub(crate) fn ser<T: Serialize>(v: T) -> Value {
     Value::from(minijinja::value::Serde(v))
 }
 
@@ -220,9 +257,10 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(quality::router())
         .merge(sharing::router())
+        .merge(opendata::router())
 }
 
-fn lang_of(jar: &CookieJar) -> Lang {
+pub(crate) fn lang_of(jar: &CookieJar) -> Lang {
     jar.get(LANG_COOKIE)
         .map(|c| Lang::parse(c.value()))
         .unwrap_or(Lang::Zh)
@@ -289,7 +327,7 @@ fn safe_next(next: Option<&String>) -> String {
     }
 }
 
-fn render(state: &AppState, name: &str, ctx: Value) -> Response {
+pub(crate) fn render(state: &AppState, name: &str, ctx: Value) -> Response {
     match state
         .templates
         .get_template(name)
@@ -321,7 +359,7 @@ fn page(state: &AppState, user: &ConsoleUser, name: &str, extra: Value) -> Respo
     render(state, name, ctx)
 }
 
-fn error_page(lang: Lang, status: StatusCode, detail: &str) -> Response {
+pub(crate) fn error_page(lang: Lang, status: StatusCode, detail: &str) -> Response {
     let body = format!(
         "<!doctype html><html lang=\"{}\"><meta charset=\"utf-8\"><title>{}</title><link rel=\"stylesheet\" href=\"/static/console.css\"><main class=\"narrow\"><h1>{}</h1><p>{}</p><p><a href=\"/catalog\">{}</a></p></main></html>",
         lang.code(),
@@ -396,7 +434,12 @@ fn csrf_rejection(user: &ConsoleUser, form: &[(String, String)]) -> Option<Respo
     }
 }
 
-fn cookie(name: &'static str, value: String, secure: bool, max_age_days: i64) -> Cookie<'static> {
+pub(crate) fn cookie(
+    name: &'static str,
+    value: String,
+    secure: bool,
+    max_age_days: i64,
+) -> Cookie<'static> {
     let mut c = Cookie::new(name, value);
     c.set_path("/");
     c.set_http_only(true);
