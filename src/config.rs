@@ -84,8 +84,10 @@ pub struct Overrides {
 pub const CONFIG_FILE: &str = "shuniu.toml";
 
 /// The configuration keys; other `SHUNIU_*` variables (SHUNIU_LOG, SHUNIU_CONFIG) are not config.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 15] = [
     "lake_url",
+    "open_rate_anonymous",
+    "open_rate_token",
     "lake_s3_endpoint",
     "lake_s3_region",
     "lake_s3_access_key_id",

@@ -18,6 +18,8 @@ pub struct DemoAccounts {
     pub operator_api_key: String,
     pub users: Vec<shuniu_demo::DemoUser>,
     pub applications: Vec<DemoApplication>,
+    /// The open-data portal: datasets to try, a portal account with a data token.
+    pub open: DemoOpen,
 }
 
 #[derive(Serialize)]
@@ -803,4 +805,149 @@ pub async fn share(
         summary.grants, summary.satisfaction, stats.demands_satisfied, stats.demands_answered
     ));
     Ok(summary)
+}
+
+/// What the demo's open-data portal offers to try (written to demo-accounts.json).
+#[derive(Serialize)]
+pub struct DemoOpen {
+    /// Open datasets published.
+    pub datasets: usize,
+    pub public: usize,
+    pub conditional: usize,
+    /// A dataset anyone may read (CKAN name).
+    pub public_dataset: Option<String>,
+    /// A conditionally open dataset, and a portal account holding an approved application
+    /// and a data token for it.
+    pub conditional_dataset: Option<String>,
+    pub login: String,
+    pub password: String,
+    pub token: Option<String>,
+    pub requests: usize,
+}
+
+/// Publishes every open resource, signs up a demo enterprise that applies for a
+/// conditionally open dataset (approved by its provider, token issued), and posts public
+/// data requests, some answered by the hub.
+pub async fn open_data(
+    city: &DemoCity,
+    open: &shuniu_open::Open,
+    progress: impl Fn(&str),
+) -> Result<DemoOpen> {
+    let err = |e: shuniu_open::OpenError| anyhow::anyhow!("{} [{}]", e, e.code());
+    let done = open.sync_all().await.map_err(err)?;
+    let failed: Vec<_> = done.iter().filter(|p| p.outcome == "failed").collect();
+    if let Some(f) = failed.first() {
+        anyhow::bail!("publishing {} failed: {}", f.code, f.message);
+    }
+    let snap = open.snapshot();
+    let public = snap
+        .packages
+        .iter()
+        .filter(|p| p.access == shuniu_policy::open::OpenAccess::Public)
+        .count();
+    progress(&format!(
+        "开放 open data: {} datasets published ({public} open to all)",
+        snap.packages.len()
+    ));
+    let public_dataset = snap
+        .packages
+        .iter()
+        .filter(|p| p.access == shuniu_policy::open::OpenAccess::Public && p.rows > 0)
+        .max_by_key(|p| p.rows)
+        .map(|p| p.name.clone());
+    let conditional = snap
+        .packages
+        .iter()
+        .filter(|p| p.access == shuniu_policy::open::OpenAccess::Conditional && p.rows > 0)
+        .max_by_key(|p| p.rows)
+        .cloned();
+    let login = "demo.enterprise@example.com".to_string();
+    let password = "Kaifang-2026".to_string();
+    let user = open
+        .register(&shuniu_open::public::Registration {
+            login: login.clone(),
+            password: password.clone(),
+            name: "王经理".into(),
+            kind: "enterprise".into(),
+            org_name: "青岛海数科技有限公司".into(),
+            credit_code: "91370200MA3C5EKW81".into(),
+        })
+        .await
+        .map_err(err)?;
+    let mut token = None;
+    if let Some(pkg) = &conditional {
+        let app = open
+            .apply(
+                &user,
+                &pkg.code,
+                "开发面向中小企业的政策匹配服务，需要了解企业登记与经营状况",
+            )
+            .await
+            .map_err(err)?;
+        let provider = city
+            .users
+            .iter()
+            .find(|u| u.role == Role::DataOfficer && u.department == pkg.provider)
+            .map(actor_of)
+            .unwrap_or_else(Actor::local_operator);
+        open.decide_application(&provider, &app.id, true, "")
+            .await
+            .map_err(err)?;
+        token = Some(open.issue_token(&user, &app.id).await.map_err(err)?);
+    }
+    let operator = city
+        .users
+        .iter()
+        .find(|u| u.role == Role::HubOperator)
+        .map(actor_of)
+        .unwrap_or_else(Actor::local_operator);
+    let asks = [
+        (
+            "公交线路实时到站数据",
+            "希望开放全市公交线路、站点和实时到站数据，便于开发出行服务应用。",
+            Some("已纳入2027年公共数据开放计划，预计第二季度上线。"),
+        ),
+        (
+            "全市停车场泊位信息",
+            "希望开放公共停车场位置、总泊位和空余泊位数，方便市民出行。",
+            Some("交通运输部门正在汇聚停车场数据，完成质量核验后开放。"),
+        ),
+        (
+            "学区划分数据",
+            "希望按年度开放各中小学学区划分范围，便于家长查询。",
+            None,
+        ),
+        (
+            "空气质量小时监测数据",
+            "希望开放各监测站点逐小时的空气质量指数和主要污染物浓度。",
+            None,
+        ),
+        (
+            "企业年报公示数据",
+            "希望以接口方式开放企业年度报告中可公示的信息，用于信用研究。",
+            None,
+        ),
+    ];
+    for (title, desc, answer) in asks {
+        let r = open
+            .post_request(title, desc, None, "", "public:demo")
+            .await
+            .map_err(err)?;
+        if let Some(a) = answer {
+            open.answer_request(&operator, &r.id, a)
+                .await
+                .map_err(err)?;
+        }
+    }
+    Ok(DemoOpen {
+        datasets: snap.packages.len(),
+        public,
+        conditional: snap.packages.len() - public,
+        public_dataset,
+        conditional_dataset: conditional.map(|p| p.name.clone()),
+        login,
+        password,
+        token,
+        requests: asks.len(),
+    })
 }

@@ -490,6 +490,11 @@ async fn main() -> Result<()> {
                     "  共享 sharing: {} grants, {} requests ({} waiting), demand satisfaction {:.1}%",
                     shared.grants, shared.requests, shared.pending, shared.satisfaction
                 );
+                let opened = demo::open_data(&city, &hub.open, |m| eprintln!("  {m}")).await?;
+                eprintln!(
+                    "  开放 open data: {} datasets ({} open to all, {} conditional), {} public data requests",
+                    opened.datasets, opened.public, opened.conditional, opened.requests
+                );
                 let file = demo::DemoAccounts {
                     url: url.clone(),
                     seed,
@@ -497,6 +502,7 @@ async fn main() -> Result<()> {
                     operator_api_key,
                     users: city.users.clone(),
                     applications,
+                    open: opened,
                 };
                 std::fs::write(&accounts_file, serde_json::to_vec_pretty(&file)?)
                     .with_context(|| format!("writing {}", accounts_file.display()))?;

@@ -101,12 +101,20 @@ impl Graph {
         let a = iri(&format!("{base}/open/org/{}", pkg.org_name))?;
         self.typed(&a, &format!("{FOAF}Agent"))?;
         self.add(a.clone(), &format!("{FOAF}name"), zh(&pkg.provider_name))?;
-        self.add(
-            a.clone(),
-            &format!("{DCT}type"),
-            iri("http://purl.org/adms/publishertype/NationalAuthority")?,
-        )?;
+        self.publisher_type(&a)?;
         Ok(a)
+    }
+
+    /// ADMS publisher type: a city's departments are regional authorities.
+    fn publisher_type(&mut self, agent: &NamedNode) -> Result<()> {
+        let kind = iri("http://purl.org/adms/publishertype/RegionalAuthority")?;
+        self.typed(&kind, &format!("{SKOS}Concept"))?;
+        self.add(
+            kind.clone(),
+            &format!("{SKOS}prefLabel"),
+            zh("地方政府机构"),
+        )?;
+        self.add(agent.clone(), &format!("{DCT}type"), kind)
     }
 
     fn dataset(&mut self, base: &str, pkg: &Package) -> Result<NamedNode> {
@@ -160,11 +168,13 @@ impl Graph {
         self.typed(&page, &format!("{FOAF}Document"))?;
         self.add(d.clone(), &format!("{DCAT}landingPage"), page)?;
         let contact = BlankNode::default();
-        self.add(
-            contact.clone(),
-            rdf::TYPE.as_str(),
-            iri(&format!("{VCARD}Organization"))?,
-        )?;
+        for class in ["Organization", "Kind"] {
+            self.add(
+                contact.clone(),
+                rdf::TYPE.as_str(),
+                iri(&format!("{VCARD}{class}"))?,
+            )?;
+        }
         self.add(
             contact.clone(),
             &format!("{VCARD}fn"),
@@ -196,11 +206,31 @@ impl Graph {
                 ))?;
                 self.typed(&mt, &format!("{DCT}MediaType"))?;
                 self.add(dist.clone(), &format!("{DCAT}mediaType"), mt)?;
-                if pkg.access == OpenAccess::Public {
-                    let lic = iri("https://creativecommons.org/licenses/by/4.0/")?;
-                    self.typed(&lic, &format!("{DCT}LicenseDocument"))?;
-                    self.add(dist.clone(), &format!("{DCT}license"), lic)?;
-                }
+                // Open data under CC BY 4.0; conditional data under the terms of its
+                // approved applications.
+                let lic = match pkg.access {
+                    OpenAccess::Public => iri("https://creativecommons.org/licenses/by/4.0/")?,
+                    OpenAccess::Conditional => iri(&format!("{base}/open/terms#conditional"))?,
+                };
+                self.typed(&lic, &format!("{DCT}LicenseDocument"))?;
+                self.add(dist.clone(), &format!("{DCT}license"), lic)?;
+                let availability = iri(&format!("{EU}planned-availability/STABLE"))?;
+                self.typed(&availability, &format!("{SKOS}Concept"))?;
+                self.add(
+                    availability.clone(),
+                    &format!("{SKOS}prefLabel"),
+                    zh("长期可用"),
+                )?;
+                self.add(
+                    dist.clone(),
+                    &format!("{DCT}description"),
+                    zh(&format!("{}的{fmt}格式下载，按开放规则脱敏", pkg.title)),
+                )?;
+                self.add(
+                    dist.clone(),
+                    "http://data.europa.eu/r5r/availability",
+                    availability,
+                )?;
                 self.add(dist.clone(), &format!("{DCT}issued"), time(&pkg.created))?;
                 self.add(dist.clone(), &format!("{DCT}modified"), time(&pkg.modified))?;
                 self.add(d.clone(), &format!("{DCAT}distribution"), dist)?;
@@ -297,6 +327,7 @@ pub fn catalog(
     let publisher = iri(&format!("{base}/open"))?;
     g.typed(&publisher, &format!("{FOAF}Agent"))?;
     g.add(publisher.clone(), &format!("{FOAF}name"), zh(site_title))?;
+    g.publisher_type(&publisher)?;
     g.add(c.clone(), &format!("{DCT}publisher"), publisher)?;
     let home = iri(&format!("{base}/open"))?;
     g.typed(&home, &format!("{FOAF}Document"))?;
@@ -314,6 +345,9 @@ pub fn catalog(
     g.add(c.clone(), &format!("{DCAT}themeTaxonomy"), scheme)?;
     if let Some(latest) = snap.packages.iter().map(|p| p.modified).max() {
         g.add(c.clone(), &format!("{DCT}modified"), time(&latest))?;
+    }
+    if let Some(first) = snap.packages.iter().map(|p| p.created).min() {
+        g.add(c.clone(), &format!("{DCT}issued"), time(&first))?;
     }
     for pkg in snap
         .packages

@@ -67,7 +67,10 @@ struct Inner {
     snapshot: RwLock<Arc<Snapshot>>,
     datastores: Mutex<HashMap<String, Arc<Datastore>>>,
     build_lock: tokio::sync::Mutex<()>,
+    /// Counts not yet written to the store.
     pending: Mutex<HashMap<String, OpenCounters>>,
+    /// Stored counts plus pending ones: what pages show.
+    totals: Mutex<HashMap<String, OpenCounters>>,
     catalog_seen: Mutex<String>,
 }
 
@@ -169,6 +172,7 @@ impl Open {
                 datastores: Mutex::new(HashMap::new()),
                 build_lock: tokio::sync::Mutex::new(()),
                 pending: Mutex::new(HashMap::new()),
+                totals: Mutex::new(HashMap::new()),
                 catalog_seen: Mutex::new(shuniu_store::now()),
             }),
         };
@@ -212,19 +216,23 @@ impl Open {
             .into_iter()
             .map(|d| (d.code, d.name))
             .collect();
-        let counters = self.inner.store.open_counters().await?;
-        let pending = self.inner.pending.lock().clone();
+        let mut totals = self.inner.store.open_counters().await?;
+        {
+            let pending = self.inner.pending.lock();
+            for (code, extra) in pending.iter() {
+                let c = totals.entry(code.clone()).or_default();
+                c.views += extra.views;
+                c.downloads += extra.downloads;
+                c.api_calls += extra.api_calls;
+            }
+            *self.inner.totals.lock() = totals.clone();
+        }
         let mut packages = Vec::with_capacity(pubs.len());
         for p in pubs {
             let Some(rec) = records.get(&p.code) else {
                 continue;
             };
-            let mut c = counters.get(&p.code).copied().unwrap_or_default();
-            if let Some(extra) = pending.get(&p.code) {
-                c.views += extra.views;
-                c.downloads += extra.downloads;
-                c.api_calls += extra.api_calls;
-            }
+            let c = totals.get(&p.code).copied().unwrap_or_default();
             packages.push(package(rec, &p, &departments, c));
         }
         *self.inner.snapshot.write() = Arc::new(Snapshot::new(packages));
@@ -256,13 +264,35 @@ impl Open {
 
     /// Counts a portal event (flushed to the store every few seconds).
     pub fn count(&self, code: &str, counter: Counter) {
-        let mut p = self.inner.pending.lock();
-        let c = p.entry(code.to_string()).or_default();
-        match counter {
+        let bump = |c: &mut OpenCounters| match counter {
             Counter::View => c.views += 1,
             Counter::Download => c.downloads += 1,
             Counter::ApiCall => c.api_calls += 1,
-        }
+        };
+        bump(
+            self.inner
+                .pending
+                .lock()
+                .entry(code.to_string())
+                .or_default(),
+        );
+        bump(
+            self.inner
+                .totals
+                .lock()
+                .entry(code.to_string())
+                .or_default(),
+        );
+    }
+
+    /// A dataset's views, downloads and API calls up to now.
+    pub fn counters(&self, code: &str) -> OpenCounters {
+        self.inner
+            .totals
+            .lock()
+            .get(code)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Writes pending counters to the store.

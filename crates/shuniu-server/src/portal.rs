@@ -389,11 +389,13 @@ async fn dataset(
         None => Vec::new(),
     };
     let resource_id = pkg.resource_id("csv");
+    let counters = state.open.counters(&pkg.code);
     visit.page(
         &state,
         "portal_dataset.html",
         context! {
             p => ser(pkg.as_ref()),
+            counters => ser(counters),
             public => pkg.access == shuniu_policy::open::OpenAccess::Public,
             may_read => may_read,
             preview => preview,

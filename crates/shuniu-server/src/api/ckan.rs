@@ -32,9 +32,12 @@ pub struct OpenLimits {
 
 impl OpenLimits {
     pub fn new(anonymous_per_second: u32, token_per_second: u32) -> OpenLimits {
+        // A burst of twice the rate: a client paging through results in a quick loop is
+        // not refused at once; a sustained rate above the quota is.
         let quota = |n: u32| {
-            let n = std::num::NonZeroU32::new(n.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
-            Quota::per_second(n).allow_burst(n)
+            let rate = std::num::NonZeroU32::new(n.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+            let burst = std::num::NonZeroU32::new(n.max(5).saturating_mul(2)).unwrap_or(rate);
+            Quota::per_second(rate).allow_burst(burst)
         };
         OpenLimits {
             anonymous: DefaultKeyedRateLimiter::keyed(quota(anonymous_per_second)),
