@@ -14,6 +14,7 @@ mod audit_cli;
 mod config;
 mod demo;
 mod lake_cli;
+mod open_cli;
 mod quality_cli;
 mod sharing_cli;
 
@@ -116,6 +117,9 @@ enum Command {
     /// Sharing: the satisfaction rate, requests, grants, the serving index.
     #[command(subcommand)]
     Sharing(sharing_cli::SharingCommand),
+    /// Open data: the open datasets, (re)publication, the public's data requests.
+    #[command(subcommand)]
+    Open(open_cli::OpenCommand),
 }
 
 #[derive(Subcommand)]
@@ -617,6 +621,10 @@ async fn main() -> Result<()> {
         Command::Sharing(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             sharing_cli::run(&hub.sharing, cmd).await
+        }
+        Command::Open(cmd) => {
+            let hub = open_existing(cli_config, cmd.common()).await?;
+            open_cli::run(&hub.open, cmd).await
         }
         Command::Audit(cmd) => {
             let common = cmd.common().cloned().unwrap_or_default();

@@ -104,6 +104,7 @@ async fn demo_city_then_serve_then_catalog_cli() {
 
         run_documented_cli_examples(&data, dir.path());
         run_documented_quality_examples(&data, dir.path());
+        run_documented_open_examples(&data, dir.path());
 
         // Serve what the demo made and check the interface outside checks rely on.
         let port = free_port();
@@ -500,6 +501,43 @@ fn run_documented_quality_examples(data: &std::path::Path, work: &std::path::Pat
         .map(|r| r["conflicts"].as_u64().unwrap())
         .sum();
     assert!(conflicts > 0, "{reports}");
+}
+
+/// The open-data page's command-line block, run as written against the demo city.
+fn run_documented_open_examples(data: &std::path::Path, work: &std::path::Path) {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/open.md")).unwrap();
+    let start = doc.find("## Command line").expect("section");
+    let open = doc[start..].find("```sh\n").unwrap() + start + 6;
+    let close = doc[open..].find("```").unwrap() + open;
+    let script = doc[open..close].replace("/tmp/city", &data.display().to_string());
+    let out = Command::new("bash")
+        .current_dir(work)
+        .env("BIN", env!("CARGO_BIN_EXE_shuniu"))
+        .env("SHUNIU_LOG", "warn")
+        .env_remove("SHUNIU_DATABASE_URL")
+        .arg("-c")
+        .arg(format!(
+            "set -euo pipefail\nshuniu() {{ \"$BIN\" \"$@\"; }}\n{script}"
+        ))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "documented open-data examples failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The demo's open data: published, a public dataset republished as unchanged, the public's
+    // requests.
+    let list: Value =
+        serde_json::from_slice(&std::fs::read(work.join("open.json")).unwrap()).unwrap();
+    let list = list.as_array().unwrap();
+    assert!(list.len() > 20, "{list:?}");
+    assert!(list.iter().all(|p| p["state"] == "published"));
+    assert!(list.iter().any(|p| p["access"] == "conditional"));
+    assert!(stdout.contains("\tunchanged\t"), "{stdout}");
+    assert!(stdout.contains("公交线路实时到站数据"), "{stdout}");
 }
 
 pub(crate) fn run_ok(cmd: &mut Command) -> String {

@@ -819,8 +819,13 @@ impl Open {
             }
         }
         let mut out = Vec::new();
+        // One catalog refresh at the end, not one per dataset (a city has thousands).
         for code in codes {
-            match self.publish(&code).await {
+            let result = {
+                let _guard = self.inner.build_lock.lock().await;
+                self.publish_locked(&code).await
+            };
+            match result {
                 Ok(p) => out.push(p),
                 Err(e) => {
                     tracing::warn!(code, error = %e, "publication failed");
@@ -834,6 +839,7 @@ impl Open {
                 }
             }
         }
+        self.refresh().await?;
         Ok(out)
     }
 

@@ -1,0 +1,417 @@
+//! Open-data API latency: CKAN `package_search` over 10,000 open datasets and
+//! `datastore_search` with filters over a 10,000,000-row open table, through HTTP as CKAN
+//! clients call them (routing, rate limiter, search, JSON envelope; datastore calls audited).
+//!
+//! Run: `cargo run --profile bench-opt -p shuniu-bench --bin open-portal [-- DATASETS ROWS ITERATIONS]`
+//! Peer: with `BENCH_PYTHON` pointing at a Python that has `duckdb`, the same datastore
+//! filters (a count and a page of 100) run in DuckDB over the lake's Parquet files of the
+//! same table, in the same run.
+//! Targets (issue 7): package_search p99 ≤ 20 ms; datastore_search with a filter p99 ≤ 50 ms.
+
+use anyhow::{Context, Result};
+use shuniu_store::Store;
+use shuniu_types::{Actor, CodeFormat, ResourceStatus};
+use std::io::Write;
+use std::time::Instant;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn summarize(name: &str, mut samples: Vec<f64>) -> (f64, f64) {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let (p50, p99) = (percentile(&samples, 0.5), percentile(&samples, 0.99));
+    println!(
+        "{name:<48} n={:<6} p50={p50:>8.3} ms  p99={p99:>8.3} ms  max={:>8.3} ms",
+        samples.len(),
+        samples[samples.len() - 1]
+    );
+    (p50, p99)
+}
+
+const DISTRICTS: [&str; 10] = [
+    "市南区",
+    "市北区",
+    "李沧区",
+    "崂山区",
+    "城阳区",
+    "黄岛区",
+    "即墨区",
+    "胶州市",
+    "平度市",
+    "莱西市",
+];
+const INDUSTRIES: [&str; 8] = [
+    "批发和零售业",
+    "制造业",
+    "住宿和餐饮业",
+    "信息传输、软件和信息技术服务业",
+    "租赁和商务服务业",
+    "建筑业",
+    "交通运输、仓储和邮政业",
+    "科学研究和技术服务业",
+];
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let datasets: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let rows: u64 = args
+        .get(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000_000);
+    let iterations: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(2_000);
+    let dir = tempfile::tempdir_in(std::env::var("BENCH_WORK").unwrap_or_else(|_| "/tmp".into()))?;
+    let store = Store::open(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    ))
+    .await?;
+    let city = shuniu_demo::generate(1);
+    let audit = shuniu_audit::AuditLog::open(
+        &dir.path().join("audit"),
+        std::sync::Arc::new(shuniu_audit::SegmentStorage::open(
+            &dir.path().join("audit/log"),
+        )?),
+        None,
+    )
+    .await?;
+    let accounts = shuniu_auth::accounts::Accounts::new(store.clone(), audit.clone());
+    let root = Actor::local_operator();
+    for d in &city.departments {
+        let input = shuniu_auth::accounts::DepartmentInput {
+            code: d.code.clone(),
+            name: d.name.clone(),
+            short_name: d.short_name.clone(),
+            parent_code: d.parent_code.clone(),
+            division: d.division.clone(),
+            credit_code: Some(d.credit_code.clone()),
+        };
+        accounts.create_department(&root, &input).await?;
+    }
+
+    // 10,000 open catalog entries: the demo city's, opened, varied by edition.
+    let format = CodeFormat::default();
+    let started = Instant::now();
+    let mut tx = store.begin().await?;
+    for i in 0..datasets {
+        let base = &city.resources[i % city.resources.len()];
+        let mut input = base.input.clone();
+        input.name = format!("{}（第{}批）", input.name, i / city.resources.len() + 1);
+        input.open_type = "unconditional".into();
+        input.level = "general_1".into();
+        let spec = input.validate().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let seq = tx
+            .next_sequence(&format!(
+                "{}|{}",
+                spec.classification.front_code(),
+                spec.provider
+            ))
+            .await?;
+        let code = format.render(&spec.classification, &spec.provider, seq as u64);
+        tx.insert_resource(&code, &spec, ResourceStatus::Published, "bench")
+            .await?;
+    }
+    // The big open table.
+    let big_input: shuniu_types::ResourceInput = serde_json::from_value(serde_json::json!({
+        "name": "青岛市市场主体登记信息（开放版）", "provider": "370200SJ",
+        "category": "base", "item_code": 2, "item_name": "法人单位", "subject_code": 90,
+        "subject_name": "市场主体登记", "summary": "全市市场主体的登记信息（公开部分）",
+        "format": "database", "share_type": "unconditional", "open_type": "unconditional",
+        "update_cycle": "daily", "level": "general_1",
+        "data_items": [
+            {"name": "credit_code", "label": "统一社会信用代码", "data_type": "text", "length": 18, "is_key": true},
+            {"name": "entity_name", "label": "名称", "data_type": "text", "length": 100},
+            {"name": "district", "label": "所在区市", "data_type": "text", "length": 10},
+            {"name": "industry", "label": "行业", "data_type": "text", "length": 40},
+            {"name": "capital", "label": "注册资本（万元）", "data_type": "numeric"},
+            {"name": "reg_date", "label": "成立日期", "data_type": "date"},
+            {"name": "status", "label": "登记状态", "data_type": "text", "length": 10}
+        ]
+    }))?;
+    let big_spec = big_input.validate().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let big = format.render(&big_spec.classification, &big_spec.provider, 1);
+    tx.insert_resource(&big, &big_spec, ResourceStatus::Published, "bench")
+        .await?;
+    tx.commit().await?;
+    println!(
+        "registered {datasets} open catalog entries in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let csv = dir.path().join("entities.csv");
+    let started = Instant::now();
+    {
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&csv)?);
+        writeln!(
+            w,
+            "credit_code,entity_name,district,industry,capital,reg_date,status"
+        )?;
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for i in 0..rows {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            writeln!(
+                w,
+                "91370200{:010},青岛{}{}有限公司,{},{},{}.{},{}-{:02}-{:02},{}",
+                i,
+                ["海川", "金桥", "华盛", "瑞丰", "蓝海", "鼎信"][(x % 6) as usize],
+                i,
+                DISTRICTS[(x >> 8) as usize % DISTRICTS.len()],
+                INDUSTRIES[(x >> 16) as usize % INDUSTRIES.len()],
+                (x >> 24) % 100_000,
+                (x >> 40) % 100,
+                1990 + (x >> 32) % 35,
+                1 + (x >> 44) % 12,
+                1 + (x >> 50) % 28,
+                if x.is_multiple_of(10) {
+                    "注销"
+                } else {
+                    "存续"
+                },
+            )?;
+        }
+    }
+    println!(
+        "wrote {rows} rows of CSV in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let catalog =
+        shuniu_catalog::Catalog::open(store.clone(), CodeFormat::default(), audit.clone()).await?;
+    let aggregation = shuniu_aggregate::Aggregation::new(
+        catalog.clone(),
+        shuniu_lake::Lake::local(&dir.path().join("lake"))?,
+        &dir.path().join("loads"),
+    )?;
+    let started = Instant::now();
+    let load = aggregation
+        .load_file(
+            &root,
+            &big,
+            &csv,
+            shuniu_aggregate::LoadRequest::default(),
+            |_| {},
+        )
+        .await?;
+    println!(
+        "loaded {} rows into the lake in {:.1} s",
+        load.rows_accepted,
+        started.elapsed().as_secs_f64()
+    );
+    std::fs::remove_file(&csv).ok();
+
+    let open = shuniu_open::Open::open(
+        store.clone(),
+        catalog.clone(),
+        aggregation.lake().clone(),
+        audit.clone(),
+        shuniu_open::OpenSettings {
+            data_dir: dir.path().to_path_buf(),
+        },
+    )
+    .await?;
+    let started = Instant::now();
+    let published = open.sync_all().await?;
+    let failed = published.iter().filter(|p| p.outcome == "failed").count();
+    anyhow::ensure!(failed == 0, "{failed} publications failed");
+    println!(
+        "published {} open datasets (the big one with {} rows) in {:.1} s",
+        open.snapshot().packages.len(),
+        published
+            .iter()
+            .find(|p| p.code == big)
+            .map_or(0, |p| p.rows),
+        started.elapsed().as_secs_f64()
+    );
+
+    let sharing = shuniu_sharing::Sharing::open(
+        store.clone(),
+        catalog.clone(),
+        aggregation.lake().clone(),
+        audit.clone(),
+        shuniu_sharing::SharingSettings {
+            data_dir: dir.path().to_path_buf(),
+            decision_days: 5,
+        },
+    )
+    .await?;
+    let state = shuniu_server::AppState::new(
+        catalog.clone(),
+        accounts.clone(),
+        aggregation,
+        sharing,
+        open.clone(),
+        shuniu_server::ServerSettings {
+            secure_cookies: false,
+            site_name: "bench".into(),
+            open_rate_anonymous: 1_000_000,
+            open_rate_token: 1_000_000,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(shuniu_server::serve(state, listener, async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+
+    // package_search: text, filters, facets, sorting, as portals and harvesters send them.
+    let orgs: Vec<String> = open
+        .snapshot()
+        .organizations
+        .iter()
+        .map(|o| o.name.clone())
+        .collect();
+    let words = [
+        "人口", "企业", "养老", "公交", "医疗", "学校", "信用", "空气", "婚姻", "住房",
+    ];
+    let mut search = Vec::new();
+    let mut counts = 0u64;
+    for i in 0..iterations + 50 {
+        let mut params: Vec<(&str, String)> = vec![("rows", "20".into())];
+        match i % 5 {
+            0 => params.push(("q", words[i % words.len()].into())),
+            1 => {
+                params.push(("q", words[i % words.len()].into()));
+                params.push(("fq", format!("organization:{}", orgs[i % orgs.len()])));
+            }
+            2 => {
+                params.push(("fq", "metadata_modified:[NOW-1DAY TO *]".into()));
+                params.push(("sort", "id asc".into()));
+                params.push(("start", format!("{}", (i * 100) % datasets)));
+                params.push(("rows", "100".into()));
+            }
+            3 => params.push((
+                "facet.field",
+                "[\"organization\",\"groups\",\"res_format\",\"tags\"]".into(),
+            )),
+            _ => {
+                params.push(("q", words[i % words.len()].into()));
+                params.push(("fq", "-groups:theme-101 res_format:CSV".into()));
+                params.push(("facet.field", "[\"organization\",\"groups\"]".into()));
+            }
+        }
+        let t = Instant::now();
+        let r = client
+            .get(format!("{base}/api/3/action/package_search"))
+            .query(&params)
+            .send()
+            .await?;
+        let body: serde_json::Value = r.json().await?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(body["success"] == true, "{body}");
+        counts += body["result"]["count"].as_u64().unwrap_or(0);
+        if i >= 50 {
+            search.push(ms);
+        }
+    }
+    println!(
+        "\npackage_search over {} datasets ({counts} hits in all):",
+        open.snapshot().packages.len()
+    );
+    let (s50, s99) = summarize("package_search (HTTP, 5 query shapes)", search);
+
+    // datastore_search with filters over the big table.
+    let rid = big.to_lowercase();
+    let mut by_shape: Vec<Vec<f64>> = vec![Vec::new(); 5];
+    let mut all = Vec::new();
+    for i in 0..iterations + 50 {
+        let d = DISTRICTS[i % DISTRICTS.len()];
+        let ind = INDUSTRIES[i % INDUSTRIES.len()];
+        let body = match i % 5 {
+            0 => serde_json::json!({"resource_id": rid, "filters": {"district": d}}),
+            1 => {
+                serde_json::json!({"resource_id": rid, "filters": {"district": d, "industry": ind}})
+            }
+            2 => {
+                serde_json::json!({"resource_id": rid, "filters": {"credit_code": format!("91370200{:010}", (i as u64 * 7919) % rows)}})
+            }
+            3 => {
+                serde_json::json!({"resource_id": rid, "filters": {"district": d, "status": "注销"}, "sort": "capital desc"})
+            }
+            _ => {
+                serde_json::json!({"resource_id": rid, "q": "海川", "filters": {"industry": ind}, "offset": 1000})
+            }
+        };
+        let t = Instant::now();
+        let r = client
+            .post(format!("{base}/api/3/action/datastore_search"))
+            .json(&body)
+            .send()
+            .await?;
+        let v: serde_json::Value = r.json().await?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(v["success"] == true, "{v}");
+        if i >= 50 {
+            by_shape[i % 5].push(ms);
+            all.push(ms);
+        }
+    }
+    println!("\ndatastore_search over {rows} rows (limit 100, include_total):");
+    for (name, s) in [
+        "filter district (1/10 of rows)",
+        "filter district + industry",
+        "filter credit_code (one row)",
+        "filter district + status, sort capital desc",
+        "q text + filter industry, offset 1000",
+    ]
+    .iter()
+    .zip(by_shape)
+    {
+        summarize(name, s);
+    }
+    let (d50, d99) = summarize("datastore_search, all shapes", all);
+    println!(
+        "\ntargets: package_search p99 {s99:.1} ms (≤ 20: {}), datastore_search p99 {d99:.1} ms (≤ 50: {})",
+        if s99 <= 20.0 { "met" } else { "NOT met" },
+        if d99 <= 50.0 { "met" } else { "NOT met" }
+    );
+    let _ = (s50, d50);
+
+    // The peer: DuckDB over the lake's Parquet files of the same table.
+    if let Ok(py) = std::env::var("BENCH_PYTHON") {
+        let glob = dir.path().join("lake").join(&big).join("*.parquet");
+        let script = format!(
+            r#"
+import duckdb, time
+con = duckdb.connect()
+con.execute("CREATE VIEW t AS SELECT * FROM read_parquet('{glob}')")
+D = {districts:?}
+I = {industries:?}
+lat = []
+for i in range({n}):
+    d = D[i % len(D)]; ind = I[i % len(I)]
+    t0 = time.perf_counter()
+    if i % 3 == 0:
+        con.execute("SELECT count(*) FROM t WHERE district = ?", [d]).fetchall()
+        con.execute("SELECT * FROM t WHERE district = ? LIMIT 100", [d]).fetchall()
+    elif i % 3 == 1:
+        con.execute("SELECT count(*) FROM t WHERE district = ? AND industry = ?", [d, ind]).fetchall()
+        con.execute("SELECT * FROM t WHERE district = ? AND industry = ? LIMIT 100", [d, ind]).fetchall()
+    else:
+        k = '91370200%010d' % ((i * 7919) % {rows})
+        con.execute("SELECT count(*) FROM t WHERE credit_code = ?", [k]).fetchall()
+        con.execute("SELECT * FROM t WHERE credit_code = ? LIMIT 100", [k]).fetchall()
+    lat.append((time.perf_counter() - t0) * 1000)
+lat = sorted(lat[10:])
+print("DuckDB %s, same filters as count + page of 100 over Parquet: n=%d p50=%.3f ms p99=%.3f ms" % (duckdb.__version__, len(lat), lat[len(lat)//2], lat[int(len(lat)*0.99)]))
+"#,
+            glob = glob.display(),
+            districts = DISTRICTS,
+            industries = INDUSTRIES,
+            n = (iterations / 4).max(50) + 10,
+        );
+        let out = std::process::Command::new(py)
+            .arg("-c")
+            .arg(script)
+            .output()
+            .context("running the DuckDB peer")?;
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _ = stop.send(());
+    Ok(())
+}
