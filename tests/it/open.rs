@@ -882,3 +882,115 @@ async fn public_data_requests_and_rate_limits() {
     let (_, b) = json_of(r).await;
     assert_eq!(b["success"], json!(false));
 }
+
+/// Random and hostile parameters: every answer is CKAN's envelope with a status below 500.
+#[tokio::test]
+async fn malformed_calls_never_get_a_server_error() {
+    let hub = Hub::start().await;
+    let homes = published(&hub, &homes_spec()).await;
+    load(&hub, &homes, &homes_csv(5)).await;
+    let name = homes.to_lowercase();
+    wait_version(&hub, &name, "0").await;
+    let pieces = [
+        "",
+        "*",
+        ":",
+        "[",
+        "]",
+        "{",
+        "}",
+        "(",
+        ")",
+        "\"",
+        "\\",
+        "-",
+        "+",
+        "AND",
+        "OR",
+        "NOT",
+        "TO",
+        "name:",
+        "organization:x",
+        "metadata_modified:[",
+        "NOW-",
+        "NOW/DAY",
+        "1e309",
+        "-1",
+        "99999999999999999999",
+        "养老",
+        "%",
+        "'",
+        ";DROP",
+        "\u{0}",
+        "tags:(a OR",
+        "[* TO *]",
+        "{\"a\":",
+        "[1,2]",
+        "null",
+        "true",
+        "district",
+        "beds desc",
+        "_id",
+        "asc asc",
+    ];
+    let params = [
+        ("package_search", "q"),
+        ("package_search", "fq"),
+        ("package_search", "sort"),
+        ("package_search", "rows"),
+        ("package_search", "start"),
+        ("package_search", "facet.field"),
+        ("package_search", "facet.limit"),
+        ("package_show", "id"),
+        ("organization_show", "id"),
+        ("datastore_search", "filters"),
+        ("datastore_search", "q"),
+        ("datastore_search", "sort"),
+        ("datastore_search", "fields"),
+        ("datastore_search", "limit"),
+        ("datastore_search", "records_format"),
+    ];
+    let mut seed: u64 = 20261123;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as usize
+    };
+    for _ in 0..150 {
+        let (action, key) = params[next() % params.len()];
+        let value: String = (0..1 + next() % 3)
+            .map(|_| pieces[next() % pieces.len()])
+            .collect::<Vec<_>>()
+            .join(if next() % 2 == 0 { " " } else { "" });
+        let mut query = vec![(key.to_string(), value.clone())];
+        if action == "datastore_search" {
+            query.push(("resource_id".into(), name.clone()));
+        }
+        let r = if next() % 2 == 0 {
+            hub.client
+                .get(hub.url(&format!("/api/3/action/{action}")))
+                .query(&query)
+                .send()
+                .await
+                .unwrap()
+        } else {
+            let body: serde_json::Map<String, Value> =
+                query.into_iter().map(|(k, v)| (k, json!(v))).collect();
+            hub.client
+                .post(hub.url(&format!("/api/action/{action}")))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        };
+        let status = r.status();
+        let (_, b) = json_of(r).await;
+        assert!(
+            status.as_u16() < 500,
+            "{action} {key}={value:?}: {status} {b}"
+        );
+        assert!(b.get("success").is_some(), "{action} {key}={value:?}: {b}");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+}
