@@ -439,29 +439,7 @@ fn run_documented_cli_examples(data: &std::path::Path, work: &std::path::Path) {
 /// The quality page's command-line block, run as written against the demo city; then the
 /// stable `quality report --json` interface and the demo's injected address conflicts.
 fn run_documented_quality_examples(data: &std::path::Path, work: &std::path::Path) {
-    let doc =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/quality.md")).unwrap();
-    let start = doc.find("## Command line").expect("section");
-    let open = doc[start..].find("```sh\n").unwrap() + start + 6;
-    let close = doc[open..].find("```").unwrap() + open;
-    let script = doc[open..close].replace("/tmp/city", &data.display().to_string());
-    let out = Command::new("bash")
-        .current_dir(work)
-        .env("BIN", env!("CARGO_BIN_EXE_shuniu"))
-        .env("SHUNIU_LOG", "warn")
-        .env_remove("SHUNIU_DATABASE_URL")
-        .arg("-c")
-        .arg(format!(
-            "set -euo pipefail\nshuniu() {{ \"$BIN\" \"$@\"; }}\n{script}"
-        ))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "documented quality examples failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_doc_block("quality.md", data, work);
     assert!(stdout.contains("全市质量得分"), "{stdout}");
     let report: Value =
         serde_json::from_slice(&std::fs::read(work.join("report.json")).unwrap()).unwrap();
@@ -503,10 +481,11 @@ fn run_documented_quality_examples(data: &std::path::Path, work: &std::path::Pat
     assert!(conflicts > 0, "{reports}");
 }
 
-/// The open-data page's command-line block, run as written against the demo city.
-fn run_documented_open_examples(data: &std::path::Path, work: &std::path::Path) {
-    let doc =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/open.md")).unwrap();
+/// Runs the `## Command line` block of a page in docs/, as written, against the demo city's
+/// data directory (written there as /tmp/city); returns its standard output.
+fn run_doc_block(page: &str, data: &std::path::Path, work: &std::path::Path) -> String {
+    let path = format!("{}/docs/{page}", env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(&path).unwrap();
     let start = doc.find("## Command line").expect("section");
     let open = doc[start..].find("```sh\n").unwrap() + start + 6;
     let close = doc[open..].find("```").unwrap() + open;
@@ -522,12 +501,18 @@ fn run_documented_open_examples(data: &std::path::Path, work: &std::path::Path) 
         ))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
-        "documented open-data examples failed:\n{stdout}\n{}",
+        "the examples of docs/{page} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    stdout
+}
+
+/// The open-data page's command-line block, run as written against the demo city.
+fn run_documented_open_examples(data: &std::path::Path, work: &std::path::Path) {
+    let stdout = run_doc_block("open.md", data, work);
     // The demo's open data: published, a public dataset republished as unchanged, the public's
     // requests.
     let list: Value =

@@ -44,6 +44,30 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
     Ok(b)
 }
 
+/// A 32-byte secret kept in a file of its own: read if it is there, else created (hex, written
+/// aside and renamed into place, readable by the owner only).
+pub fn load_or_create_key(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
+    if let Ok(text) = std::fs::read_to_string(path)
+        && let Ok(bytes) = hex::decode(text.trim())
+        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
+    {
+        return Ok(key);
+    }
+    let key = random_bytes::<32>().map_err(|e| std::io::Error::other(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, hex::encode(key))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(key)
+}
+
 /// A new random token (session, CSRF): 256 bits, hex.
 pub fn random_token() -> Result<String, AuthError> {
     Ok(hex::encode(random_bytes::<32>()?))

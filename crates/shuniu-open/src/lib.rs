@@ -27,7 +27,7 @@ pub mod public;
 pub mod query;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,29 +120,6 @@ pub struct Published {
     pub message: String,
 }
 
-fn load_key(path: &Path) -> Result<[u8; 32]> {
-    if let Ok(text) = std::fs::read_to_string(path)
-        && let Ok(bytes) = hex::decode(text.trim())
-        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
-    {
-        return Ok(key);
-    }
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| OpenError::Index(format!("no randomness: {e}")))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, hex::encode(key))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(key)
-}
-
 fn parse_time(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -159,7 +136,7 @@ impl Open {
     ) -> Result<Open> {
         let root = settings.data_dir.join("open");
         std::fs::create_dir_all(root.join("datastore"))?;
-        let hash_key = load_key(&root.join("masking.key"))?;
+        let hash_key = shuniu_auth::load_or_create_key(&root.join("masking.key"))?;
         let open = Open {
             inner: Arc::new(Inner {
                 store,

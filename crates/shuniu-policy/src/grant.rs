@@ -274,6 +274,68 @@ enum CompiledCondition {
     Prefix(usize, Vec<String>),
 }
 
+/// A row scope compiled against a resource's items: which rows a grant reaches, or which rows
+/// are opened to the public. Empty means every row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompiledScope(Vec<CompiledCondition>);
+
+impl CompiledScope {
+    /// Resolves the scope's columns; `unknown` explains a column the items lack.
+    pub fn compile(
+        scope: &RowScope,
+        items: &[DataItem],
+        unknown: impl Fn(&str) -> Denied,
+    ) -> Result<CompiledScope, Denied> {
+        let index_of = |c: &str| {
+            items
+                .iter()
+                .position(|i| i.name == c)
+                .ok_or_else(|| unknown(c))
+        };
+        let mut out = Vec::new();
+        for c in &scope.conditions {
+            out.push(match c {
+                Condition::In { column, values } => {
+                    CompiledCondition::In(index_of(column)?, values.clone())
+                }
+                Condition::Prefix { column, prefixes } => {
+                    CompiledCondition::Prefix(index_of(column)?, prefixes.clone())
+                }
+            });
+        }
+        Ok(CompiledScope(out))
+    }
+
+    /// Whether a row (all the resource's columns, in item order) is inside.
+    pub fn contains<S: AsRef<str>>(&self, row: &[Option<S>]) -> bool {
+        self.0.iter().all(|c| match c {
+            CompiledCondition::In(i, values) => row
+                .get(*i)
+                .and_then(|v| v.as_ref())
+                .is_some_and(|v| values.iter().any(|x| x == v.as_ref())),
+            CompiledCondition::Prefix(i, prefixes) => row
+                .get(*i)
+                .and_then(|v| v.as_ref())
+                .is_some_and(|v| prefixes.iter().any(|p| v.as_ref().starts_with(p.as_str()))),
+        })
+    }
+}
+
+/// The columns of a row at these indices, each masked by its rule.
+pub fn masked_columns<S: AsRef<str>>(
+    row: &[Option<S>],
+    columns: impl Iterator<Item = (usize, MaskingRule)>,
+    hash_key: &[u8],
+) -> Vec<Option<String>> {
+    columns
+        .map(|(i, rule)| {
+            row.get(i)
+                .and_then(|v| v.as_ref())
+                .and_then(|v| mask::apply(rule, v.as_ref(), hash_key))
+        })
+        .collect()
+}
+
 /// A grant compiled against the resource's items. Cheap to check, shared behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct CompiledGrant {
@@ -291,7 +353,7 @@ pub struct CompiledGrant {
     pub expires_at: i64,
     pub fields: Vec<GrantedField>,
     services: u8,
-    scope: Vec<CompiledCondition>,
+    scope: CompiledScope,
     /// Whether this is the provider's own access (all fields, clear, every row).
     pub own: bool,
 }
@@ -350,19 +412,7 @@ impl CompiledGrant {
                 return Err(unknown_column(f));
             }
         }
-        let mut scope = Vec::new();
-        for c in &terms.row_scope.conditions {
-            scope.push(match c {
-                Condition::In { column, values } => CompiledCondition::In(
-                    index_of(column).ok_or_else(|| unknown_column(column))?,
-                    values.clone(),
-                ),
-                Condition::Prefix { column, prefixes } => CompiledCondition::Prefix(
-                    index_of(column).ok_or_else(|| unknown_column(column))?,
-                    prefixes.clone(),
-                ),
-            });
-        }
+        let scope = CompiledScope::compile(&terms.row_scope, items, unknown_column)?;
         let expires_at = chrono::DateTime::parse_from_rfc3339(&terms.expires_at)
             .map_err(|_| {
                 Denied::new(
@@ -417,7 +467,7 @@ impl CompiledGrant {
                 })
                 .collect(),
             services: Service::ALL.iter().fold(0, |acc, s| acc | s.bit()),
-            scope: Vec::new(),
+            scope: CompiledScope::default(),
             own: true,
         }
     }
@@ -435,16 +485,7 @@ impl CompiledGrant {
 
     /// Whether a row (all the resource's columns, in item order) is inside the row scope.
     pub fn in_scope<S: AsRef<str>>(&self, row: &[Option<S>]) -> bool {
-        self.scope.iter().all(|c| match c {
-            CompiledCondition::In(i, values) => row
-                .get(*i)
-                .and_then(|v| v.as_ref())
-                .is_some_and(|v| values.iter().any(|x| x == v.as_ref())),
-            CompiledCondition::Prefix(i, prefixes) => row
-                .get(*i)
-                .and_then(|v| v.as_ref())
-                .is_some_and(|v| prefixes.iter().any(|p| v.as_ref().starts_with(p.as_str()))),
-        })
+        self.scope.contains(row)
     }
 
     /// The granted fields of a row, masked; `None` when the row is outside the scope.
@@ -456,16 +497,11 @@ impl CompiledGrant {
         if !self.in_scope(row) {
             return None;
         }
-        Some(
-            self.fields
-                .iter()
-                .map(|f| {
-                    row.get(f.index)
-                        .and_then(|v| v.as_ref())
-                        .and_then(|v| mask::apply(f.masking, v.as_ref(), hash_key))
-                })
-                .collect(),
-        )
+        Some(masked_columns(
+            row,
+            self.fields.iter().map(|f| (f.index, f.masking)),
+            hash_key,
+        ))
     }
 
     pub fn field(&self, name: &str) -> Option<&GrantedField> {

@@ -21,8 +21,7 @@ use serde::{Deserialize, Serialize};
 use shuniu_types::{DataItem, MaskingRule, OpenType, ResourceStatus, SecurityLevel, SemanticType};
 
 use crate::Denied;
-use crate::grant::{Condition, RowScope};
-use crate::mask;
+use crate::grant::{CompiledScope, RowScope, masked_columns};
 
 /// Who may reach a published open dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,12 +130,6 @@ pub struct OpenField {
     pub masking: MaskingRule,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Filter {
-    In(usize, Vec<String>),
-    Prefix(usize, Vec<String>),
-}
-
 /// Open rules checked against a resource's items.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompiledOpen {
@@ -144,7 +137,7 @@ pub struct CompiledOpen {
     /// Published fields in item order (for an aggregation: the group-by fields).
     pub fields: Vec<OpenField>,
     pub aggregation: Option<Aggregation>,
-    filter: Vec<Filter>,
+    filter: CompiledScope,
 }
 
 /// Semantic types that identify a person by themselves.
@@ -242,15 +235,13 @@ impl CompiledOpen {
                 masking,
             });
         }
-        let mut filter = Vec::new();
-        for c in &rules.row_filter.conditions {
-            filter.push(match c {
-                Condition::In { column, values } => Filter::In(index_of(column)?, values.clone()),
-                Condition::Prefix { column, prefixes } => {
-                    Filter::Prefix(index_of(column)?, prefixes.clone())
-                }
-            });
-        }
+        let filter = CompiledScope::compile(&rules.row_filter, items, |c| {
+            Denied::new(
+                "OPEN_FIELD_UNKNOWN",
+                format!("没有名为“{c}”的信息项"),
+                format!("there is no data item named '{c}'"),
+            )
+        })?;
         if let Some(agg) = &rules.aggregation {
             if agg.group_by.is_empty() {
                 return Err(Denied::new(
@@ -296,16 +287,7 @@ impl CompiledOpen {
 
     /// Whether a row (all the resource's columns, in item order) passes the row filter.
     pub fn in_filter<S: AsRef<str>>(&self, row: &[Option<S>]) -> bool {
-        self.filter.iter().all(|c| match c {
-            Filter::In(i, values) => row
-                .get(*i)
-                .and_then(|v| v.as_ref())
-                .is_some_and(|v| values.iter().any(|x| x == v.as_ref())),
-            Filter::Prefix(i, prefixes) => row
-                .get(*i)
-                .and_then(|v| v.as_ref())
-                .is_some_and(|v| prefixes.iter().any(|p| v.as_ref().starts_with(p.as_str()))),
-        })
+        self.filter.contains(row)
     }
 
     /// The published fields of a row, masked; `None` when the row filter leaves it out.
@@ -317,16 +299,11 @@ impl CompiledOpen {
         if !self.in_filter(row) {
             return None;
         }
-        Some(
-            self.fields
-                .iter()
-                .map(|f| {
-                    row.get(f.index)
-                        .and_then(|v| v.as_ref())
-                        .and_then(|v| mask::apply(f.masking, v.as_ref(), hash_key))
-                })
-                .collect(),
-        )
+        Some(masked_columns(
+            row,
+            self.fields.iter().map(|f| (f.index, f.masking)),
+            hash_key,
+        ))
     }
 
     /// Column names of a published row (an aggregation adds `count`).

@@ -29,7 +29,7 @@ pub mod webhooks;
 mod workflow;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,30 +86,6 @@ pub struct Sharing {
     inner: Arc<Inner>,
 }
 
-/// A 32-byte key kept in a file of its own (created on first use, readable by the owner only).
-fn load_key(path: &Path) -> Result<[u8; 32]> {
-    if let Ok(hex_key) = std::fs::read_to_string(path)
-        && let Ok(bytes) = hex::decode(hex_key.trim())
-        && let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice())
-    {
-        return Ok(key);
-    }
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| SharingError::Index(format!("no randomness: {e}")))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, hex::encode(key))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::fs::rename(&tmp, path)?;
-    Ok(key)
-}
-
 /// Which column keys a resource's rows in the serving index: its key item, else its first
 /// ID-number item, else its first credit-code item.
 pub fn key_item(items: &[DataItem]) -> Option<usize> {
@@ -159,8 +135,8 @@ impl Sharing {
     ) -> Result<Sharing> {
         let sharing_dir = settings.data_dir.join("sharing");
         std::fs::create_dir_all(&sharing_dir)?;
-        let masking_key = load_key(&sharing_dir.join("masking.key"))?;
-        let webhook_key = load_key(&sharing_dir.join("webhook.key"))?;
+        let masking_key = shuniu_auth::load_or_create_key(&sharing_dir.join("masking.key"))?;
+        let webhook_key = shuniu_auth::load_or_create_key(&sharing_dir.join("webhook.key"))?;
         let directory = Directory::load(store.clone()).await?;
         let days = store.calendar_days().await?;
         let calendar = WorkCalendar::with_overrides(
