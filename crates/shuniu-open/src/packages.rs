@@ -291,16 +291,11 @@ impl Package {
         }
     }
 
-    /// Free-text score of one term: title ×3, tags and organization ×2, notes and columns ×1.
-    fn text_score(&self, term: &str) -> u32 {
-        let words = shuniu_search::query_words(term);
-        let words = if words.is_empty() {
-            vec![term.to_lowercase()]
-        } else {
-            words
-        };
+    /// Free-text score of one term (cut into `words`): title ×3, tags and organization ×2,
+    /// notes and columns ×1; 0 unless every word occurs.
+    fn text_score(&self, words: &[String]) -> u32 {
         let mut total = 0;
-        for w in &words {
+        for w in words {
             let s: u32 = self
                 .haystack
                 .iter()
@@ -315,14 +310,20 @@ impl Package {
         total
     }
 
-    /// Evaluates a query: `None` when it does not match, else the free-text score.
-    pub fn eval(&self, e: &Expr, now: DateTime<Utc>) -> Result<Option<u32>, QueryError> {
+    /// Evaluates a query: `None` when it does not match, else the free-text score. `words`
+    /// holds each free-text term cut into words (see [`term_words`]).
+    pub fn eval(
+        &self,
+        e: &Expr,
+        now: DateTime<Utc>,
+        prep: &Prepared,
+    ) -> Result<Option<u32>, QueryError> {
         Ok(match e {
             Expr::All => Some(1),
             Expr::And(parts) => {
                 let mut score = 0;
                 for p in parts {
-                    match self.eval(p, now)? {
+                    match self.eval(p, now, prep)? {
                         Some(s) => score += s,
                         None => return Ok(None),
                     }
@@ -332,13 +333,13 @@ impl Package {
             Expr::Or(parts) => {
                 let mut best: Option<u32> = None;
                 for p in parts {
-                    if let Some(s) = self.eval(p, now)? {
+                    if let Some(s) = self.eval(p, now, prep)? {
                         best = Some(best.map_or(s, |b| b + s));
                     }
                 }
                 best
             }
-            Expr::Not(inner) => match self.eval(inner, now)? {
+            Expr::Not(inner) => match self.eval(inner, now, prep)? {
                 Some(_) => None,
                 None => Some(0),
             },
@@ -350,13 +351,14 @@ impl Package {
                         .any(|(h, _)| h.split_whitespace().any(|w| wildcard(&t, w)))
                         .then_some(1)
                 } else {
-                    Some(self.text_score(t)).filter(|s| *s > 0)
+                    let w = prep.words.get(t).map(Vec::as_slice).unwrap_or_default();
+                    Some(self.text_score(w)).filter(|s| *s > 0)
                 }
             }
             Expr::Match(None, _) => None,
             Expr::Match(Some(f), v) => {
                 if let Some(at) = self.instant(f) {
-                    return Ok(match_instant(at, v, now)?.then_some(1));
+                    return Ok(match_instant(at, v, now, prep)?.then_some(1));
                 }
                 let values = self.field_values(f)?;
                 let hit = match v {
@@ -394,6 +396,46 @@ impl Package {
     }
 }
 
+/// What a query needs computed once before it is matched against thousands of packages:
+/// each free-text term cut into words, each date bound parsed.
+#[derive(Default)]
+pub struct Prepared {
+    words: HashMap<String, Vec<String>>,
+    instants: HashMap<String, DateTime<Utc>>,
+}
+
+impl Prepared {
+    pub fn add(&mut self, e: &Expr, now: DateTime<Utc>) {
+        match e {
+            Expr::And(parts) | Expr::Or(parts) => parts.iter().for_each(|p| self.add(p, now)),
+            Expr::Not(inner) => self.add(inner, now),
+            Expr::Match(None, Value::Term(t) | Value::Phrase(t)) => {
+                let words = shuniu_search::query_words(t);
+                let words = if words.is_empty() {
+                    vec![t.to_lowercase()]
+                } else {
+                    words
+                };
+                self.words.insert(t.clone(), words);
+            }
+            Expr::Match(Some(_), v) => {
+                let bounds: Vec<&String> = match v {
+                    Value::Term(t) | Value::Phrase(t) => vec![t],
+                    Value::Range { lo, hi, .. } => lo.iter().chain(hi.iter()).collect(),
+                    Value::Any => vec![],
+                };
+                for b in bounds {
+                    // Only what parses as a date; other fields never look here.
+                    if let Ok(t) = parse_instant(b, now) {
+                        self.instants.insert(b.clone(), t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn in_range(x: &str, lo: Option<&str>, hi: Option<&str>, lo_inc: bool, hi_inc: bool) -> bool {
     let cmp = |a: &str, b: &str| match (a.parse::<f64>(), b.parse::<f64>()) {
         (Ok(a), Ok(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
@@ -408,10 +450,19 @@ fn in_range(x: &str, lo: Option<&str>, hi: Option<&str>, lo_inc: bool, hi_inc: b
     })
 }
 
-fn match_instant(at: DateTime<Utc>, v: &Value, now: DateTime<Utc>) -> Result<bool, QueryError> {
+fn match_instant(
+    at: DateTime<Utc>,
+    v: &Value,
+    now: DateTime<Utc>,
+    prep: &Prepared,
+) -> Result<bool, QueryError> {
+    let parse = |s: &str| match prep.instants.get(s) {
+        Some(t) => Ok(*t),
+        None => parse_instant(s, now),
+    };
     Ok(match v {
         Value::Any => true,
-        Value::Term(t) | Value::Phrase(t) => parse_instant(t, now)? == at,
+        Value::Term(t) | Value::Phrase(t) => parse(t)? == at,
         Value::Range {
             lo,
             hi,
@@ -421,14 +472,14 @@ fn match_instant(at: DateTime<Utc>, v: &Value, now: DateTime<Utc>) -> Result<boo
             let lo_ok = match lo {
                 None => true,
                 Some(l) => {
-                    let l = parse_instant(l, now)?;
+                    let l = parse(l)?;
                     at > l || (*lo_inclusive && at == l)
                 }
             };
             let hi_ok = match hi {
                 None => true,
                 Some(h) => {
-                    let h = parse_instant(h, now)?;
+                    let h = parse(h)?;
                     at < h || (*hi_inclusive && at == h)
                 }
             };
@@ -543,14 +594,17 @@ impl Snapshot {
                 .map(|f| crate::query::parse(f))
                 .collect::<Result<_, _>>()?;
         let sort = parse_sort(&p.sort)?;
+        let mut prep = Prepared::default();
+        prep.add(&q, now);
+        fq.iter().for_each(|f| prep.add(f, now));
         let mut hits: Vec<(u32, &Arc<Package>)> = Vec::new();
         for pkg in &self.packages {
-            let Some(score) = pkg.eval(&q, now)? else {
+            let Some(score) = pkg.eval(&q, now, &prep)? else {
                 continue;
             };
             let mut ok = true;
             for f in &fq {
-                if pkg.eval(f, now)?.is_none() {
+                if pkg.eval(f, now, &prep)?.is_none() {
                     ok = false;
                     break;
                 }
