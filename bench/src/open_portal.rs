@@ -100,6 +100,7 @@ async fn main() -> Result<()> {
         let mut input = base.input.clone();
         input.name = format!("{}（第{}批）", input.name, i / city.resources.len() + 1);
         input.open_type = "unconditional".into();
+        input.share_type = "unconditional".into();
         input.level = "general_1".into();
         let spec = input.validate().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let seq = tx
@@ -282,7 +283,7 @@ async fn main() -> Result<()> {
                 params.push(("fq", "metadata_modified:[NOW-1DAY TO *]".into()));
                 params.push(("sort", "id asc".into()));
                 params.push(("start", format!("{}", (i * 100) % datasets)));
-                params.push(("rows", "100".into()));
+                params[0] = ("rows", "100".into());
             }
             3 => params.push((
                 "facet.field",
