@@ -219,6 +219,40 @@ impl Lake {
 
     /// Runs one read-only SQL statement and streams its batches: for passes over whole
     /// datasets (quality checks, cross-checks) that must not hold them in memory.
+    /// Streams one version's rows with `columns` in that order (as text when `as_text`); a
+    /// column the stored version lacks (an item added since) comes back as NULL.
+    pub async fn stream_columns(
+        &self,
+        code: &str,
+        version: i64,
+        columns: &[String],
+        as_text: bool,
+    ) -> Result<BatchStream> {
+        let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let name = quoted(&format!("{code}@v{version}"));
+        let (schema, _) = self
+            .sql_stream(
+                vec![code.to_string()],
+                &format!("SELECT * FROM {name} LIMIT 0"),
+            )
+            .await?;
+        let select: Vec<String> = columns
+            .iter()
+            .map(|c| match (schema.field_with_name(c).is_ok(), as_text) {
+                (true, true) => format!("CAST({} AS VARCHAR) AS {}", quoted(c), quoted(c)),
+                (true, false) => quoted(c),
+                (false, _) => format!("CAST(NULL AS VARCHAR) AS {}", quoted(c)),
+            })
+            .collect();
+        let (_, stream) = self
+            .sql_stream(
+                vec![code.to_string()],
+                &format!("SELECT {} FROM {name}", select.join(", ")),
+            )
+            .await?;
+        Ok(stream)
+    }
+
     pub async fn sql_stream(
         &self,
         tables: Vec<String>,

@@ -632,7 +632,11 @@ impl Open {
     ) -> Result<u64> {
         let code = rec.code.clone();
         let items: Vec<String> = rec.spec.data_items.iter().map(|i| i.name.clone()).collect();
-        let mut stream = self.stream_version(&code, version, &items).await?;
+        let mut stream = self
+            .inner
+            .lake
+            .stream_columns(&code, version, &items, true)
+            .await?;
         let dir = self.inner.datastore_root.join(&code);
         let generation = format!("v{version}-{}", shuniu_store::now().replace([':', '.'], ""));
         let build_dir = dir.join(&generation);
@@ -722,44 +726,6 @@ impl Open {
             }
         }
         Ok(rows)
-    }
-
-    /// One version's rows as text, columns in item order (NULL for an item added since).
-    async fn stream_version(
-        &self,
-        code: &str,
-        version: i64,
-        columns: &[String],
-    ) -> Result<shuniu_lake::BatchStream> {
-        let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        let name = quoted(&format!("{code}@v{version}"));
-        let (schema, _) = self
-            .inner
-            .lake
-            .sql_stream(
-                vec![code.to_string()],
-                &format!("SELECT * FROM {name} LIMIT 0"),
-            )
-            .await?;
-        let select: Vec<String> = columns
-            .iter()
-            .map(|c| {
-                if schema.field_with_name(c).is_ok() {
-                    format!("CAST({} AS VARCHAR) AS {}", quoted(c), quoted(c))
-                } else {
-                    format!("CAST(NULL AS VARCHAR) AS {}", quoted(c))
-                }
-            })
-            .collect();
-        let (_, stream) = self
-            .inner
-            .lake
-            .sql_stream(
-                vec![code.to_string()],
-                &format!("SELECT {} FROM {name}", select.join(", ")),
-            )
-            .await?;
-        Ok(stream)
     }
 
     /// Brings every publication in line with the catalog and the lake.

@@ -277,7 +277,11 @@ impl Sharing {
         if idx.version()?.is_some_and(|v| v >= version as u64) {
             return Ok(None);
         }
-        let mut stream = self.stream_version(code, version, &layout.columns).await?;
+        let mut stream = self
+            .inner
+            .lake
+            .stream_columns(code, version, &layout.columns, false)
+            .await?;
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         let feeder = tokio::spawn(async move {
             while let Some(b) = stream.next().await {
@@ -307,45 +311,6 @@ impl Sharing {
             "serving index updated"
         );
         Ok(Some(stats))
-    }
-
-    /// Streams one version's rows with `columns` in that order; a column the stored version
-    /// lacks (an item added since) comes back as NULL.
-    async fn stream_version(
-        &self,
-        code: &str,
-        version: i64,
-        columns: &[String],
-    ) -> Result<shuniu_lake::BatchStream> {
-        let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        let name = quoted(&format!("{code}@v{version}"));
-        let (schema, _) = self
-            .inner
-            .lake
-            .sql_stream(
-                vec![code.to_string()],
-                &format!("SELECT * FROM {name} LIMIT 0"),
-            )
-            .await?;
-        let select: Vec<String> = columns
-            .iter()
-            .map(|c| {
-                if schema.field_with_name(c).is_ok() {
-                    quoted(c)
-                } else {
-                    format!("CAST(NULL AS VARCHAR) AS {}", quoted(c))
-                }
-            })
-            .collect();
-        let (_, stream) = self
-            .inner
-            .lake
-            .sql_stream(
-                vec![code.to_string()],
-                &format!("SELECT {} FROM {name}", select.join(", ")),
-            )
-            .await?;
-        Ok(stream)
     }
 
     /// Brings every resource's serving index up to its dataset's current version.

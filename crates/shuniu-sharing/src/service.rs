@@ -600,7 +600,11 @@ impl Sharing {
                 .ok_or_else(|| SharingError::NotFound(format!("data of {code}")))?,
         };
         let columns: Vec<String> = rec.spec.data_items.iter().map(|i| i.name.clone()).collect();
-        let mut stream = self.stream_version(code, version, &columns).await?;
+        let mut stream = self
+            .inner
+            .lake
+            .stream_columns(code, version, &columns, false)
+            .await?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
         let this = self.clone();
         let caller = caller.clone();
