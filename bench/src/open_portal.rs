@@ -270,6 +270,7 @@ async fn main() -> Result<()> {
         "人口", "企业", "养老", "公交", "医疗", "学校", "信用", "空气", "婚姻", "住房",
     ];
     let mut search = Vec::new();
+    let mut search_by_shape: Vec<Vec<f64>> = vec![Vec::new(); 5];
     let mut counts = 0u64;
     for i in 0..iterations + 50 {
         let mut params: Vec<(&str, String)> = vec![("rows", "20".into())];
@@ -307,13 +308,26 @@ async fn main() -> Result<()> {
         counts += body["result"]["count"].as_u64().unwrap_or(0);
         if i >= 50 {
             search.push(ms);
+            search_by_shape[i % 5].push(ms);
         }
     }
     println!(
         "\npackage_search over {} datasets ({counts} hits in all):",
         open.snapshot().packages.len()
     );
-    let (s50, s99) = summarize("package_search (HTTP, 5 query shapes)", search);
+    for (name, s) in [
+        "q word, rows 20",
+        "q word + fq organization",
+        "fq metadata_modified range, sort id, rows 100",
+        "facets organization/groups/res_format/tags",
+        "q word + fq negation, 2 facets",
+    ]
+    .iter()
+    .zip(search_by_shape)
+    {
+        summarize(name, s);
+    }
+    let (s50, s99) = summarize("package_search, all shapes", search);
 
     // datastore_search with filters over the big table.
     let rid = big.to_lowercase();

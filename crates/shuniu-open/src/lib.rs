@@ -22,6 +22,7 @@ pub mod datastore;
 pub mod dcat;
 pub mod error;
 pub mod export;
+mod index;
 pub mod packages;
 pub mod public;
 pub mod query;

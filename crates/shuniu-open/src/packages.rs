@@ -2,8 +2,8 @@
 //! (providing departments) and groups (themes) they belong to, and package search over them.
 //!
 //! The whole open catalog is an immutable [`Snapshot`] in memory, rebuilt when a publication
-//! changes: a city has thousands to tens of thousands of open datasets, a few kilobytes each,
-//! and searching them in memory keeps `package_search` within a few milliseconds.
+//! changes: a city has thousands to tens of thousands of open datasets, a few kilobytes each.
+//! Search goes through the snapshot's [`crate::index`], not through the packages one by one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -14,7 +14,8 @@ use serde_json::{Value as Json, json};
 use shuniu_policy::open::OpenAccess;
 use shuniu_types::{DataType, UpdateCycle};
 
-use crate::query::{Expr, QueryError, Value, parse_instant, wildcard};
+use crate::index::{Field, PackageIndex};
+use crate::query::{Expr, QueryError};
 
 /// A stable UUID (RFC 9562 version 8, SM3-derived) for a CKAN object named `name` of `kind`:
 /// CKAN clients expect UUID ids and the same object must keep its id across restarts.
@@ -243,249 +244,9 @@ impl Package {
         }
     }
 
-    /// The values of a search field, as strings (for matching and facets).
-    fn field_values(&self, field: &str) -> Result<Vec<String>, QueryError> {
-        Ok(match field {
-            "name" => vec![self.name.clone()],
-            "id" => vec![self.id.clone()],
-            "title" | "title_string" => vec![self.title.clone()],
-            "notes" => vec![self.notes.clone()],
-            "organization" => vec![self.org_name.clone()],
-            "owner_org" => vec![stable_id("organization", &self.provider)],
-            "groups" => vec![self.group.0.clone()],
-            "tags" => self.tags.clone(),
-            "res_format" => {
-                if self.has_data() {
-                    FORMATS.iter().map(|f| f.1.to_string()).collect()
-                } else {
-                    vec![]
-                }
-            }
-            "license_id" => vec![self.license_id().into()],
-            "update_cycle" => vec![self.update_cycle.code().into()],
-            "open_access" => vec![self.access.code().into()],
-            "security_level" => vec![self.level.clone()],
-            "catalog_code" => vec![self.code.clone()],
-            "state" => vec!["active".into()],
-            "type" | "dataset_type" => vec!["dataset".into()],
-            "capacity" => vec!["public".into()],
-            "private" => vec!["false".into()],
-            "num_resources" => vec![self.resources_count().to_string()],
-            "num_tags" => vec![self.tags.len().to_string()],
-            "metadata_modified" | "metadata_created" => vec![],
-            other => {
-                return Err(QueryError(format!("undefined field {other}")));
-            }
-        })
-    }
-
-    fn resources_count(&self) -> usize {
+    pub(crate) fn resources_count(&self) -> usize {
         if self.has_data() { FORMATS.len() } else { 0 }
     }
-
-    fn instant(&self, field: &str) -> Option<DateTime<Utc>> {
-        match field {
-            "metadata_modified" => Some(self.modified),
-            "metadata_created" => Some(self.created),
-            _ => None,
-        }
-    }
-
-    /// Free-text score of one term (cut into `words`): title ×3, tags and organization ×2,
-    /// notes and columns ×1; 0 unless every word occurs.
-    fn text_score(&self, words: &[String]) -> u32 {
-        let mut total = 0;
-        for w in words {
-            let s: u32 = self
-                .haystack
-                .iter()
-                .filter(|(text, _)| text.contains(w.as_str()))
-                .map(|(_, weight)| *weight)
-                .sum();
-            if s == 0 {
-                return 0;
-            }
-            total += s;
-        }
-        total
-    }
-
-    /// Evaluates a query: `None` when it does not match, else the free-text score. `words`
-    /// holds each free-text term cut into words (see [`term_words`]).
-    pub fn eval(
-        &self,
-        e: &Expr,
-        now: DateTime<Utc>,
-        prep: &Prepared,
-    ) -> Result<Option<u32>, QueryError> {
-        Ok(match e {
-            Expr::All => Some(1),
-            Expr::And(parts) => {
-                let mut score = 0;
-                for p in parts {
-                    match self.eval(p, now, prep)? {
-                        Some(s) => score += s,
-                        None => return Ok(None),
-                    }
-                }
-                Some(score)
-            }
-            Expr::Or(parts) => {
-                let mut best: Option<u32> = None;
-                for p in parts {
-                    if let Some(s) = self.eval(p, now, prep)? {
-                        best = Some(best.map_or(s, |b| b + s));
-                    }
-                }
-                best
-            }
-            Expr::Not(inner) => match self.eval(inner, now, prep)? {
-                Some(_) => None,
-                None => Some(0),
-            },
-            Expr::Match(None, Value::Term(t) | Value::Phrase(t)) => {
-                if t.contains('*') || t.contains('?') {
-                    let t = t.to_lowercase();
-                    self.haystack
-                        .iter()
-                        .any(|(h, _)| h.split_whitespace().any(|w| wildcard(&t, w)))
-                        .then_some(1)
-                } else {
-                    let w = prep.words.get(t).map(Vec::as_slice).unwrap_or_default();
-                    Some(self.text_score(w)).filter(|s| *s > 0)
-                }
-            }
-            Expr::Match(None, _) => None,
-            Expr::Match(Some(f), v) => {
-                if let Some(at) = self.instant(f) {
-                    return Ok(match_instant(at, v, now, prep)?.then_some(1));
-                }
-                let values = self.field_values(f)?;
-                let hit = match v {
-                    Value::Any => !values.is_empty(),
-                    Value::Term(t) if t.contains('*') || t.contains('?') => {
-                        values.iter().any(|x| wildcard(t, x))
-                    }
-                    Value::Term(t) | Value::Phrase(t) => {
-                        if matches!(f.as_str(), "title" | "notes") {
-                            values
-                                .iter()
-                                .any(|x| x.to_lowercase().contains(&t.to_lowercase()))
-                        } else {
-                            values.iter().any(|x| x == t || x.eq_ignore_ascii_case(t))
-                        }
-                    }
-                    Value::Range {
-                        lo,
-                        hi,
-                        lo_inclusive,
-                        hi_inclusive,
-                    } => values.iter().any(|x| {
-                        in_range(
-                            x,
-                            lo.as_deref(),
-                            hi.as_deref(),
-                            *lo_inclusive,
-                            *hi_inclusive,
-                        )
-                    }),
-                };
-                hit.then_some(1)
-            }
-        })
-    }
-}
-
-/// What a query needs computed once before it is matched against thousands of packages:
-/// each free-text term cut into words, each date bound parsed.
-#[derive(Default)]
-pub struct Prepared {
-    words: HashMap<String, Vec<String>>,
-    instants: HashMap<String, DateTime<Utc>>,
-}
-
-impl Prepared {
-    pub fn add(&mut self, e: &Expr, now: DateTime<Utc>) {
-        match e {
-            Expr::And(parts) | Expr::Or(parts) => parts.iter().for_each(|p| self.add(p, now)),
-            Expr::Not(inner) => self.add(inner, now),
-            Expr::Match(None, Value::Term(t) | Value::Phrase(t)) => {
-                let words = shuniu_search::query_words(t);
-                let words = if words.is_empty() {
-                    vec![t.to_lowercase()]
-                } else {
-                    words
-                };
-                self.words.insert(t.clone(), words);
-            }
-            Expr::Match(Some(_), v) => {
-                let bounds: Vec<&String> = match v {
-                    Value::Term(t) | Value::Phrase(t) => vec![t],
-                    Value::Range { lo, hi, .. } => lo.iter().chain(hi.iter()).collect(),
-                    Value::Any => vec![],
-                };
-                for b in bounds {
-                    // Only what parses as a date; other fields never look here.
-                    if let Ok(t) = parse_instant(b, now) {
-                        self.instants.insert(b.clone(), t);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn in_range(x: &str, lo: Option<&str>, hi: Option<&str>, lo_inc: bool, hi_inc: bool) -> bool {
-    let cmp = |a: &str, b: &str| match (a.parse::<f64>(), b.parse::<f64>()) {
-        (Ok(a), Ok(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-        _ => a.cmp(b),
-    };
-    lo.is_none_or(|l| {
-        let c = cmp(x, l);
-        c.is_gt() || (lo_inc && c.is_eq())
-    }) && hi.is_none_or(|h| {
-        let c = cmp(x, h);
-        c.is_lt() || (hi_inc && c.is_eq())
-    })
-}
-
-fn match_instant(
-    at: DateTime<Utc>,
-    v: &Value,
-    now: DateTime<Utc>,
-    prep: &Prepared,
-) -> Result<bool, QueryError> {
-    let parse = |s: &str| match prep.instants.get(s) {
-        Some(t) => Ok(*t),
-        None => parse_instant(s, now),
-    };
-    Ok(match v {
-        Value::Any => true,
-        Value::Term(t) | Value::Phrase(t) => parse(t)? == at,
-        Value::Range {
-            lo,
-            hi,
-            lo_inclusive,
-            hi_inclusive,
-        } => {
-            let lo_ok = match lo {
-                None => true,
-                Some(l) => {
-                    let l = parse(l)?;
-                    at > l || (*lo_inclusive && at == l)
-                }
-            };
-            let hi_ok = match hi {
-                None => true,
-                Some(h) => {
-                    let h = parse(h)?;
-                    at < h || (*hi_inclusive && at == h)
-                }
-            };
-            lo_ok && hi_ok
-        }
-    })
 }
 
 /// A provider department on the portal (CKAN organization).
@@ -516,6 +277,7 @@ pub struct Snapshot {
     pub organizations: Vec<Organization>,
     pub groups: Vec<Group>,
     pub tags: Vec<(String, usize)>,
+    index: PackageIndex,
 }
 
 impl Snapshot {
@@ -556,6 +318,7 @@ impl Snapshot {
             }
         }
         Snapshot {
+            index: PackageIndex::new(&packages),
             packages,
             by_key,
             organizations: orgs.into_values().collect(),
@@ -594,71 +357,66 @@ impl Snapshot {
                 .map(|f| crate::query::parse(f))
                 .collect::<Result<_, _>>()?;
         let sort = parse_sort(&p.sort)?;
-        let mut prep = Prepared::default();
-        prep.add(&q, now);
-        fq.iter().for_each(|f| prep.add(f, now));
-        let mut hits: Vec<(u32, &Arc<Package>)> = Vec::new();
-        for pkg in &self.packages {
-            let Some(score) = pkg.eval(&q, now, &prep)? else {
-                continue;
-            };
-            let mut ok = true;
-            for f in &fq {
-                if pkg.eval(f, now, &prep)?.is_none() {
-                    ok = false;
-                    break;
-                }
-            }
-            if ok {
-                hits.push((score, pkg));
+        let facet_fields: Vec<Field> = p
+            .facet_fields
+            .iter()
+            .map(|f| Field::parse(f))
+            .collect::<Result<_, _>>()?;
+        let mut hits = self.index.matches(&self.packages, &q, now)?;
+        for f in &fq {
+            let filter = self.index.matches(&self.packages, f, now)?;
+            hits.set.intersect_with(&filter.set);
+        }
+        let mut members: Vec<(u32, u32)> =
+            hits.set.ones().map(|i| (hits.score(i), i as u32)).collect();
+        let mut facets = BTreeMap::new();
+        if !facet_fields.is_empty() {
+            let positions: Vec<u32> = members.iter().map(|m| m.1).collect();
+            for (name, field) in p.facet_fields.iter().zip(facet_fields) {
+                let items = self.index.facet(
+                    &self.packages,
+                    field,
+                    &positions,
+                    p.facet_mincount,
+                    p.facet_limit,
+                );
+                facets.insert(name.clone(), items);
             }
         }
-        hits.sort_by(|a, b| {
+        let count = members.len();
+        let order = |a: &(u32, u32), b: &(u32, u32)| {
+            let (pa, pb) = (&self.packages[a.1 as usize], &self.packages[b.1 as usize]);
+            let (ia, ib) = (a.1 as usize, b.1 as usize);
             for (key, desc) in &sort {
                 let o = match key {
                     SortKey::Score => a.0.cmp(&b.0),
-                    SortKey::Name => a.1.name.cmp(&b.1.name),
-                    SortKey::Title => a.1.title.cmp(&b.1.title),
-                    SortKey::Modified => a.1.modified.cmp(&b.1.modified),
-                    SortKey::Created => a.1.created.cmp(&b.1.created),
-                    SortKey::Id => a.1.id.cmp(&b.1.id),
-                    SortKey::Views => a.1.views.cmp(&b.1.views),
-                    SortKey::Downloads => a.1.downloads.cmp(&b.1.downloads),
+                    // Packages are in name order: their position is their name's rank.
+                    SortKey::Name => ia.cmp(&ib),
+                    SortKey::Title => self.index.title_rank[ia].cmp(&self.index.title_rank[ib]),
+                    SortKey::Modified => pa.modified.cmp(&pb.modified),
+                    SortKey::Created => pa.created.cmp(&pb.created),
+                    SortKey::Id => self.index.id_rank[ia].cmp(&self.index.id_rank[ib]),
+                    SortKey::Views => pa.views.cmp(&pb.views),
+                    SortKey::Downloads => pa.downloads.cmp(&pb.downloads),
                 };
                 let o = if *desc { o.reverse() } else { o };
                 if o.is_ne() {
                     return o;
                 }
             }
-            a.1.name.cmp(&b.1.name)
-        });
-        let mut facets = BTreeMap::new();
-        for field in &p.facet_fields {
-            let mut counts: HashMap<String, usize> = HashMap::new();
-            for (_, pkg) in &hits {
-                let mut vals = pkg.field_values(field)?;
-                vals.sort();
-                vals.dedup();
-                for v in vals {
-                    *counts.entry(v).or_default() += 1;
-                }
-            }
-            let mut items: Vec<(String, usize)> = counts
-                .into_iter()
-                .filter(|(_, c)| *c >= p.facet_mincount)
-                .collect();
-            items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            if let Some(limit) = p.facet_limit {
-                items.truncate(limit);
-            }
-            facets.insert(field.clone(), items);
+            ia.cmp(&ib)
+        };
+        // Only the requested page needs to be in order: select it, then sort it.
+        let end = p.start.saturating_add(p.rows).min(count);
+        if end < count {
+            members.select_nth_unstable_by(end, order);
+            members.truncate(end);
         }
-        let count = hits.len();
-        let results = hits
-            .into_iter()
+        members.sort_unstable_by(order);
+        let results = members
+            .iter()
             .skip(p.start)
-            .take(p.rows)
-            .map(|(_, pkg)| pkg.clone())
+            .map(|(_, i)| self.packages[*i as usize].clone())
             .collect();
         Ok(SearchOutcome {
             count,
