@@ -269,37 +269,43 @@ async fn main() -> Result<()> {
     let words = [
         "人口", "企业", "养老", "公交", "医疗", "学校", "信用", "空气", "婚姻", "住房",
     ];
+    // The same query shapes, in the same order, for HTTP, in-process and the peer.
+    let shapes: Vec<Vec<(&str, String)>> = (0..iterations + 50)
+        .map(|i| {
+            let mut params: Vec<(&str, String)> = vec![("rows", "20".into())];
+            match i % 5 {
+                0 => params.push(("q", words[i % words.len()].into())),
+                1 => {
+                    params.push(("q", words[i % words.len()].into()));
+                    params.push(("fq", format!("organization:{}", orgs[i % orgs.len()])));
+                }
+                2 => {
+                    params.push(("fq", "metadata_modified:[NOW-1DAY TO *]".into()));
+                    params.push(("sort", "id asc".into()));
+                    params.push(("start", format!("{}", (i * 100) % datasets)));
+                    params[0] = ("rows", "100".into());
+                }
+                3 => params.push((
+                    "facet.field",
+                    "[\"organization\",\"groups\",\"res_format\",\"tags\"]".into(),
+                )),
+                _ => {
+                    params.push(("q", words[i % words.len()].into()));
+                    params.push(("fq", "-groups:theme-101 res_format:CSV".into()));
+                    params.push(("facet.field", "[\"organization\",\"groups\"]".into()));
+                }
+            }
+            params
+        })
+        .collect();
     let mut search = Vec::new();
     let mut search_by_shape: Vec<Vec<f64>> = vec![Vec::new(); 5];
     let mut counts = 0u64;
-    for i in 0..iterations + 50 {
-        let mut params: Vec<(&str, String)> = vec![("rows", "20".into())];
-        match i % 5 {
-            0 => params.push(("q", words[i % words.len()].into())),
-            1 => {
-                params.push(("q", words[i % words.len()].into()));
-                params.push(("fq", format!("organization:{}", orgs[i % orgs.len()])));
-            }
-            2 => {
-                params.push(("fq", "metadata_modified:[NOW-1DAY TO *]".into()));
-                params.push(("sort", "id asc".into()));
-                params.push(("start", format!("{}", (i * 100) % datasets)));
-                params[0] = ("rows", "100".into());
-            }
-            3 => params.push((
-                "facet.field",
-                "[\"organization\",\"groups\",\"res_format\",\"tags\"]".into(),
-            )),
-            _ => {
-                params.push(("q", words[i % words.len()].into()));
-                params.push(("fq", "-groups:theme-101 res_format:CSV".into()));
-                params.push(("facet.field", "[\"organization\",\"groups\"]".into()));
-            }
-        }
+    for (i, params) in shapes.iter().enumerate() {
         let t = Instant::now();
         let r = client
             .get(format!("{base}/api/3/action/package_search"))
-            .query(&params)
+            .query(params)
             .send()
             .await?;
         let body: serde_json::Value = r.json().await?;
@@ -328,6 +334,117 @@ async fn main() -> Result<()> {
         summarize(name, s);
     }
     let (s50, s99) = summarize("package_search, all shapes", search);
+
+    // The search alone, in process (no HTTP, no package JSON), beside the peer below.
+    let snap = open.snapshot();
+    let mut in_process = Vec::new();
+    for (i, params) in shapes.iter().enumerate() {
+        let get = |k: &str| params.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        let sp = shuniu_open::SearchParams {
+            q: get("q").unwrap_or_default(),
+            fq: get("fq").into_iter().collect(),
+            sort: get("sort").unwrap_or_else(|| shuniu_open::SearchParams::default().sort),
+            rows: get("rows").and_then(|r| r.parse().ok()).unwrap_or(10),
+            start: get("start").and_then(|r| r.parse().ok()).unwrap_or(0),
+            facet_fields: get("facet.field")
+                .map(|f| serde_json::from_str(&f))
+                .transpose()?
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let out = snap
+            .search(&sp, chrono::Utc::now())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        std::hint::black_box(out);
+        if i >= 50 {
+            in_process.push(ms);
+        }
+    }
+    summarize("package_search in process (search only)", in_process);
+
+    // The peer: DuckDB over the same packages (title, tags + department + theme, notes +
+    // columns as the three weighted texts), the same shapes as SQL: count, page, facets.
+    if let Ok(py) = std::env::var("BENCH_PYTHON") {
+        let jsonl = dir.path().join("packages.jsonl");
+        {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(&jsonl)?);
+            for p in &snap.packages {
+                let row = serde_json::json!({
+                    "name": p.name, "id": p.id, "org": p.org_name, "grp": p.group.0,
+                    "tags": p.tags, "has_data": p.has_data(),
+                    "modified": p.modified.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+                    "h1": p.haystack[0].0, "h2": p.haystack[1].0, "h3": p.haystack[2].0,
+                });
+                writeln!(w, "{row}")?;
+            }
+        }
+        let plan: Vec<serde_json::Value> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, params)| {
+                let get = |k: &str| params.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+                serde_json::json!({
+                    "shape": i % 5, "q": get("q"), "start": get("start"),
+                    "org": get("fq").and_then(|f| f.strip_prefix("organization:").map(String::from)),
+                })
+            })
+            .collect();
+        let plan_file = dir.path().join("plan.json");
+        std::fs::write(&plan_file, serde_json::to_vec(&plan)?)?;
+        let script = format!(
+            r#"
+import duckdb, json, time
+con = duckdb.connect()
+con.execute("CREATE TABLE p AS SELECT name, id, org, grp, tags, has_data, modified::TIMESTAMP AS modified, h1, h2, h3 FROM read_json('{jsonl}')")
+plan = json.load(open('{plan}'))
+def text(w):
+    return ("(contains(h1, $w) OR contains(h2, $w) OR contains(h3, $w))",
+            "(3 * contains(h1, $w)::INT + 2 * contains(h2, $w)::INT + contains(h3, $w)::INT)")
+def facet(col, where, args):
+    con.execute(f"SELECT v, count(*) AS c FROM (SELECT {{col}} AS v FROM p WHERE {{where}}) GROUP BY v ORDER BY c DESC, v LIMIT 50", args).fetchall()
+lat = []
+for k in plan:
+    t0 = time.perf_counter()
+    s = k["shape"]
+    if s in (0, 1, 4):
+        w, score = text(k["q"])
+        where = w
+        args = {{"w": k["q"]}}
+        if s == 1:
+            where += " AND org = $org"; args["org"] = k["org"]
+        if s == 4:
+            where += " AND grp <> 'theme-101' AND has_data"
+        con.execute(f"SELECT count(*) FROM p WHERE {{where}}", args).fetchall()
+        con.execute(f"SELECT name FROM p WHERE {{where}} ORDER BY {{score}} DESC, modified DESC, name LIMIT 20", args).fetchall()
+        if s == 4:
+            facet("org", where, args); facet("grp", where, args)
+    elif s == 2:
+        where = "modified >= now()::TIMESTAMP - INTERVAL 1 DAY"
+        con.execute(f"SELECT count(*) FROM p WHERE {{where}}").fetchall()
+        con.execute(f"SELECT name FROM p WHERE {{where}} ORDER BY id LIMIT 100 OFFSET {{int(k['start'])}}").fetchall()
+    else:
+        con.execute("SELECT count(*) FROM p").fetchall()
+        con.execute("SELECT name FROM p ORDER BY modified DESC, name LIMIT 20").fetchall()
+        facet("org", "true", {{}}); facet("grp", "true", {{}})
+        facet("unnest(tags)", "true", {{}})
+        facet("unnest(['CSV', 'XLSX', 'JSON', 'Parquet'])", "has_data", {{}})
+    lat.append((time.perf_counter() - t0) * 1000)
+lat = sorted(lat[50:])
+print("DuckDB %s, the same shapes as SQL over an in-memory table of the packages: n=%d p50=%.3f ms p99=%.3f ms" % (duckdb.__version__, len(lat), lat[len(lat)//2], lat[int(len(lat)*0.99)]))
+"#,
+            jsonl = jsonl.display(),
+            plan = plan_file.display(),
+        );
+        let out = std::process::Command::new(&py)
+            .arg("-c")
+            .arg(script)
+            .output()
+            .context("running the DuckDB package peer")?;
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
 
     // datastore_search with filters over the big table.
     let rid = big.to_lowercase();

@@ -4,9 +4,10 @@
 //! (bitsets in name order), never once per package: a fielded term is a dictionary lookup
 //! giving a posting list, a range or wildcard walks the field's distinct values (a few dozen
 //! departments, themes or tags, not ten thousand packages), `AND`/`OR`/`NOT` are bitset
-//! operations, and facets count value ids through a per-package table. Only free text and
-//! substring fields (`title`, `notes`) still look at every package, through a precompiled
-//! SIMD substring searcher. What matches is exactly what the plain per-package reading of
+//! operations, and facets count value ids through a per-package table. Free text looks only
+//! at the packages whose texts hold every adjacent character pair of its words, through a
+//! precompiled SIMD substring searcher; substring fields (`title`, `notes`) walk their
+//! distinct values. What matches is exactly what the plain per-package reading of
 //! the query matches; the property test at the bottom holds the two together.
 
 use std::collections::HashMap;
@@ -391,10 +392,70 @@ impl FieldIndex {
     }
 }
 
+/// Which packages' texts hold each pair of adjacent characters: a free-text word is only
+/// searched for in the packages holding all of its pairs (a superset of those holding the
+/// word, which the substring search then decides exactly).
+#[derive(Default)]
+struct Grams(HashMap<u64, Vec<u32>>);
+
+fn pair(a: char, b: char) -> u64 {
+    (u64::from(a) << 32) | u64::from(b)
+}
+
+impl Grams {
+    fn build(packages: &[Arc<Package>]) -> Grams {
+        let mut map: HashMap<u64, Vec<u32>> = HashMap::new();
+        let mut keys = Vec::new();
+        for (i, p) in packages.iter().enumerate() {
+            keys.clear();
+            for (text, _) in &p.haystack {
+                let mut chars = text.chars();
+                if let Some(mut prev) = chars.next() {
+                    for c in chars {
+                        keys.push(pair(prev, c));
+                        prev = c;
+                    }
+                }
+            }
+            keys.sort_unstable();
+            keys.dedup();
+            for k in &keys {
+                map.entry(*k).or_default().push(i as u32);
+            }
+        }
+        Grams(map)
+    }
+
+    /// The packages that may contain `word`; `None` when any may (a single character).
+    fn candidates(&self, word: &str, n: usize) -> Option<FixedBitSet> {
+        let chars: Vec<char> = word.chars().collect();
+        if chars.len() < 2 {
+            return None;
+        }
+        let mut lists: Vec<&[u32]> = Vec::with_capacity(chars.len() - 1);
+        for w in chars.windows(2) {
+            match self.0.get(&pair(w[0], w[1])) {
+                Some(list) => lists.push(list),
+                None => return Some(FixedBitSet::with_capacity(n)),
+            }
+        }
+        lists.sort_by_key(|l| l.len());
+        let mut set = FixedBitSet::with_capacity(n);
+        set.extend(lists[0].iter().map(|i| *i as usize));
+        for list in &lists[1..] {
+            let mut other = FixedBitSet::with_capacity(n);
+            other.extend(list.iter().map(|i| *i as usize));
+            set.intersect_with(&other);
+        }
+        Some(set)
+    }
+}
+
 /// The search structures of one snapshot's packages (which are in name order).
 #[derive(Default)]
 pub(crate) struct PackageIndex {
     fields: [OnceLock<FieldIndex>; SLOTS],
+    grams: Grams,
     /// Dense ranks (equal values share a rank) for sorting by title and id.
     pub title_rank: Vec<u32>,
     pub id_rank: Vec<u32>,
@@ -418,6 +479,7 @@ impl PackageIndex {
     pub fn new(packages: &[Arc<Package>]) -> PackageIndex {
         let index = PackageIndex {
             fields: Default::default(),
+            grams: Grams::build(packages),
             title_rank: dense_rank(packages.len(), |i| packages[i].title.as_str()),
             id_rank: dense_rank(packages.len(), |i| packages[i].id.as_str()),
         };
@@ -477,7 +539,7 @@ impl PackageIndex {
                     }));
                     Hits::of(set)
                 } else {
-                    text_hits(packages, &term_words(t))
+                    text_hits(packages, &self.grams, &term_words(t))
                 }
             }
             Expr::Match(None, _) => Hits::none(n),
@@ -531,15 +593,29 @@ impl PackageIndex {
 
 /// Free text: title ×3, tags and organization ×2, notes and columns ×1 per word; a package
 /// matches only when every word occurs somewhere.
-fn text_hits(packages: &[Arc<Package>], words: &[String]) -> Hits {
+fn text_hits(packages: &[Arc<Package>], grams: &Grams, words: &[String]) -> Hits {
     let n = packages.len();
+    let mut candidates: Option<FixedBitSet> = None;
+    for w in words {
+        if let Some(c) = grams.candidates(w, n) {
+            match &mut candidates {
+                Some(all) => all.intersect_with(&c),
+                None => candidates = Some(c),
+            }
+        }
+    }
     let finders: Vec<memmem::Finder> = words
         .iter()
         .map(|w| memmem::Finder::new(w.as_bytes()))
         .collect();
     let mut set = FixedBitSet::with_capacity(n);
     let mut score = vec![0u32; n];
-    'package: for (i, p) in packages.iter().enumerate() {
+    let positions: Box<dyn Iterator<Item = usize>> = match &candidates {
+        Some(c) => Box::new(c.ones()),
+        None => Box::new(0..n),
+    };
+    'package: for i in positions {
+        let p = &packages[i];
         let mut total = 0;
         for f in &finders {
             let s: u32 = p
@@ -767,6 +843,7 @@ mod tests {
             views: i64::from(day % 7),
             downloads: 0,
             api_calls: 0,
+            rendered: OnceLock::new(),
         }
     }
 
@@ -790,6 +867,9 @@ mod tests {
             Just("open_access:public".to_string()),
             Just("groups:theme-1".to_string()),
             Just("企业登记".to_string()),
+            Just("养".to_string()),
+            Just("登记信息 名录".to_string()),
+            Just("xyz".to_string()),
             Just("\"养老机构\"".to_string()),
             Just("bus*".to_string()),
             (0u32..60).prop_map(|d| format!(

@@ -29,7 +29,7 @@ pub mod query;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -947,5 +947,6 @@ fn package(
         downloads: c.downloads,
         api_calls: c.api_calls,
         haystack,
+        rendered: OnceLock::new(),
     }
 }

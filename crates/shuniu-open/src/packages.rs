@@ -6,10 +6,11 @@
 //! Search goes through the snapshot's [`crate::index`], not through the packages one by one.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
 use shuniu_policy::open::OpenAccess;
 use shuniu_types::{DataType, UpdateCycle};
@@ -100,6 +101,11 @@ pub struct Package {
     /// Lower-cased texts that free-text terms are matched against, with their weights.
     #[serde(skip)]
     pub haystack: [(String, u32); 3],
+    /// The package dict as JSON text for one base address, rendered on first use: a
+    /// snapshot's packages do not change, and a harvester's page of 100 would otherwise
+    /// build 100 dicts per request (CKAN likewise keeps each rendered dict in its index).
+    #[serde(skip)]
+    pub rendered: OnceLock<(String, Box<RawValue>)>,
 }
 
 impl Package {
@@ -228,6 +234,19 @@ impl Package {
             "num_downloads": self.downloads,
             "num_api_calls": self.api_calls,
         })
+    }
+
+    /// [`Package::to_ckan`] as JSON text, kept for the first base address it is asked for.
+    pub fn to_ckan_text(&self, base: &str) -> Result<Box<RawValue>, serde_json::Error> {
+        if let Some((b, text)) = self.rendered.get()
+            && b == base
+        {
+            return Ok(text.clone());
+        }
+        let text = serde_json::value::to_raw_value(&self.to_ckan(base))?;
+        // Only the first base is kept: a site answers under one address.
+        let _ = self.rendered.set((base.to_string(), text.clone()));
+        Ok(text)
     }
 
     pub fn license_id(&self) -> &'static str {

@@ -19,6 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json, json};
 use shuniu_open::{DatastoreQuery, OpenError, Reader, SearchParams};
 
@@ -150,6 +152,15 @@ impl CkanError {
             StatusCode::BAD_REQUEST,
             "Search Query Error",
             format!("Search Query is invalid: {message}"),
+        )
+    }
+
+    fn internal(e: serde_json::Error) -> CkanError {
+        tracing::error!(error = %e, "rendering package JSON failed");
+        CkanError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal Server Error",
+            "服务器内部错误 / internal server error",
         )
     }
 }
@@ -363,22 +374,59 @@ fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn envelope(base: &str, name: &str, result: Result<Json, CkanError>) -> Response {
+/// An action's result: a JSON value, or JSON text rendered before (package_search's page).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Value(Json),
+    Text(Box<RawValue>),
+}
+
+/// CKAN's envelope: `{help, success, result}` or `{help, success, error}`.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    help: String,
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<Answer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a Map<String, Json>>,
+}
+
+fn envelope(base: &str, name: &str, result: Result<Answer, CkanError>) -> Response {
     let help = format!("{base}/api/3/action/help_show?name={name}");
-    match result {
-        Ok(r) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
-            json!({"help": help, "success": true, "result": r}).to_string(),
-        )
-            .into_response(),
-        Err(e) => {
-            let mut resp = (
-                e.status,
+    let json = |status: StatusCode, env: &Envelope| {
+        // Serializing values and already-valid JSON text cannot fail; answer 500 if it does.
+        match serde_json::to_string(env) {
+            Ok(body) => (
+                status,
                 [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
-                json!({"help": help, "success": false, "error": Json::Object(e.body)}).to_string(),
+                body,
             )
-                .into_response();
+                .into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    };
+    match result {
+        Ok(r) => json(
+            StatusCode::OK,
+            &Envelope {
+                help,
+                success: true,
+                result: Some(r),
+                error: None,
+            },
+        ),
+        Err(e) => {
+            let mut resp = json(
+                e.status,
+                &Envelope {
+                    help,
+                    success: false,
+                    result: None,
+                    error: Some(&e.body),
+                },
+            );
             if let Some(s) = e.retry_after
                 && let Ok(v) = HeaderValue::from_str(&s.to_string())
             {
@@ -479,7 +527,12 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, req: Re
         .unwrap_or("")
         .to_ascii_lowercase();
     let result = match Params::parse(parts.uri.query(), &content_type, &body) {
-        Ok(params) => dispatch(&state, &name, &params, &reader, &base).await,
+        Ok(params) if name == "package_search" => {
+            package_search(&state, &params, &base).map(Answer::Text)
+        }
+        Ok(params) => dispatch(&state, &name, &params, &reader, &base)
+            .await
+            .map(Answer::Value),
         Err(e) => Err(e),
     };
     envelope(&base, &name, result)
@@ -543,7 +596,6 @@ async fn dispatch(
                 .and_then(|rs| rs.iter().find(|r| r["id"] == json!(id)).cloned())
                 .ok_or_else(|| CkanError::not_found("resource"))
         }
-        "package_search" => package_search(state, p, base),
         "organization_list" | "group_list" => {
             let all_fields = p.boolean("all_fields", false)?;
             let offset = p.natural("offset", 0)?;
@@ -668,7 +720,7 @@ fn group_json(g: &shuniu_open::packages::Group, base: &str) -> Json {
 /// The most rows one package_search page returns (CKAN's `ckan.search.rows_max`).
 const ROWS_MAX: usize = 1000;
 
-fn package_search(state: &AppState, p: &Params, base: &str) -> Result<Json, CkanError> {
+fn package_search(state: &AppState, p: &Params, base: &str) -> Result<Box<RawValue>, CkanError> {
     let mut sp = SearchParams {
         q: p.string("q")?.unwrap_or_default(),
         rows: p.natural("rows", 10)?.min(ROWS_MAX),
@@ -717,13 +769,30 @@ fn package_search(state: &AppState, p: &Params, base: &str) -> Result<Json, Ckan
             }),
         );
     }
-    Ok(json!({
-        "count": out.count,
-        "sort": out.sort,
-        "facets": facets,
-        "search_facets": search_facets,
-        "results": out.results.iter().map(|pk| pk.to_ckan(base)).collect::<Vec<_>>(),
-    }))
+    let results = out
+        .results
+        .iter()
+        .map(|pk| pk.to_ckan_text(base))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CkanError::internal)?;
+    serde_json::value::to_raw_value(&SearchAnswer {
+        count: out.count,
+        sort: out.sort,
+        facets,
+        search_facets,
+        results,
+    })
+    .map_err(CkanError::internal)
+}
+
+/// package_search's result, with each package dict as the JSON text its package keeps.
+#[derive(Serialize)]
+struct SearchAnswer {
+    count: usize,
+    sort: String,
+    facets: Map<String, Json>,
+    search_facets: Map<String, Json>,
+    results: Vec<Box<RawValue>>,
 }
 
 /// The most records one datastore_search returns (CKAN's `ckan.datastore.search.rows_max`).
