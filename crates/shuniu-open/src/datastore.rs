@@ -14,12 +14,15 @@
 use std::path::{Path, PathBuf};
 
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RegexQuery, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, RegexQuery, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, NumericOptions, STORED, Schema, TextFieldIndexing,
     TextOptions, Value,
 };
-use tantivy::{DocAddress, Index, IndexReader, Order, TantivyDocument, Term};
+use tantivy::{
+    DocAddress, DocSet, Index, IndexReader, IndexSettings, IndexSortByField, Order, Searcher,
+    TERMINATED, TantivyDocument, Term,
+};
 
 use crate::error::{OpenError, Result};
 use crate::packages::Column;
@@ -101,7 +104,18 @@ impl Builder {
         }
         std::fs::create_dir_all(dir)?;
         let (schema, fields) = schema(columns);
-        let index = Index::create_in_dir(dir, schema)?;
+        // Every segment keeps its rows in `_id` order (merges included), so a page in row
+        // order is the first rows of each segment, not a sort of every match.
+        let index = Index::builder()
+            .schema(schema)
+            .settings(IndexSettings {
+                sort_by_field: Some(IndexSortByField {
+                    field: "_id".into(),
+                    order: Order::Asc,
+                }),
+                ..IndexSettings::default()
+            })
+            .create_in_dir(dir)?;
         register(&index);
         let threads = std::thread::available_parallelism()
             .map(|n| n.get().clamp(1, 4))
@@ -192,6 +206,9 @@ pub struct DatastoreAnswer {
 pub struct Datastore {
     reader: IndexReader,
     fields: Fields,
+    /// Whether every segment is in `_id` order (publications built before index sorting
+    /// are not, and take the general path).
+    in_row_order: bool,
     pub columns: Vec<Column>,
 }
 
@@ -200,6 +217,11 @@ impl Datastore {
         let index = Index::open_in_dir(dir)?;
         register(&index);
         let (_, fields) = schema(&columns);
+        let in_row_order = index.settings().sort_by_field
+            == Some(IndexSortByField {
+                field: "_id".into(),
+                order: Order::Asc,
+            });
         let reader = index
             .reader_builder()
             .reload_policy(tantivy::ReloadPolicy::Manual)
@@ -207,6 +229,7 @@ impl Datastore {
         Ok(Datastore {
             reader,
             fields,
+            in_row_order,
             columns,
         })
     }
@@ -241,7 +264,14 @@ impl Datastore {
                     rows: Vec::new(),
                 });
             }
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+            // A lone term stays a term query, whose count is its document frequency.
+            let filter: Box<dyn Query> = if any.len() == 1 {
+                let mut any = any;
+                any.remove(0).1
+            } else {
+                Box::new(BooleanQuery::new(any))
+            };
+            clauses.push((Occur::Must, filter));
         }
         if let Some(text) = q.q.as_deref().filter(|t| !t.trim().is_empty()) {
             let words = shuniu_search::query_words(text);
@@ -268,10 +298,14 @@ impl Datastore {
                 .map_err(|e| OpenError::Index(format!("q pattern: {e}")))?;
             clauses.push((Occur::Must, Box::new(rq)));
         }
-        let query: Box<dyn Query> = if clauses.is_empty() {
-            Box::new(AllQuery)
-        } else {
-            Box::new(BooleanQuery::new(clauses))
+        let query: Box<dyn Query> = match clauses.len() {
+            0 => Box::new(AllQuery),
+            1 => clauses
+                .into_iter()
+                .map(|(_, q)| q)
+                .next()
+                .unwrap_or(Box::new(AllQuery)),
+            _ => Box::new(BooleanQuery::new(clauses)),
         };
         let searcher = self.reader.searcher();
         let total = if q.include_total {
@@ -282,6 +316,9 @@ impl Datastore {
         let limit = q.limit.max(1);
         let top = TopDocs::with_limit(limit).and_offset(q.offset);
         let addrs: Vec<DocAddress> = match &q.sort {
+            None if self.in_row_order => {
+                first_in_row_order(&searcher, query.as_ref(), q.offset, limit)?
+            }
             None => searcher
                 .search(&query, &top.order_by_fast_field::<u64>("_id", Order::Asc))?
                 .into_iter()
@@ -363,6 +400,42 @@ impl Datastore {
 }
 
 /// Escapes regex metacharacters (tantivy's regex dialect is the `regex` crate's).
+/// The page `offset..offset + limit` of the matches in `_id` order, when every segment is
+/// sorted by `_id`: each segment gives at most its first `offset + limit` matches and only
+/// those are sorted, instead of ranking every match.
+fn first_in_row_order(
+    searcher: &Searcher,
+    query: &dyn Query,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<DocAddress>> {
+    let weight = query.weight(EnableScoring::disabled_from_searcher(searcher))?;
+    let wanted = offset.saturating_add(limit);
+    let mut found: Vec<(u64, DocAddress)> = Vec::new();
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let ids = segment.fast_fields().u64("_id")?;
+        let alive = segment.alive_bitset();
+        let mut scorer = weight.scorer(segment, 1.0)?;
+        let mut taken = 0;
+        let mut doc = scorer.doc();
+        while doc != TERMINATED && taken < wanted {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                let id = ids.first(doc).unwrap_or_default();
+                found.push((id, DocAddress::new(ord as u32, doc)));
+                taken += 1;
+            }
+            doc = scorer.advance();
+        }
+    }
+    found.sort_unstable_by_key(|(id, _)| *id);
+    Ok(found
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(_, a)| a)
+        .collect())
+}
+
 fn regex_syntax_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -442,6 +515,90 @@ mod tests {
         assert_eq!(ds.search(&q).unwrap().rows.len(), 5);
         q.offset = 667;
         assert!(ds.search(&q).unwrap().rows.is_empty());
+    }
+
+    /// Pages in row order, from several segments whose ids interleave (two indexing
+    /// threads, three commits), equal the matching ids sorted, on the row-order path and on
+    /// the general one.
+    #[test]
+    fn row_order_pages_are_the_matches_sorted_by_id() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cols = vec![col("district", DataType::Text), col("name", DataType::Text)];
+        let districts = ["市南区", "市北区", "崂山区", "黄岛区"];
+        let mut b = Builder::create(tmp.path(), &cols).unwrap();
+        for i in 0..3000u32 {
+            let d = districts[((i * 7 + i / 13) % 4) as usize];
+            let name = if i.is_multiple_of(5) {
+                "养老院"
+            } else {
+                "幼儿园"
+            };
+            b.add(&[Some(d.into()), Some(format!("青岛{name}{i}"))])
+                .unwrap();
+            if i == 1000 || i == 2200 {
+                b.writer.commit().unwrap();
+            }
+        }
+        let (dir, _) = b.finish().unwrap();
+        let mut ds = Datastore::open(&dir, cols).unwrap();
+        assert!(ds.in_row_order);
+        assert!(ds.reader.searcher().segment_readers().len() > 1);
+        let row = |id: u64| {
+            let i = (id - 1) as u32;
+            (
+                districts[((i * 7 + i / 13) % 4) as usize],
+                i.is_multiple_of(5),
+            )
+        };
+        let cases: Vec<(Vec<&str>, bool)> = vec![
+            (vec![], false),
+            (vec!["市南区"], false),
+            (vec!["市南区", "崂山区"], false),
+            (vec!["黄岛区"], true),
+            (vec![], true),
+        ];
+        for general in [false, true] {
+            ds.in_row_order = !general;
+            for (filter, text) in &cases {
+                let expected: Vec<u64> = (1..=3000u64)
+                    .filter(|id| {
+                        let (d, elder) = row(*id);
+                        (filter.is_empty() || filter.contains(&d)) && (!text || elder)
+                    })
+                    .collect();
+                for offset in [0, 1, 333, 740, 2999, 5000] {
+                    for limit in [1, 7, 100] {
+                        let q = DatastoreQuery {
+                            filters: if filter.is_empty() {
+                                vec![]
+                            } else {
+                                vec![(
+                                    "district".into(),
+                                    filter.iter().map(|d| d.to_string()).collect(),
+                                )]
+                            },
+                            q: text.then(|| "养老院".into()),
+                            limit,
+                            offset,
+                            include_total: true,
+                            ..Default::default()
+                        };
+                        let a = ds.search(&q).unwrap();
+                        let ids: Vec<u64> = a.rows.iter().map(|(id, _)| *id).collect();
+                        let want: Vec<u64> =
+                            expected.iter().copied().skip(offset).take(limit).collect();
+                        assert_eq!(ids, want, "{filter:?} {text} {offset} {limit} {general}");
+                        assert_eq!(a.total, Some(expected.len() as u64));
+                        for (id, r) in &a.rows {
+                            assert_eq!(
+                                r[1].as_deref().map(|n| n.ends_with(&format!("{}", id - 1))),
+                                Some(true)
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
