@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, EnableScoring, Occur, Query, RegexQuery, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, NumericOptions, STORED, Schema, TextFieldIndexing,
@@ -308,43 +308,40 @@ impl Datastore {
             _ => Box::new(BooleanQuery::new(clauses)),
         };
         let searcher = self.reader.searcher();
-        let total = if q.include_total {
-            Some(searcher.search(&query, &Count)? as u64)
-        } else {
-            None
-        };
         let limit = q.limit.max(1);
         let top = TopDocs::with_limit(limit).and_offset(q.offset);
-        let addrs: Vec<DocAddress> = match &q.sort {
-            None if self.in_row_order => {
-                first_in_row_order(&searcher, query.as_ref(), q.offset, limit)?
-            }
-            None => searcher
-                .search(&query, &top.order_by_fast_field::<u64>("_id", Order::Asc))?
-                .into_iter()
-                .map(|(_, a)| a)
-                .collect(),
+        let include = q.include_total;
+        let (total, addrs) = match &q.sort {
+            None if self.in_row_order => (
+                include
+                    .then(|| searcher.search(&query, &Count))
+                    .transpose()?
+                    .map(|n| n as u64),
+                first_in_row_order(&searcher, query.as_ref(), q.offset, limit)?,
+            ),
+            None => ranked(
+                &searcher,
+                query.as_ref(),
+                include,
+                top.order_by_fast_field::<u64>("_id", Order::Asc),
+            )?,
             Some((name, desc)) => {
                 let i = self.column(name)?;
                 let order = if *desc { Order::Desc } else { Order::Asc };
                 if self.fields.numbers[i].is_some() {
-                    searcher
-                        .search(
-                            &query,
-                            &top.order_by_fast_field::<f64>(format!("n{i}"), order),
-                        )?
-                        .into_iter()
-                        .map(|(_, a)| a)
-                        .collect()
+                    ranked(
+                        &searcher,
+                        query.as_ref(),
+                        include,
+                        top.order_by_fast_field::<f64>(format!("n{i}"), order),
+                    )?
                 } else {
-                    searcher
-                        .search(
-                            &query,
-                            &top.order_by_string_fast_field(format!("c{i}"), order),
-                        )?
-                        .into_iter()
-                        .map(|(_, a)| a)
-                        .collect()
+                    ranked(
+                        &searcher,
+                        query.as_ref(),
+                        include,
+                        top.order_by_string_fast_field(format!("c{i}"), order),
+                    )?
                 }
             }
         };
@@ -399,7 +396,25 @@ impl Datastore {
     }
 }
 
-/// Escapes regex metacharacters (tantivy's regex dialect is the `regex` crate's).
+/// A ranked page, counted in the same pass over the matches when the total is wanted.
+fn ranked<S, C>(
+    searcher: &Searcher,
+    query: &dyn Query,
+    include_total: bool,
+    top: C,
+) -> Result<(Option<u64>, Vec<DocAddress>)>
+where
+    C: Collector<Fruit = Vec<(S, DocAddress)>>,
+{
+    let page = |hits: Vec<(S, DocAddress)>| hits.into_iter().map(|(_, a)| a).collect();
+    if include_total {
+        let (n, hits) = searcher.search(query, &(Count, top))?;
+        Ok((Some(n as u64), page(hits)))
+    } else {
+        Ok((None, page(searcher.search(query, &top)?)))
+    }
+}
+
 /// The page `offset..offset + limit` of the matches in `_id` order, when every segment is
 /// sorted by `_id`: each segment gives at most its first `offset + limit` matches and only
 /// those are sorted, instead of ranking every match.
@@ -436,6 +451,7 @@ fn first_in_row_order(
         .collect())
 }
 
+/// Escapes regex metacharacters (tantivy's regex dialect is the `regex` crate's).
 fn regex_syntax_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
