@@ -374,12 +374,13 @@ fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// An action's result: a JSON value, or JSON text rendered before (package_search's page).
+/// An action's result: a JSON value, or package_search's page, whose package dicts are JSON
+/// text rendered before and written into the envelope as they are.
 #[derive(Serialize)]
 #[serde(untagged)]
 enum Answer {
     Value(Json),
-    Text(Box<RawValue>),
+    Search(SearchAnswer),
 }
 
 /// CKAN's envelope: `{help, success, result}` or `{help, success, error}`.
@@ -528,7 +529,7 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, req: Re
         .to_ascii_lowercase();
     let result = match Params::parse(parts.uri.query(), &content_type, &body) {
         Ok(params) if name == "package_search" => {
-            package_search(&state, &params, &base).map(Answer::Text)
+            package_search(&state, &params, &base).map(Answer::Search)
         }
         Ok(params) => dispatch(&state, &name, &params, &reader, &base)
             .await
@@ -720,7 +721,7 @@ fn group_json(g: &shuniu_open::packages::Group, base: &str) -> Json {
 /// The most rows one package_search page returns (CKAN's `ckan.search.rows_max`).
 const ROWS_MAX: usize = 1000;
 
-fn package_search(state: &AppState, p: &Params, base: &str) -> Result<Box<RawValue>, CkanError> {
+fn package_search(state: &AppState, p: &Params, base: &str) -> Result<SearchAnswer, CkanError> {
     let mut sp = SearchParams {
         q: p.string("q")?.unwrap_or_default(),
         rows: p.natural("rows", 10)?.min(ROWS_MAX),
@@ -775,14 +776,13 @@ fn package_search(state: &AppState, p: &Params, base: &str) -> Result<Box<RawVal
         .map(|pk| pk.to_ckan_text(base))
         .collect::<Result<Vec<_>, _>>()
         .map_err(CkanError::internal)?;
-    serde_json::value::to_raw_value(&SearchAnswer {
+    Ok(SearchAnswer {
         count: out.count,
         sort: out.sort,
         facets,
         search_facets,
         results,
     })
-    .map_err(CkanError::internal)
 }
 
 /// package_search's result, with each package dict as the JSON text its package keeps.
