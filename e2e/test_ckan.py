@@ -25,7 +25,7 @@ CKANAPI = str(pathlib.Path(sys.executable).parent / "ckanapi")
 ANCHORS = pathlib.Path(
     os.environ.get(
         "SHUNIU_DCAT_SHAPES_DIR",
-        pathlib.Path(__file__).resolve().parents[2] / "shared" / "anchors" / "dcat-ap-3.0.1",
+        pathlib.Path(__file__).resolve().parent / "shapes" / "dcat-ap-3.0.1",
     )
 )
 

@@ -138,7 +138,7 @@ pub async fn run(config: &Config, cmd: AuditCommand) -> Result<()> {
         AuditCommand::Verify(args) => verify(config, args).await,
         AuditCommand::Sign { .. } => {
             let hub = crate::open(config.clone()).await?;
-            let sth = hub.catalog.audit_log().sign_now().await?;
+            let sth = hub.engines.catalog.audit_log().sign_now().await?;
             println!("{}", serde_json::to_string_pretty(&sth)?);
             Ok(())
         }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use shuniu_auth::accounts::{Accounts, DepartmentInput};
 use shuniu_catalog::{Catalog, Review};
 use shuniu_demo::{DemoCity, Fate};
+use shuniu_types::states::RequestState;
 use shuniu_types::{Actor, Role};
 use std::collections::HashMap;
 use std::path::Path;
@@ -154,9 +155,7 @@ pub async fn build(
 
     // Each department's officer registers its own entries; the hub reviews them.
     let officers: HashMap<&str, Actor> = city
-        .users
-        .iter()
-        .filter(|u| u.role == Role::DataOfficer)
+        .officers()
         .map(|u| {
             (
                 u.department.as_str(),
@@ -170,9 +169,7 @@ pub async fn build(
         })
         .collect();
     let operator = city
-        .users
-        .iter()
-        .find(|u| u.role == Role::HubOperator)
+        .operator()
         .map(|u| Actor {
             principal: u.login.clone(),
             display_name: u.display_name.clone(),
@@ -258,14 +255,15 @@ pub struct DataSummary {
 /// ordinary aggregation path, as that department's data officer.
 pub async fn load_data(
     city: &DemoCity,
-    catalog: &Catalog,
-    aggregation: &shuniu_aggregate::Aggregation,
+    engines: &shuniu_server::Engines,
     scratch: &Path,
     scale: u64,
     defect_rate: f64,
     progress: impl Fn(&str),
 ) -> Result<DataSummary> {
     use shuniu_demo::data::DatasetPlan;
+    let (catalog, aggregation, quality) =
+        (&engines.catalog, &engines.aggregation, &engines.quality);
     std::fs::create_dir_all(scratch)?;
     let mut summary = DataSummary::default();
     let published: Vec<(usize, &shuniu_demo::DemoResource)> = city
@@ -343,9 +341,7 @@ pub async fn load_data(
             std::io::Write::flush(&mut w)?;
         }
         let officer = city
-            .users
-            .iter()
-            .find(|u| u.role == Role::DataOfficer && u.department == rec.spec.provider)
+            .officer_of(&rec.spec.provider)
             .map(actor_of)
             .unwrap_or_else(Actor::local_operator);
         let req = shuniu_aggregate::LoadRequest {
@@ -390,13 +386,7 @@ pub async fn load_data(
             && let Some(days) = rec.spec.update_cycle.max_age_days()
         {
             let at = chrono::Utc::now() - chrono::Duration::days(i64::from(days) * 3 + 2);
-            let mut tx = catalog.store().begin().await?;
-            tx.backdate_load(
-                &load.id,
-                &at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            )
-            .await?;
-            tx.commit().await?;
+            aggregation.backdate_load(&load.id, &at).await?;
             summary.stale.push(code.clone());
         }
         if n % 25 == 24 || n + 1 == published.len() {
@@ -412,7 +402,6 @@ pub async fn load_data(
     let _ = std::fs::remove_dir(scratch);
     // 一数一源: a person's registered address comes from 公安's household register; every
     // other dataset holding an address for an ID number is checked against it.
-    let quality = aggregation.quality();
     let register = catalog
         .visible(&root)
         .await?
@@ -478,16 +467,12 @@ pub async fn share(
     use shuniu_sharing::{DecisionInput, DemandAnswer, DemandInput, RequestInput};
     let root = Actor::local_operator();
     let officer = |dept: &str| {
-        city.users
-            .iter()
-            .find(|u| u.role == Role::DataOfficer && u.department == dept)
+        city.officer_of(dept)
             .map(actor_of)
             .unwrap_or_else(Actor::local_operator)
     };
     let operator = city
-        .users
-        .iter()
-        .find(|u| u.role == Role::HubOperator)
+        .operator()
         .map(actor_of)
         .unwrap_or_else(Actor::local_operator);
     let visible = catalog.visible(&root).await?;
@@ -625,7 +610,7 @@ pub async fn share(
             .await
             .map_err(err)?;
         summary.requests += 1;
-        if r.request.state == "pending" {
+        if r.request.state == RequestState::Pending {
             sharing
                 .decide_request(&officer(provider), &r.request.id, &decision)
                 .await
@@ -674,7 +659,7 @@ pub async fn share(
             .await
             .map_err(err)?;
         summary.requests += 1;
-        debug_assert_eq!(r.request.state, "refused");
+        debug_assert_eq!(r.request.state, RequestState::Refused);
     }
     // Demands (需求清单): most answered with a catalogued resource, a few not (yet).
     let departments: Vec<&str> = city
@@ -745,7 +730,7 @@ pub async fn share(
             role: app.role,
         };
         for g in sharing.grants_of(&caller) {
-            if g.state != "active" {
+            if !g.state.is_active() {
                 continue;
             }
             let terms: shuniu_policy::grant::GrantTerms = serde_json::from_value(g.terms.clone())?;
@@ -885,9 +870,7 @@ pub async fn open_data(
             .await
             .map_err(err)?;
         let provider = city
-            .users
-            .iter()
-            .find(|u| u.role == Role::DataOfficer && u.department == pkg.provider)
+            .officer_of(&pkg.provider)
             .map(actor_of)
             .unwrap_or_else(Actor::local_operator);
         open.decide_application(&provider, &app.id, true, "")
@@ -896,9 +879,7 @@ pub async fn open_data(
         token = Some(open.issue_token(&user, &app.id).await.map_err(err)?);
     }
     let operator = city
-        .users
-        .iter()
-        .find(|u| u.role == Role::HubOperator)
+        .operator()
         .map(actor_of)
         .unwrap_or_else(Actor::local_operator);
     let asks = [

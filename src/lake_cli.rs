@@ -156,7 +156,7 @@ pub async fn load(agg: &Aggregation, args: LoadArgs) -> Result<()> {
     } else {
         print_report(&record, agg);
     }
-    if record.status != "succeeded" {
+    if !record.status.committed() {
         bail!(
             "汇聚失败 / load failed: {}",
             record.error_en.clone().unwrap_or_default()
@@ -166,7 +166,7 @@ pub async fn load(agg: &Aggregation, args: LoadArgs) -> Result<()> {
 }
 
 fn print_report(r: &LoadRecord, agg: &Aggregation) {
-    let ok = r.status == "succeeded";
+    let ok = r.status.committed();
     println!(
         "{} {}  {}",
         if ok {
@@ -423,7 +423,7 @@ pub async fn connector(agg: &Aggregation, cmd: ConnectorCommand) -> Result<()> {
             } else {
                 print_report(&r, agg);
             }
-            if r.status != "succeeded" {
+            if !r.status.committed() {
                 bail!("汇聚失败 / load failed");
             }
         }

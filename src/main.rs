@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use shuniu_auth::accounts::{Accounts, DepartmentInput};
+use shuniu_auth::accounts::DepartmentInput;
 use shuniu_catalog::{Catalog, ListKind, Review, SearchParams};
 use shuniu_server::{AppState, ServerSettings};
 use shuniu_store::Store;
@@ -268,11 +268,7 @@ fn init_logging(format: &str) {
 
 struct Hub {
     config: Config,
-    accounts: Accounts,
-    catalog: Catalog,
-    aggregation: shuniu_aggregate::Aggregation,
-    sharing: shuniu_sharing::Sharing,
-    open: shuniu_open::Open,
+    engines: shuniu_server::Engines,
 }
 
 async fn open(config: Config) -> Result<Hub> {
@@ -290,49 +286,18 @@ async fn open(config: Config) -> Result<Hub> {
     .await
     .context("opening the audit log")?;
     let catalog = Catalog::open(store.clone(), code_format, audit.clone()).await?;
-    let aggregation = shuniu_aggregate::Aggregation::new(
-        catalog.clone(),
-        config.lake()?,
-        &config.data_dir.join("loads"),
-    )?;
-    let interrupted = aggregation.recover().await?;
+    let engines =
+        shuniu_server::Engines::assemble(store, audit, catalog, config.lake()?, &config.data_dir)
+            .await
+            .map_err(|e| anyhow::anyhow!("opening the engines: {e}"))?;
+    let interrupted = engines.aggregation.recover().await?;
     if interrupted > 0 {
         tracing::warn!(
             interrupted,
             "loads left running by a stopped process were marked interrupted"
         );
     }
-    let sharing = shuniu_sharing::Sharing::open(
-        store.clone(),
-        catalog.clone(),
-        aggregation.lake().clone(),
-        audit.clone(),
-        shuniu_sharing::SharingSettings {
-            data_dir: config.data_dir.clone(),
-            decision_days: 5,
-        },
-    )
-    .await
-    .context("opening the sharing engine")?;
-    let open = shuniu_open::Open::open(
-        store.clone(),
-        catalog.clone(),
-        aggregation.lake().clone(),
-        audit.clone(),
-        shuniu_open::OpenSettings {
-            data_dir: config.data_dir.clone(),
-        },
-    )
-    .await
-    .context("opening the open-data engine")?;
-    Ok(Hub {
-        sharing,
-        open,
-        accounts: Accounts::new(store, audit),
-        catalog,
-        aggregation,
-        config,
-    })
+    Ok(Hub { engines, config })
 }
 
 fn load_config(
@@ -356,11 +321,7 @@ async fn serve(hub: Hub) -> Result<()> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let state = AppState::new(
-        hub.catalog,
-        hub.accounts,
-        hub.aggregation,
-        hub.sharing,
-        hub.open,
+        hub.engines,
         ServerSettings {
             secure_cookies: hub.config.secure_cookies(),
             site_name: hub.config.site_name.clone(),
@@ -462,11 +423,13 @@ async fn main() -> Result<()> {
                 );
                 let city = shuniu_demo::generate(seed);
                 let (operator_api_key, applications) =
-                    demo::build(&city, &hub.accounts, &hub.catalog, |m| eprintln!("  {m}")).await?;
+                    demo::build(&city, &hub.engines.accounts, &hub.engines.catalog, |m| {
+                        eprintln!("  {m}")
+                    })
+                    .await?;
                 let data = demo::load_data(
                     &city,
-                    &hub.catalog,
-                    &hub.aggregation,
+                    &hub.engines,
                     &data_dir.join("demo-sources"),
                     scale,
                     defect_rate,
@@ -485,16 +448,20 @@ async fn main() -> Result<()> {
                     data.address_conflicts, data.open_tickets
                 );
                 let mut applications = applications;
-                let shared =
-                    demo::share(&city, &hub.catalog, &hub.sharing, &mut applications, |m| {
-                        eprintln!("  {m}")
-                    })
-                    .await?;
+                let shared = demo::share(
+                    &city,
+                    &hub.engines.catalog,
+                    &hub.engines.sharing,
+                    &mut applications,
+                    |m| eprintln!("  {m}"),
+                )
+                .await?;
                 eprintln!(
                     "  共享 sharing: {} grants, {} requests ({} waiting), demand satisfaction {:.1}%",
                     shared.grants, shared.requests, shared.pending, shared.satisfaction
                 );
-                let opened = demo::open_data(&city, &hub.open, |m| eprintln!("  {m}")).await?;
+                let opened =
+                    demo::open_data(&city, &hub.engines.open, |m| eprintln!("  {m}")).await?;
                 eprintln!(
                     "  开放 open data: {} datasets ({} open to all, {} conditional), {} public data requests",
                     opened.datasets, opened.public, opened.conditional, opened.requests
@@ -549,7 +516,8 @@ async fn main() -> Result<()> {
             let data_dir = config.data_dir.clone();
             let hub = open(config).await?;
             let root = Actor::local_operator();
-            hub.accounts
+            hub.engines
+                .accounts
                 .create_department(
                     &root,
                     &DepartmentInput {
@@ -563,7 +531,8 @@ async fn main() -> Result<()> {
                 )
                 .await?;
             let password = format!("Sn-{}", &shuniu_auth::random_token()?[..16]);
-            hub.accounts
+            hub.engines
+                .accounts
                 .create_user(
                     &root,
                     &admin,
@@ -574,6 +543,7 @@ async fn main() -> Result<()> {
                 )
                 .await?;
             let (_, key) = hub
+                .engines
                 .accounts
                 .create_application(
                     &root,
@@ -600,31 +570,31 @@ async fn main() -> Result<()> {
         Command::App(cmd) => app_command(cli_config, cmd).await,
         Command::Load(args) => {
             let hub = open_existing(cli_config, &args.common).await?;
-            lake_cli::load(&hub.aggregation, args).await
+            lake_cli::load(&hub.engines.aggregation, args).await
         }
         Command::Sql(args) => {
             let hub = open_existing(cli_config, &args.common).await?;
-            lake_cli::sql(&hub.aggregation, args).await
+            lake_cli::sql(&hub.engines.aggregation, args).await
         }
         Command::Loads(args) => {
             let hub = open_existing(cli_config, &args.common).await?;
-            lake_cli::loads(&hub.aggregation, args).await
+            lake_cli::loads(&hub.engines.aggregation, args).await
         }
         Command::Connector(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
-            lake_cli::connector(&hub.aggregation, cmd).await
+            lake_cli::connector(&hub.engines.aggregation, cmd).await
         }
         Command::Quality(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
-            quality_cli::run(hub.aggregation.quality(), cmd).await
+            quality_cli::run(&hub.engines.quality, cmd).await
         }
         Command::Sharing(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
-            sharing_cli::run(&hub.sharing, cmd).await
+            sharing_cli::run(&hub.engines.sharing, cmd).await
         }
         Command::Open(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
-            open_cli::run(&hub.open, cmd).await
+            open_cli::run(&hub.engines.open, cmd).await
         }
         Command::Audit(cmd) => {
             let common = cmd.common().cloned().unwrap_or_default();
@@ -669,7 +639,8 @@ async fn user_command(cli_config: Option<&PathBuf>, cmd: UserCommand) -> Result<
         } => {
             let hub = open_existing(cli_config, &common).await?;
             let password = generated_password()?;
-            hub.accounts
+            hub.engines
+                .accounts
                 .create_user(
                     &root,
                     &login,
@@ -684,12 +655,15 @@ async fn user_command(cli_config: Option<&PathBuf>, cmd: UserCommand) -> Result<
         UserCommand::Password { common, login } => {
             let hub = open_existing(cli_config, &common).await?;
             let password = generated_password()?;
-            hub.accounts.set_password(&root, &login, &password).await?;
+            hub.engines
+                .accounts
+                .set_password(&root, &login, &password)
+                .await?;
             println!("{login}\t{password}");
         }
         UserCommand::List { common } => {
             let hub = open_existing(cli_config, &common).await?;
-            for u in hub.accounts.users(&root).await? {
+            for u in hub.engines.accounts.users(&root).await? {
                 println!(
                     "{}\t{}\t{}\t{}",
                     u.login,
@@ -715,6 +689,7 @@ async fn app_command(cli_config: Option<&PathBuf>, cmd: AppCommand) -> Result<()
         } => {
             let hub = open_existing(cli_config, &common).await?;
             let (_, key) = hub
+                .engines
                 .accounts
                 .create_application(&root, &id, &name, &department, parse_role(&role)?)
                 .await?;
@@ -722,7 +697,7 @@ async fn app_command(cli_config: Option<&PathBuf>, cmd: AppCommand) -> Result<()
         }
         AppCommand::List { common } => {
             let hub = open_existing(cli_config, &common).await?;
-            for a in hub.accounts.applications(&root).await? {
+            for a in hub.engines.accounts.applications(&root).await? {
                 let state = a
                     .revoked_at
                     .as_deref()
@@ -741,7 +716,7 @@ async fn app_command(cli_config: Option<&PathBuf>, cmd: AppCommand) -> Result<()
         }
         AppCommand::Revoke { common, id } => {
             let hub = open_existing(cli_config, &common).await?;
-            hub.accounts.revoke_application(&root, &id).await?;
+            hub.engines.accounts.revoke_application(&root, &id).await?;
             println!("{id}\trevoked");
         }
     }
@@ -779,13 +754,14 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
         } => {
             let mut records = match list {
                 Some(l) => {
-                    hub.catalog
+                    hub.engines
+                        .catalog
                         .list(ListKind::parse(&l).with_context(|| {
                             format!("unknown list {l}: use aggregation, sharing or open")
                         })?)
                         .await?
                 }
-                None => hub.catalog.visible(&actor).await?,
+                None => hub.engines.catalog.visible(&actor).await?,
             };
             if status != "all" {
                 let s = shuniu_types::ResourceStatus::parse_term(&status)
@@ -798,7 +774,7 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
             print_records(&records, json)
         }
         CatalogCommand::Show { code, json, .. } => {
-            let r = hub.catalog.get(&actor, &code).await?;
+            let r = hub.engines.catalog.get(&actor, &code).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(());
@@ -835,7 +811,7 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
                 );
             }
             println!("变更记录 history:");
-            for h in hub.catalog.history(&actor, &code).await? {
+            for h in hub.engines.catalog.history(&actor, &code).await? {
                 println!(
                     "  {}  {:<10} v{}  {}  {}",
                     &h.at[..19],
@@ -862,6 +838,7 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
                 map.insert(k.to_string(), v.to_string());
             }
             let page = hub
+                .engines
                 .catalog
                 .search(
                     &actor,
@@ -883,7 +860,7 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let input: ResourceInput = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is not a resource JSON document", file.display()))?;
-            let r = match hub.catalog.register(&actor, &input).await {
+            let r = match hub.engines.catalog.register(&actor, &input).await {
                 Ok(r) => r,
                 Err(shuniu_catalog::CatalogError::Invalid(errors)) => {
                     for e in &errors {
@@ -894,8 +871,9 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
                 Err(e) => return Err(e.into()),
             };
             if publish {
-                hub.catalog.submit(&actor, &r.code).await?;
-                hub.catalog
+                hub.engines.catalog.submit(&actor, &r.code).await?;
+                hub.engines
+                    .catalog
                     .review(&actor, &r.code, Review::Publish, "")
                     .await?;
             }
@@ -909,18 +887,20 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
             ..
         } => {
             let r = match action.as_str() {
-                "submit" => hub.catalog.submit(&actor, &code).await?,
+                "submit" => hub.engines.catalog.submit(&actor, &code).await?,
                 "publish" => {
-                    hub.catalog
+                    hub.engines
+                        .catalog
                         .review(&actor, &code, Review::Publish, &reason)
                         .await?
                 }
                 "return" => {
-                    hub.catalog
+                    hub.engines
+                        .catalog
                         .review(&actor, &code, Review::Return, &reason)
                         .await?
                 }
-                "withdraw" => hub.catalog.withdraw(&actor, &code, &reason).await?,
+                "withdraw" => hub.engines.catalog.withdraw(&actor, &code, &reason).await?,
                 other => bail!("unknown action {other}: use submit, publish, return or withdraw"),
             };
             println!("{} → {}", r.code, r.status.zh());
@@ -929,7 +909,11 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
         CatalogCommand::Import { file, dry_run, .. } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let report = hub.catalog.import_excel(&actor, &bytes, dry_run).await?;
+            let report = hub
+                .engines
+                .catalog
+                .import_excel(&actor, &bytes, dry_run)
+                .await?;
             for e in &report.errors {
                 eprintln!(
                     "  第 {} 行 row {}: {}: {} / {}",
@@ -955,13 +939,14 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
         CatalogCommand::Export { file, list, .. } => {
             let records = match list {
                 Some(l) => {
-                    hub.catalog
+                    hub.engines
+                        .catalog
                         .list(ListKind::parse(&l).with_context(|| format!("unknown list {l}"))?)
                         .await?
                 }
-                None => hub.catalog.visible(&actor).await?,
+                None => hub.engines.catalog.visible(&actor).await?,
             };
-            let bytes = hub.catalog.export_excel(&records).await?;
+            let bytes = hub.engines.catalog.export_excel(&records).await?;
             std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
             eprintln!(
                 "已导出 / exported {} entries to {}",

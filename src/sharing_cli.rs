@@ -89,7 +89,13 @@ pub async fn run(s: &Sharing, cmd: SharingCommand) -> Result<()> {
             }
         }
         SharingCommand::Requests { state, json, .. } => {
-            let states: Vec<&str> = state.as_deref().into_iter().collect();
+            let states = match state.as_deref() {
+                None => Vec::new(),
+                Some(s) => vec![
+                    shuniu_types::states::RequestState::parse_field("state", s)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                ],
+            };
             let list = s.requests(&actor, None, &states).await.map_err(fail)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);

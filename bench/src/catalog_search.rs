@@ -243,38 +243,17 @@ async fn main() -> Result<()> {
     let (_, key) = accounts
         .create_application(&root, "bench", "bench", "370200DSJ", Role::HubOperator)
         .await?;
-    let aggregation = shuniu_aggregate::Aggregation::new(
+    let engines = shuniu_server::Engines::assemble(
+        store.clone(),
+        catalog.audit_log().clone(),
         catalog.clone(),
         shuniu_lake::Lake::local(&dir.path().join("lake"))?,
-        &dir.path().join("loads"),
-    )?;
-    let sharing = shuniu_sharing::Sharing::open(
-        catalog.store().clone(),
-        catalog.clone(),
-        aggregation.lake().clone(),
-        catalog.audit_log().clone(),
-        shuniu_sharing::SharingSettings {
-            data_dir: dir.path().to_path_buf(),
-            decision_days: 5,
-        },
+        dir.path(),
     )
-    .await?;
-    let open = shuniu_open::Open::open(
-        catalog.store().clone(),
-        catalog.clone(),
-        aggregation.lake().clone(),
-        catalog.audit_log().clone(),
-        shuniu_open::OpenSettings {
-            data_dir: dir.path().to_path_buf(),
-        },
-    )
-    .await?;
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = shuniu_server::AppState::new(
-        catalog.clone(),
-        accounts.clone(),
-        aggregation,
-        sharing,
-        open,
+        engines,
         shuniu_server::ServerSettings {
             secure_cookies: false,
             site_name: "bench".into(),

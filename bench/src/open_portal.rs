@@ -181,11 +181,16 @@ async fn main() -> Result<()> {
     );
     let catalog =
         shuniu_catalog::Catalog::open(store.clone(), CodeFormat::default(), audit.clone()).await?;
-    let aggregation = shuniu_aggregate::Aggregation::new(
+    let engines = shuniu_server::Engines::assemble(
+        store.clone(),
+        audit.clone(),
         catalog.clone(),
         shuniu_lake::Lake::local(&dir.path().join("lake"))?,
-        &dir.path().join("loads"),
-    )?;
+        dir.path(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let aggregation = engines.aggregation.clone();
     let started = Instant::now();
     let load = aggregation
         .load_file(
@@ -203,16 +208,7 @@ async fn main() -> Result<()> {
     );
     std::fs::remove_file(&csv).ok();
 
-    let open = shuniu_open::Open::open(
-        store.clone(),
-        catalog.clone(),
-        aggregation.lake().clone(),
-        audit.clone(),
-        shuniu_open::OpenSettings {
-            data_dir: dir.path().to_path_buf(),
-        },
-    )
-    .await?;
+    let open = engines.open.clone();
     let started = Instant::now();
     let published = open.sync_all().await?;
     let failed = published.iter().filter(|p| p.outcome == "failed").count();
@@ -227,17 +223,7 @@ async fn main() -> Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let sharing = shuniu_sharing::Sharing::open(
-        store.clone(),
-        catalog.clone(),
-        aggregation.lake().clone(),
-        audit.clone(),
-        shuniu_sharing::SharingSettings {
-            data_dir: dir.path().to_path_buf(),
-            decision_days: 5,
-        },
-    )
-    .await?;
+    let sharing = engines.sharing.clone();
     // The server's background catch-up would otherwise build the sharing serving index of
     // the big table while the calls are timed: measure the steady state, after it.
     let started = Instant::now();
@@ -247,11 +233,7 @@ async fn main() -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     let state = shuniu_server::AppState::new(
-        catalog.clone(),
-        accounts.clone(),
-        aggregation,
-        sharing,
-        open.clone(),
+        engines,
         shuniu_server::ServerSettings {
             secure_cookies: false,
             site_name: "bench".into(),

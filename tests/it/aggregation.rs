@@ -520,7 +520,7 @@ async fn postgres_connector_pulls_full_then_incremental() {
         .find(|l| l.connector_id.as_deref() == c["id"].as_str())
         .expect("the due connector ran");
     assert_eq!(
-        (scheduled.status.as_str(), scheduled.rows_accepted),
+        (scheduled.status.code(), scheduled.rows_accepted),
         ("succeeded", 3)
     );
     assert!(scheduled.principal.starts_with("connector:"));

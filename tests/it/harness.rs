@@ -17,6 +17,8 @@ pub struct Hub {
     pub aggregation: shuniu_aggregate::Aggregation,
     pub sharing: shuniu_sharing::Sharing,
     pub open: shuniu_open::Open,
+    /// The control plane, for setting up what no API may (a request's deadline in the past).
+    pub store: Store,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -71,7 +73,7 @@ impl Hub {
         let catalog = Catalog::open(store.clone(), code_format, audit.clone())
             .await
             .expect("catalog");
-        let accounts = Accounts::new(store, audit);
+        let accounts = Accounts::new(store.clone(), audit.clone());
         let root = Actor::local_operator();
         for (code, name, parent, division) in [
             ("370200DSJ", "青岛市大数据发展管理局", None, "370200"),
@@ -124,41 +126,22 @@ impl Hub {
                     .1,
             );
         }
-        let aggregation = shuniu_aggregate::Aggregation::new(
-            catalog.clone(),
-            shuniu_lake::Lake::local(&dir.path().join("lake")).expect("lake"),
-            &dir.path().join("loads"),
-        )
-        .expect("aggregation");
-        let sharing = shuniu_sharing::Sharing::open(
-            catalog.store().clone(),
-            catalog.clone(),
-            aggregation.lake().clone(),
-            catalog.audit_log().clone(),
-            shuniu_sharing::SharingSettings {
-                data_dir: dir.path().to_path_buf(),
-                decision_days: 5,
-            },
-        )
-        .await
-        .expect("sharing");
-        let open = shuniu_open::Open::open(
-            catalog.store().clone(),
-            catalog.clone(),
-            aggregation.lake().clone(),
-            catalog.audit_log().clone(),
-            shuniu_open::OpenSettings {
-                data_dir: dir.path().to_path_buf(),
-            },
-        )
-        .await
-        .expect("open data");
-        let state = AppState::new(
+        let engines = shuniu_server::Engines::assemble(
+            store.clone(),
+            audit.clone(),
             catalog,
-            accounts,
-            aggregation.clone(),
-            sharing.clone(),
-            open.clone(),
+            shuniu_lake::Lake::local(&dir.path().join("lake")).expect("lake"),
+            dir.path(),
+        )
+        .await
+        .expect("engines");
+        let (aggregation, sharing, open) = (
+            engines.aggregation.clone(),
+            engines.sharing.clone(),
+            engines.open.clone(),
+        );
+        let state = AppState::new(
+            engines,
             ServerSettings {
                 secure_cookies: false,
                 site_name: "数纽测试".into(),
@@ -188,6 +171,7 @@ impl Hub {
             aggregation,
             sharing,
             open,
+            store,
             _dir: dir,
             shutdown: Some(tx),
         }

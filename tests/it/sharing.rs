@@ -553,7 +553,7 @@ async fn share_attributes_route_requests_and_overdue_ones_escalate() {
     )
     .await;
     let id = r["id"].as_str().unwrap().to_string();
-    let mut tx = hub.sharing.store().begin().await.unwrap();
+    let mut tx = hub.store.begin().await.unwrap();
     tx.set_request_due(&id, "2020-01-01T00:00:00.000Z")
         .await
         .unwrap();

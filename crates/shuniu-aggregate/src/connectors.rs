@@ -568,7 +568,7 @@ impl Aggregation {
         let mut tx = self.store.begin().await?;
         match &result {
             Ok(l) => {
-                let committed = l.status == "succeeded";
+                let committed = l.status.committed();
                 tx.record_connector_run(
                     &c.id,
                     if committed { new_wm.as_deref() } else { None },

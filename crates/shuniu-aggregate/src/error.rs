@@ -3,6 +3,7 @@ use shuniu_ingest::IngestError;
 use shuniu_lake::LakeError;
 use shuniu_policy::Denied;
 use shuniu_store::StoreError;
+use shuniu_types::{Classified, ErrorKind, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AggregateError {
@@ -66,54 +67,34 @@ impl AggregateError {
     }
 
     pub fn message_zh(&self) -> String {
-        match self {
-            AggregateError::Denied(d) => d.message_zh.clone(),
-            AggregateError::NotFound(what) => format!("未找到：{what}"),
-            AggregateError::Invalid { zh, .. } => zh.clone(),
-            AggregateError::Catalog(CatalogError::Denied(d)) => d.message_zh.clone(),
-            AggregateError::Catalog(CatalogError::NotFound(c)) => format!("资源 {c} 不存在"),
-            AggregateError::Catalog(e) => format!("目录服务错误：{e}"),
-            AggregateError::Store(e) => format!("控制库错误：{e}"),
-            AggregateError::Lake(e) => lake_messages(e).0,
-            AggregateError::Ingest(e) => e.message_zh(),
-            AggregateError::Quality(e) => e.message_zh(),
-            AggregateError::Internal(e) => format!("内部错误：{e}"),
-            AggregateError::Audit(e) => e.to_string(),
-        }
+        self.problem().message_zh
     }
 
     pub fn message_en(&self) -> String {
-        match self {
-            AggregateError::Lake(e) => lake_messages(e).1,
-            other => other.to_string(),
-        }
-    }
-
-    /// True when the caller may not learn the target exists.
-    pub fn hidden(&self) -> bool {
-        matches!(self, AggregateError::Denied(d) if d.hide)
-            || matches!(self, AggregateError::Catalog(CatalogError::Denied(d)) if d.hide)
+        self.problem().message_en
     }
 }
 
-/// Chinese and English text for a lake error.
-pub(crate) fn lake_messages(e: &LakeError) -> (String, String) {
-    let en = e.to_string();
-    let zh = match e {
-        LakeError::NoData(c) => format!("资源 {c} 还没有汇聚数据"),
-        LakeError::NoSuchVersion { code, version } => {
-            format!("资源 {code} 不存在版本 {version}")
+impl Classified for AggregateError {
+    fn problem(&self) -> Problem {
+        match self {
+            AggregateError::Denied(d) => d.problem(),
+            AggregateError::NotFound(what) => Problem::new(
+                ErrorKind::NotFound,
+                self.code(),
+                format!("未找到：{what}"),
+                self.to_string(),
+            ),
+            AggregateError::Invalid { code, zh, en } => {
+                Problem::new(ErrorKind::Invalid, code, zh.clone(), en.clone())
+            }
+            AggregateError::Catalog(e) => e.problem(),
+            AggregateError::Audit(e) => e.problem(),
+            AggregateError::Store(e) => e.problem(),
+            AggregateError::Lake(e) => e.problem(),
+            AggregateError::Ingest(e) => e.problem(),
+            AggregateError::Quality(e) => e.problem(),
+            AggregateError::Internal(e) => Problem::internal(self.code(), e),
         }
-        LakeError::Input(m) => format!("输入不符合要求：{m}"),
-        LakeError::DuplicateKeys(k) => {
-            format!("输入中有重复的主键，更新或删除无法确定对应的行：\n{k}")
-        }
-        LakeError::Sql(m) => format!("SQL 有误：{m}"),
-        LakeError::Aborted(m) => format!("汇聚已中止，未提交任何数据：{m}"),
-        LakeError::Delta(m) => format!("写入数据湖失败，未提交任何数据：{m}"),
-        LakeError::DataFusion(m) => format!("查询失败：{m}"),
-        LakeError::Io(m) => format!("存储读写失败：{m}"),
-        LakeError::Config(m) => format!("数据湖配置有误：{m}"),
-    };
-    (zh, en)
+    }
 }

@@ -36,7 +36,8 @@ use shuniu_lake::{Feed, Lake, QueryResult, VersionInfo, WriteMode};
 use shuniu_policy::{Action, Target, decide};
 use shuniu_quality::{Checker, LoadRejections, Quality};
 use shuniu_store::{LoadOutcome, LoadProgress, LoadRecord, NewLoad, Store};
-use shuniu_types::{Actor, DataItem, IdNumber};
+use shuniu_types::states::LoadStatus;
+use shuniu_types::{Actor, Classified, DataItem, IdNumber};
 use tokio::sync::mpsc;
 
 pub use connectors::{ConnectorInput, ConnectorKind, masked_url};
@@ -112,13 +113,22 @@ fn new_load_id() -> String {
 }
 
 impl Aggregation {
-    /// `loads_dir` keeps each load's rejected rows (`<data dir>/loads`).
-    pub fn new(catalog: Catalog, lake: Lake, loads_dir: &Path) -> Result<Aggregation> {
+    /// The engines a load works with are built by the binary and handed in: the quality
+    /// service every load reports to, the lake it writes. `loads_dir` keeps each load's
+    /// rejected rows (`<data dir>/loads`).
+    pub fn new(
+        store: Store,
+        audit: AuditLog,
+        catalog: Catalog,
+        quality: Quality,
+        lake: Lake,
+        loads_dir: &Path,
+    ) -> Result<Aggregation> {
         std::fs::create_dir_all(loads_dir).map_err(AggregateError::io)?;
         Ok(Aggregation {
-            store: catalog.store().clone(),
-            audit: catalog.audit_log().clone(),
-            quality: Quality::new(catalog.clone(), lake.clone()),
+            store,
+            audit,
+            quality,
             catalog,
             lake,
             loads_dir: loads_dir.to_path_buf(),
@@ -131,13 +141,21 @@ impl Aggregation {
         self.commits.subscribe()
     }
 
-    pub fn lake(&self) -> &Lake {
-        &self.lake
-    }
-
-    /// The quality service every load reports to.
-    pub fn quality(&self) -> &Quality {
-        &self.quality
+    /// Dates a finished load back to `at`, as if it had run then: how the demo city shows
+    /// datasets past their update cycle. Changes no data.
+    pub async fn backdate_load(
+        &self,
+        load_id: &str,
+        at: &chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let mut tx = self.store.begin().await?;
+        tx.backdate_load(
+            load_id,
+            &at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Marks loads whose process died as interrupted. Run at startup and periodically.
@@ -574,21 +592,21 @@ impl Aggregation {
         match (&produced, written) {
             // The producer stopped because the writer failed: the writer's error is the cause.
             (Err(f), Err(e)) if f.code == "LOAD_STOPPED" => {
-                outcome.status = "failed".into();
-                let (zh, en) = error::lake_messages(&e);
-                outcome.error = Some((e.code().to_string(), zh, en));
+                outcome.status = LoadStatus::Failed;
+                let p = e.problem();
+                outcome.error = Some((p.code.to_string(), p.message_zh, p.message_en));
             }
             (Err(f), _) => {
-                outcome.status = "failed".into();
+                outcome.status = LoadStatus::Failed;
                 outcome.error = Some((f.code.to_string(), f.zh.clone(), f.en.clone()));
             }
             (Ok(_), Err(e)) => {
-                outcome.status = "failed".into();
-                let (zh, en) = error::lake_messages(&e);
-                outcome.error = Some((e.code().to_string(), zh, en));
+                outcome.status = LoadStatus::Failed;
+                let p = e.problem();
+                outcome.error = Some((p.code.to_string(), p.message_zh, p.message_en));
             }
             (Ok(_), Ok(c)) => {
-                outcome.status = "succeeded".into();
+                outcome.status = LoadStatus::Succeeded;
                 outcome.version = Some(c.version);
                 outcome.rows_inserted = c.rows_inserted as i64;
                 outcome.rows_updated = c.rows_updated as i64;

@@ -1,4 +1,5 @@
 use shuniu_store::StoreError;
+use shuniu_types::{Classified, ErrorKind, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -44,6 +45,26 @@ impl AuditError {
             AuditError::BadTreeSize { .. } => "AUDIT_BAD_TREE_SIZE",
             AuditError::NeedsPostgres => "AUDIT_NEEDS_POSTGRES",
         }
+    }
+}
+
+impl Classified for AuditError {
+    fn problem(&self) -> Problem {
+        if let AuditError::Store(s) = self {
+            return s.problem();
+        }
+        // The messages carry both languages: "中文 / English".
+        let msg = self.to_string();
+        let (zh, en) = msg
+            .split_once(" / ")
+            .unwrap_or((msg.as_str(), msg.as_str()));
+        let kind = match self {
+            AuditError::NoSuchEntry { .. } => ErrorKind::NotFound,
+            AuditError::BadTreeSize { .. } => ErrorKind::Invalid,
+            // Without a durable audit entry no operation succeeds: the hub is unavailable.
+            _ => ErrorKind::Unavailable,
+        };
+        Problem::new(kind, self.code(), zh, en)
     }
 }
 

@@ -14,6 +14,7 @@
 pub mod database;
 pub mod entry;
 pub mod error;
+mod files;
 pub mod log;
 pub mod merkle;
 pub mod segment;

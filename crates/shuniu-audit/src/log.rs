@@ -87,7 +87,7 @@ pub fn load_subject_key(dir: &Path) -> Result<SubjectKey> {
             std::fs::create_dir_all(dir)?;
             let k = SubjectKey::generate()
                 .map_err(|e| AuditError::Io(std::io::Error::other(e.to_string())))?;
-            crate::segment::write_private(&path, k.to_hex().as_bytes())?;
+            crate::files::write_private(&path, k.to_hex().as_bytes())?;
             Ok(k)
         }
         Err(e) => Err(e.into()),

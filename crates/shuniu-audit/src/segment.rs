@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::error::{AuditError, Result};
+use crate::files::sync_dir;
 use crate::merkle::Hash;
 use crate::sign::SignedTreeHead;
 use crate::storage::{
@@ -104,21 +105,6 @@ impl Drop for Locked {
 }
 
 /// Writes a file only its owner can read, durably.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 pub(crate) fn encode(buf: &mut Vec<u8>, kind: RecordKind, seq: u64, payload: &[u8], hash: &Hash) {
     buf.push(match kind {
         RecordKind::Entry => b'E',

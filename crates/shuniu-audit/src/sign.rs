@@ -123,7 +123,7 @@ impl Signer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(dir)?;
                 let (signer, secret_hex) = Signer::generate()?;
-                crate::segment::write_private(&secret_path, secret_hex.as_bytes())?;
+                crate::files::write_private(&secret_path, secret_hex.as_bytes())?;
                 signer
             }
             Err(e) => return Err(e.into()),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Duration, FixedOffset, Utc};
 use serde::Serialize;
-use shuniu_policy::{Action, Denied, Target, decide};
+use shuniu_policy::{Action, Denied, Target, decide, require_scope, scope};
 use shuniu_store::{AuditFilter, AuditFlow, AuditIndexRow, AuditVolume, Store};
 use shuniu_types::{Actor, IdNumber, Role};
 
@@ -27,6 +27,16 @@ pub enum ViewError {
 impl From<Denied> for ViewError {
     fn from(d: Denied) -> Self {
         ViewError::Denied(d)
+    }
+}
+
+impl shuniu_types::Classified for ViewError {
+    fn problem(&self) -> shuniu_types::Problem {
+        match self {
+            ViewError::Denied(d) => d.problem(),
+            ViewError::Audit(e) => e.problem(),
+            ViewError::Store(e) => e.problem(),
+        }
     }
 }
 
@@ -151,15 +161,8 @@ impl Traceability {
         actor: &Actor,
         mut filter: AuditFilter,
     ) -> Result<Vec<AuditIndexRow>> {
-        if decide(actor, Action::ReadAudit, Target::Hub).is_err() {
-            decide(
-                actor,
-                Action::ReadAudit,
-                Target::AuditOf {
-                    department: &actor.department,
-                },
-            )?;
-            filter.concerning = Some(actor.department.clone());
+        if let Some(department) = require_scope(actor, Action::ReadAudit)?.department() {
+            filter.concerning = Some(department.to_string());
         }
         Ok(self.store.audit_search(&filter).await?)
     }
@@ -167,23 +170,14 @@ impl Traceability {
     /// The entry at `index`, if the actor may see it.
     pub async fn entry(&self, actor: &Actor, index: u64) -> Result<Entry> {
         let e = self.log.entry(index).await?;
-        if decide(actor, Action::ReadAudit, Target::Hub).is_err() {
-            let concerns = e.department == actor.department
-                || e.provider.as_deref() == Some(actor.department.as_str());
-            let scope = if concerns {
-                actor.department.as_str()
-            } else {
-                ""
-            };
-            decide(
-                actor,
-                Action::ReadAudit,
-                Target::AuditOf { department: scope },
-            )
-            .map_err(|mut d| {
-                d.hide = true;
-                d
-            })?;
+        let concerned = [Some(e.department.as_str()), e.provider.as_deref()];
+        if !scope(actor, Action::ReadAudit).covers(concerned.into_iter().flatten()) {
+            // Another department's entry does not exist for this actor.
+            return Err(Denied {
+                hide: true,
+                ..Denied::new("NOT_FOUND", "审计条目不存在", "no such audit entry")
+            }
+            .into());
         }
         Ok(e)
     }

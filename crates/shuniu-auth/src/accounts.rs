@@ -7,7 +7,7 @@ use shuniu_store::{
     Application, Department, NewApplication, NewDepartment, NewUser, Store, StoreError, User,
 };
 use shuniu_types::text::bounded;
-use shuniu_types::{Actor, DivisionCode, FieldError, Role};
+use shuniu_types::{Actor, Classified, DivisionCode, ErrorKind, FieldError, Problem, Role};
 use std::time::Duration;
 
 use crate::{
@@ -43,6 +43,33 @@ impl AccountError {
             AccountError::Store(e) => e.code(),
             AccountError::Auth(e) => e.code(),
             AccountError::Audit(e) => e.code(),
+        }
+    }
+}
+
+impl Classified for AccountError {
+    fn problem(&self) -> Problem {
+        match self {
+            AccountError::Invalid(errors) => Problem::invalid_fields(errors),
+            AccountError::Denied(d) => d.problem(),
+            AccountError::BadCredentials => Problem::new(
+                ErrorKind::Unauthenticated,
+                self.code(),
+                "用户名或密码错误",
+                "wrong login or password",
+            ),
+            AccountError::Locked { minutes } => Problem {
+                retry_after: Some(minutes * 60),
+                ..Problem::new(
+                    ErrorKind::Limited,
+                    self.code(),
+                    format!("登录失败次数过多，请 {minutes} 分钟后再试"),
+                    format!("too many failed logins; try again in {minutes} minutes"),
+                )
+            },
+            AccountError::Store(e) => e.problem(),
+            AccountError::Auth(e) => e.problem(),
+            AccountError::Audit(e) => e.problem(),
         }
     }
 }

@@ -35,6 +35,20 @@ impl AuthError {
     }
 }
 
+impl shuniu_types::Classified for AuthError {
+    fn problem(&self) -> shuniu_types::Problem {
+        match self {
+            AuthError::WeakPassword(why) => shuniu_types::Problem::new(
+                shuniu_types::ErrorKind::Invalid,
+                self.code(),
+                format!("密码强度不够：{why}"),
+                self.to_string(),
+            ),
+            _ => shuniu_types::Problem::internal(self.code(), self),
+        }
+    }
+}
+
 /// Prefix that makes a Shuniu API key recognisable (e.g. to secret scanners).
 pub const API_KEY_PREFIX: &str = "snk_";
 

@@ -230,54 +230,9 @@ pub fn read_workbook(bytes: &[u8]) -> Result<ParsedWorkbook> {
         }
         let mut err = |e: FieldError| errors.push(RowError::new(row_no, e));
         if !get("name").is_empty() {
-            let mut r = ResourceInput {
-                name: get("name"),
-                provider: get("provider"),
-                category: get("category"),
-                item_name: get("item_name"),
-                subject_name: get("subject_name"),
-                detail_name: Some(get("detail_name")).filter(|s| !s.is_empty()),
-                summary: get("summary"),
-                format: get("format"),
-                share_type: get("share_type"),
-                share_conditions: get("share_conditions"),
-                share_method: get("share_method"),
-                open_type: get("open_type"),
-                open_conditions: get("open_conditions"),
-                legal_basis: get("legal_basis"),
-                update_cycle: get("update_cycle"),
-                level: get("level"),
-                related: get("related")
-                    .split([',', '，', ';', '；', ' '])
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                ..Default::default()
-            };
-            match parse_number::<u8>("item_code", &get("item_code")) {
-                Ok(v) => r.item_code = v.unwrap_or(0),
-                Err(e) => err(e),
-            }
-            match parse_number::<u16>("subject_code", &get("subject_code")) {
-                Ok(v) => r.subject_code = v.unwrap_or(0),
-                Err(e) => err(e),
-            }
-            match parse_number::<u16>("detail_code", &get("detail_code")) {
-                Ok(v) => r.detail_code = v,
-                Err(e) => err(e),
-            }
-            let date = get("publish_date");
-            if !date.is_empty() {
-                match chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d") {
-                    Ok(d) => r.publish_date = Some(d),
-                    Err(_) => err(FieldError::new(
-                        "publish_date",
-                        "DATE_INVALID",
-                        format!("“{date}”不是有效日期（YYYY-MM-DD）"),
-                        format!("“{date}” is not a date (YYYY-MM-DD)"),
-                    )),
-                }
+            let (r, invalid) = ResourceInput::from_text(get);
+            for e in invalid {
+                err(e);
             }
             resources.push((row_no, r));
         } else if resources.is_empty() {

@@ -10,11 +10,12 @@
 //! transaction each, and the search index is updated after the commit, before returning.
 
 use shuniu_audit::{AuditLog, Entry, Kind};
-use shuniu_policy::{Action, Denied, Target, decide};
+use shuniu_policy::{Action, Denied, Scope, Target, decide};
 use shuniu_search::{CatalogIndex, IndexedResource, SearchRequest, Visibility};
 use shuniu_store::{Department, HistoryEntry, ResourceFilter, ResourceRecord, Store, StoreError};
 use shuniu_types::{
-    Actor, CodeFormat, FieldError, ResourceInput, ResourceSpec, ResourceStatus, Role, ShareType,
+    Actor, Classified, CodeFormat, ErrorKind, FieldError, Problem, ResourceInput, ResourceSpec,
+    ResourceStatus, ShareType,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -61,6 +62,31 @@ impl CatalogError {
         en: impl Into<String>,
     ) -> CatalogError {
         CatalogError::Invalid(vec![FieldError::new(field, code, zh, en)])
+    }
+}
+
+impl Classified for CatalogError {
+    fn problem(&self) -> Problem {
+        match self {
+            CatalogError::Invalid(errors) => Problem::invalid_fields(errors),
+            CatalogError::Denied(d) => d.problem(),
+            CatalogError::NotFound(code) => Problem::new(
+                ErrorKind::NotFound,
+                self.code(),
+                format!("资源 {code} 不存在"),
+                format!("no resource with code {code}"),
+            ),
+            CatalogError::Store(e) => e.problem(),
+            CatalogError::Search(e) => e.problem(),
+            CatalogError::Workbook(detail) => Problem::new(
+                ErrorKind::Invalid,
+                self.code(),
+                format!("无法读取该 Excel 文件：{detail}"),
+                format!("the file cannot be read as an Excel workbook: {detail}"),
+            ),
+            CatalogError::Internal(detail) => Problem::internal(self.code(), detail),
+            CatalogError::Audit(e) => e.problem(),
+        }
     }
 }
 
@@ -266,8 +292,9 @@ impl Catalog {
         Ok(())
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Whether the control plane answers (the server's readiness probe).
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
     }
 
     async fn department_names(&self) -> Result<HashMap<String, String>> {
@@ -552,16 +579,15 @@ impl Catalog {
     /// What the actor may see in search: everything for the hub, the published catalog plus
     /// its own department's entries for everyone else.
     fn visibility(actor: &Actor) -> Visibility {
-        if actor.role == Role::HubOperator {
-            Visibility::All
-        } else {
-            Visibility::Statuses {
+        match shuniu_policy::scope(actor, Action::ReadResource) {
+            Scope::All => Visibility::All,
+            scope => Visibility::Statuses {
                 statuses: vec![
                     ResourceStatus::Published.code().into(),
                     ResourceStatus::Withdrawn.code().into(),
                 ],
-                own_provider: Some(actor.department.clone()),
-            }
+                own_provider: scope.department().map(str::to_string),
+            },
         }
     }
 
@@ -628,14 +654,13 @@ impl Catalog {
     /// Entries the actor may see, for export: the hub sees all, others the published catalog
     /// and their own department's entries.
     pub async fn visible(&self, actor: &Actor) -> Result<Vec<ResourceRecord>> {
-        let filter = if actor.role == Role::HubOperator {
-            ResourceFilter::default()
-        } else {
-            ResourceFilter {
+        let filter = match shuniu_policy::scope(actor, Action::ReadResource) {
+            Scope::All => ResourceFilter::default(),
+            scope => ResourceFilter {
                 statuses: vec![ResourceStatus::Published, ResourceStatus::Withdrawn],
-                or_provider: Some(actor.department.clone()),
+                or_provider: scope.department().map(str::to_string),
                 ..Default::default()
-            }
+            },
         };
         self.all(&filter).await
     }

@@ -150,6 +150,26 @@ pub struct DemoCity {
     pub resources: Vec<DemoResource>,
 }
 
+/// The login of the demo's hub operator (大数据局), the first user generated.
+pub const OPERATOR_LOGIN: &str = "admin";
+
+impl DemoCity {
+    /// The hub operator the demo acts as when it applies the city.
+    pub fn operator(&self) -> Option<&DemoUser> {
+        self.users.iter().find(|u| u.login == OPERATOR_LOGIN)
+    }
+
+    /// The data officers (数据管理员), one per department that has one.
+    pub fn officers(&self) -> impl Iterator<Item = &DemoUser> {
+        self.users.iter().filter(|u| u.role == Role::DataOfficer)
+    }
+
+    /// The data officer of `department`, who registers and loads its data in the demo.
+    pub fn officer_of(&self, department: &str) -> Option<&DemoUser> {
+        self.officers().find(|u| u.department == department)
+    }
+}
+
 pub(crate) const SURNAMES: &[&str] = &[
     "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
     "何", "郭", "马", "罗", "于", "姜", "崔", "曲",
@@ -227,7 +247,7 @@ pub fn generate(seed: u64) -> DemoCity {
     }
 
     let mut users = vec![DemoUser {
-        login: "admin".into(),
+        login: OPERATOR_LOGIN.into(),
         display_name: format!("{}（大数据局）", person_name(&mut rng)),
         role: Role::HubOperator,
         department: HUB_DEPARTMENT.into(),

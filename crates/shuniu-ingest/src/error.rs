@@ -41,3 +41,14 @@ impl IngestError {
         }
     }
 }
+
+impl shuniu_types::Classified for IngestError {
+    fn problem(&self) -> shuniu_types::Problem {
+        use shuniu_types::ErrorKind as K;
+        let kind = match self {
+            IngestError::Input { .. } => K::Invalid,
+            IngestError::Io(_) | IngestError::Stopped(_) => K::Internal,
+        };
+        shuniu_types::Problem::new(kind, self.code(), self.message_zh(), self.to_string())
+    }
+}

@@ -64,6 +64,38 @@ pub enum LakeError {
     Config(String),
 }
 
+impl shuniu_types::Classified for LakeError {
+    fn problem(&self) -> shuniu_types::Problem {
+        use shuniu_types::ErrorKind as K;
+        let kind = match self {
+            LakeError::NoData(_) | LakeError::NoSuchVersion { .. } => K::NotFound,
+            LakeError::Input(_) | LakeError::DuplicateKeys(_) | LakeError::Sql(_) => K::Invalid,
+            LakeError::Aborted(_)
+            | LakeError::Delta(_)
+            | LakeError::DataFusion(_)
+            | LakeError::Io(_)
+            | LakeError::Config(_) => K::Internal,
+        };
+        let zh = match self {
+            LakeError::NoData(c) => format!("资源 {c} 还没有汇聚数据"),
+            LakeError::NoSuchVersion { code, version } => {
+                format!("资源 {code} 不存在版本 {version}")
+            }
+            LakeError::Input(m) => format!("输入不符合要求：{m}"),
+            LakeError::DuplicateKeys(k) => {
+                format!("输入中有重复的主键，更新或删除无法确定对应的行：\n{k}")
+            }
+            LakeError::Sql(m) => format!("SQL 有误：{m}"),
+            LakeError::Aborted(m) => format!("汇聚已中止，未提交任何数据：{m}"),
+            LakeError::Delta(m) => format!("写入数据湖失败，未提交任何数据：{m}"),
+            LakeError::DataFusion(m) => format!("查询失败：{m}"),
+            LakeError::Io(m) => format!("存储读写失败：{m}"),
+            LakeError::Config(m) => format!("数据湖配置有误：{m}"),
+        };
+        shuniu_types::Problem::new(kind, self.code(), zh, self.to_string())
+    }
+}
+
 impl LakeError {
     pub fn code(&self) -> &'static str {
         match self {

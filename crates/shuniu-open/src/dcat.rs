@@ -14,7 +14,8 @@ use shuniu_policy::open::OpenAccess;
 use shuniu_types::UpdateCycle;
 
 use crate::error::{OpenError, Result};
-use crate::packages::{FORMATS, Package, Snapshot};
+use crate::packages::{FORMATS, Package};
+use crate::snapshot::Snapshot;
 
 const DCAT: &str = "http://www.w3.org/ns/dcat#";
 const DCT: &str = "http://purl.org/dc/terms/";

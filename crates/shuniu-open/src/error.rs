@@ -2,6 +2,7 @@ use shuniu_catalog::CatalogError;
 use shuniu_lake::LakeError;
 use shuniu_policy::Denied;
 use shuniu_store::StoreError;
+use shuniu_types::{Classified, ErrorKind, FieldError, Problem};
 
 /// Errors of the open-data engine, each with a stable code and a Chinese and English message.
 #[derive(Debug, thiserror::Error)]
@@ -74,35 +75,48 @@ impl OpenError {
     }
 
     pub fn message_zh(&self) -> String {
+        self.problem().message_zh
+    }
+}
+
+impl Classified for OpenError {
+    fn problem(&self) -> Problem {
         match self {
-            OpenError::Denied(d) => d.message_zh.clone(),
-            OpenError::NotFound(what) => format!("未找到：{what}"),
-            OpenError::UnknownField(f) => format!("数据集中没有字段“{f}”"),
-            OpenError::Invalid { zh, .. } | OpenError::State { zh, .. } => zh.clone(),
-            OpenError::Index(e) => format!("开放数据索引错误：{e}"),
-            OpenError::Tantivy(e) => format!("开放数据索引错误：{e}"),
-            OpenError::Catalog(e) => format!("目录服务错误：{e}"),
-            OpenError::Audit(e) => format!("审计日志错误：{e}"),
-            OpenError::Store(e) => format!("控制库错误：{e}"),
-            OpenError::Lake(e) => format!("数据湖错误：{e}"),
-            OpenError::Io(e) => format!("读写错误：{e}"),
+            OpenError::Denied(d) => d.problem(),
+            OpenError::NotFound(what) => Problem::new(
+                ErrorKind::NotFound,
+                self.code(),
+                format!("未找到：{what}"),
+                self.to_string(),
+            ),
+            OpenError::UnknownField(f) => Problem {
+                fields: vec![FieldError::new(
+                    "fields",
+                    "FIELD_UNKNOWN",
+                    format!("数据集中没有字段“{f}”"),
+                    format!("field \"{f}\" not in resource"),
+                )],
+                ..Problem::new(
+                    ErrorKind::Invalid,
+                    self.code(),
+                    format!("数据集中没有字段“{f}”"),
+                    format!("field \"{f}\" not in resource"),
+                )
+            },
+            OpenError::Invalid { code, zh, en } => {
+                Problem::new(ErrorKind::Invalid, code, zh.clone(), en.clone())
+            }
+            OpenError::State { zh, en } => {
+                Problem::new(ErrorKind::Conflict, self.code(), zh.clone(), en.clone())
+            }
+            OpenError::Index(e) => Problem::internal(self.code(), e),
+            OpenError::Tantivy(e) => Problem::internal(self.code(), e),
+            OpenError::Catalog(e) => e.problem(),
+            OpenError::Audit(e) => e.problem(),
+            OpenError::Store(e) => e.problem(),
+            OpenError::Lake(e) => e.problem(),
+            OpenError::Io(e) => Problem::internal(self.code(), e),
         }
-    }
-
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, OpenError::NotFound(_)) || matches!(self, OpenError::Denied(d) if d.hide)
-    }
-
-    /// Whether the caller's input was at fault (4xx) rather than the hub (5xx).
-    pub fn is_client_error(&self) -> bool {
-        matches!(
-            self,
-            OpenError::Denied(_)
-                | OpenError::NotFound(_)
-                | OpenError::UnknownField(_)
-                | OpenError::Invalid { .. }
-                | OpenError::State { .. }
-        )
     }
 }
 

@@ -679,7 +679,8 @@ mod tests {
     //! compared as written in the query language's documentation.
 
     use super::*;
-    use crate::packages::{Column, SearchParams, Snapshot};
+    use crate::packages::Column;
+    use crate::snapshot::{SearchParams, Snapshot};
     use chrono::TimeZone;
     use proptest::prelude::*;
     use shuniu_policy::open::OpenAccess;

@@ -26,6 +26,7 @@ mod index;
 pub mod packages;
 pub mod public;
 pub mod query;
+pub mod snapshot;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -45,7 +46,8 @@ use shuniu_types::{Actor, ResourceStatus};
 
 pub use datastore::{Datastore, DatastoreAnswer, DatastoreQuery};
 pub use error::{OpenError, Result};
-pub use packages::{Package, SearchOutcome, SearchParams, Snapshot};
+pub use packages::Package;
+pub use snapshot::{SearchOutcome, SearchParams, Snapshot};
 
 use packages::{Column, ckan_type};
 
@@ -156,10 +158,6 @@ impl Open {
         };
         open.refresh().await?;
         Ok(open)
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.inner.store
     }
 
     /// The open catalog now.
@@ -276,18 +274,28 @@ impl Open {
     /// Writes pending counters to the store.
     pub async fn flush_counters(&self) -> Result<()> {
         let pending: Vec<(String, OpenCounters)> = self.inner.pending.lock().drain().collect();
-        for (i, (code, c)) in pending.iter().enumerate() {
-            if let Err(e) = self.inner.store.add_open_counters(code, *c).await {
-                // Put back what was not written, so nothing is lost to a store hiccup.
-                let mut p = self.inner.pending.lock();
-                for (code, c) in &pending[i..] {
-                    let e = p.entry(code.clone()).or_default();
-                    e.views += c.views;
-                    e.downloads += c.downloads;
-                    e.api_calls += c.api_calls;
-                }
-                return Err(e.into());
+        if pending.is_empty() {
+            return Ok(());
+        }
+        // One transaction for the batch: all of it is written or none.
+        let written = async {
+            let mut tx = self.inner.store.begin().await?;
+            for (code, c) in &pending {
+                tx.add_open_counters(code, *c).await?;
             }
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = written {
+            // Put back what was not written, so nothing is lost to a store hiccup.
+            let mut p = self.inner.pending.lock();
+            for (code, c) in &pending {
+                let e = p.entry(code.clone()).or_default();
+                e.views += c.views;
+                e.downloads += c.downloads;
+                e.api_calls += c.api_calls;
+            }
+            return Err(e.into());
         }
         Ok(())
     }
@@ -371,16 +379,7 @@ impl Open {
 
     /// Publications a department manages (the hub: all), with the catalog entries' names.
     pub async fn publications_for(&self, actor: &Actor) -> Result<Vec<(PublicationRow, String)>> {
-        let all = decide(actor, Action::ReadOpenData, Target::Hub).is_ok();
-        if !all {
-            decide(
-                actor,
-                Action::ReadOpenData,
-                Target::SharingOf {
-                    department: &actor.department,
-                },
-            )?;
-        }
+        let scope = shuniu_policy::require_scope(actor, Action::ReadOpenData)?;
         let pubs = self.inner.store.publications().await?;
         let codes: Vec<String> = pubs.iter().map(|p| p.code.clone()).collect();
         let names: HashMap<String, (String, String)> = self
@@ -400,7 +399,7 @@ impl Open {
             .into_iter()
             .filter_map(|p| {
                 let (name, provider) = names.get(&p.code)?.clone();
-                (all || provider == actor.department).then_some((p, name))
+                scope.covers([provider.as_str()]).then_some((p, name))
             })
             .collect())
     }

@@ -11,6 +11,7 @@ use shuniu_types::{Actor, CreditCode};
 
 use crate::error::{OpenError, Result};
 use crate::{Open, Reader};
+use shuniu_types::states::OpenApplicationState;
 
 /// How long a portal sign-in lasts.
 const SESSION_HOURS: i64 = 12;
@@ -195,7 +196,10 @@ impl Open {
                 ..Default::default()
             })
             .await?;
-        if mine.iter().any(|a| a.state == "pending") {
+        if mine
+            .iter()
+            .any(|a| a.state == OpenApplicationState::Pending)
+        {
             return Err(OpenError::state(
                 "已有待审批的申请",
                 "an application for this dataset is already pending",
@@ -207,7 +211,7 @@ impl Open {
             provider: pkg.provider.clone(),
             applicant: user.login.clone(),
             purpose,
-            state: "pending".into(),
+            state: OpenApplicationState::Pending,
             has_token: false,
             decided_by: None,
             reason: String::new(),
@@ -260,7 +264,11 @@ impl Open {
                 "a refusal needs a reason",
             ));
         }
-        let state = if approve { "approved" } else { "refused" };
+        let state = if approve {
+            OpenApplicationState::Approved
+        } else {
+            OpenApplicationState::Refused
+        };
         let mut tx = self.inner.store.begin().await?;
         if !tx
             .decide_open_application(id, state, &actor.principal, reason.trim())
@@ -294,7 +302,7 @@ impl Open {
             .await?
             .filter(|a| a.applicant == user.login)
             .ok_or_else(|| OpenError::NotFound(format!("application {id}")))?;
-        if app.state != "approved" {
+        if app.state != OpenApplicationState::Approved {
             return Err(OpenError::state(
                 "申请尚未获批",
                 "the application has not been approved",
@@ -337,20 +345,11 @@ impl Open {
 
     /// Applications a department decides on (the hub: all).
     pub async fn applications_for(&self, actor: &Actor) -> Result<Vec<OpenApplicationRow>> {
-        let filter = if decide(actor, Action::ReadOpenData, Target::Hub).is_ok() {
-            ApplicationFilter::default()
-        } else {
-            decide(
-                actor,
-                Action::ReadOpenData,
-                Target::SharingOf {
-                    department: &actor.department,
-                },
-            )?;
-            ApplicationFilter {
-                provider: Some(actor.department.clone()),
-                ..Default::default()
-            }
+        let filter = ApplicationFilter {
+            provider: shuniu_policy::require_scope(actor, Action::ReadOpenData)?
+                .department()
+                .map(str::to_string),
+            ..Default::default()
         };
         Ok(self.inner.store.open_applications(&filter).await?)
     }

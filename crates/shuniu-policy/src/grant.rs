@@ -70,29 +70,7 @@ impl Service {
     }
 }
 
-/// Where a grant is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GrantState {
-    Active,
-    Revoked,
-    Expired,
-}
-
-impl GrantState {
-    pub fn code(self) -> &'static str {
-        match self {
-            GrantState::Active => "active",
-            GrantState::Revoked => "revoked",
-            GrantState::Expired => "expired",
-        }
-    }
-    pub fn parse(s: &str) -> Option<GrantState> {
-        [GrantState::Active, GrantState::Revoked, GrantState::Expired]
-            .into_iter()
-            .find(|g| g.code() == s)
-    }
-}
+pub use shuniu_types::states::GrantState;
 
 /// One condition of a row scope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -439,6 +417,18 @@ impl CompiledGrant {
             scope,
             own: false,
         })
+    }
+
+    /// The own grant when `department` is the resource's provider (its systems read their own
+    /// data under [`CompiledGrant::own`]); `None` when the caller needs a grant of its own.
+    pub fn own_for(
+        department: &str,
+        resource: &str,
+        provider: &str,
+        application: &str,
+        items: &[DataItem],
+    ) -> Option<Self> {
+        (department == provider).then(|| Self::own(resource, provider, application, items))
     }
 
     /// The provider's own systems reading their own resource: every field in the clear,

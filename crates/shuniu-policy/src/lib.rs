@@ -7,11 +7,14 @@
 //! row scopes, masking) extend this crate rather than checking access anywhere else.
 
 use serde::Serialize;
-use shuniu_types::{Actor, ResourceStatus, Role};
+use shuniu_types::{Actor, Classified, ErrorKind, Problem, ResourceStatus, Role};
 
 pub mod grant;
 pub mod mask;
 pub mod open;
+pub mod scope;
+
+pub use scope::{Scope, may_somewhere, require_scope, scope};
 
 /// What the actor wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -125,13 +128,37 @@ pub struct Denied {
 }
 
 impl Denied {
-    fn new(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
+    pub fn new(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Self {
         Denied {
             code,
             message_zh: zh.into(),
             message_en: en.into(),
             hide: false,
         }
+    }
+}
+
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message_en)
+    }
+}
+
+impl std::error::Error for Denied {}
+
+impl Classified for Denied {
+    /// A refusal that must hide its target reads as "not found" (404), with the policy's code.
+    fn problem(&self) -> Problem {
+        Problem::new(
+            if self.hide {
+                ErrorKind::NotFound
+            } else {
+                ErrorKind::Denied
+            },
+            self.code,
+            self.message_zh.clone(),
+            self.message_en.clone(),
+        )
     }
 }
 

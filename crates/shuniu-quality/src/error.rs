@@ -2,6 +2,7 @@ use shuniu_catalog::CatalogError;
 use shuniu_lake::LakeError;
 use shuniu_policy::Denied;
 use shuniu_store::StoreError;
+use shuniu_types::{Classified, ErrorKind, Problem};
 
 /// Errors of the quality engine, each with a stable code and a Chinese and English message.
 #[derive(Debug, thiserror::Error)]
@@ -49,25 +50,35 @@ impl QualityError {
     }
 
     pub fn message_zh(&self) -> String {
-        match self {
-            QualityError::Denied(d) => d.message_zh.clone(),
-            QualityError::NotFound(what) => format!("未找到：{what}"),
-            QualityError::Invalid { zh, .. } => zh.clone(),
-            QualityError::Catalog(CatalogError::Denied(d)) => d.message_zh.clone(),
-            QualityError::Catalog(CatalogError::NotFound(c)) => format!("资源 {c} 不存在"),
-            QualityError::Catalog(e) => format!("目录服务错误：{e}"),
-            QualityError::Audit(e) => format!("审计日志错误：{e}"),
-            QualityError::Store(e) => format!("控制库错误：{e}"),
-            QualityError::Lake(e) => format!("数据湖错误：{e}"),
-        }
+        self.problem().message_zh
     }
+}
 
-    /// Whether the caller asked for something that is not there (404) or was refused (403).
-    pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            QualityError::NotFound(_) | QualityError::Catalog(CatalogError::NotFound(_))
-        ) || matches!(self, QualityError::Denied(d) if d.hide)
-            || matches!(self, QualityError::Catalog(CatalogError::Denied(d)) if d.hide)
+impl Classified for QualityError {
+    fn problem(&self) -> Problem {
+        match self {
+            QualityError::Denied(d) => d.problem(),
+            QualityError::NotFound(what) => Problem::new(
+                ErrorKind::NotFound,
+                self.code(),
+                format!("未找到：{what}"),
+                self.to_string(),
+            ),
+            QualityError::Invalid { code, zh, en } => Problem::new(
+                // A ticket asked to move where its state does not allow is a conflict.
+                if code.starts_with("TICKET_STATE") {
+                    ErrorKind::Conflict
+                } else {
+                    ErrorKind::Invalid
+                },
+                code,
+                zh.clone(),
+                en.clone(),
+            ),
+            QualityError::Catalog(e) => e.problem(),
+            QualityError::Audit(e) => e.problem(),
+            QualityError::Store(e) => e.problem(),
+            QualityError::Lake(e) => e.problem(),
+        }
     }
 }

@@ -158,10 +158,10 @@ fn new_id(prefix: &str) -> String {
 pub const PARSE_RULE: &str = "load.parse";
 
 impl Quality {
-    pub fn new(catalog: Catalog, lake: Lake) -> Quality {
+    pub fn new(store: Store, audit: AuditLog, catalog: Catalog, lake: Lake) -> Quality {
         Quality {
-            store: catalog.store().clone(),
-            audit: catalog.audit_log().clone(),
+            store,
+            audit,
             catalog,
             lake,
         }
@@ -415,7 +415,7 @@ impl Quality {
         let (_, loads) = self.store.loads(Some(code), 0, 20).await?;
         Ok(loads
             .into_iter()
-            .filter(|l| l.status == "succeeded")
+            .filter(|l| l.status.committed())
             .filter_map(|l| l.finished_at)
             .max())
     }

@@ -301,20 +301,10 @@ impl Quality {
                 .map_err(QualityError::Denied)?;
                 Some(d.to_string())
             }
-            None => match decide(actor, Action::ReadTickets, Target::Hub) {
-                Ok(()) => None,
-                Err(_) => {
-                    decide(
-                        actor,
-                        Action::ReadTickets,
-                        Target::TicketsOf {
-                            department: &actor.department,
-                        },
-                    )
-                    .map_err(QualityError::Denied)?;
-                    Some(actor.department.clone())
-                }
-            },
+            None => shuniu_policy::require_scope(actor, Action::ReadTickets)
+                .map_err(QualityError::Denied)?
+                .department()
+                .map(str::to_string),
         };
         Ok(self
             .store

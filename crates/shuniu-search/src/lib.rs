@@ -38,6 +38,12 @@ impl SearchError {
     }
 }
 
+impl shuniu_types::Classified for SearchError {
+    fn problem(&self) -> shuniu_types::Problem {
+        shuniu_types::Problem::internal(self.code(), self)
+    }
+}
+
 /// Words jieba's general dictionary splits but government data users search as one.
 const DOMAIN_WORDS: &[&str] = &[
     "大数据",

@@ -1,10 +1,12 @@
 //! The HTTP server: the JSON API under `/api/v1` (with its OpenAPI document generated from
-//! the handlers), the server-rendered console in Chinese and English, health and readiness
+//! the handlers), the CKAN Action API, the server-rendered console and the public portal in
+//! Chinese and English (both on the shared page machinery in `web`), health and readiness
 //! probes, and Prometheus metrics.
 //!
-//! Architecture invariant: this crate composes the engines (catalog, accounts) and
-//! translates between HTTP and them. It makes no access decisions of its own (the engines
-//! ask `shuniu-policy`) and never touches the store directly except to check readiness.
+//! Architecture invariant: this crate translates between HTTP and the engines it is given
+//! (catalog, accounts, aggregation, quality, sharing, open data, traceability). It makes no
+//! access decisions of its own (the engines ask `shuniu-policy`; pages may ask it what to
+//! offer), holds no SQL and never touches the store: every read and write is an engine call.
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -28,6 +30,7 @@ pub mod error;
 mod i18n;
 mod portal;
 mod views;
+mod web;
 
 pub use error::ApiError;
 
@@ -44,11 +47,82 @@ pub struct ServerSettings {
     pub open_rate_token: u32,
 }
 
+/// The engines the server translates to, each built by the binary (or a test) and handed in.
+#[derive(Clone)]
+pub struct Engines {
+    pub catalog: Catalog,
+    pub accounts: Accounts,
+    pub aggregation: Aggregation,
+    pub quality: shuniu_quality::Quality,
+    pub sharing: shuniu_sharing::Sharing,
+    pub open: shuniu_open::Open,
+    pub traceability: shuniu_audit::Traceability,
+}
+
+impl Engines {
+    /// Builds every engine over one control plane, audit log, catalog and lake, with their
+    /// files under `data_dir` (`loads/`, `serving/`, `open/`): the one wiring the binary, the
+    /// integration tests and the benchmarks share.
+    pub async fn assemble(
+        store: shuniu_store::Store,
+        audit: shuniu_audit::AuditLog,
+        catalog: Catalog,
+        lake: shuniu_lake::Lake,
+        data_dir: &std::path::Path,
+    ) -> Result<Engines, Box<dyn std::error::Error + Send + Sync>> {
+        let quality = shuniu_quality::Quality::new(
+            store.clone(),
+            audit.clone(),
+            catalog.clone(),
+            lake.clone(),
+        );
+        let aggregation = Aggregation::new(
+            store.clone(),
+            audit.clone(),
+            catalog.clone(),
+            quality.clone(),
+            lake.clone(),
+            &data_dir.join("loads"),
+        )?;
+        let sharing = shuniu_sharing::Sharing::open(
+            store.clone(),
+            catalog.clone(),
+            lake.clone(),
+            audit.clone(),
+            shuniu_sharing::SharingSettings {
+                data_dir: data_dir.to_path_buf(),
+                decision_days: 5,
+            },
+        )
+        .await?;
+        let open = shuniu_open::Open::open(
+            store.clone(),
+            catalog.clone(),
+            lake,
+            audit.clone(),
+            shuniu_open::OpenSettings {
+                data_dir: data_dir.to_path_buf(),
+            },
+        )
+        .await?;
+        Ok(Engines {
+            traceability: shuniu_audit::Traceability::new(audit.clone(), store.clone()),
+            accounts: Accounts::new(store, audit),
+            catalog,
+            aggregation,
+            quality,
+            sharing,
+            open,
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub catalog: Catalog,
     pub accounts: Accounts,
     pub aggregation: Aggregation,
+    pub quality: shuniu_quality::Quality,
     pub sharing: shuniu_sharing::Sharing,
     pub open: shuniu_open::Open,
     pub(crate) open_limits: Arc<api::ckan::OpenLimits>,
@@ -73,31 +147,31 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 impl AppState {
-    pub fn new(
-        catalog: Catalog,
-        accounts: Accounts,
-        aggregation: Aggregation,
-        sharing: shuniu_sharing::Sharing,
-        open: shuniu_open::Open,
-        settings: ServerSettings,
-    ) -> AppState {
+    pub fn new(engines: Engines, settings: ServerSettings) -> AppState {
+        let Engines {
+            catalog,
+            accounts,
+            aggregation,
+            quality,
+            sharing,
+            open,
+            traceability,
+        } = engines;
         AppState {
             open_limits: Arc::new(api::ckan::OpenLimits::new(
                 settings.open_rate_anonymous,
                 settings.open_rate_token,
             )),
             open,
-            traceability: shuniu_audit::Traceability::new(
-                catalog.audit_log().clone(),
-                catalog.store().clone(),
-            ),
+            traceability,
             citizens: Default::default(),
             catalog,
             accounts,
             aggregation,
+            quality,
             sharing,
             settings: Arc::new(settings),
-            templates: Arc::new(console::templates()),
+            templates: Arc::new(web::templates()),
             metrics: metrics_handle(),
         }
     }
@@ -108,7 +182,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.catalog.store().ping().await {
+    match state.catalog.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -184,6 +258,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::ckan::router())
         .merge(portal::router())
         .merge(console::router())
+        .merge(web::router())
         .fallback(fallback)
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn(security_headers))
@@ -205,7 +280,7 @@ async fn fallback(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
         ApiError::not_found(req.uri().path()).into_response()
     } else {
-        console::not_found_page()
+        web::not_found_page()
     }
 }
 

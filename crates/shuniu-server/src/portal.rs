@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -23,8 +24,11 @@ use shuniu_open::{DatastoreQuery, OpenError, Reader, SearchParams};
 
 use crate::AppState;
 use crate::api::ckan::{base_url, client_address, presented_token};
-use crate::console::{cookie, error_page, lang_of, render, ser};
 use crate::i18n::Lang;
+use crate::web::{
+    CheckedForm, CsrfSession, cookie, error_page, lang_of, problem_page, render, ser,
+};
+use shuniu_types::Classified;
 
 const SESSION_COOKIE: &str = "shuniu_open_session";
 const CSRF_COOKIE: &str = "shuniu_portal_csrf";
@@ -48,6 +52,23 @@ pub fn router() -> Router<AppState> {
         .route("/catalog.jsonld", get(catalog_jsonld))
         .route("/catalog.ttl", get(catalog_ttl))
         .route("/catalog.rdf", get(catalog_rdf))
+}
+
+impl FromRequestParts<AppState> for Visit {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        Ok(Visit::of(state, &parts.headers, path_of(&parts.uri)).await)
+    }
+}
+
+/// The portal's forms carry the double-submit token of its CSRF cookie.
+impl CsrfSession for Visit {
+    fn expected_csrf(&self) -> &str {
+        &self.csrf
+    }
+    fn lang(&self) -> Lang {
+        self.lang
+    }
 }
 
 /// What every portal page knows: language, CSRF token, the signed-in portal user.
@@ -85,11 +106,6 @@ impl Visit {
         }
     }
 
-    fn csrf_ok(&self, form: &HashMap<String, String>) -> bool {
-        form.get("csrf")
-            .is_some_and(|s| shuniu_auth::accounts::csrf_matches(&self.csrf, s))
-    }
-
     fn page(&self, state: &AppState, name: &str, extra: minijinja::Value) -> Response {
         let ctx = context! {
             lang => self.lang.code(),
@@ -102,23 +118,9 @@ impl Visit {
         (self.jar.clone(), render(state, name, ctx)).into_response()
     }
 
-    fn error(&self, status: StatusCode, e: &OpenError) -> Response {
-        let msg = self.lang.pick(e.message_zh(), e.to_string());
-        error_page(self.lang, status, &format!("{msg} [{}]", e.code()))
-    }
-}
-
-fn status_of(e: &OpenError) -> StatusCode {
-    if e.is_not_found() {
-        StatusCode::NOT_FOUND
-    } else if matches!(e, OpenError::Denied(_)) {
-        StatusCode::FORBIDDEN
-    } else if matches!(e, OpenError::State { .. }) {
-        StatusCode::CONFLICT
-    } else if e.is_client_error() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
+    /// The error page for an engine's refusal or failure, in the visitor's language.
+    fn fail(&self, e: &OpenError) -> Response {
+        problem_page(self.lang, &e.problem())
     }
 }
 
@@ -341,15 +343,12 @@ async fn dataset(
     let visit = Visit::of(&state, &parts.headers, path_of(&parts.uri)).await;
     let snap = state.open.snapshot();
     let Some(pkg) = snap.package(&name).cloned() else {
-        return visit.error(
-            StatusCode::NOT_FOUND,
-            &OpenError::NotFound(format!("open dataset {name}")),
-        );
+        return visit.fail(&OpenError::NotFound(format!("open dataset {name}")));
     };
     state.open.count(&pkg.code, shuniu_open::Counter::View);
     let reader = match reader_of(&state, &parts).await {
         Ok(r) => r,
-        Err(e) => return visit.error(status_of(&e), &e),
+        Err(e) => return visit.fail(&e),
     };
     let address = client_address(&parts.extensions);
     let may_read = pkg.has_data()
@@ -378,14 +377,13 @@ async fn dataset(
         }
     }
     let applications = match &visit.user {
-        Some(u) => state
-            .open
-            .my_applications(u)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|a| a.code == pkg.code)
-            .collect(),
+        Some(u) => match state.open.my_applications(u).await {
+            Ok(apps) => apps,
+            Err(e) => return visit.fail(&e),
+        }
+        .into_iter()
+        .filter(|a| a.code == pkg.code)
+        .collect(),
         None => Vec::new(),
     };
     let resource_id = pkg.resource_id("csv");
@@ -427,7 +425,7 @@ async fn download(
     };
     let reader = match reader_of(&state, &parts).await {
         Ok(r) => r,
-        Err(e) => return error_page(lang, status_of(&e), &e.message_zh()),
+        Err(e) => return problem_page(lang, &e.problem()),
     };
     let address = client_address(&parts.extensions);
     if let Some(r) = rate_limited(&state, &reader, &address, lang) {
@@ -445,29 +443,18 @@ async fn download(
             )
                 .into_response()
         }
-        Err(e) => error_page(
-            lang,
-            status_of(&e),
-            &format!("{} / {} [{}]", e.message_zh(), e, e.code()),
-        ),
+        Err(e) => problem_page(lang, &e.problem()),
     }
 }
 
 async fn apply(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    Form(form): Form<HashMap<String, String>>,
+    CheckedForm {
+        session: visit,
+        fields: form,
+    }: CheckedForm<Visit>,
 ) -> Response {
-    let visit = Visit::of(&state, &headers, path_of(&uri)).await;
-    if !visit.csrf_ok(&form) {
-        return error_page(
-            visit.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF / 表单已过期，请刷新页面后重试",
-        );
-    }
     let Some(user) = &visit.user else {
         return Redirect::to(&format!("/open/login?next=/open/dataset/{name}")).into_response();
     };
@@ -481,7 +468,7 @@ async fn apply(
         .await
     {
         Ok(_) => Redirect::to("/open/account").into_response(),
-        Err(e) => visit.error(status_of(&e), &e),
+        Err(e) => visit.fail(&e),
     }
 }
 
@@ -522,10 +509,7 @@ async fn org_page(
     let visit = Visit::of(&state, req.headers(), path_of(req.uri())).await;
     let snap = state.open.snapshot();
     let Some(o) = snap.organization(&org).cloned() else {
-        return visit.error(
-            StatusCode::NOT_FOUND,
-            &OpenError::NotFound(format!("department {org}")),
-        );
+        return visit.fail(&OpenError::NotFound(format!("department {org}")));
     };
     let intro = visit.lang.pick(
         format!("{} 开放的数据集 {} 个", o.title, o.package_count),
@@ -549,10 +533,7 @@ async fn group_page(
     let visit = Visit::of(&state, req.headers(), path_of(req.uri())).await;
     let snap = state.open.snapshot();
     let Some(g) = snap.group(&group).cloned() else {
-        return visit.error(
-            StatusCode::NOT_FOUND,
-            &OpenError::NotFound(format!("theme {group}")),
-        );
+        return visit.fail(&OpenError::NotFound(format!("theme {group}")));
     };
     let intro = visit.lang.pick(
         format!("主题“{}”下的开放数据集 {} 个", g.title, g.package_count),
@@ -592,8 +573,14 @@ async fn requests_view(
     error: Option<String>,
     form: HashMap<String, String>,
 ) -> Response {
-    let requests = state.open.requests().await.unwrap_or_default();
-    let departments = state.open.store().departments().await.unwrap_or_default();
+    let requests = match state.open.requests().await {
+        Ok(r) => r,
+        Err(e) => return visit.fail(&e),
+    };
+    let departments = match state.accounts.departments().await {
+        Ok(d) => d,
+        Err(e) => return problem_page(visit.lang, &e.problem()),
+    };
     let mut resp = visit.page(
         state,
         "portal_requests.html",
@@ -612,18 +599,11 @@ async fn requests_view(
 
 async fn post_request(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    Form(form): Form<HashMap<String, String>>,
+    CheckedForm {
+        session: visit,
+        fields: form,
+    }: CheckedForm<Visit>,
 ) -> Response {
-    let visit = Visit::of(&state, &headers, path_of(&uri)).await;
-    if !visit.csrf_ok(&form) {
-        return error_page(
-            visit.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF / 表单已过期，请刷新页面后重试",
-        );
-    }
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let who = visit
         .user
@@ -648,7 +628,7 @@ async fn post_request(
                 visit.lang.pick(e.message_zh(), e.to_string()),
                 e.code()
             );
-            requests_view(&state, &visit, Some(msg), form).await
+            requests_view(&state, &visit, Some(msg), form.to_map()).await
         }
     }
 }
@@ -664,18 +644,11 @@ async fn register_page(State(state): State<AppState>, req: Request) -> Response 
 
 async fn register_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    Form(form): Form<HashMap<String, String>>,
+    CheckedForm {
+        session: visit,
+        fields: form,
+    }: CheckedForm<Visit>,
 ) -> Response {
-    let visit = Visit::of(&state, &headers, path_of(&uri)).await;
-    if !visit.csrf_ok(&form) {
-        return error_page(
-            visit.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF / 表单已过期，请刷新页面后重试",
-        );
-    }
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let reg = shuniu_open::public::Registration {
         login: get("login"),
@@ -688,7 +661,7 @@ async fn register_submit(
     match state.open.register(&reg).await {
         Ok(_) => sign_in_and_go(&state, &visit, &reg.login, &reg.password, "/open/account").await,
         Err(e) => {
-            let mut safe = form.clone();
+            let mut safe = form.to_map();
             safe.remove("password");
             let mut r = visit.page(
                 &state,
@@ -749,18 +722,11 @@ async fn login_page(
 
 async fn login_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    Form(form): Form<HashMap<String, String>>,
+    CheckedForm {
+        session: visit,
+        fields: form,
+    }: CheckedForm<Visit>,
 ) -> Response {
-    let visit = Visit::of(&state, &headers, path_of(&uri)).await;
-    if !visit.csrf_ok(&form) {
-        return error_page(
-            visit.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF / 表单已过期，请刷新页面后重试",
-        );
-    }
     let next = form
         .get("next")
         .filter(|n| n.starts_with("/open") && !n.contains("//") && !n.contains('\\'))
@@ -778,18 +744,11 @@ async fn login_submit(
 
 async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    Form(form): Form<HashMap<String, String>>,
+    CheckedForm {
+        session: visit,
+        fields: _form,
+    }: CheckedForm<Visit>,
 ) -> Response {
-    let visit = Visit::of(&state, &headers, path_of(&uri)).await;
-    if !visit.csrf_ok(&form) {
-        return error_page(
-            visit.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF / 表单已过期，请刷新页面后重试",
-        );
-    }
     if let Some(c) = visit.jar.get(SESSION_COOKIE) {
         let _ = state.open.sign_out(c.value()).await;
     }
@@ -816,7 +775,10 @@ async fn account_view(
     let Some(user) = &visit.user else {
         return Redirect::to("/open/login?next=/open/account").into_response();
     };
-    let apps = state.open.my_applications(user).await.unwrap_or_default();
+    let apps = match state.open.my_applications(user).await {
+        Ok(apps) => apps,
+        Err(e) => return visit.fail(&e),
+    };
     let snap = state.open.snapshot();
     let apps: Vec<_> = apps
         .iter()
@@ -843,24 +805,17 @@ async fn account_view(
 async fn issue_token(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    Form(form): Form<HashMap<String, String>>,
+    CheckedForm {
+        session: visit,
+        fields: _form,
+    }: CheckedForm<Visit>,
 ) -> Response {
-    let visit = Visit::of(&state, &headers, path_of(&uri)).await;
-    if !visit.csrf_ok(&form) {
-        return error_page(
-            visit.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF / 表单已过期，请刷新页面后重试",
-        );
-    }
     let Some(user) = &visit.user else {
         return Redirect::to("/open/login?next=/open/account").into_response();
     };
     match state.open.issue_token(user, &id).await {
         Ok(token) => account_view(&state, &visit, Some((id, token))).await,
-        Err(e) => visit.error(status_of(&e), &e),
+        Err(e) => visit.fail(&e),
     }
 }
 
@@ -890,7 +845,7 @@ async fn catalog_rdf_page(
         kind,
     ) {
         Ok(body) => ([(header::CONTENT_TYPE, kind.content_type())], body).into_response(),
-        Err(e) if e.is_client_error() => {
+        Err(e) if !e.kind().is_server_fault() => {
             (StatusCode::NOT_FOUND, format!("{} / {}", e.message_zh(), e)).into_response()
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

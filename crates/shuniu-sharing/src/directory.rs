@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{Quota, RateLimiter};
 use parking_lot::{Mutex, RwLock};
-use shuniu_policy::grant::{CompiledGrant, GrantState, GrantTerms};
+use shuniu_policy::grant::{CompiledGrant, GrantTerms};
 use shuniu_store::{GrantRow, ResourceRecord, Store, UsageRow};
 use shuniu_types::Role;
 
@@ -216,7 +216,7 @@ impl Directory {
             };
             let e = list
                 .iter()
-                .find(|g| g.row.state == "active")
+                .find(|g| g.row.state.is_active())
                 .or_else(|| list.first())
                 .cloned();
             match e {
@@ -229,7 +229,7 @@ impl Directory {
                 None => return Ok(None),
             }
         };
-        let state = GrantState::parse(&entry.row.state).unwrap_or(GrantState::Revoked);
+        let state = entry.row.state;
         let compiled = CompiledGrant::compile(
             &entry.row.id,
             &entry.row.resource_code,

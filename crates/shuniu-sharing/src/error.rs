@@ -2,6 +2,7 @@ use shuniu_catalog::CatalogError;
 use shuniu_lake::LakeError;
 use shuniu_policy::Denied;
 use shuniu_store::StoreError;
+use shuniu_types::{Classified, ErrorKind, Problem};
 
 /// Errors of the sharing engine and the unified service, each with a stable code and a
 /// Chinese and English message.
@@ -78,30 +79,42 @@ impl SharingError {
     }
 
     pub fn message_zh(&self) -> String {
-        match self {
-            SharingError::Denied(d) => d.message_zh.clone(),
-            SharingError::NotFound(what) => format!("未找到：{what}"),
-            SharingError::Invalid { zh, .. }
-            | SharingError::State { zh, .. }
-            | SharingError::Limited { zh, .. } => zh.clone(),
-            SharingError::Index(e) => format!("服务索引错误：{e}"),
-            SharingError::Catalog(CatalogError::Denied(d)) => d.message_zh.clone(),
-            SharingError::Catalog(CatalogError::NotFound(c)) => format!("资源 {c} 不存在"),
-            SharingError::Catalog(e) => format!("目录服务错误：{e}"),
-            SharingError::Audit(e) => format!("审计日志错误：{e}"),
-            SharingError::Store(e) => format!("控制库错误：{e}"),
-            SharingError::Lake(e) => format!("数据湖错误：{e}"),
-            SharingError::Io(e) => format!("读写错误：{e}"),
-        }
+        self.problem().message_zh
     }
+}
 
-    /// Whether the caller asked for something that is not there (404) or may not know of it.
-    pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            SharingError::NotFound(_) | SharingError::Catalog(CatalogError::NotFound(_))
-        ) || matches!(self, SharingError::Denied(d) if d.hide)
-            || matches!(self, SharingError::Catalog(CatalogError::Denied(d)) if d.hide)
+impl Classified for SharingError {
+    fn problem(&self) -> Problem {
+        match self {
+            SharingError::Denied(d) => d.problem(),
+            SharingError::NotFound(what) => Problem::new(
+                ErrorKind::NotFound,
+                self.code(),
+                format!("未找到：{what}"),
+                self.to_string(),
+            ),
+            SharingError::Invalid { code, zh, en } => {
+                Problem::new(ErrorKind::Invalid, code, zh.clone(), en.clone())
+            }
+            SharingError::State { zh, en } => {
+                Problem::new(ErrorKind::Conflict, self.code(), zh.clone(), en.clone())
+            }
+            SharingError::Limited {
+                code,
+                retry_after,
+                zh,
+                en,
+            } => Problem {
+                retry_after: Some(*retry_after),
+                ..Problem::new(ErrorKind::Limited, code, zh.clone(), en.clone())
+            },
+            SharingError::Index(e) => Problem::internal(self.code(), e),
+            SharingError::Catalog(e) => e.problem(),
+            SharingError::Audit(e) => e.problem(),
+            SharingError::Store(e) => e.problem(),
+            SharingError::Lake(e) => e.problem(),
+            SharingError::Io(e) => Problem::internal(self.code(), e),
+        }
     }
 }
 

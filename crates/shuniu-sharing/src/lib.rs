@@ -168,10 +168,6 @@ impl Sharing {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
     /// Starts the background work: directory refresh, usage flush, escalation of overdue
     /// requests, expiry of grants, serving-index catch-up and webhook deliveries.
     pub fn spawn_background(&self) -> tokio::task::JoinHandle<()> {

@@ -17,6 +17,7 @@ use shuniu_types::{IdNumber, SemanticType};
 use crate::error::{Result, SharingError};
 use crate::serving::{ChangeOp, Cursor, Row};
 use crate::{Caller, Sharing};
+use shuniu_types::states::JobState;
 
 /// One granted field as the answer describes it.
 #[derive(Debug, Clone, Serialize)]
@@ -139,15 +140,15 @@ impl Sharing {
         rec: &ResourceRecord,
         service: Service,
     ) -> Result<(Option<Arc<CompiledGrant>>, shuniu_policy::Decision)> {
-        let grant = if caller.department == rec.spec.provider {
-            Some(Arc::new(CompiledGrant::own(
-                &rec.code,
-                &rec.spec.provider,
-                &caller.application,
-                &rec.spec.data_items,
-            )))
-        } else {
-            self.inner.directory.grant(&caller.application, rec)?
+        let grant = match CompiledGrant::own_for(
+            &caller.department,
+            &rec.code,
+            &rec.spec.provider,
+            &caller.application,
+            &rec.spec.data_items,
+        ) {
+            Some(own) => Some(Arc::new(own)),
+            None => self.inner.directory.grant(&caller.application, rec)?,
         };
         let decision = decide_service(&ServiceFacts {
             department: &caller.department,
@@ -798,7 +799,7 @@ impl Sharing {
             application_id: caller.application.clone(),
             consumer: caller.department.clone(),
             version: Some(version),
-            state: "running".into(),
+            state: JobState::Running,
             keys_total: 0,
             keys_done: 0,
             found: 0,
@@ -806,21 +807,25 @@ impl Sharing {
             created_at: shuniu_store::now(),
             finished_at: None,
         };
-        self.inner.store.insert_comparison_job(&job).await?;
+        let mut tx = self.inner.store.begin().await?;
+        tx.insert_comparison_job(&job).await?;
+        tx.commit().await?;
         let this = self.clone();
         let caller = caller.clone();
         tokio::spawn(async move {
             let outcome = this.run_comparison(&rec, &grant, &id, &dir, format).await;
             let (state, total, found, error) = match &outcome {
-                Ok((t, f)) => ("finished", *t, *f, String::new()),
-                Err(e) => ("failed", 0, 0, e.message_zh()),
+                Ok((t, f)) => (JobState::Finished, *t, *f, String::new()),
+                Err(e) => (JobState::Failed, 0, 0, e.message_zh()),
             };
-            if let Err(e) = this
-                .inner
-                .store
-                .finish_comparison(&id, state, total as i64, found as i64, &error)
-                .await
-            {
+            let finished = async {
+                let mut tx = this.inner.store.begin().await?;
+                tx.finish_comparison(&id, state, total as i64, found as i64, &error)
+                    .await?;
+                tx.commit().await
+            }
+            .await;
+            if let Err(e) = finished {
                 tracing::error!(job = %id, error = %e, "recording the comparison failed");
             }
             this.inner.directory.count_rows(&grant.id, found);
@@ -860,9 +865,15 @@ impl Sharing {
         let reporter = tokio::spawn(async move {
             while progress_rx.changed().await.is_ok() {
                 let (done, found) = *progress_rx.borrow();
-                let _ = store
-                    .update_comparison_progress(&job, done as i64, found as i64)
-                    .await;
+                // Progress is advisory: a missed update is overwritten by the next.
+                if let Ok(mut tx) = store.begin().await
+                    && tx
+                        .update_comparison_progress(&job, done as i64, found as i64)
+                        .await
+                        .is_ok()
+                {
+                    let _ = tx.commit().await;
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
         });
@@ -1003,7 +1014,7 @@ impl Sharing {
     /// The finished result file of a comparison job (CSV: key, found, granted fields).
     pub async fn comparison_result(&self, caller: &Caller, id: &str) -> Result<PathBuf> {
         let job = self.comparison(caller, id).await?;
-        if job.state != "finished" {
+        if job.state != JobState::Finished {
             return Err(SharingError::state(
                 format!("比对任务尚未完成（{}）", job.state),
                 format!("the comparison is not finished ({})", job.state),

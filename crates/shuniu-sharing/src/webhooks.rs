@@ -16,6 +16,7 @@ use shuniu_store::{DeliveryRow, SubscriptionRow, now};
 use crate::error::{Result, SharingError};
 use crate::serving::Cursor;
 use crate::{Caller, Sharing};
+use shuniu_types::states::DeliveryState;
 
 type HmacSm3 = hmac::Hmac<sm3::Sm3>;
 
@@ -153,6 +154,14 @@ impl Sharing {
         state: Option<&str>,
     ) -> Result<Vec<DeliveryRow>> {
         let s = Self::own_subscription(self.inner.store.subscriptions().await?, caller, id)?;
+        let state = match state.filter(|s| !s.is_empty()) {
+            None => None,
+            // An unknown state matches no delivery.
+            Some(text) => match DeliveryState::parse_term(text) {
+                Some(st) => Some(st),
+                None => return Ok(Vec::new()),
+            },
+        };
         Ok(self.inner.store.deliveries(Some(&s.id), state, 500).await?)
     }
 
@@ -176,16 +185,16 @@ impl Sharing {
             .into_iter()
             .find(|d| d.id == delivery)
             .ok_or_else(|| SharingError::NotFound(format!("delivery {delivery}")))?;
-        if d.state != "dead" {
+        if d.state != DeliveryState::Dead {
             return Err(SharingError::state(
                 "只有死信可以重新投递",
                 "only dead deliveries can be redelivered",
             ));
         }
-        self.inner
-            .store
-            .record_delivery_attempt(&d.id, "pending", 0, &now(), &d.last_error)
+        let mut tx = self.inner.store.begin().await?;
+        tx.record_delivery_attempt(&d.id, DeliveryState::Pending, 0, &now(), &d.last_error)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -204,7 +213,7 @@ impl Sharing {
                 from_cursor: from.to_string(),
                 to_cursor: last.cursor.to_string(),
                 changes: batch.len() as i64,
-                state: "pending".into(),
+                state: DeliveryState::Pending,
                 attempts: 0,
                 next_attempt_at: now(),
                 last_error: String::new(),
@@ -223,25 +232,35 @@ impl Sharing {
             let attempts = d.attempts + 1;
             match outcome {
                 Ok(()) => {
-                    self.inner
-                        .store
-                        .record_delivery_attempt(&d.id, "delivered", attempts, &now(), "")
-                        .await?;
+                    let mut tx = self.inner.store.begin().await?;
+                    tx.record_delivery_attempt(
+                        &d.id,
+                        DeliveryState::Delivered,
+                        attempts,
+                        &now(),
+                        "",
+                    )
+                    .await?;
+                    tx.commit().await?;
                 }
                 Err((permanent, error)) => {
                     let dead = permanent || attempts >= MAX_ATTEMPTS;
                     let next = (chrono::Utc::now() + backoff(attempts))
                         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                    self.inner
-                        .store
-                        .record_delivery_attempt(
-                            &d.id,
-                            if dead { "dead" } else { "pending" },
-                            attempts,
-                            &next,
-                            &error,
-                        )
-                        .await?;
+                    let mut tx = self.inner.store.begin().await?;
+                    tx.record_delivery_attempt(
+                        &d.id,
+                        if dead {
+                            DeliveryState::Dead
+                        } else {
+                            DeliveryState::Pending
+                        },
+                        attempts,
+                        &next,
+                        &error,
+                    )
+                    .await?;
+                    tx.commit().await?;
                 }
             }
         }

@@ -5,11 +5,19 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use shuniu_audit::{Entry, Kind};
 use shuniu_policy::grant::{CompiledGrant, GrantState, GrantTerms, RowScope, Service};
-use shuniu_policy::{Action, Target, decide};
+use shuniu_policy::{Action, Target, decide, require_scope};
 use shuniu_store::{DemandRow, GrantRow, RequestFilter, ShareEventRow, ShareRequestRow, now};
+use shuniu_types::states::{DemandState, RequestState};
 use shuniu_types::{Actor, MaskingRule, ResourceStatus, ShareType};
 
 use crate::Sharing;
+
+/// Who moves a request: a person, or the hub's own schedule (escalation).
+#[derive(Clone, Copy)]
+enum Mover<'a> {
+    Actor(&'a Actor),
+    Hub,
+}
 use crate::error::{Result, SharingError};
 
 pub(crate) fn short_id() -> String {
@@ -54,7 +62,7 @@ fn new_grant(
         consumer: consumer.to_string(),
         application_id: application.to_string(),
         terms: serde_json::to_value(terms).unwrap_or_default(),
-        state: "active".into(),
+        state: GrantState::Active,
         expires_at: terms.expires_at.clone(),
         created_at: now(),
         updated_at: now(),
@@ -196,6 +204,64 @@ impl Sharing {
         Ok(())
     }
 
+    /// The one way a filed request changes state: checks that its state allows the move, then
+    /// in one transaction writes the new state (only if no one moved it meanwhile), the grant
+    /// it creates if any, and the event saying who moved it and why; then the audit entry.
+    #[allow(clippy::too_many_arguments)]
+    async fn move_request(
+        &self,
+        r: &ShareRequestRow,
+        to: RequestState,
+        by: Mover<'_>,
+        event: &str,
+        reason: &str,
+        grant: Option<&GrantRow>,
+        (audit_action, audit_detail): (&str, String),
+    ) -> Result<()> {
+        if !r.state.can_move_to(to) {
+            return Err(SharingError::state(
+                format!("申请处于“{}”状态，不能变为“{}”", r.state.zh(), to.zh()),
+                format!("a request that is {} cannot become {}", r.state, to),
+            ));
+        }
+        let (principal, department) = match by {
+            Mover::Actor(a) => (a.principal.as_str(), a.department.as_str()),
+            Mover::Hub => ("hub", ""),
+        };
+        let mut tx = self.inner.store.begin().await?;
+        if let Some(g) = grant {
+            tx.insert_grant(g).await?;
+        }
+        tx.set_request_state(
+            &r.id,
+            &RequestState::predecessors(to),
+            to,
+            matches!(by, Mover::Actor(_)).then_some(principal),
+            reason,
+            grant.map(|g| g.id.as_str()),
+        )
+        .await
+        .map_err(|_| {
+            SharingError::state("申请已被他人处理", "someone else decided the request first")
+        })?;
+        tx.insert_share_event(&r.id, principal, department, event, to, reason)
+            .await?;
+        tx.commit().await?;
+        let e = match by {
+            Mover::Actor(a) => Entry::new(Kind::Admin, audit_action, a),
+            Mover::Hub => Entry::by(Kind::Admin, audit_action, "system", ""),
+        }
+        .resource(&r.resource_code, &r.provider)
+        .target(&r.id);
+        let e = if audit_detail.is_empty() {
+            e
+        } else {
+            e.detail(audit_detail)
+        };
+        self.inner.audit.record(e).await?;
+        Ok(())
+    }
+
     /// Files a sharing request. Unconditional resources pass the hub's compliance check and
     /// are granted at once; conditional ones wait for the provider until the deadline;
     /// negative-list resources are refused at once with the entry's legal basis.
@@ -308,16 +374,16 @@ impl Sharing {
         let now_t = chrono::Utc::now();
         let (state, due, reason) = match rec.spec.share_type {
             ShareType::NotShared => (
-                "refused",
+                RequestState::Refused,
                 None,
                 format!(
                     "该资源列入负面清单（不予共享），依据：{} / on the negative list, legal basis: {}",
                     rec.spec.legal_basis, rec.spec.legal_basis
                 ),
             ),
-            ShareType::Unconditional => ("granted", None, String::new()),
+            ShareType::Unconditional => (RequestState::Granted, None, String::new()),
             ShareType::Conditional => (
-                "pending",
+                RequestState::Pending,
                 Some(
                     self.inner
                         .calendar
@@ -335,7 +401,12 @@ impl Sharing {
             consumer: consumer.clone(),
             application_id: app.id.clone(),
             share_type: rec.spec.share_type.code().to_string(),
-            state: if state == "granted" { "pending" } else { state }.to_string(),
+            // An unconditional request is filed pending and granted in the same transaction.
+            state: if state == RequestState::Granted {
+                RequestState::Pending
+            } else {
+                state
+            },
             spec,
             due_at: due,
             requested_by: actor.principal.clone(),
@@ -352,29 +423,50 @@ impl Sharing {
             &actor.principal,
             &actor.department,
             "filed",
-            &row.state,
+            row.state,
             "",
         )
         .await?;
         let mut grant_id = None;
         match rec.spec.share_type {
             ShareType::NotShared => {
-                tx.insert_share_event(&id, "hub", "", "refused_negative_list", "refused", &reason)
-                    .await?;
+                tx.insert_share_event(
+                    &id,
+                    "hub",
+                    "",
+                    "refused_negative_list",
+                    RequestState::Refused,
+                    &reason,
+                )
+                .await?;
             }
             ShareType::Unconditional => {
-                tx.insert_share_event(&id, "hub", "", "compliance_passed", "pending", "")
-                    .await?;
+                tx.insert_share_event(
+                    &id,
+                    "hub",
+                    "",
+                    "compliance_passed",
+                    RequestState::Pending,
+                    "",
+                )
+                .await?;
                 let gid = grant.id.clone();
                 tx.insert_grant(&grant).await?;
-                tx.set_request_state(&id, &["pending"], "granted", Some("hub"), "", Some(&gid))
-                    .await?;
+                tx.set_request_state(
+                    &id,
+                    &[RequestState::Pending],
+                    RequestState::Granted,
+                    Some("hub"),
+                    "",
+                    Some(&gid),
+                )
+                .await?;
                 tx.insert_share_event(
                     &id,
                     "hub",
                     "",
                     "granted",
-                    "granted",
+                    RequestState::Granted,
                     "无条件共享，合规审查通过 / unconditional, compliance check passed",
                 )
                 .await?;
@@ -421,12 +513,12 @@ impl Sharing {
             Target::Share {
                 provider: &r.provider,
                 consumer: &r.consumer,
-                escalated: r.state == "escalated",
+                escalated: r.state.is_escalated(),
             },
         )?;
         let events = self.inner.store.share_events(id).await?;
-        let overdue = matches!(r.state.as_str(), "pending" | "escalated")
-            && r.due_at.as_deref().is_some_and(|d| d < now().as_str());
+        let overdue =
+            r.state.awaits_decision() && r.due_at.as_deref().is_some_and(|d| d < now().as_str());
         Ok(RequestView {
             request: r,
             events,
@@ -439,7 +531,7 @@ impl Sharing {
         &self,
         actor: &Actor,
         department: Option<&str>,
-        states: &[&str],
+        states: &[RequestState],
     ) -> Result<Vec<ShareRequestRow>> {
         let filter = match department {
             Some(d) => {
@@ -459,7 +551,7 @@ impl Sharing {
             }
         };
         let filter = RequestFilter {
-            states: states.iter().map(|s| s.to_string()).collect(),
+            states: states.to_vec(),
             limit: 1000,
             ..filter
         };
@@ -469,33 +561,19 @@ impl Sharing {
     /// The provider's inbox: requests waiting for its decision, oldest deadline first; for
     /// the hub, escalated ones too.
     pub async fn inbox(&self, actor: &Actor) -> Result<Vec<ShareRequestRow>> {
-        let mut list = if actor.role == shuniu_types::Role::HubOperator {
-            self.inner
-                .store
-                .share_requests(&RequestFilter {
-                    states: vec!["pending".into(), "escalated".into()],
-                    limit: 1000,
-                    ..Default::default()
-                })
-                .await?
-        } else {
-            decide(
-                actor,
-                Action::ReadSharing,
-                Target::SharingOf {
-                    department: &actor.department,
-                },
-            )?;
-            self.inner
-                .store
-                .share_requests(&RequestFilter {
-                    provider: Some(actor.department.clone()),
-                    states: vec!["pending".into(), "escalated".into()],
-                    limit: 1000,
-                    ..Default::default()
-                })
-                .await?
-        };
+        let provider = require_scope(actor, Action::ReadSharing)?
+            .department()
+            .map(str::to_string);
+        let mut list = self
+            .inner
+            .store
+            .share_requests(&RequestFilter {
+                provider,
+                states: vec![RequestState::Pending, RequestState::Escalated],
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?;
         list.sort_by(|a, b| a.due_at.cmp(&b.due_at));
         Ok(list)
     }
@@ -524,9 +602,9 @@ impl Sharing {
                 escalated: false,
             },
         )?;
-        if !matches!(r.state.as_str(), "pending" | "escalated") {
+        if !r.state.awaits_decision() {
             return Err(SharingError::state(
-                format!("申请已处理（{}），不能再审批", r.state),
+                format!("申请已处理（{}），不能再审批", r.state.zh()),
                 format!(
                     "the request is already {}; it cannot be decided again",
                     r.state
@@ -539,7 +617,7 @@ impl Sharing {
             Target::Share {
                 provider: &r.provider,
                 consumer: &r.consumer,
-                escalated: r.state == "escalated",
+                escalated: r.state.is_escalated(),
             },
         )?;
         if !d.approve && d.reason.trim().is_empty() {
@@ -550,8 +628,7 @@ impl Sharing {
             ));
         }
         let rec = self.inner.catalog.get(actor, &r.resource_code).await?;
-        let mut tx = self.inner.store.begin().await?;
-        let from = ["pending", "escalated"];
+        let by = Mover::Actor(actor);
         if d.approve {
             let mut terms: GrantTerms = serde_json::from_value(
                 r.spec.get("terms").cloned().unwrap_or_default(),
@@ -588,69 +665,26 @@ impl Sharing {
             terms.expires_at = (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339();
             let grant = new_grant(&rec, &r.consumer, &r.application_id, Some(&r.id), &terms)?;
             let gid = grant.id.clone();
-            tx.insert_grant(&grant).await?;
-            tx.set_request_state(
-                id,
-                &from,
-                "granted",
-                Some(&actor.principal),
-                d.reason.trim(),
-                Some(&gid),
-            )
-            .await
-            .map_err(|_| {
-                SharingError::state("申请已被他人处理", "someone else decided the request first")
-            })?;
-            tx.insert_share_event(
-                id,
-                &actor.principal,
-                &actor.department,
+            self.move_request(
+                &r,
+                RequestState::Granted,
+                by,
                 "approved",
-                "granted",
                 d.reason.trim(),
-            )
-            .await?;
-            tx.commit().await?;
-            self.audit_admin(
-                actor,
-                "sharing.approve",
-                &r.resource_code,
-                &r.provider,
-                id,
-                gid.clone(),
+                Some(&grant),
+                ("sharing.approve", gid),
             )
             .await?;
             self.inner.directory.reload().await?;
         } else {
-            tx.set_request_state(
-                id,
-                &from,
+            self.move_request(
+                &r,
+                RequestState::Refused,
+                by,
                 "refused",
-                Some(&actor.principal),
                 d.reason.trim(),
                 None,
-            )
-            .await
-            .map_err(|_| {
-                SharingError::state("申请已被他人处理", "someone else decided the request first")
-            })?;
-            tx.insert_share_event(
-                id,
-                &actor.principal,
-                &actor.department,
-                "refused",
-                "refused",
-                d.reason.trim(),
-            )
-            .await?;
-            tx.commit().await?;
-            self.audit_admin(
-                actor,
-                "sharing.refuse",
-                &r.resource_code,
-                &r.provider,
-                id,
-                d.reason.trim().to_string(),
+                ("sharing.refuse", d.reason.trim().to_string()),
             )
             .await?;
         }
@@ -663,7 +697,7 @@ impl Sharing {
             .inner
             .store
             .share_requests(&RequestFilter {
-                states: vec!["pending".into()],
+                states: vec![RequestState::Pending],
                 limit: 10_000,
                 ..Default::default()
             })
@@ -672,28 +706,23 @@ impl Sharing {
         let mut n = 0;
         for r in pending {
             if r.due_at.as_deref().is_some_and(|d| d < now_s.as_str()) {
-                let mut tx = self.inner.store.begin().await?;
-                if tx
-                    .set_request_state(&r.id, &["pending"], "escalated", None, "", None)
+                match self
+                    .move_request(
+                        &r,
+                        RequestState::Escalated,
+                        Mover::Hub,
+                        "escalated",
+                        "逾期未审批，提交大数据局 / overdue, escalated to the hub",
+                        None,
+                        ("sharing.escalate", String::new()),
+                    )
                     .await
-                    .is_err()
                 {
-                    continue;
+                    Ok(()) => {}
+                    // Decided meanwhile by someone else: nothing to escalate.
+                    Err(SharingError::State { .. }) => continue,
+                    Err(e) => return Err(e),
                 }
-                tx.insert_share_event(
-                    &r.id,
-                    "hub",
-                    "",
-                    "escalated",
-                    "escalated",
-                    "逾期未审批，提交大数据局 / overdue, escalated to the hub",
-                )
-                .await?;
-                tx.commit().await?;
-                let e = Entry::by(Kind::Admin, "sharing.escalate", "system", "")
-                    .resource(&r.resource_code, &r.provider)
-                    .target(&r.id);
-                self.inner.audit.record(e).await?;
                 n += 1;
             }
         }
@@ -704,11 +733,15 @@ impl Sharing {
         let now_s = chrono::Utc::now();
         let mut n = 0;
         for g in self.inner.store.grants().await? {
-            if g.state == "active"
+            if g.state.is_active()
                 && chrono::DateTime::parse_from_rfc3339(&g.expires_at).is_ok_and(|t| t < now_s)
             {
                 let mut tx = self.inner.store.begin().await?;
-                if tx.set_grant_state(&g.id, "expired", None, "").await.is_ok() {
+                if tx
+                    .set_grant_state(&g.id, GrantState::Expired, None, "")
+                    .await
+                    .is_ok()
+                {
                     tx.commit().await?;
                     n += 1;
                 }
@@ -785,11 +818,14 @@ impl Sharing {
             ));
         }
         let mut tx = self.inner.store.begin().await?;
-        tx.set_grant_state(id, "revoked", Some(&actor.principal), reason.trim())
-            .await
-            .map_err(|_| {
-                SharingError::state("授权已不在有效状态", "the grant is no longer active")
-            })?;
+        tx.set_grant_state(
+            id,
+            GrantState::Revoked,
+            Some(&actor.principal),
+            reason.trim(),
+        )
+        .await
+        .map_err(|_| SharingError::state("授权已不在有效状态", "the grant is no longer active"))?;
         tx.commit().await?;
         // Before this returns, the hot path refuses the grant.
         self.inner.directory.reload().await?;
@@ -849,11 +885,10 @@ impl Sharing {
             description: input.description.trim().to_string(),
             resource_code: input.resource_code.clone().filter(|c| !c.trim().is_empty()),
             state: if routed_to.is_some() {
-                "routed"
+                DemandState::Routed
             } else {
-                "open"
-            }
-            .into(),
+                DemandState::Open
+            },
             routed_to,
             answer: String::new(),
             satisfied: None,
@@ -886,7 +921,7 @@ impl Sharing {
             .demand(id)
             .await?
             .ok_or_else(|| SharingError::NotFound(format!("demand {id}")))?;
-        if d.state == "answered" {
+        if !d.state.is_awaiting() {
             return Err(SharingError::state(
                 "需求已答复",
                 "the demand has been answered",
@@ -896,7 +931,7 @@ impl Sharing {
             return Err(SharingError::NotFound(format!("department {department}")));
         }
         d.routed_to = Some(department.to_string());
-        d.state = "routed".into();
+        d.state = DemandState::Routed;
         let mut tx = self.inner.store.begin().await?;
         tx.update_demand(&d).await?;
         tx.commit().await?;
@@ -928,7 +963,7 @@ impl Sharing {
                 routed_to: d.routed_to.as_deref(),
             },
         )?;
-        if d.state == "answered" {
+        if !d.state.is_awaiting() {
             return Err(SharingError::state(
                 "需求已答复",
                 "the demand has been answered",
@@ -945,7 +980,7 @@ impl Sharing {
             self.inner.catalog.get(actor, code).await?;
             d.resource_code = Some(code.to_string());
         }
-        d.state = "answered".into();
+        d.state = DemandState::Answered;
         d.answer = a.answer.trim().to_string();
         d.satisfied = Some(a.satisfied);
         d.answered_at = Some(now());
@@ -960,24 +995,18 @@ impl Sharing {
     }
 
     pub async fn demands(&self, actor: &Actor) -> Result<Vec<DemandRow>> {
-        if decide(actor, Action::ReadSharing, Target::Hub).is_ok() {
-            return Ok(self.inner.store.demands(None).await?);
-        }
-        decide(
-            actor,
-            Action::ReadSharing,
-            Target::SharingOf {
-                department: &actor.department,
-            },
-        )?;
-        Ok(self.inner.store.demands(Some(&actor.department)).await?)
+        let scope = require_scope(actor, Action::ReadSharing)?;
+        Ok(self.inner.store.demands(scope.department()).await?)
     }
 
     /// The satisfaction rate, pending and overdue requests, active grants and the unified
     /// service's share of data accesses. Public figures: every department sees them.
     pub async fn stats(&self) -> Result<SharingStats> {
         let demands = self.inner.store.demands(None).await?;
-        let answered: Vec<_> = demands.iter().filter(|d| d.state == "answered").collect();
+        let answered: Vec<_> = demands
+            .iter()
+            .filter(|d| d.state == DemandState::Answered)
+            .collect();
         let satisfied = answered
             .iter()
             .filter(|d| d.satisfied == Some(true))
@@ -993,13 +1022,12 @@ impl Sharing {
         let now_s = now();
         let pending = requests
             .iter()
-            .filter(|r| matches!(r.state.as_str(), "pending" | "escalated"))
+            .filter(|r| r.state.awaits_decision())
             .count();
         let overdue = requests
             .iter()
             .filter(|r| {
-                matches!(r.state.as_str(), "pending" | "escalated")
-                    && r.due_at.as_deref().is_some_and(|d| d < now_s.as_str())
+                r.state.awaits_decision() && r.due_at.as_deref().is_some_and(|d| d < now_s.as_str())
             })
             .count();
         let grants_active = self
@@ -1008,7 +1036,7 @@ impl Sharing {
             .grants()
             .await?
             .iter()
-            .filter(|g| g.state == "active")
+            .filter(|g| g.state.is_active())
             .count();
         let since = (chrono::Utc::now() - chrono::Duration::days(30)).to_rfc3339();
         let channels = self.inner.store.audit_channels(&since).await?;
@@ -1155,14 +1183,12 @@ impl Sharing {
     /// The active API applications of the actor's department (the systems a request can be
     /// for); the hub sees all.
     pub async fn applications_for(&self, actor: &Actor) -> Result<Vec<shuniu_store::Application>> {
+        let scope = shuniu_policy::scope(actor, Action::RequestShare);
         let all = self.inner.store.applications().await?;
         Ok(all
             .into_iter()
             .filter(|a| a.revoked_at.is_none())
-            .filter(|a| {
-                actor.role == shuniu_types::Role::HubOperator
-                    || a.department_code == actor.department
-            })
+            .filter(|a| scope.covers([a.department_code.as_str()]))
             .collect())
     }
 }

@@ -20,13 +20,16 @@ mod loads;
 mod open;
 mod quality;
 mod rows;
+mod schema;
 mod sharing;
 pub use audit::*;
 pub use loads::*;
 pub use open::*;
 pub use quality::*;
 pub use rows::*;
+pub use schema::{ColumnShape, IndexShape, SchemaShape};
 pub use sharing::*;
+use shuniu_types::{Classified, ErrorKind, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -64,6 +67,10 @@ impl StoreError {
         }
     }
 
+    pub fn message_zh(&self) -> String {
+        self.problem().message_zh
+    }
+
     /// Unique-constraint violations become `Conflict` so that callers can say what clashed.
     fn from_insert(e: sqlx::Error, what: impl Into<String>) -> StoreError {
         if let sqlx::Error::Database(db) = &e
@@ -72,6 +79,46 @@ impl StoreError {
             return StoreError::Conflict { what: what.into() };
         }
         StoreError::Database(e)
+    }
+}
+
+impl Classified for StoreError {
+    fn problem(&self) -> Problem {
+        match self {
+            StoreError::NotFound { what } => Problem::new(
+                ErrorKind::NotFound,
+                self.code(),
+                format!("{what} 不存在"),
+                format!("{what} not found"),
+            ),
+            StoreError::Conflict { what } => Problem::new(
+                ErrorKind::Conflict,
+                self.code(),
+                format!("{what} 已存在"),
+                format!("{what} already exists"),
+            ),
+            StoreError::VersionMismatch {
+                what,
+                expected,
+                found,
+            } => Problem::new(
+                ErrorKind::Conflict,
+                self.code(),
+                format!(
+                    "{what} 已被他人修改（期望版本 {expected}，当前版本 {found}），请刷新后重试"
+                ),
+                format!(
+                    "{what} was changed by someone else (expected version {expected}, now {found}); reload and retry"
+                ),
+            ),
+            StoreError::Database(_) => Problem::new(
+                ErrorKind::Unavailable,
+                self.code(),
+                "数据库暂不可用，请稍后重试",
+                "the database is unavailable; retry later",
+            ),
+            _ => Problem::internal(self.code(), self),
+        }
     }
 }
 
@@ -772,6 +819,16 @@ where
     T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     row.try_get(col).map_err(StoreError::Database)
+}
+
+/// A code column read into its type (a state, a status): unknown text is corrupt data.
+pub(crate) fn code_of<T>(row: &AnyRow, col: &str) -> Result<T>
+where
+    T: std::str::FromStr,
+{
+    let text: String = get(row, col)?;
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{col} “{text}”")))
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<Role> {

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, Tx, get, now};
+use crate::{Result, Store, StoreError, Tx, code_of, get, now};
+use shuniu_types::states::LoadStatus;
 
 /// One load into a resource's dataset: who, what, how much, and how it ended.
 #[derive(Debug, Clone, Serialize)]
@@ -15,7 +16,7 @@ pub struct LoadRecord {
     pub resource_code: String,
     pub mode: String,
     /// running, succeeded, failed or interrupted.
-    pub status: String,
+    pub status: LoadStatus,
     pub principal: String,
     pub department_code: String,
     pub connector_id: Option<String>,
@@ -55,7 +56,7 @@ impl LoadRecord {
             id: get(r, "id")?,
             resource_code: get(r, "resource_code")?,
             mode: get(r, "mode")?,
-            status: get(r, "status")?,
+            status: code_of(r, "status")?,
             principal: get(r, "principal")?,
             department_code: get(r, "department_code")?,
             connector_id: get(r, "connector_id")?,
@@ -110,7 +111,7 @@ pub struct LoadProgress {
 /// How a load ended.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOutcome {
-    pub status: String,
+    pub status: LoadStatus,
     pub source_encoding: Option<String>,
     pub source_sm3: Option<String>,
     pub source_bytes: i64,
@@ -331,7 +332,7 @@ impl Tx {
              WHERE id = $1",
         )
         .bind(id)
-        .bind(&o.status)
+        .bind(o.status.code())
         .bind(&o.source_encoding)
         .bind(&o.source_sm3)
         .bind(o.source_bytes)

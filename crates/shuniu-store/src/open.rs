@@ -7,7 +7,8 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 
 use crate::quality::json;
-use crate::{Result, Store, StoreError, Tx, get, now};
+use crate::{Result, Store, StoreError, Tx, code_of, get, now};
+use shuniu_types::states::OpenApplicationState;
 
 /// A publication: what the portal serves for one resource.
 #[derive(Debug, Clone, Serialize)]
@@ -88,7 +89,7 @@ pub struct OpenApplicationRow {
     pub applicant: String,
     pub purpose: String,
     /// pending, approved, refused
-    pub state: String,
+    pub state: OpenApplicationState,
     pub has_token: bool,
     pub decided_by: Option<String>,
     pub reason: String,
@@ -107,7 +108,7 @@ impl OpenApplicationRow {
             provider: get(r, "provider")?,
             applicant: get(r, "applicant")?,
             purpose: get(r, "purpose")?,
-            state: get(r, "state")?,
+            state: code_of(r, "state")?,
             has_token: get::<Option<String>>(r, "token_hash")?.is_some(),
             decided_by: get(r, "decided_by")?,
             reason: get(r, "reason")?,
@@ -184,23 +185,6 @@ impl Store {
             .as_ref()
             .map(PublicationRow::from_row)
             .transpose()
-    }
-
-    /// Adds to the counters of one dataset.
-    pub async fn add_open_counters(&self, code: &str, add: OpenCounters) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO open_stats (code, views, downloads, api_calls) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (code) DO UPDATE SET views = open_stats.views + excluded.views,
-               downloads = open_stats.downloads + excluded.downloads,
-               api_calls = open_stats.api_calls + excluded.api_calls",
-        )
-        .bind(code)
-        .bind(add.views)
-        .bind(add.downloads)
-        .bind(add.api_calls)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     pub async fn open_counters(&self) -> Result<HashMap<String, OpenCounters>> {
@@ -421,7 +405,7 @@ impl Tx {
         .bind(&a.provider)
         .bind(&a.applicant)
         .bind(&a.purpose)
-        .bind(&a.state)
+        .bind(a.state.code())
         .bind(&a.reason)
         .bind(&a.created_at)
         .execute(&mut *self.tx)
@@ -433,7 +417,7 @@ impl Tx {
     pub async fn decide_open_application(
         &mut self,
         id: &str,
-        state: &str,
+        state: OpenApplicationState,
         by: &str,
         reason: &str,
     ) -> Result<bool> {
@@ -441,7 +425,7 @@ impl Tx {
             "UPDATE open_applications SET state = $1, decided_by = $2, reason = $3, decided_at = $4
              WHERE id = $5 AND state = 'pending'",
         )
-        .bind(state)
+        .bind(state.code())
         .bind(by)
         .bind(reason)
         .bind(now())
@@ -492,5 +476,26 @@ impl Tx {
         .execute(&mut *self.tx)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+}
+
+/// Writes of the background work (counters, job progress, deliveries), each in a transaction
+/// like every other write.
+impl Tx {
+    /// Adds to the counters of one dataset.
+    pub async fn add_open_counters(&mut self, code: &str, add: OpenCounters) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO open_stats (code, views, downloads, api_calls) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (code) DO UPDATE SET views = open_stats.views + excluded.views,
+               downloads = open_stats.downloads + excluded.downloads,
+               api_calls = open_stats.api_calls + excluded.api_calls",
+        )
+        .bind(code)
+        .bind(add.views)
+        .bind(add.downloads)
+        .bind(add.api_calls)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 }

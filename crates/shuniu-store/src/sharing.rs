@@ -5,7 +5,8 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 
 use crate::quality::json;
-use crate::{Result, Store, StoreError, Tx, get, now};
+use crate::{Result, Store, StoreError, Tx, code_of, get, now};
+use shuniu_types::states::{DeliveryState, DemandState, GrantState, JobState, RequestState};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DemandRow {
@@ -16,7 +17,7 @@ pub struct DemandRow {
     pub resource_code: Option<String>,
     pub routed_to: Option<String>,
     /// open, routed, answered, closed
-    pub state: String,
+    pub state: DemandState,
     pub answer: String,
     pub satisfied: Option<bool>,
     pub filed_by: String,
@@ -34,7 +35,7 @@ impl DemandRow {
             description: get(r, "description")?,
             resource_code: get(r, "resource_code")?,
             routed_to: get(r, "routed_to")?,
-            state: get(r, "state")?,
+            state: code_of(r, "state")?,
             answer: get(r, "answer")?,
             satisfied: get::<Option<i64>>(r, "satisfied")?.map(|v| v != 0),
             filed_by: get(r, "filed_by")?,
@@ -54,7 +55,7 @@ pub struct ShareRequestRow {
     pub application_id: String,
     pub share_type: String,
     /// pending, escalated, granted, refused, withdrawn
-    pub state: String,
+    pub state: RequestState,
     /// What was asked: fields, purpose, scenario, legal basis, duration, services, scope.
     pub spec: serde_json::Value,
     pub due_at: Option<String>,
@@ -78,7 +79,7 @@ impl ShareRequestRow {
             consumer: get(r, "consumer")?,
             application_id: get(r, "application_id")?,
             share_type: get(r, "share_type")?,
-            state: get(r, "state")?,
+            state: code_of(r, "state")?,
             spec: json(r, "spec")?,
             due_at: get(r, "due_at")?,
             requested_by: get(r, "requested_by")?,
@@ -98,7 +99,7 @@ pub struct ShareEventRow {
     pub principal: String,
     pub department: String,
     pub action: String,
-    pub state: String,
+    pub state: RequestState,
     pub reason: String,
 }
 
@@ -112,7 +113,7 @@ pub struct GrantRow {
     pub application_id: String,
     pub terms: serde_json::Value,
     /// active, revoked, expired
-    pub state: String,
+    pub state: GrantState,
     pub expires_at: String,
     pub created_at: String,
     pub updated_at: String,
@@ -133,7 +134,7 @@ impl GrantRow {
             consumer: get(r, "consumer")?,
             application_id: get(r, "application_id")?,
             terms: json(r, "terms")?,
-            state: get(r, "state")?,
+            state: code_of(r, "state")?,
             expires_at: get(r, "expires_at")?,
             created_at: get(r, "created_at")?,
             updated_at: get(r, "updated_at")?,
@@ -188,7 +189,7 @@ pub struct DeliveryRow {
     pub to_cursor: String,
     pub changes: i64,
     /// pending, delivered, dead
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i64,
     pub next_attempt_at: String,
     pub last_error: String,
@@ -204,7 +205,7 @@ impl DeliveryRow {
             from_cursor: get(r, "from_cursor")?,
             to_cursor: get(r, "to_cursor")?,
             changes: get(r, "changes")?,
-            state: get(r, "state")?,
+            state: code_of(r, "state")?,
             attempts: get(r, "attempts")?,
             next_attempt_at: get(r, "next_attempt_at")?,
             last_error: get(r, "last_error")?,
@@ -226,7 +227,7 @@ pub struct ComparisonJobRow {
     pub consumer: String,
     pub version: Option<i64>,
     /// running, finished, failed
-    pub state: String,
+    pub state: JobState,
     pub keys_total: i64,
     pub keys_done: i64,
     pub found: i64,
@@ -244,7 +245,7 @@ impl ComparisonJobRow {
             application_id: get(r, "application_id")?,
             consumer: get(r, "consumer")?,
             version: get(r, "version")?,
-            state: get(r, "state")?,
+            state: code_of(r, "state")?,
             keys_total: get(r, "keys_total")?,
             keys_done: get(r, "keys_done")?,
             found: get(r, "found")?,
@@ -271,7 +272,7 @@ pub struct RequestFilter {
     pub consumer: Option<String>,
     /// Requests where this department is either side.
     pub department: Option<String>,
-    pub states: Vec<String>,
+    pub states: Vec<RequestState>,
     pub limit: i64,
 }
 
@@ -338,7 +339,11 @@ impl Store {
             sql.push_str(&format!(" AND (provider = {n} OR consumer = {n})"));
         }
         if !f.states.is_empty() {
-            let ns: Vec<String> = f.states.iter().map(|s| next(s, &mut binds)).collect();
+            let ns: Vec<String> = f
+                .states
+                .iter()
+                .map(|s| next(s.code(), &mut binds))
+                .collect();
             sql.push_str(&format!(" AND state IN ({})", ns.join(", ")));
         }
         sql.push_str(&format!(
@@ -369,7 +374,7 @@ impl Store {
                     principal: get(r, "principal")?,
                     department: get(r, "department")?,
                     action: get(r, "action")?,
-                    state: get(r, "state")?,
+                    state: code_of(r, "state")?,
                     reason: get(r, "reason")?,
                 })
             })
@@ -447,7 +452,7 @@ impl Store {
     pub async fn deliveries(
         &self,
         subscription_id: Option<&str>,
-        state: Option<&str>,
+        state: Option<DeliveryState>,
         limit: i64,
     ) -> Result<Vec<DeliveryRow>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -456,7 +461,7 @@ impl Store {
              ORDER BY created_at DESC, id DESC LIMIT $3"
         )))
         .bind(subscription_id.unwrap_or(""))
-        .bind(state.unwrap_or(""))
+        .bind(state.map_or("", DeliveryState::code))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -541,86 +546,6 @@ impl Store {
         }
         tx.commit().await
     }
-
-    pub async fn update_comparison_progress(&self, id: &str, done: i64, found: i64) -> Result<()> {
-        sqlx::query("UPDATE comparison_jobs SET keys_done = $1, found = $2 WHERE id = $3")
-            .bind(done)
-            .bind(found)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn finish_comparison(
-        &self,
-        id: &str,
-        state: &str,
-        total: i64,
-        found: i64,
-        error: &str,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE comparison_jobs SET state = $1, keys_total = $2, keys_done = $2, found = $3,
-                    error = $4, finished_at = $5 WHERE id = $6",
-        )
-        .bind(state)
-        .bind(total)
-        .bind(found)
-        .bind(error)
-        .bind(now())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn insert_comparison_job(&self, j: &ComparisonJobRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO comparison_jobs (id, grant_id, resource_code, application_id, consumer,
-                 version, state, keys_total, keys_done, found, error, created_at, finished_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, 0, '', $8, NULL)",
-        )
-        .bind(&j.id)
-        .bind(&j.grant_id)
-        .bind(&j.resource_code)
-        .bind(&j.application_id)
-        .bind(&j.consumer)
-        .bind(j.version)
-        .bind(&j.state)
-        .bind(&j.created_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn record_delivery_attempt(
-        &self,
-        id: &str,
-        state: &str,
-        attempts: i64,
-        next_attempt_at: &str,
-        error: &str,
-    ) -> Result<()> {
-        let delivered = if state == "delivered" {
-            Some(now())
-        } else {
-            None
-        };
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3,
-                    last_error = $4, delivered_at = $5 WHERE id = $6",
-        )
-        .bind(state)
-        .bind(attempts)
-        .bind(next_attempt_at)
-        .bind(error)
-        .bind(delivered)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
 }
 
 impl Tx {
@@ -636,7 +561,7 @@ impl Tx {
         .bind(&d.description)
         .bind(d.resource_code.clone())
         .bind(d.routed_to.clone())
-        .bind(&d.state)
+        .bind(d.state.code())
         .bind(&d.answer)
         .bind(&d.filed_by)
         .bind(&d.created_at)
@@ -652,7 +577,7 @@ impl Tx {
         )
         .bind(d.resource_code.clone())
         .bind(d.routed_to.clone())
-        .bind(&d.state)
+        .bind(d.state.code())
         .bind(&d.answer)
         .bind(d.satisfied.map(i64::from))
         .bind(now())
@@ -676,7 +601,7 @@ impl Tx {
         .bind(&r.consumer)
         .bind(&r.application_id)
         .bind(&r.share_type)
-        .bind(&r.state)
+        .bind(r.state.code())
         .bind(r.spec.to_string())
         .bind(r.due_at.clone())
         .bind(&r.requested_by)
@@ -694,8 +619,8 @@ impl Tx {
     pub async fn set_request_state(
         &mut self,
         id: &str,
-        from: &[&str],
-        state: &str,
+        from: &[RequestState],
+        state: RequestState,
         decided_by: Option<&str>,
         reason: &str,
         grant_id: Option<&str>,
@@ -708,19 +633,22 @@ impl Tx {
             placeholders.join(", ")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(state)
+            .bind(state.code())
             .bind(decided_by.map(str::to_string))
             .bind(reason)
             .bind(grant_id.map(str::to_string))
             .bind(now())
             .bind(id);
         for f in from {
-            q = q.bind(*f);
+            q = q.bind(f.code());
         }
         let r = q.execute(&mut *self.tx).await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::Conflict {
-                what: format!("request {id} is no longer {}", from.join("/")),
+                what: format!(
+                    "request {id} is no longer {}",
+                    from.iter().map(|s| s.code()).collect::<Vec<_>>().join("/")
+                ),
             });
         }
         Ok(())
@@ -732,7 +660,7 @@ impl Tx {
         principal: &str,
         department: &str,
         action: &str,
-        state: &str,
+        state: RequestState,
         reason: &str,
     ) -> Result<()> {
         let row = sqlx::query(
@@ -752,7 +680,7 @@ impl Tx {
         .bind(principal)
         .bind(department)
         .bind(action)
-        .bind(state)
+        .bind(state.code())
         .bind(reason)
         .execute(&mut *self.tx)
         .await?;
@@ -772,7 +700,7 @@ impl Tx {
         .bind(&g.consumer)
         .bind(&g.application_id)
         .bind(g.terms.to_string())
-        .bind(&g.state)
+        .bind(g.state.code())
         .bind(&g.expires_at)
         .bind(&g.created_at)
         .execute(&mut *self.tx)
@@ -783,7 +711,7 @@ impl Tx {
     pub async fn set_grant_state(
         &mut self,
         id: &str,
-        state: &str,
+        state: GrantState,
         by: Option<&str>,
         reason: &str,
     ) -> Result<()> {
@@ -791,7 +719,7 @@ impl Tx {
             "UPDATE grants SET state = $1, revoked_by = COALESCE($2, revoked_by),
                     revoke_reason = $3, updated_at = $4 WHERE id = $5 AND state = 'active'",
         )
-        .bind(state)
+        .bind(state.code())
         .bind(by.map(str::to_string))
         .bind(reason)
         .bind(now())
@@ -881,6 +809,95 @@ impl Tx {
             .bind(id)
             .execute(&mut *self.tx)
             .await?;
+        Ok(())
+    }
+}
+
+/// Writes of the background work (counters, job progress, deliveries), each in a transaction
+/// like every other write.
+impl Tx {
+    pub async fn update_comparison_progress(
+        &mut self,
+        id: &str,
+        done: i64,
+        found: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE comparison_jobs SET keys_done = $1, found = $2 WHERE id = $3")
+            .bind(done)
+            .bind(found)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn finish_comparison(
+        &mut self,
+        id: &str,
+        state: JobState,
+        total: i64,
+        found: i64,
+        error: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE comparison_jobs SET state = $1, keys_total = $2, keys_done = $2, found = $3,
+                    error = $4, finished_at = $5 WHERE id = $6",
+        )
+        .bind(state.code())
+        .bind(total)
+        .bind(found)
+        .bind(error)
+        .bind(now())
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_comparison_job(&mut self, j: &ComparisonJobRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO comparison_jobs (id, grant_id, resource_code, application_id, consumer,
+                 version, state, keys_total, keys_done, found, error, created_at, finished_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, 0, '', $8, NULL)",
+        )
+        .bind(&j.id)
+        .bind(&j.grant_id)
+        .bind(&j.resource_code)
+        .bind(&j.application_id)
+        .bind(&j.consumer)
+        .bind(j.version)
+        .bind(j.state.code())
+        .bind(&j.created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_delivery_attempt(
+        &mut self,
+        id: &str,
+        state: DeliveryState,
+        attempts: i64,
+        next_attempt_at: &str,
+        error: &str,
+    ) -> Result<()> {
+        let delivered = if state == DeliveryState::Delivered {
+            Some(now())
+        } else {
+            None
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3,
+                    last_error = $4, delivered_at = $5 WHERE id = $6",
+        )
+        .bind(state.code())
+        .bind(attempts)
+        .bind(next_attempt_at)
+        .bind(error)
+        .bind(delivered)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 }

@@ -58,3 +58,116 @@ impl std::fmt::Display for FieldError {
 }
 
 impl std::error::Error for FieldError {}
+
+/// What kind of failure an error is. Every engine error is classified once, by its own crate
+/// ([`Classified`]); the server maps each kind once to an HTTP status, a console or portal
+/// page and a CKAN error type, so no caller ever matches on another crate's error variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The request cannot be read at all (bad syntax, unknown parameter shapes): 400.
+    BadRequest,
+    /// The request was read but what it asks is invalid; `fields` names each offence: 422.
+    Invalid,
+    /// Who is asking is not established (no or bad credentials): 401.
+    Unauthenticated,
+    /// The actor is known and refused: 403.
+    Denied,
+    /// The thing does not exist, or the actor may not learn that it exists: 404.
+    NotFound,
+    /// The thing is not in a state that allows this, or was changed meanwhile: 409.
+    Conflict,
+    /// Past a rate limit or quota; `retry_after` says when to try again: 429.
+    Limited,
+    /// A service the hub depends on (the control plane, the audit log) is down; retry: 503.
+    Unavailable,
+    /// A fault of the hub. The user sees a generic message; the detail goes to the log: 500.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Whether the fault is the hub's (logged as an error) rather than the caller's.
+    pub fn is_server_fault(self) -> bool {
+        matches!(self, ErrorKind::Unavailable | ErrorKind::Internal)
+    }
+}
+
+/// An error explained for people and programs: its kind, a stable code, messages in both
+/// console languages and, for invalid input, every offending field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub kind: ErrorKind,
+    /// Stable machine-readable code, e.g. `VALIDATION_FAILED`. Never changes once shipped.
+    pub code: &'static str,
+    pub message_zh: String,
+    pub message_en: String,
+    pub fields: Vec<FieldError>,
+    /// Seconds until a retry may succeed (`Limited`).
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(
+        kind: ErrorKind,
+        code: &'static str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> Problem {
+        Problem {
+            kind,
+            code,
+            message_zh: zh.into(),
+            message_en: en.into(),
+            fields: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Invalid input, every offending field named.
+    pub fn invalid_fields(errors: &[FieldError]) -> Problem {
+        Problem {
+            fields: errors.to_vec(),
+            ..Problem::new(
+                ErrorKind::Invalid,
+                "VALIDATION_FAILED",
+                format!("有 {} 处填写有误", errors.len()),
+                format!("{} field(s) are invalid", errors.len()),
+            )
+        }
+    }
+
+    /// A fault of the hub, explained by `detail` (for the log; pages show a generic text).
+    pub fn internal(code: &'static str, detail: &dyn std::fmt::Display) -> Problem {
+        Problem::new(
+            ErrorKind::Internal,
+            code,
+            format!("内部错误：{detail}"),
+            format!("internal error: {detail}"),
+        )
+    }
+
+    /// The message in the language asked for.
+    pub fn message(&self, english: bool) -> &str {
+        if english {
+            &self.message_en
+        } else {
+            &self.message_zh
+        }
+    }
+}
+
+/// An error that knows its own [`Problem`]. Each library's error type implements it once,
+/// delegating to the errors it wraps.
+pub trait Classified: std::error::Error + Send + Sync + 'static {
+    fn problem(&self) -> Problem;
+
+    fn kind(&self) -> ErrorKind {
+        self.problem().kind
+    }
+}
+
+impl Classified for FieldError {
+    fn problem(&self) -> Problem {
+        Problem::invalid_fields(std::slice::from_ref(self))
+    }
+}

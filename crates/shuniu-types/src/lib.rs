@@ -15,10 +15,11 @@ pub mod codes;
 pub mod division;
 pub mod error;
 pub mod identity;
+pub mod states;
 pub mod text;
 mod vocab;
 
 pub use catalog::*;
 pub use codes::{CreditCode, DivisionCode, IdNumber, MobileNumber, Sex};
-pub use error::{FieldError, Localized};
+pub use error::{Classified, ErrorKind, FieldError, Localized, Problem};
 pub use identity::*;

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use shuniu_audit::{ConsistencyProof, Entry, InclusionProof, SignedTreeHead, ViewError};
+use shuniu_audit::{ConsistencyProof, Entry, InclusionProof, SignedTreeHead};
 use shuniu_store::{AuditFilter, AuditIndexRow};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -25,24 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(entry))
         .routes(routes!(search))
         .routes(routes!(flows))
-}
-
-impl From<ViewError> for ApiError {
-    fn from(e: ViewError) -> Self {
-        match e {
-            ViewError::Denied(d) if d.hide => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                "条目不存在",
-                "no such entry",
-            ),
-            ViewError::Denied(d) => {
-                ApiError::new(StatusCode::FORBIDDEN, d.code, d.message_zh, d.message_en)
-            }
-            ViewError::Audit(a) => a.into(),
-            ViewError::Store(s) => s.into(),
-        }
-    }
 }
 
 /// A signed tree head (RFC 9162 structure, SM3 root, SM2 signature over

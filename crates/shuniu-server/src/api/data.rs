@@ -89,7 +89,7 @@ impl From<LoadRecord> for LoadView {
             id: l.id,
             resource_code: l.resource_code,
             mode: l.mode,
-            status: l.status,
+            status: l.status.code().to_string(),
             principal: l.principal,
             department_code: l.department_code,
             connector_id: l.connector_id,

@@ -43,7 +43,7 @@ fn json<T: Serialize>(v: &T) -> Json {
     responses((status = 200, body = Object, description = "city_score, departments, datasets, worst_rules, stale, trend, open_tickets, overdue_tickets"),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn overview(State(state): State<AppState>, Caller(actor): Caller) -> Result<Json, ApiError> {
-    Ok(json(&state.aggregation.quality().overview(&actor).await?))
+    Ok(json(&state.quality.overview(&actor).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -65,12 +65,7 @@ async fn report(
     Path(code): Path<String>,
     ApiQuery(q): ApiQuery<VersionQuery>,
 ) -> Result<Json, ApiError> {
-    match state
-        .aggregation
-        .quality()
-        .report(&actor, &code, q.version)
-        .await?
-    {
+    match state.quality.report(&actor, &code, q.version).await? {
         Some(r) => Ok(json(&r)),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -94,8 +89,7 @@ async fn check(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
-            .aggregation
-            .quality()
+            .quality
             .check_version(&actor, &code, q.version)
             .await?,
     ))
@@ -120,7 +114,7 @@ async fn trend(
     Caller(actor): Caller,
     Path(code): Path<String>,
 ) -> Result<axum::Json<Vec<TrendPoint>>, ApiError> {
-    let t = state.aggregation.quality().trend(&actor, &code).await?;
+    let t = state.quality.trend(&actor, &code).await?;
     Ok(axum::Json(
         t.into_iter()
             .map(|(version, score, checked_at, trigger)| TrendPoint {
@@ -143,9 +137,7 @@ async fn list_rules(
     Caller(actor): Caller,
     Path(code): Path<String>,
 ) -> Result<Json, ApiError> {
-    Ok(json(
-        &state.aggregation.quality().rules(&actor, &code).await?,
-    ))
+    Ok(json(&state.quality.rules(&actor, &code).await?))
 }
 
 /// Adds, tunes or switches off a rule (`{"id", "column", "type", …, "enabled"}`). A rule that
@@ -162,13 +154,7 @@ async fn save_rule(
     Path(code): Path<String>,
     ApiJson(spec): ApiJson<RuleSpec>,
 ) -> Result<Json, ApiError> {
-    Ok(json(
-        &state
-            .aggregation
-            .quality()
-            .save_rule(&actor, &code, spec)
-            .await?,
-    ))
+    Ok(json(&state.quality.save_rule(&actor, &code, spec).await?))
 }
 
 /// Removes a saved rule (a derived rule it tuned applies again).
@@ -180,11 +166,7 @@ async fn delete_rule(
     Caller(actor): Caller,
     Path((code, rule_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .aggregation
-        .quality()
-        .delete_rule(&actor, &code, &rule_id)
-        .await?;
+    state.quality.delete_rule(&actor, &code, &rule_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -211,8 +193,7 @@ async fn list_tickets(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
-            .aggregation
-            .quality()
+            .quality
             .tickets(
                 &actor,
                 q.department.as_deref(),
@@ -233,9 +214,7 @@ async fn get_ticket(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> Result<Json, ApiError> {
-    Ok(json(
-        &state.aggregation.quality().ticket(&actor, &id).await?,
-    ))
+    Ok(json(&state.quality.ticket(&actor, &id).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -276,8 +255,7 @@ async fn act_on_ticket(
     })?;
     Ok(json(
         &state
-            .aggregation
-            .quality()
+            .quality
             .act_on_ticket(&actor, &id, action, &req.reason)
             .await?,
     ))
@@ -304,8 +282,7 @@ async fn raise_objection(
     ApiJson(req): ApiJson<ObjectionRequest>,
 ) -> Result<(StatusCode, Json), ApiError> {
     let t = state
-        .aggregation
-        .quality()
+        .quality
         .raise_objection(
             &actor,
             &code,
@@ -326,7 +303,7 @@ async fn list_sources(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.aggregation.quality().sources(&actor).await?))
+    Ok(json(&state.quality.sources(&actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -354,8 +331,7 @@ async fn designate_source(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
-            .aggregation
-            .quality()
+            .quality
             .designate_source(
                 &actor,
                 SourceInput {
@@ -388,8 +364,7 @@ async fn cross_check(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
-            .aggregation
-            .quality()
+            .quality
             .cross_check(&actor, req.attribute.as_deref())
             .await?,
     ))

@@ -55,7 +55,14 @@ async fn list_requests(
     Caller(actor): Caller,
     ApiQuery(q): ApiQuery<RequestsQuery>,
 ) -> Result<Json, ApiError> {
-    let states: Vec<&str> = q.state.as_deref().into_iter().collect();
+    // An unknown state matches no request.
+    let states = match q.state.as_deref() {
+        None => Vec::new(),
+        Some(s) => match shuniu_types::states::RequestState::parse_term(s) {
+            Some(st) => vec![st],
+            None => return Ok(json(&Vec::<shuniu_store::ShareRequestRow>::new())),
+        },
+    };
     Ok(json(
         &state
             .sharing

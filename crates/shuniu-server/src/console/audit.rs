@@ -19,9 +19,10 @@ use shuniu_audit::views::FlowReport;
 use shuniu_store::AuditFilter;
 use shuniu_types::IdNumber;
 
-use super::{ConsoleUser, cookie, error_page, lang_of, page, render, ser};
+use super::{ConsoleUser, page};
 use crate::AppState;
 use crate::i18n::{Lang, t};
+use crate::web::{cookie, error_page, lang_of, render, ser};
 
 const CITIZEN_COOKIE: &str = "shuniu_citizen";
 const CITIZEN_TTL: Duration = Duration::from_secs(30 * 60);
@@ -40,14 +41,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn view_error(lang: Lang, e: ViewError) -> Response {
-    match e {
-        ViewError::Denied(d) => error_page(
-            lang,
-            StatusCode::FORBIDDEN,
-            &lang.pick(d.message_zh, d.message_en),
-        ),
-        e => error_page(lang, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    }
+    crate::web::problem_page(lang, &shuniu_types::Classified::problem(&e))
 }
 
 #[derive(Deserialize, Default, serde::Serialize)]
@@ -262,7 +256,7 @@ async fn flows_page(
         Ok(r) => r,
         Err(e) => return view_error(user.lang, e),
     };
-    let names = super::names(&state).await;
+    let names = tried!(user, super::catalog::names(&state).await);
     page(
         &state,
         &user,
@@ -300,7 +294,10 @@ async fn my_data(State(state): State<AppState>, jar: CookieJar) -> Response {
         Ok(u) => u,
         Err(e) => return view_error(lang, e),
     };
-    let names = super::names(&state).await;
+    let names = match super::catalog::names(&state).await {
+        Ok(n) => n,
+        Err(e) => return crate::web::problem_page(lang, &shuniu_types::Classified::problem(&e)),
+    };
     let uses: Vec<_> = uses
         .into_iter()
         .map(|u| {

@@ -2,7 +2,7 @@
 //! refreshes itself while the load runs), rejected rows, and the hub's SQL page.
 
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -10,9 +10,10 @@ use minijinja::context;
 use shuniu_policy::{Action, Target, decide};
 use tokio::io::AsyncWriteExt;
 
-use super::{ConsoleUser, csrf_rejection, error_page, page, ser};
+use super::{ConsoleUser, page};
 use crate::AppState;
 use crate::api::data::{LoadView, RowsView, UploadQuery, new_upload, rejects_response, start_load};
+use crate::web::{CheckedForm, CheckedMultipart, error_page, ser};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,20 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/sql", get(sql_page).post(sql_submit))
 }
 
-fn aggregate_error(user: &ConsoleUser, e: shuniu_aggregate::AggregateError) -> Response {
-    let status = if e.hidden() {
-        StatusCode::NOT_FOUND
-    } else {
-        match e.code() {
-            "NOT_FOUND" => StatusCode::NOT_FOUND,
-            c if c.starts_with("FORBIDDEN") => StatusCode::FORBIDDEN,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        }
-    };
-    let msg = user.lang.pick(e.message_zh(), e.message_en());
-    error_page(user.lang, status, &msg)
-}
-
 async fn load_page(
     State(state): State<AppState>,
     user: ConsoleUser,
@@ -48,7 +35,7 @@ async fn load_page(
 ) -> Response {
     let r = match state.catalog.get(&user.actor, &code).await {
         Ok(r) => r,
-        Err(e) => return super::catalog_error(&user, e),
+        Err(e) => return user.fail(e),
     };
     if let Err(d) = decide(
         &user.actor,
@@ -61,11 +48,7 @@ async fn load_page(
         let msg = user.lang.pick(d.message_zh, d.message_en);
         return error_page(user.lang, StatusCode::FORBIDDEN, &msg);
     }
-    let mapping = state
-        .aggregation
-        .mapping(&user.actor, &code)
-        .await
-        .unwrap_or_default();
+    let mapping = tried!(user, state.aggregation.mapping(&user.actor, &code).await);
     page(
         &state,
         &user,
@@ -83,9 +66,11 @@ async fn load_page(
 /// the browser to its report.
 async fn load_submit(
     State(state): State<AppState>,
-    user: ConsoleUser,
     Path(code): Path<String>,
-    mut multipart: axum::extract::Multipart,
+    CheckedMultipart {
+        session: user,
+        mut multipart,
+    }: CheckedMultipart<ConsoleUser>,
 ) -> Response {
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut upload = None;
@@ -95,13 +80,8 @@ async fn load_submit(
             Ok(Some(mut field)) => {
                 let name = field.name().unwrap_or_default().to_string();
                 if name == "file" {
-                    // The CSRF token comes first in the form, so a forged upload is refused
-                    // before it is written.
-                    if csrf_rejection(&user, &fields).is_some() {
-                        break;
-                    }
                     if let Err(e) = state.aggregation.may_load(&user.actor, &code).await {
-                        return aggregate_error(&user, e);
+                        return user.fail(e);
                     }
                     filename = field.file_name().unwrap_or("upload").to_string();
                     let (u, mut f) = match new_upload(&state).await {
@@ -141,9 +121,6 @@ async fn load_submit(
             Ok(None) => break,
             Err(e) => return error_page(user.lang, StatusCode::BAD_REQUEST, &e.to_string()),
         }
-    }
-    if let Some(r) = csrf_rejection(&user, &fields) {
-        return r;
     }
     let Some(upload) = upload else {
         return error_page(
@@ -191,7 +168,7 @@ async fn load_report(
     match state.aggregation.load_record(&user.actor, &id).await {
         Ok(l) => {
             let has_rejects = state.aggregation.rejects_path(&l.id).exists();
-            let running = l.status == "running";
+            let running = !l.status.is_finished();
             let percent = if l.source_bytes > 0 {
                 (l.bytes_read * 100 / l.source_bytes).clamp(0, 100)
             } else {
@@ -209,7 +186,7 @@ async fn load_report(
                 },
             )
         }
-        Err(e) => aggregate_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
@@ -238,7 +215,7 @@ async fn sql_render(
 ) -> Response {
     let tables = match state.aggregation.tables(&user.actor).await {
         Ok(t) => t,
-        Err(e) => return aggregate_error(user, e),
+        Err(e) => return user.fail(e),
     };
     page(
         state,
@@ -255,12 +232,11 @@ async fn sql_render(
 
 async fn sql_submit(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let sql = form
         .iter()
         .find(|(k, _)| k == "sql")
@@ -268,7 +244,7 @@ async fn sql_submit(
         .unwrap_or_default();
     match state.aggregation.sql(&user.actor, &sql, 1000).await {
         Ok(r) => sql_render(&state, &user, &sql, Some(r.into()), None).await,
-        Err(e) if e.code().starts_with("FORBIDDEN") => aggregate_error(&user, e),
+        Err(e) if e.code().starts_with("FORBIDDEN") => user.fail(e),
         Err(e) => {
             let msg = user.lang.pick(e.message_zh(), e.message_en());
             sql_render(&state, &user, &sql, None, Some(msg)).await

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,8 +16,9 @@ use shuniu_policy::grant::RowScope;
 use shuniu_policy::open::{Aggregation, FieldAction, OpenRules, default_action, open_access};
 use shuniu_types::MaskingRule;
 
-use super::{ConsoleUser, csrf_rejection, error_page, page, ser};
+use super::{ConsoleUser, page};
 use crate::AppState;
+use crate::web::{CheckedForm, ser};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,33 +28,13 @@ pub fn router() -> Router<AppState> {
         .route("/opendata/requests/{id}", post(answer))
 }
 
-fn open_error(user: &ConsoleUser, e: OpenError) -> Response {
-    let status = if e.is_not_found() {
-        StatusCode::NOT_FOUND
-    } else if matches!(e, OpenError::Denied(_)) {
-        StatusCode::FORBIDDEN
-    } else if matches!(e, OpenError::State { .. }) {
-        StatusCode::CONFLICT
-    } else if e.is_client_error() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    let msg = user.lang.pick(e.message_zh(), e.to_string());
-    error_page(user.lang, status, &format!("{msg} [{}]", e.code()))
-}
-
 async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response {
     let pubs = match state.open.publications_for(&user.actor).await {
         Ok(p) => p,
-        Err(e) => return open_error(&user, e),
+        Err(e) => return user.fail(e),
     };
-    let apps = state
-        .open
-        .applications_for(&user.actor)
-        .await
-        .unwrap_or_default();
-    let requests = state.open.requests().await.unwrap_or_default();
+    let apps = tried!(user, state.open.applications_for(&user.actor).await);
+    let requests = tried!(user, state.open.requests().await);
     let may_answer = shuniu_policy::decide(
         &user.actor,
         shuniu_policy::Action::AnswerOpenRequest,
@@ -90,11 +71,11 @@ async fn rules_view(
 ) -> Response {
     let rec = match state.catalog.get(&user.actor, code).await {
         Ok(r) => r,
-        Err(e) => return open_error(user, OpenError::Catalog(e)),
+        Err(e) => return user.fail(e),
     };
     let rules = match state.open.rules(code).await {
         Ok(r) => r,
-        Err(e) => return open_error(user, e),
+        Err(e) => return user.fail(e),
     };
     let access = open_access(rec.status, rec.spec.open_type, rec.spec.level);
     let effective_access = access
@@ -148,12 +129,11 @@ async fn rules_view(
 async fn save_rules(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    user: ConsoleUser,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let get = |k: &str| {
         form.iter()
             .find(|(key, _)| key == k)
@@ -161,7 +141,7 @@ async fn save_rules(
             .unwrap_or_default()
     };
     let mut fields = BTreeMap::new();
-    for (k, v) in &form {
+    for (k, v) in form.iter() {
         let Some(name) = k.strip_prefix("field.") else {
             continue;
         };
@@ -215,7 +195,7 @@ async fn save_rules(
     };
     match state.open.set_rules(&user.actor, &code, &rules).await {
         Ok(done) => rules_view(&state, &user, &code, None, Some(done)).await,
-        Err(e @ (OpenError::Denied(_) | OpenError::NotFound(_))) => open_error(&user, e),
+        Err(e @ (OpenError::Denied(_) | OpenError::NotFound(_))) => user.fail(e),
         Err(e) => {
             let msg = format!(
                 "{} [{}]",
@@ -230,12 +210,11 @@ async fn save_rules(
 async fn decide(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    user: ConsoleUser,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let get = |k: &str| {
         form.iter()
             .find(|(key, _)| key == k)
@@ -249,19 +228,18 @@ async fn decide(
         .await
     {
         Ok(_) => Redirect::to("/opendata#applications").into_response(),
-        Err(e) => open_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
 async fn answer(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    user: ConsoleUser,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let text = form
         .iter()
         .find(|(k, _)| k == "answer")
@@ -269,6 +247,6 @@ async fn answer(
         .unwrap_or("");
     match state.open.answer_request(&user.actor, &id, text).await {
         Ok(_) => Redirect::to("/opendata#requests").into_response(),
-        Err(e) => open_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }

@@ -4,16 +4,17 @@
 //! authoritative sources. Charts are inline SVG drawn here: no script, nothing external.
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
 use serde::Deserialize;
 use shuniu_quality::{ObjectionInput, QualityError, RuleKind, RuleSpec, SourceInput, TicketAction};
 
-use super::{ConsoleUser, csrf_rejection, error_page, page, ser};
+use super::{ConsoleUser, page};
 use crate::AppState;
+use crate::web::{CheckedForm, ser};
+use shuniu_types::{Classified, ErrorKind};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,18 +30,6 @@ pub fn router() -> Router<AppState> {
         )
         .route("/quality/sources", get(sources_page).post(designate))
         .route("/quality/sources/cross-check", post(cross_check))
-}
-
-fn quality_error(user: &ConsoleUser, e: QualityError) -> Response {
-    let status = if e.is_not_found() {
-        StatusCode::NOT_FOUND
-    } else if e.code().starts_with("FORBIDDEN") {
-        StatusCode::FORBIDDEN
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let msg = user.lang.pick(e.message_zh(), e.to_string());
-    error_page(user.lang, status, &msg)
 }
 
 /// Points of a line chart in a `w`×`h` box, scores 0–100 mapped onto `floor`–100.
@@ -69,9 +58,9 @@ fn chart_floor(scores: impl Iterator<Item = f64>) -> f64 {
 }
 
 async fn dashboard(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    let o = match state.aggregation.quality().overview(&user.actor).await {
+    let o = match state.quality.overview(&user.actor).await {
         Ok(o) => o,
-        Err(e) => return quality_error(&user, e),
+        Err(e) => return user.fail(e),
     };
     let floor = chart_floor(
         o.departments
@@ -129,21 +118,30 @@ async fn render_resource(
     version: Option<i64>,
     error: Option<String>,
 ) -> Response {
-    let quality = state.aggregation.quality();
+    let quality = &state.quality;
     let rec = match state.catalog.get(&user.actor, code).await {
         Ok(r) => r,
-        Err(e) => return super::catalog_error(user, e),
+        Err(e) => return user.fail(e),
     };
     let report = match quality.report(&user.actor, code, version).await {
         Ok(r) => r,
-        Err(e) => return quality_error(user, e),
+        Err(e) => return user.fail(e),
     };
-    let rules = quality.rules(&user.actor, code).await.unwrap_or_default();
-    let trend = quality.trend(&user.actor, code).await.unwrap_or_default();
-    let tickets = quality
-        .tickets(&user.actor, None, Some(code), true, false)
-        .await
-        .unwrap_or_default();
+    let rules = tried!(user, quality.rules(&user.actor, code).await);
+    let trend = tried!(user, quality.trend(&user.actor, code).await);
+    // Tickets are shown to those whose scope holds any (not to viewers).
+    let tickets = if shuniu_policy::scope(&user.actor, shuniu_policy::Action::ReadTickets)
+        == shuniu_policy::Scope::Nothing
+    {
+        Vec::new()
+    } else {
+        tried!(
+            user,
+            quality
+                .tickets(&user.actor, None, Some(code), true, false)
+                .await
+        )
+    };
     let scores: Vec<f64> = trend.iter().map(|t| t.1).collect();
     let floor = chart_floor(scores.iter().copied());
     let may_manage = shuniu_policy::decide(
@@ -286,23 +284,17 @@ fn rule_from_form(form: &[(String, String)]) -> Result<RuleSpec, String> {
 
 async fn save_rule(
     State(state): State<AppState>,
-    user: ConsoleUser,
     Path(code): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let spec = match rule_from_form(&form) {
         Ok(s) => s,
         Err(msg) => return render_resource(&state, &user, &code, None, Some(msg)).await,
     };
-    match state
-        .aggregation
-        .quality()
-        .save_rule(&user.actor, &code, spec)
-        .await
-    {
+    match state.quality.save_rule(&user.actor, &code, spec).await {
         Ok(_) => {
             Redirect::to(&format!("/quality/r/{}#rules", super::urlencode(&code))).into_response()
         }
@@ -314,47 +306,39 @@ async fn save_rule(
             );
             render_resource(&state, &user, &code, None, Some(msg)).await
         }
-        Err(e) => quality_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
 async fn check_now(
     State(state): State<AppState>,
-    user: ConsoleUser,
     Path(code): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: _form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
-    match state
-        .aggregation
-        .quality()
-        .check_version(&user.actor, &code, None)
-        .await
-    {
+    match state.quality.check_version(&user.actor, &code, None).await {
         Ok(_) => Redirect::to(&format!("/quality/r/{}", super::urlencode(&code))).into_response(),
-        Err(e) => quality_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
 async fn raise_objection(
     State(state): State<AppState>,
-    user: ConsoleUser,
     Path(code): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let input = ObjectionInput {
         record_key: field(&form, "record_key").unwrap_or("").to_string(),
         column: field(&form, "column").map(str::to_string),
         reason: field(&form, "reason").unwrap_or("").to_string(),
     };
     match state
-        .aggregation
-        .quality()
+        .quality
         .raise_objection(&user.actor, &code, input)
         .await
     {
@@ -367,7 +351,7 @@ async fn raise_objection(
             let msg = user.lang.pick(e.message_zh(), e.to_string());
             render_resource(&state, &user, &code, None, Some(msg)).await
         }
-        Err(e) => quality_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
@@ -387,7 +371,7 @@ async fn tickets_page(
     let show = q.show.clone().unwrap_or_else(|| "open".into());
     let department = q.department.clone().filter(|d| !d.is_empty());
     let resource = q.resource.clone().filter(|d| !d.is_empty());
-    let quality = state.aggregation.quality();
+    let quality = &state.quality;
     let tickets = match quality
         .tickets(
             &user.actor,
@@ -399,13 +383,15 @@ async fn tickets_page(
         .await
     {
         Ok(t) => t,
-        Err(e) => return quality_error(&user, e),
+        Err(e) => return user.fail(e),
     };
     // Overdue tickets per department, for the hub's follow-up (and a department's own).
-    let overdue = quality
-        .tickets(&user.actor, department.as_deref(), None, true, true)
-        .await
-        .unwrap_or_default();
+    let overdue = tried!(
+        user,
+        quality
+            .tickets(&user.actor, department.as_deref(), None, true, true)
+            .await
+    );
     let mut per_department: std::collections::BTreeMap<String, usize> = Default::default();
     for t in &overdue {
         *per_department.entry(t.provider.clone()).or_default() += 1;
@@ -448,26 +434,25 @@ async fn render_ticket(
     id: &str,
     error: Option<String>,
 ) -> Response {
-    match state.aggregation.quality().ticket(&user.actor, id).await {
+    match state.quality.ticket(&user.actor, id).await {
         Ok(view) => page(
             state,
             user,
             "quality_ticket.html",
             context! { v => ser(&view), error => error },
         ),
-        Err(e) => quality_error(user, e),
+        Err(e) => user.fail(e),
     }
 }
 
 async fn ticket_action(
     State(state): State<AppState>,
-    user: ConsoleUser,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let Some(action) = field(&form, "action").and_then(TicketAction::parse) else {
         return render_ticket(
             &state,
@@ -479,8 +464,7 @@ async fn ticket_action(
     };
     let reason = field(&form, "reason").unwrap_or("");
     match state
-        .aggregation
-        .quality()
+        .quality
         .act_on_ticket(&user.actor, &id, action, reason)
         .await
     {
@@ -491,7 +475,7 @@ async fn ticket_action(
             let msg = user.lang.pick(e.message_zh(), e.to_string());
             render_ticket(&state, &user, &id, Some(msg)).await
         }
-        Err(e) => quality_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
@@ -505,7 +489,7 @@ async fn render_sources(
     reports: Option<Vec<shuniu_quality::ConflictReport>>,
     error: Option<String>,
 ) -> Response {
-    match state.aggregation.quality().sources(&user.actor).await {
+    match state.quality.sources(&user.actor).await {
         Ok(sources) => page(
             state,
             user,
@@ -516,18 +500,17 @@ async fn render_sources(
                 error => error,
             },
         ),
-        Err(e) => quality_error(user, e),
+        Err(e) => user.fail(e),
     }
 }
 
 async fn designate(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let input = SourceInput {
         attribute: field(&form, "attribute").unwrap_or("").to_string(),
         label: field(&form, "label").unwrap_or("").to_string(),
@@ -535,37 +518,30 @@ async fn designate(
         resource: field(&form, "resource").unwrap_or("").to_string(),
         column: field(&form, "column").map(str::to_string),
     };
-    match state
-        .aggregation
-        .quality()
-        .designate_source(&user.actor, input)
-        .await
-    {
+    match state.quality.designate_source(&user.actor, input).await {
         Ok(_) => Redirect::to("/quality/sources").into_response(),
-        Err(e) if matches!(e, QualityError::Invalid { .. }) || e.is_not_found() => {
+        Err(e) if matches!(e.kind(), ErrorKind::Invalid | ErrorKind::NotFound) => {
             let msg = user.lang.pick(e.message_zh(), e.to_string());
             render_sources(&state, &user, None, Some(msg)).await
         }
-        Err(e) => quality_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
 async fn cross_check(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     match state
-        .aggregation
-        .quality()
+        .quality
         .cross_check(&user.actor, field(&form, "attribute"))
         .await
     {
         Ok(reports) => render_sources(&state, &user, Some(reports), None).await,
-        Err(e) => quality_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 

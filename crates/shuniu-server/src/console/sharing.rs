@@ -4,17 +4,19 @@
 //! decision form.
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
 use serde::Deserialize;
 use shuniu_policy::grant::Service;
-use shuniu_sharing::{DecisionInput, DemandAnswer, DemandInput, RequestInput, SharingError};
+use shuniu_sharing::{DecisionInput, DemandAnswer, DemandInput, RequestInput};
 
-use super::{ConsoleUser, csrf_rejection, error_page, page, ser};
+use super::{ConsoleUser, page};
 use crate::AppState;
+use crate::web::{CheckedForm, ser};
+use shuniu_types::{Classified, ErrorKind};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,20 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/sharing/grants/{id}/revoke", post(revoke))
         .route("/sharing/demands", post(file_demand))
         .route("/sharing/demands/{id}/answer", post(answer_demand))
-}
-
-fn sharing_error(user: &ConsoleUser, e: SharingError) -> Response {
-    let status = if e.is_not_found() {
-        StatusCode::NOT_FOUND
-    } else if matches!(e, SharingError::Denied(_)) {
-        StatusCode::FORBIDDEN
-    } else if matches!(e, SharingError::State { .. }) {
-        StatusCode::CONFLICT
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let msg = user.lang.pick(e.message_zh(), e.to_string());
-    error_page(user.lang, status, &format!("{msg} [{}]", e.code()))
 }
 
 fn field<'a>(form: &'a [(String, String)], k: &str) -> &'a str {
@@ -60,17 +48,26 @@ async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response 
     let sharing = &state.sharing;
     let stats = match sharing.stats().await {
         Ok(s) => s,
-        Err(e) => return sharing_error(&user, e),
+        Err(e) => return user.fail(e),
     };
-    let department =
-        (user.actor.role != shuniu_types::Role::HubOperator).then(|| user.actor.department.clone());
-    let requests = sharing
-        .requests(&user.actor, department.as_deref(), &[])
-        .await
-        .unwrap_or_default();
-    let inbox = sharing.inbox(&user.actor).await.unwrap_or_default();
-    let grants = sharing.grants(&user.actor).await.unwrap_or_default();
-    let demands = sharing.demands(&user.actor).await.unwrap_or_default();
+    let scope = shuniu_policy::scope(&user.actor, shuniu_policy::Action::ReadSharing);
+    let department = scope.department().map(str::to_string);
+    // Whoever sees no sharing at all (a viewer) sees the city's figures and empty lists.
+    let (requests, inbox, grants, demands) = if scope == shuniu_policy::Scope::Nothing {
+        Default::default()
+    } else {
+        (
+            tried!(
+                user,
+                sharing
+                    .requests(&user.actor, department.as_deref(), &[])
+                    .await
+            ),
+            tried!(user, sharing.inbox(&user.actor).await),
+            tried!(user, sharing.grants(&user.actor).await),
+            tried!(user, sharing.demands(&user.actor).await),
+        )
+    };
     let now = shuniu_store::now();
     let inbox: Vec<_> = inbox
         .iter()
@@ -89,7 +86,7 @@ async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response 
                 services => g.terms.as_ref().map(|t| t.services.iter().map(|s| s.code()).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
                 fields => g.terms.as_ref().map(|t| t.fields.join(", ")).unwrap_or_default(),
                 scope => g.terms.as_ref().map(|t| t.row_scope.to_string()).unwrap_or_default(),
-                may_revoke => g.grant.state == "active" && shuniu_policy::decide(
+                may_revoke => g.grant.state.is_active() && shuniu_policy::decide(
                     &user.actor,
                     shuniu_policy::Action::DecideRequest,
                     shuniu_policy::Target::Share { provider: &g.grant.provider, consumer: &g.grant.consumer, escalated: false },
@@ -102,7 +99,7 @@ async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response 
         .map(|d| {
             context! {
                 d => ser(d),
-                may_answer => d.state != "answered" && shuniu_policy::decide(
+                may_answer => d.state.is_awaiting() && shuniu_policy::decide(
                     &user.actor,
                     shuniu_policy::Action::AnswerDemand,
                     shuniu_policy::Target::Demand { department: &d.department, routed_to: d.routed_to.as_deref() },
@@ -122,7 +119,7 @@ async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response 
             inbox => inbox,
             grants => grants,
             demands => demands,
-            may_file => user.actor.role != shuniu_types::Role::Viewer,
+            may_file => shuniu_policy::may_somewhere(&user.actor, shuniu_policy::Action::RequestShare),
             deadline => state.sharing.deadline_from_now().to_rfc3339()[..10].to_string(),
         },
     )
@@ -157,13 +154,9 @@ async fn render_form(
 ) -> Response {
     let rec = match state.catalog.get(&user.actor, code).await {
         Ok(r) => r,
-        Err(e) => return super::catalog_error(user, e),
+        Err(e) => return user.fail(e),
     };
-    let apps = state
-        .sharing
-        .applications_for(&user.actor)
-        .await
-        .unwrap_or_default();
+    let apps = tried!(user, state.sharing.applications_for(&user.actor).await);
     let services: Vec<_> = Service::ALL
         .iter()
         .map(|s| context! { code => s.code(), zh => s.zh() })
@@ -195,12 +188,11 @@ async fn render_form(
 
 async fn file_request(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let code = field(&form, "resource_code").to_string();
     let input = RequestInput {
         resource_code: code.clone(),
@@ -221,7 +213,7 @@ async fn file_request(
     };
     match state.sharing.file_request(&user.actor, &input).await {
         Ok(r) => Redirect::to(&format!("/sharing/requests/{}", r.request.id)).into_response(),
-        Err(e @ (SharingError::Invalid { .. } | SharingError::Denied(_))) if !e.is_not_found() => {
+        Err(e) if matches!(e.kind(), ErrorKind::Invalid | ErrorKind::Denied) => {
             let msg = format!(
                 "{} [{}]",
                 user.lang.pick(e.message_zh(), e.to_string()),
@@ -229,7 +221,7 @@ async fn file_request(
             );
             render_form(&state, &user, &code, Some(msg), &form).await
         }
-        Err(e) => sharing_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
@@ -240,16 +232,16 @@ async fn request_page(
 ) -> Response {
     let r = match state.sharing.request(&user.actor, &id).await {
         Ok(r) => r,
-        Err(e) => return sharing_error(&user, e),
+        Err(e) => return user.fail(e),
     };
-    let may_decide = matches!(r.request.state.as_str(), "pending" | "escalated")
+    let may_decide = r.request.state.awaits_decision()
         && shuniu_policy::decide(
             &user.actor,
             shuniu_policy::Action::DecideRequest,
             shuniu_policy::Target::Share {
                 provider: &r.request.provider,
                 consumer: &r.request.consumer,
-                escalated: r.request.state == "escalated" || r.overdue,
+                escalated: r.request.state.is_escalated() || r.overdue,
             },
         )
         .is_ok();
@@ -276,15 +268,14 @@ async fn request_page(
 
 async fn decide(
     State(state): State<AppState>,
-    user: ConsoleUser,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let mut masking = std::collections::BTreeMap::new();
-    for (k, v) in &form {
+    for (k, v) in form.iter() {
         if let Some(f) = k.strip_prefix("mask.")
             && let Some(m) = shuniu_types::MaskingRule::parse_term(v)
             && !v.is_empty()
@@ -305,37 +296,35 @@ async fn decide(
     };
     match state.sharing.decide_request(&user.actor, &id, &d).await {
         Ok(_) => Redirect::to(&format!("/sharing/requests/{id}")).into_response(),
-        Err(e) => sharing_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
 async fn revoke(
     State(state): State<AppState>,
-    user: ConsoleUser,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     match state
         .sharing
         .revoke_grant(&user.actor, &id, field(&form, "reason"))
         .await
     {
         Ok(_) => Redirect::to("/sharing#grants").into_response(),
-        Err(e) => sharing_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
 async fn file_demand(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let input = DemandInput {
         department: String::new(),
         title: field(&form, "title").into(),
@@ -344,19 +333,18 @@ async fn file_demand(
     };
     match state.sharing.file_demand(&user.actor, &input).await {
         Ok(_) => Redirect::to("/sharing#demands").into_response(),
-        Err(e) => sharing_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }
 
 async fn answer_demand(
     State(state): State<AppState>,
-    user: ConsoleUser,
     Path(id): Path<String>,
-    Form(form): Form<Vec<(String, String)>>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
 ) -> Response {
-    if let Some(r) = csrf_rejection(&user, &form) {
-        return r;
-    }
     let a = DemandAnswer {
         satisfied: field(&form, "satisfied") == "yes",
         answer: field(&form, "answer").into(),
@@ -364,6 +352,6 @@ async fn answer_demand(
     };
     match state.sharing.answer_demand(&user.actor, &id, &a).await {
         Ok(_) => Redirect::to("/sharing#demands").into_response(),
-        Err(e) => sharing_error(&user, e),
+        Err(e) => user.fail(e),
     }
 }

@@ -1,0 +1,209 @@
+//! Administration pages of the hub: users and API applications.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use minijinja::{Value, context};
+
+use crate::AppState;
+use crate::web::{CheckedForm, ser};
+
+use shuniu_auth::accounts::AccountError;
+use shuniu_types::{FieldError, Role};
+
+use super::catalog::{error_map, names};
+use super::{Choice, ConsoleUser, page};
+use crate::views;
+use crate::web::not_found_page;
+
+pub(crate) fn form_value(form: &[(String, String)], key: &str) -> String {
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// An administration page: its form (with what was typed and the errors), the roles and
+/// departments to choose from, and 422 when the form was refused.
+pub(crate) async fn admin_page(
+    state: &AppState,
+    user: &ConsoleUser,
+    template: &str,
+    form: Value,
+    errors: &[FieldError],
+    extra: Value,
+) -> Response {
+    let departments = tried!(user, state.accounts.departments().await);
+    let ctx = context! {
+        form => form,
+        errors => ser(error_map(errors, user.lang)),
+        roles => ser(choices!(Role)),
+        departments => ser(departments.iter().map(views::DepartmentView::from).collect::<Vec<_>>()),
+        ..extra
+    };
+    let mut resp = page(state, user, template, ctx);
+    if !errors.is_empty() {
+        *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    resp
+}
+
+pub(crate) async fn users_view(
+    state: &AppState,
+    user: &ConsoleUser,
+    form: Value,
+    errors: &[FieldError],
+    created: Option<String>,
+) -> Response {
+    let users = match state.accounts.users(&user.actor).await {
+        Ok(u) => u,
+        Err(e) => return user.fail(e),
+    };
+    let names = tried!(user, names(state).await);
+    let rows: Vec<Value> = users
+        .iter()
+        .map(|u| context! { login => u.login.clone(), display_name => u.display_name.clone(), role => u.role.code(), department_name => names.get(&u.department_code).cloned().unwrap_or_default() })
+        .collect();
+    admin_page(
+        state,
+        user,
+        "users.html",
+        form,
+        errors,
+        context! { users => rows, created => created },
+    )
+    .await
+}
+
+pub(crate) async fn users_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    let form = context! { role => "data_officer", department => user.actor.department.clone() };
+    users_view(&state, &user, form, &[], None).await
+}
+
+pub(crate) async fn add_user(
+    State(state): State<AppState>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
+) -> Response {
+    let get = |k: &str| form_value(&form, k);
+    let role = Role::parse_term(&get("role")).unwrap_or(Role::Viewer);
+    let result = state
+        .accounts
+        .create_user(
+            &user.actor,
+            &get("login"),
+            &get("display_name"),
+            role,
+            &get("department"),
+            &get("password"),
+        )
+        .await;
+    let kept = context! { login => get("login"), display_name => get("display_name"), role => role.code(), department => get("department") };
+    match result {
+        Ok(u) => {
+            users_view(
+                &state,
+                &user,
+                context! { role => "data_officer", department => u.department_code.clone() },
+                &[],
+                Some(u.login),
+            )
+            .await
+        }
+        Err(AccountError::Invalid(errors)) => users_view(&state, &user, kept, &errors, None).await,
+        Err(e) => user.fail(e),
+    }
+}
+
+pub(crate) async fn applications_view(
+    state: &AppState,
+    user: &ConsoleUser,
+    form: Value,
+    errors: &[FieldError],
+    new_key: Option<String>,
+) -> Response {
+    let apps = match state.accounts.applications(&user.actor).await {
+        Ok(a) => a,
+        Err(e) => return user.fail(e),
+    };
+    let names = tried!(user, names(state).await);
+    let rows: Vec<Value> = apps
+        .iter()
+        .map(|a| context! {
+            id => a.id.clone(), name => a.name.clone(), role => a.role.code(), key_prefix => a.key_prefix.clone(),
+            revoked_at => a.revoked_at.clone(), department_name => names.get(&a.department_code).cloned().unwrap_or_default(),
+        })
+        .collect();
+    admin_page(
+        state,
+        user,
+        "applications.html",
+        form,
+        errors,
+        context! { apps => rows, new_key => new_key },
+    )
+    .await
+}
+
+pub(crate) async fn applications_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+) -> Response {
+    let form = context! { role => "viewer", department => user.actor.department.clone() };
+    applications_view(&state, &user, form, &[], None).await
+}
+
+pub(crate) async fn add_application(
+    State(state): State<AppState>,
+    CheckedForm {
+        session: user,
+        fields: form,
+    }: CheckedForm<ConsoleUser>,
+) -> Response {
+    let get = |k: &str| form_value(&form, k);
+    let role = Role::parse_term(&get("role")).unwrap_or(Role::Viewer);
+    let kept = context! { id => get("id"), name => get("name"), role => role.code(), department => get("department") };
+    match state
+        .accounts
+        .create_application(
+            &user.actor,
+            &get("id"),
+            &get("name"),
+            &get("department"),
+            role,
+        )
+        .await
+    {
+        Ok((_, key)) => {
+            applications_view(
+                &state,
+                &user,
+                context! { role => "viewer", department => user.actor.department.clone() },
+                &[],
+                Some(key),
+            )
+            .await
+        }
+        Err(AccountError::Invalid(errors)) => {
+            applications_view(&state, &user, kept, &errors, None).await
+        }
+        Err(e) => user.fail(e),
+    }
+}
+
+pub(crate) async fn revoke_application(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CheckedForm {
+        session: user,
+        fields: _form,
+    }: CheckedForm<ConsoleUser>,
+) -> Response {
+    match state.accounts.revoke_application(&user.actor, &id).await {
+        Ok(()) => Redirect::to("/admin/applications").into_response(),
+        Err(AccountError::Store(shuniu_store::StoreError::NotFound { .. })) => not_found_page(),
+        Err(e) => user.fail(e),
+    }
+}

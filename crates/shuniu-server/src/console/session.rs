@@ -1,0 +1,223 @@
+//! Console sessions: who is signed in (the [`ConsoleUser`] extractor, which also answers for
+//! CSRF-checked forms), the page frame every console page is rendered in, and sign-in,
+//! sign-out and the language switch.
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::{StatusCode, request::Parts};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::Cookie;
+use minijinja::{Value, context};
+use shuniu_auth::accounts::{AccountError, csrf_matches};
+use shuniu_policy::{Action, may_somewhere};
+use shuniu_types::{Actor, Classified};
+use std::collections::HashMap;
+
+use crate::AppState;
+use crate::i18n::Lang;
+use crate::web::{
+    CheckedForm, CsrfSession, LANG_COOKIE, cookie, error_page, lang_of, problem_page, render,
+};
+
+pub(crate) const SESSION_COOKIE: &str = "shuniu_session";
+const LOGIN_CSRF_COOKIE: &str = "shuniu_login_csrf";
+
+/// A signed-in console user. Pages that need one redirect anonymous visitors to the login.
+pub struct ConsoleUser {
+    pub actor: Actor,
+    pub csrf: String,
+    pub lang: Lang,
+    /// Path and query of the page, for the language switch to come back to.
+    pub path: String,
+}
+
+impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let lang = lang_of(&jar);
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        let to_login =
+            || Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response();
+        let next = next.clone();
+        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+            return Err(to_login());
+        };
+        match state.accounts.session(&token).await {
+            Ok(Some((actor, csrf))) => Ok(ConsoleUser {
+                actor,
+                csrf,
+                lang,
+                path: next,
+            }),
+            Ok(None) => Err(to_login()),
+            Err(e) => Err(error_page(
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &e.to_string(),
+            )),
+        }
+    }
+}
+
+pub(crate) fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only same-site relative paths may be redirect targets (no open redirects).
+pub(crate) fn safe_next(next: Option<&String>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.clone(),
+        _ => "/catalog".into(),
+    }
+}
+
+pub(crate) fn page(state: &AppState, user: &ConsoleUser, name: &str, extra: Value) -> Response {
+    let ctx = context! {
+        lang => user.lang.code(),
+        csrf => user.csrf.clone(),
+        user => context! {
+            name => user.actor.display_name.clone(),
+            role => user.actor.role.code(),
+            department => user.actor.department.clone(),
+            may_register => may_somewhere(&user.actor, Action::RegisterResource),
+            may_review => may_somewhere(&user.actor, Action::ReviewResource),
+            may_query => may_somewhere(&user.actor, Action::QueryLake),
+            may_administer => may_somewhere(&user.actor, Action::ManageUsers),
+            may_audit => may_somewhere(&user.actor, Action::ReadAudit),
+            audit_all => shuniu_policy::scope(&user.actor, Action::ReadAudit).is_all(),
+            may_designate => may_somewhere(&user.actor, Action::DesignateSource),
+        },
+        site_name => state.settings.site_name.clone(),
+        request_path => user.path.clone(),
+        ..extra
+    };
+    render(state, name, ctx)
+}
+
+impl CsrfSession for ConsoleUser {
+    fn expected_csrf(&self) -> &str {
+        &self.csrf
+    }
+    fn lang(&self) -> Lang {
+        self.lang
+    }
+}
+
+impl ConsoleUser {
+    /// The error page for an engine's refusal or failure, in the user's language.
+    pub(crate) fn fail(&self, e: impl Classified) -> Response {
+        problem_page(self.lang, &e.problem())
+    }
+}
+
+pub(crate) async fn login_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = lang_of(&jar);
+    let csrf = shuniu_auth::random_token().unwrap_or_default();
+    let jar = jar.add(cookie(
+        LOGIN_CSRF_COOKIE,
+        csrf.clone(),
+        state.settings.secure_cookies,
+        1,
+    ));
+    let ctx = context! {
+        lang => lang.code(), csrf => csrf, next => safe_next(q.get("next")), site_name => state.settings.site_name.clone(),
+        failed => q.contains_key("failed"),
+        locked => q.contains_key("locked"),
+    };
+    (jar, render(&state, "login.html", ctx)).into_response()
+}
+
+pub(crate) async fn login_submit(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    let lang = lang_of(&jar);
+    let expected = jar
+        .get(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    if !csrf_matches(
+        &expected,
+        form.get("csrf").map(String::as_str).unwrap_or(""),
+    ) {
+        return error_page(
+            lang,
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong / 登录表单已过期，请刷新页面",
+        );
+    }
+    let next = safe_next(form.get("next"));
+    let login = form.get("login").cloned().unwrap_or_default();
+    let password = form.get("password").cloned().unwrap_or_default();
+    match state.accounts.login(&login, &password).await {
+        Ok(session) => {
+            let jar = jar
+                .add(cookie(
+                    SESSION_COOKIE,
+                    session.token,
+                    state.settings.secure_cookies,
+                    1,
+                ))
+                .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"));
+            (jar, Redirect::to(&next)).into_response()
+        }
+        Err(AccountError::BadCredentials) => {
+            Redirect::to(&format!("/login?failed=1&next={}", urlencode(&next))).into_response()
+        }
+        Err(AccountError::Locked { .. }) => {
+            Redirect::to(&format!("/login?locked=1&next={}", urlencode(&next))).into_response()
+        }
+        Err(e) => error_page(lang, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    CheckedForm {
+        session: _user,
+        fields: _form,
+    }: CheckedForm<ConsoleUser>,
+) -> Response {
+    if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
+        let _ = state.accounts.logout(&token).await;
+    }
+    (
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+pub(crate) async fn set_lang(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Path(lang): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = Lang::parse(&lang);
+    let jar = jar.add(cookie(
+        LANG_COOKIE,
+        lang.code().into(),
+        state.settings.secure_cookies,
+        365,
+    ));
+    (jar, Redirect::to(&safe_next(q.get("next")))).into_response()
+}

@@ -1,0 +1,229 @@
+//! Where each workflow object is in its life, as enums with their allowed moves. Stored as the
+//! same text codes the control plane always held (`pending`, `granted` …), so no data
+//! migrates; parsed once when a row is read, then trusted. An engine asks the state what it
+//! allows (`awaits_decision`, `can_move_to`) instead of comparing strings.
+//!
+//! Problem tickets have their own machine in the quality engine (`TicketAction`).
+
+use crate::vocabulary;
+
+vocabulary! {
+    /// A sharing request (共享申请). Conditional requests wait for the provider by a deadline,
+    /// then for the hub (escalated); unconditional ones are granted at once, not-shared ones
+    /// refused at once.
+    RequestState, "REQUEST_STATE_INVALID" {
+        Pending = ("pending", "待审批", "Pending"),
+        Escalated = ("escalated", "已升级至大数据局", "Escalated"),
+        Granted = ("granted", "已授权", "Granted"),
+        Refused = ("refused", "不予同意", "Refused"),
+    }
+}
+
+impl RequestState {
+    /// Whether a decision (approve or refuse) may still be taken.
+    pub fn awaits_decision(self) -> bool {
+        matches!(self, RequestState::Pending | RequestState::Escalated)
+    }
+
+    /// Whether the hub, not the provider, decides now.
+    pub fn is_escalated(self) -> bool {
+        self == RequestState::Escalated
+    }
+
+    /// The moves a request may make: a pending one escalates past its deadline; a waiting
+    /// one is granted or refused, once.
+    pub fn can_move_to(self, next: RequestState) -> bool {
+        use RequestState::*;
+        matches!(
+            (self, next),
+            (Pending, Escalated) | (Pending | Escalated, Granted | Refused)
+        )
+    }
+
+    /// The states a request may be in for it to move to `next`.
+    pub fn predecessors(next: RequestState) -> Vec<RequestState> {
+        RequestState::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.can_move_to(next))
+            .collect()
+    }
+}
+
+vocabulary! {
+    /// A grant (授权): in force until revoked by the provider or the hub, or until it expires.
+    GrantState, "GRANT_STATE_INVALID" {
+        Active = ("active", "有效", "Active"),
+        Revoked = ("revoked", "已吊销", "Revoked"),
+        Expired = ("expired", "已过期", "Expired"),
+    }
+}
+
+impl GrantState {
+    /// Whether calls under the grant may be answered.
+    pub fn is_active(self) -> bool {
+        self == GrantState::Active
+    }
+
+    /// Only an active grant ends, by revocation or expiry.
+    pub fn can_move_to(self, next: GrantState) -> bool {
+        self == GrantState::Active && next != GrantState::Active
+    }
+}
+
+vocabulary! {
+    /// A demand for data (数据需求): filed, routed to the department that holds the data, answered.
+    DemandState, "DEMAND_STATE_INVALID" {
+        Open = ("open", "待分派", "Open"),
+        Routed = ("routed", "已分派", "Routed"),
+        Answered = ("answered", "已答复", "Answered"),
+        Closed = ("closed", "已关闭", "Closed"),
+    }
+}
+
+impl DemandState {
+    /// Whether the demand still waits for an answer (routing or answering it is allowed).
+    pub fn is_awaiting(self) -> bool {
+        matches!(self, DemandState::Open | DemandState::Routed)
+    }
+
+    pub fn can_move_to(self, next: DemandState) -> bool {
+        use DemandState::*;
+        matches!(
+            (self, next),
+            (Open | Routed, Routed) | (Open | Routed, Answered) | (Answered, Closed)
+        )
+    }
+}
+
+vocabulary! {
+    /// A load into a resource's dataset (汇聚任务).
+    LoadStatus, "LOAD_STATUS_INVALID" {
+        Running = ("running", "进行中", "Running"),
+        Succeeded = ("succeeded", "成功", "Succeeded"),
+        Failed = ("failed", "失败", "Failed"),
+        /// The process running it stopped; nothing of it was committed.
+        Interrupted = ("interrupted", "已中断", "Interrupted"),
+    }
+}
+
+/// A load begins running.
+impl Default for LoadStatus {
+    fn default() -> Self {
+        LoadStatus::Running
+    }
+}
+
+impl LoadStatus {
+    /// Whether the load committed a dataset version.
+    pub fn committed(self) -> bool {
+        self == LoadStatus::Succeeded
+    }
+
+    pub fn is_finished(self) -> bool {
+        self != LoadStatus::Running
+    }
+
+    pub fn can_move_to(self, next: LoadStatus) -> bool {
+        self == LoadStatus::Running && next != LoadStatus::Running
+    }
+}
+
+vocabulary! {
+    /// A comparison job (比对任务) of the unified service.
+    JobState, "JOB_STATE_INVALID" {
+        Running = ("running", "进行中", "Running"),
+        Finished = ("finished", "已完成", "Finished"),
+        Failed = ("failed", "失败", "Failed"),
+    }
+}
+
+impl JobState {
+    pub fn can_move_to(self, next: JobState) -> bool {
+        self == JobState::Running && next != JobState::Running
+    }
+}
+
+vocabulary! {
+    /// A webhook delivery of changes to a subscriber.
+    DeliveryState, "DELIVERY_STATE_INVALID" {
+        Pending = ("pending", "待投递", "Pending"),
+        Delivered = ("delivered", "已投递", "Delivered"),
+        /// Given up after the last retry (dead letter); the hub may send it again.
+        Dead = ("dead", "投递失败", "Dead letter"),
+    }
+}
+
+impl DeliveryState {
+    pub fn can_move_to(self, next: DeliveryState) -> bool {
+        use DeliveryState::*;
+        matches!(
+            (self, next),
+            (Pending, Pending | Delivered | Dead) | (Dead, Pending)
+        )
+    }
+}
+
+vocabulary! {
+    /// An application for conditionally open data (开放数据申请).
+    OpenApplicationState, "OPEN_APPLICATION_STATE_INVALID" {
+        Pending = ("pending", "待审核", "Pending"),
+        Approved = ("approved", "已批准", "Approved"),
+        Refused = ("refused", "未批准", "Refused"),
+    }
+}
+
+impl OpenApplicationState {
+    pub fn can_move_to(self, next: OpenApplicationState) -> bool {
+        self == OpenApplicationState::Pending && next != OpenApplicationState::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_as_stored() {
+        for s in RequestState::ALL {
+            assert_eq!(RequestState::parse_term(s.code()), Some(*s));
+            let json = serde_json::to_string(s).unwrap();
+            assert_eq!(json, format!("\"{}\"", s.code()));
+        }
+        for s in LoadStatus::ALL {
+            assert_eq!(s.code().parse::<LoadStatus>().unwrap(), *s);
+        }
+        assert!("granted?".parse::<RequestState>().is_err());
+    }
+
+    #[test]
+    fn requests_are_decided_once() {
+        use RequestState::*;
+        assert!(Pending.can_move_to(Escalated));
+        assert!(!Escalated.can_move_to(Pending));
+        for decided in [Granted, Refused] {
+            assert!(Pending.can_move_to(decided));
+            assert!(Escalated.can_move_to(decided));
+            for next in RequestState::ALL {
+                assert!(!decided.can_move_to(*next), "{decided:?} → {next:?}");
+            }
+        }
+        assert_eq!(
+            RequestState::predecessors(Granted),
+            vec![Pending, Escalated]
+        );
+        assert_eq!(RequestState::predecessors(Escalated), vec![Pending]);
+    }
+
+    #[test]
+    fn ended_things_stay_ended() {
+        assert!(!GrantState::Revoked.can_move_to(GrantState::Active));
+        assert!(GrantState::Active.can_move_to(GrantState::Expired));
+        assert!(!LoadStatus::Failed.can_move_to(LoadStatus::Succeeded));
+        assert!(!JobState::Finished.can_move_to(JobState::Failed));
+        assert!(DeliveryState::Dead.can_move_to(DeliveryState::Pending));
+        assert!(!DeliveryState::Delivered.can_move_to(DeliveryState::Pending));
+        assert!(!DemandState::Answered.can_move_to(DemandState::Routed));
+        assert!(!OpenApplicationState::Refused.can_move_to(OpenApplicationState::Approved));
+    }
+}
