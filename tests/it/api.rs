@@ -7,6 +7,19 @@ async fn probes_openapi_and_metrics() {
     let hub = Hub::start().await;
     let r = hub.client.get(hub.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // Every answer names its request, as every log line written while answering it does.
+    let first = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let r = hub.client.get(hub.url("/healthz")).send().await.unwrap();
+    assert_ne!(r.headers()["x-request-id"].to_str().unwrap(), first);
+    // A proxy's own request id is kept.
+    let r = hub
+        .client
+        .get(hub.url("/healthz"))
+        .header("x-request-id", "proxy-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "proxy-42");
     let r = hub.client.get(hub.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let (status, doc) = json_of(

@@ -97,6 +97,12 @@ pub struct Aggregation {
     commits: tokio::sync::broadcast::Sender<(String, i64)>,
 }
 
+/// A load running in the background: its id, and a handle that ends with its record.
+pub struct StartedLoad {
+    pub id: String,
+    pub done: tokio::task::JoinHandle<Result<LoadRecord>>,
+}
+
 /// How many rejection samples a load report keeps (reasons only, never values).
 const REPORT_SAMPLES: usize = 20;
 /// A running load that has not beaten its heart for this long died with its process.
@@ -139,6 +145,42 @@ impl Aggregation {
     /// `(resource code, version)` of every load this process commits, from now on.
     pub fn subscribe_commits(&self) -> tokio::sync::broadcast::Receiver<(String, i64)> {
         self.commits.subscribe()
+    }
+
+    /// Starts a load of a file in the background and answers as soon as its record exists:
+    /// its id (to poll), and a handle that ends with the finished record. A load that cannot
+    /// start (refused, unreadable input) answers its error instead. `keep` is held until the
+    /// load is done with the file (an upload's temporary file, removed when it drops).
+    pub async fn start_file_load<K: Send + 'static>(
+        &self,
+        actor: Actor,
+        code: String,
+        path: PathBuf,
+        req: LoadRequest,
+        keep: K,
+    ) -> Result<StartedLoad> {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<String>();
+        let this = self.clone();
+        let done = tokio::spawn(async move {
+            let r = this
+                .load_file(&actor, &code, &path, req, move |id| {
+                    let _ = started_tx.send(id.to_string());
+                })
+                .await;
+            drop(keep);
+            r
+        });
+        match started_rx.await {
+            Ok(id) => Ok(StartedLoad { id, done }),
+            // The load ended before its record existed: its error says why.
+            Err(_) => match done.await.map_err(AggregateError::join)? {
+                Err(e) => Err(e),
+                Ok(r) => Ok(StartedLoad {
+                    id: r.id.clone(),
+                    done: tokio::spawn(async move { Ok(r) }),
+                }),
+            },
+        }
     }
 
     /// Dates a finished load back to `at`, as if it had run then: how the demo city shows
@@ -481,36 +523,7 @@ impl Aggregation {
                 .collect::<Vec<_>>(),
         );
         let c2 = counters.clone();
-        // A replacing load's rows are the new version: they are checked as they stream by,
-        // on a thread of their own. Other modes merge into earlier rows, so their version is
-        // checked after it commits.
-        let checker = match mode {
-            WriteMode::Replace => match self.quality.checker(rec).await {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    // Stored rules compiled when saved; this is a damaged store, and the
-                    // load itself must not fail for it.
-                    tracing::warn!(resource = %rec.code, error = %e, "quality rules do not compile");
-                    None
-                }
-            },
-            _ => None,
-        };
-        let (check_tx, checking) = if let Some(mut checker) = checker {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
-            let handle = std::thread::Builder::new()
-                .name(format!("check-{id}"))
-                .spawn(move || {
-                    for b in rx {
-                        checker.check(&b);
-                    }
-                    checker
-                })
-                .map_err(AggregateError::io)?;
-            (Some(tx), Some(handle))
-        } else {
-            (None, None)
-        };
+        let (check_tx, checking) = self.start_checker(rec, mode, &id).await?;
         let producer = tokio::task::spawn_blocking(move || {
             produce_feed(
                 assembler_plan,
@@ -534,21 +547,9 @@ impl Aggregation {
         let write = self
             .lake
             .write(&rec.code, schema, mode, &keys, feed_rx, metadata);
-        tokio::pin!(write);
-        let mut beat = tokio::time::interval(Duration::from_secs(1));
-        beat.tick().await;
-        let written = loop {
-            tokio::select! {
-                r = &mut write => break r,
-                _ = beat.tick() => {
-                    let p = counters.progress(&bytes_read);
-                    if let Ok(mut tx) = self.store.begin().await {
-                        let _ = tx.update_load_progress(&id, &p).await;
-                        let _ = tx.commit().await;
-                    }
-                }
-            }
-        };
+        let written = self
+            .with_heartbeat(&id, &counters, &bytes_read, write)
+            .await;
         let produced = producer.await.map_err(AggregateError::join)?;
         let checker = match checking {
             Some(h) => Some(
@@ -559,64 +560,95 @@ impl Aggregation {
             ),
             None => None,
         };
-        let progress = counters.progress(&bytes_read);
-        let mut outcome = LoadOutcome {
-            progress,
-            duration_ms: started.elapsed().as_millis() as i64,
-            ..Default::default()
-        };
-        let plan_columns: Vec<String> = plan.columns.iter().map(|c| c.item.name.clone()).collect();
-        let mut report = serde_json::json!({
-            "columns": plan.columns.iter().map(|c| serde_json::json!({
-                "item": c.item.name,
-                "label": c.item.label,
-                "source": c.source.and_then(|s| plan.headers.get(s)),
-            })).collect::<Vec<_>>(),
-            "ignored_columns": plan.ignored,
-            "absent_items": plan.absent,
-        });
-        match &produced {
-            Ok(p) => {
-                outcome.source_encoding = p.summary.encoding.map(str::to_string);
-                outcome.source_sm3 = Some(p.summary.sm3.clone());
-                outcome.source_bytes = p.summary.bytes as i64;
-                outcome.progress.bytes_read = p.summary.bytes as i64;
-                report["rejections_by_code"] = serde_json::json!(p.by_code);
-                report["rejection_samples"] = serde_json::json!(p.samples);
-            }
-            Err(f) => {
-                report["rejections_by_code"] = serde_json::json!(f.by_code);
-                report["rejection_samples"] = serde_json::json!(f.samples);
-            }
+        let mut outcome = outcome_of(&plan, mode, &produced, written);
+        outcome.progress = counters.progress(&bytes_read);
+        outcome.duration_ms = started.elapsed().as_millis() as i64;
+        if let Ok(p) = &produced {
+            outcome.progress.bytes_read = p.summary.bytes as i64;
         }
-        match (&produced, written) {
-            // The producer stopped because the writer failed: the writer's error is the cause.
-            (Err(f), Err(e)) if f.code == "LOAD_STOPPED" => {
-                outcome.status = LoadStatus::Failed;
-                let p = e.problem();
-                outcome.error = Some((p.code.to_string(), p.message_zh, p.message_en));
-            }
-            (Err(f), _) => {
-                outcome.status = LoadStatus::Failed;
-                outcome.error = Some((f.code.to_string(), f.zh.clone(), f.en.clone()));
-            }
-            (Ok(_), Err(e)) => {
-                outcome.status = LoadStatus::Failed;
-                let p = e.problem();
-                outcome.error = Some((p.code.to_string(), p.message_zh, p.message_en));
-            }
-            (Ok(_), Ok(c)) => {
-                outcome.status = LoadStatus::Succeeded;
-                outcome.version = Some(c.version);
-                outcome.rows_inserted = c.rows_inserted as i64;
-                outcome.rows_updated = c.rows_updated as i64;
-                outcome.rows_deleted = c.rows_deleted as i64;
-                if mode == WriteMode::Delete {
-                    outcome.rows_inserted = 0;
+        self.finish(rec, &load, outcome, &plan, produced, checker)
+            .await
+    }
+
+    /// A replacing load's rows are the new version: they are checked as they stream by, on a
+    /// thread of their own (the sender feeds it, the handle gives the checker back). Other
+    /// modes merge into earlier rows, so their version is checked after it commits.
+    #[allow(clippy::type_complexity)]
+    async fn start_checker(
+        &self,
+        rec: &shuniu_store::ResourceRecord,
+        mode: WriteMode,
+        id: &str,
+    ) -> Result<(
+        Option<std::sync::mpsc::SyncSender<RecordBatch>>,
+        Option<std::thread::JoinHandle<Checker>>,
+    )> {
+        let checker = match mode {
+            WriteMode::Replace => match self.quality.checker(rec).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    // Stored rules compiled when saved; this is a damaged store, and the
+                    // load itself must not fail for it.
+                    tracing::warn!(resource = %rec.code, error = %e, "quality rules do not compile");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let Some(mut checker) = checker else {
+            return Ok((None, None));
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
+        let handle = std::thread::Builder::new()
+            .name(format!("check-{id}"))
+            .spawn(move || {
+                for b in rx {
+                    checker.check(&b);
+                }
+                checker
+            })
+            .map_err(AggregateError::io)?;
+        Ok((Some(tx), Some(handle)))
+    }
+
+    /// Drives the lake write to its end, writing the load's progress into its record every
+    /// second meanwhile (what the console's progress bar and `shuniu loads` show).
+    async fn with_heartbeat<T>(
+        &self,
+        id: &str,
+        counters: &Counters,
+        bytes_read: &AtomicU64,
+        write: impl std::future::Future<Output = T>,
+    ) -> T {
+        tokio::pin!(write);
+        let mut beat = tokio::time::interval(Duration::from_secs(1));
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                r = &mut write => break r,
+                _ = beat.tick() => {
+                    let p = counters.progress(bytes_read);
+                    if let Ok(mut tx) = self.store.begin().await {
+                        let _ = tx.update_load_progress(id, &p).await;
+                        let _ = tx.commit().await;
+                    }
                 }
             }
         }
-        outcome.report = report;
+    }
+
+    /// Records how the load ended, audits it, announces its version, and checks it.
+    async fn finish(
+        &self,
+        rec: &shuniu_store::ResourceRecord,
+        load: &NewLoad,
+        outcome: LoadOutcome,
+        plan: &ColumnPlan,
+        produced: std::result::Result<Produced, ProduceFailure>,
+        checker: Option<Checker>,
+    ) -> Result<LoadRecord> {
+        let id = load.id.clone();
+        let plan_columns: Vec<String> = plan.columns.iter().map(|c| c.item.name.clone()).collect();
         if outcome.progress.rows_rejected == 0 {
             let _ = std::fs::remove_file(self.rejects_path(&id));
             let _ = std::fs::remove_dir(self.loads_dir.join(&id));
@@ -648,7 +680,7 @@ impl Aggregation {
             // The data is committed whatever the check finds; a failing check is logged,
             // and the version can be checked again on demand.
             if let Err(e) = self
-                .check_load(rec, &load, version, checker, p, outcome.progress.rows_read)
+                .check_load(rec, load, version, checker, p, outcome.progress.rows_read)
                 .await
             {
                 tracing::warn!(load = %id, resource = %rec.code, error = %e, "quality check of the load failed");
@@ -1211,4 +1243,66 @@ pub(crate) fn rows_producer(
             sm3: hasher.finish(),
         })
     })
+}
+
+/// How a load ended, from what the producer and the lake writer said: status, version and
+/// row counts, the error that stopped it, and the report (columns, rejections by reason).
+fn outcome_of(
+    plan: &ColumnPlan,
+    mode: WriteMode,
+    produced: &std::result::Result<Produced, ProduceFailure>,
+    written: std::result::Result<shuniu_lake::Committed, shuniu_lake::LakeError>,
+) -> LoadOutcome {
+    let mut outcome = LoadOutcome::default();
+    let mut report = serde_json::json!({
+        "columns": plan.columns.iter().map(|c| serde_json::json!({
+            "item": c.item.name,
+            "label": c.item.label,
+            "source": c.source.and_then(|s| plan.headers.get(s)),
+        })).collect::<Vec<_>>(),
+        "ignored_columns": plan.ignored,
+        "absent_items": plan.absent,
+    });
+    match produced {
+        Ok(p) => {
+            outcome.source_encoding = p.summary.encoding.map(str::to_string);
+            outcome.source_sm3 = Some(p.summary.sm3.clone());
+            outcome.source_bytes = p.summary.bytes as i64;
+            report["rejections_by_code"] = serde_json::json!(p.by_code);
+            report["rejection_samples"] = serde_json::json!(p.samples);
+        }
+        Err(f) => {
+            report["rejections_by_code"] = serde_json::json!(f.by_code);
+            report["rejection_samples"] = serde_json::json!(f.samples);
+        }
+    }
+    match (produced, written) {
+        // The producer stopped because the writer failed: the writer's error is the cause.
+        (Err(f), Err(e)) if f.code == "LOAD_STOPPED" => {
+            outcome.status = LoadStatus::Failed;
+            let p = e.problem();
+            outcome.error = Some((p.code.to_string(), p.message_zh, p.message_en));
+        }
+        (Err(f), _) => {
+            outcome.status = LoadStatus::Failed;
+            outcome.error = Some((f.code.to_string(), f.zh.clone(), f.en.clone()));
+        }
+        (Ok(_), Err(e)) => {
+            outcome.status = LoadStatus::Failed;
+            let p = e.problem();
+            outcome.error = Some((p.code.to_string(), p.message_zh, p.message_en));
+        }
+        (Ok(_), Ok(c)) => {
+            outcome.status = LoadStatus::Succeeded;
+            outcome.version = Some(c.version);
+            outcome.rows_inserted = c.rows_inserted as i64;
+            outcome.rows_updated = c.rows_updated as i64;
+            outcome.rows_deleted = c.rows_deleted as i64;
+            if mode == WriteMode::Delete {
+                outcome.rows_inserted = 0;
+            }
+        }
+    }
+    outcome.report = report;
+    outcome
 }

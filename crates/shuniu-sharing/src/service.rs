@@ -214,6 +214,25 @@ impl Sharing {
         Ok((rec, grant))
     }
 
+    /// Admits a call (refusals audited by [`Self::authorize`]) and hands back the [`Call`]
+    /// that owes its one audit entry.
+    pub(crate) async fn admit(
+        &self,
+        caller: &Caller,
+        code: &str,
+        service: Service,
+    ) -> Result<Call> {
+        let (rec, grant) = self.authorize(caller, code, service).await?;
+        Ok(Call {
+            sharing: self.clone(),
+            caller: caller.clone(),
+            rec,
+            grant,
+            service,
+            recorded: false,
+        })
+    }
+
     /// One audit entry per call, durable before the answer leaves.
     #[allow(clippy::too_many_arguments)]
     async fn audit_call(
@@ -305,25 +324,15 @@ impl Sharing {
 
     /// 查询: the granted fields of the records with this key, masked.
     pub async fn lookup(&self, caller: &Caller, code: &str, key: &str) -> Result<LookupAnswer> {
-        let (rec, grant) = self.authorize(caller, code, Service::Lookup).await?;
+        let call = self.admit(caller, code, Service::Lookup).await?;
+        let outcome = self.lookup_in(&call, key);
+        call.answer(outcome).await
+    }
+
+    fn lookup_in(&self, call: &Call, key: &str) -> Result<Answered<LookupAnswer>> {
+        let (rec, grant) = (&call.rec, &call.grant);
         let key = normalize_key(key);
-        let served = match self.served(&rec) {
-            Ok(v) => v,
-            Err(e) => {
-                self.audit_call(
-                    caller,
-                    &rec,
-                    Some(&grant),
-                    Service::Lookup,
-                    0,
-                    vec![],
-                    "NOT_FOUND",
-                    None,
-                )
-                .await?;
-                return Err(e);
-            }
-        };
+        let served = self.served(rec)?;
         let visible: Vec<Row> = served
             .lookup(&key)?
             .into_iter()
@@ -331,39 +340,15 @@ impl Sharing {
             .collect();
         if visible.is_empty() {
             // Outside the row scope is answered exactly as absent.
-            self.audit_call(
-                caller,
-                &rec,
-                Some(&grant),
-                Service::Lookup,
-                0,
-                vec![],
-                "NOT_FOUND",
-                None,
-            )
-            .await?;
             return Err(SharingError::NotFound(format!("record {key}")));
         }
         let rows = visible.len() as u64;
-        if let Err(e) = self.inner.directory.admit_rows(&grant, rows) {
-            self.audit_call(
-                caller,
-                &rec,
-                Some(&grant),
-                Service::Lookup,
-                0,
-                vec![],
-                e.code(),
-                None,
-            )
-            .await?;
-            return Err(e);
-        }
-        let subjects = self.subjects(&rec, &visible);
+        self.inner.directory.admit_rows(grant, rows)?;
+        let subjects = self.subjects(rec, &visible);
         let records: Vec<_> = visible
             .iter()
             .filter_map(|r| grant.project(r, &self.inner.masking_key))
-            .map(|shaped| record_of(&grant, shaped))
+            .map(|shaped| record_of(grant, shaped))
             .collect();
         let answer = LookupAnswer {
             resource: rec.code.clone(),
@@ -383,18 +368,12 @@ impl Sharing {
         let digest = serde_json::to_vec(&answer.records)
             .ok()
             .map(|b| sm3_hex(&b));
-        self.audit_call(
-            caller,
-            &rec,
-            Some(&grant),
-            Service::Lookup,
+        Ok(Answered {
+            value: answer,
             rows,
             subjects,
-            "ok",
             digest,
-        )
-        .await?;
-        Ok(answer)
+        })
     }
 
     /// 核验: whether the claimed values match the record, per field; never the values.
@@ -405,7 +384,18 @@ impl Sharing {
         key: &str,
         claims: &BTreeMap<String, String>,
     ) -> Result<VerifyAnswer> {
-        let (rec, grant) = self.authorize(caller, code, Service::Verify).await?;
+        let call = self.admit(caller, code, Service::Verify).await?;
+        let outcome = self.verify_in(&call, key, claims);
+        call.answer(outcome).await
+    }
+
+    fn verify_in(
+        &self,
+        call: &Call,
+        key: &str,
+        claims: &BTreeMap<String, String>,
+    ) -> Result<Answered<VerifyAnswer>> {
+        let (rec, grant) = (&call.rec, &call.grant);
         if claims.is_empty() {
             return Err(SharingError::invalid(
                 "CLAIMS_EMPTY",
@@ -414,23 +404,10 @@ impl Sharing {
             ));
         }
         for f in claims.keys() {
-            if let Err(d) = decide_verify_field(&grant, f) {
-                self.audit_call(
-                    caller,
-                    &rec,
-                    Some(&grant),
-                    Service::Verify,
-                    0,
-                    vec![],
-                    d.code,
-                    None,
-                )
-                .await?;
-                return Err(SharingError::Denied(d));
-            }
+            decide_verify_field(grant, f)?;
         }
         let key = normalize_key(key);
-        let served = self.served(&rec)?;
+        let served = self.served(rec)?;
         let row = served.lookup(&key)?.into_iter().find(|r| grant.in_scope(r));
         let mut results = BTreeMap::new();
         for (name, claimed) in claims {
@@ -443,27 +420,22 @@ impl Sharing {
         }
         let subjects = row
             .as_ref()
-            .map(|r| self.subjects(&rec, std::slice::from_ref(r)))
+            .map(|r| self.subjects(rec, std::slice::from_ref(r)))
             .unwrap_or_default();
         let found = row.is_some();
         let all_match = found && results.values().all(|v| *v == "match");
-        self.audit_call(
-            caller,
-            &rec,
-            Some(&grant),
-            Service::Verify,
-            0,
+        let digest = Some(sm3_hex(format!("{results:?}").as_bytes()));
+        Ok(Answered {
+            value: VerifyAnswer {
+                resource: rec.code.clone(),
+                version: served.version,
+                found,
+                results,
+                all_match,
+            },
+            rows: 0,
             subjects,
-            "ok",
-            Some(sm3_hex(format!("{results:?}").as_bytes())),
-        )
-        .await?;
-        Ok(VerifyAnswer {
-            resource: rec.code.clone(),
-            version: served.version,
-            found,
-            results,
-            all_match,
+            digest,
         })
     }
 
@@ -483,22 +455,20 @@ impl Sharing {
                 "the cursor reads v<version>.<seq>, e.g. v3.120",
             )
         })?;
-        let (rec, grant) = self.authorize(caller, code, Service::Subscribe).await?;
-        let page = self.feed_page(&rec, &grant, after, limit.clamp(1, 10_000))?;
-        let rows = page.changes.len() as u64;
-        self.inner.directory.count_rows(&grant.id, rows);
-        self.audit_call(
-            caller,
-            &rec,
-            Some(&grant),
-            Service::Subscribe,
-            rows,
-            vec![],
-            "ok",
-            None,
-        )
-        .await?;
-        Ok(page)
+        let call = self.admit(caller, code, Service::Subscribe).await?;
+        let outcome = self
+            .feed_page(&call.rec, &call.grant, after, limit.clamp(1, 10_000))
+            .map(|page| {
+                let rows = page.changes.len() as u64;
+                self.inner.directory.count_rows(&call.grant.id, rows);
+                Answered {
+                    value: page,
+                    rows,
+                    subjects: Vec::new(),
+                    digest: None,
+                }
+            });
+        call.answer(outcome).await
     }
 
     /// A page of the feed shaped by `grant` (also what webhooks deliver).
@@ -590,25 +560,33 @@ impl Sharing {
                 "a version cannot be negative",
             ));
         }
-        let (rec, grant) = self.authorize(caller, code, Service::Extract).await?;
-        let version = match version {
-            Some(v) => v,
-            None => self
+        let call = self.admit(caller, code, Service::Extract).await?;
+        let (rec, grant) = (call.rec.clone(), call.grant.clone());
+        let opened = async {
+            let version = match version {
+                Some(v) => v,
+                None => self
+                    .inner
+                    .lake
+                    .version(code)
+                    .await?
+                    .ok_or_else(|| SharingError::NotFound(format!("data of {code}")))?,
+            };
+            let columns: Vec<String> = rec.spec.data_items.iter().map(|i| i.name.clone()).collect();
+            Ok(self
                 .inner
                 .lake
-                .version(code)
-                .await?
-                .ok_or_else(|| SharingError::NotFound(format!("data of {code}")))?,
+                .stream_columns(code, version, &columns, false)
+                .await?)
+        }
+        .await;
+        let mut stream = match opened {
+            Ok(s) => s,
+            // The refusal or failure is the call's answer, audited as such.
+            Err(e) => return call.answer(Err(e)).await,
         };
-        let columns: Vec<String> = rec.spec.data_items.iter().map(|i| i.name.clone()).collect();
-        let mut stream = self
-            .inner
-            .lake
-            .stream_columns(code, version, &columns, false)
-            .await?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
         let this = self.clone();
-        let caller = caller.clone();
         tokio::spawn(async move {
             let fields: Vec<arrow::datatypes::Field> = grant
                 .fields
@@ -633,6 +611,10 @@ impl Sharing {
                         Ok(w) => Some(w),
                         Err(e) => {
                             let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                            if let Err(e) = call.record(0, Vec::new(), "EXTRACT_FAILED", None).await
+                            {
+                                tracing::error!(error = %e, "extract audit failed");
+                            }
                             return;
                         }
                     }
@@ -750,19 +732,7 @@ impl Sharing {
             } else {
                 "ok"
             };
-            if let Err(e) = this
-                .audit_call(
-                    &caller,
-                    &rec,
-                    Some(&grant),
-                    Service::Extract,
-                    rows_out,
-                    vec![],
-                    result,
-                    None,
-                )
-                .await
-            {
+            if let Err(e) = call.record(rows_out, Vec::new(), result, None).await {
                 tracing::error!(error = %e, "extract audit failed");
             }
         });
@@ -778,19 +748,29 @@ impl Sharing {
         keys_file: PathBuf,
         format: KeyFormat,
     ) -> Result<ComparisonJobRow> {
-        let (rec, grant) = self.authorize(caller, code, Service::Compare).await?;
-        let version = self.served(&rec)?.version as i64;
+        let call = self.admit(caller, code, Service::Compare).await?;
+        let (rec, grant) = (call.rec.clone(), call.grant.clone());
+        let version = match self.served(&rec) {
+            Ok(s) => s.version as i64,
+            Err(e) => return call.answer::<ComparisonJobRow>(Err(e)).await,
+        };
         let id = format!(
             "C{}-{}",
             chrono::Utc::now().format("%Y%m%d%H%M%S"),
             crate::workflow::short_id()
         );
         let dir = self.inner.comparisons_dir.join(&id);
-        std::fs::create_dir_all(&dir)?;
-        let keys_path = dir.join("keys");
-        if std::fs::rename(&keys_file, &keys_path).is_err() {
-            std::fs::copy(&keys_file, &keys_path)?;
-            let _ = std::fs::remove_file(&keys_file);
+        let staged = (|| -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            let keys_path = dir.join("keys");
+            if std::fs::rename(&keys_file, &keys_path).is_err() {
+                std::fs::copy(&keys_file, &keys_path)?;
+                let _ = std::fs::remove_file(&keys_file);
+            }
+            Ok(())
+        })();
+        if let Err(e) = staged {
+            return call.answer(Err(e.into())).await;
         }
         let job = ComparisonJobRow {
             id: id.clone(),
@@ -807,11 +787,16 @@ impl Sharing {
             created_at: shuniu_store::now(),
             finished_at: None,
         };
-        let mut tx = self.inner.store.begin().await?;
-        tx.insert_comparison_job(&job).await?;
-        tx.commit().await?;
+        let inserted = async {
+            let mut tx = self.inner.store.begin().await?;
+            tx.insert_comparison_job(&job).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = inserted {
+            return call.answer(Err(e.into())).await;
+        }
         let this = self.clone();
-        let caller = caller.clone();
         tokio::spawn(async move {
             let outcome = this.run_comparison(&rec, &grant, &id, &dir, format).await;
             let (state, total, found, error) = match &outcome {
@@ -834,18 +819,9 @@ impl Sharing {
             } else {
                 "COMPARISON_FAILED"
             };
-            let _ = this
-                .audit_call(
-                    &caller,
-                    &rec,
-                    Some(&grant),
-                    Service::Compare,
-                    found,
-                    vec![],
-                    result,
-                    None,
-                )
-                .await;
+            if let Err(e) = call.record(found, Vec::new(), result, None).await {
+                tracing::error!(error = %e, "comparison audit failed");
+            }
         });
         Ok(job)
     }
@@ -1133,5 +1109,81 @@ impl Served {
             .into_iter()
             .map(|r| self.align(r))
             .collect())
+    }
+}
+
+/// What an answered call hands back and logs: the answer, the rows it carried, the keyed
+/// digests of the people in them, and a digest of what was sent.
+pub(crate) struct Answered<T> {
+    pub value: T,
+    pub rows: u64,
+    pub subjects: Vec<String>,
+    pub digest: Option<String>,
+}
+
+/// One admitted unified-service call and the one audit entry it owes. A call ends in
+/// [`Call::answer`] (its outcome, audited `ok` or with the error's code, then returned) or,
+/// for calls that stream on after the answer (extracts, comparisons), in [`Call::record`]
+/// when the work ends. Both consume the call, so no path audits twice; a call dropped
+/// without either is a bug, logged.
+#[must_use]
+pub(crate) struct Call {
+    sharing: Sharing,
+    caller: Caller,
+    pub rec: Arc<ResourceRecord>,
+    pub grant: Arc<CompiledGrant>,
+    service: Service,
+    recorded: bool,
+}
+
+impl Call {
+    /// Audits the outcome, durably, then returns it.
+    pub(crate) async fn answer<T>(self, outcome: Result<Answered<T>>) -> Result<T> {
+        match outcome {
+            Ok(a) => {
+                self.record(a.rows, a.subjects, "ok", a.digest).await?;
+                Ok(a.value)
+            }
+            Err(e) => {
+                self.record(0, Vec::new(), e.code(), None).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the call's audit entry with its result (`ok` or a refusal or failure code).
+    pub(crate) async fn record(
+        mut self,
+        rows: u64,
+        subjects: Vec<String>,
+        result: &str,
+        digest: Option<String>,
+    ) -> Result<()> {
+        self.recorded = true;
+        self.sharing
+            .audit_call(
+                &self.caller,
+                &self.rec,
+                Some(&self.grant),
+                self.service,
+                rows,
+                subjects,
+                result,
+                digest,
+            )
+            .await
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if !self.recorded {
+            tracing::error!(
+                resource = %self.rec.code,
+                application = %self.caller.application,
+                service = self.service.code(),
+                "a unified-service call ended without its audit entry"
+            );
+        }
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -226,42 +225,6 @@ pub(crate) async fn new_upload(state: &AppState) -> Result<(Upload, tokio::fs::F
     Ok((Upload(path), file))
 }
 
-/// Starts a load of an uploaded file in the background. Returns the load id once the
-/// load has started, or the error that kept it from starting.
-pub(crate) async fn start_load(
-    state: &AppState,
-    actor: Actor,
-    code: String,
-    upload: Upload,
-    req: LoadRequest,
-) -> Result<(String, tokio::task::JoinHandle<()>), ApiError> {
-    let (tx, rx) = tokio::sync::oneshot::channel::<Result<String, AggregateError>>();
-    let tx = Arc::new(Mutex::new(Some(tx)));
-    let agg = state.aggregation.clone();
-    let started = tx.clone();
-    let handle = tokio::spawn(async move {
-        let path = upload.0.clone();
-        let r = agg
-            .load_file(&actor, &code, &path, req, move |id| {
-                if let Some(tx) = started.lock().ok().and_then(|mut g| g.take()) {
-                    let _ = tx.send(Ok(id.to_string()));
-                }
-            })
-            .await;
-        drop(upload);
-        if let Err(e) = r
-            && let Some(tx) = tx.lock().ok().and_then(|mut g| g.take())
-        {
-            let _ = tx.send(Err(e));
-        }
-    });
-    match rx.await {
-        Ok(Ok(id)) => Ok((id, handle)),
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(AggregateError::Internal("the load task ended without a word".into()).into()),
-    }
-}
-
 /// Loads a file into a resource's dataset: the request body is the file, streamed to disk
 /// and then read once. Answers 202 with the running load (poll `/api/v1/loads/{id}`), or
 /// with `wait=true` the finished load.
@@ -295,7 +258,12 @@ async fn upload_load(
         .await
         .map_err(|e| ApiError::from(AggregateError::Ingest(e.into())))?;
     drop(file);
-    let (id, handle) = start_load(&state, actor.clone(), code, upload, req).await?;
+    let path = upload.0.clone();
+    let started = state
+        .aggregation
+        .start_file_load(actor.clone(), code, path, req, upload)
+        .await?;
+    let (id, handle) = (started.id, started.done);
     if q.wait.unwrap_or(false) {
         let _ = handle.await;
         let l = state.aggregation.load_record(&actor, &id).await?;

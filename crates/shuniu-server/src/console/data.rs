@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::{ConsoleUser, page};
 use crate::AppState;
-use crate::api::data::{LoadView, RowsView, UploadQuery, new_upload, rejects_response, start_load};
+use crate::api::data::{LoadView, RowsView, UploadQuery, new_upload, rejects_response};
 use crate::web::{CheckedForm, CheckedMultipart, error_page, ser};
 
 pub fn router() -> Router<AppState> {
@@ -151,12 +151,14 @@ async fn load_submit(
         Ok(r) => r,
         Err(e) => return error_page(user.lang, e.status, &e.message_zh),
     };
-    match start_load(&state, user.actor.clone(), code, upload, req).await {
-        Ok((id, _)) => Redirect::to(&format!("/loads/{id}")).into_response(),
-        Err(e) => {
-            let msg = user.lang.pick(e.message_zh, e.message_en);
-            error_page(user.lang, e.status, &msg)
-        }
+    let path = upload.0.clone();
+    match state
+        .aggregation
+        .start_file_load(user.actor.clone(), code, path, req, upload)
+        .await
+    {
+        Ok(started) => Redirect::to(&format!("/loads/{}", started.id)).into_response(),
+        Err(e) => user.fail(e),
     }
 }
 
