@@ -3,7 +3,7 @@ use shuniu_ingest::IngestError;
 use shuniu_lake::LakeError;
 use shuniu_policy::Denied;
 use shuniu_store::StoreError;
-use shuniu_types::{Classified, ErrorKind, Problem};
+use shuniu_types::{Classified, Problem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AggregateError {
@@ -79,15 +79,8 @@ impl Classified for AggregateError {
     fn problem(&self) -> Problem {
         match self {
             AggregateError::Denied(d) => d.problem(),
-            AggregateError::NotFound(what) => Problem::new(
-                ErrorKind::NotFound,
-                self.code(),
-                format!("未找到：{what}"),
-                self.to_string(),
-            ),
-            AggregateError::Invalid { code, zh, en } => {
-                Problem::new(ErrorKind::Invalid, code, zh.clone(), en.clone())
-            }
+            AggregateError::NotFound(what) => Problem::not_found(what),
+            AggregateError::Invalid { code, zh, en } => Problem::invalid(code, zh, en),
             AggregateError::Catalog(e) => e.problem(),
             AggregateError::Audit(e) => e.problem(),
             AggregateError::Store(e) => e.problem(),

@@ -83,12 +83,7 @@ impl Classified for OpenError {
     fn problem(&self) -> Problem {
         match self {
             OpenError::Denied(d) => d.problem(),
-            OpenError::NotFound(what) => Problem::new(
-                ErrorKind::NotFound,
-                self.code(),
-                format!("未找到：{what}"),
-                self.to_string(),
-            ),
+            OpenError::NotFound(what) => Problem::not_found(what),
             OpenError::UnknownField(f) => Problem {
                 fields: vec![FieldError::new(
                     "fields",
@@ -103,9 +98,7 @@ impl Classified for OpenError {
                     format!("field \"{f}\" not in resource"),
                 )
             },
-            OpenError::Invalid { code, zh, en } => {
-                Problem::new(ErrorKind::Invalid, code, zh.clone(), en.clone())
-            }
+            OpenError::Invalid { code, zh, en } => Problem::invalid(code, zh, en),
             OpenError::State { zh, en } => {
                 Problem::new(ErrorKind::Conflict, self.code(), zh.clone(), en.clone())
             }

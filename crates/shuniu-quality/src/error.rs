@@ -58,12 +58,7 @@ impl Classified for QualityError {
     fn problem(&self) -> Problem {
         match self {
             QualityError::Denied(d) => d.problem(),
-            QualityError::NotFound(what) => Problem::new(
-                ErrorKind::NotFound,
-                self.code(),
-                format!("未找到：{what}"),
-                self.to_string(),
-            ),
+            QualityError::NotFound(what) => Problem::not_found(what),
             QualityError::Invalid { code, zh, en } => Problem::new(
                 // A ticket asked to move where its state does not allow is a conflict.
                 if code.starts_with("TICKET_STATE") {

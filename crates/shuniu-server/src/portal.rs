@@ -450,10 +450,7 @@ async fn download(
 async fn apply(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    CheckedForm {
-        session: visit,
-        fields: form,
-    }: CheckedForm<Visit>,
+    CheckedForm(visit, form): CheckedForm<Visit>,
 ) -> Response {
     let Some(user) = &visit.user else {
         return Redirect::to(&format!("/open/login?next=/open/dataset/{name}")).into_response();
@@ -599,10 +596,7 @@ async fn requests_view(
 
 async fn post_request(
     State(state): State<AppState>,
-    CheckedForm {
-        session: visit,
-        fields: form,
-    }: CheckedForm<Visit>,
+    CheckedForm(visit, form): CheckedForm<Visit>,
 ) -> Response {
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let who = visit
@@ -644,10 +638,7 @@ async fn register_page(State(state): State<AppState>, req: Request) -> Response 
 
 async fn register_submit(
     State(state): State<AppState>,
-    CheckedForm {
-        session: visit,
-        fields: form,
-    }: CheckedForm<Visit>,
+    CheckedForm(visit, form): CheckedForm<Visit>,
 ) -> Response {
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     let reg = shuniu_open::public::Registration {
@@ -722,10 +713,7 @@ async fn login_page(
 
 async fn login_submit(
     State(state): State<AppState>,
-    CheckedForm {
-        session: visit,
-        fields: form,
-    }: CheckedForm<Visit>,
+    CheckedForm(visit, form): CheckedForm<Visit>,
 ) -> Response {
     let next = form
         .get("next")
@@ -744,10 +732,7 @@ async fn login_submit(
 
 async fn logout(
     State(state): State<AppState>,
-    CheckedForm {
-        session: visit,
-        fields: _form,
-    }: CheckedForm<Visit>,
+    CheckedForm(visit, _form): CheckedForm<Visit>,
 ) -> Response {
     if let Some(c) = visit.jar.get(SESSION_COOKIE) {
         let _ = state.open.sign_out(c.value()).await;
@@ -805,10 +790,7 @@ async fn account_view(
 async fn issue_token(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CheckedForm {
-        session: visit,
-        fields: _form,
-    }: CheckedForm<Visit>,
+    CheckedForm(visit, _form): CheckedForm<Visit>,
 ) -> Response {
     let Some(user) = &visit.user else {
         return Redirect::to("/open/login?next=/open/account").into_response();

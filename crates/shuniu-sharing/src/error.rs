@@ -87,15 +87,8 @@ impl Classified for SharingError {
     fn problem(&self) -> Problem {
         match self {
             SharingError::Denied(d) => d.problem(),
-            SharingError::NotFound(what) => Problem::new(
-                ErrorKind::NotFound,
-                self.code(),
-                format!("未找到：{what}"),
-                self.to_string(),
-            ),
-            SharingError::Invalid { code, zh, en } => {
-                Problem::new(ErrorKind::Invalid, code, zh.clone(), en.clone())
-            }
+            SharingError::NotFound(what) => Problem::not_found(what),
+            SharingError::Invalid { code, zh, en } => Problem::invalid(code, zh, en),
             SharingError::State { zh, en } => {
                 Problem::new(ErrorKind::Conflict, self.code(), zh.clone(), en.clone())
             }

@@ -499,8 +499,9 @@ impl Sharing {
         self.request(actor, &id).await
     }
 
-    /// One request with its events, for either side or the hub.
-    pub async fn request(&self, actor: &Actor, id: &str) -> Result<RequestView> {
+    /// The request, if the actor may see it (either side, or the hub); for anyone else it
+    /// does not exist.
+    async fn visible_request(&self, actor: &Actor, id: &str) -> Result<ShareRequestRow> {
         let r = self
             .inner
             .store
@@ -516,6 +517,12 @@ impl Sharing {
                 escalated: r.state.is_escalated(),
             },
         )?;
+        Ok(r)
+    }
+
+    /// One request with its events, for either side or the hub.
+    pub async fn request(&self, actor: &Actor, id: &str) -> Result<RequestView> {
+        let r = self.visible_request(actor, id).await?;
         let events = self.inner.store.share_events(id).await?;
         let overdue =
             r.state.awaits_decision() && r.due_at.as_deref().is_some_and(|d| d < now().as_str());
@@ -587,21 +594,7 @@ impl Sharing {
     ) -> Result<RequestView> {
         // A request past its deadline is the hub's, even if the sweep has not run yet.
         self.escalate_overdue().await?;
-        let r = self
-            .inner
-            .store
-            .share_request(id)
-            .await?
-            .ok_or_else(|| SharingError::NotFound(format!("request {id}")))?;
-        decide(
-            actor,
-            Action::ReadSharing,
-            Target::Share {
-                provider: &r.provider,
-                consumer: &r.consumer,
-                escalated: false,
-            },
-        )?;
+        let r = self.visible_request(actor, id).await?;
         if !r.state.awaits_decision() {
             return Err(SharingError::state(
                 format!("申请已处理（{}），不能再审批", r.state.zh()),

@@ -123,6 +123,21 @@ impl Problem {
         }
     }
 
+    /// Something asked for that is not there, named in the messages (`request SQ…`).
+    pub fn not_found(what: &str) -> Problem {
+        Problem::new(
+            ErrorKind::NotFound,
+            "NOT_FOUND",
+            format!("未找到：{what}"),
+            format!("{what} not found"),
+        )
+    }
+
+    /// Input refused with its own code and messages.
+    pub fn invalid(code: &'static str, zh: &str, en: &str) -> Problem {
+        Problem::new(ErrorKind::Invalid, code, zh, en)
+    }
+
     /// Invalid input, every offending field named.
     pub fn invalid_fields(errors: &[FieldError]) -> Problem {
         Problem {

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 
 use crate::AppState;
+use crate::web::forms::text;
 use crate::web::{CheckedForm, ser};
 
 use shuniu_auth::accounts::AccountError;
@@ -15,13 +16,6 @@ use super::catalog::{error_map, names};
 use super::{Choice, ConsoleUser, page};
 use crate::views;
 use crate::web::not_found_page;
-
-pub(crate) fn form_value(form: &[(String, String)], key: &str) -> String {
-    form.iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default()
-}
 
 /// An administration page: its form (with what was typed and the errors), the roles and
 /// departments to choose from, and 422 when the form was refused.
@@ -82,12 +76,9 @@ pub(crate) async fn users_page(State(state): State<AppState>, user: ConsoleUser)
 
 pub(crate) async fn add_user(
     State(state): State<AppState>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
-    let get = |k: &str| form_value(&form, k);
+    let get = |k: &str| text(&form, k).to_string();
     let role = Role::parse_term(&get("role")).unwrap_or(Role::Viewer);
     let result = state
         .accounts
@@ -157,12 +148,9 @@ pub(crate) async fn applications_page(
 
 pub(crate) async fn add_application(
     State(state): State<AppState>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
-    let get = |k: &str| form_value(&form, k);
+    let get = |k: &str| text(&form, k).to_string();
     let role = Role::parse_term(&get("role")).unwrap_or(Role::Viewer);
     let kept = context! { id => get("id"), name => get("name"), role => role.code(), department => get("department") };
     match state
@@ -196,10 +184,7 @@ pub(crate) async fn add_application(
 pub(crate) async fn revoke_application(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: _form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, _form): CheckedForm<ConsoleUser>,
 ) -> Response {
     match state.accounts.revoke_application(&user.actor, &id).await {
         Ok(()) => Redirect::to("/admin/applications").into_response(),

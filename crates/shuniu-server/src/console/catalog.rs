@@ -341,10 +341,7 @@ pub(crate) async fn new_form(State(state): State<AppState>, user: ConsoleUser) -
 
 pub(crate) async fn new_submit(
     State(state): State<AppState>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let input = input_from_form(&form);
     match state.catalog.register(&user.actor, &input).await {
@@ -397,10 +394,7 @@ pub(crate) async fn edit_form(
 pub(crate) async fn edit_submit(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let input = input_from_form(&form);
     let version = form
@@ -424,10 +418,7 @@ pub(crate) async fn resource_action(
     State(state): State<AppState>,
     Path((code, action)): Path<(String, String)>,
     headers: HeaderMap,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let reason = form
         .iter()
@@ -578,10 +569,7 @@ pub(crate) async fn import_page(State(state): State<AppState>, user: ConsoleUser
 
 pub(crate) async fn import_submit(
     State(state): State<AppState>,
-    CheckedMultipart {
-        session: user,
-        mut multipart,
-    }: CheckedMultipart<ConsoleUser>,
+    CheckedMultipart(user, mut multipart): CheckedMultipart<ConsoleUser>,
 ) -> Response {
     let mut file = Vec::new();
     let mut dry_run = false;

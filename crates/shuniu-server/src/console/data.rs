@@ -67,10 +67,7 @@ async fn load_page(
 async fn load_submit(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    CheckedMultipart {
-        session: user,
-        mut multipart,
-    }: CheckedMultipart<ConsoleUser>,
+    CheckedMultipart(user, mut multipart): CheckedMultipart<ConsoleUser>,
 ) -> Response {
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut upload = None;
@@ -234,10 +231,7 @@ async fn sql_render(
 
 async fn sql_submit(
     State(state): State<AppState>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let sql = form
         .iter()

@@ -129,10 +129,7 @@ async fn rules_view(
 async fn save_rules(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let get = |k: &str| {
         form.iter()
@@ -210,10 +207,7 @@ async fn save_rules(
 async fn decide(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let get = |k: &str| {
         form.iter()
@@ -235,10 +229,7 @@ async fn decide(
 async fn answer(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let text = form
         .iter()

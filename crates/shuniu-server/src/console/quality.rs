@@ -13,6 +13,7 @@ use shuniu_quality::{ObjectionInput, QualityError, RuleKind, RuleSpec, SourceInp
 
 use super::{ConsoleUser, page};
 use crate::AppState;
+use crate::web::forms::filled;
 use crate::web::{CheckedForm, ser};
 use shuniu_types::{Classified, ErrorKind};
 
@@ -185,23 +186,16 @@ async fn render_resource(
     )
 }
 
-fn field<'a>(form: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(key, _)| key == k)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
 /// A rule from the console's form: a type and up to two parameters whose meaning depends on
 /// it (see the form's help), or an existing rule's JSON with `enabled` switched.
 fn rule_from_form(form: &[(String, String)]) -> Result<RuleSpec, String> {
-    if let Some(json) = field(form, "spec") {
+    if let Some(json) = filled(form, "spec") {
         let mut spec: RuleSpec = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        spec.enabled = field(form, "enabled") == Some("true");
+        spec.enabled = filled(form, "enabled") == Some("true");
         return Ok(spec);
     }
-    let a = field(form, "a").map(str::to_string);
-    let b = field(form, "b").map(str::to_string);
+    let a = filled(form, "a").map(str::to_string);
+    let b = filled(form, "b").map(str::to_string);
     let num = |v: &Option<String>| -> Result<Option<f64>, String> {
         v.as_deref()
             .map(|s| {
@@ -221,7 +215,7 @@ fn rule_from_form(form: &[(String, String)]) -> Result<RuleSpec, String> {
     let need = |v: Option<String>, what: &str| -> Result<String, String> {
         v.ok_or_else(|| format!("请填写{what} / {what} is required"))
     };
-    let kind = match field(form, "type").unwrap_or("") {
+    let kind = match filled(form, "type").unwrap_or("") {
         "required" => RuleKind::Required,
         "unique" => RuleKind::Unique,
         "pattern" => RuleKind::Pattern {
@@ -266,8 +260,8 @@ fn rule_from_form(form: &[(String, String)]) -> Result<RuleSpec, String> {
         "freshness" => RuleKind::Freshness,
         other => return Err(format!("未知的规则类型 / unknown rule type {other:?}")),
     };
-    let column = field(form, "column").map(str::to_string);
-    let id = field(form, "id")
+    let column = filled(form, "column").map(str::to_string);
+    let id = filled(form, "id")
         .map(str::to_string)
         .unwrap_or_else(|| match &column {
             Some(c) => format!("{c}.{}", kind.code()),
@@ -285,10 +279,7 @@ fn rule_from_form(form: &[(String, String)]) -> Result<RuleSpec, String> {
 async fn save_rule(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let spec = match rule_from_form(&form) {
         Ok(s) => s,
@@ -313,10 +304,7 @@ async fn save_rule(
 async fn check_now(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: _form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, _form): CheckedForm<ConsoleUser>,
 ) -> Response {
     match state.quality.check_version(&user.actor, &code, None).await {
         Ok(_) => Redirect::to(&format!("/quality/r/{}", super::urlencode(&code))).into_response(),
@@ -327,15 +315,12 @@ async fn check_now(
 async fn raise_objection(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let input = ObjectionInput {
-        record_key: field(&form, "record_key").unwrap_or("").to_string(),
-        column: field(&form, "column").map(str::to_string),
-        reason: field(&form, "reason").unwrap_or("").to_string(),
+        record_key: filled(&form, "record_key").unwrap_or("").to_string(),
+        column: filled(&form, "column").map(str::to_string),
+        reason: filled(&form, "reason").unwrap_or("").to_string(),
     };
     match state
         .quality
@@ -448,12 +433,9 @@ async fn render_ticket(
 async fn ticket_action(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
-    let Some(action) = field(&form, "action").and_then(TicketAction::parse) else {
+    let Some(action) = filled(&form, "action").and_then(TicketAction::parse) else {
         return render_ticket(
             &state,
             &user,
@@ -462,7 +444,7 @@ async fn ticket_action(
         )
         .await;
     };
-    let reason = field(&form, "reason").unwrap_or("");
+    let reason = filled(&form, "reason").unwrap_or("");
     match state
         .quality
         .act_on_ticket(&user.actor, &id, action, reason)
@@ -506,17 +488,14 @@ async fn render_sources(
 
 async fn designate(
     State(state): State<AppState>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let input = SourceInput {
-        attribute: field(&form, "attribute").unwrap_or("").to_string(),
-        label: field(&form, "label").unwrap_or("").to_string(),
-        key_type: field(&form, "key_type").unwrap_or("").to_string(),
-        resource: field(&form, "resource").unwrap_or("").to_string(),
-        column: field(&form, "column").map(str::to_string),
+        attribute: filled(&form, "attribute").unwrap_or("").to_string(),
+        label: filled(&form, "label").unwrap_or("").to_string(),
+        key_type: filled(&form, "key_type").unwrap_or("").to_string(),
+        resource: filled(&form, "resource").unwrap_or("").to_string(),
+        column: filled(&form, "column").map(str::to_string),
     };
     match state.quality.designate_source(&user.actor, input).await {
         Ok(_) => Redirect::to("/quality/sources").into_response(),
@@ -530,14 +509,11 @@ async fn designate(
 
 async fn cross_check(
     State(state): State<AppState>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     match state
         .quality
-        .cross_check(&user.actor, field(&form, "attribute"))
+        .cross_check(&user.actor, filled(&form, "attribute"))
         .await
     {
         Ok(reports) => render_sources(&state, &user, Some(reports), None).await,

@@ -191,10 +191,7 @@ pub(crate) async fn login_submit(
 pub(crate) async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
-    CheckedForm {
-        session: _user,
-        fields: _form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(_user, _form): CheckedForm<ConsoleUser>,
 ) -> Response {
     if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
         let _ = state.accounts.logout(&token).await;

@@ -15,6 +15,7 @@ use shuniu_sharing::{DecisionInput, DemandAnswer, DemandInput, RequestInput};
 
 use super::{ConsoleUser, page};
 use crate::AppState;
+use crate::web::forms::{all, text};
 use crate::web::{CheckedForm, ser};
 use shuniu_types::{Classified, ErrorKind};
 
@@ -27,21 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/sharing/grants/{id}/revoke", post(revoke))
         .route("/sharing/demands", post(file_demand))
         .route("/sharing/demands/{id}/answer", post(answer_demand))
-}
-
-fn field<'a>(form: &'a [(String, String)], k: &str) -> &'a str {
-    form.iter()
-        .find(|(key, _)| key == k)
-        .map(|(_, v)| v.trim())
-        .unwrap_or("")
-}
-
-fn all<'a>(form: &'a [(String, String)], k: &str) -> Vec<&'a str> {
-    form.iter()
-        .filter(|(key, _)| key == k)
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-        .collect()
 }
 
 async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -175,10 +161,10 @@ async fn render_form(
             apps => ser(&apps),
             services => services,
             error => error,
-            purpose => field(form, "purpose"),
-            scenario => field(form, "scenario"),
-            legal_basis => field(form, "legal_basis"),
-            row_scope => field(form, "row_scope"),
+            purpose => text(form, "purpose"),
+            scenario => text(form, "scenario"),
+            legal_basis => text(form, "legal_basis"),
+            row_scope => text(form, "row_scope"),
             deadline => state.sharing.deadline_from_now().to_rfc3339()[..10].to_string(),
         },
     );
@@ -188,25 +174,22 @@ async fn render_form(
 
 async fn file_request(
     State(state): State<AppState>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
-    let code = field(&form, "resource_code").to_string();
+    let code = text(&form, "resource_code").to_string();
     let input = RequestInput {
         resource_code: code.clone(),
-        application_id: field(&form, "application_id").into(),
+        application_id: text(&form, "application_id").into(),
         fields: all(&form, "fields").into_iter().map(String::from).collect(),
-        purpose: field(&form, "purpose").into(),
-        scenario: field(&form, "scenario").into(),
-        legal_basis: field(&form, "legal_basis").into(),
-        duration_days: field(&form, "duration_days").parse().unwrap_or(0),
+        purpose: text(&form, "purpose").into(),
+        scenario: text(&form, "scenario").into(),
+        legal_basis: text(&form, "legal_basis").into(),
+        duration_days: text(&form, "duration_days").parse().unwrap_or(0),
         services: all(&form, "services")
             .into_iter()
             .filter_map(Service::parse)
             .collect(),
-        row_scope: field(&form, "row_scope").into(),
+        row_scope: text(&form, "row_scope").into(),
         calls_per_day: None,
         rows_per_day: None,
         rate_per_second: None,
@@ -269,10 +252,7 @@ async fn request_page(
 async fn decide(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let mut masking = std::collections::BTreeMap::new();
     for (k, v) in form.iter() {
@@ -285,14 +265,14 @@ async fn decide(
     }
     let fields = all(&form, "fields");
     let d = DecisionInput {
-        approve: field(&form, "decision") == "approve",
-        reason: field(&form, "reason").into(),
+        approve: text(&form, "decision") == "approve",
+        reason: text(&form, "reason").into(),
         fields: (!fields.is_empty()).then(|| fields.into_iter().map(String::from).collect()),
         masking,
-        row_scope: Some(field(&form, "row_scope").to_string()),
-        calls_per_day: field(&form, "calls_per_day").parse().ok(),
-        rows_per_day: field(&form, "rows_per_day").parse().ok(),
-        rate_per_second: field(&form, "rate_per_second").parse().ok(),
+        row_scope: Some(text(&form, "row_scope").to_string()),
+        calls_per_day: text(&form, "calls_per_day").parse().ok(),
+        rows_per_day: text(&form, "rows_per_day").parse().ok(),
+        rate_per_second: text(&form, "rate_per_second").parse().ok(),
     };
     match state.sharing.decide_request(&user.actor, &id, &d).await {
         Ok(_) => Redirect::to(&format!("/sharing/requests/{id}")).into_response(),
@@ -303,14 +283,11 @@ async fn decide(
 async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     match state
         .sharing
-        .revoke_grant(&user.actor, &id, field(&form, "reason"))
+        .revoke_grant(&user.actor, &id, text(&form, "reason"))
         .await
     {
         Ok(_) => Redirect::to("/sharing#grants").into_response(),
@@ -320,16 +297,13 @@ async fn revoke(
 
 async fn file_demand(
     State(state): State<AppState>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let input = DemandInput {
         department: String::new(),
-        title: field(&form, "title").into(),
-        description: field(&form, "description").into(),
-        resource_code: Some(field(&form, "resource_code").to_string()).filter(|c| !c.is_empty()),
+        title: text(&form, "title").into(),
+        description: text(&form, "description").into(),
+        resource_code: Some(text(&form, "resource_code").to_string()).filter(|c| !c.is_empty()),
     };
     match state.sharing.file_demand(&user.actor, &input).await {
         Ok(_) => Redirect::to("/sharing#demands").into_response(),
@@ -340,15 +314,12 @@ async fn file_demand(
 async fn answer_demand(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CheckedForm {
-        session: user,
-        fields: form,
-    }: CheckedForm<ConsoleUser>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let a = DemandAnswer {
-        satisfied: field(&form, "satisfied") == "yes",
-        answer: field(&form, "answer").into(),
-        resource_code: Some(field(&form, "resource_code").to_string()).filter(|c| !c.is_empty()),
+        satisfied: text(&form, "satisfied") == "yes",
+        answer: text(&form, "answer").into(),
+        resource_code: Some(text(&form, "resource_code").to_string()).filter(|c| !c.is_empty()),
     };
     match state.sharing.answer_demand(&user.actor, &id, &a).await {
         Ok(_) => Redirect::to("/sharing#demands").into_response(),

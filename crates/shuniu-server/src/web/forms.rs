@@ -22,6 +22,28 @@ pub(crate) trait CsrfSession:
     fn lang(&self) -> Lang;
 }
 
+/// The first value of `key`, trimmed; "" when absent.
+pub(crate) fn text<'a>(form: &'a [(String, String)], key: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim())
+        .unwrap_or("")
+}
+
+/// The first value of `key`, trimmed, if it is there and not blank.
+pub(crate) fn filled<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    Some(text(form, key)).filter(|v| !v.is_empty())
+}
+
+/// Every non-blank value of a repeated `key` (checkboxes, multi-selects), trimmed.
+pub(crate) fn all<'a>(form: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    form.iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
 /// A form's fields in the order they were sent (a repeated name keeps every value).
 #[derive(Debug, Default)]
 pub(crate) struct FormFields(Vec<(String, String)>);
@@ -41,9 +63,9 @@ impl FormFields {
         map
     }
 
-    /// The first value of `key`, or "" when absent.
+    /// The first value of `key`, trimmed; "" when absent.
     pub fn text(&self, key: &str) -> &str {
-        self.get(key).map(String::as_str).unwrap_or("")
+        text(&self.0, key)
     }
 }
 
@@ -62,11 +84,9 @@ fn refused(lang: Lang) -> Response {
     )
 }
 
-/// A URL-encoded form whose `csrf` field matched the session's token.
-pub(crate) struct CheckedForm<S> {
-    pub session: S,
-    pub fields: FormFields,
-}
+/// A URL-encoded form whose `csrf` field matched the session's token: the session, then the
+/// fields (`CheckedForm(user, form): CheckedForm<ConsoleUser>` in a handler's arguments).
+pub(crate) struct CheckedForm<S>(pub S, pub FormFields);
 
 impl<S: CsrfSession> FromRequest<AppState> for CheckedForm<S> {
     type Rejection = Response;
@@ -82,16 +102,13 @@ impl<S: CsrfSession> FromRequest<AppState> for CheckedForm<S> {
         if !csrf_matches(session.expected_csrf(), fields.text("csrf")) {
             return Err(refused(session.lang()));
         }
-        Ok(CheckedForm { session, fields })
+        Ok(CheckedForm(session, fields))
     }
 }
 
 /// A multipart form (file uploads) whose first field is `csrf` and matched the session's
 /// token: nothing of the upload is read before the token is checked.
-pub(crate) struct CheckedMultipart<S> {
-    pub session: S,
-    pub multipart: Multipart,
-}
+pub(crate) struct CheckedMultipart<S>(pub S, pub Multipart);
 
 impl<S: CsrfSession> FromRequest<AppState> for CheckedMultipart<S> {
     type Rejection = Response;
@@ -114,6 +131,6 @@ impl<S: CsrfSession> FromRequest<AppState> for CheckedMultipart<S> {
         if !csrf_matches(session.expected_csrf(), &token) {
             return Err(refused(lang));
         }
-        Ok(CheckedMultipart { session, multipart })
+        Ok(CheckedMultipart(session, multipart))
     }
 }
