@@ -165,36 +165,53 @@ impl CkanError {
     }
 }
 
+/// An open-data error in CKAN's envelope, by its kind (the same kinds every other door maps):
+/// CKAN's error type and status for each, the field CKAN's validation errors name, and the
+/// stable code beside CKAN's own keys.
 impl From<OpenError> for CkanError {
     fn from(e: OpenError) -> CkanError {
-        match &e {
-            OpenError::NotFound(what) => CkanError::not_found(what),
-            OpenError::UnknownField(f) => {
-                CkanError::validation("fields", format!("field \"{f}\" not in resource"))
+        use shuniu_types::{Classified, ErrorKind};
+        let p = e.problem();
+        crate::web::problem::log_fault(&p, &e);
+        let both = format!("{} / {}", p.message_zh, p.message_en);
+        let mut err = match p.kind {
+            ErrorKind::NotFound => CkanError::not_found(
+                &e.to_string()
+                    .strip_suffix(" not found")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| p.message_en.clone()),
+            ),
+            ErrorKind::Invalid | ErrorKind::BadRequest => match p.fields.first() {
+                Some(f) => CkanError::validation(&f.field, f.message_en.clone()),
+                None => CkanError::validation("message", both),
+            },
+            ErrorKind::Conflict => CkanError::validation("message", both),
+            ErrorKind::Denied | ErrorKind::Unauthenticated => CkanError::new(
+                crate::web::problem::status_of(p.kind),
+                "Authorization Error",
+                format!("Access denied: {both}"),
+            ),
+            ErrorKind::Limited => {
+                let mut l = CkanError::new(StatusCode::TOO_MANY_REQUESTS, "Rate Limit Error", both);
+                l.retry_after = p.retry_after;
+                l
             }
-            OpenError::Denied(d) => {
-                let mut err = CkanError::new(
-                    StatusCode::FORBIDDEN,
-                    "Authorization Error",
-                    format!("Access denied: {} / {}", d.message_zh, d.message_en),
-                );
-                err.body.insert("code".into(), json!(d.code));
-                err
-            }
-            OpenError::Invalid { code, zh, en } => {
-                let mut err = CkanError::validation("message", format!("{zh} / {en}"));
-                err.body.insert("code".into(), json!(code));
-                err
-            }
-            _ => {
-                tracing::error!(error = %e, "open data API failed");
-                CkanError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Internal Server Error",
-                    format!("{} [{}]", e.message_zh(), e.code()),
-                )
-            }
+            ErrorKind::Unavailable | ErrorKind::Internal => CkanError::new(
+                crate::web::problem::status_of(p.kind),
+                "Internal Server Error",
+                format!("服务器内部错误 / internal server error [{}]", p.code),
+            ),
+        };
+        // CKAN's own keys say it all for these; the rest carry the stable code beside them.
+        let code_beside = match p.kind {
+            ErrorKind::NotFound | ErrorKind::Unavailable | ErrorKind::Internal => false,
+            ErrorKind::Invalid => p.fields.is_empty(),
+            _ => true,
+        };
+        if code_beside {
+            err.body.insert("code".into(), json!(p.code));
         }
+        err
     }
 }
 
@@ -1041,5 +1058,29 @@ fn json_text(v: &Json) -> String {
         Json::String(s) => s.clone(),
         Json::Null => String::new(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind of open-data failure keeps its CKAN type and status: a state conflict is a
+    /// validation error (409), never an internal one; a missing dataset a Not Found Error.
+    #[test]
+    fn open_errors_keep_their_kind_in_the_envelope() {
+        let e: CkanError = OpenError::state("该申请已处理", "already decided").into();
+        assert_eq!(e.status, StatusCode::CONFLICT);
+        assert_eq!(e.body["__type"], "Validation Error");
+        assert_eq!(e.body["code"], "OPEN_STATE");
+        let e: CkanError = OpenError::NotFound("open dataset x".into()).into();
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+        assert_eq!(e.body["message"], "Not found: open dataset x");
+        let e: CkanError = OpenError::UnknownField("age".into()).into();
+        assert_eq!(e.body["fields"][0], "field \"age\" not in resource");
+        assert!(e.body.get("code").is_none());
+        let e: CkanError = OpenError::Index("disk full at /srv".into()).into();
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.body["message"].to_string().contains("/srv"));
     }
 }
