@@ -819,7 +819,7 @@ impl Quality {
                 open_tickets: open.iter().filter(|t| t.provider == dept).count(),
                 overdue_tickets: open
                     .iter()
-                    .filter(|t| t.provider == dept && t.state != "disputed" && t.deadline < now)
+                    .filter(|t| t.provider == dept && t.state.deadline_runs() && t.deadline < now)
                     .count(),
                 department: dept,
             })
@@ -843,7 +843,7 @@ impl Quality {
             open_tickets: open.len(),
             overdue_tickets: open
                 .iter()
-                .filter(|t| t.state != "disputed" && t.deadline < now)
+                .filter(|t| t.state.deadline_runs() && t.deadline < now)
                 .count(),
             datasets,
             departments,

@@ -11,6 +11,7 @@ use shuniu_types::{Actor, SemanticType};
 
 use crate::tickets::{TICKET_WORKING_DAYS, deadline};
 use crate::{Quality, QualityError, Result, new_id};
+use shuniu_types::states::TicketState;
 
 /// A designation.
 #[derive(Debug, Clone, Deserialize)]
@@ -353,7 +354,7 @@ impl Quality {
             (Some(t), 0) => {
                 tx.update_ticket(
                     &t.id,
-                    "closed",
+                    TicketState::Closed,
                     Some(0),
                     Some(&detail),
                     principal,
@@ -368,7 +369,7 @@ impl Quality {
             (Some(t), n) => {
                 tx.update_ticket(
                     &t.id,
-                    &t.state,
+                    t.state,
                     Some(n as i64),
                     Some(&detail),
                     principal,
@@ -390,7 +391,7 @@ impl Quality {
                     rule_id: Some(rule),
                     record_key: None,
                     column_name: Some(src.column_name.clone()),
-                    state: "open".into(),
+                    state: TicketState::Open,
                     failed: n as i64,
                     summary_zh: format!(
                         "{}：{} 条记录的“{}”与权威数据源 {} 不一致",
@@ -412,7 +413,7 @@ impl Quality {
                     principal,
                     department,
                     "opened",
-                    "open",
+                    TicketState::Open,
                     &format!("{n} conflicts"),
                 )
                 .await?;

@@ -12,6 +12,7 @@ use shuniu_types::Actor;
 
 use crate::check::RuleResult;
 use crate::{Quality, QualityError, Result, new_id};
+use shuniu_types::states::TicketState;
 
 /// Working days a provider has to act on a ticket.
 pub const TICKET_WORKING_DAYS: u32 = 5;
@@ -92,7 +93,7 @@ pub struct TicketView {
 }
 
 pub(crate) fn is_overdue(t: &TicketRow, now: &str) -> bool {
-    !matches!(t.state.as_str(), "closed" | "dismissed" | "disputed") && t.deadline.as_str() < now
+    t.state.deadline_runs() && t.deadline.as_str() < now
 }
 
 impl Quality {
@@ -144,7 +145,7 @@ impl Quality {
                 Some(t) => {
                     tx.update_ticket(
                         &t.id,
-                        &t.state,
+                        t.state,
                         Some(r.failed as i64),
                         Some(&detail),
                         principal,
@@ -165,7 +166,7 @@ impl Quality {
                         rule_id: Some(r.rule.clone()),
                         record_key: None,
                         column_name: r.column.clone(),
-                        state: "open".into(),
+                        state: TicketState::Open,
                         failed: r.failed as i64,
                         summary_zh,
                         summary_en,
@@ -181,7 +182,7 @@ impl Quality {
                         principal,
                         department,
                         "opened",
-                        "open",
+                        TicketState::Open,
                         &format!("v{} run {}", run.version, run.id),
                     )
                     .await?;
@@ -209,7 +210,7 @@ impl Quality {
             let mut tx = self.store.begin().await?;
             tx.update_ticket(
                 &t.id,
-                "closed",
+                TicketState::Closed,
                 Some(0),
                 None,
                 principal,
@@ -268,14 +269,18 @@ impl Quality {
         .is_ok();
         let arbitrate = decide(actor, Action::ArbitrateTicket, Target::Hub).is_ok();
         let mut out = Vec::new();
-        match t.state.as_str() {
-            "open" if handle => out.extend([
+        match t.state {
+            TicketState::Open if handle => out.extend([
                 TicketAction::Confirm,
                 TicketAction::Dispute,
                 TicketAction::Resolve,
             ]),
-            "confirmed" if handle => out.extend([TicketAction::Dispute, TicketAction::Resolve]),
-            "disputed" if arbitrate => out.extend([TicketAction::Uphold, TicketAction::Dismiss]),
+            TicketState::Confirmed if handle => {
+                out.extend([TicketAction::Dispute, TicketAction::Resolve])
+            }
+            TicketState::Disputed if arbitrate => {
+                out.extend([TicketAction::Uphold, TicketAction::Dismiss])
+            }
             _ => {}
         }
         out
@@ -384,7 +389,7 @@ impl Quality {
             rule_id: None,
             record_key: Some(key.to_string()),
             column_name: column.clone(),
-            state: "open".into(),
+            state: TicketState::Open,
             failed: 1,
             summary_zh: format!("{}：对记录 {key} 提出异议", rec.spec.name),
             summary_en: format!("{}: objection to record {key}", rec.code),
@@ -401,7 +406,7 @@ impl Quality {
             &actor.principal,
             &actor.department,
             "raised",
-            "open",
+            TicketState::Open,
             reason,
         )
         .await?;
@@ -445,20 +450,22 @@ impl Quality {
             ),
         }
         .map_err(QualityError::Denied)?;
-        let next = match (t.state.as_str(), action) {
-            ("open", TicketAction::Confirm) => "confirmed",
-            ("open" | "confirmed", TicketAction::Dispute) => "disputed",
-            ("open" | "confirmed", TicketAction::Resolve) => "closed",
-            ("disputed", TicketAction::Uphold) => "confirmed",
-            ("disputed", TicketAction::Dismiss) => "dismissed",
+        use TicketState as S;
+        let next = match (t.state, action) {
+            (S::Open, TicketAction::Confirm) => S::Confirmed,
+            (S::Open | S::Confirmed, TicketAction::Dispute) => S::Disputed,
+            (S::Open | S::Confirmed, TicketAction::Resolve) => S::Closed,
+            (S::Disputed, TicketAction::Uphold) => S::Confirmed,
+            (S::Disputed, TicketAction::Dismiss) => S::Dismissed,
             (state, a) => {
                 return Err(QualityError::invalid(
                     "TICKET_STATE",
-                    format!("工单当前状态为 {state}，不能执行 {}", a.code()),
+                    format!("工单当前状态为 {}，不能执行 {}", state.code(), a.code()),
                     format!("the ticket is {state}; “{}” does not apply", a.code()),
                 ));
             }
         };
+        debug_assert!(t.state.can_move_to(next));
         let reason = reason.trim();
         if action != TicketAction::Confirm && reason.is_empty() {
             return Err(QualityError::invalid(

@@ -5,7 +5,8 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::{Result, Store, StoreError, Tx, get, now};
+use crate::{Result, Store, StoreError, Tx, code_of, get, now};
+use shuniu_types::states::TicketState;
 
 /// A rule as saved by a data officer: its id and its JSON specification.
 #[derive(Debug, Clone, Serialize)]
@@ -46,7 +47,7 @@ pub struct TicketRow {
     pub rule_id: Option<String>,
     pub record_key: Option<String>,
     pub column_name: Option<String>,
-    pub state: String,
+    pub state: TicketState,
     pub failed: i64,
     pub summary_zh: String,
     pub summary_en: String,
@@ -65,7 +66,7 @@ pub struct TicketEventRow {
     pub principal: String,
     pub department_code: String,
     pub action: String,
-    pub state: String,
+    pub state: TicketState,
     pub reason: String,
 }
 
@@ -118,7 +119,7 @@ impl TicketRow {
             rule_id: get(r, "rule_id")?,
             record_key: get(r, "record_key")?,
             column_name: get(r, "column_name")?,
-            state: get(r, "state")?,
+            state: code_of(r, "state")?,
             failed: get(r, "failed")?,
             summary_zh: get(r, "summary_zh")?,
             summary_en: get(r, "summary_en")?,
@@ -165,9 +166,6 @@ pub struct TicketFilter {
     pub overdue_at: Option<String>,
     pub limit: i64,
 }
-
-/// States in which a ticket is finished.
-pub const CLOSED_STATES: &[&str] = &["closed", "dismissed"];
 
 impl Store {
     pub async fn quality_rules(&self, resource: &str) -> Result<Vec<QualityRuleRow>> {
@@ -267,7 +265,7 @@ impl Store {
                     principal: get(r, "principal")?,
                     department_code: get(r, "department_code")?,
                     action: get(r, "action")?,
-                    state: get(r, "state")?,
+                    state: code_of(r, "state")?,
                     reason: get(r, "reason")?,
                 })
             })
@@ -419,7 +417,7 @@ impl Tx {
         .bind(&t.rule_id)
         .bind(&t.record_key)
         .bind(&t.column_name)
-        .bind(&t.state)
+        .bind(t.state.code())
         .bind(t.failed)
         .bind(&t.summary_zh)
         .bind(&t.summary_en)
@@ -439,7 +437,7 @@ impl Tx {
     pub async fn update_ticket(
         &mut self,
         id: &str,
-        state: &str,
+        state: TicketState,
         failed: Option<i64>,
         detail: Option<&serde_json::Value>,
         principal: &str,
@@ -448,13 +446,13 @@ impl Tx {
         reason: &str,
     ) -> Result<()> {
         let t = now();
-        let closed = CLOSED_STATES.contains(&state).then(|| t.clone());
+        let closed = state.is_finished().then(|| t.clone());
         sqlx::query(
             "UPDATE quality_tickets SET state = $2, failed = COALESCE($3, failed),
                 detail = COALESCE($4, detail), updated_at = $5, closed_at = $6 WHERE id = $1",
         )
         .bind(id)
-        .bind(state)
+        .bind(state.code())
         .bind(failed)
         .bind(detail.map(|d| d.to_string()))
         .bind(&t)
@@ -471,7 +469,7 @@ impl Tx {
         principal: &str,
         department: &str,
         action: &str,
-        state: &str,
+        state: TicketState,
         reason: &str,
     ) -> Result<()> {
         let seq: i64 = sqlx::query_scalar(
@@ -492,7 +490,7 @@ impl Tx {
         .bind(principal)
         .bind(department)
         .bind(action)
-        .bind(state)
+        .bind(state.code())
         .bind(reason)
         .execute(&mut *self.tx)
         .await?;

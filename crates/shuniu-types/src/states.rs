@@ -3,7 +3,8 @@
 //! migrates; parsed once when a row is read, then trusted. An engine asks the state what it
 //! allows (`awaits_decision`, `can_move_to`) instead of comparing strings.
 //!
-//! Problem tickets have their own machine in the quality engine (`TicketAction`).
+//! A problem ticket's moves are driven by the quality engine's actions (`TicketAction`); its
+//! states are here with the rest.
 
 use crate::vocabulary;
 
@@ -176,6 +177,44 @@ vocabulary! {
 impl OpenApplicationState {
     pub fn can_move_to(self, next: OpenApplicationState) -> bool {
         self == OpenApplicationState::Pending && next != OpenApplicationState::Pending
+    }
+}
+
+vocabulary! {
+    /// A problem ticket (问题工单): open at the provider until confirmed, resolved or disputed;
+    /// a disputed one waits for the hub's arbitration.
+    TicketState, "TICKET_STATE_INVALID" {
+        Open = ("open", "待处理", "Open"),
+        Confirmed = ("confirmed", "已确认", "Confirmed"),
+        Disputed = ("disputed", "有异议", "Disputed"),
+        Closed = ("closed", "已关闭", "Closed"),
+        Dismissed = ("dismissed", "已驳回", "Dismissed"),
+    }
+}
+
+impl TicketState {
+    /// The states in which a ticket is finished.
+    pub const FINISHED: &'static [TicketState] = &[TicketState::Closed, TicketState::Dismissed];
+
+    pub fn is_finished(self) -> bool {
+        Self::FINISHED.contains(&self)
+    }
+
+    /// Whether the ticket's deadline binds the provider now (not finished, not with the hub).
+    pub fn deadline_runs(self) -> bool {
+        !self.is_finished() && self != TicketState::Disputed
+    }
+
+    pub fn can_move_to(self, next: TicketState) -> bool {
+        use TicketState::*;
+        matches!(
+            (self, next),
+            (Open, Confirmed)
+                | (Open | Confirmed, Disputed | Closed)
+                | (Disputed, Confirmed | Dismissed)
+                // A recheck updates a ticket in place; a passing one closes it.
+                | (Open | Confirmed, Open | Confirmed)
+        )
     }
 }
 
