@@ -722,6 +722,43 @@ impl Sharing {
         Ok(n)
     }
 
+    /// The one way a grant ends (revoked by the provider or the hub, or expired): checks the
+    /// move, writes it only if the grant is still active, then the audit entry.
+    async fn end_grant(
+        &self,
+        g: &GrantRow,
+        to: GrantState,
+        by: Mover<'_>,
+        reason: &str,
+    ) -> Result<()> {
+        let gone = || SharingError::state("授权已不在有效状态", "the grant is no longer active");
+        if !g.state.can_move_to(to) {
+            return Err(gone());
+        }
+        let principal = match by {
+            Mover::Actor(a) => Some(a.principal.as_str()),
+            Mover::Hub => None,
+        };
+        let mut tx = self.inner.store.begin().await?;
+        tx.set_grant_state(&g.id, to, principal, reason)
+            .await
+            .map_err(|_| gone())?;
+        tx.commit().await?;
+        let action = match to {
+            GrantState::Expired => "sharing.expire",
+            _ => "sharing.revoke",
+        };
+        let e = match by {
+            Mover::Actor(a) => Entry::new(Kind::Admin, action, a),
+            Mover::Hub => Entry::by(Kind::Admin, action, "system", ""),
+        }
+        .resource(&g.resource_code, &g.provider)
+        .target(&g.id)
+        .detail(reason.to_string());
+        self.inner.audit.record(e).await?;
+        Ok(())
+    }
+
     pub(crate) async fn expire_grants(&self) -> Result<usize> {
         let now_s = chrono::Utc::now();
         let mut n = 0;
@@ -729,14 +766,14 @@ impl Sharing {
             if g.state.is_active()
                 && chrono::DateTime::parse_from_rfc3339(&g.expires_at).is_ok_and(|t| t < now_s)
             {
-                let mut tx = self.inner.store.begin().await?;
-                if tx
-                    .set_grant_state(&g.id, GrantState::Expired, None, "")
+                match self
+                    .end_grant(&g, GrantState::Expired, Mover::Hub, "")
                     .await
-                    .is_ok()
                 {
-                    tx.commit().await?;
-                    n += 1;
+                    Ok(()) => n += 1,
+                    // Revoked meanwhile: nothing left to expire.
+                    Err(SharingError::State { .. }) => {}
+                    Err(e) => return Err(e),
                 }
             }
         }
@@ -810,27 +847,10 @@ impl Sharing {
                 "a revocation needs a reason",
             ));
         }
-        let mut tx = self.inner.store.begin().await?;
-        tx.set_grant_state(
-            id,
-            GrantState::Revoked,
-            Some(&actor.principal),
-            reason.trim(),
-        )
-        .await
-        .map_err(|_| SharingError::state("授权已不在有效状态", "the grant is no longer active"))?;
-        tx.commit().await?;
+        self.end_grant(&g, GrantState::Revoked, Mover::Actor(actor), reason.trim())
+            .await?;
         // Before this returns, the hot path refuses the grant.
         self.inner.directory.reload().await?;
-        self.audit_admin(
-            actor,
-            "sharing.revoke",
-            &g.resource_code,
-            &g.provider,
-            id,
-            reason.trim().to_string(),
-        )
-        .await?;
         self.inner
             .store
             .grant(id)
@@ -914,24 +934,20 @@ impl Sharing {
             .demand(id)
             .await?
             .ok_or_else(|| SharingError::NotFound(format!("demand {id}")))?;
-        if !d.state.is_awaiting() {
-            return Err(SharingError::state(
-                "需求已答复",
-                "the demand has been answered",
-            ));
-        }
         if self.inner.store.department(department).await?.is_none() {
             return Err(SharingError::NotFound(format!("department {department}")));
         }
+        let from = d.state;
         d.routed_to = Some(department.to_string());
         d.state = DemandState::Routed;
-        let mut tx = self.inner.store.begin().await?;
-        tx.update_demand(&d).await?;
-        tx.commit().await?;
-        let e = Entry::new(Kind::Admin, "sharing.route_demand", actor)
-            .target(id)
-            .detail(department.to_string());
-        self.inner.audit.record(e).await?;
+        self.move_demand(
+            actor,
+            from,
+            &d,
+            "sharing.route_demand",
+            department.to_string(),
+        )
+        .await?;
         Ok(d)
     }
 
@@ -957,10 +973,7 @@ impl Sharing {
             },
         )?;
         if !d.state.is_awaiting() {
-            return Err(SharingError::state(
-                "需求已答复",
-                "the demand has been answered",
-            ));
+            return Err(demand_answered());
         }
         if a.answer.trim().is_empty() {
             return Err(SharingError::invalid(
@@ -973,18 +986,43 @@ impl Sharing {
             self.inner.catalog.get(actor, code).await?;
             d.resource_code = Some(code.to_string());
         }
+        let from = d.state;
         d.state = DemandState::Answered;
         d.answer = a.answer.trim().to_string();
         d.satisfied = Some(a.satisfied);
         d.answered_at = Some(now());
-        let mut tx = self.inner.store.begin().await?;
-        tx.update_demand(&d).await?;
-        tx.commit().await?;
-        let e = Entry::new(Kind::Admin, "sharing.answer_demand", actor)
-            .target(id)
-            .detail(format!("satisfied={}", a.satisfied));
-        self.inner.audit.record(e).await?;
+        self.move_demand(
+            actor,
+            from,
+            &d,
+            "sharing.answer_demand",
+            format!("satisfied={}", a.satisfied),
+        )
+        .await?;
         Ok(d)
+    }
+
+    /// The one way a demand changes state: checks the move from `from`, writes the demand as
+    /// it now is, then the audit entry.
+    async fn move_demand(
+        &self,
+        actor: &Actor,
+        from: DemandState,
+        d: &DemandRow,
+        audit_action: &str,
+        detail: String,
+    ) -> Result<()> {
+        if !from.can_move_to(d.state) {
+            return Err(demand_answered());
+        }
+        let mut tx = self.inner.store.begin().await?;
+        tx.update_demand(d).await?;
+        tx.commit().await?;
+        let e = Entry::new(Kind::Admin, audit_action, actor)
+            .target(&d.id)
+            .detail(detail);
+        self.inner.audit.record(e).await?;
+        Ok(())
     }
 
     pub async fn demands(&self, actor: &Actor) -> Result<Vec<DemandRow>> {
@@ -1184,4 +1222,8 @@ impl Sharing {
             .filter(|a| scope.covers([a.department_code.as_str()]))
             .collect())
     }
+}
+
+fn demand_answered() -> SharingError {
+    SharingError::state("需求已答复", "the demand has been answered")
 }
