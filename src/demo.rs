@@ -820,7 +820,10 @@ pub async fn open_data(
 ) -> Result<DemoOpen> {
     let err = |e: shuniu_open::OpenError| anyhow::anyhow!("{} [{}]", e, e.code());
     let done = open.sync_all().await.map_err(err)?;
-    let failed: Vec<_> = done.iter().filter(|p| p.outcome == "failed").collect();
+    let failed: Vec<_> = done
+        .iter()
+        .filter(|p| p.outcome == shuniu_types::states::PublishOutcome::Failed)
+        .collect();
     if let Some(f) = failed.first() {
         anyhow::bail!("publishing {} failed: {}", f.code, f.message);
     }

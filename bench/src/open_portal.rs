@@ -211,7 +211,10 @@ async fn main() -> Result<()> {
     let open = engines.open.clone();
     let started = Instant::now();
     let published = open.sync_all().await?;
-    let failed = published.iter().filter(|p| p.outcome == "failed").count();
+    let failed = published
+        .iter()
+        .filter(|p| p.outcome == shuniu_types::states::PublishOutcome::Failed)
+        .count();
     anyhow::ensure!(failed == 0, "{failed} publications failed");
     println!(
         "published {} open datasets (the big one with {} rows) in {:.1} s",

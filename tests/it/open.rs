@@ -772,7 +772,7 @@ async fn conditional_open_data_needs_an_approved_applications_token() {
         ..Default::default()
     };
     let done = hub.open.set_rules(&officer(), &code, &agg).await.unwrap();
-    assert_eq!(done.outcome, "published");
+    assert_eq!(done.outcome.code(), "published");
     assert_eq!(done.rows, 1, "市北区 has one row: suppressed");
     let r = hub
         .client

@@ -42,6 +42,7 @@ use shuniu_lake::Lake;
 use shuniu_policy::open::{CompiledOpen, OpenAccess, OpenRules, open_access};
 use shuniu_policy::{Action, Target, decide};
 use shuniu_store::{OpenCounters, PublicationRow, ResourceRecord, Store};
+use shuniu_types::states::{PublicationState, PublishOutcome};
 use shuniu_types::{Actor, ResourceStatus};
 
 pub use datastore::{Datastore, DatastoreAnswer, DatastoreQuery};
@@ -116,8 +117,7 @@ impl Reader {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Published {
     pub code: String,
-    /// published, unchanged, withdrawn, not_open, failed
-    pub outcome: String,
+    pub outcome: PublishOutcome,
     pub rows: u64,
     pub version: Option<i64>,
     pub message: String,
@@ -173,7 +173,7 @@ impl Open {
             .publications()
             .await?
             .into_iter()
-            .filter(|p| p.state == "published")
+            .filter(|p| p.state == PublicationState::Published)
             .collect();
         let codes: Vec<String> = pubs.iter().map(|p| p.code.clone()).collect();
         let records: HashMap<String, ResourceRecord> = self
@@ -471,8 +471,8 @@ impl Open {
         let access = match open_access(rec.status, rec.spec.open_type, rec.spec.level) {
             Ok(a) => a,
             Err(denied) => {
-                if let Some(mut p) = existing.filter(|p| p.state == "published") {
-                    p.state = "withdrawn".into();
+                if let Some(mut p) = existing.filter(|p| p.state == PublicationState::Published) {
+                    p.state = PublicationState::Withdrawn;
                     p.error = denied.message_zh.clone();
                     p.published_at = shuniu_store::now();
                     let mut tx = self.inner.store.begin().await?;
@@ -485,7 +485,7 @@ impl Open {
                     self.inner.audit.record(e).await?;
                     return Ok(Published {
                         code: code.into(),
-                        outcome: "withdrawn".into(),
+                        outcome: PublishOutcome::Withdrawn,
                         rows: 0,
                         version: None,
                         message: denied.message_en,
@@ -493,7 +493,7 @@ impl Open {
                 }
                 return Ok(Published {
                     code: code.into(),
-                    outcome: "not_open".into(),
+                    outcome: PublishOutcome::NotOpen,
                     rows: 0,
                     version: None,
                     message: denied.message_en,
@@ -515,7 +515,7 @@ impl Open {
                     rules: rules_json,
                     columns: serde_json::json!([]),
                     rows: 0,
-                    state: "failed".into(),
+                    state: PublicationState::Failed,
                     error: format!("{}: {}", denied.code, denied.message_zh),
                     first_published_at: existing
                         .as_ref()
@@ -529,7 +529,7 @@ impl Open {
                 self.inner.datastores.lock().remove(code);
                 return Ok(Published {
                     code: code.into(),
-                    outcome: "failed".into(),
+                    outcome: PublishOutcome::Failed,
                     rows: 0,
                     version: None,
                     message: denied.message_en,
@@ -568,7 +568,7 @@ impl Open {
         )
         .unwrap_or_default();
         if let Some(e) = &existing
-            && e.state == "published"
+            && e.state == PublicationState::Published
             && e.source_version == version
             && e.rules == rules_json
             && e.access == access.code()
@@ -576,7 +576,7 @@ impl Open {
         {
             return Ok(Published {
                 code: code.into(),
-                outcome: "unchanged".into(),
+                outcome: PublishOutcome::Unchanged,
                 rows: e.rows as u64,
                 version,
                 message: String::new(),
@@ -594,7 +594,7 @@ impl Open {
             rules: rules_json,
             columns: columns_json,
             rows: rows as i64,
-            state: "published".into(),
+            state: PublicationState::Published,
             error: String::new(),
             first_published_at: existing
                 .as_ref()
@@ -614,7 +614,7 @@ impl Open {
         tracing::info!(code, rows, ?version, "open dataset published");
         Ok(Published {
             code: code.into(),
-            outcome: "published".into(),
+            outcome: PublishOutcome::Published,
             rows,
             version,
             message: String::new(),
@@ -753,11 +753,14 @@ impl Open {
             pubs.iter().map(|p| (p.code.as_str(), p)).collect();
         // Skip those whose publication is up to date with the last load (cheap: no lake reads).
         codes.retain(|c| match by_code.get(c.as_str()) {
-            Some(p) => p.state != "published" || p.source_version != versions.get(c).copied(),
+            Some(p) => {
+                p.state != PublicationState::Published
+                    || p.source_version != versions.get(c).copied()
+            }
             None => true,
         });
         for p in &pubs {
-            if p.state == "published" && !codes.contains(&p.code) {
+            if p.state == PublicationState::Published && !codes.contains(&p.code) {
                 codes.push(p.code.clone());
             }
         }
@@ -774,7 +777,7 @@ impl Open {
                     tracing::warn!(code, error = %e, "publication failed");
                     out.push(Published {
                         code,
-                        outcome: "failed".into(),
+                        outcome: PublishOutcome::Failed,
                         rows: 0,
                         version: None,
                         message: e.to_string(),

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use crate::quality::json;
 use crate::{Result, Store, StoreError, Tx, code_of, get, now};
-use shuniu_types::states::OpenApplicationState;
+use shuniu_types::states::{OpenApplicationState, PublicationState};
 
 /// A publication: what the portal serves for one resource.
 #[derive(Debug, Clone, Serialize)]
@@ -24,7 +24,7 @@ pub struct PublicationRow {
     pub columns: serde_json::Value,
     pub rows: i64,
     /// published, withdrawn
-    pub state: String,
+    pub state: PublicationState,
     pub error: String,
     pub first_published_at: String,
     pub published_at: String,
@@ -39,7 +39,7 @@ impl PublicationRow {
             rules: json(r, "rules")?,
             columns: json(r, "columns")?,
             rows: get(r, "rows_published")?,
-            state: get(r, "state")?,
+            state: code_of(r, "state")?,
             error: get(r, "error")?,
             first_published_at: get(r, "first_published_at")?,
             published_at: get(r, "published_at")?,
@@ -343,7 +343,7 @@ impl Tx {
         .bind(p.rules.to_string())
         .bind(p.columns.to_string())
         .bind(p.rows)
-        .bind(&p.state)
+        .bind(p.state.code())
         .bind(&p.error)
         .bind(&p.first_published_at)
         .bind(&p.published_at)

@@ -181,6 +181,27 @@ impl OpenApplicationState {
 }
 
 vocabulary! {
+    /// An open-data publication: its published copy serves the portal; withdrawn when the
+    /// entry stops being open; failed when its last derivation did not complete.
+    PublicationState, "PUBLICATION_STATE_INVALID" {
+        Published = ("published", "已开放", "Published"),
+        Withdrawn = ("withdrawn", "已下线", "Withdrawn"),
+        Failed = ("failed", "发布失败", "Failed"),
+    }
+}
+
+vocabulary! {
+    /// What one publication run did to an entry.
+    PublishOutcome, "PUBLISH_OUTCOME_INVALID" {
+        Published = ("published", "已发布", "Published"),
+        Unchanged = ("unchanged", "无变化", "Unchanged"),
+        Withdrawn = ("withdrawn", "已下线", "Withdrawn"),
+        NotOpen = ("not_open", "不开放", "Not open"),
+        Failed = ("failed", "失败", "Failed"),
+    }
+}
+
+vocabulary! {
     /// A problem ticket (问题工单): open at the provider until confirmed, resolved or disputed;
     /// a disputed one waits for the hub's arbitration.
     TicketState, "TICKET_STATE_INVALID" {
