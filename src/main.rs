@@ -329,7 +329,7 @@ async fn serve(hub: Hub) -> Result<()> {
             open_rate_token: hub.config.open_rate_token,
         },
     );
-    let audit = state.catalog.audit_log().clone();
+    let audit = state.engines.catalog.audit_log().clone();
     audit.spawn_publisher(std::time::Duration::from_secs(
         hub.config.audit_head_interval_secs.max(1),
     ));

@@ -573,10 +573,10 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn actor(role: Role, dept: &str) -> Actor {
+    pub(crate) fn actor(role: Role, dept: &str) -> Actor {
         Actor {
             principal: "u".into(),
             display_name: "u".into(),

@@ -48,22 +48,6 @@ impl Scope {
         }
     }
 
-    /// Whether a catalog entry of `provider` in `status` is inside the scope.
-    pub fn covers_resource(&self, provider: &str, status: ResourceStatus) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Nothing => false,
-            Scope::Department(d) => provider == d,
-            Scope::PublishedAndOwn(d) => {
-                provider == d
-                    || matches!(
-                        status,
-                        ResourceStatus::Published | ResourceStatus::Withdrawn
-                    )
-            }
-        }
-    }
-
     /// True for the hub-wide scope: the caller may skip narrowing entirely.
     pub fn is_all(&self) -> bool {
         matches!(self, Scope::All)
@@ -73,10 +57,11 @@ impl Scope {
 /// The scope of `action` for `actor`, from the same rules as [`decide`].
 pub fn scope(actor: &Actor, action: Action) -> Scope {
     let own = actor.department.as_str();
+    // A department that is surely not the actor's: whoever may act on it may act on all.
+    let elsewhere = format!("{own}\u{0}");
     match action {
         Action::ReadResource => {
             // Whoever may read another department's draft may read every entry.
-            let elsewhere = format!("{own}\u{0}");
             let other_draft = Target::Resource {
                 provider: &elsewhere,
                 status: ResourceStatus::Draft,
@@ -89,7 +74,6 @@ pub fn scope(actor: &Actor, action: Action) -> Scope {
         }
         _ => {
             // Filing for another department's systems means seeing them all (the hub).
-            let elsewhere = format!("{own}\u{0}");
             let everything = match action {
                 Action::RequestShare => Target::Share {
                     provider: "",
@@ -180,14 +164,23 @@ pub fn may_somewhere(actor: &Actor, action: Action) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tests::actor;
     use shuniu_types::Role;
 
-    fn actor(role: Role, dept: &str) -> Actor {
-        Actor {
-            principal: "u".into(),
-            display_name: "u".into(),
-            role,
-            department: dept.into(),
+    /// Whether a catalog entry of `provider` in `status` is inside the scope: the engines'
+    /// reading of a catalog scope (search visibility, export filter), held to `decide`.
+    fn covers_resource(s: &Scope, provider: &str, status: ResourceStatus) -> bool {
+        match s {
+            Scope::All => true,
+            Scope::Nothing => false,
+            Scope::Department(d) => provider == d,
+            Scope::PublishedAndOwn(d) => {
+                provider == d
+                    || matches!(
+                        status,
+                        ResourceStatus::Published | ResourceStatus::Withdrawn
+                    )
+            }
         }
     }
 
@@ -249,7 +242,7 @@ mod tests {
                         status,
                     };
                     assert_eq!(
-                        s.covers_resource("GA", status),
+                        covers_resource(&s, "GA", status),
                         decide(&a, Action::ReadResource, t).is_ok(),
                         "{role:?} {dept} {status:?}"
                     );

@@ -122,14 +122,8 @@ impl Engines {
 
 #[derive(Clone)]
 pub struct AppState {
-    pub catalog: Catalog,
-    pub accounts: Accounts,
-    pub aggregation: Aggregation,
-    pub quality: shuniu_quality::Quality,
-    pub sharing: shuniu_sharing::Sharing,
-    pub open: shuniu_open::Open,
+    pub engines: Engines,
     pub(crate) open_limits: Arc<api::ckan::OpenLimits>,
-    pub traceability: shuniu_audit::Traceability,
     /// Citizens signed in to their own record: session token → ID number and expiry.
     pub(crate) citizens: console::audit::CitizenSessions,
     pub settings: Arc<ServerSettings>,
@@ -151,28 +145,13 @@ fn metrics_handle() -> PrometheusHandle {
 
 impl AppState {
     pub fn new(engines: Engines, settings: ServerSettings) -> AppState {
-        let Engines {
-            catalog,
-            accounts,
-            aggregation,
-            quality,
-            sharing,
-            open,
-            traceability,
-        } = engines;
         AppState {
+            engines,
             open_limits: Arc::new(api::ckan::OpenLimits::new(
                 settings.open_rate_anonymous,
                 settings.open_rate_token,
             )),
-            open,
-            traceability,
             citizens: Default::default(),
-            catalog,
-            accounts,
-            aggregation,
-            quality,
-            sharing,
             settings: Arc::new(settings),
             templates: Arc::new(web::templates()),
             metrics: metrics_handle(),
@@ -185,7 +164,7 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.catalog.ping().await {
+    match state.engines.catalog.ping().await {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -343,7 +322,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Other processes may share the control plane (PostgreSQL): pick up their catalog changes.
-    let catalog = state.catalog.clone();
+    let catalog = state.engines.catalog.clone();
     let refresher = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -355,7 +334,7 @@ pub async fn serve(
         }
     });
     // Scheduled pulls from department databases, and loads orphaned by other processes.
-    let aggregation = state.aggregation.clone();
+    let aggregation = state.engines.aggregation.clone();
     let scheduler = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -376,14 +355,16 @@ pub async fn serve(
     // The serving index follows every committed version; grants, usage, escalations and
     // webhooks run in the background.
     let follower = state
+        .engines
         .sharing
-        .follow_commits(state.aggregation.subscribe_commits());
-    let sharing_work = state.sharing.spawn_background();
+        .follow_commits(state.engines.aggregation.subscribe_commits());
+    let sharing_work = state.engines.sharing.spawn_background();
     // Open data republishes as loads commit and follows catalog changes.
     let open_follower = state
+        .engines
         .open
-        .follow_commits(state.aggregation.subscribe_commits());
-    let open_work = state.open.spawn_background();
+        .follow_commits(state.engines.aggregation.subscribe_commits());
+    let open_work = state.engines.open.spawn_background();
     let result = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),

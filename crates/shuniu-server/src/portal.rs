@@ -94,7 +94,7 @@ impl Visit {
             }
         };
         let user = match jar.get(SESSION_COOKIE) {
-            Some(c) => state.open.session(c.value()).await.ok().flatten(),
+            Some(c) => state.engines.open.session(c.value()).await.ok().flatten(),
             None => None,
         };
         Visit {
@@ -180,7 +180,7 @@ async fn home(
 ) -> Response {
     let visit = Visit::of(&state, req.headers(), path_of(req.uri())).await;
     let (sp, page) = search_from(&q);
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     let out = match snap.search(&sp, chrono::Utc::now()) {
         Ok(o) => o,
         Err(e) => {
@@ -292,14 +292,19 @@ async fn reader_of(
     let address = client_address(&parts.extensions);
     match token {
         None => Ok(Reader::public(&address)),
-        Some(t) => state.open.reader_for_token(&t).await?.ok_or_else(|| {
-            OpenError::Denied(shuniu_policy::Denied {
-                code: "OPEN_TOKEN_INVALID",
-                message_zh: "令牌无效或已失效".into(),
-                message_en: "the token is not valid".into(),
-                hide: false,
-            })
-        }),
+        Some(t) => state
+            .engines
+            .open
+            .reader_for_token(&t)
+            .await?
+            .ok_or_else(|| {
+                OpenError::Denied(shuniu_policy::Denied {
+                    code: "OPEN_TOKEN_INVALID",
+                    message_zh: "令牌无效或已失效".into(),
+                    message_en: "the token is not valid".into(),
+                    hide: false,
+                })
+            }),
     }
 }
 
@@ -331,7 +336,7 @@ async fn dataset(
     if let Some((stem, ext)) = name.rsplit_once('.')
         && let Some(kind) = RdfKind::parse(ext)
     {
-        let snap = state.open.snapshot();
+        let snap = state.engines.open.snapshot();
         return match snap.package(stem) {
             Some(pkg) => match shuniu_open::dcat::dataset(pkg, &base, kind) {
                 Ok(body) => ([(header::CONTENT_TYPE, kind.content_type())], body).into_response(),
@@ -341,11 +346,14 @@ async fn dataset(
         };
     }
     let visit = Visit::of(&state, &parts.headers, path_of(&parts.uri)).await;
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     let Some(pkg) = snap.package(&name).cloned() else {
         return visit.fail(&OpenError::NotFound(format!("open dataset {name}")));
     };
-    state.open.count(&pkg.code, shuniu_open::Counter::View);
+    state
+        .engines
+        .open
+        .count(&pkg.code, shuniu_open::Counter::View);
     let reader = match reader_of(&state, &parts).await {
         Ok(r) => r,
         Err(e) => return visit.fail(&e),
@@ -365,7 +373,12 @@ async fn dataset(
             include_total: false,
             ..Default::default()
         };
-        match state.open.datastore_search(&reader, &pkg.code, query).await {
+        match state
+            .engines
+            .open
+            .datastore_search(&reader, &pkg.code, query)
+            .await
+        {
             Ok((_, answer)) => {
                 preview = answer
                     .rows
@@ -377,7 +390,7 @@ async fn dataset(
         }
     }
     let applications = match &visit.user {
-        Some(u) => match state.open.my_applications(u).await {
+        Some(u) => match state.engines.open.my_applications(u).await {
             Ok(apps) => apps,
             Err(e) => return visit.fail(&e),
         }
@@ -387,7 +400,7 @@ async fn dataset(
         None => Vec::new(),
     };
     let resource_id = pkg.resource_id("csv");
-    let counters = state.open.counters(&pkg.code);
+    let counters = state.engines.open.counters(&pkg.code);
     visit.page(
         &state,
         "portal_dataset.html",
@@ -431,7 +444,7 @@ async fn download(
     if let Some(r) = rate_limited(&state, &reader, &address, lang) {
         return r;
     }
-    match state.open.download(&reader, &name, format).await {
+    match state.engines.open.download(&reader, &name, format).await {
         Ok(d) => {
             let disposition = format!("attachment; filename=\"{}\"", d.filename);
             (
@@ -456,6 +469,7 @@ async fn apply(
         return Redirect::to(&format!("/open/login?next=/open/dataset/{name}")).into_response();
     };
     match state
+        .engines
         .open
         .apply(
             user,
@@ -476,7 +490,7 @@ async fn listing(
     fq: String,
     intro: String,
 ) -> Response {
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     let sp = SearchParams {
         fq: vec![fq],
         rows: 1000,
@@ -504,7 +518,7 @@ async fn org_page(
     req: Request,
 ) -> Response {
     let visit = Visit::of(&state, req.headers(), path_of(req.uri())).await;
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     let Some(o) = snap.organization(&org).cloned() else {
         return visit.fail(&OpenError::NotFound(format!("department {org}")));
     };
@@ -528,7 +542,7 @@ async fn group_page(
     req: Request,
 ) -> Response {
     let visit = Visit::of(&state, req.headers(), path_of(req.uri())).await;
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     let Some(g) = snap.group(&group).cloned() else {
         return visit.fail(&OpenError::NotFound(format!("theme {group}")));
     };
@@ -548,7 +562,7 @@ async fn group_page(
 
 async fn themes_page(State(state): State<AppState>, req: Request) -> Response {
     let visit = Visit::of(&state, req.headers(), path_of(req.uri())).await;
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     visit.page(
         &state,
         "portal_themes.html",
@@ -570,11 +584,11 @@ async fn requests_view(
     error: Option<String>,
     form: HashMap<String, String>,
 ) -> Response {
-    let requests = match state.open.requests().await {
+    let requests = match state.engines.open.requests().await {
         Ok(r) => r,
         Err(e) => return visit.fail(&e),
     };
-    let departments = match state.accounts.departments().await {
+    let departments = match state.engines.accounts.departments().await {
         Ok(d) => d,
         Err(e) => return problem_page(visit.lang, &e.problem()),
     };
@@ -605,6 +619,7 @@ async fn post_request(
         .map(|u| format!("open:{}", u.login))
         .unwrap_or_else(|| "public".into());
     match state
+        .engines
         .open
         .post_request(
             get("title"),
@@ -649,7 +664,7 @@ async fn register_submit(
         org_name: get("org_name"),
         credit_code: get("credit_code"),
     };
-    match state.open.register(&reg).await {
+    match state.engines.open.register(&reg).await {
         Ok(_) => sign_in_and_go(&state, &visit, &reg.login, &reg.password, "/open/account").await,
         Err(e) => {
             let mut safe = form.to_map();
@@ -676,7 +691,7 @@ async fn sign_in_and_go(
     password: &str,
     next: &str,
 ) -> Response {
-    match state.open.sign_in(login, password).await {
+    match state.engines.open.sign_in(login, password).await {
         Ok(token) => {
             let mut c = cookie(SESSION_COOKIE, token, state.settings.secure_cookies, 1);
             c.set_same_site(SameSite::Lax);
@@ -735,7 +750,7 @@ async fn logout(
     CheckedForm(visit, _form): CheckedForm<Visit>,
 ) -> Response {
     if let Some(c) = visit.jar.get(SESSION_COOKIE) {
-        let _ = state.open.sign_out(c.value()).await;
+        let _ = state.engines.open.sign_out(c.value()).await;
     }
     (
         visit
@@ -760,11 +775,11 @@ async fn account_view(
     let Some(user) = &visit.user else {
         return Redirect::to("/open/login?next=/open/account").into_response();
     };
-    let apps = match state.open.my_applications(user).await {
+    let apps = match state.engines.open.my_applications(user).await {
         Ok(apps) => apps,
         Err(e) => return visit.fail(&e),
     };
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     let apps: Vec<_> = apps
         .iter()
         .map(|a| {
@@ -795,7 +810,7 @@ async fn issue_token(
     let Some(user) = &visit.user else {
         return Redirect::to("/open/login?next=/open/account").into_response();
     };
-    match state.open.issue_token(user, &id).await {
+    match state.engines.open.issue_token(user, &id).await {
         Ok(token) => account_view(&state, &visit, Some((id, token))).await,
         Err(e) => visit.fail(&e),
     }
@@ -818,7 +833,7 @@ async fn catalog_rdf_page(
                 .into_response();
         }
     };
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     match shuniu_open::dcat::catalog(
         &snap,
         &base_url(headers),

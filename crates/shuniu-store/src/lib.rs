@@ -67,10 +67,6 @@ impl StoreError {
         }
     }
 
-    pub fn message_zh(&self) -> String {
-        self.problem().message_zh
-    }
-
     /// Unique-constraint violations become `Conflict` so that callers can say what clashed.
     fn from_insert(e: sqlx::Error, what: impl Into<String>) -> StoreError {
         if let sqlx::Error::Database(db) = &e

@@ -160,15 +160,6 @@ impl Problem {
             format!("internal error: {detail}"),
         )
     }
-
-    /// The message in the language asked for.
-    pub fn message(&self, english: bool) -> &str {
-        if english {
-            &self.message_en
-        } else {
-            &self.message_zh
-        }
-    }
 }
 
 /// An error that knows its own [`Problem`]. Each library's error type implements it once,

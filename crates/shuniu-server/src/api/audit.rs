@@ -58,7 +58,7 @@ async fn tree_head(
     State(state): State<AppState>,
     _c: Caller,
 ) -> Result<Json<TreeHeadView>, ApiError> {
-    let log = state.traceability.log();
+    let log = state.engines.traceability.log();
     log.sync().await?;
     log.latest_head().map(|h| Json(h.into())).ok_or_else(|| {
         ApiError::new(
@@ -83,7 +83,7 @@ async fn sign_tree_head(
         shuniu_policy::Target::Hub,
     )
     .map_err(|d| ApiError::new(StatusCode::FORBIDDEN, d.code, d.message_zh, d.message_en))?;
-    let log = state.traceability.log();
+    let log = state.engines.traceability.log();
     let sth = log.sign_now().await?;
     log.record(
         Entry::new(shuniu_audit::Kind::Admin, "audit.sign_tree_head", &actor)
@@ -100,7 +100,7 @@ async fn tree_heads(
     State(state): State<AppState>,
     _c: Caller,
 ) -> Result<Json<Vec<TreeHeadView>>, ApiError> {
-    let heads = shuniu_audit::published_heads(state.traceability.log().dir())?;
+    let heads = shuniu_audit::published_heads(state.engines.traceability.log().dir())?;
     Ok(Json(heads.into_iter().map(Into::into).collect()))
 }
 
@@ -117,7 +117,7 @@ pub struct PublicKeyView {
 #[utoipa::path(get, path = "/api/v1/audit/public-key", tag = "audit",
     responses((status = 200, body = PublicKeyView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn public_key(State(state): State<AppState>, _c: Caller) -> Json<PublicKeyView> {
-    let k = state.traceability.log().public_key();
+    let k = state.engines.traceability.log().public_key();
     Json(PublicKeyView {
         public_key: k.to_hex(),
         key_id: k.key_id(),
@@ -162,7 +162,7 @@ async fn inclusion(
     _c: Caller,
     ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> Result<Json<InclusionView>, ApiError> {
-    let log = state.traceability.log();
+    let log = state.engines.traceability.log();
     let size = q.tree_size.unwrap_or_else(|| log.size());
     Ok(Json(log.inclusion_proof(q.index, size).await?.into()))
 }
@@ -199,7 +199,7 @@ async fn consistency(
     _c: Caller,
     ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyView>, ApiError> {
-    let log = state.traceability.log();
+    let log = state.engines.traceability.log();
     Ok(Json(log.consistency_proof(q.first, q.second).await?.into()))
 }
 
@@ -225,8 +225,8 @@ async fn entry(
     let index: u64 = index
         .parse()
         .map_err(|_| ApiError::bad_request("the entry index is a non-negative integer"))?;
-    let e = state.traceability.entry(&actor, index).await?;
-    let log = state.traceability.log();
+    let e = state.engines.traceability.entry(&actor, index).await?;
+    let log = state.engines.traceability.log();
     let proof = log.inclusion_proof(index, log.size()).await?;
     Ok(Json(EntryView {
         index,
@@ -314,7 +314,11 @@ async fn search(
     Caller(actor): Caller,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<Vec<IndexRowView>>, ApiError> {
-    let rows = state.traceability.search(&actor, q.filter()).await?;
+    let rows = state
+        .engines
+        .traceability
+        .search(&actor, q.filter())
+        .await?;
     Ok(Json(rows.into_iter().map(Into::into).collect()))
 }
 
@@ -335,6 +339,7 @@ async fn flows(
 ) -> Result<Json<shuniu_audit::views::FlowReport>, ApiError> {
     Ok(Json(
         state
+            .engines
             .traceability
             .flows(&actor, q.days.unwrap_or(30))
             .await?,

@@ -175,12 +175,10 @@ impl From<OpenError> for CkanError {
         crate::web::problem::log_fault(&p, &e);
         let both = format!("{} / {}", p.message_zh, p.message_en);
         let mut err = match p.kind {
-            ErrorKind::NotFound => CkanError::not_found(
-                &e.to_string()
-                    .strip_suffix(" not found")
-                    .map(str::to_string)
-                    .unwrap_or_else(|| p.message_en.clone()),
-            ),
+            ErrorKind::NotFound => match &e {
+                OpenError::NotFound(what) => CkanError::not_found(what),
+                _ => CkanError::not_found(&p.message_en),
+            },
             ErrorKind::Invalid | ErrorKind::BadRequest => match p.fields.first() {
                 Some(f) => CkanError::validation(&f.field, f.message_en.clone()),
                 None => CkanError::validation("message", both),
@@ -513,7 +511,7 @@ async fn action(State(state): State<AppState>, Path(name): Path<String>, req: Re
     };
     let reader = match presented_token(&parts.headers) {
         None => Reader::public(&address),
-        Some(t) => match state.open.reader_for_token(&t).await {
+        Some(t) => match state.engines.open.reader_for_token(&t).await {
             Ok(Some(r)) => r,
             Ok(None) => {
                 return envelope(
@@ -563,7 +561,7 @@ async fn dispatch(
     reader: &Reader,
     base: &str,
 ) -> Result<Json, CkanError> {
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     match name {
         "site_read" => Ok(json!(true)),
         "status_show" => Ok(json!({
@@ -600,7 +598,10 @@ async fn dispatch(
             let pkg = snap
                 .package(&id)
                 .ok_or_else(|| CkanError::not_found("dataset"))?;
-            state.open.count(&pkg.code, shuniu_open::Counter::ApiCall);
+            state
+                .engines
+                .open
+                .count(&pkg.code, shuniu_open::Counter::ApiCall);
             Ok(pkg.to_ckan(base))
         }
         "resource_show" => {
@@ -766,7 +767,7 @@ fn package_search(state: &AppState, p: &Params, base: &str) -> Result<SearchAnsw
         };
     }
     sp.facet_mincount = p.natural("facet.mincount", 1)?;
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     let out = snap
         .search(&sp, Utc::now())
         .map_err(CkanError::search_query)?;
@@ -845,7 +846,7 @@ async fn datastore_search(
             "distinct is not supported by this datastore",
         ));
     }
-    let snap = state.open.snapshot();
+    let snap = state.engines.open.snapshot();
     let pkg = snap
         .package(&resource_id)
         .cloned()
@@ -951,6 +952,7 @@ async fn datastore_search(
         }
     }
     let (pkg, answer) = state
+        .engines
         .open
         .datastore_search(reader, &pkg.code, query)
         .await?;

@@ -212,7 +212,7 @@ impl Drop for Upload {
 }
 
 pub(crate) async fn new_upload(state: &AppState) -> Result<(Upload, tokio::fs::File), ApiError> {
-    let dir = state.aggregation.upload_dir();
+    let dir = state.engines.aggregation.upload_dir();
     let io = |e: std::io::Error| ApiError::from(AggregateError::Ingest(e.into()));
     tokio::fs::create_dir_all(&dir).await.map_err(io)?;
     let name = format!(
@@ -244,7 +244,7 @@ async fn upload_load(
 ) -> Result<Response, ApiError> {
     let req = q.request()?;
     // Refuse early, before a large upload is written to disk.
-    state.aggregation.may_load(&actor, &code).await?;
+    state.engines.aggregation.may_load(&actor, &code).await?;
     let (upload, mut file) = new_upload(&state).await?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
@@ -260,16 +260,17 @@ async fn upload_load(
     drop(file);
     let path = upload.0.clone();
     let started = state
+        .engines
         .aggregation
         .start_file_load(actor.clone(), code, path, req, upload)
         .await?;
     let (id, handle) = (started.id, started.done);
     if q.wait.unwrap_or(false) {
         let _ = handle.await;
-        let l = state.aggregation.load_record(&actor, &id).await?;
+        let l = state.engines.aggregation.load_record(&actor, &id).await?;
         return Ok((StatusCode::OK, axum::Json(LoadView::from(l))).into_response());
     }
-    let l = state.aggregation.load_record(&actor, &id).await?;
+    let l = state.engines.aggregation.load_record(&actor, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
         [(header::LOCATION, format!("/api/v1/loads/{id}"))],
@@ -305,6 +306,7 @@ async fn push_rows(
         m => parse_mode(m)?,
     };
     let l = state
+        .engines
         .aggregation
         .push_rows(&actor, &code, mode, req.rows)
         .await?;
@@ -333,6 +335,7 @@ async fn dataset_loads(
 ) -> Result<axum::Json<LoadPage>, ApiError> {
     let (page, per_page) = super::page_params(q.page, q.per_page)?;
     let (total, items) = state
+        .engines
         .aggregation
         .loads(
             &actor,
@@ -357,7 +360,12 @@ async fn get_load(
     Path(id): Path<String>,
 ) -> Result<axum::Json<LoadView>, ApiError> {
     Ok(axum::Json(
-        state.aggregation.load_record(&actor, &id).await?.into(),
+        state
+            .engines
+            .aggregation
+            .load_record(&actor, &id)
+            .await?
+            .into(),
     ))
 }
 
@@ -366,7 +374,7 @@ pub(crate) async fn rejects_response(
     actor: &Actor,
     id: &str,
 ) -> Result<Response, ApiError> {
-    let Some(path) = state.aggregation.rejects(actor, id).await? else {
+    let Some(path) = state.engines.aggregation.rejects(actor, id).await? else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "NO_REJECTED_ROWS",
@@ -454,6 +462,7 @@ async fn preview(
         return Err(ApiError::bad_request("version must not be negative"));
     }
     match state
+        .engines
         .aggregation
         .preview(
             &actor,
@@ -493,7 +502,7 @@ async fn versions(
     Caller(actor): Caller,
     Path(code): Path<String>,
 ) -> Result<axum::Json<Vec<VersionView>>, ApiError> {
-    let v = state.aggregation.versions(&actor, &code).await?;
+    let v = state.engines.aggregation.versions(&actor, &code).await?;
     Ok(axum::Json(
         v.into_iter()
             .map(|v| VersionView {
@@ -516,7 +525,9 @@ async fn get_mapping(
     Caller(actor): Caller,
     Path(code): Path<String>,
 ) -> Result<axum::Json<BTreeMap<String, String>>, ApiError> {
-    Ok(axum::Json(state.aggregation.mapping(&actor, &code).await?))
+    Ok(axum::Json(
+        state.engines.aggregation.mapping(&actor, &code).await?,
+    ))
 }
 
 /// Replaces the column mapping used by every later load of this dataset.
@@ -532,10 +543,13 @@ async fn put_mapping(
     ApiJson(mapping): ApiJson<BTreeMap<String, String>>,
 ) -> Result<axum::Json<BTreeMap<String, String>>, ApiError> {
     state
+        .engines
         .aggregation
         .set_mapping(&actor, &code, &mapping)
         .await?;
-    Ok(axum::Json(state.aggregation.mapping(&actor, &code).await?))
+    Ok(axum::Json(
+        state.engines.aggregation.mapping(&actor, &code).await?,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -556,6 +570,7 @@ async fn list_datasets(
 ) -> Result<axum::Json<Vec<DatasetView>>, ApiError> {
     Ok(axum::Json(
         state
+            .engines
             .aggregation
             .tables(&actor)
             .await?
@@ -597,6 +612,7 @@ async fn run_sql(
         ));
     }
     let r = state
+        .engines
         .aggregation
         .sql(&actor, &req.sql, max as usize)
         .await?;
@@ -650,6 +666,7 @@ async fn list_connectors(
 ) -> Result<axum::Json<Vec<ConnectorView>>, ApiError> {
     Ok(axum::Json(
         state
+            .engines
             .aggregation
             .connectors(&actor)
             .await?
@@ -687,6 +704,7 @@ async fn add_connector(
     ApiJson(req): ApiJson<ConnectorRequest>,
 ) -> Result<Response, ApiError> {
     let c = state
+        .engines
         .aggregation
         .add_connector(
             &actor,
@@ -715,6 +733,11 @@ async fn run_connector(
     Path(id): Path<String>,
 ) -> Result<axum::Json<LoadView>, ApiError> {
     Ok(axum::Json(
-        state.aggregation.run_connector(&actor, &id).await?.into(),
+        state
+            .engines
+            .aggregation
+            .run_connector(&actor, &id)
+            .await?
+            .into(),
     ))
 }

@@ -99,7 +99,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = bearer_key(parts)?;
-        match state.accounts.authenticate_key(key).await? {
+        match state.engines.accounts.authenticate_key(key).await? {
             Some(actor) => Ok(Caller(actor)),
             None => Err(ApiError::unauthenticated()),
         }
@@ -148,7 +148,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 async fn department_names(state: &AppState) -> Result<views::DepartmentNames, ApiError> {
-    Ok(views::department_names(&state.accounts).await?)
+    Ok(views::department_names(&state.engines.accounts).await?)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -180,6 +180,7 @@ async fn list_departments(
 ) -> Result<axum::Json<Vec<DepartmentView>>, ApiError> {
     Ok(axum::Json(
         state
+            .engines
             .accounts
             .departments()
             .await?
@@ -219,7 +220,11 @@ async fn create_department(
         division: req.division,
         credit_code: req.credit_code,
     };
-    let d = state.accounts.create_department(&actor, &input).await?;
+    let d = state
+        .engines
+        .accounts
+        .create_department(&actor, &input)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(DepartmentView::from(&d))).into_response())
 }
 
@@ -232,6 +237,7 @@ async fn list_applications(
 ) -> Result<axum::Json<Vec<ApplicationView>>, ApiError> {
     Ok(axum::Json(
         state
+            .engines
             .accounts
             .applications(&actor)
             .await?
@@ -267,6 +273,7 @@ async fn create_application(
     ApiJson(req): ApiJson<ApplicationRequest>,
 ) -> Result<Response, ApiError> {
     let (app, key) = state
+        .engines
         .accounts
         .create_application(&actor, &req.id, &req.name, &req.department, req.role)
         .await?;
@@ -340,7 +347,7 @@ async fn search_resources(
         offset: ((page - 1) * per_page) as usize,
         limit: per_page as usize,
     };
-    let found = state.catalog.search(&actor, &params).await?;
+    let found = state.engines.catalog.search(&actor, &params).await?;
     let names = department_names(&state).await?;
     let facets = found
         .facets
@@ -379,7 +386,7 @@ async fn register_resource(
     Caller(actor): Caller,
     ApiJson(input): ApiJson<ResourceInput>,
 ) -> Result<Response, ApiError> {
-    let r = state.catalog.register(&actor, &input).await?;
+    let r = state.engines.catalog.register(&actor, &input).await?;
     let names = department_names(&state).await?;
     Ok((StatusCode::CREATED, axum::Json(views::detail(&r, &names))).into_response())
 }
@@ -392,7 +399,7 @@ async fn get_resource(
     Caller(actor): Caller,
     Path(code): Path<String>,
 ) -> Result<axum::Json<ResourceDetail>, ApiError> {
-    let r = state.catalog.get(&actor, &code).await?;
+    let r = state.engines.catalog.get(&actor, &code).await?;
     Ok(axum::Json(views::detail(
         &r,
         &department_names(&state).await?,
@@ -418,6 +425,7 @@ async fn update_resource(
     ApiJson(req): ApiJson<UpdateRequest>,
 ) -> Result<axum::Json<ResourceDetail>, ApiError> {
     let r = state
+        .engines
         .catalog
         .update(&actor, &code, &req.resource, req.expected_version)
         .await?;
@@ -435,7 +443,7 @@ async fn submit_resource(
     Caller(actor): Caller,
     Path(code): Path<String>,
 ) -> Result<axum::Json<ResourceDetail>, ApiError> {
-    let r = state.catalog.submit(&actor, &code).await?;
+    let r = state.engines.catalog.submit(&actor, &code).await?;
     Ok(axum::Json(views::detail(
         &r,
         &department_names(&state).await?,
@@ -473,6 +481,7 @@ async fn review_resource(
         ReviewDecision::Return => Review::Return,
     };
     let r = state
+        .engines
         .catalog
         .review(&actor, &code, decision, &req.reason)
         .await?;
@@ -498,7 +507,11 @@ async fn withdraw_resource(
     Path(code): Path<String>,
     ApiJson(req): ApiJson<WithdrawRequest>,
 ) -> Result<axum::Json<ResourceDetail>, ApiError> {
-    let r = state.catalog.withdraw(&actor, &code, &req.reason).await?;
+    let r = state
+        .engines
+        .catalog
+        .withdraw(&actor, &code, &req.reason)
+        .await?;
     Ok(axum::Json(views::detail(
         &r,
         &department_names(&state).await?,
@@ -513,7 +526,7 @@ async fn resource_history(
     Caller(actor): Caller,
     Path(code): Path<String>,
 ) -> Result<axum::Json<Vec<HistoryView>>, ApiError> {
-    let h = state.catalog.history(&actor, &code).await?;
+    let h = state.engines.catalog.history(&actor, &code).await?;
     Ok(axum::Json(h.iter().map(HistoryView::from).collect()))
 }
 
@@ -524,7 +537,7 @@ async fn review_queue(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<axum::Json<ResourceList>, ApiError> {
-    let items = state.catalog.review_queue(&actor).await?;
+    let items = state.engines.catalog.review_queue(&actor).await?;
     let names = department_names(&state).await?;
     Ok(axum::Json(ResourceList {
         total: items.len() as u64,
@@ -550,7 +563,7 @@ async fn negative_list(
     Caller(_caller): Caller,
 ) -> Result<axum::Json<Vec<NegativeListEntry>>, ApiError> {
     let names = department_names(&state).await?;
-    let list = state.catalog.negative_list().await?;
+    let list = state.engines.catalog.negative_list().await?;
     Ok(axum::Json(
         list.iter()
             .map(|r| NegativeListEntry {
@@ -595,7 +608,7 @@ async fn catalog_list(
 ) -> Result<Response, ApiError> {
     let kind = shuniu_catalog::ListKind::parse(&kind)
         .ok_or_else(|| ApiError::not_found(&format!("list {kind}")))?;
-    let items = state.catalog.list(kind).await?;
+    let items = state.engines.catalog.list(kind).await?;
     match f.format.as_deref().unwrap_or("json") {
         "json" => {
             let names = department_names(&state).await?;
@@ -606,7 +619,7 @@ async fn catalog_list(
             .into_response())
         }
         "xlsx" => Ok(views::xlsx_response(
-            state.catalog.export_excel(&items).await?,
+            state.engines.catalog.export_excel(&items).await?,
             kind.code(),
         )),
         other => Err(ApiError::bad_request(&format!(
@@ -623,9 +636,9 @@ async fn export_catalog(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Response, ApiError> {
-    let items = state.catalog.visible(&actor).await?;
+    let items = state.engines.catalog.visible(&actor).await?;
     Ok(views::xlsx_response(
-        state.catalog.export_excel(&items).await?,
+        state.engines.catalog.export_excel(&items).await?,
         "catalog",
     ))
 }
@@ -676,6 +689,7 @@ async fn import_catalog(
     body: Bytes,
 ) -> Result<axum::Json<ImportReportView>, ApiError> {
     let report = state
+        .engines
         .catalog
         .import_excel(&actor, &body, q.dry_run.unwrap_or(false))
         .await?;

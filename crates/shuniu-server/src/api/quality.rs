@@ -43,7 +43,7 @@ fn json<T: Serialize>(v: &T) -> Json {
     responses((status = 200, body = Object, description = "city_score, departments, datasets, worst_rules, stale, trend, open_tickets, overdue_tickets"),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn overview(State(state): State<AppState>, Caller(actor): Caller) -> Result<Json, ApiError> {
-    Ok(json(&state.quality.overview(&actor).await?))
+    Ok(json(&state.engines.quality.overview(&actor).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -65,7 +65,12 @@ async fn report(
     Path(code): Path<String>,
     ApiQuery(q): ApiQuery<VersionQuery>,
 ) -> Result<Json, ApiError> {
-    match state.quality.report(&actor, &code, q.version).await? {
+    match state
+        .engines
+        .quality
+        .report(&actor, &code, q.version)
+        .await?
+    {
         Some(r) => Ok(json(&r)),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -89,6 +94,7 @@ async fn check(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
+            .engines
             .quality
             .check_version(&actor, &code, q.version)
             .await?,
@@ -114,7 +120,7 @@ async fn trend(
     Caller(actor): Caller,
     Path(code): Path<String>,
 ) -> Result<axum::Json<Vec<TrendPoint>>, ApiError> {
-    let t = state.quality.trend(&actor, &code).await?;
+    let t = state.engines.quality.trend(&actor, &code).await?;
     Ok(axum::Json(
         t.into_iter()
             .map(|(version, score, checked_at, trigger)| TrendPoint {
@@ -137,7 +143,7 @@ async fn list_rules(
     Caller(actor): Caller,
     Path(code): Path<String>,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.quality.rules(&actor, &code).await?))
+    Ok(json(&state.engines.quality.rules(&actor, &code).await?))
 }
 
 /// Adds, tunes or switches off a rule (`{"id", "column", "type", …, "enabled"}`). A rule that
@@ -154,7 +160,9 @@ async fn save_rule(
     Path(code): Path<String>,
     ApiJson(spec): ApiJson<RuleSpec>,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.quality.save_rule(&actor, &code, spec).await?))
+    Ok(json(
+        &state.engines.quality.save_rule(&actor, &code, spec).await?,
+    ))
 }
 
 /// Removes a saved rule (a derived rule it tuned applies again).
@@ -166,7 +174,11 @@ async fn delete_rule(
     Caller(actor): Caller,
     Path((code, rule_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.quality.delete_rule(&actor, &code, &rule_id).await?;
+    state
+        .engines
+        .quality
+        .delete_rule(&actor, &code, &rule_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -193,6 +205,7 @@ async fn list_tickets(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
+            .engines
             .quality
             .tickets(
                 &actor,
@@ -214,7 +227,7 @@ async fn get_ticket(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.quality.ticket(&actor, &id).await?))
+    Ok(json(&state.engines.quality.ticket(&actor, &id).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -255,6 +268,7 @@ async fn act_on_ticket(
     })?;
     Ok(json(
         &state
+            .engines
             .quality
             .act_on_ticket(&actor, &id, action, &req.reason)
             .await?,
@@ -282,6 +296,7 @@ async fn raise_objection(
     ApiJson(req): ApiJson<ObjectionRequest>,
 ) -> Result<(StatusCode, Json), ApiError> {
     let t = state
+        .engines
         .quality
         .raise_objection(
             &actor,
@@ -303,7 +318,7 @@ async fn list_sources(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.quality.sources(&actor).await?))
+    Ok(json(&state.engines.quality.sources(&actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -331,6 +346,7 @@ async fn designate_source(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
+            .engines
             .quality
             .designate_source(
                 &actor,
@@ -364,6 +380,7 @@ async fn cross_check(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
+            .engines
             .quality
             .cross_check(&actor, req.attribute.as_deref())
             .await?,

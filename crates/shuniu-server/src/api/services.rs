@@ -43,6 +43,7 @@ impl FromRequestParts<AppState> for ServiceCaller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match state
+            .engines
             .sharing
             .authenticate(super::bearer_key(parts)?)
             .await?
@@ -72,7 +73,9 @@ async fn lookup(
     ServiceCaller(caller): ServiceCaller,
     Path((code, key)): Path<(String, String)>,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.lookup(&caller, &code, &key).await?))
+    Ok(json(
+        &state.engines.sharing.lookup(&caller, &code, &key).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -97,6 +100,7 @@ async fn verify(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
+            .engines
             .sharing
             .verify(&caller, &code, &body.key, &body.claims)
             .await?,
@@ -127,6 +131,7 @@ async fn changes(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
+            .engines
             .sharing
             .changes(
                 &caller,
@@ -173,6 +178,7 @@ async fn extract(
         }
     };
     let stream = state
+        .engines
         .sharing
         .extract(&caller, &code, q.version, format)
         .await?;
@@ -216,7 +222,7 @@ async fn start_comparison(
         Some(t) if t.contains("ndjson") || t.contains("jsonl") => KeyFormat::Ndjson,
         _ => KeyFormat::Csv,
     };
-    let path = state.sharing.upload_path()?;
+    let path = state.engines.sharing.upload_path()?;
     let mut file = tokio::fs::File::create(&path)
         .await
         .map_err(|e| ApiError::internal("IO", &e))?;
@@ -233,6 +239,7 @@ async fn start_comparison(
         .map_err(|e| ApiError::internal("IO", &e))?;
     drop(file);
     let job = match state
+        .engines
         .sharing
         .start_comparison(&caller, &code, path.clone(), format)
         .await
@@ -255,7 +262,7 @@ async fn comparison(
     ServiceCaller(caller): ServiceCaller,
     Path(id): Path<String>,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.comparison(&caller, &id).await?))
+    Ok(json(&state.engines.sharing.comparison(&caller, &id).await?))
 }
 
 /// The result of a finished comparison: CSV with `key`, `found` (1/0) and the granted,
@@ -269,7 +276,11 @@ async fn comparison_result(
     ServiceCaller(caller): ServiceCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let path = state.sharing.comparison_result(&caller, &id).await?;
+    let path = state
+        .engines
+        .sharing
+        .comparison_result(&caller, &id)
+        .await?;
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| ApiError::internal("IO", &e))?;
@@ -309,6 +320,7 @@ async fn subscribe(
     ApiJson(body): ApiJson<SubscribeBody>,
 ) -> Result<Response, ApiError> {
     let s = state
+        .engines
         .sharing
         .subscribe(&caller, &code, &body.url, body.cursor.as_deref())
         .await?;
@@ -322,7 +334,7 @@ async fn list_subscriptions(
     State(state): State<AppState>,
     ServiceCaller(caller): ServiceCaller,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.subscriptions(&caller).await?))
+    Ok(json(&state.engines.sharing.subscriptions(&caller).await?))
 }
 
 /// Stops a subscription.
@@ -334,7 +346,7 @@ async fn unsubscribe(
     ServiceCaller(caller): ServiceCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.sharing.unsubscribe(&caller, &id).await?;
+    state.engines.sharing.unsubscribe(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -357,6 +369,7 @@ async fn deliveries(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
+            .engines
             .sharing
             .deliveries(&caller, &id, q.state.as_deref())
             .await?,
@@ -372,7 +385,11 @@ async fn redeliver(
     ServiceCaller(caller): ServiceCaller,
     Path((id, delivery)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state.sharing.redeliver(&caller, &id, &delivery).await?;
+    state
+        .engines
+        .sharing
+        .redeliver(&caller, &id, &delivery)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -383,5 +400,5 @@ async fn my_grants(
     State(state): State<AppState>,
     ServiceCaller(caller): ServiceCaller,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.grants_of(&caller)))
+    Ok(json(&state.engines.sharing.grants_of(&caller)))
 }

@@ -65,6 +65,7 @@ async fn list_requests(
     };
     Ok(json(
         &state
+            .engines
             .sharing
             .requests(&actor, q.department.as_deref(), &states)
             .await?,
@@ -85,7 +86,7 @@ async fn file_request(
     Caller(actor): Caller,
     ApiJson(input): ApiJson<RequestInput>,
 ) -> Result<Response, ApiError> {
-    let r = state.sharing.file_request(&actor, &input).await?;
+    let r = state.engines.sharing.file_request(&actor, &input).await?;
     Ok((StatusCode::CREATED, json(&r)).into_response())
 }
 
@@ -98,7 +99,7 @@ async fn get_request(
     Caller(actor): Caller,
     Path(id): Path<String>,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.request(&actor, &id).await?))
+    Ok(json(&state.engines.sharing.request(&actor, &id).await?))
 }
 
 /// The provider (or, once escalated, the hub) approves — possibly narrowing fields, masking,
@@ -115,7 +116,13 @@ async fn decide_request(
     Path(id): Path<String>,
     ApiJson(d): ApiJson<DecisionInput>,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.decide_request(&actor, &id, &d).await?))
+    Ok(json(
+        &state
+            .engines
+            .sharing
+            .decide_request(&actor, &id, &d)
+            .await?,
+    ))
 }
 
 /// Requests waiting for the caller's department (the hub: everything pending or escalated),
@@ -123,7 +130,7 @@ async fn decide_request(
 #[utoipa::path(get, path = "/api/v1/sharing/inbox", tag = "sharing",
     responses((status = 200, body = [Object]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn inbox(State(state): State<AppState>, Caller(actor): Caller) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.inbox(&actor).await?))
+    Ok(json(&state.engines.sharing.inbox(&actor).await?))
 }
 
 /// Grants the caller's department holds or gives (the hub: all), with today's usage.
@@ -133,7 +140,7 @@ async fn list_grants(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.grants(&actor).await?))
+    Ok(json(&state.engines.sharing.grants(&actor).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -154,7 +161,11 @@ async fn revoke_grant(
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> Result<Json, ApiError> {
     Ok(json(
-        &state.sharing.revoke_grant(&actor, &id, &b.reason).await?,
+        &state
+            .engines
+            .sharing
+            .revoke_grant(&actor, &id, &b.reason)
+            .await?,
     ))
 }
 
@@ -165,7 +176,7 @@ async fn list_demands(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.demands(&actor).await?))
+    Ok(json(&state.engines.sharing.demands(&actor).await?))
 }
 
 /// Files a demand (需求): `{title, description, resource_code?, department?}`.
@@ -178,7 +189,7 @@ async fn file_demand(
     Caller(actor): Caller,
     ApiJson(input): ApiJson<DemandInput>,
 ) -> Result<Response, ApiError> {
-    let d = state.sharing.file_demand(&actor, &input).await?;
+    let d = state.engines.sharing.file_demand(&actor, &input).await?;
     Ok((StatusCode::CREATED, json(&d)).into_response())
 }
 
@@ -202,6 +213,7 @@ async fn route_demand(
 ) -> Result<Json, ApiError> {
     Ok(json(
         &state
+            .engines
             .sharing
             .route_demand(&actor, &id, &b.department)
             .await?,
@@ -221,7 +233,9 @@ async fn answer_demand(
     Path(id): Path<String>,
     ApiJson(a): ApiJson<DemandAnswer>,
 ) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.answer_demand(&actor, &id, &a).await?))
+    Ok(json(
+        &state.engines.sharing.answer_demand(&actor, &id, &a).await?,
+    ))
 }
 
 /// The demand-satisfaction rate (需求满足率), requests pending and overdue, active grants,
@@ -229,7 +243,7 @@ async fn answer_demand(
 #[utoipa::path(get, path = "/api/v1/sharing/stats", tag = "sharing",
     responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 async fn stats(State(state): State<AppState>, Caller(_actor): Caller) -> Result<Json, ApiError> {
-    Ok(json(&state.sharing.stats().await?))
+    Ok(json(&state.engines.sharing.stats().await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -264,6 +278,7 @@ async fn calendar(
     let to = chrono::NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or_default();
     Ok(axum::Json(
         state
+            .engines
             .sharing
             .calendar_days(from, to)
             .into_iter()
@@ -300,6 +315,7 @@ async fn set_calendar_day(
     ApiJson(b): ApiJson<CalendarBody>,
 ) -> Result<StatusCode, ApiError> {
     state
+        .engines
         .sharing
         .set_calendar_day(&actor, &b.day, &b.kind, &b.note)
         .await?;

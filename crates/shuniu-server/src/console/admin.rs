@@ -27,7 +27,7 @@ pub(crate) async fn admin_page(
     errors: &[FieldError],
     extra: Value,
 ) -> Response {
-    let departments = tried!(user, state.accounts.departments().await);
+    let departments = tried!(user, state.engines.accounts.departments().await);
     let ctx = context! {
         form => form,
         errors => ser(error_map(errors, user.lang)),
@@ -49,7 +49,7 @@ pub(crate) async fn users_view(
     errors: &[FieldError],
     created: Option<String>,
 ) -> Response {
-    let users = match state.accounts.users(&user.actor).await {
+    let users = match state.engines.accounts.users(&user.actor).await {
         Ok(u) => u,
         Err(e) => return user.fail(e),
     };
@@ -81,6 +81,7 @@ pub(crate) async fn add_user(
     let get = |k: &str| text(&form, k).to_string();
     let role = Role::parse_term(&get("role")).unwrap_or(Role::Viewer);
     let result = state
+        .engines
         .accounts
         .create_user(
             &user.actor,
@@ -115,7 +116,7 @@ pub(crate) async fn applications_view(
     errors: &[FieldError],
     new_key: Option<String>,
 ) -> Response {
-    let apps = match state.accounts.applications(&user.actor).await {
+    let apps = match state.engines.accounts.applications(&user.actor).await {
         Ok(a) => a,
         Err(e) => return user.fail(e),
     };
@@ -154,6 +155,7 @@ pub(crate) async fn add_application(
     let role = Role::parse_term(&get("role")).unwrap_or(Role::Viewer);
     let kept = context! { id => get("id"), name => get("name"), role => role.code(), department => get("department") };
     match state
+        .engines
         .accounts
         .create_application(
             &user.actor,
@@ -186,7 +188,12 @@ pub(crate) async fn revoke_application(
     Path(id): Path<String>,
     CheckedForm(user, _form): CheckedForm<ConsoleUser>,
 ) -> Response {
-    match state.accounts.revoke_application(&user.actor, &id).await {
+    match state
+        .engines
+        .accounts
+        .revoke_application(&user.actor, &id)
+        .await
+    {
         Ok(()) => Redirect::to("/admin/applications").into_response(),
         Err(AccountError::Store(shuniu_store::StoreError::NotFound { .. })) => not_found_page(),
         Err(e) => user.fail(e),

@@ -59,7 +59,7 @@ async fn audit_page(
     user: ConsoleUser,
     Query(q): Query<AuditQuery>,
 ) -> Response {
-    let log = state.traceability.log();
+    let log = state.engines.traceability.log();
     let _ = log.sync().await;
     let mut error = None;
     let subject = match q
@@ -88,7 +88,7 @@ async fn audit_page(
         limit,
         ..Default::default()
     };
-    let rows = match state.traceability.search(&user.actor, filter).await {
+    let rows = match state.engines.traceability.search(&user.actor, filter).await {
         Ok(r) => r,
         Err(e) => return view_error(user.lang, e),
     };
@@ -249,6 +249,7 @@ async fn flows_page(
     Query(q): Query<FlowsQuery>,
 ) -> Response {
     let report = match state
+        .engines
         .traceability
         .flows(&user.actor, q.days.unwrap_or(30))
         .await
@@ -290,7 +291,7 @@ async fn my_data(State(state): State<AppState>, jar: CookieJar) -> Response {
     let Some((person, name)) = citizen_of(&state, &jar) else {
         return render(&state, "mydata.html", base(context! {}));
     };
-    let uses = match state.traceability.personal_record(&person).await {
+    let uses = match state.engines.traceability.personal_record(&person).await {
         Ok(u) => u,
         Err(e) => return view_error(lang, e),
     };
@@ -366,6 +367,7 @@ async fn citizen_login(
         );
     };
     if let Err(e) = state
+        .engines
         .traceability
         .citizen_signed_in(&person, "simulated identity login (demo)")
         .await

@@ -23,7 +23,7 @@ use crate::views::{self, DepartmentNames};
 pub(crate) async fn names(
     state: &AppState,
 ) -> Result<DepartmentNames, shuniu_auth::accounts::AccountError> {
-    views::department_names(&state.accounts).await
+    views::department_names(&state.engines.accounts).await
 }
 
 const FACET_DIMS: [&str; 6] = [
@@ -59,7 +59,7 @@ pub(crate) async fn catalog_page(
         offset: (page_no - 1) * per_page,
         limit: per_page,
     };
-    let found = match state.catalog.search(&user.actor, &params).await {
+    let found = match state.engines.catalog.search(&user.actor, &params).await {
         Ok(f) => f,
         Err(e) => return user.fail(e),
     };
@@ -129,11 +129,14 @@ pub(crate) async fn resource_page(
     user: ConsoleUser,
     Path(code): Path<String>,
 ) -> Response {
-    let r = match state.catalog.get(&user.actor, &code).await {
+    let r = match state.engines.catalog.get(&user.actor, &code).await {
         Ok(r) => r,
         Err(e) => return user.fail(e),
     };
-    let history = tried!(user, state.catalog.history(&user.actor, &code).await);
+    let history = tried!(
+        user,
+        state.engines.catalog.history(&user.actor, &code).await
+    );
     let names = tried!(user, names(&state).await);
     let target = Target::Resource {
         provider: &r.spec.provider,
@@ -143,11 +146,12 @@ pub(crate) async fn resource_page(
     // The dataset: its version, first rows and recent loads, for those who may see them.
     let can_read_data = can(Action::ReadData);
     let (data_version, preview, loads) = if can_read_data {
-        let version = tried!(user, state.aggregation.current_version(&code).await);
+        let version = tried!(user, state.engines.aggregation.current_version(&code).await);
         let preview = match version {
             Some(_) => tried!(
                 user,
                 state
+                    .engines
                     .aggregation
                     .preview(&user.actor, &code, None, 10, None)
                     .await
@@ -156,6 +160,7 @@ pub(crate) async fn resource_page(
             None => None,
         };
         let loads = state
+            .engines
             .aggregation
             .loads(&user.actor, &code, 0, 10)
             .await
@@ -274,7 +279,7 @@ pub(crate) async fn form_page(
     version: Option<i64>,
     errors: &[FieldError],
 ) -> Response {
-    let departments = tried!(user, state.accounts.departments().await);
+    let departments = tried!(user, state.engines.accounts.departments().await);
     let providers: Vec<Value> = departments
         .iter()
         .filter(|d| {
@@ -344,7 +349,7 @@ pub(crate) async fn new_submit(
     CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     let input = input_from_form(&form);
-    match state.catalog.register(&user.actor, &input).await {
+    match state.engines.catalog.register(&user.actor, &input).await {
         Ok(r) => Redirect::to(&format!("/catalog/r/{}", urlencode(&r.code))).into_response(),
         Err(CatalogError::Invalid(errors)) => {
             form_page(&state, &user, &input, None, None, &errors).await
@@ -358,7 +363,7 @@ pub(crate) async fn edit_form(
     user: ConsoleUser,
     Path(code): Path<String>,
 ) -> Response {
-    let r = match state.catalog.get(&user.actor, &code).await {
+    let r = match state.engines.catalog.get(&user.actor, &code).await {
         Ok(r) => r,
         Err(e) => return user.fail(e),
     };
@@ -402,6 +407,7 @@ pub(crate) async fn edit_submit(
         .find(|(k, _)| k == "version")
         .and_then(|(_, v)| v.parse().ok());
     match state
+        .engines
         .catalog
         .update(&user.actor, &code, &input, version)
         .await
@@ -426,20 +432,28 @@ pub(crate) async fn resource_action(
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
     let result = match action.as_str() {
-        "submit" => state.catalog.submit(&user.actor, &code).await,
+        "submit" => state.engines.catalog.submit(&user.actor, &code).await,
         "publish" => {
             state
+                .engines
                 .catalog
                 .review(&user.actor, &code, Review::Publish, &reason)
                 .await
         }
         "return" => {
             state
+                .engines
                 .catalog
                 .review(&user.actor, &code, Review::Return, &reason)
                 .await
         }
-        "withdraw" => state.catalog.withdraw(&user.actor, &code, &reason).await,
+        "withdraw" => {
+            state
+                .engines
+                .catalog
+                .withdraw(&user.actor, &code, &reason)
+                .await
+        }
         _ => return not_found_page(),
     };
     match result {
@@ -468,7 +482,7 @@ pub(crate) fn summaries(
 }
 
 pub(crate) async fn review_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    match state.catalog.review_queue(&user.actor).await {
+    match state.engines.catalog.review_queue(&user.actor).await {
         Ok(items) => {
             let names = tried!(user, names(&state).await);
             page(
@@ -483,7 +497,7 @@ pub(crate) async fn review_page(State(state): State<AppState>, user: ConsoleUser
 }
 
 pub(crate) async fn negative_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    match state.catalog.negative_list().await {
+    match state.engines.catalog.negative_list().await {
         Ok(items) => {
             let names = tried!(user, names(&state).await);
             let rows: Vec<Value> = items
@@ -508,12 +522,12 @@ pub(crate) async fn lists_page(
     let Some(kind) = ListKind::parse(&kind) else {
         return not_found_page();
     };
-    let items = match state.catalog.list(kind).await {
+    let items = match state.engines.catalog.list(kind).await {
         Ok(i) => i,
         Err(e) => return user.fail(e),
     };
     if as_xlsx {
-        return match state.catalog.export_excel(&items).await {
+        return match state.engines.catalog.export_excel(&items).await {
             Ok(bytes) => views::xlsx_response(bytes, kind.code()),
             Err(e) => user.fail(e),
         };
@@ -532,8 +546,8 @@ pub(crate) async fn lists_page(
 }
 
 pub(crate) async fn export_xlsx(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    match state.catalog.visible(&user.actor).await {
-        Ok(items) => match state.catalog.export_excel(&items).await {
+    match state.engines.catalog.visible(&user.actor).await {
+        Ok(items) => match state.engines.catalog.export_excel(&items).await {
             Ok(bytes) => views::xlsx_response(bytes, "catalog"),
             Err(e) => user.fail(e),
         },
@@ -542,7 +556,7 @@ pub(crate) async fn export_xlsx(State(state): State<AppState>, user: ConsoleUser
 }
 
 pub(crate) async fn departments_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    let departments = tried!(user, state.accounts.departments().await);
+    let departments = tried!(user, state.engines.accounts.departments().await);
     let tree: Vec<Value> = departments
         .iter()
         .filter(|d| d.parent_code.is_none())
@@ -595,6 +609,7 @@ pub(crate) async fn import_submit(
         }
     }
     match state
+        .engines
         .catalog
         .import_excel(&user.actor, &file, dry_run)
         .await

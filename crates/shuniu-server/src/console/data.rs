@@ -33,7 +33,7 @@ async fn load_page(
     user: ConsoleUser,
     Path(code): Path<String>,
 ) -> Response {
-    let r = match state.catalog.get(&user.actor, &code).await {
+    let r = match state.engines.catalog.get(&user.actor, &code).await {
         Ok(r) => r,
         Err(e) => return user.fail(e),
     };
@@ -48,7 +48,10 @@ async fn load_page(
         let msg = user.lang.pick(d.message_zh, d.message_en);
         return error_page(user.lang, StatusCode::FORBIDDEN, &msg);
     }
-    let mapping = tried!(user, state.aggregation.mapping(&user.actor, &code).await);
+    let mapping = tried!(
+        user,
+        state.engines.aggregation.mapping(&user.actor, &code).await
+    );
     page(
         &state,
         &user,
@@ -77,7 +80,7 @@ async fn load_submit(
             Ok(Some(mut field)) => {
                 let name = field.name().unwrap_or_default().to_string();
                 if name == "file" {
-                    if let Err(e) = state.aggregation.may_load(&user.actor, &code).await {
+                    if let Err(e) = state.engines.aggregation.may_load(&user.actor, &code).await {
                         return user.fail(e);
                     }
                     filename = field.file_name().unwrap_or("upload").to_string();
@@ -150,6 +153,7 @@ async fn load_submit(
     };
     let path = upload.0.clone();
     match state
+        .engines
         .aggregation
         .start_file_load(user.actor.clone(), code, path, req, upload)
         .await
@@ -164,9 +168,14 @@ async fn load_report(
     user: ConsoleUser,
     Path(id): Path<String>,
 ) -> Response {
-    match state.aggregation.load_record(&user.actor, &id).await {
+    match state
+        .engines
+        .aggregation
+        .load_record(&user.actor, &id)
+        .await
+    {
         Ok(l) => {
-            let has_rejects = state.aggregation.rejects_path(&l.id).exists();
+            let has_rejects = state.engines.aggregation.rejects_path(&l.id).exists();
             let running = !l.status.is_finished();
             let percent = if l.source_bytes > 0 {
                 (l.bytes_read * 100 / l.source_bytes).clamp(0, 100)
@@ -212,7 +221,7 @@ async fn sql_render(
     result: Option<RowsView>,
     error: Option<String>,
 ) -> Response {
-    let tables = match state.aggregation.tables(&user.actor).await {
+    let tables = match state.engines.aggregation.tables(&user.actor).await {
         Ok(t) => t,
         Err(e) => return user.fail(e),
     };
@@ -238,7 +247,7 @@ async fn sql_submit(
         .find(|(k, _)| k == "sql")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    match state.aggregation.sql(&user.actor, &sql, 1000).await {
+    match state.engines.aggregation.sql(&user.actor, &sql, 1000).await {
         Ok(r) => sql_render(&state, &user, &sql, Some(r.into()), None).await,
         Err(e) if e.code().starts_with("FORBIDDEN") => user.fail(e),
         Err(e) => {

@@ -29,12 +29,12 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    let pubs = match state.open.publications_for(&user.actor).await {
+    let pubs = match state.engines.open.publications_for(&user.actor).await {
         Ok(p) => p,
         Err(e) => return user.fail(e),
     };
-    let apps = tried!(user, state.open.applications_for(&user.actor).await);
-    let requests = tried!(user, state.open.requests().await);
+    let apps = tried!(user, state.engines.open.applications_for(&user.actor).await);
+    let requests = tried!(user, state.engines.open.requests().await);
     let may_answer = shuniu_policy::decide(
         &user.actor,
         shuniu_policy::Action::AnswerOpenRequest,
@@ -69,11 +69,11 @@ async fn rules_view(
     error: Option<String>,
     done: Option<shuniu_open::Published>,
 ) -> Response {
-    let rec = match state.catalog.get(&user.actor, code).await {
+    let rec = match state.engines.catalog.get(&user.actor, code).await {
         Ok(r) => r,
         Err(e) => return user.fail(e),
     };
-    let rules = match state.open.rules(code).await {
+    let rules = match state.engines.open.rules(code).await {
         Ok(r) => r,
         Err(e) => return user.fail(e),
     };
@@ -190,7 +190,12 @@ async fn save_rules(
         row_filter,
         aggregation,
     };
-    match state.open.set_rules(&user.actor, &code, &rules).await {
+    match state
+        .engines
+        .open
+        .set_rules(&user.actor, &code, &rules)
+        .await
+    {
         Ok(done) => rules_view(&state, &user, &code, None, Some(done)).await,
         Err(e @ (OpenError::Denied(_) | OpenError::NotFound(_))) => user.fail(e),
         Err(e) => {
@@ -217,6 +222,7 @@ async fn decide(
     };
     let approve = get("decision") == "approve";
     match state
+        .engines
         .open
         .decide_application(&user.actor, &id, approve, &get("reason"))
         .await
@@ -236,7 +242,12 @@ async fn answer(
         .find(|(k, _)| k == "answer")
         .map(|(_, v)| v.as_str())
         .unwrap_or("");
-    match state.open.answer_request(&user.actor, &id, text).await {
+    match state
+        .engines
+        .open
+        .answer_request(&user.actor, &id, text)
+        .await
+    {
         Ok(_) => Redirect::to("/opendata#requests").into_response(),
         Err(e) => user.fail(e),
     }

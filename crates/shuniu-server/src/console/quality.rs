@@ -59,7 +59,7 @@ fn chart_floor(scores: impl Iterator<Item = f64>) -> f64 {
 }
 
 async fn dashboard(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    let o = match state.quality.overview(&user.actor).await {
+    let o = match state.engines.quality.overview(&user.actor).await {
         Ok(o) => o,
         Err(e) => return user.fail(e),
     };
@@ -119,8 +119,8 @@ async fn render_resource(
     version: Option<i64>,
     error: Option<String>,
 ) -> Response {
-    let quality = &state.quality;
-    let rec = match state.catalog.get(&user.actor, code).await {
+    let quality = &state.engines.quality;
+    let rec = match state.engines.catalog.get(&user.actor, code).await {
         Ok(r) => r,
         Err(e) => return user.fail(e),
     };
@@ -285,7 +285,12 @@ async fn save_rule(
         Ok(s) => s,
         Err(msg) => return render_resource(&state, &user, &code, None, Some(msg)).await,
     };
-    match state.quality.save_rule(&user.actor, &code, spec).await {
+    match state
+        .engines
+        .quality
+        .save_rule(&user.actor, &code, spec)
+        .await
+    {
         Ok(_) => {
             Redirect::to(&format!("/quality/r/{}#rules", super::urlencode(&code))).into_response()
         }
@@ -306,7 +311,12 @@ async fn check_now(
     Path(code): Path<String>,
     CheckedForm(user, _form): CheckedForm<ConsoleUser>,
 ) -> Response {
-    match state.quality.check_version(&user.actor, &code, None).await {
+    match state
+        .engines
+        .quality
+        .check_version(&user.actor, &code, None)
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/quality/r/{}", super::urlencode(&code))).into_response(),
         Err(e) => user.fail(e),
     }
@@ -323,6 +333,7 @@ async fn raise_objection(
         reason: filled(&form, "reason").unwrap_or("").to_string(),
     };
     match state
+        .engines
         .quality
         .raise_objection(&user.actor, &code, input)
         .await
@@ -356,7 +367,7 @@ async fn tickets_page(
     let show = q.show.clone().unwrap_or_else(|| "open".into());
     let department = q.department.clone().filter(|d| !d.is_empty());
     let resource = q.resource.clone().filter(|d| !d.is_empty());
-    let quality = &state.quality;
+    let quality = &state.engines.quality;
     let tickets = match quality
         .tickets(
             &user.actor,
@@ -419,7 +430,7 @@ async fn render_ticket(
     id: &str,
     error: Option<String>,
 ) -> Response {
-    match state.quality.ticket(&user.actor, id).await {
+    match state.engines.quality.ticket(&user.actor, id).await {
         Ok(view) => page(
             state,
             user,
@@ -446,6 +457,7 @@ async fn ticket_action(
     };
     let reason = filled(&form, "reason").unwrap_or("");
     match state
+        .engines
         .quality
         .act_on_ticket(&user.actor, &id, action, reason)
         .await
@@ -471,7 +483,7 @@ async fn render_sources(
     reports: Option<Vec<shuniu_quality::ConflictReport>>,
     error: Option<String>,
 ) -> Response {
-    match state.quality.sources(&user.actor).await {
+    match state.engines.quality.sources(&user.actor).await {
         Ok(sources) => page(
             state,
             user,
@@ -497,7 +509,12 @@ async fn designate(
         resource: filled(&form, "resource").unwrap_or("").to_string(),
         column: filled(&form, "column").map(str::to_string),
     };
-    match state.quality.designate_source(&user.actor, input).await {
+    match state
+        .engines
+        .quality
+        .designate_source(&user.actor, input)
+        .await
+    {
         Ok(_) => Redirect::to("/quality/sources").into_response(),
         Err(e) if matches!(e.kind(), ErrorKind::Invalid | ErrorKind::NotFound) => {
             let msg = user.lang.pick(e.message_zh(), e.to_string());
@@ -512,6 +529,7 @@ async fn cross_check(
     CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     match state
+        .engines
         .quality
         .cross_check(&user.actor, filled(&form, "attribute"))
         .await

@@ -47,7 +47,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
         let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
             return Err(to_login());
         };
-        match state.accounts.session(&token).await {
+        match state.engines.accounts.session(&token).await {
             Ok(Some((actor, csrf))) => Ok(ConsoleUser {
                 actor,
                 csrf,
@@ -55,11 +55,7 @@ impl FromRequestParts<AppState> for ConsoleUser {
                 path: next,
             }),
             Ok(None) => Err(to_login()),
-            Err(e) => Err(error_page(
-                lang,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &e.to_string(),
-            )),
+            Err(e) => Err(problem_page(lang, &e.problem())),
         }
     }
 }
@@ -166,7 +162,7 @@ pub(crate) async fn login_submit(
     let next = safe_next(form.get("next"));
     let login = form.get("login").cloned().unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    match state.accounts.login(&login, &password).await {
+    match state.engines.accounts.login(&login, &password).await {
         Ok(session) => {
             let jar = jar
                 .add(cookie(
@@ -184,7 +180,7 @@ pub(crate) async fn login_submit(
         Err(AccountError::Locked { .. }) => {
             Redirect::to(&format!("/login?locked=1&next={}", urlencode(&next))).into_response()
         }
-        Err(e) => error_page(lang, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => problem_page(lang, &e.problem()),
     }
 }
 
@@ -194,7 +190,7 @@ pub(crate) async fn logout(
     CheckedForm(_user, _form): CheckedForm<ConsoleUser>,
 ) -> Response {
     if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
-        let _ = state.accounts.logout(&token).await;
+        let _ = state.engines.accounts.logout(&token).await;
     }
     (
         jar.remove(Cookie::build(SESSION_COOKIE).path("/")),

@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    let sharing = &state.sharing;
+    let sharing = &state.engines.sharing;
     let stats = match sharing.stats().await {
         Ok(s) => s,
         Err(e) => return user.fail(e),
@@ -106,7 +106,7 @@ async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response 
             grants => grants,
             demands => demands,
             may_file => shuniu_policy::may_somewhere(&user.actor, shuniu_policy::Action::RequestShare),
-            deadline => state.sharing.deadline_from_now().to_rfc3339()[..10].to_string(),
+            deadline => state.engines.sharing.deadline_from_now().to_rfc3339()[..10].to_string(),
         },
     )
 }
@@ -138,11 +138,14 @@ async fn render_form(
     error: Option<String>,
     form: &[(String, String)],
 ) -> Response {
-    let rec = match state.catalog.get(&user.actor, code).await {
+    let rec = match state.engines.catalog.get(&user.actor, code).await {
         Ok(r) => r,
         Err(e) => return user.fail(e),
     };
-    let apps = tried!(user, state.sharing.applications_for(&user.actor).await);
+    let apps = tried!(
+        user,
+        state.engines.sharing.applications_for(&user.actor).await
+    );
     let services: Vec<_> = Service::ALL
         .iter()
         .map(|s| context! { code => s.code(), zh => s.zh() })
@@ -165,7 +168,7 @@ async fn render_form(
             scenario => text(form, "scenario"),
             legal_basis => text(form, "legal_basis"),
             row_scope => text(form, "row_scope"),
-            deadline => state.sharing.deadline_from_now().to_rfc3339()[..10].to_string(),
+            deadline => state.engines.sharing.deadline_from_now().to_rfc3339()[..10].to_string(),
         },
     );
     *resp.status_mut() = status;
@@ -194,7 +197,12 @@ async fn file_request(
         rows_per_day: None,
         rate_per_second: None,
     };
-    match state.sharing.file_request(&user.actor, &input).await {
+    match state
+        .engines
+        .sharing
+        .file_request(&user.actor, &input)
+        .await
+    {
         Ok(r) => Redirect::to(&format!("/sharing/requests/{}", r.request.id)).into_response(),
         Err(e) if matches!(e.kind(), ErrorKind::Invalid | ErrorKind::Denied) => {
             let msg = format!(
@@ -213,7 +221,7 @@ async fn request_page(
     user: ConsoleUser,
     Path(id): Path<String>,
 ) -> Response {
-    let r = match state.sharing.request(&user.actor, &id).await {
+    let r = match state.engines.sharing.request(&user.actor, &id).await {
         Ok(r) => r,
         Err(e) => return user.fail(e),
     };
@@ -274,7 +282,12 @@ async fn decide(
         rows_per_day: text(&form, "rows_per_day").parse().ok(),
         rate_per_second: text(&form, "rate_per_second").parse().ok(),
     };
-    match state.sharing.decide_request(&user.actor, &id, &d).await {
+    match state
+        .engines
+        .sharing
+        .decide_request(&user.actor, &id, &d)
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/sharing/requests/{id}")).into_response(),
         Err(e) => user.fail(e),
     }
@@ -286,6 +299,7 @@ async fn revoke(
     CheckedForm(user, form): CheckedForm<ConsoleUser>,
 ) -> Response {
     match state
+        .engines
         .sharing
         .revoke_grant(&user.actor, &id, text(&form, "reason"))
         .await
@@ -305,7 +319,7 @@ async fn file_demand(
         description: text(&form, "description").into(),
         resource_code: Some(text(&form, "resource_code").to_string()).filter(|c| !c.is_empty()),
     };
-    match state.sharing.file_demand(&user.actor, &input).await {
+    match state.engines.sharing.file_demand(&user.actor, &input).await {
         Ok(_) => Redirect::to("/sharing#demands").into_response(),
         Err(e) => user.fail(e),
     }
@@ -321,7 +335,12 @@ async fn answer_demand(
         answer: text(&form, "answer").into(),
         resource_code: Some(text(&form, "resource_code").to_string()).filter(|c| !c.is_empty()),
     };
-    match state.sharing.answer_demand(&user.actor, &id, &a).await {
+    match state
+        .engines
+        .sharing
+        .answer_demand(&user.actor, &id, &a)
+        .await
+    {
         Ok(_) => Redirect::to("/sharing#demands").into_response(),
         Err(e) => user.fail(e),
     }
