@@ -523,7 +523,7 @@ impl Aggregation {
                 .collect::<Vec<_>>(),
         );
         let c2 = counters.clone();
-        let (check_tx, checking) = self.start_checker(rec, mode, &id).await?;
+        let (check_tx, checking) = self.start_checker(rec, mode, &id).await?.unzip();
         let producer = tokio::task::spawn_blocking(move || {
             produce_feed(
                 assembler_plan,
@@ -573,16 +573,17 @@ impl Aggregation {
     /// A replacing load's rows are the new version: they are checked as they stream by, on a
     /// thread of their own (the sender feeds it, the handle gives the checker back). Other
     /// modes merge into earlier rows, so their version is checked after it commits.
-    #[allow(clippy::type_complexity)]
     async fn start_checker(
         &self,
         rec: &shuniu_store::ResourceRecord,
         mode: WriteMode,
         id: &str,
-    ) -> Result<(
-        Option<std::sync::mpsc::SyncSender<RecordBatch>>,
-        Option<std::thread::JoinHandle<Checker>>,
-    )> {
+    ) -> Result<
+        Option<(
+            std::sync::mpsc::SyncSender<RecordBatch>,
+            std::thread::JoinHandle<Checker>,
+        )>,
+    > {
         let checker = match mode {
             WriteMode::Replace => match self.quality.checker(rec).await {
                 Ok(c) => Some(c),
@@ -596,7 +597,7 @@ impl Aggregation {
             _ => None,
         };
         let Some(mut checker) = checker else {
-            return Ok((None, None));
+            return Ok(None);
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<RecordBatch>(4);
         let handle = std::thread::Builder::new()
@@ -608,7 +609,7 @@ impl Aggregation {
                 checker
             })
             .map_err(AggregateError::io)?;
-        Ok((Some(tx), Some(handle)))
+        Ok(Some((tx, handle)))
     }
 
     /// Drives the lake write to its end, writing the load's progress into its record every
