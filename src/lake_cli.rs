@@ -295,7 +295,7 @@ pub async fn loads(agg: &Aggregation, args: LoadsArgs) -> Result<()> {
     let actor = Actor::local_operator();
     let (total, items) = match &args.resource {
         Some(code) => agg.loads(&actor, code, 0, args.limit).await,
-        None => agg.all_loads(&actor, 0, args.limit).await,
+        None => agg.all_loads(&actor, None, "", 0, args.limit).await,
     }
     .map_err(|e| anyhow::anyhow!("{}", e.message_en()))?;
     if args.json {

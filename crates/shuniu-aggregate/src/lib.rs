@@ -802,6 +802,30 @@ impl Aggregation {
     }
 
     /// Load history of one resource, newest first.
+    /// Loads of every resource the actor may read the data of (the hub: all; a department:
+    /// its own), newest first, optionally in one state or matching `text`.
+    pub async fn all_loads(
+        &self,
+        actor: &Actor,
+        status: Option<LoadStatus>,
+        text: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<LoadRecord>)> {
+        let scope = shuniu_policy::require_scope(actor, Action::ReadData)
+            .map_err(AggregateError::Denied)?;
+        Ok(self
+            .store
+            .loads_where(
+                scope.department(),
+                status.map(|s| s.code()),
+                text.trim(),
+                offset,
+                limit,
+            )
+            .await?)
+    }
+
     pub async fn loads(
         &self,
         actor: &Actor,
@@ -811,17 +835,6 @@ impl Aggregation {
     ) -> Result<(i64, Vec<LoadRecord>)> {
         self.authorize(actor, code, Action::ReadData).await?;
         Ok(self.store.loads(Some(code), offset, limit).await?)
-    }
-
-    /// Load history of the whole hub (hub operator).
-    pub async fn all_loads(
-        &self,
-        actor: &Actor,
-        offset: i64,
-        limit: i64,
-    ) -> Result<(i64, Vec<LoadRecord>)> {
-        decide(actor, Action::QueryLake, Target::Hub).map_err(AggregateError::Denied)?;
-        Ok(self.store.loads(None, offset, limit).await?)
     }
 
     pub async fn mapping(&self, actor: &Actor, code: &str) -> Result<BTreeMap<String, String>> {
@@ -934,8 +947,31 @@ impl Aggregation {
             .map(|t| t.code)
             .collect();
         let result = self.lake.sql(tables, sql, max_rows).await?;
-        let entry = Entry::new(Kind::Access, "data.query", actor).detail(sql);
-        self.audit_access(entry, None, &result).await?;
+        // The audit entry names what the statement read: the resource when it read one
+        // table, and every table it read (with versions) in the target.
+        let read: Vec<&str> = result
+            .tables
+            .iter()
+            .map(|t| shuniu_lake::split_version(t).0)
+            .collect();
+        let mut entry = Entry::new(Kind::Access, "data.query", actor)
+            .detail(sql)
+            .target(result.tables.join(","));
+        // One table read: the entry is about that resource, and the people whose ID numbers
+        // the answer holds find the query in their own record.
+        let rec = match read.as_slice() {
+            [one] => self
+                .store
+                .resources_by_code(&[one.to_string()])
+                .await?
+                .into_iter()
+                .next(),
+            _ => None,
+        };
+        if let Some(rec) = &rec {
+            entry = entry.resource(&rec.code, &rec.spec.provider);
+        }
+        self.audit_access(entry, rec.as_ref(), &result).await?;
         Ok(result)
     }
 }

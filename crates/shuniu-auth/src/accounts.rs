@@ -8,6 +8,7 @@ use shuniu_store::{
 };
 use shuniu_types::text::bounded;
 use shuniu_types::{Actor, Classified, DivisionCode, ErrorKind, FieldError, Problem, Role};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::{
@@ -119,7 +120,7 @@ pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
 /// so the lock reveals nothing about which accounts exist.
 #[derive(Default)]
 struct Failures {
-    by_login: std::collections::HashMap<String, (u32, std::time::Instant)>,
+    by_login: HashMap<String, (u32, std::time::Instant)>,
 }
 
 impl Failures {
@@ -145,6 +146,15 @@ impl Failures {
         entry.0 += 1;
         entry.1 = std::time::Instant::now();
     }
+}
+
+/// Who is who, by code: see [`Accounts::names`].
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    /// Department code → name.
+    pub departments: HashMap<String, String>,
+    /// Principal (a user's login, `app:{id}` for an application) → display name.
+    pub principals: HashMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -231,6 +241,33 @@ impl Accounts {
             .record(Entry::new(Kind::Admin, action, actor).target(target))
             .await?;
         Ok(())
+    }
+
+    /// Display names of departments, console users and applications, for pages that show
+    /// names where records hold codes (`370200MZ` → 青岛市民政局, `app:x` → its name). Names
+    /// are not secrets: reading them needs no decision and is not audited.
+    pub async fn names(&self) -> Result<Names> {
+        let departments = self
+            .store
+            .departments()
+            .await?
+            .into_iter()
+            .map(|d| (d.code, d.name))
+            .collect();
+        let mut principals: HashMap<String, String> = self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .map(|u| (u.login, u.display_name))
+            .collect();
+        for app in self.store.applications().await? {
+            principals.insert(format!("app:{}", app.id), app.name);
+        }
+        Ok(Names {
+            departments,
+            principals,
+        })
     }
 
     pub async fn departments(&self) -> Result<Vec<Department>> {

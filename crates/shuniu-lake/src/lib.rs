@@ -37,7 +37,7 @@ use url::Url;
 
 pub use datafusion;
 pub use deltalake;
-pub use query::{BatchStream, QueryResult, SqlOutput};
+pub use query::{BatchStream, QueryResult, SqlOutput, split_version};
 
 /// Errors with stable codes.
 #[derive(Debug, thiserror::Error)]

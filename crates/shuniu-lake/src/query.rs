@@ -43,6 +43,8 @@ pub struct QueryResult {
     pub rows: usize,
     /// More rows existed than the cap.
     pub truncated: bool,
+    /// The tables the statement read, as it named them (`code` or `code@vN`), in name order.
+    pub tables: Vec<String>,
 }
 
 impl QueryResult {
@@ -141,6 +143,8 @@ pub fn split_version(name: &str) -> (&str, Option<i64>) {
 struct LakeSchema {
     lake: Lake,
     names: Vec<String>,
+    /// The tables the statement resolved while it was planned (what it reads).
+    read: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
 
 impl std::fmt::Debug for LakeSchema {
@@ -175,6 +179,9 @@ impl SchemaProvider for LakeSchema {
             .table_provider()
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        if let Ok(mut read) = self.read.lock() {
+            read.insert(name.to_string());
+        }
         Ok(Some(provider))
     }
 
@@ -193,7 +200,7 @@ impl Lake {
         sql: &str,
         max_rows: usize,
     ) -> Result<QueryResult> {
-        let (schema, mut stream) = self.sql_stream(tables, sql).await?;
+        let (schema, mut stream, read) = self.sql_reading(tables, sql).await?;
         let mut batches = Vec::new();
         let mut rows = 0usize;
         let mut truncated = false;
@@ -214,6 +221,7 @@ impl Lake {
             batches,
             rows,
             truncated,
+            tables: read,
         })
     }
 
@@ -258,10 +266,22 @@ impl Lake {
         tables: Vec<String>,
         sql: &str,
     ) -> Result<(SchemaRef, BatchStream)> {
+        let (schema, stream, _) = self.sql_reading(tables, sql).await?;
+        Ok((schema, stream))
+    }
+
+    /// [`Lake::sql_stream`], and the tables the statement reads (known once it is planned).
+    async fn sql_reading(
+        &self,
+        tables: Vec<String>,
+        sql: &str,
+    ) -> Result<(SchemaRef, BatchStream, Vec<String>)> {
         let ctx = self.session();
+        let read = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
         let schema = Arc::new(LakeSchema {
             lake: self.clone(),
             names: tables,
+            read: read.clone(),
         });
         ctx.catalog("datafusion")
             .ok_or_else(|| LakeError::Sql("no default catalog".into()))?
@@ -279,9 +299,14 @@ impl Lake {
             .execute_stream()
             .await
             .map_err(|e| LakeError::Sql(clean_sql_error(e)))?;
+        let read = read
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default();
         Ok((
             schema,
             Box::pin(stream.map(|b| b.map_err(|e| LakeError::Sql(clean_sql_error(e))))),
+            read,
         ))
     }
 

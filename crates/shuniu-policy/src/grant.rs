@@ -63,6 +63,16 @@ impl Service {
         }
     }
 
+    pub fn en(self) -> &'static str {
+        match self {
+            Service::Lookup => "Lookup",
+            Service::Verify => "Verification",
+            Service::Compare => "Batch comparison",
+            Service::Subscribe => "Change feed",
+            Service::Extract => "Extract",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Service> {
         Service::ALL
             .into_iter()

@@ -80,6 +80,11 @@ pub fn scope(actor: &Actor, action: Action) -> Scope {
                     consumer: &elsewhere,
                     escalated: false,
                 },
+                // Reading another department's rows (and load history) means reading all.
+                Action::ReadData => Target::Resource {
+                    provider: &elsewhere,
+                    status: ResourceStatus::Published,
+                },
                 _ => Target::Hub,
             };
             if decide(actor, action, everything).is_ok() {
@@ -123,6 +128,10 @@ fn own_target(action: Action, own: &str) -> Option<Target<'_>> {
         Action::ReadAudit => Target::AuditOf { department: own },
         Action::ReadTickets => Target::TicketsOf { department: own },
         Action::ReadSharing | Action::ReadOpenData => Target::SharingOf { department: own },
+        Action::ReadData => Target::Resource {
+            provider: own,
+            status: ResourceStatus::Published,
+        },
         // A department lists its own systems when it files a request for one of them.
         Action::RequestShare => Target::Share {
             provider: "",

@@ -740,7 +740,161 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("od_pub_failed", "发布失败", "Failed"),
     ("p_confirm", "提交", "Submit"),
     ("od_view_portal", "在开放网查看", "View on the portal"),
+    ("workbench", "工作台", "Workbench"),
+    ("my_uses_title", "谁使用了我的数据", "Who used my data"),
+    ("use_sentence_who", "由", "By "),
+    ("use_sentence_via", "通过", ", through "),
+    ("use_sentence_did", "进行了", " — "),
+    ("use_sentence_of", "，涉及您的", ", concerning your "),
+    ("use_sentence_end", "。", "."),
+    (
+        "my_data_rights",
+        "如对某次使用有疑问，可凭记录编号向使用部门或市大数据局提出异议。",
+        "If a use looks wrong to you, raise it with the department or the city's data bureau, quoting the entry number.",
+    ),
+    ("audit_entry", "审计记录", "Audit entry"),
+    ("audit_target", "访问对象", "Target"),
+    ("subjects", "涉及个人", "People concerned"),
+    ("people", "人", "people"),
+    ("detail", "详情", "Detail"),
+    ("inclusion_proof", "存证证明", "Inclusion proof"),
+    (
+        "inclusion_proof_intro",
+        "该记录已纳入签名的审计树，以下哈希路径可证明它未被篡改或删除。",
+        "The entry is in the signed audit tree: this hash path proves it was neither altered nor removed.",
+    ),
+    ("leaf_hash", "叶子哈希", "Leaf hash"),
+    ("audit_path", "哈希路径", "Audit path"),
+    (
+        "proof_after_next_head",
+        "下一次签署树头后即可给出证明。",
+        "The proof is available once the next tree head is signed.",
+    ),
+    (
+        "verify_with_cli",
+        "可用命令行校验：",
+        "Verify from the command line:",
+    ),
+    ("from_date", "起始日期", "From"),
+    ("channel", "渠道", "Channel"),
+    (
+        "nothing_stale",
+        "没有超期未更新的数据集。",
+        "No dataset is overdue for an update.",
+    ),
+    ("all_departments", "全部部门", "All departments"),
+    (
+        "wb_disputes",
+        "待仲裁的争议工单",
+        "Disputed tickets to arbitrate",
+    ),
+    (
+        "loads_intro",
+        "各部门的数据汇聚记录：上传、推送和定时抽取，失败的汇聚可查看原因并重新汇聚。",
+        "Every load into the lake: uploads, pushes and scheduled pulls; a failed load shows why and how to load again.",
+    ),
+    (
+        "mapping_intro",
+        "文件的列名与信息项不一致时，在此把列名对应到信息项；留空“跳过”则不汇聚该列。下次上传即按此映射读取。",
+        "When the file's headers differ from the data items, map each header to an item here (“skip” leaves the column out). The next upload reads the file with this mapping.",
+    ),
+    (
+        "mapping_saved",
+        "列映射已保存，请重新上传文件。",
+        "Column mapping saved: upload the file again.",
+    ),
+    ("data_item", "信息项", "Data item"),
+    ("header_in_file", "文件中的列名", "Header in the file"),
+    ("save_mapping", "保存列映射", "Save the mapping"),
+    (
+        "set_mapping_and_retry",
+        "设置列映射后重新上传",
+        "Set the column mapping, then upload again",
+    ),
+    ("load_again", "重新汇聚", "Load again"),
+    ("actions", "操作", "Actions"),
+    ("skip_to_content", "跳到正文", "Skip to content"),
+    ("menu", "菜单", "Menu"),
+    ("breadcrumbs", "位置", "Breadcrumbs"),
+    (
+        "times_are_beijing",
+        "本系统所有时间均为北京时间（UTC+8）",
+        "All times are Beijing time (UTC+8)",
+    ),
+    ("nav_catalog", "数据目录", "Catalog"),
+    ("nav_data", "数据汇聚", "Aggregation"),
+    ("nav_quality", "数据治理", "Governance"),
+    ("nav_sharing", "共享交换", "Sharing"),
+    ("nav_open", "数据开放", "Open data"),
+    ("nav_trace", "流通监测", "Traceability"),
+    ("nav_admin", "系统管理", "Administration"),
+    ("loads", "汇聚记录", "Loads"),
+    ("quality_overview", "质量概览", "Quality overview"),
+    ("sharing_overview", "共享概览", "Sharing overview"),
+    ("what_next", "下一步：", "What next:"),
+    ("error_code", "错误代码", "Error code"),
+    ("request_id", "请求编号", "Request id"),
+    ("filter", "筛选", "Filter"),
+    (
+        "filter_placeholder",
+        "输入关键词筛选",
+        "Type words to filter",
+    ),
+    ("items_total", "条", "items"),
+    (
+        "export_csv",
+        "导出当前筛选结果（CSV）",
+        "Export these results (CSV)",
+    ),
+    ("pages", "分页", "Pages"),
+    ("all_states", "全部状态", "All states"),
+    ("requests_by_state", "共享申请状态分布", "Requests by state"),
+    ("all_requests", "全部共享申请", "All requests"),
+    (
+        "grants_intro",
+        "已生效、已吊销和已到期的共享授权；当日用量按调用次数/记录数统计。",
+        "Grants in force, revoked and expired; today's usage counts calls / records.",
+    ),
+    (
+        "demands_intro",
+        "部门提出的数据需求、分派和答复；答复时指向已发布的目录资源才算满足。",
+        "Departments' data demands, their routing and answers; an answer counts as satisfied only when it points at a published catalog entry.",
+    ),
+    ("wb_waiting", "待我处理", "Waiting for me"),
+    ("wb_what_waits", "待办事项", "What waits for me"),
+    ("wb_reviews", "待审核的目录", "Catalog entries to review"),
+    (
+        "wb_requests",
+        "待审批的共享申请",
+        "Sharing requests to decide",
+    ),
+    (
+        "wb_tickets",
+        "待处理的问题工单",
+        "Problem tickets to handle",
+    ),
+    ("wb_demands", "待答复的需求", "Demands to answer"),
+    (
+        "wb_open_applications",
+        "待审核的开放申请",
+        "Open-data applications to decide",
+    ),
+    ("wb_failed_loads", "失败的汇聚", "Failed loads"),
+    ("wb_all", "查看全部", "See all"),
+    ("wb_nothing", "暂无待办。", "Nothing waiting."),
+    (
+        "wb_nothing_for_role",
+        "您的角色没有需要处理的事项。",
+        "Your role has nothing to act on.",
+    ),
+    ("wb_recent", "近期动态", "Recent activity"),
 ];
+
+/// Whether a message key is known (in both languages: the unit test checks that).
+#[cfg(test)]
+pub fn has(key: &str) -> bool {
+    MESSAGES.iter().any(|(k, _, _)| *k == key)
+}
 
 pub fn t(lang: Lang, key: &str) -> String {
     match MESSAGES.iter().find(|(k, _, _)| *k == key) {
@@ -750,6 +904,149 @@ pub fn t(lang: Lang, key: &str) -> String {
         },
         None => key.to_string(),
     }
+}
+
+/// What each audited action is called, in words.
+const AUDIT_ACTIONS: &[(&str, &str, &str)] = &[
+    ("auth.login", "登录控制台", "Console sign-in"),
+    (
+        "audit.sign_tree_head",
+        "签署审计树头",
+        "Audit tree head signed",
+    ),
+    ("catalog.register", "登记目录", "Catalog entry registered"),
+    ("catalog.update", "修改目录", "Catalog entry edited"),
+    ("catalog.submit", "提交目录审核", "Catalog entry submitted"),
+    ("catalog.publish", "发布目录", "Catalog entry published"),
+    ("catalog.return", "退回目录", "Catalog entry returned"),
+    ("catalog.withdraw", "撤销目录", "Catalog entry withdrawn"),
+    ("catalog.import", "批量导入目录", "Catalog imported"),
+    ("citizen.login", "市民查询登录", "Citizen sign-in"),
+    (
+        "citizen.view_own_record",
+        "市民查看本人记录",
+        "Citizen viewed own record",
+    ),
+    ("data.load", "汇聚数据", "Data loaded"),
+    ("data.preview", "预览数据", "Data previewed"),
+    ("data.query", "SQL 查询", "SQL query"),
+    ("data.read", "读取数据", "Data read"),
+    ("data.rejects", "下载拒收记录", "Rejected rows downloaded"),
+    (
+        "identity.create_application",
+        "创建应用",
+        "Application created",
+    ),
+    (
+        "identity.create_department",
+        "创建部门",
+        "Department created",
+    ),
+    ("identity.create_user", "创建用户", "User created"),
+    (
+        "identity.revoke_application",
+        "吊销应用",
+        "Application revoked",
+    ),
+    ("identity.set_password", "设置密码", "Password set"),
+    (
+        "open.apply",
+        "申请有条件开放数据",
+        "Applied for conditional data",
+    ),
+    (
+        "open.application.approved",
+        "批准开放申请",
+        "Open-data application approved",
+    ),
+    (
+        "open.application.refused",
+        "拒绝开放申请",
+        "Open-data application refused",
+    ),
+    ("open.data", "开放数据访问", "Open data read"),
+    (
+        "open.datastore_search",
+        "开放数据检索",
+        "Open data searched",
+    ),
+    ("open.download", "下载开放数据", "Open data downloaded"),
+    ("open.login", "开放网登录", "Portal sign-in"),
+    ("open.publish", "发布开放数据", "Open data published"),
+    ("open.register", "开放网注册", "Portal registration"),
+    ("open.request", "公众数据需求", "Public data request"),
+    (
+        "open.request.answer",
+        "答复公众需求",
+        "Public request answered",
+    ),
+    ("open.rules", "设置开放规则", "Open rules set"),
+    ("open.token", "签发数据令牌", "Data token issued"),
+    ("open.withdraw", "下线开放数据", "Open data withdrawn"),
+    ("quality.check", "质量检查", "Quality check"),
+    ("quality.cross_check", "一数一源比对", "Source cross-check"),
+    ("quality.objection", "提出异议", "Objection raised"),
+    (
+        "quality.rule.delete",
+        "删除质量规则",
+        "Quality rule deleted",
+    ),
+    ("quality.rule.save", "保存质量规则", "Quality rule saved"),
+    ("quality.samples", "查看问题样本", "Failing samples viewed"),
+    (
+        "quality.source.designate",
+        "指定权威来源",
+        "Authoritative source designated",
+    ),
+    ("quality.ticket", "处理问题工单", "Ticket handled"),
+    ("service.lookup", "共享查询", "Shared lookup"),
+    ("service.verify", "共享核验", "Shared verification"),
+    ("service.compare", "批量比对", "Batch comparison"),
+    ("service.extract", "数据抽取", "Extract"),
+    ("service.subscribe", "订阅变更", "Change-feed subscription"),
+    ("service.changes", "读取变更", "Change feed read"),
+    ("service.webhook", "推送变更", "Change pushed"),
+    ("sharing.answer_demand", "答复需求", "Demand answered"),
+    (
+        "sharing.approve",
+        "同意共享申请",
+        "Sharing request approved",
+    ),
+    (
+        "sharing.calendar",
+        "修改工作日历",
+        "Working calendar changed",
+    ),
+    ("sharing.demand", "提出需求", "Demand filed"),
+    ("sharing.escalate", "申请升级", "Request escalated"),
+    ("sharing.expire", "授权到期", "Grant expired"),
+    ("sharing.grant", "无条件授权", "Grant issued"),
+    (
+        "sharing.refuse",
+        "不同意共享申请",
+        "Sharing request refused",
+    ),
+    ("sharing.request", "提交共享申请", "Sharing request filed"),
+    ("sharing.revoke", "吊销授权", "Grant revoked"),
+    ("sharing.route_demand", "分派需求", "Demand routed"),
+];
+
+/// The name of an audited action; an action this table does not know keeps its code.
+pub fn audit_action(code: &str, en: bool) -> Option<String> {
+    AUDIT_ACTIONS
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, zh, e)| if en { e } else { zh }.to_string())
+}
+
+/// The outcome of an audited action in words: `ok`, or the refusal's code.
+pub fn audit_result(code: &str, en: bool) -> Option<String> {
+    Some(match (code, en) {
+        ("ok", false) => "成功".into(),
+        ("ok", true) => "Succeeded".into(),
+        (c, false) => format!("未成功：{c}"),
+        (c, true) => format!("Not done: {c}"),
+    })
 }
 
 #[cfg(test)]

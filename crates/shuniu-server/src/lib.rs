@@ -128,6 +128,8 @@ pub struct AppState {
     pub(crate) citizens: console::audit::CitizenSessions,
     pub settings: Arc<ServerSettings>,
     pub(crate) templates: Arc<minijinja::Environment<'static>>,
+    /// Names of departments, users and applications that pages show instead of codes.
+    pub(crate) names: web::NameBook,
     metrics: PrometheusHandle,
 }
 
@@ -145,6 +147,7 @@ fn metrics_handle() -> PrometheusHandle {
 
 impl AppState {
     pub fn new(engines: Engines, settings: ServerSettings) -> AppState {
+        let names = web::NameBook::default();
         AppState {
             engines,
             open_limits: Arc::new(api::ckan::OpenLimits::new(
@@ -153,7 +156,8 @@ impl AppState {
             )),
             citizens: Default::default(),
             settings: Arc::new(settings),
-            templates: Arc::new(web::templates()),
+            templates: Arc::new(web::templates(names.clone())),
+            names,
             metrics: metrics_handle(),
         }
     }

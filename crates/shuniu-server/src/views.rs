@@ -200,6 +200,23 @@ pub fn vocab_label(vocab: &str, code: &str, en: bool) -> String {
         "masking" => lbl!(MaskingRule),
         "status" => lbl!(ResourceStatus),
         "role" => lbl!(Role),
+        "request_state" => lbl!(shuniu_types::states::RequestState),
+        "grant_state" => lbl!(shuniu_types::states::GrantState),
+        "demand_state" => lbl!(shuniu_types::states::DemandState),
+        "load_status" => lbl!(shuniu_types::states::LoadStatus),
+        "ticket_state" => lbl!(shuniu_types::states::TicketState),
+        "open_app_state" => lbl!(shuniu_types::states::OpenApplicationState),
+        "publication_state" => lbl!(shuniu_types::states::PublicationState),
+        "job_state" => lbl!(shuniu_types::states::JobState),
+        "service" => shuniu_policy::grant::Service::parse(code).map(|s| {
+            if en {
+                s.en().to_string()
+            } else {
+                s.zh().to_string()
+            }
+        }),
+        "action" => crate::i18n::audit_action(code, en),
+        "result" => crate::i18n::audit_result(code, en),
         _ => None,
     };
     found.unwrap_or_else(|| code.to_string())

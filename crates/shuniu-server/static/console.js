@@ -40,3 +40,45 @@ if (loadForm && window.FormData && window.XMLHttpRequest) loadForm.addEventListe
   xhr.onerror = function () { button.disabled = false; status.textContent = '✘'; };
   xhr.send(new FormData(loadForm));
 });
+
+// The side navigation is a collapsed menu on narrow screens and always open on wide ones.
+var menu = document.getElementById('menu');
+if (menu) {
+  var wide = window.matchMedia('(min-width: 1024px)');
+  var fit = function () { menu.open = wide.matches; };
+  fit();
+  wide.addEventListener('change', fit);
+}
+
+// Tables marked data-sortable sort by a column when its heading is clicked (this page's rows;
+// the server pages and filters the whole list).
+document.querySelectorAll('table[data-sortable]').forEach(function (table) {
+  var heads = table.querySelectorAll('thead th');
+  heads.forEach(function (th, col) {
+    if (!th.textContent.trim()) return;
+    th.setAttribute('data-sort', '');
+    th.tabIndex = 0;
+    var sort = function () {
+      var asc = th.getAttribute('aria-sort') !== 'ascending';
+      heads.forEach(function (h) { h.removeAttribute('aria-sort'); });
+      th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      var key = function (r) {
+        var c = r.cells[col];
+        if (!c) return '';
+        var t = c.querySelector('time');
+        return t ? t.getAttribute('datetime') : c.textContent.trim();
+      };
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        var nx = parseFloat(x.replace(/[,%]/g, '')), ny = parseFloat(y.replace(/[,%]/g, ''));
+        var r = (!isNaN(nx) && !isNaN(ny) && /^[-\d.,%\s]+$/.test(x) && /^[-\d.,%\s]+$/.test(y)) ? nx - ny : x.localeCompare(y, 'zh-CN');
+        return asc ? r : -r;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    };
+    th.addEventListener('click', sort);
+    th.addEventListener('keydown', function (e) { if (e.key === 'Enter') sort(); });
+  });
+});

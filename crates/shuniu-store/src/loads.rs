@@ -187,6 +187,52 @@ impl Store {
     }
 
     /// Loads newest first, of one resource or of all.
+    /// Loads across resources, newest first: of one loading department (or all), in one
+    /// state (or any), whose resource code, source file or id holds `text` (or any).
+    pub async fn loads_where(
+        &self,
+        department: Option<&str>,
+        status: Option<&str>,
+        text: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<LoadRecord>)> {
+        let clause = "WHERE ($1 = '' OR department_code = $1) AND ($2 = '' OR status = $2) \
+            AND ($3 = '' OR resource_code LIKE $4 OR source_name LIKE $4 OR id LIKE $4)";
+        let department = department.unwrap_or_default().to_string();
+        let status = status.unwrap_or_default().to_string();
+        let pattern = format!("%{}%", text.replace(['\\', '%', '_'], ""));
+        // Audited: clause and LOAD_COLUMNS are constants.
+        let total: i64 = get(
+            &sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) AS n FROM loads {clause}"
+            )))
+            .bind(department.clone())
+            .bind(status.clone())
+            .bind(text.to_string())
+            .bind(pattern.clone())
+            .fetch_one(&self.pool)
+            .await?,
+            "n",
+        )?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {LOAD_COLUMNS} FROM loads {clause} ORDER BY started_at DESC, id DESC LIMIT $5 OFFSET $6"
+        )))
+        .bind(department)
+        .bind(status)
+        .bind(text.to_string())
+        .bind(pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(LoadRecord::from_row)
+            .collect::<Result<_>>()?;
+        Ok((total, items))
+    }
+
     pub async fn loads(
         &self,
         resource: Option<&str>,

@@ -23,3 +23,4 @@ pub use catalog::*;
 pub use codes::{CreditCode, DivisionCode, IdNumber, MobileNumber, Sex};
 pub use error::{Classified, ErrorKind, FieldError, Localized, Problem};
 pub use identity::*;
+pub use vocab::Vocabulary;

@@ -154,6 +154,13 @@ vocabulary! {
     }
 }
 
+impl OpenApplicationState {
+    /// Whether the provider still has to approve or refuse it.
+    pub fn awaits_decision(self) -> bool {
+        self == OpenApplicationState::Pending
+    }
+}
+
 vocabulary! {
     /// An open-data publication: its published copy serves the portal; withdrawn when the
     /// entry stops being open; failed when its last derivation did not complete.

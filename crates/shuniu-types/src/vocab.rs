@@ -2,6 +2,14 @@
 //! in the API and storage, a Chinese label used by departments (and in their Excel sheets),
 //! and an English label. Parsing accepts the code or either label.
 
+/// What every vocabulary offers generically (pages build filters and labels from it).
+pub trait Vocabulary: Copy + 'static {
+    fn all() -> &'static [Self];
+    fn code(self) -> &'static str;
+    fn zh(self) -> &'static str;
+    fn en(self) -> &'static str;
+}
+
 /// Declares a vocabulary enum with its codes and labels.
 #[macro_export]
 macro_rules! vocabulary {
@@ -48,6 +56,21 @@ macro_rules! vocabulary {
                         format!("“{}” is not a valid value; choose one of: {}", s, en.join(", ")),
                     )
                 })
+            }
+        }
+
+        impl $crate::Vocabulary for $name {
+            fn all() -> &'static [$name] {
+                $name::ALL
+            }
+            fn code(self) -> &'static str {
+                $name::code(self)
+            }
+            fn zh(self) -> &'static str {
+                $name::zh(self)
+            }
+            fn en(self) -> &'static str {
+                $name::en(self)
             }
         }
 

@@ -95,6 +95,7 @@ pub(crate) async fn add_user(
     let kept = context! { login => get("login"), display_name => get("display_name"), role => role.code(), department => get("department") };
     match result {
         Ok(u) => {
+            state.names.invalidate();
             users_view(
                 &state,
                 &user,
@@ -167,6 +168,7 @@ pub(crate) async fn add_application(
         .await
     {
         Ok((_, key)) => {
+            state.names.invalidate();
             applications_view(
                 &state,
                 &user,

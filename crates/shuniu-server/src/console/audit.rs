@@ -2,7 +2,6 @@
 //! record (个人数据使用记录).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
-use minijinja::{HtmlEscape, context};
+use minijinja::context;
 use serde::Deserialize;
 use shuniu_audit::ViewError;
 use shuniu_audit::views::FlowReport;
@@ -35,6 +34,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/audit", get(audit_page))
         .route("/audit/flows", get(flows_page))
+        .route("/audit/entries/{index}", get(entry_page))
         .route("/my-data", get(my_data))
         .route("/my-data/login", post(citizen_login))
         .route("/my-data/logout", post(citizen_logout))
@@ -107,119 +107,52 @@ async fn audit_page(
     )
 }
 
-/// A Sankey diagram of flows from providing (left) to consuming (right) departments, band
-/// widths proportional to accesses. Server-rendered SVG: no script, prints and scales.
-pub fn sankey_svg(report: &FlowReport, names: &HashMap<String, String>) -> String {
-    let flows: Vec<_> = report.flows.iter().take(40).collect();
+/// The flows from providing (left) to consuming (right) departments as an ECharts Sankey
+/// specification (see `static/charts.js`): the forty largest flows, band widths by accesses.
+/// A department that both provides and consumes appears on both sides: its consuming node's
+/// name carries a trailing no-break space, which keeps the diagram acyclic and reads the same.
+pub fn sankey_spec(report: &FlowReport, names: &crate::web::NameBook) -> Option<serde_json::Value> {
+    // Between departments: a department reading its own data is not a flow.
+    let flows: Vec<_> = report
+        .flows
+        .iter()
+        .filter(|f| f.provider != f.consumer && !f.provider.is_empty() && !f.consumer.is_empty())
+        .take(40)
+        .collect();
     if flows.is_empty() {
-        return "<p class=\"meta\">—</p>".into();
+        return None;
     }
-    let mut left: BTreeMap<&str, i64> = BTreeMap::new();
-    let mut right: BTreeMap<&str, i64> = BTreeMap::new();
+    let name = |c: &str| names.department(c).unwrap_or_else(|| c.to_string());
+    let mut nodes: BTreeMap<String, ()> = BTreeMap::new();
+    let mut links = Vec::new();
     for f in &flows {
-        *left.entry(&f.provider).or_default() += f.accesses;
-        *right.entry(&f.consumer).or_default() += f.accesses;
+        let source = name(&f.provider);
+        let target = format!("{}\u{a0}", name(&f.consumer));
+        nodes.insert(source.clone(), ());
+        nodes.insert(target.clone(), ());
+        links.push(serde_json::json!({ "source": source, "target": target, "value": f.accesses }));
     }
-    let total: i64 = flows.iter().map(|f| f.accesses).sum::<i64>().max(1);
-    let (w, h, gap, bar) = (760.0f64, 420.0f64, 8.0f64, 14.0f64);
-    let place = |side: &BTreeMap<&str, i64>| -> HashMap<String, (f64, f64)> {
-        let usable = h - gap * (side.len().saturating_sub(1)) as f64;
-        let mut y = 0.0;
-        side.iter()
-            .map(|(k, v)| {
-                let hh = usable * *v as f64 / total as f64;
-                let r = (k.to_string(), (y, hh));
-                y += hh + gap;
-                r
-            })
-            .collect()
-    };
-    let (lp, rp) = (place(&left), place(&right));
-    let mut lo: HashMap<&str, f64> = HashMap::new();
-    let mut ro: HashMap<&str, f64> = HashMap::new();
-    let usable_l = h - gap * (left.len().saturating_sub(1)) as f64;
-    let usable_r = h - gap * (right.len().saturating_sub(1)) as f64;
-    let name = |c: &str| names.get(c).cloned().unwrap_or_else(|| c.to_string());
-    let mut svg = format!(
-        "<svg viewBox=\"0 0 {} {}\" role=\"img\" class=\"sankey\" xmlns=\"http://www.w3.org/2000/svg\">",
-        w + 320.0,
-        h + 10.0
-    );
-    let (x0, x1) = (160.0 + bar, 160.0 + w - bar);
-    for f in &flows {
-        let (ly, _) = lp[&f.provider];
-        let (ry, _) = rp[&f.consumer];
-        let lh = usable_l * f.accesses as f64 / total as f64;
-        let rh = usable_r * f.accesses as f64 / total as f64;
-        let a = lo.entry(&f.provider).or_default();
-        let b = ro.entry(&f.consumer).or_default();
-        let (y0, y1) = (ly + *a + lh / 2.0, ry + *b + rh / 2.0);
-        *a += lh;
-        *b += rh;
-        let mid = (x0 + x1) / 2.0;
-        let _ = write!(
-            svg,
-            "<path class=\"band\" d=\"M{x0:.1},{y0:.1} C{mid:.1},{y0:.1} {mid:.1},{y1:.1} {x1:.1},{y1:.1}\" stroke-width=\"{:.1}\" fill=\"none\" stroke=\"#3b82f6\" stroke-opacity=\"0.35\"><title>{} → {}: {} ({} rows)</title></path>",
-            lh.max(1.0),
-            HtmlEscape(&name(&f.provider)),
-            HtmlEscape(&name(&f.consumer)),
-            f.accesses,
-            f.rows
-        );
-    }
-    for (k, (y, hh)) in &lp {
-        let _ = write!(
-            svg,
-            "<rect x=\"160\" y=\"{y:.1}\" width=\"{bar}\" height=\"{:.1}\" fill=\"#1e3a8a\"/><text x=\"154\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"12\" dominant-baseline=\"middle\">{}</text>",
-            hh.max(1.0),
-            y + hh / 2.0,
-            HtmlEscape(&name(k))
-        );
-    }
-    for (k, (y, hh)) in &rp {
-        let _ = write!(
-            svg,
-            "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{bar}\" height=\"{:.1}\" fill=\"#065f46\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" dominant-baseline=\"middle\">{}</text>",
-            x1,
-            hh.max(1.0),
-            x1 + bar + 6.0,
-            y + hh / 2.0,
-            HtmlEscape(&name(k))
-        );
-    }
-    svg.push_str("</svg>");
-    svg
+    Some(serde_json::json!({
+        "type": "sankey",
+        "nodes": nodes.keys().map(|n| serde_json::json!({ "name": n })).collect::<Vec<_>>(),
+        "links": links,
+    }))
 }
 
-/// Bars of accesses per day.
-fn volume_svg(report: &FlowReport) -> String {
+/// Accesses per day as bars.
+fn volume_spec(report: &FlowReport) -> Option<serde_json::Value> {
     let mut per_day: BTreeMap<&str, i64> = BTreeMap::new();
     for v in &report.by_resource {
         *per_day.entry(&v.day).or_default() += v.accesses;
     }
     if per_day.is_empty() {
-        return "<p class=\"meta\">—</p>".into();
+        return None;
     }
-    let max = per_day.values().copied().max().unwrap_or(1).max(1) as f64;
-    let bw = (720.0 / per_day.len() as f64).min(60.0);
-    let mut svg = format!(
-        "<svg viewBox=\"0 0 {:.0} 200\" class=\"bars\" xmlns=\"http://www.w3.org/2000/svg\">",
-        bw * per_day.len() as f64 + 10.0
-    );
-    for (i, (day, n)) in per_day.iter().enumerate() {
-        let hh = 160.0 * *n as f64 / max;
-        let _ = write!(
-            svg,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{hh:.1}\" fill=\"#2563eb\"><title>{day}: {n}</title></rect><text x=\"{:.1}\" y=\"195\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
-            i as f64 * bw + 4.0,
-            170.0 - hh,
-            bw - 6.0,
-            i as f64 * bw + bw / 2.0,
-            &day[5..]
-        );
-    }
-    svg.push_str("</svg>");
-    svg
+    Some(serde_json::json!({
+        "type": "bars",
+        "labels": per_day.keys().collect::<Vec<_>>(),
+        "values": per_day.values().collect::<Vec<_>>(),
+    }))
 }
 
 fn top(vols: &[shuniu_store::AuditVolume]) -> Vec<(String, i64, i64)> {
@@ -251,23 +184,52 @@ async fn flows_page(
     let report = match state
         .engines
         .traceability
-        .flows(&user.actor, q.days.unwrap_or(30))
+        .flows(&user.actor, q.days.unwrap_or(30).clamp(1, 366))
         .await
     {
         Ok(r) => r,
         Err(e) => return view_error(user.lang, e),
     };
-    let names = tried!(user, super::catalog::names(&state).await);
     page(
         &state,
         &user,
         "flows.html",
         context! {
-            sankey => sankey_svg(&report, &names),
-            volume_chart => volume_svg(&report),
+            days => q.days.unwrap_or(30),
+            sankey => ser(sankey_spec(&report, &state.names)),
+            volume_chart => ser(volume_spec(&report)),
             top_resources => ser(top(&report.by_resource)),
             top_principals => ser(top(&report.by_principal)),
             report => ser(&report),
+        },
+    )
+}
+
+/// One audit entry as a console page: what was done, by whom, to what, with what result, and
+/// its inclusion proof in the latest signed tree (the JSON API gives the same to systems).
+async fn entry_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    axum::extract::Path(index): axum::extract::Path<String>,
+) -> Response {
+    let Ok(index) = index.parse::<u64>() else {
+        return user.show_problem(&shuniu_types::Problem::not_found(&index));
+    };
+    let entry = tried!(
+        user,
+        state.engines.traceability.entry(&user.actor, index).await
+    );
+    let log = state.engines.traceability.log();
+    let proof = log.inclusion_proof(index, log.size()).await.ok();
+    page(
+        &state,
+        &user,
+        "audit_entry.html",
+        context! {
+            index => index,
+            e => ser(&entry),
+            proof => ser(proof),
+            head => ser(log.latest_head()),
         },
     )
 }

@@ -5,14 +5,22 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use minijinja::context;
 use shuniu_policy::{Action, Target, decide};
 use tokio::io::AsyncWriteExt;
 
+use axum::extract::Query;
+use shuniu_store::LoadRecord;
+use shuniu_types::states::LoadStatus;
+
 use super::{ConsoleUser, page};
 use crate::AppState;
 use crate::api::data::{LoadView, RowsView, UploadQuery, new_upload, rejects_response};
+use crate::i18n::t;
+use crate::web::ListQuery;
+use crate::web::forms::text;
+use crate::web::listing::{at, column, csv_download};
 use crate::web::{CheckedForm, CheckedMultipart, error_page, ser};
 
 pub fn router() -> Router<AppState> {
@@ -23,6 +31,8 @@ pub fn router() -> Router<AppState> {
                 .post(load_submit)
                 .layer(axum::extract::DefaultBodyLimit::disable()),
         )
+        .route("/catalog/r/{code}/mapping", post(save_mapping))
+        .route("/loads", get(loads_page))
         .route("/loads/{id}", get(load_report))
         .route("/loads/{id}/rejects.csv", get(load_rejects))
         .route("/sql", get(sql_page).post(sql_submit))
@@ -32,6 +42,7 @@ async fn load_page(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path(code): Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     let r = match state.engines.catalog.get(&user.actor, &code).await {
         Ok(r) => r,
@@ -45,8 +56,7 @@ async fn load_page(
             status: r.status,
         },
     ) {
-        let msg = user.lang.pick(d.message_zh, d.message_en);
-        return error_page(user.lang, StatusCode::FORBIDDEN, &msg);
+        return user.fail(d);
     }
     let mapping = tried!(
         user,
@@ -61,6 +71,7 @@ async fn load_page(
             name => r.spec.name.clone(),
             items => ser(&r.spec.data_items),
             mapping => ser(mapping),
+            mapped => q.contains_key("mapped"),
         },
     )
 }
@@ -162,6 +173,105 @@ async fn load_submit(
         Err(e) => user.fail(e),
     }
 }
+
+/// Saves the upload page's column mapping (file header → data item; an empty item skips
+/// the column) and comes back to the upload page.
+async fn save_mapping(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
+) -> Response {
+    let mut mapping = std::collections::BTreeMap::new();
+    for (k, header) in form.iter() {
+        let Some(n) = k.strip_prefix("header-") else {
+            continue;
+        };
+        let header = header.trim();
+        if header.is_empty() {
+            continue;
+        }
+        let item = text(&form, &format!("item-{n}")).trim().to_string();
+        mapping.insert(header.to_string(), item);
+    }
+    match state
+        .engines
+        .aggregation
+        .set_mapping(&user.actor, &code, &mapping)
+        .await
+    {
+        Ok(()) => Redirect::to(&format!(
+            "/catalog/r/{}/load?mapped=1#mapping-head",
+            super::urlencode(&code)
+        ))
+        .into_response(),
+        Err(e) => user.fail(e),
+    }
+}
+
+/// Every load the user may see, newest first: filtered by state and words, paged in the
+/// store, exportable as filtered.
+async fn loads_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let status = q.filter("status").and_then(LoadStatus::parse_term);
+    let text = q.q.clone().unwrap_or_default();
+    let agg = &state.engines.aggregation;
+    if q.wants_csv() {
+        let (_, rows) = tried!(
+            user,
+            agg.all_loads(&user.actor, status, &text, 0, EXPORT_LIMIT)
+                .await
+        );
+        let lang = user.lang;
+        let names = &state.names;
+        let cols = [
+            column(t(lang, "load_report"), |l: &LoadRecord| l.id.clone()),
+            column(t(lang, "resource"), |l: &LoadRecord| {
+                names.resource(&l.resource_code).unwrap_or_default()
+            }),
+            column(t(lang, "code"), |l: &LoadRecord| l.resource_code.clone()),
+            column(t(lang, "state"), |l: &LoadRecord| {
+                lang.pick(l.status.zh(), l.status.en()).to_string()
+            }),
+            column(t(lang, "source"), |l: &LoadRecord| l.source_name.clone()),
+            column(t(lang, "rows_accepted"), |l: &LoadRecord| {
+                l.rows_accepted.to_string()
+            }),
+            column(t(lang, "rows_rejected"), |l: &LoadRecord| {
+                l.rows_rejected.to_string()
+            }),
+            column(t(lang, "time"), |l: &LoadRecord| at(&l.started_at)),
+            column(t(lang, "message"), |l: &LoadRecord| {
+                lang.pick(l.error_zh.clone(), l.error_en.clone())
+                    .unwrap_or_default()
+            }),
+        ];
+        return csv_download("loads", &cols, &rows);
+    }
+    let (offset, limit) = q.window();
+    let (total, rows) = tried!(
+        user,
+        agg.all_loads(&user.actor, status, &text, offset, limit)
+            .await
+    );
+    let listing = q.listing(total as usize, rows.len(), "/loads");
+    let rows: Vec<LoadView> = rows.into_iter().map(LoadView::from).collect();
+    page(
+        &state,
+        &user,
+        "loads.html",
+        context! {
+            loads => ser(&rows),
+            l => ser(&listing),
+            states => super::options::<LoadStatus>(user.lang),
+        },
+    )
+}
+
+/// At most this many loads go into one export.
+const EXPORT_LIMIT: i64 = 100_000;
 
 async fn load_report(
     State(state): State<AppState>,

@@ -13,8 +13,11 @@ use shuniu_quality::{ObjectionInput, QualityError, RuleKind, RuleSpec, SourceInp
 
 use super::{ConsoleUser, page};
 use crate::AppState;
+use crate::i18n::t;
 use crate::web::forms::filled;
-use crate::web::{CheckedForm, ser};
+use crate::web::listing::{at, column, csv_download};
+use crate::web::{CheckedForm, ListQuery, ser};
+use shuniu_store::TicketRow;
 use shuniu_types::{Classified, ErrorKind};
 
 pub fn router() -> Router<AppState> {
@@ -31,25 +34,6 @@ pub fn router() -> Router<AppState> {
         )
         .route("/quality/sources", get(sources_page).post(designate))
         .route("/quality/sources/cross-check", post(cross_check))
-}
-
-/// Points of a line chart in a `w`×`h` box, scores 0–100 mapped onto `floor`–100.
-fn polyline(scores: &[f64], w: f64, h: f64, floor: f64) -> String {
-    let n = scores.len();
-    scores
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let x = if n <= 1 {
-                w / 2.0
-            } else {
-                i as f64 * w / (n - 1) as f64
-            };
-            let y = h - ((s - floor).max(0.0) / (100.0 - floor)) * h;
-            format!("{x:.1},{y:.1}")
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// The lower end of a chart's scale: scores cluster near 100, so start below the lowest.
@@ -69,31 +53,33 @@ async fn dashboard(State(state): State<AppState>, user: ConsoleUser) -> Response
             .map(|d| d.score)
             .chain(o.trend.iter().map(|t| t.1)),
     );
-    let bars: Vec<_> = o
-        .departments
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            context! {
-                y => i * 22,
-                width => (((d.score - floor).max(0.0) / (100.0 - floor)) * 400.0).round(),
-                score => format!("{:.1}", d.score),
-                name => d.name.clone(),
-                department => d.department.clone(),
-            }
+    let round1 = |x: f64| (x * 10.0).round() / 10.0;
+    let departments_chart = (!o.departments.is_empty()).then(|| {
+        serde_json::json!({
+            "type": "hbars",
+            "labels": o.departments.iter().map(|d| d.name.clone()).collect::<Vec<_>>(),
+            "values": o.departments.iter().map(|d| round1(d.score)).collect::<Vec<_>>(),
+            "min": floor,
+            "max": 100,
         })
-        .collect();
-    let trend_scores: Vec<f64> = o.trend.iter().map(|t| t.1).collect();
+    });
+    let trend_chart = (!o.trend.is_empty()).then(|| {
+        serde_json::json!({
+            "type": "line",
+            "labels": o.trend.iter().map(|t| t.0.clone()).collect::<Vec<_>>(),
+            "values": o.trend.iter().map(|t| round1(t.1)).collect::<Vec<_>>(),
+            "min": floor,
+            "max": 100,
+        })
+    });
     page(
         &state,
         &user,
         "quality.html",
         context! {
             o => ser(&o),
-            bars => bars,
-            chart_height => o.departments.len() * 22,
-            floor => floor,
-            trend_points => polyline(&trend_scores, 600.0, 120.0, floor),
+            departments_chart => ser(departments_chart),
+            trend_chart => ser(trend_chart),
         },
     )
 }
@@ -175,8 +161,13 @@ async fn render_resource(
             report => ser(&report),
             rules => ser(&rules),
             trend => ser(&trend),
-            trend_points => polyline(&scores, 600.0, 100.0, floor),
-            floor => floor,
+            trend_chart => ser((!trend.is_empty()).then(|| serde_json::json!({
+                "type": "line",
+                "labels": trend.iter().map(|t| format!("v{}", t.0)).collect::<Vec<_>>(),
+                "values": scores.iter().map(|s| (s * 10.0).round() / 10.0).collect::<Vec<_>>(),
+                "min": floor,
+                "max": 100,
+            }))),
             tickets => ser(&tickets),
             may_manage => may_manage,
             may_object => may_object,
@@ -351,36 +342,27 @@ async fn raise_objection(
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct TicketParams {
-    department: Option<String>,
-    resource: Option<String>,
-    /// open (default), all or overdue.
-    show: Option<String>,
-}
-
 async fn tickets_page(
     State(state): State<AppState>,
     user: ConsoleUser,
-    Query(q): Query<TicketParams>,
+    Query(q): Query<ListQuery>,
 ) -> Response {
-    let show = q.show.clone().unwrap_or_else(|| "open".into());
-    let department = q.department.clone().filter(|d| !d.is_empty());
-    let resource = q.resource.clone().filter(|d| !d.is_empty());
+    let show = q.filter("show").unwrap_or("open").to_string();
+    let department = q.filter("department").map(str::to_string);
+    let resource = q.filter("resource").map(str::to_string);
     let quality = &state.engines.quality;
-    let tickets = match quality
-        .tickets(
-            &user.actor,
-            department.as_deref(),
-            resource.as_deref(),
-            show != "all",
-            show == "overdue",
-        )
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => return user.fail(e),
-    };
+    let tickets = tried!(
+        user,
+        quality
+            .tickets(
+                &user.actor,
+                department.as_deref(),
+                resource.as_deref(),
+                show != "all",
+                show == "overdue",
+            )
+            .await
+    );
     // Overdue tickets per department, for the hub's follow-up (and a department's own).
     let overdue = tried!(
         user,
@@ -392,8 +374,56 @@ async fn tickets_page(
     for t in &overdue {
         *per_department.entry(t.provider.clone()).or_default() += 1;
     }
+    let mut providers: Vec<(String, String)> = tickets
+        .iter()
+        .map(|t| t.provider.clone())
+        .chain(department.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|d| {
+            let name = state.names.department(&d).unwrap_or(d.clone());
+            (d, name)
+        })
+        .collect();
+    providers.sort_by(|a, b| a.1.cmp(&b.1));
+    let names = &state.names;
+    let lang = user.lang;
+    let tickets: Vec<_> = tickets
+        .into_iter()
+        .filter(|t| {
+            q.matches(&[
+                &t.id,
+                &t.summary_zh,
+                &t.summary_en,
+                &t.resource_code,
+                &names.resource(&t.resource_code).unwrap_or_default(),
+                &names.department(&t.provider).unwrap_or_default(),
+            ])
+        })
+        .collect();
+    if q.wants_csv() {
+        let cols = [
+            column(t(lang, "ticket"), |x: &TicketRow| x.id.clone()),
+            column(t(lang, "state"), |x: &TicketRow| {
+                lang.pick(x.state.zh(), x.state.en()).to_string()
+            }),
+            column(t(lang, "resource"), |x: &TicketRow| {
+                names.resource(&x.resource_code).unwrap_or_default()
+            }),
+            column(t(lang, "code"), |x: &TicketRow| x.resource_code.clone()),
+            column(t(lang, "provider"), |x: &TicketRow| {
+                names.department(&x.provider).unwrap_or(x.provider.clone())
+            }),
+            column(t(lang, "summary"), |x: &TicketRow| {
+                lang.pick(x.summary_zh.clone(), x.summary_en.clone())
+            }),
+            column(t(lang, "deadline"), |x: &TicketRow| at(&x.deadline)),
+        ];
+        return csv_download("tickets", &cols, &tickets);
+    }
+    let (shown, listing) = q.page_of(tickets, "/quality/tickets");
     let now = shuniu_store::now();
-    let rows: Vec<_> = tickets
+    let rows: Vec<_> = shown
         .iter()
         .map(|t| {
             context! {
@@ -402,15 +432,20 @@ async fn tickets_page(
             }
         })
         .collect();
+    let shows: Vec<(&str, String)> = ["open", "overdue", "all"]
+        .into_iter()
+        .map(|s| (s, t(lang, &format!("show_{s}"))))
+        .collect();
     page(
         &state,
         &user,
         "quality_tickets.html",
         context! {
             tickets => rows,
+            l => ser(&listing),
             show => show,
-            department => department,
-            resource => resource,
+            shows => shows,
+            providers => providers,
             overdue_by_department => per_department,
         },
     )
@@ -600,10 +635,6 @@ mod tests {
 
     #[test]
     fn charts_scale_scores_onto_their_box() {
-        assert_eq!(
-            polyline(&[100.0, 90.0], 600.0, 100.0, 80.0),
-            "0.0,0.0 600.0,50.0"
-        );
         assert_eq!(chart_floor([97.0, 99.5].into_iter()), 90.0);
         assert_eq!(chart_floor(std::iter::empty()), 90.0);
         assert_eq!(chart_floor([3.0].into_iter()), 0.0);

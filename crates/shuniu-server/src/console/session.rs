@@ -10,13 +10,14 @@ use axum_extra::extract::cookie::Cookie;
 use minijinja::{Value, context};
 use shuniu_auth::accounts::{AccountError, csrf_matches};
 use shuniu_policy::{Action, may_somewhere};
-use shuniu_types::{Actor, Classified};
+use shuniu_types::{Actor, Classified, Problem};
 use std::collections::HashMap;
 
 use crate::AppState;
 use crate::i18n::Lang;
 use crate::web::{
-    CheckedForm, CsrfSession, LANG_COOKIE, cookie, error_page, lang_of, problem_page, render,
+    CheckedForm, CsrfSession, LANG_COOKIE, cookie, error_page, lang_of, problem_context,
+    problem_page, render, ser, with_status,
 };
 
 pub(crate) const SESSION_COOKIE: &str = "shuniu_session";
@@ -29,6 +30,10 @@ pub struct ConsoleUser {
     pub lang: Lang,
     /// Path and query of the page, for the language switch to come back to.
     pub path: String,
+    /// The request's id (`X-Request-Id`), shown on error pages for the operator's log.
+    request_id: String,
+    /// For rendering error pages inside the console's layout.
+    state: AppState,
 }
 
 impl FromRequestParts<AppState> for ConsoleUser {
@@ -48,12 +53,22 @@ impl FromRequestParts<AppState> for ConsoleUser {
             return Err(to_login());
         };
         match state.engines.accounts.session(&token).await {
-            Ok(Some((actor, csrf))) => Ok(ConsoleUser {
-                actor,
-                csrf,
-                lang,
-                path: next,
-            }),
+            Ok(Some((actor, csrf))) => {
+                state.names.refresh_if_stale(&state.engines).await;
+                Ok(ConsoleUser {
+                    actor,
+                    csrf,
+                    lang,
+                    path: next,
+                    request_id: parts
+                        .headers
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string(),
+                    state: state.clone(),
+                })
+            }
             Ok(None) => Err(to_login()),
             Err(e) => Err(problem_page(lang, &e.problem())),
         }
@@ -75,12 +90,15 @@ pub(crate) fn urlencode(s: &str) -> String {
 pub(crate) fn safe_next(next: Option<&String>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.clone(),
-        _ => "/catalog".into(),
+        _ => "/".into(),
     }
 }
 
 pub(crate) fn page(state: &AppState, user: &ConsoleUser, name: &str, extra: Value) -> Response {
+    let (nav, crumbs) = super::nav::menu(&user.actor, &user.path);
     let ctx = context! {
+        nav => ser(nav),
+        crumbs => ser(crumbs),
         lang => user.lang.code(),
         csrf => user.csrf.clone(),
         user => context! {
@@ -112,9 +130,15 @@ impl CsrfSession for ConsoleUser {
 }
 
 impl ConsoleUser {
-    /// The error page for an engine's refusal or failure, in the user's language.
+    /// The error page for an engine's refusal or failure, in the user's language and inside
+    /// the console's layout, with what to do next.
     pub(crate) fn fail(&self, e: impl Classified) -> Response {
-        problem_page(self.lang, &e.problem())
+        self.show_problem(&e.problem())
+    }
+
+    pub(crate) fn show_problem(&self, p: &Problem) -> Response {
+        let ctx = problem_context(self.lang, p, &self.request_id);
+        with_status(p, page(&self.state, self, "problem.html", ctx))
     }
 }
 

@@ -13,33 +13,39 @@ use serde::Deserialize;
 use shuniu_policy::grant::Service;
 use shuniu_sharing::{DecisionInput, DemandAnswer, DemandInput, RequestInput};
 
-use super::{ConsoleUser, page};
+use shuniu_policy::Action;
+use shuniu_sharing::GrantView;
+use shuniu_store::{DemandRow, ShareRequestRow};
+use shuniu_types::states::{DemandState, GrantState, RequestState};
+
+use super::{ConsoleUser, options, page};
 use crate::AppState;
+use crate::i18n::t;
 use crate::web::forms::{all, text};
-use crate::web::{CheckedForm, ser};
+use crate::web::listing::{at, column, csv_download};
+use crate::web::{CheckedForm, ListQuery, ser};
 use shuniu_types::{Classified, ErrorKind};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/sharing", get(overview))
         .route("/sharing/new", get(request_form))
-        .route("/sharing/requests", post(file_request))
+        .route("/sharing/requests", get(requests_page).post(file_request))
+        .route("/sharing/grants", get(grants_page))
         .route("/sharing/requests/{id}", get(request_page).post(decide))
         .route("/sharing/grants/{id}/revoke", post(revoke))
-        .route("/sharing/demands", post(file_demand))
+        .route("/sharing/demands", get(demands_page).post(file_demand))
         .route("/sharing/demands/{id}/answer", post(answer_demand))
 }
 
+/// The sharing overview: the city's figures, what waits for this user's decision, and
+/// requests by state.
 async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response {
     let sharing = &state.engines.sharing;
-    let stats = match sharing.stats().await {
-        Ok(s) => s,
-        Err(e) => return user.fail(e),
-    };
-    let scope = shuniu_policy::scope(&user.actor, shuniu_policy::Action::ReadSharing);
+    let stats = tried!(user, sharing.stats().await);
+    let scope = shuniu_policy::scope(&user.actor, Action::ReadSharing);
     let department = scope.department().map(str::to_string);
-    // Whoever sees no sharing at all (a viewer) sees the city's figures and empty lists.
-    let (requests, inbox, grants, demands) = if scope == shuniu_policy::Scope::Nothing {
+    let (requests, inbox) = if scope == shuniu_policy::Scope::Nothing {
         Default::default()
     } else {
         (
@@ -50,8 +56,6 @@ async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response 
                     .await
             ),
             tried!(user, sharing.inbox(&user.actor).await),
-            tried!(user, sharing.grants(&user.actor).await),
-            tried!(user, sharing.demands(&user.actor).await),
         )
     };
     let now = shuniu_store::now();
@@ -64,35 +68,20 @@ async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response 
             }
         })
         .collect();
-    let grants: Vec<_> = grants
-        .iter()
-        .map(|g| {
-            context! {
-                g => ser(g),
-                services => g.terms.as_ref().map(|t| t.services.iter().map(|s| s.code()).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
-                fields => g.terms.as_ref().map(|t| t.fields.join(", ")).unwrap_or_default(),
-                scope => g.terms.as_ref().map(|t| t.row_scope.to_string()).unwrap_or_default(),
-                may_revoke => g.grant.state.is_active() && shuniu_policy::decide(
-                    &user.actor,
-                    shuniu_policy::Action::DecideRequest,
-                    shuniu_policy::Target::Share { provider: &g.grant.provider, consumer: &g.grant.consumer, escalated: false },
-                ).is_ok(),
-            }
+    let mut by_state: Vec<(String, usize)> = Vec::new();
+    for st in RequestState::ALL {
+        let n = requests.iter().filter(|r| r.state == *st).count();
+        if n > 0 {
+            by_state.push((user.lang.pick(st.zh(), st.en()).to_string(), n));
+        }
+    }
+    let chart = (!by_state.is_empty()).then(|| {
+        serde_json::json!({
+            "type": "bars",
+            "labels": by_state.iter().map(|b| b.0.clone()).collect::<Vec<_>>(),
+            "values": by_state.iter().map(|b| b.1).collect::<Vec<_>>(),
         })
-        .collect();
-    let demands: Vec<_> = demands
-        .iter()
-        .map(|d| {
-            context! {
-                d => ser(d),
-                may_answer => d.state.is_awaiting() && shuniu_policy::decide(
-                    &user.actor,
-                    shuniu_policy::Action::AnswerDemand,
-                    shuniu_policy::Target::Demand { department: &d.department, routed_to: d.routed_to.as_deref() },
-                ).is_ok(),
-            }
-        })
-        .collect();
+    });
     page(
         &state,
         &user,
@@ -101,12 +90,270 @@ async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response 
             stats => ser(&stats),
             satisfaction => stats.satisfaction_rate.map(|r| format!("{r:.1}%")).unwrap_or_else(|| "—".into()),
             unified => stats.unified_share.map(|r| format!("{r:.1}%")).unwrap_or_else(|| "—".into()),
-            requests => ser(&requests),
             inbox => inbox,
+            requests_total => requests.len(),
+            by_state_chart => ser(chart),
+        },
+    )
+}
+
+/// Sharing requests the user may see, filtered, paged and exportable.
+async fn requests_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let scope = tried!(
+        user,
+        shuniu_policy::require_scope(&user.actor, Action::ReadSharing)
+    );
+    let all = tried!(
+        user,
+        state
+            .engines
+            .sharing
+            .requests(&user.actor, scope.department(), &[])
+            .await
+    );
+    let names = &state.names;
+    let rows: Vec<_> = all
+        .into_iter()
+        .filter(|r| q.filter("state").is_none_or(|s| r.state.code() == s))
+        .filter(|r| {
+            q.matches(&[
+                &r.id,
+                &r.resource_code,
+                &names.resource(&r.resource_code).unwrap_or_default(),
+                &r.provider,
+                &names.department(&r.provider).unwrap_or_default(),
+                &r.consumer,
+                &names.department(&r.consumer).unwrap_or_default(),
+            ])
+        })
+        .collect();
+    if q.wants_csv() {
+        let lang = user.lang;
+        let cols = [
+            column(t(lang, "request"), |r: &ShareRequestRow| r.id.clone()),
+            column(t(lang, "resource"), |r: &ShareRequestRow| {
+                names.resource(&r.resource_code).unwrap_or_default()
+            }),
+            column(t(lang, "code"), |r: &ShareRequestRow| {
+                r.resource_code.clone()
+            }),
+            column(t(lang, "provider"), |r: &ShareRequestRow| {
+                names
+                    .department(&r.provider)
+                    .unwrap_or_else(|| r.provider.clone())
+            }),
+            column(t(lang, "consumer"), |r: &ShareRequestRow| {
+                names
+                    .department(&r.consumer)
+                    .unwrap_or_else(|| r.consumer.clone())
+            }),
+            column(t(lang, "state"), |r: &ShareRequestRow| {
+                lang.pick(r.state.zh(), r.state.en()).to_string()
+            }),
+            column(t(lang, "filed_at"), |r: &ShareRequestRow| at(&r.created_at)),
+            column(t(lang, "deadline"), |r: &ShareRequestRow| {
+                r.due_at.as_deref().map(at).unwrap_or_default()
+            }),
+        ];
+        return csv_download("sharing-requests", &cols, &rows);
+    }
+    let (rows, listing) = q.page_of(rows, "/sharing/requests");
+    page(
+        &state,
+        &user,
+        "requests.html",
+        context! {
+            requests => ser(&rows),
+            l => ser(&listing),
+            states => options::<RequestState>(user.lang),
+        },
+    )
+}
+
+/// Grants the user may see, with today's usage and revocation, filtered, paged, exportable.
+async fn grants_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    tried!(
+        user,
+        shuniu_policy::require_scope(&user.actor, Action::ReadSharing)
+    );
+    let all = tried!(user, state.engines.sharing.grants(&user.actor).await);
+    let names = &state.names;
+    let rows: Vec<_> = all
+        .into_iter()
+        .filter(|g| q.filter("state").is_none_or(|s| g.grant.state.code() == s))
+        .filter(|g| {
+            q.matches(&[
+                &g.grant.id,
+                &g.grant.resource_code,
+                &names.resource(&g.grant.resource_code).unwrap_or_default(),
+                &g.grant.consumer,
+                &names.department(&g.grant.consumer).unwrap_or_default(),
+                &g.grant.application_id,
+                &names
+                    .principal(&format!("app:{}", g.grant.application_id))
+                    .unwrap_or_default(),
+            ])
+        })
+        .collect();
+    let lang = user.lang;
+    let services = move |g: &GrantView| -> String {
+        g.terms
+            .as_ref()
+            .map(|t| {
+                t.services
+                    .iter()
+                    .map(|s| lang.pick(s.zh(), s.en()))
+                    .collect::<Vec<_>>()
+                    .join(lang.pick("、", ", "))
+            })
+            .unwrap_or_default()
+    };
+    if q.wants_csv() {
+        let cols = [
+            column(t(lang, "grant"), |g: &GrantView| g.grant.id.clone()),
+            column(t(lang, "resource"), |g: &GrantView| {
+                names.resource(&g.grant.resource_code).unwrap_or_default()
+            }),
+            column(t(lang, "code"), |g: &GrantView| {
+                g.grant.resource_code.clone()
+            }),
+            column(t(lang, "consumer"), |g: &GrantView| {
+                names
+                    .department(&g.grant.consumer)
+                    .unwrap_or_else(|| g.grant.consumer.clone())
+            }),
+            column(t(lang, "application"), |g: &GrantView| {
+                names
+                    .principal(&format!("app:{}", g.grant.application_id))
+                    .unwrap_or_else(|| g.grant.application_id.clone())
+            }),
+            column(t(lang, "services"), services),
+            column(t(lang, "state"), |g: &GrantView| {
+                lang.pick(g.grant.state.zh(), g.grant.state.en())
+                    .to_string()
+            }),
+            column(t(lang, "usage_today"), |g: &GrantView| {
+                format!("{}/{}", g.calls_today, g.rows_today)
+            }),
+            column(t(lang, "expires"), |g: &GrantView| at(&g.grant.expires_at)),
+        ];
+        return csv_download("sharing-grants", &cols, &rows);
+    }
+    let (rows, listing) = q.page_of(rows, "/sharing/grants");
+    let grants: Vec<_> = rows
+        .iter()
+        .map(|g| {
+            context! {
+                g => ser(g),
+                services => services(g),
+                scope => g.terms.as_ref().map(|t| t.row_scope.to_string()).unwrap_or_default(),
+                may_revoke => g.grant.state.is_active() && shuniu_policy::decide(
+                    &user.actor,
+                    Action::DecideRequest,
+                    shuniu_policy::Target::Share { provider: &g.grant.provider, consumer: &g.grant.consumer, escalated: false },
+                ).is_ok(),
+            }
+        })
+        .collect();
+    page(
+        &state,
+        &user,
+        "grants.html",
+        context! {
             grants => grants,
+            l => ser(&listing),
+            states => options::<GrantState>(user.lang),
+        },
+    )
+}
+
+/// Demands (需求): filing, answering, filtered, paged, exportable.
+async fn demands_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let all = if shuniu_policy::scope(&user.actor, Action::ReadSharing)
+        == shuniu_policy::Scope::Nothing
+    {
+        Vec::new()
+    } else {
+        tried!(user, state.engines.sharing.demands(&user.actor).await)
+    };
+    let names = &state.names;
+    let rows: Vec<_> = all
+        .into_iter()
+        .filter(|d| q.filter("state").is_none_or(|s| d.state.code() == s))
+        .filter(|d| {
+            q.matches(&[
+                &d.title,
+                &d.description,
+                &d.department,
+                &names.department(&d.department).unwrap_or_default(),
+                d.routed_to.as_deref().unwrap_or(""),
+                &d.answer,
+            ])
+        })
+        .collect();
+    let lang = user.lang;
+    if q.wants_csv() {
+        let cols = [
+            column(t(lang, "demand_title"), |d: &DemandRow| d.title.clone()),
+            column(t(lang, "department"), |d: &DemandRow| {
+                names
+                    .department(&d.department)
+                    .unwrap_or_else(|| d.department.clone())
+            }),
+            column(t(lang, "routed_to"), |d: &DemandRow| {
+                d.routed_to
+                    .as_deref()
+                    .map(|r| names.department(r).unwrap_or_else(|| r.to_string()))
+                    .unwrap_or_default()
+            }),
+            column(t(lang, "state"), |d: &DemandRow| {
+                lang.pick(d.state.zh(), d.state.en()).to_string()
+            }),
+            column(t(lang, "satisfied"), |d: &DemandRow| match d.satisfied {
+                Some(true) => t(lang, "yes"),
+                Some(false) => t(lang, "no"),
+                None => String::new(),
+            }),
+            column(t(lang, "answer"), |d: &DemandRow| d.answer.clone()),
+            column(t(lang, "filed_at"), |d: &DemandRow| at(&d.created_at)),
+        ];
+        return csv_download("sharing-demands", &cols, &rows);
+    }
+    let (rows, listing) = q.page_of(rows, "/sharing/demands");
+    let demands: Vec<_> = rows
+        .iter()
+        .map(|d| {
+            context! {
+                d => ser(d),
+                may_answer => d.state.is_awaiting() && shuniu_policy::decide(
+                    &user.actor,
+                    Action::AnswerDemand,
+                    shuniu_policy::Target::Demand { department: &d.department, routed_to: d.routed_to.as_deref() },
+                ).is_ok(),
+            }
+        })
+        .collect();
+    page(
+        &state,
+        &user,
+        "demands.html",
+        context! {
             demands => demands,
-            may_file => shuniu_policy::may_somewhere(&user.actor, shuniu_policy::Action::RequestShare),
-            deadline => state.engines.sharing.deadline_from_now().to_rfc3339()[..10].to_string(),
+            l => ser(&listing),
+            states => options::<DemandState>(user.lang),
+            may_file => shuniu_policy::may_somewhere(&user.actor, Action::FileDemand),
         },
     )
 }
@@ -304,7 +551,7 @@ async fn revoke(
         .revoke_grant(&user.actor, &id, text(&form, "reason"))
         .await
     {
-        Ok(_) => Redirect::to("/sharing#grants").into_response(),
+        Ok(_) => Redirect::to("/sharing/grants").into_response(),
         Err(e) => user.fail(e),
     }
 }
@@ -320,7 +567,7 @@ async fn file_demand(
         resource_code: Some(text(&form, "resource_code").to_string()).filter(|c| !c.is_empty()),
     };
     match state.engines.sharing.file_demand(&user.actor, &input).await {
-        Ok(_) => Redirect::to("/sharing#demands").into_response(),
+        Ok(_) => Redirect::to("/sharing/demands").into_response(),
         Err(e) => user.fail(e),
     }
 }
@@ -341,7 +588,7 @@ async fn answer_demand(
         .answer_demand(&user.actor, &id, &a)
         .await
     {
-        Ok(_) => Redirect::to("/sharing#demands").into_response(),
+        Ok(_) => Redirect::to("/sharing/demands").into_response(),
         Err(e) => user.fail(e),
     }
 }

@@ -13,10 +13,14 @@ use minijinja::{Environment, Value};
 use serde::Serialize;
 
 pub(crate) mod forms;
+pub(crate) mod listing;
+pub(crate) mod names;
 pub(crate) mod problem;
 
 pub(crate) use forms::{CheckedForm, CheckedMultipart, CsrfSession};
-pub(crate) use problem::{error_page, not_found_page, problem_page};
+pub(crate) use listing::ListQuery;
+pub use names::NameBook;
+pub(crate) use problem::{error_page, not_found_page, problem_context, problem_page, with_status};
 
 use crate::AppState;
 use crate::i18n::{Lang, t};
@@ -47,10 +51,204 @@ pub(crate) fn router() -> axum::Router<AppState> {
                 )
             }),
         )
+        .route(
+            "/favicon.ico",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "image/svg+xml"),
+                        (header::CACHE_CONTROL, "public, max-age=86400"),
+                    ],
+                    include_str!("../../static/favicon.svg"),
+                )
+            }),
+        )
+        .route(
+            "/static/favicon.svg",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "image/svg+xml"),
+                        (header::CACHE_CONTROL, "public, max-age=86400"),
+                    ],
+                    include_str!("../../static/favicon.svg"),
+                )
+            }),
+        )
+        .route(
+            "/static/charts.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    include_str!("../../static/charts.js"),
+                )
+            }),
+        )
+        // Apache ECharts 5.6.0 from npm, vendored with its licence and notice (served too:
+        // the Apache licence asks that both travel with the code).
+        .route(
+            "/static/vendor/echarts/echarts.min.js",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                        (header::CACHE_CONTROL, "public, max-age=86400"),
+                    ],
+                    include_str!("../../static/vendor/echarts/echarts.min.js"),
+                )
+            }),
+        )
+        .route(
+            "/static/vendor/echarts/LICENSE",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    include_str!("../../static/vendor/echarts/LICENSE"),
+                )
+            }),
+        )
+        .route(
+            "/static/vendor/echarts/NOTICE",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    include_str!("../../static/vendor/echarts/NOTICE"),
+                )
+            }),
+        )
 }
 
-pub fn templates() -> Environment<'static> {
+/// Every page template, compiled into the binary.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
+    (
+        "workbench.html",
+        include_str!("../../templates/workbench.html"),
+    ),
+    ("problem.html", include_str!("../../templates/problem.html")),
+    ("loads.html", include_str!("../../templates/loads.html")),
+    ("grants.html", include_str!("../../templates/grants.html")),
+    (
+        "requests.html",
+        include_str!("../../templates/requests.html"),
+    ),
+    ("demands.html", include_str!("../../templates/demands.html")),
+    (
+        "audit_entry.html",
+        include_str!("../../templates/audit_entry.html"),
+    ),
+    (
+        "portal_api.html",
+        include_str!("../../templates/portal_api.html"),
+    ),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("catalog.html", include_str!("../../templates/catalog.html")),
+    (
+        "resource.html",
+        include_str!("../../templates/resource.html"),
+    ),
+    ("form.html", include_str!("../../templates/form.html")),
+    ("review.html", include_str!("../../templates/review.html")),
+    (
+        "negative.html",
+        include_str!("../../templates/negative.html"),
+    ),
+    ("lists.html", include_str!("../../templates/lists.html")),
+    (
+        "departments.html",
+        include_str!("../../templates/departments.html"),
+    ),
+    ("import.html", include_str!("../../templates/import.html")),
+    ("users.html", include_str!("../../templates/users.html")),
+    ("quality.html", include_str!("../../templates/quality.html")),
+    (
+        "quality_resource.html",
+        include_str!("../../templates/quality_resource.html"),
+    ),
+    (
+        "quality_tickets.html",
+        include_str!("../../templates/quality_tickets.html"),
+    ),
+    (
+        "quality_ticket.html",
+        include_str!("../../templates/quality_ticket.html"),
+    ),
+    (
+        "quality_sources.html",
+        include_str!("../../templates/quality_sources.html"),
+    ),
+    (
+        "applications.html",
+        include_str!("../../templates/applications.html"),
+    ),
+    ("load.html", include_str!("../../templates/load.html")),
+    (
+        "loadreport.html",
+        include_str!("../../templates/loadreport.html"),
+    ),
+    ("sql.html", include_str!("../../templates/sql.html")),
+    ("audit.html", include_str!("../../templates/audit.html")),
+    ("flows.html", include_str!("../../templates/flows.html")),
+    ("mydata.html", include_str!("../../templates/mydata.html")),
+    ("sharing.html", include_str!("../../templates/sharing.html")),
+    (
+        "sharing_form.html",
+        include_str!("../../templates/sharing_form.html"),
+    ),
+    (
+        "sharing_request.html",
+        include_str!("../../templates/sharing_request.html"),
+    ),
+    (
+        "portal_base.html",
+        include_str!("../../templates/portal_base.html"),
+    ),
+    (
+        "portal_home.html",
+        include_str!("../../templates/portal_home.html"),
+    ),
+    (
+        "portal_dataset.html",
+        include_str!("../../templates/portal_dataset.html"),
+    ),
+    (
+        "portal_list.html",
+        include_str!("../../templates/portal_list.html"),
+    ),
+    (
+        "portal_themes.html",
+        include_str!("../../templates/portal_themes.html"),
+    ),
+    (
+        "portal_requests.html",
+        include_str!("../../templates/portal_requests.html"),
+    ),
+    (
+        "portal_account.html",
+        include_str!("../../templates/portal_account.html"),
+    ),
+    (
+        "opendata.html",
+        include_str!("../../templates/opendata.html"),
+    ),
+    (
+        "opendata_rules.html",
+        include_str!("../../templates/opendata_rules.html"),
+    ),
+];
+
+pub fn templates(names: NameBook) -> Environment<'static> {
     let mut env = Environment::new();
+    env.add_filter("when", |v: Value| -> String {
+        if v.is_none() || v.is_undefined() {
+            return String::new();
+        }
+        match v.as_str() {
+            Some(s) => names::beijing_time(s),
+            None => v.to_string(),
+        }
+    });
     // Filters first: templates resolve them when they are added.
     env.add_filter("truncate", |s: String, n: usize| -> String {
         if s.chars().count() <= n {
@@ -59,103 +257,7 @@ pub fn templates() -> Environment<'static> {
             s.chars().take(n).chain(std::iter::once('…')).collect()
         }
     });
-    for (name, src) in [
-        ("base.html", include_str!("../../templates/base.html")),
-        ("login.html", include_str!("../../templates/login.html")),
-        ("catalog.html", include_str!("../../templates/catalog.html")),
-        (
-            "resource.html",
-            include_str!("../../templates/resource.html"),
-        ),
-        ("form.html", include_str!("../../templates/form.html")),
-        ("review.html", include_str!("../../templates/review.html")),
-        (
-            "negative.html",
-            include_str!("../../templates/negative.html"),
-        ),
-        ("lists.html", include_str!("../../templates/lists.html")),
-        (
-            "departments.html",
-            include_str!("../../templates/departments.html"),
-        ),
-        ("import.html", include_str!("../../templates/import.html")),
-        ("users.html", include_str!("../../templates/users.html")),
-        ("quality.html", include_str!("../../templates/quality.html")),
-        (
-            "quality_resource.html",
-            include_str!("../../templates/quality_resource.html"),
-        ),
-        (
-            "quality_tickets.html",
-            include_str!("../../templates/quality_tickets.html"),
-        ),
-        (
-            "quality_ticket.html",
-            include_str!("../../templates/quality_ticket.html"),
-        ),
-        (
-            "quality_sources.html",
-            include_str!("../../templates/quality_sources.html"),
-        ),
-        (
-            "applications.html",
-            include_str!("../../templates/applications.html"),
-        ),
-        ("load.html", include_str!("../../templates/load.html")),
-        (
-            "loadreport.html",
-            include_str!("../../templates/loadreport.html"),
-        ),
-        ("sql.html", include_str!("../../templates/sql.html")),
-        ("audit.html", include_str!("../../templates/audit.html")),
-        ("flows.html", include_str!("../../templates/flows.html")),
-        ("mydata.html", include_str!("../../templates/mydata.html")),
-        ("sharing.html", include_str!("../../templates/sharing.html")),
-        (
-            "sharing_form.html",
-            include_str!("../../templates/sharing_form.html"),
-        ),
-        (
-            "sharing_request.html",
-            include_str!("../../templates/sharing_request.html"),
-        ),
-        (
-            "portal_base.html",
-            include_str!("../../templates/portal_base.html"),
-        ),
-        (
-            "portal_home.html",
-            include_str!("../../templates/portal_home.html"),
-        ),
-        (
-            "portal_dataset.html",
-            include_str!("../../templates/portal_dataset.html"),
-        ),
-        (
-            "portal_list.html",
-            include_str!("../../templates/portal_list.html"),
-        ),
-        (
-            "portal_themes.html",
-            include_str!("../../templates/portal_themes.html"),
-        ),
-        (
-            "portal_requests.html",
-            include_str!("../../templates/portal_requests.html"),
-        ),
-        (
-            "portal_account.html",
-            include_str!("../../templates/portal_account.html"),
-        ),
-        (
-            "opendata.html",
-            include_str!("../../templates/opendata.html"),
-        ),
-        (
-            "opendata_rules.html",
-            include_str!("../../templates/opendata_rules.html"),
-        ),
-    ] {
+    for (name, src) in TEMPLATES {
         // Templates are compiled into the binary; a syntax error fails the unit tests.
         if let Err(e) = env.add_template(name, src) {
             tracing::error!(template = name, error = %e, "template does not compile");
@@ -167,6 +269,21 @@ pub fn templates() -> Environment<'static> {
             .map(|v| v.to_string())
             .unwrap_or_default();
         t(Lang::parse(&lang), key)
+    });
+    let book = names.clone();
+    env.add_function("dept", move |code: Option<String>| -> String {
+        let code = code.unwrap_or_default();
+        book.department(&code).unwrap_or(code)
+    });
+    let book = names.clone();
+    env.add_function("who", move |principal: Option<String>| -> String {
+        let p = principal.unwrap_or_default();
+        book.principal(&p).unwrap_or(p)
+    });
+    let book = names.clone();
+    env.add_function("res", move |code: Option<String>| -> String {
+        let code = code.unwrap_or_default();
+        book.resource(&code).unwrap_or(code)
     });
     env.add_function(
         "label",
@@ -222,4 +339,44 @@ pub(crate) fn cookie(
         c.set_max_age(parsed.max_age());
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        let env = templates(NameBook::default());
+        for (name, _) in TEMPLATES {
+            assert!(env.get_template(name).is_ok(), "{name}");
+        }
+    }
+
+    /// The English switch must leave no message key (or Chinese) behind: every `t('key')`
+    /// a template asks for has both languages.
+    #[test]
+    fn every_message_a_template_asks_for_exists() {
+        let mut missing = Vec::new();
+        for (name, src) in TEMPLATES {
+            let mut rest = *src;
+            while let Some(i) = rest.find("t('") {
+                let called_t = i == 0
+                    || !rest.as_bytes()[i - 1].is_ascii_alphanumeric()
+                        && rest.as_bytes()[i - 1] != b'_'
+                        && rest.as_bytes()[i - 1] != b'.';
+                rest = &rest[i + 3..];
+                if !called_t {
+                    continue;
+                }
+                let Some(end) = rest.find('\'') else { break };
+                let key = &rest[..end];
+                // Keys built at render time (`t('req_' ~ state)`) are checked where they are built.
+                if !rest[end..].starts_with("' ~") && !crate::i18n::has(key) {
+                    missing.push(format!("{name}: {key}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "messages missing: {missing:?}");
+    }
 }

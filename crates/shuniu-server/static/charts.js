@@ -1,0 +1,75 @@
+// Draws every chart of a page with Apache ECharts (vendored under /static/vendor/echarts).
+// Pages never hold scripts of their own (the Content-Security-Policy forbids inline code):
+// each chart is a <div class="chart" data-chart='{"type": …}'> whose specification the
+// server wrote; this file turns a specification into ECharts options. Tooltips are drawn on
+// the canvas (renderMode richText) because HTML tooltips carry inline styles.
+(function () {
+  if (!window.echarts) return;
+  var palette = ['#1d5fb8', '#17703a', '#9a5b00', '#b42318', '#6941c6', '#0e7490', '#5b6574'];
+  var font = getComputedStyle(document.body).fontFamily;
+  var base = {
+    color: palette,
+    textStyle: { fontFamily: font },
+    aria: { enabled: true },
+    animation: false,
+    tooltip: { renderMode: 'richText', confine: true },
+    grid: { left: 8, right: 24, top: 24, bottom: 8, containLabel: true }
+  };
+  function merge(a, b) { var o = {}, k; for (k in a) o[k] = a[k]; for (k in b) o[k] = b[k]; return o; }
+  function bars(s) {
+    var many = s.labels.length > 24;
+    return merge(base, {
+      tooltip: merge(base.tooltip, { trigger: 'axis' }),
+      xAxis: { type: 'category', data: s.labels, axisLabel: { hideOverlap: true } },
+      yAxis: { type: 'value', minInterval: 1, name: s.unit || '' },
+      dataZoom: many ? [{ type: 'inside' }, { type: 'slider', height: 18, bottom: 0 }] : [],
+      grid: merge(base.grid, { bottom: many ? 32 : 8 }),
+      // A single bar stays a bar: at most a fifth of the width.
+      series: [{ type: 'bar', data: s.values, barMaxWidth: 48, name: s.name || '' }]
+    });
+  }
+  function hbars(s) {
+    return merge(base, {
+      tooltip: merge(base.tooltip, { trigger: 'axis' }),
+      xAxis: { type: 'value', min: s.min == null ? 0 : s.min, max: s.max == null ? null : s.max },
+      yAxis: { type: 'category', data: s.labels, inverse: true, axisLabel: { width: 160, overflow: 'truncate' } },
+      series: [{ type: 'bar', data: s.values, barMaxWidth: 18, label: { show: true, position: 'right' } }]
+    });
+  }
+  function line(s) {
+    var one = s.values.length === 1;
+    return merge(base, {
+      tooltip: merge(base.tooltip, { trigger: 'axis' }),
+      xAxis: { type: 'category', data: s.labels, boundaryGap: one },
+      yAxis: { type: 'value', min: s.min == null ? 'dataMin' : s.min, max: s.max == null ? null : s.max, scale: true },
+      series: [{ type: 'line', data: s.values, showSymbol: true, symbolSize: one ? 10 : 6, name: s.name || '' }]
+    });
+  }
+  function sankey(s) {
+    return merge(base, {
+      tooltip: merge(base.tooltip, { trigger: 'item' }),
+      series: [{
+        type: 'sankey', data: s.nodes, links: s.links, nodeAlign: 'justify', nodeGap: 12,
+        left: 150, right: 150, top: 8, bottom: 8, draggable: false,
+        levels: [{ depth: 0, label: { position: 'left' } }, { depth: 1, label: { position: 'right' } }],
+        emphasis: { focus: 'adjacency' }, lineStyle: { color: 'gradient', curveness: 0.5, opacity: 0.35 },
+        label: { fontSize: 12, overflow: 'truncate', width: 140 },
+        labelLayout: { hideOverlap: true }
+      }]
+    });
+  }
+  var kinds = { bars: bars, hbars: hbars, line: line, sankey: sankey };
+  var charts = [];
+  document.querySelectorAll('.chart[data-chart]').forEach(function (el) {
+    var spec;
+    try { spec = JSON.parse(el.getAttribute('data-chart')); } catch (e) { return; }
+    var make = kinds[spec.type];
+    if (!make) return;
+    if (spec.type === 'hbars') { el.style.height = Math.max(160, spec.labels.length * 26 + 40) + 'px'; }
+    var chart = echarts.init(el, null, { renderer: 'canvas' });
+    chart.setOption(make(spec));
+    el.setAttribute('data-drawn', 'true');
+    charts.push(chart);
+  });
+  window.addEventListener('resize', function () { charts.forEach(function (c) { c.resize(); }); });
+})();
