@@ -61,5 +61,5 @@ def sign_in(page, base_url, accounts, login):
     page.fill("#login", u["login"])
     page.fill("#password", u["password"])
     page.click("#login-submit")
-    page.wait_for_url(f"{base_url}/catalog")
+    page.wait_for_url(f"{base_url}/")
     return u

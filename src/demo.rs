@@ -701,7 +701,10 @@ pub async fn share(
         if i % 40 == 39 {
             continue; // still open
         }
-        let satisfied = i % 67 != 66;
+        // Data on the negative list cannot satisfy a demand; now and then a provider also
+        // declines for reasons of its own.
+        let shareable = target.spec.share_type != shuniu_types::ShareType::NotShared;
+        let satisfied = shareable && i % 67 != 66;
         sharing
             .answer_demand(
                 &officer(&target.spec.provider),
@@ -710,6 +713,8 @@ pub async fn share(
                     satisfied,
                     answer: if satisfied {
                         format!("已通过目录资源 {} 提供，请提交共享申请", target.code)
+                    } else if !shareable {
+                        format!("{} 列入负面清单，不予共享", target.spec.name)
                     } else {
                         "该数据涉及国家秘密，不能共享".into()
                     },

@@ -644,6 +644,19 @@ async fn share_attributes_route_requests_and_overdue_ones_escalate() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+    // "Satisfied" names the entry that satisfies it: without one the answer is refused and
+    // the demand still waits.
+    let (s, body) = json_of(
+        hub.post(
+            &hub.ga_key,
+            &format!("/api/v1/sharing/demands/{did2}/answer"),
+            &json!({"satisfied": true, "answer": "已提供"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "ANSWER_RESOURCE_REQUIRED", "{body}");
     json_of(
         hub.post(
             &hub.ga_key,

@@ -591,6 +591,32 @@ impl Catalog {
         }
     }
 
+    /// Every entry a search finds (not one page): what an export of the search holds.
+    pub async fn search_all(
+        &self,
+        actor: &Actor,
+        params: &SearchParams,
+    ) -> Result<Vec<ResourceRecord>> {
+        let mut out = Vec::new();
+        loop {
+            let page = self
+                .search(
+                    actor,
+                    &SearchParams {
+                        offset: out.len(),
+                        limit: 200,
+                        ..params.clone()
+                    },
+                )
+                .await?;
+            let n = page.items.len();
+            out.extend(page.items);
+            if n == 0 || out.len() >= page.total {
+                return Ok(out);
+            }
+        }
+    }
+
     pub async fn search(&self, actor: &Actor, params: &SearchParams) -> Result<SearchPage> {
         let req = SearchRequest {
             text: params.text.clone(),

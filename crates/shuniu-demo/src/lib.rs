@@ -443,6 +443,8 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
     for r in out.iter_mut().filter(|r| {
         (r.input.name == "户籍人口基本信息" && r.input.provider == "370200GA")
             || (r.input.name == "死亡火化信息" && r.input.provider == "370200MZ")
+            // The portal's own example search word (人口) finds the population survey.
+            || (r.input.name == "人口抽样调查汇总数据" && r.input.provider == "370200TJ")
     }) {
         if r.fate != Fate::Published {
             r.fate = Fate::Published;

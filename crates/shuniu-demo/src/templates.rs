@@ -2325,8 +2325,8 @@ pub const RESOURCES: &[Template] = &[
     r(
         "CG",
         "生活垃圾分类信息",
-        D,
-        (11, "城管"),
+        T,
+        CITY,
         G,
         &["indicator", "value", "period"],
         U,

@@ -85,7 +85,7 @@ impl shuniu_types::Classified for LakeError {
             LakeError::DuplicateKeys(k) => {
                 format!("输入中有重复的主键，更新或删除无法确定对应的行：\n{k}")
             }
-            LakeError::Sql(m) => format!("SQL 有误：{m}"),
+            LakeError::Sql(m) => format!("SQL 有误：{}（{m}）", sql_error_zh(m)),
             LakeError::Aborted(m) => format!("汇聚已中止，未提交任何数据：{m}"),
             LakeError::Delta(m) => format!("写入数据湖失败，未提交任何数据：{m}"),
             LakeError::DataFusion(m) => format!("查询失败：{m}"),
@@ -738,3 +738,39 @@ fn unwrap_feed_error(e: DeltaTableError) -> LakeError {
 
 #[cfg(test)]
 mod tests;
+
+/// What DataFusion's English planning and parsing errors mean, in Chinese; the original
+/// follows in brackets for whoever needs the detail.
+fn sql_error_zh(m: &str) -> &'static str {
+    let l = m.to_lowercase();
+    if l.contains("table") && (l.contains("not found") || l.contains("does not exist")) {
+        "查询的表不存在或无权查询，表名为资源代码，可在左侧列表中查看"
+    } else if l.contains("no field named") || l.contains("column") && l.contains("not found") {
+        "字段不存在，请核对字段名（英文名，区分大小写时加双引号）"
+    } else if l.contains("expected") || l.contains("parser") || l.contains("syntax") {
+        "SQL 语法错误，请检查关键字、括号和引号"
+    } else if l.contains("not supported") || l.contains("unsupported") {
+        "不支持该语句，只允许只读的 SELECT 查询"
+    } else if l.contains("ddl") || l.contains("dml") || l.contains("statement") {
+        "只允许只读的 SELECT 查询，不能修改数据或表"
+    } else if l.contains("cast") || l.contains("type") {
+        "数据类型不匹配，请检查比较或运算两侧的类型"
+    } else if l.contains("ambiguous") {
+        "字段名有歧义，请加上表名限定"
+    } else if l.contains("invalid function") || l.contains("function") {
+        "函数不存在或参数不对"
+    } else {
+        "查询无法执行"
+    }
+}
+
+#[cfg(test)]
+mod sql_error_tests {
+    #[test]
+    fn common_sql_errors_read_in_chinese() {
+        assert!(super::sql_error_zh("table 'x' not found").contains("表不存在"));
+        assert!(super::sql_error_zh("Schema error: No field named foo.").contains("字段不存在"));
+        assert!(super::sql_error_zh("Expected: an expression, found: EOF").contains("语法"));
+        assert!(super::sql_error_zh("DDL not supported: CREATE TABLE").contains("不支持"));
+    }
+}

@@ -33,6 +33,8 @@ use shuniu_types::Classified;
 const SESSION_COOKIE: &str = "shuniu_open_session";
 const CSRF_COOKIE: &str = "shuniu_portal_csrf";
 const PAGE_ROWS: usize = 20;
+/// Rows per page of a dataset page's preview.
+const PREVIEW_ROWS: usize = 20;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -43,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/open/org/{org}", get(org_page))
         .route("/open/group/{group}", get(group_page))
         .route("/open/themes", get(themes_page))
+        .route("/open/api", get(api_page))
         .route("/open/requests", get(requests_page).post(post_request))
         .route("/open/register", get(register_page).post(register_submit))
         .route("/open/login", get(login_page).post(login_submit))
@@ -78,6 +81,7 @@ struct Visit {
     user: Option<shuniu_store::OpenUserRow>,
     jar: CookieJar,
     path: String,
+    state: AppState,
 }
 
 impl Visit {
@@ -103,6 +107,7 @@ impl Visit {
             user,
             jar,
             path,
+            state: state.clone(),
         }
     }
 
@@ -118,9 +123,15 @@ impl Visit {
         (self.jar.clone(), render(state, name, ctx)).into_response()
     }
 
-    /// The error page for an engine's refusal or failure, in the visitor's language.
+    /// The error page for an engine's refusal or failure, in the visitor's language and
+    /// inside the portal's layout.
     fn fail(&self, e: &OpenError) -> Response {
-        problem_page(self.lang, &e.problem())
+        self.show(&e.problem())
+    }
+
+    fn show(&self, p: &shuniu_types::Problem) -> Response {
+        let ctx = crate::web::problem_context(self.lang, p, "");
+        crate::web::with_status(p, self.page(&self.state, "portal_problem.html", ctx))
     }
 }
 
@@ -179,22 +190,21 @@ async fn home(
     req: Request,
 ) -> Response {
     let visit = Visit::of(&state, req.headers(), path_of(req.uri())).await;
-    let (sp, page) = search_from(&q);
     let snap = state.engines.open.snapshot();
+    // Nothing asked yet: the landing page (search, themes, newest and most used, figures).
+    if q.values().all(|v| v.is_empty()) {
+        return landing(&state, &visit, &snap);
+    }
+    let (sp, page) = search_from(&q);
     let out = match snap.search(&sp, chrono::Utc::now()) {
         Ok(o) => o,
         Err(e) => {
-            return error_page(
-                visit.lang,
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "{} / {}",
-                    visit
-                        .lang
-                        .pick("检索式无法识别", "the search cannot be read"),
-                    e
-                ),
-            );
+            return visit.show(&shuniu_types::Problem::new(
+                shuniu_types::ErrorKind::BadRequest,
+                "SEARCH_INVALID",
+                format!("检索式无法识别：{e}"),
+                format!("the search cannot be read: {e}"),
+            ));
         }
     };
     let facets: Vec<_> = out
@@ -260,6 +270,41 @@ async fn home(
             pages => pages,
             prev_link => (page > 1).then(|| query_string(&[("page", (page - 1).to_string())])),
             next_link => (page < pages).then(|| query_string(&[("page", (page + 1).to_string())])),
+        },
+    )
+}
+
+/// The portal's front page: the search, the themes, the newest and the most used datasets,
+/// and the portal's figures.
+fn landing(state: &AppState, visit: &Visit, snap: &shuniu_open::Snapshot) -> Response {
+    let top = |sort: &str| -> Vec<minijinja::Value> {
+        let sp = SearchParams {
+            rows: 6,
+            sort: sort.into(),
+            ..Default::default()
+        };
+        snap.search(&sp, chrono::Utc::now())
+            .map(|o| o.results.iter().map(|p| ser(p.as_ref())).collect())
+            .unwrap_or_default()
+    };
+    let mut groups: Vec<_> = snap.groups.iter().filter(|g| g.package_count > 0).collect();
+    groups.sort_by(|a, b| b.package_count.cmp(&a.package_count));
+    let downloads: i64 = snap.packages.iter().map(|p| p.downloads).sum();
+    let views: i64 = snap.packages.iter().map(|p| p.views).sum();
+    let rows: i64 = snap.packages.iter().map(|p| p.rows).sum();
+    visit.page(
+        state,
+        "portal_home.html",
+        context! {
+            landing => true,
+            total => snap.packages.len(),
+            organizations => snap.organizations.len(),
+            groups => groups.iter().map(|g| ser(*g)).collect::<Vec<_>>(),
+            newest => top("metadata_modified desc"),
+            most_used => top("views_total desc"),
+            downloads => downloads,
+            views => views,
+            rows => rows,
         },
     )
 }
@@ -364,12 +409,24 @@ async fn dataset(
             || reader.token_code.as_deref() == Some(pkg.code.as_str()));
     let mut preview: Vec<Vec<String>> = Vec::new();
     let mut preview_error = String::new();
+    let preview_page: usize = parts
+        .uri
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "page")
+                .and_then(|(_, v)| v.parse().ok())
+        })
+        .unwrap_or(1usize)
+        .clamp(1, 10_000);
+    let preview_pages = (pkg.rows.max(0) as usize).div_ceil(PREVIEW_ROWS).max(1);
     if may_read {
         if let Some(r) = rate_limited(&state, &reader, &address, visit.lang) {
             return r;
         }
         let query = DatastoreQuery {
-            limit: 20,
+            limit: PREVIEW_ROWS,
+            offset: (preview_page.min(preview_pages) - 1) * PREVIEW_ROWS,
             include_total: false,
             ..Default::default()
         };
@@ -411,6 +468,9 @@ async fn dataset(
             may_read => may_read,
             preview => preview,
             preview_error => preview_error,
+            preview_page => preview_page.min(preview_pages),
+            preview_pages => preview_pages,
+            licence => pkg.license_title(),
             base => base,
             resource_id => resource_id,
             cycle => visit.lang.pick(pkg.update_cycle.zh(), pkg.update_cycle.en()),
@@ -558,6 +618,26 @@ async fn group_page(
         intro,
     )
     .await
+}
+
+/// How to use the open-data API: the CKAN actions, tokens for conditionally open data, the
+/// rate limits, DCAT-AP metadata, with examples against this hub's own address.
+async fn api_page(State(state): State<AppState>, req: Request) -> Response {
+    let visit = Visit::of(&state, req.headers(), path_of(req.uri())).await;
+    let snap = state.engines.open.snapshot();
+    let example = snap.packages.iter().find(|p| p.has_data());
+    visit.page(
+        &state,
+        "portal_api.html",
+        context! {
+            base => base_url(req.headers()),
+            example => example.map(|p| p.name.clone()).unwrap_or_else(|| "dataset".into()),
+            resource_id => example.map(|p| p.resource_id("csv")).unwrap_or_default(),
+            field => example.and_then(|p| p.columns.first()).map(|c| c.name.clone()).unwrap_or_else(|| "field".into()),
+            rate_anonymous => state.settings.open_rate_anonymous,
+            rate_token => state.settings.open_rate_token,
+        },
+    )
 }
 
 async fn themes_page(State(state): State<AppState>, req: Request) -> Response {

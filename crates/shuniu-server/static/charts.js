@@ -66,7 +66,8 @@
     var make = kinds[spec.type];
     if (!make) return;
     if (spec.type === 'hbars') { el.style.height = Math.max(160, spec.labels.length * 26 + 40) + 'px'; }
-    var chart = echarts.init(el, null, { renderer: 'canvas' });
+    var locale = (document.documentElement.lang || '').indexOf('zh') === 0 ? 'ZH' : 'EN';
+    var chart = echarts.init(el, null, { renderer: 'canvas', locale: locale });
     chart.setOption(make(spec));
     el.setAttribute('data-drawn', 'true');
     charts.push(chart);

@@ -41,6 +41,12 @@ if (loadForm && window.FormData && window.XMLHttpRequest) loadForm.addEventListe
   xhr.send(new FormData(loadForm));
 });
 
+// Regions that scroll on their own (wide tables, code) take the keyboard focus, so that
+// they can be scrolled without a mouse.
+document.querySelectorAll('.table-wrap, pre').forEach(function (el) {
+  if (!el.hasAttribute('tabindex')) el.tabIndex = 0;
+});
+
 // The side navigation is a collapsed menu on narrow screens and always open on wide ones.
 var menu = document.getElementById('menu');
 if (menu) {
@@ -80,5 +86,18 @@ document.querySelectorAll('table[data-sortable]').forEach(function (table) {
     };
     th.addEventListener('click', sort);
     th.addEventListener('keydown', function (e) { if (e.key === 'Enter') sort(); });
+  });
+});
+
+// A filter box over a table on the same page (data-filters names the table's id).
+document.querySelectorAll('input[data-filters]').forEach(function (input) {
+  var table = document.getElementById(input.getAttribute('data-filters'));
+  if (!table) return;
+  input.addEventListener('input', function () {
+    var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (r) {
+      var text = r.textContent.toLowerCase();
+      r.hidden = !words.every(function (w) { return text.indexOf(w) >= 0; });
+    });
   });
 });

@@ -982,9 +982,28 @@ impl Sharing {
                 "write the answer",
             ));
         }
-        if let Some(code) = a.resource_code.as_deref().filter(|c| !c.is_empty()) {
-            self.inner.catalog.get(actor, code).await?;
+        let pointed = a.resource_code.as_deref().filter(|c| !c.is_empty());
+        if let Some(code) = pointed {
+            let rec = self.inner.catalog.get(actor, code).await?;
+            // A demand is satisfied by data the demander can obtain: a published entry that
+            // is shared, never one on the negative list (不予共享).
+            if a.satisfied
+                && (rec.status != shuniu_types::ResourceStatus::Published
+                    || rec.spec.share_type == shuniu_types::ShareType::NotShared)
+            {
+                return Err(SharingError::invalid(
+                    "ANSWER_RESOURCE_NOT_SHARED",
+                    "满足需求的答复须指向已发布且可共享的目录资源，列入负面清单（不予共享）的资源不能满足需求",
+                    "a satisfying answer must point at a published, shared catalog entry; an entry on the negative list (not shared) cannot satisfy a demand",
+                ));
+            }
             d.resource_code = Some(code.to_string());
+        } else if a.satisfied {
+            return Err(SharingError::invalid(
+                "ANSWER_RESOURCE_REQUIRED",
+                "答复为“满足”时，请填写提供数据的目录资源代码",
+                "a satisfying answer names the catalog entry that provides the data",
+            ));
         }
         let from = d.state;
         d.state = DemandState::Answered;

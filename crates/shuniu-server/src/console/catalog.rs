@@ -9,13 +9,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::web::{CheckedForm, CheckedMultipart, error_page, not_found_page, ser};
+use crate::web::{CheckedForm, CheckedMultipart, not_found_page, ser};
 
 use axum::http::{HeaderMap, header};
 use shuniu_catalog::{CatalogError, ListKind, Review, SearchParams};
 use shuniu_policy::{Action, Target, decide};
 use shuniu_store::ResourceRecord;
 use shuniu_types::{DataItemInput, FieldError, ResourceInput};
+
+use shuniu_types::ErrorKind;
 
 use super::{ConsoleUser, page, urlencode, vocabularies};
 use crate::views::{self, DepartmentNames};
@@ -119,6 +121,7 @@ pub(crate) async fn catalog_page(
         prev_href => (page_no > 1).then(|| link(&[("page", Some(&(page_no - 1).to_string()))])),
         next_href => (page_no < pages).then(|| link(&[("page", Some(&(page_no + 1).to_string()))])),
         filtered => !filters.is_empty(),
+        export_href => link(&[("page", None)]).replacen("/catalog", "/export.xlsx", 1),
         clear_href => if text.is_empty() { "/catalog".to_string() } else { format!("/catalog?q={}", urlencode(&text)) },
     };
     page(&state, &user, "catalog.html", extra)
@@ -320,15 +323,7 @@ pub(crate) async fn new_form(State(state): State<AppState>, user: ConsoleUser) -
             provider: &user.actor.department,
         },
     ) {
-        return error_page(
-            user.lang,
-            StatusCode::FORBIDDEN,
-            if user.lang == Lang::En {
-                &d.message_en
-            } else {
-                &d.message_zh
-            },
-        );
+        return user.fail(d);
     }
     let input = ResourceInput {
         provider: user.actor.department.clone(),
@@ -375,15 +370,7 @@ pub(crate) async fn edit_form(
             status: r.status,
         },
     ) {
-        return error_page(
-            user.lang,
-            StatusCode::FORBIDDEN,
-            if user.lang == Lang::En {
-                &d.message_en
-            } else {
-                &d.message_zh
-            },
-        );
+        return user.fail(d);
     }
     form_page(
         &state,
@@ -545,8 +532,34 @@ pub(crate) async fn lists_page(
     )
 }
 
-pub(crate) async fn export_xlsx(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    match state.engines.catalog.visible(&user.actor).await {
+/// The catalog as Excel: the entries the current search finds (its words and facet filters),
+/// or every visible entry when nothing is searched.
+pub(crate) async fn export_xlsx(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let text = q.get("q").cloned().unwrap_or_default();
+    let filters: BTreeMap<String, String> = FACET_DIMS
+        .iter()
+        .filter_map(|dim| {
+            q.get(*dim)
+                .filter(|v| !v.is_empty())
+                .map(|v| (dim.to_string(), v.clone()))
+        })
+        .collect();
+    let found = if text.trim().is_empty() && filters.is_empty() {
+        state.engines.catalog.visible(&user.actor).await
+    } else {
+        let params = SearchParams {
+            text,
+            filters,
+            offset: 0,
+            limit: 200,
+        };
+        state.engines.catalog.search_all(&user.actor, &params).await
+    };
+    match found {
         Ok(items) => match state.engines.catalog.export_excel(&items).await {
             Ok(bytes) => views::xlsx_response(bytes, "catalog"),
             Err(e) => user.fail(e),
@@ -592,10 +605,11 @@ pub(crate) async fn import_submit(
             Ok(Some(field)) => {
                 let name = field.name().unwrap_or_default().to_string();
                 let Ok(bytes) = field.bytes().await else {
-                    return error_page(
-                        user.lang,
-                        StatusCode::BAD_REQUEST,
-                        "upload interrupted / 上传中断",
+                    return user.refuse(
+                        ErrorKind::BadRequest,
+                        "UPLOAD_INTERRUPTED",
+                        "上传中断，请重新上传文件",
+                        "the upload was interrupted; upload the file again",
                     );
                 };
                 match name.as_str() {
@@ -605,7 +619,14 @@ pub(crate) async fn import_submit(
                 }
             }
             Ok(None) => break,
-            Err(e) => return error_page(user.lang, StatusCode::BAD_REQUEST, &e.to_string()),
+            Err(e) => {
+                return user.refuse(
+                    ErrorKind::BadRequest,
+                    "FORM_UNREADABLE",
+                    format!("表单无法读取：{e}"),
+                    format!("the form cannot be read: {e}"),
+                );
+            }
         }
     }
     match state

@@ -3,7 +3,6 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::context;
@@ -14,6 +13,8 @@ use axum::extract::Query;
 use shuniu_store::LoadRecord;
 use shuniu_types::states::LoadStatus;
 
+use shuniu_types::ErrorKind;
+
 use super::{ConsoleUser, page};
 use crate::AppState;
 use crate::api::data::{LoadView, RowsView, UploadQuery, new_upload, rejects_response};
@@ -21,7 +22,7 @@ use crate::i18n::t;
 use crate::web::ListQuery;
 use crate::web::forms::text;
 use crate::web::listing::{at, column, csv_download};
-use crate::web::{CheckedForm, CheckedMultipart, error_page, ser};
+use crate::web::{CheckedForm, CheckedMultipart, ser};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -98,26 +99,28 @@ async fn load_submit(
                     let (u, mut f) = match new_upload(&state).await {
                         Ok(x) => x,
                         Err(e) => {
-                            return error_page(user.lang, e.status, &e.message_en);
+                            return user.api_failure(&e);
                         }
                     };
                     loop {
                         match field.chunk().await {
                             Ok(Some(bytes)) => {
                                 if let Err(e) = f.write_all(&bytes).await {
-                                    return error_page(
-                                        user.lang,
-                                        StatusCode::INTERNAL_SERVER_ERROR,
-                                        &e.to_string(),
-                                    );
+                                    return user.show_problem(&shuniu_types::Problem::internal(
+                                        "UPLOAD_WRITE_FAILED",
+                                        &e,
+                                    ));
                                 }
                             }
                             Ok(None) => break,
                             Err(e) => {
-                                return error_page(
-                                    user.lang,
-                                    StatusCode::BAD_REQUEST,
-                                    &format!("upload interrupted / 上传中断: {e}"),
+                                return user.refuse(
+                                    ErrorKind::BadRequest,
+                                    "UPLOAD_INTERRUPTED",
+                                    format!("上传中断，请重新上传文件（{e}）"),
+                                    format!(
+                                        "the upload was interrupted ({e}); upload the file again"
+                                    ),
                                 );
                             }
                         }
@@ -130,14 +133,22 @@ async fn load_submit(
                 }
             }
             Ok(None) => break,
-            Err(e) => return error_page(user.lang, StatusCode::BAD_REQUEST, &e.to_string()),
+            Err(e) => {
+                return user.refuse(
+                    ErrorKind::BadRequest,
+                    "FORM_UNREADABLE",
+                    format!("表单无法读取：{e}"),
+                    format!("the form cannot be read: {e}"),
+                );
+            }
         }
     }
     let Some(upload) = upload else {
-        return error_page(
-            user.lang,
-            StatusCode::BAD_REQUEST,
-            "没有选择文件 / no file was chosen",
+        return user.refuse(
+            ErrorKind::BadRequest,
+            "NO_FILE",
+            "没有选择文件，请选择要上传的文件",
+            "no file was chosen: choose the file to upload",
         );
     };
     let get = |k: &str| {
@@ -160,7 +171,7 @@ async fn load_submit(
     };
     let req = match q.request() {
         Ok(r) => r,
-        Err(e) => return error_page(user.lang, e.status, &e.message_zh),
+        Err(e) => return user.api_failure(&e),
     };
     let path = upload.0.clone();
     match state
@@ -316,7 +327,7 @@ async fn load_rejects(
     let id = id.trim_end_matches(".csv").to_string();
     match rejects_response(&state, &user.actor, &id).await {
         Ok(r) => r,
-        Err(e) => error_page(user.lang, e.status, &e.message_zh),
+        Err(e) => user.api_failure(&e),
     }
 }
 

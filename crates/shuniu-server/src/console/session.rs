@@ -136,6 +136,38 @@ impl ConsoleUser {
         self.show_problem(&e.problem())
     }
 
+    /// An error page inside the layout for a failure the console finds itself (an upload
+    /// cut off, a form it cannot read).
+    pub(crate) fn refuse(
+        &self,
+        kind: shuniu_types::ErrorKind,
+        code: &'static str,
+        zh: impl Into<String>,
+        en: impl Into<String>,
+    ) -> Response {
+        self.show_problem(&Problem::new(kind, code, zh, en))
+    }
+
+    /// An API-layer failure (upload staging, rejected rows) shown inside the layout.
+    pub(crate) fn api_failure(&self, e: &crate::ApiError) -> Response {
+        let kind = match e.status.as_u16() {
+            400 => shuniu_types::ErrorKind::BadRequest,
+            403 => shuniu_types::ErrorKind::Denied,
+            404 => shuniu_types::ErrorKind::NotFound,
+            409 => shuniu_types::ErrorKind::Conflict,
+            413 | 422 => shuniu_types::ErrorKind::Invalid,
+            429 => shuniu_types::ErrorKind::Limited,
+            503 => shuniu_types::ErrorKind::Unavailable,
+            _ => shuniu_types::ErrorKind::Internal,
+        };
+        self.refuse(
+            kind,
+            "REQUEST_FAILED",
+            format!("{}（{}）", e.message_zh, e.code),
+            format!("{} ({})", e.message_en, e.code),
+        )
+    }
+
     pub(crate) fn show_problem(&self, p: &Problem) -> Response {
         let ctx = problem_context(self.lang, p, &self.request_id);
         with_status(p, page(&self.state, self, "problem.html", ctx))
