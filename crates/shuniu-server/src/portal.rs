@@ -288,7 +288,7 @@ fn landing(state: &AppState, visit: &Visit, snap: &shuniu_open::Snapshot) -> Res
             .unwrap_or_default()
     };
     let mut groups: Vec<_> = snap.groups.iter().filter(|g| g.package_count > 0).collect();
-    groups.sort_by(|a, b| b.package_count.cmp(&a.package_count));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.package_count));
     let downloads: i64 = snap.packages.iter().map(|p| p.downloads).sum();
     let views: i64 = snap.packages.iter().map(|p| p.views).sum();
     let rows: i64 = snap.packages.iter().map(|p| p.rows).sum();
