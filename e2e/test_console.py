@@ -25,7 +25,9 @@ def test_wrong_password_is_refused(page, base_url):
 
 def test_search_in_chinese_with_facets(page, base_url, accounts):
     sign_in(page, base_url, accounts, "admin")
-    assert "数据资源目录" in page.inner_text("header")
+    assert "数据资源目录" in page.inner_text(".sidenav")
+    page.click(".sidenav a[data-nav=catalog]")
+    page.wait_for_url(f"{base_url}/catalog")
     everything = total(page)
     assert everything >= 300
     page.fill("#q", "户籍人口")
@@ -53,7 +55,7 @@ def test_english_switch_persists(page, base_url, accounts):
     sign_in(page, base_url, accounts, "ga.officer")
     page.click("#lang-en")
     page.wait_for_selector("html[lang=en]")
-    assert "Data catalog" in page.inner_text("header")
+    assert "Data catalog" in page.inner_text(".sidenav")
     page.goto(f"{base_url}/negative-list")
     assert "Negative list" in page.inner_text("h1")
     page.reload()
@@ -152,7 +154,7 @@ def test_a_data_officer_uploads_a_file_and_reads_the_load_report(page, base_url,
     assert page.locator("#download-rejects").count() == 1
     page.screenshot(path=str(ARTIFACTS / "load-report.png"), full_page=True)
     # Back on the resource page: a new version and its history.
-    page.locator("a", has_text="-370200GA-").first.click()
+    page.locator("p.meta a[href^='/catalog/r/']").first.click()
     assert page.locator("#loads tbody tr").count() >= 2
     assert page.locator("#preview tbody tr").count() > 0
 

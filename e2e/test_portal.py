@@ -12,6 +12,9 @@ def test_the_public_browses_filters_previews_and_downloads(page, base_url, accou
     page.goto(f"{base_url}/open")
     total = int(page.inner_text("#dataset-total"))
     assert total == accounts["open"]["datasets"]
+    # The landing page's search with nothing typed lists every dataset.
+    page.click("#portal-search button")
+    page.wait_for_selector("#portal-results")
     assert page.locator("#portal-results li[data-dataset]").count() == min(total, 20)
 
     # A department facet narrows the list and the count.
@@ -28,6 +31,9 @@ def test_the_public_browses_filters_previews_and_downloads(page, base_url, accou
     views = int(page.inner_text("#count-views"))
     assert views >= 1
     assert page.locator("#preview tbody tr").count() >= 1
+    # The API examples are folded; opening one shows how to read the rows.
+    assert "datastore_search" not in page.inner_text("#api-help")
+    page.locator("#api-help details summary").nth(1).click()
     assert "datastore_search" in page.inner_text("#api-help")
     with page.expect_download() as dl:
         page.click("#downloads a[data-format=csv]")

@@ -192,7 +192,7 @@ async fn home(
     let visit = Visit::of(&state, req.headers(), path_of(req.uri())).await;
     let snap = state.engines.open.snapshot();
     // Nothing asked yet: the landing page (search, themes, newest and most used, figures).
-    if q.values().all(|v| v.is_empty()) {
+    if q.is_empty() {
         return landing(&state, &visit, &snap);
     }
     let (sp, page) = search_from(&q);
@@ -207,9 +207,11 @@ async fn home(
             ));
         }
     };
-    let facets: Vec<_> = out
-        .facets
-        .iter()
+    // In the order of the search form: department, theme, format, cycle, access.
+    let mut ordered: Vec<_> = out.facets.iter().collect();
+    ordered.sort_by_key(|(field, _)| sp.facet_fields.iter().position(|f| f == *field));
+    let facets: Vec<_> = ordered
+        .into_iter()
         .map(|(field, items)| {
             context! {
                 field => field,

@@ -56,6 +56,13 @@ if (menu) {
   wide.addEventListener('change', fit);
 }
 
+// The portal's facets are folded on a phone (results first) and open beside the results on
+// wider screens; a facet in use is always open.
+var facetGroups = document.querySelectorAll('details.facet-group');
+if (facetGroups.length && window.matchMedia('(min-width: 900px)').matches) {
+  facetGroups.forEach(function (d) { d.open = true; });
+}
+
 // Tables marked data-sortable sort by a column when its heading is clicked (this page's rows;
 // the server pages and filters the whole list).
 document.querySelectorAll('table[data-sortable]').forEach(function (table) {
