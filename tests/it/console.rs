@@ -176,7 +176,7 @@ async fn english_switch_persists() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["location"], "/catalog");
+    assert_eq!(r.headers()["location"], "/", "the workbench instead");
 }
 
 #[tokio::test]
@@ -392,6 +392,122 @@ async fn every_page_renders_with_real_entries() {
         "long summaries are shortened"
     );
     assert!(admin.get(hub.url("/review")).send().await.unwrap().status() == StatusCode::OK);
+}
+
+/// The workbench, the new list pages with their filters, paging and exports, the audit entry
+/// page and error pages inside the layout.
+#[tokio::test]
+async fn the_workbench_lists_exports_and_error_pages() {
+    let hub = Hub::start().await;
+    let code = hub
+        .register(&hub.ga_key, &resource("户籍人口基本信息"))
+        .await;
+    hub.publish(&hub.ga_key, &code).await;
+    for (user, paths) in [
+        (
+            "admin",
+            vec![
+                "/",
+                "/loads",
+                "/loads?status=failed&q=GA",
+                "/sharing",
+                "/sharing/requests",
+                "/sharing/grants",
+                "/sharing/demands?state=open&page=2",
+                "/quality",
+                "/quality/tickets?show=all",
+                "/audit",
+                "/audit/flows?days=7",
+                "/sql",
+            ],
+        ),
+        (
+            "ga.officer",
+            vec![
+                "/",
+                "/loads",
+                "/sharing/requests",
+                "/sharing/demands",
+                "/quality/tickets",
+            ],
+        ),
+    ] {
+        let (client, _) = login(&hub, user, PASSWORD).await;
+        for path in paths {
+            let r = client.get(hub.url(path)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{user} {path}");
+            let html = r.text().await.unwrap();
+            assert!(
+                html.contains("class=\"sidenav\"") && html.contains("</html>"),
+                "{user} {path}: inside the layout"
+            );
+        }
+    }
+    let (admin, _) = login(&hub, "admin", PASSWORD).await;
+    // The workbench shows what waits for the hub, and the city's figures.
+    let home = admin
+        .get(hub.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("id=\"queues\"") && home.contains("data-queue=\"wb_reviews\""));
+    // Times are Beijing time in one format: the publication's audit entry is listed with a
+    // date and time, never an RFC 3339 instant.
+    let audit = admin
+        .get(hub.url("/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!audit.contains("+08:00</td>") && audit.contains("<time datetime="));
+    // A filtered export holds the filtered rows: CSV with a byte-order mark for Excel.
+    let r = admin
+        .get(hub.url("/sharing/demands?state=answered&format=csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]));
+    assert_eq!(
+        String::from_utf8_lossy(&bytes[3..]).lines().count(),
+        1,
+        "the heading only: no demand is answered"
+    );
+    // The catalog export follows the search.
+    let all = admin.get(hub.url("/export.xlsx")).send().await.unwrap();
+    assert_eq!(all.status(), StatusCode::OK);
+    let none = admin
+        .get(hub.url("/export.xlsx?q=不存在的资源名称xyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(none.status(), StatusCode::OK);
+    assert!(none.bytes().await.unwrap().len() < all.bytes().await.unwrap().len());
+    // An audit entry opens as a page with its proof; a wrong number is a 404 in the layout.
+    let r = admin.get(hub.url("/audit/entries/0")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("id=\"entry-facts\""));
+    for path in ["/audit/entries/abc", "/catalog/r/999999-370200XX-99999"] {
+        let r = admin.get(hub.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("id=\"problem\"") && html.contains("class=\"sidenav\""),
+            "{path}"
+        );
+    }
+    // A department's officer does not get the hub's SQL page: refused inside the layout.
+    let (officer, _) = login(&hub, "ga.officer", PASSWORD).await;
+    let r = officer.get(hub.url("/sql")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("id=\"problem\""));
 }
 
 #[tokio::test]

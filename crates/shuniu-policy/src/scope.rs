@@ -128,7 +128,7 @@ fn own_target(action: Action, own: &str) -> Option<Target<'_>> {
         Action::ReadAudit => Target::AuditOf { department: own },
         Action::ReadTickets => Target::TicketsOf { department: own },
         Action::ReadSharing | Action::ReadOpenData => Target::SharingOf { department: own },
-        Action::ReadData => Target::Resource {
+        Action::ReadData | Action::ManageOpenData => Target::Resource {
             provider: own,
             status: ResourceStatus::Published,
         },

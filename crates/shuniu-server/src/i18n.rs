@@ -741,6 +741,12 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("p_confirm", "提交", "Submit"),
     ("od_view_portal", "在开放网查看", "View on the portal"),
     ("workbench", "工作台", "Workbench"),
+    ("all_roles", "全部角色", "All roles"),
+    (
+        "export_xlsx",
+        "导出当前筛选结果（Excel）",
+        "Export these results (Excel)",
+    ),
     ("ticket_summary", "问题描述", "Problem"),
     ("p_api_docs", "API 文档", "API documentation"),
     (

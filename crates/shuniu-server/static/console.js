@@ -108,3 +108,17 @@ document.querySelectorAll('input[data-filters]').forEach(function (input) {
     });
   });
 });
+
+// SQL page: a click on a table's row puts its quoted name into the statement at the cursor.
+var sqlBox = document.getElementById('sql');
+var sqlTables = document.getElementById('sql-tables');
+if (sqlBox && sqlTables) sqlTables.addEventListener('click', function (e) {
+  var row = e.target.closest('tr');
+  var code = row && row.querySelector('code');
+  if (!code) return;
+  var name = code.textContent.trim();
+  var at = sqlBox.selectionStart || sqlBox.value.length;
+  sqlBox.value = sqlBox.value.slice(0, at) + name + sqlBox.value.slice(sqlBox.selectionEnd || at);
+  sqlBox.focus();
+  sqlBox.selectionStart = sqlBox.selectionEnd = at + name.length;
+});

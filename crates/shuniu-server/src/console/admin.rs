@@ -1,13 +1,15 @@
 //! Administration pages of the hub: users and API applications.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use minijinja::{Value, context};
 
 use crate::AppState;
+use crate::i18n::t;
 use crate::web::forms::text;
-use crate::web::{CheckedForm, ser};
+use crate::web::listing::{column, csv_download};
+use crate::web::{CheckedForm, ListQuery, ser};
 
 use shuniu_auth::accounts::AccountError;
 use shuniu_types::{FieldError, Role};
@@ -48,15 +50,51 @@ pub(crate) async fn users_view(
     form: Value,
     errors: &[FieldError],
     created: Option<String>,
+    q: &ListQuery,
 ) -> Response {
     let users = match state.engines.accounts.users(&user.actor).await {
         Ok(u) => u,
         Err(e) => return user.fail(e),
     };
     let names = tried!(user, names(state).await);
+    let dept = |code: &str| names.get(code).cloned().unwrap_or_default();
+    let users: Vec<_> = users
+        .into_iter()
+        .filter(|u| q.filter("role").is_none_or(|r| u.role.code() == r))
+        .filter(|u| {
+            q.matches(&[
+                &u.login,
+                &u.display_name,
+                &u.department_code,
+                &dept(&u.department_code),
+            ])
+        })
+        .collect();
+    if q.wants_csv() {
+        let lang = user.lang;
+        let cols = [
+            column(t(lang, "display_name"), |u: &shuniu_store::User| {
+                u.display_name.clone()
+            }),
+            column(t(lang, "login_name"), |u: &shuniu_store::User| {
+                u.login.clone()
+            }),
+            column(t(lang, "role"), |u: &shuniu_store::User| {
+                lang.pick(u.role.zh(), u.role.en()).to_string()
+            }),
+            column(t(lang, "department_name"), |u: &shuniu_store::User| {
+                dept(&u.department_code)
+            }),
+            column(t(lang, "department_code"), |u: &shuniu_store::User| {
+                u.department_code.clone()
+            }),
+        ];
+        return csv_download("users", &cols, &users);
+    }
+    let (users, listing) = q.page_of(users, "/admin/users");
     let rows: Vec<Value> = users
         .iter()
-        .map(|u| context! { login => u.login.clone(), display_name => u.display_name.clone(), role => u.role.code(), department_name => names.get(&u.department_code).cloned().unwrap_or_default() })
+        .map(|u| context! { login => u.login.clone(), display_name => u.display_name.clone(), role => u.role.code(), department => u.department_code.clone() })
         .collect();
     admin_page(
         state,
@@ -64,14 +102,18 @@ pub(crate) async fn users_view(
         "users.html",
         form,
         errors,
-        context! { users => rows, created => created },
+        context! { users => rows, created => created, l => ser(&listing), role_options => super::options::<Role>(user.lang) },
     )
     .await
 }
 
-pub(crate) async fn users_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+pub(crate) async fn users_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
     let form = context! { role => "data_officer", department => user.actor.department.clone() };
-    users_view(&state, &user, form, &[], None).await
+    users_view(&state, &user, form, &[], None, &q).await
 }
 
 pub(crate) async fn add_user(
@@ -102,10 +144,13 @@ pub(crate) async fn add_user(
                 context! { role => "data_officer", department => u.department_code.clone() },
                 &[],
                 Some(u.login),
+                &ListQuery::default(),
             )
             .await
         }
-        Err(AccountError::Invalid(errors)) => users_view(&state, &user, kept, &errors, None).await,
+        Err(AccountError::Invalid(errors)) => {
+            users_view(&state, &user, kept, &errors, None, &ListQuery::default()).await
+        }
         Err(e) => user.fail(e),
     }
 }
@@ -116,17 +161,50 @@ pub(crate) async fn applications_view(
     form: Value,
     errors: &[FieldError],
     new_key: Option<String>,
+    q: &ListQuery,
 ) -> Response {
     let apps = match state.engines.accounts.applications(&user.actor).await {
         Ok(a) => a,
         Err(e) => return user.fail(e),
     };
     let names = tried!(user, names(state).await);
+    let dept = |code: &str| names.get(code).cloned().unwrap_or_default();
+    let apps: Vec<_> = apps
+        .into_iter()
+        .filter(|a| {
+            q.matches(&[
+                &a.id,
+                &a.name,
+                &a.department_code,
+                &dept(&a.department_code),
+            ])
+        })
+        .collect();
+    if q.wants_csv() {
+        let lang = user.lang;
+        type App = shuniu_store::Application;
+        let cols = [
+            column(t(lang, "application_id"), |a: &App| a.id.clone()),
+            column(t(lang, "application_name"), |a: &App| a.name.clone()),
+            column(t(lang, "department_name"), |a: &App| {
+                dept(&a.department_code)
+            }),
+            column(t(lang, "role"), |a: &App| {
+                lang.pick(a.role.zh(), a.role.en()).to_string()
+            }),
+            column(t(lang, "status"), |a: &App| match &a.revoked_at {
+                Some(at) => format!("{} {}", t(lang, "revoked"), crate::web::listing::at(at)),
+                None => t(lang, "active"),
+            }),
+        ];
+        return csv_download("applications", &cols, &apps);
+    }
+    let (apps, listing) = q.page_of(apps, "/admin/applications");
     let rows: Vec<Value> = apps
         .iter()
         .map(|a| context! {
             id => a.id.clone(), name => a.name.clone(), role => a.role.code(), key_prefix => a.key_prefix.clone(),
-            revoked_at => a.revoked_at.clone(), department_name => names.get(&a.department_code).cloned().unwrap_or_default(),
+            revoked_at => a.revoked_at.clone(), department => a.department_code.clone(),
         })
         .collect();
     admin_page(
@@ -135,7 +213,7 @@ pub(crate) async fn applications_view(
         "applications.html",
         form,
         errors,
-        context! { apps => rows, new_key => new_key },
+        context! { apps => rows, new_key => new_key, l => ser(&listing) },
     )
     .await
 }
@@ -143,9 +221,10 @@ pub(crate) async fn applications_view(
 pub(crate) async fn applications_page(
     State(state): State<AppState>,
     user: ConsoleUser,
+    Query(q): Query<ListQuery>,
 ) -> Response {
     let form = context! { role => "viewer", department => user.actor.department.clone() };
-    applications_view(&state, &user, form, &[], None).await
+    applications_view(&state, &user, form, &[], None, &q).await
 }
 
 pub(crate) async fn add_application(
@@ -175,11 +254,12 @@ pub(crate) async fn add_application(
                 context! { role => "viewer", department => user.actor.department.clone() },
                 &[],
                 Some(key),
+                &ListQuery::default(),
             )
             .await
         }
         Err(AccountError::Invalid(errors)) => {
-            applications_view(&state, &user, kept, &errors, None).await
+            applications_view(&state, &user, kept, &errors, None, &ListQuery::default()).await
         }
         Err(e) => user.fail(e),
     }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::AppState;
 use crate::i18n::Lang;
+use crate::web::ListQuery;
 use crate::web::{CheckedForm, CheckedMultipart, not_found_page, ser};
 
 use axum::http::{HeaderMap, header};
@@ -468,39 +469,78 @@ pub(crate) fn summaries(
     records.iter().map(|r| views::summary(r, names)).collect()
 }
 
-pub(crate) async fn review_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    match state.engines.catalog.review_queue(&user.actor).await {
-        Ok(items) => {
-            let names = tried!(user, names(&state).await);
-            page(
-                &state,
-                &user,
-                "review.html",
-                context! { items => ser(summaries(&items, &names)) },
-            )
-        }
-        Err(e) => user.fail(e),
+pub(crate) async fn review_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let items = tried!(user, state.engines.catalog.review_queue(&user.actor).await);
+    let items = narrowed(&state, &q, items);
+    if q.format.is_some() {
+        return match state.engines.catalog.export_excel(&items).await {
+            Ok(bytes) => views::xlsx_response(bytes, "review-queue"),
+            Err(e) => user.fail(e),
+        };
     }
+    let (items, listing) = q.page_of(items, "/review");
+    let export_href = listing.export_href.replace("format=csv", "format=xlsx");
+    let names = tried!(user, names(&state).await);
+    page(
+        &state,
+        &user,
+        "review.html",
+        context! { items => ser(summaries(&items, &names)), l => ser(&listing), export_href => export_href },
+    )
 }
 
-pub(crate) async fn negative_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
-    match state.engines.catalog.negative_list().await {
-        Ok(items) => {
-            let names = tried!(user, names(&state).await);
-            let rows: Vec<Value> = items
-                .iter()
-                .map(|r| context! { code => r.code.clone(), name => r.spec.name.clone(), provider_name => names.get(&r.spec.provider).cloned().unwrap_or_default(), legal_basis => r.spec.legal_basis.clone(), summary => r.spec.summary.clone() })
-                .collect();
-            page(&state, &user, "negative.html", context! { items => rows })
-        }
-        Err(e) => user.fail(e),
+/// Catalog entries holding every word of the list's filter box (name, code, provider's name
+/// or code, summary).
+fn narrowed(state: &AppState, q: &ListQuery, items: Vec<ResourceRecord>) -> Vec<ResourceRecord> {
+    items
+        .into_iter()
+        .filter(|r| {
+            q.matches(&[
+                &r.spec.name,
+                &r.code,
+                &r.spec.provider,
+                &state.names.department(&r.spec.provider).unwrap_or_default(),
+                &r.spec.summary,
+            ])
+        })
+        .collect()
+}
+
+pub(crate) async fn negative_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let items = tried!(user, state.engines.catalog.negative_list().await);
+    let items = narrowed(&state, &q, items);
+    if q.format.is_some() {
+        return match state.engines.catalog.export_excel(&items).await {
+            Ok(bytes) => views::xlsx_response(bytes, "negative-list"),
+            Err(e) => user.fail(e),
+        };
     }
+    let (items, listing) = q.page_of(items, "/negative-list");
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|r| context! { code => r.code.clone(), name => r.spec.name.clone(), provider => r.spec.provider.clone(), legal_basis => r.spec.legal_basis.clone(), summary => r.spec.summary.clone() })
+        .collect();
+    page(
+        &state,
+        &user,
+        "negative.html",
+        context! { items => rows, l => ser(&listing), export_href => listing.export_href.replace("format=csv", "format=xlsx") },
+    )
 }
 
 pub(crate) async fn lists_page(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path(kind): Path<String>,
+    Query(q): Query<ListQuery>,
 ) -> Response {
     let (kind, as_xlsx) = match kind.strip_suffix(".xlsx") {
         Some(k) => (k.to_string(), true),
@@ -510,7 +550,7 @@ pub(crate) async fn lists_page(
         return not_found_page();
     };
     let items = match state.engines.catalog.list(kind).await {
-        Ok(i) => i,
+        Ok(i) => narrowed(&state, &q, i),
         Err(e) => return user.fail(e),
     };
     if as_xlsx {
@@ -524,11 +564,19 @@ pub(crate) async fn lists_page(
         .iter()
         .map(|k| context! { code => k.code(), label => if user.lang == Lang::En { k.en() } else { k.zh() }, active => *k == kind })
         .collect();
+    let path = format!("/lists/{}", kind.code());
+    let (items, listing) = q.page_of(items, &path);
+    // The Excel export of the list as filtered.
+    let export_href = listing
+        .export_href
+        .replacen(&path, &format!("{path}.xlsx"), 1)
+        .replace("?format=csv", "")
+        .replace("&format=csv", "");
     page(
         &state,
         &user,
         "lists.html",
-        context! { kind => kind.code(), tabs => tabs, items => ser(summaries(&items, &names)) },
+        context! { kind => kind.code(), tabs => tabs, items => ser(summaries(&items, &names)), l => ser(&listing), export_href => export_href },
     )
 }
 

@@ -18,7 +18,9 @@ use shuniu_types::MaskingRule;
 
 use super::{ConsoleUser, page};
 use crate::AppState;
-use crate::web::{CheckedForm, ser};
+use crate::i18n::t;
+use crate::web::listing::{at, column, csv_download};
+use crate::web::{CheckedForm, ListQuery, ser};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,11 +30,37 @@ pub fn router() -> Router<AppState> {
         .route("/opendata/requests/{id}", post(answer))
 }
 
-async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response {
+/// The department's (or the city's) open datasets, paged and filtered by words and state;
+/// the applications to decide and the public's requests below.
+async fn overview(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
+) -> Response {
     let pubs = match state.engines.open.publications_for(&user.actor).await {
         Ok(p) => p,
         Err(e) => return user.fail(e),
     };
+    let pubs: Vec<_> = pubs
+        .into_iter()
+        .filter(|(p, _)| q.filter("state").is_none_or(|s| p.state.code() == s))
+        .filter(|(p, name)| q.matches(&[&p.code, name]))
+        .collect();
+    if q.wants_csv() {
+        let lang = user.lang;
+        type Row = (shuniu_store::PublicationRow, String);
+        let cols = [
+            column(t(lang, "resource"), |r: &Row| r.1.clone()),
+            column(t(lang, "code"), |r: &Row| r.0.code.clone()),
+            column(t(lang, "od_state"), |r: &Row| {
+                lang.pick(r.0.state.zh(), r.0.state.en()).to_string()
+            }),
+            column(t(lang, "p_rows"), |r: &Row| r.0.rows.to_string()),
+            column(t(lang, "p_modified"), |r: &Row| at(&r.0.published_at)),
+        ];
+        return csv_download("open-publications", &cols, &pubs);
+    }
+    let (pubs, listing) = q.page_of(pubs, "/opendata");
     let apps = tried!(user, state.engines.open.applications_for(&user.actor).await);
     let requests = tried!(user, state.engines.open.requests().await);
     let may_answer = shuniu_policy::decide(
@@ -50,6 +78,8 @@ async fn overview(State(state): State<AppState>, user: ConsoleUser) -> Response 
             applications => apps.iter().map(ser).collect::<Vec<_>>(),
             requests => requests.iter().map(ser).collect::<Vec<_>>(),
             may_answer => may_answer,
+            l => ser(&listing),
+            states => super::options::<shuniu_types::states::PublicationState>(user.lang),
         },
     )
 }

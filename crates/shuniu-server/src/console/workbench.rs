@@ -153,7 +153,8 @@ pub(crate) async fn workbench(State(state): State<AppState>, user: ConsoleUser) 
             .collect();
         queues.push(queue("wb_demands", "/sharing/demands", items));
     }
-    if scope(actor, Action::ManageOpenData) != Scope::Nothing
+    if scope(actor, Action::ReadOpenData) != Scope::Nothing
+        && may_somewhere(actor, Action::ManageOpenData)
         && let Ok(apps) = e.open.applications_for(actor).await
     {
         let items = apps
