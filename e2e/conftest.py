@@ -63,3 +63,35 @@ def sign_in(page, base_url, accounts, login):
     page.click("#login-submit")
     page.wait_for_url(f"{base_url}/")
     return u
+
+
+def valid_id(v):
+    """GB 11643: the demo injects numbers with wrong check digits; a person signs in with a real one."""
+    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    if len(v) != 18 or not v[:17].isdigit():
+        return False
+    return "10X98765432"[sum(int(c) * k for c, k in zip(v[:17], w)) % 11] == v[17].upper()
+
+
+def person_whose_data_was_read(base_url, accounts, purpose="e2e"):
+    """An ID number that a department's spot check actually read: previews are audited with
+    the ID numbers they returned, so this person's record lists the preview."""
+    import urllib.request
+
+    key = accounts["operator_api_key"]
+
+    def api(path):
+        req = urllib.request.Request(f"{base_url}{path}", headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(req) as r:
+            return json.load(r)
+
+    for d in api("/api/v1/datasets"):
+        rows = api(f"/api/v1/datasets/{d['code']}/preview?limit=5&purpose={purpose}")
+        cols = rows["columns"]
+        for name in ("id_number", "legal_rep_id"):
+            if name in cols:
+                for r in rows["rows"]:
+                    v = r[cols.index(name)]
+                    if v and valid_id(v):
+                        return v
+    return None

@@ -3,7 +3,7 @@ import pathlib
 import re
 import time
 
-from conftest import sign_in
+from conftest import person_whose_data_was_read, sign_in
 
 ARTIFACTS = pathlib.Path(os.environ.get("SHUNIU_E2E_ARTIFACTS", "target/e2e"))
 ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -192,41 +192,8 @@ def test_the_hub_searches_the_audit_log_and_sees_flows(page, base_url, accounts)
     page.screenshot(path=str(ARTIFACTS / "audit-flows.png"), full_page=True)
 
 
-def valid_id(v):
-    """GB 11643: the demo injects numbers with wrong check digits; a person signs in with a real one."""
-    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    if len(v) != 18 or not v[:17].isdigit():
-        return False
-    return "10X98765432"[sum(int(c) * k for c, k in zip(v[:17], w)) % 11] == v[17].upper()
-
-
 def test_a_citizen_sees_who_used_their_data(browser, base_url, accounts):
-    # An ID number that a department's spot check actually read: from the audit of a preview.
-    import json
-    import urllib.request
-
-    key = accounts["operator_api_key"]
-
-    def api(path):
-        req = urllib.request.Request(f"{base_url}{path}", headers={"Authorization": f"Bearer {key}"})
-        with urllib.request.urlopen(req) as r:
-            return json.load(r)
-
-    person = None
-    for d in api("/api/v1/datasets"):
-        rows = api(f"/api/v1/datasets/{d['code']}/preview?limit=5&purpose=e2e")
-        cols = rows["columns"]
-        for name in ("id_number", "legal_rep_id"):
-            if name in cols:
-                for r in rows["rows"]:
-                    v = r[cols.index(name)]
-                    if v and valid_id(v):
-                        person = v
-                        break
-            if person:
-                break
-        if person:
-            break
+    person = person_whose_data_was_read(base_url, accounts)
     assert person, "some dataset holds ID numbers"
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from conftest import sign_in
+from conftest import person_whose_data_was_read, sign_in
 
 ARTIFACTS = pathlib.Path(os.environ.get("SHUNIU_E2E_ARTIFACTS", "target/e2e")) / "design"
 AXE = (pathlib.Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js").read_text(encoding="utf-8")
@@ -159,12 +159,22 @@ def test_the_portal_finds_what_its_own_example_word_means(page, base_url):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_the_citizen_page(browser, base_url, width):
+def test_the_citizen_page(browser, base_url, accounts, width):
     context, page, errors = new_page(browser, width)
     visit(page, base_url, "/my-data")
+    shot(page, "citizen-sign-in", width)
+    assert not axe_violations(page)
+    person = person_whose_data_was_read(base_url, accounts, purpose="design")
+    page.fill("input[name=name]", "测试市民")
+    page.fill("#id-number", person)
+    page.click("#citizen-submit")
+    page.wait_for_selector("#my-uses li")
     shot(page, "citizen-my-data", width)
     if width == 375:
         assert overflow(page) <= 0, f"the citizen page scrolls sideways by {overflow(page)} px"
+    # Each use reads as a sentence: who, what, concerning which data.
+    sentence = page.inner_text("#my-uses li .sentence")
+    assert sentence.startswith("由") and sentence.endswith("。"), sentence
     assert not axe_violations(page)
     assert not errors, errors
     context.close()

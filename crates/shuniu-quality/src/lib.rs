@@ -37,7 +37,9 @@ use shuniu_types::Actor;
 
 pub use check::{Checker, RuleResult, SAMPLES, Sample, is_mobile};
 pub use error::QualityError;
-pub use rules::{CODE_TABLES, CompileContext, CompiledRule, Dimension, RuleKind, RuleSpec};
+pub use rules::{
+    CODE_TABLES, CompileContext, CompiledRule, Dimension, RULE_TYPES, RuleKind, RuleSpec,
+};
 pub use score::{DimensionScore, Score, score};
 pub use sources::{Conflict, ConflictReport, SourceInput};
 pub use tickets::{ObjectionInput, TicketAction, TicketView};

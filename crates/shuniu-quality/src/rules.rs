@@ -137,6 +137,38 @@ pub enum RuleKind {
     Freshness,
 }
 
+/// Every rule type by code, with its name in Chinese and English (for pages and forms).
+pub const RULE_TYPES: &[(&str, &str, &str)] = &[
+    ("required", "必填", "Required"),
+    ("unique", "唯一", "Unique"),
+    ("pattern", "格式（正则）", "Pattern"),
+    ("length", "长度", "Length"),
+    ("range", "数值范围", "Range"),
+    ("date_range", "日期范围", "Date range"),
+    ("code_table", "代码表", "Code table"),
+    ("values", "取值范围", "Allowed values"),
+    (
+        "id_number",
+        "身份证号校验（GB 11643）",
+        "ID number (GB 11643)",
+    ),
+    (
+        "id_consistency",
+        "身份证号与出生日期、性别一致",
+        "ID number matches birth date and sex",
+    ),
+    (
+        "credit_code",
+        "统一社会信用代码校验（GB 32100）",
+        "Credit code (GB 32100)",
+    ),
+    ("mobile", "手机号码", "Mobile number"),
+    ("email", "电子邮箱", "E-mail"),
+    ("compare", "字段比较", "Comparison"),
+    ("reference", "引用一致", "Reference"),
+    ("freshness", "更新及时", "Freshness"),
+];
+
 impl RuleKind {
     pub fn code(&self) -> &'static str {
         match self {

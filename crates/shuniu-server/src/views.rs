@@ -216,6 +216,10 @@ pub fn vocab_label(vocab: &str, code: &str, en: bool) -> String {
             }
         }),
         "action" => crate::i18n::audit_action(code, en),
+        "rule_type" => shuniu_quality::RULE_TYPES
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map(|(_, zh, e)| if en { e } else { zh }.to_string()),
         "result" => crate::i18n::audit_result(code, en),
         _ => None,
     };
