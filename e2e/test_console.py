@@ -37,7 +37,7 @@ def test_search_in_chinese_with_facets(page, base_url, accounts):
     assert 0 < found < everything
     assert "户籍人口基本信息" in page.inner_text(".results")
     # Facet: only conditionally shared entries.
-    page.click("section[data-facet=share_type] a[data-value=conditional]")
+    page.click("[data-facet=share_type] a[data-value=conditional]")
     page.wait_for_url(re.compile(r".*share_type=conditional.*"))
     assert total(page) <= found
     page.screenshot(path=str(ARTIFACTS / "catalog-search.png"), full_page=True)

@@ -349,6 +349,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("channel_api", "接口", "API"),
     ("channel_cli", "命令行", "CLI"),
     ("channel_service", "统一数据服务", "Unified data service"),
+    ("channel_open", "开放网", "Open-data portal"),
     ("quality", "数据质量", "Data quality"),
     (
         "quality_intro",
@@ -945,7 +946,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav_quality", "数据治理", "Governance"),
     ("nav_sharing", "共享交换", "Sharing"),
     ("nav_open", "数据开放", "Open data"),
-    ("nav_trace", "流通监测", "Traceability"),
+    ("nav_trace", "审计与监测", "Audit and monitoring"),
     ("nav_admin", "系统管理", "Administration"),
     ("loads", "汇聚记录", "Loads"),
     ("quality_overview", "质量概览", "Quality overview"),
