@@ -475,7 +475,8 @@ async fn main() -> Result<()> {
                     applications,
                     open: opened,
                 };
-                std::fs::write(&accounts_file, serde_json::to_vec_pretty(&file)?)
+                // Passwords and keys: readable by the owner only, from the first byte.
+                write_private(&accounts_file, &serde_json::to_vec_pretty(&file)?)
                     .with_context(|| format!("writing {}", accounts_file.display()))?;
                 eprintln!("完成 / done in {:.1} s", started.elapsed().as_secs_f64());
             } else {
@@ -956,4 +957,22 @@ async fn catalog_command(cli_config: Option<&PathBuf>, cmd: CatalogCommand) -> R
             Ok(())
         }
     }
+}
+
+/// Writes a file readable by its owner only (mode 0600 on Unix from creation, never widened).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        // An older file keeps its mode on open: narrow it before writing secrets into it.
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(bytes)?;
+    f.sync_all()
 }

@@ -405,7 +405,7 @@ async fn postgres_connector_pulls_full_then_incremental() {
         .unwrap();
     let mut conn = sqlx::PgConnection::connect(&source).await.unwrap();
     sqlx::raw_sql(
-        "CREATE TABLE persons (sfzh text primary key, name text, address text, updated_at timestamptz, internal_flag int);
+        "CREATE TABLE persons (sfzh text primary key, \"xm\"\" FROM persons; DROP TABLE persons; --\" text, address text, updated_at timestamptz, internal_flag int);
          INSERT INTO persons VALUES
            ('110101199003070011', '张三', '市南区', '2026-01-01 08:00:00+08', 1),
            ('110101199003070038', '李四', '市北区', '2026-01-02 08:00:00+08', 1);",
@@ -418,7 +418,8 @@ async fn postgres_connector_pulls_full_then_incremental() {
     hub.put(
         &hub.ga_key,
         &format!("/api/v1/datasets/{code}/mapping"),
-        &json!({"sfzh": "id_number"}),
+        // A column whose name holds a quote and SQL of its own: read as one column, never run.
+        &json!({"sfzh": "id_number", "xm\" FROM persons; DROP TABLE persons; --": "name"}),
     )
     .await;
     let (s, c) = json_of(
@@ -501,10 +502,14 @@ async fn postgres_connector_pulls_full_then_incremental() {
         "passwords are masked: {cs}"
     );
     let (_, r) = json_of(
-        hub.post(&hub.operator_key, "/api/v1/sql", &json!({"sql": format!("SELECT address FROM \"{code}\" WHERE id_number = '110101199003070011'")})).await,
+        hub.post(&hub.operator_key, "/api/v1/sql", &json!({"sql": format!("SELECT address, name FROM \"{code}\" WHERE id_number = '110101199003070011'")})).await,
     )
     .await;
     assert_eq!(r["rows"][0][0], "黄岛区", "{r}");
+    assert_eq!(
+        r["rows"][0][1], "张三",
+        "the hostile-named column was read as data: {r}"
+    );
 
     // The scheduler runs connectors whose time has come (here: every second).
     let (s, c) = json_of(

@@ -47,6 +47,26 @@ async fn demo_city_then_serve_then_catalog_cli() {
         serde_json::from_slice(&std::fs::read(data.join("demo-accounts.json")).unwrap()).unwrap();
     let key = accounts["operator_api_key"].as_str().unwrap().to_string();
     assert!(accounts["users"].as_array().unwrap().len() > 40);
+    #[cfg(unix)]
+    {
+        // Passwords and keys: the owner's alone, as are the key files.
+        use std::os::unix::fs::PermissionsExt;
+        for f in [
+            "demo-accounts.json",
+            "sharing/masking.key",
+            "sharing/webhook.key",
+            "audit/subject.key",
+            "audit/tree-head.key",
+            "open/masking.key",
+        ] {
+            let mode = std::fs::metadata(data.join(f))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o600, "{f}");
+        }
+    }
 
     // The CLI works on the same directory.
     let postgres = std::env::var("SHUNIU_TEST_DATABASE_URL").is_ok();

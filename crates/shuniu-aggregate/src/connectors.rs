@@ -59,6 +59,17 @@ fn identifier_ok(s: &str) -> bool {
         && s.len() <= 63
 }
 
+/// An identifier quoted for the source database, whatever it holds: the column names come from
+/// the source's own description and may contain the quote character itself (`a"b` in
+/// PostgreSQL becomes `"a""b"`, ``a`b`` in MySQL becomes ``a``b``), which would otherwise end the
+/// identifier and let the rest of the name run as SQL.
+pub(crate) fn quote_identifier(kind: ConnectorKind, id: &str) -> String {
+    match kind {
+        ConnectorKind::Postgres => format!("\"{}\"", id.replace('"', "\"\"")),
+        ConnectorKind::Mysql => format!("`{}`", id.replace('`', "``")),
+    }
+}
+
 fn table_parts(t: &str) -> Option<Vec<&str>> {
     let parts: Vec<&str> = t.split('.').collect();
     (parts.len() <= 2 && parts.iter().all(|p| identifier_ok(p))).then_some(parts)
@@ -347,10 +358,7 @@ impl Aggregation {
         let parts = table_parts(&c.source_table).ok_or_else(|| {
             AggregateError::Internal(format!("stored table name {}", c.source_table))
         })?;
-        let q = |id: &str| match kind {
-            ConnectorKind::Postgres => format!("\"{id}\""),
-            ConnectorKind::Mysql => format!("`{id}`"),
-        };
+        let q = |id: &str| quote_identifier(kind, id);
         let table: String = parts.iter().map(|p| q(p)).collect::<Vec<_>>().join(".");
         let source_failed = |e: sqlx::Error| {
             bad(
@@ -611,6 +619,15 @@ mod tests {
         assert!(table_parts("public.persons").is_some());
         assert!(table_parts("persons; DROP TABLE x").is_none());
         assert!(table_parts("a.b.c").is_none());
+        // A hostile column name stays one identifier.
+        assert_eq!(
+            quote_identifier(ConnectorKind::Postgres, r#"x" FROM t; DROP TABLE t; --"#),
+            r#""x"" FROM t; DROP TABLE t; --""#
+        );
+        assert_eq!(
+            quote_identifier(ConnectorKind::Mysql, "x` FROM t; --"),
+            "`x`` FROM t; --`"
+        );
         unsafe { std::env::set_var("SHUNIU_TEST_PW", "pw") };
         assert_eq!(expand_env("x:${SHUNIU_TEST_PW}@").unwrap(), "x:pw@");
         assert_eq!(
