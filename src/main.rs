@@ -315,7 +315,8 @@ fn load_config(
     )
 }
 
-async fn serve(hub: Hub) -> Result<()> {
+/// Serves the hub; `simulated_citizen_sign_in` only for the demo.
+async fn serve(hub: Hub, simulated_citizen_sign_in: bool) -> Result<()> {
     let addr = hub.config.listen_addr()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -327,6 +328,7 @@ async fn serve(hub: Hub) -> Result<()> {
             site_name: hub.config.site_name.clone(),
             open_rate_anonymous: hub.config.open_rate_anonymous,
             open_rate_token: hub.config.open_rate_token,
+            simulated_citizen_sign_in,
         },
     );
     let audit = state.engines.catalog.audit_log().clone();
@@ -395,7 +397,7 @@ async fn main() -> Result<()> {
                     config.data_dir.display()
                 );
             }
-            serve(open(config).await?).await
+            serve(open(config).await?, false).await
         }
         Command::Demo {
             common,
@@ -503,7 +505,11 @@ async fn main() -> Result<()> {
                     v["operator_api_key"].as_str().unwrap_or("")
                 );
             }
-            if no_serve { Ok(()) } else { serve(hub).await }
+            if no_serve {
+                Ok(())
+            } else {
+                serve(hub, true).await
+            }
         }
         Command::Init {
             common,

@@ -242,6 +242,7 @@ async fn main() -> Result<()> {
             site_name: "bench".into(),
             open_rate_anonymous: 1_000_000,
             open_rate_token: 1_000_000,
+            simulated_citizen_sign_in: false,
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

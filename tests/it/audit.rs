@@ -268,17 +268,27 @@ async fn a_citizen_sees_who_used_their_data() {
         .redirect(reqwest::redirect::Policy::limited(5))
         .build()
         .unwrap();
+    // The sign-in form carries its CSRF token.
+    let csrf = citizen_csrf(&hub, &client).await;
     // A malformed number is refused with a reason.
     let r = client
         .post(hub.url("/my-data/login"))
-        .form(&[("name", "张三"), ("id_number", "110101199003070012")])
+        .form(&[
+            ("name", "张三"),
+            ("id_number", "110101199003070012"),
+            ("csrf", &csrf),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let r = client
         .post(hub.url("/my-data/login"))
-        .form(&[("name", "张三"), ("id_number", "110101199003070011")])
+        .form(&[
+            ("name", "张三"),
+            ("id_number", "110101199003070011"),
+            ("csrf", &csrf),
+        ])
         .send()
         .await
         .unwrap();
@@ -298,9 +308,14 @@ async fn a_citizen_sees_who_used_their_data() {
         .cookie_store(true)
         .build()
         .unwrap();
+    let csrf = citizen_csrf(&hub, &other).await;
     let html = other
         .post(hub.url("/my-data/login"))
-        .form(&[("name", "王五"), ("id_number", "110101199003070070")])
+        .form(&[
+            ("name", "王五"),
+            ("id_number", "110101199003070070"),
+            ("csrf", &csrf),
+        ])
         .send()
         .await
         .unwrap()
@@ -308,6 +323,94 @@ async fn a_citizen_sees_who_used_their_data() {
         .await
         .unwrap();
     assert!(html.contains("no-uses"), "{html}");
+}
+
+/// The citizen page's CSRF token, from the page (its cookie goes to the client's jar).
+async fn citizen_csrf(hub: &Hub, client: &reqwest::Client) -> String {
+    let html = client
+        .get(hub.url("/my-data"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let at = html.find(marker).expect("a CSRF field") + marker.len();
+    html[at..at + 64].to_string()
+}
+
+/// The simulated sign-in is the demo's alone; it needs the form's token and is rate-limited.
+#[tokio::test]
+async fn citizens_cannot_sign_in_on_their_word_outside_the_demo() {
+    let hub = Hub::start_serving().await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let html = client
+        .get(hub.url("/my-data"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("citizen-sign-in-unavailable") && !html.contains("id=\"citizen-login\""));
+    let r = client
+        .post(hub.url("/my-data/login"))
+        .form(&[("name", "张三"), ("id_number", "110101199003070011")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("CITIZEN_SIGN_IN_UNAVAILABLE")
+    );
+
+    // The demo's form: refused without its token (another site's form cannot sign anyone in).
+    let demo = Hub::start().await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = client
+        .post(demo.url("/my-data/login"))
+        .form(&[("name", "张三"), ("id_number", "110101199003070011")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Ten attempts from one address in ten minutes, then 429 with Retry-After.
+    let csrf = citizen_csrf(&demo, &client).await;
+    for _ in 0..10 {
+        let r = client
+            .post(demo.url("/my-data/login"))
+            .form(&[
+                ("name", "张三"),
+                ("id_number", "110101199003070012"),
+                ("csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let r = client
+        .post(demo.url("/my-data/login"))
+        .form(&[
+            ("name", "张三"),
+            ("id_number", "110101199003070011"),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
 }
 
 use crate::cli::{run_ok, shuniu};

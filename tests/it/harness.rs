@@ -65,6 +65,15 @@ impl Hub {
     }
 
     pub async fn start_with(code_format: CodeFormat) -> Hub {
+        Hub::start_as(code_format, true).await
+    }
+
+    /// A hub as `shuniu serve` runs it: no simulated citizen sign-in.
+    pub async fn start_serving() -> Hub {
+        Hub::start_as(CodeFormat::default(), false).await
+    }
+
+    async fn start_as(code_format: CodeFormat, simulated_citizen_sign_in: bool) -> Hub {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&database_url(dir.path()).await)
             .await
@@ -147,6 +156,7 @@ impl Hub {
                 site_name: "数纽测试".into(),
                 open_rate_anonymous: 40,
                 open_rate_token: 200,
+                simulated_citizen_sign_in,
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -742,6 +742,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("p_confirm", "提交", "Submit"),
     ("od_view_portal", "在开放网查看", "View on the portal"),
     ("workbench", "工作台", "Workbench"),
+    (
+        "citizen_sign_in_unavailable",
+        "个人数据使用记录须通过省统一身份认证（实名）登录后查询。本平台尚未接入统一身份认证，暂不能在此查询；如需查询，请携带身份证件到市大数据局办理。",
+        "Your record is shown after you sign in through the province's identity service. This hub is not connected to it yet, so the record cannot be shown here; the city's data bureau can show it to you in person.",
+    ),
     ("all_roles", "全部角色", "All roles"),
     (
         "export_xlsx",

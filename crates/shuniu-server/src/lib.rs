@@ -48,6 +48,10 @@ pub struct ServerSettings {
     pub open_rate_anonymous: u32,
     /// The same per approved application presenting its data token.
     pub open_rate_token: u32,
+    /// The citizen page signs a person in with a name and an ID number, unchecked: only the
+    /// demo (`shuniu demo`) sets this, never `shuniu serve`. Without it the page asks for the
+    /// province's identity service and signs nobody in.
+    pub simulated_citizen_sign_in: bool,
 }
 
 /// The engines the server translates to, each built by the binary (or a test) and handed in.
@@ -126,6 +130,8 @@ pub struct AppState {
     pub(crate) open_limits: Arc<api::ckan::OpenLimits>,
     /// Citizens signed in to their own record: session token → ID number and expiry.
     pub(crate) citizens: console::audit::CitizenSessions,
+    /// Citizen sign-in attempts per client address, for the rate limit.
+    pub(crate) citizen_attempts: console::audit::CitizenAttempts,
     pub settings: Arc<ServerSettings>,
     pub(crate) templates: Arc<minijinja::Environment<'static>>,
     /// Names of departments, users and applications that pages show instead of codes.
@@ -155,6 +161,7 @@ impl AppState {
                 settings.open_rate_token,
             )),
             citizens: Default::default(),
+            citizen_attempts: Default::default(),
             settings: Arc::new(settings),
             templates: Arc::new(web::templates(names.clone())),
             names,
