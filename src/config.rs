@@ -44,6 +44,9 @@ pub struct Config {
     pub open_rate_anonymous: u32,
     /// The same per approved application presenting its data token.
     pub open_rate_token: u32,
+    /// Hosts (comma-separated names or addresses) that webhooks may reach although they
+    /// resolve to loopback, private or link-local addresses. Empty: none.
+    pub webhook_allow_hosts: String,
 }
 
 impl Default for Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             audit_head_interval_secs: 60,
             open_rate_anonymous: 20,
             open_rate_token: 200,
+            webhook_allow_hosts: String::new(),
         }
     }
 }
@@ -84,8 +88,9 @@ pub struct Overrides {
 pub const CONFIG_FILE: &str = "shuniu.toml";
 
 /// The configuration keys; other `SHUNIU_*` variables (SHUNIU_LOG, SHUNIU_CONFIG) are not config.
-const KEYS: [&str; 15] = [
+const KEYS: [&str; 16] = [
     "lake_url",
+    "webhook_allow_hosts",
     "open_rate_anonymous",
     "open_rate_token",
     "lake_s3_endpoint",

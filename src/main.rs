@@ -290,6 +290,13 @@ async fn open(config: Config) -> Result<Hub> {
         shuniu_server::Engines::assemble(store, audit, catalog, config.lake()?, &config.data_dir)
             .await
             .map_err(|e| anyhow::anyhow!("opening the engines: {e}"))?;
+    engines.sharing.allow_webhook_hosts(
+        config
+            .webhook_allow_hosts
+            .split(',')
+            .map(String::from)
+            .collect(),
+    );
     let interrupted = engines.aggregation.recover().await?;
     if interrupted > 0 {
         tracing::warn!(

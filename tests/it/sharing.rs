@@ -746,6 +746,29 @@ async fn webhooks_deliver_signed_changes_and_stop_when_revoked() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
+    // The hub's own network is out of reach (cloud metadata, loopback) until the operator
+    // allow-lists a host.
+    for url in [
+        format!("http://{addr}/hook"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://localhost/hook".to_string(),
+    ] {
+        let (s, b) = json_of(
+            hub.post(
+                &hub.mz_key,
+                &format!("/api/v1/services/{code}/subscriptions"),
+                &json!({ "url": url }),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, error_code(&b)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "WEBHOOK_URL_FORBIDDEN"),
+            "{url}: {b}"
+        );
+    }
+    hub.sharing.allow_webhook_hosts(vec!["127.0.0.1".into()]);
     let (s, sub) = json_of(
         hub.post(
             &hub.mz_key,

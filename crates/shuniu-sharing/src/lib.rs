@@ -22,6 +22,7 @@
 
 pub mod calendar;
 pub mod directory;
+pub mod egress;
 pub mod error;
 mod service;
 pub mod serving;
@@ -76,7 +77,8 @@ struct Inner {
     calendar: RwLock<WorkCalendar>,
     masking_key: [u8; 32],
     webhook_key: [u8; 32],
-    http: reqwest::Client,
+    /// Hosts webhooks may reach although they resolve inside (the operator's allow-list).
+    webhook_allow_hosts: RwLock<Vec<String>>,
     decision_days: u32,
 }
 
@@ -143,11 +145,6 @@ impl Sharing {
             days.iter()
                 .map(|d| (d.day.as_str(), d.kind.as_str(), d.note.as_str())),
         );
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| SharingError::Index(format!("HTTP client: {e}")))?;
         Ok(Sharing {
             inner: Arc::new(Inner {
                 store,
@@ -162,10 +159,24 @@ impl Sharing {
                 calendar: RwLock::new(calendar),
                 masking_key,
                 webhook_key,
-                http,
+                webhook_allow_hosts: RwLock::new(Vec::new()),
                 decision_days: settings.decision_days.max(1),
             }),
         })
+    }
+
+    /// Hosts that webhooks may reach although they resolve to internal addresses (set from
+    /// the configuration's `webhook_allow_hosts`).
+    pub fn allow_webhook_hosts(&self, hosts: Vec<String>) {
+        *self.inner.webhook_allow_hosts.write() = hosts
+            .into_iter()
+            .map(|h| h.trim().to_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+    }
+
+    pub(crate) fn webhook_allow_hosts(&self) -> Vec<String> {
+        self.inner.webhook_allow_hosts.read().clone()
     }
 
     /// Starts the background work: directory refresh, usage flush, escalation of overdue

@@ -7,6 +7,8 @@
 //! failures retry with exponential backoff (2 s … about 1 h) and after 8 attempts the
 //! delivery moves to the dead-letter list, from which the consumer can redeliver it.
 
+use std::time::Duration;
+
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 use shuniu_audit::{Entry, Kind};
@@ -63,21 +65,10 @@ impl Sharing {
         url: &str,
         from: Option<&str>,
     ) -> Result<NewSubscription> {
-        let parsed = url::Url::parse(url).map_err(|_| {
-            SharingError::invalid(
-                "WEBHOOK_URL_INVALID",
-                "回调地址不是有效的 URL",
-                "the webhook URL is not a valid URL",
-            )
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(SharingError::invalid(
-                "WEBHOOK_URL_INVALID",
-                "回调地址须为 http 或 https",
-                "the webhook URL must be http or https",
-            ));
-        }
+        // The grant first: a caller without one learns nothing about the URL (and causes no
+        // DNS lookup).
         let (_, grant) = self.authorize(caller, code, Service::Subscribe).await?;
+        crate::egress::check(url, &self.webhook_allow_hosts()).await?;
         let cursor = match from {
             Some(c) => Cursor::parse(c).ok_or_else(|| {
                 SharingError::invalid(
@@ -331,10 +322,15 @@ impl Sharing {
         let timestamp = chrono::Utc::now().timestamp().to_string();
         let signature = sign(&self.secret_of(&s.id), &timestamp, &body);
         let rows = page.changes.len() as u64;
-        let sent = self
-            .inner
-            .http
-            .post(&s.url)
+        // Checked again at each delivery (the name may point elsewhere now), and sent to the
+        // checked address only.
+        let destination = crate::egress::check(&s.url, &self.webhook_allow_hosts())
+            .await
+            .map_err(|e| (true, e.code().to_string()))?;
+        let client = crate::egress::pinned_client(&destination, Duration::from_secs(10))
+            .map_err(|e| (false, e.to_string()))?;
+        let sent = client
+            .post(destination.url.as_str())
             .header("content-type", "application/json")
             .header("x-shuniu-delivery", &d.id)
             .header("x-shuniu-timestamp", &timestamp)
