@@ -90,6 +90,10 @@ pub struct VerifyArgs {
     /// Entry after the last one rehashed.
     #[arg(long)]
     pub to: Option<u64>,
+    /// Rebuild index files (offsets and leaf hashes proofs are served from) that disagree
+    /// with the segments instead of failing.
+    #[arg(long)]
+    pub repair_index: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -220,6 +224,7 @@ async fn verify(config: &Config, args: VerifyArgs) -> Result<()> {
         public_key,
         heads,
         range,
+        repair_index: args.repair_index,
     };
     let report = shuniu_audit::verify(storage.as_ref(), &opts).await;
     if args.json {
@@ -239,6 +244,9 @@ async fn verify(config: &Config, args: VerifyArgs) -> Result<()> {
             report.heads_checked,
             report.elapsed_ms
         );
+    }
+    for line in &report.index {
+        eprintln!("索引 / index: {line}");
     }
     if let Some(p) = &report.problem {
         let which = p

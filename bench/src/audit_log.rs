@@ -177,6 +177,7 @@ async fn main() -> Result<()> {
         public_key: log.public_key().clone(),
         heads: vec![head],
         range: None,
+        repair_index: false,
     };
     drop(log);
     let mut rates = Vec::new();

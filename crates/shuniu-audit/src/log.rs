@@ -125,7 +125,20 @@ impl AuditLog {
         let signer = Signer::load_or_create(dir)?;
         let subjects = load_subject_key(dir)?;
         let mut cache = TreeCache::default();
-        let recovered = storage.recover(&mut |h| cache.push(h)).await?;
+        let mut recovered = storage.recover(&mut |h| cache.push(h)).await?;
+        // The leaves of sealed segments come from their index files: when they do not add up
+        // to the last signed root, the index (derived data) is rebuilt from the records and
+        // the log recovered again before anything is concluded about the records.
+        if let Some(cp) = &recovered.checkpoint
+            && (cp.tree_size != cache.size() || cp.root() != Some(cache.root()))
+        {
+            let rebuilt = storage.check_index(true).await?;
+            if !rebuilt.is_empty() {
+                tracing::warn!(?rebuilt, "audit index disagreed with its segments; rebuilt");
+                cache = TreeCache::default();
+                recovered = storage.recover(&mut |h| cache.push(h)).await?;
+            }
+        }
         if let Some(cp) = &recovered.checkpoint {
             let root = cache.root();
             if cp.tree_size != cache.size() || cp.root() != Some(root) {

@@ -471,6 +471,56 @@ impl Inner {
         self.catch_up(&mut ReadEntries::new())
     }
 
+    /// Each segment's index file as its records say it should be; the ones that differ are
+    /// named (from the first entry that differs) and, when `repair`, rewritten.
+    fn check_index(&self, repair: bool) -> Result<Vec<String>> {
+        let mut findings = Vec::new();
+        for first in list_segments(&self.dir)? {
+            let f = File::open(seg_path(&self.dir, first))?;
+            let mut r = BufReader::with_capacity(1 << 20, f);
+            let mut offset = 0u64;
+            let mut expected: Vec<u8> = Vec::new();
+            while let Frame::Record(kind, _, _, hash, n) = read_frame(&mut r)? {
+                if kind == RecordKind::Entry {
+                    expected.extend_from_slice(&offset.to_be_bytes());
+                    expected.extend_from_slice(&hash);
+                }
+                offset += n;
+            }
+            let path = idx_path(&self.dir, first);
+            let actual = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            if actual == expected {
+                continue;
+            }
+            let differs_at = actual
+                .iter()
+                .zip(&expected)
+                .position(|(a, b)| a != b)
+                .unwrap_or(actual.len().min(expected.len()));
+            let entry = first + differs_at as u64 / IDX_WIDTH;
+            findings.push(format!(
+                "{first:020}.idx disagrees with {first:020}.seg from entry {entry}{}",
+                if repair { " (rebuilt)" } else { "" }
+            ));
+            if repair {
+                // In place: other processes may hold the file open for appending.
+                let mut f = OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)?;
+                f.set_len(0)?;
+                f.write_all(&expected)?;
+                f.sync_all()?;
+            }
+        }
+        Ok(findings)
+    }
+
     /// (segment first index, offset, leaf) of entries `[from, to)`.
     fn index_range(&self, from: u64, to: u64) -> Result<Vec<(u64, u64, Hash)>> {
         if to > self.size || from > to {
@@ -564,6 +614,21 @@ impl LogStorage for SegmentStorage {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn check_index(&self, repair: bool) -> Result<Vec<String>> {
+        let inner = self.inner.clone();
+        blocking(move || {
+            let g = Self::lock(&inner);
+            // Writers wait while the index is compared (and rewritten).
+            let _lock = if repair {
+                Locked::exclusive(&g.dir)?
+            } else {
+                Locked::shared(&g.dir)?
+            };
+            g.check_index(repair)
         })
         .await
     }

@@ -109,6 +109,14 @@ pub trait LogStorage: Send + Sync + 'static {
 
     /// What and where, for messages.
     fn describe(&self) -> String;
+
+    /// Compares the storage's derived index (entry offsets and leaf hashes, from which proofs
+    /// and entries are served) with the records themselves; rebuilds what disagrees when
+    /// `repair`. One line per disagreement. Storages without a separate index have nothing
+    /// to check.
+    async fn check_index(&self, _repair: bool) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
 }
 
 pub(crate) fn checksum(payload: &[u8]) -> Hash {

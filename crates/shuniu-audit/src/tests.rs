@@ -31,6 +31,7 @@ async fn check(dir: &Path) -> VerifyReport {
         public_key: key,
         heads: published_heads(dir).unwrap(),
         range: None,
+        repair_index: false,
     };
     verify(&storage, &opts).await
 }
@@ -330,12 +331,14 @@ async fn a_head_signed_elsewhere_or_for_another_tree_is_refused() {
         public_key: log.public_key().clone(),
         heads: vec![forged],
         range: None,
+        repair_index: false,
     };
     assert!(!verify(&storage, &opts).await.ok);
     let opts = VerifyOptions {
         public_key: log.public_key().clone(),
         heads: vec![good],
         range: Some((5, 10)),
+        repair_index: false,
     };
     assert!(verify(&storage, &opts).await.ok);
 }
@@ -360,4 +363,85 @@ async fn two_processes_appending_to_one_log_keep_one_tree() {
     let r = check(dir.path()).await;
     assert!(r.ok, "{:?}", r.problem);
     assert_eq!(r.entries, 120);
+}
+
+/// The index beside a segment (offsets and leaf hashes proofs are served from) is derived
+/// data: a flipped byte in it fails verification, naming the file and the first entry it
+/// misstates, and `repair_index` rebuilds it from the records.
+#[tokio::test]
+async fn a_damaged_index_fails_verification_and_is_rebuilt() {
+    let (dir, log) = populated(40).await;
+    drop(log);
+    let idx = dir.path().join("log").join(format!("{:020}.idx", 0));
+    let mut bytes = std::fs::read(&idx).unwrap();
+    let width = 8 + 32;
+    bytes[10 * width + 8 + 3] ^= 0x01; // a leaf hash
+    bytes[20 * width + 7] ^= 0x10; // an offset
+    std::fs::write(&idx, &bytes).unwrap();
+
+    let report = check(dir.path()).await;
+    assert!(!report.ok, "{report:?}");
+    assert_eq!(report.index.len(), 1, "{:?}", report.index);
+    assert!(
+        report.index[0].contains("from entry 10"),
+        "{:?}",
+        report.index
+    );
+    assert!(report.problem.unwrap().reason_en.contains("--repair-index"));
+
+    let storage = SegmentStorage::open(&dir.path().join("log")).unwrap();
+    let key =
+        PublicKey::from_hex(&std::fs::read_to_string(dir.path().join("tree-head.pub")).unwrap())
+            .unwrap();
+    let repaired = verify(
+        &storage,
+        &VerifyOptions {
+            public_key: key,
+            heads: published_heads(dir.path()).unwrap(),
+            range: None,
+            repair_index: true,
+        },
+    )
+    .await;
+    assert!(repaired.ok, "{repaired:?}");
+    assert!(repaired.index[0].ends_with("(rebuilt)"));
+    let again = check(dir.path()).await;
+    assert!(again.ok && again.index.is_empty(), "{again:?}");
+
+    // The log serves entries and proofs from the rebuilt index.
+    let log = open(dir.path()).await;
+    let head = log.latest_head().unwrap();
+    let proof = log.inclusion_proof(10, head.tree_size).await.unwrap();
+    let leaf = storage_leaf(dir.path(), 10).await;
+    assert!(verify_inclusion_of(&proof, leaf, &head));
+}
+
+async fn storage_leaf(dir: &Path, index: u64) -> crate::merkle::Hash {
+    let storage = SegmentStorage::open(&dir.join("log")).unwrap();
+    storage.recover(&mut |_| {}).await.unwrap();
+    let entries = storage.entries(index, index + 1).await.unwrap();
+    leaf_hash(index, &entries[0].1)
+}
+
+fn verify_inclusion_of(
+    proof: &crate::log::InclusionProof,
+    leaf: crate::merkle::Hash,
+    head: &SignedTreeHead,
+) -> bool {
+    let path: Vec<crate::merkle::Hash> = proof
+        .audit_path
+        .iter()
+        .map(|h| {
+            let mut out = [0u8; 32];
+            hex::decode_to_slice(h, &mut out).unwrap();
+            out
+        })
+        .collect();
+    verify_inclusion(
+        proof.leaf_index,
+        proof.tree_size,
+        &leaf,
+        &path,
+        &head.root().unwrap(),
+    )
 }

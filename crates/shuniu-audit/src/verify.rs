@@ -20,6 +20,8 @@ pub struct VerifyOptions {
     /// Recompute leaf hashes only for entries in `[from, to)` (others use their stored
     /// hash); the tree is still checked whole.
     pub range: Option<(u64, u64)>,
+    /// Rebuild index files that disagree with their records (otherwise they fail the check).
+    pub repair_index: bool,
 }
 
 /// The first thing that does not match.
@@ -43,6 +45,9 @@ pub struct VerifyReport {
     pub verified_against: Option<SignedTreeHead>,
     pub heads_checked: usize,
     pub problem: Option<Problem>,
+    /// Index files (entry offsets and leaf hashes that proofs are served from) that disagreed
+    /// with the records, and whether they were rebuilt.
+    pub index: Vec<String>,
     pub elapsed_ms: u64,
 }
 
@@ -263,6 +268,26 @@ pub async fn verify(storage: &dyn LogStorage, opts: &VerifyOptions) -> VerifyRep
             }
         }
     }
+    // The records verify: now the index the server serves proofs and entries from must say
+    // the same as the records.
+    let index = match storage.check_index(opts.repair_index).await {
+        Ok(findings) => findings,
+        Err(e) => vec![format!("index could not be checked: {e}")],
+    };
+    if p.problem.is_none() && !index.is_empty() && !opts.repair_index {
+        p.problem = problem(
+            None,
+            storage.describe(),
+            format!(
+                "索引文件与日志记录不一致：{}（可用 --repair-index 重建）",
+                index.join("；")
+            ),
+            format!(
+                "index files disagree with the records: {} (rebuild them with --repair-index)",
+                index.join("; ")
+            ),
+        );
+    }
     let against = opts
         .heads
         .iter()
@@ -278,6 +303,7 @@ pub async fn verify(storage: &dyn LogStorage, opts: &VerifyOptions) -> VerifyRep
         verified_against: against,
         heads_checked: opts.heads.len(),
         problem: p.problem.clone(),
+        index,
         elapsed_ms: started.elapsed().as_millis() as u64,
     }
 }
