@@ -531,3 +531,114 @@ async fn postgres_connector_pulls_full_then_incremental() {
     assert!(scheduled.principal.starts_with("connector:"));
     conn.close().await.unwrap();
 }
+
+/// The same pull from a department's MySQL (MariaDB) table: full, then incremental by a
+/// DATETIME column, with Chinese text and a hostile column name. Runs when the suite has a
+/// MariaDB server (SHUNIU_TEST_MYSQL_URL, a server URL without a database), as in .ci/run.
+#[tokio::test]
+async fn mysql_connector_pulls_full_then_incremental() {
+    let Ok(server) = std::env::var("SHUNIU_TEST_MYSQL_URL") else {
+        eprintln!("skipped: no SHUNIU_TEST_MYSQL_URL");
+        return;
+    };
+    use sqlx::Connection;
+    let name = format!("shuniu_t_{}", std::process::id());
+    let mut admin = sqlx::MySqlConnection::connect(&server).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let source = format!("{}/{name}", server.trim_end_matches('/'));
+    let mut conn = sqlx::MySqlConnection::connect(&source).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE persons (sfzh VARCHAR(18) PRIMARY KEY, `xm`` FROM persons; DROP TABLE persons; --` VARCHAR(50),
+           address VARCHAR(200), updated_at DATETIME, internal_flag INT) DEFAULT CHARSET = utf8mb4;
+         INSERT INTO persons VALUES
+           ('110101199003070011', '张三', '市南区', '2026-01-01 08:00:00', 1),
+           ('110101199003070038', '李四', '市北区', '2026-01-02 08:00:00', 1);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let hub = Hub::start().await;
+    let code = published(&hub, "户籍人口（MySQL 同步）").await;
+    hub.put(
+        &hub.ga_key,
+        &format!("/api/v1/datasets/{code}/mapping"),
+        &json!({"sfzh": "id_number", "xm` FROM persons; DROP TABLE persons; --": "name"}),
+    )
+    .await;
+    let (s, c) = json_of(
+        hub.post(
+            &hub.ga_key,
+            &format!("/api/v1/datasets/{code}/connectors"),
+            &json!({"kind": "mysql", "url": source, "table": "persons", "mode": "upsert",
+                    "updated_column": "updated_at", "schedule": "0 2 * * *"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let run = || async {
+        json_of(
+            hub.post(
+                &hub.ga_key,
+                &format!("/api/v1/connectors/{id}/run"),
+                &json!({}),
+            )
+            .await,
+        )
+        .await
+    };
+    let (s, l) = run().await;
+    assert_eq!(s, StatusCode::OK, "{l}");
+    assert_eq!(
+        (l["status"].as_str(), l["rows_accepted"].as_i64()),
+        (Some("succeeded"), Some(2)),
+        "{l}"
+    );
+    sqlx::raw_sql(
+        "UPDATE persons SET address = '黄岛区', updated_at = '2026-02-01 08:00:00' WHERE sfzh = '110101199003070011';
+         INSERT INTO persons VALUES ('110101199003070054', '赵六', '崂山区', '2026-02-02 08:00:00', 0);",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (_, l) = run().await;
+    assert_eq!(l["status"], "succeeded", "{l}");
+    assert!(
+        l["rows_read"].as_i64().unwrap() <= 3,
+        "only what changed: {l}"
+    );
+    assert_eq!(l["rows_inserted"].as_i64(), Some(1), "{l}");
+    let (_, r) = json_of(
+        hub.post(
+            &hub.operator_key,
+            "/api/v1/sql",
+            &json!({"sql": format!("SELECT address, name FROM \"{code}\" ORDER BY id_number")}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        r["rows"],
+        json!([["黄岛区", "张三"], ["市北区", "李四"], ["崂山区", "赵六"]]),
+        "Chinese text and the hostile-named column arrive as data: {r}"
+    );
+    let (_, cs) = json_of(hub.get(&hub.ga_key, "/api/v1/connectors").await).await;
+    assert!(
+        cs[0]["watermark"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-02-02"),
+        "{cs}"
+    );
+    conn.close().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
