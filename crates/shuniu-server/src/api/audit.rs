@@ -314,6 +314,12 @@ async fn search(
     Caller(actor): Caller,
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Json<Vec<IndexRowView>>, ApiError> {
+    // The documented range: a limit outside it is refused, not quietly adjusted.
+    if let Some(l) = q.limit
+        && !(1..=1000).contains(&l)
+    {
+        return Err(ApiError::bad_request("limit is between 1 and 1000"));
+    }
     let rows = state
         .engines
         .traceability
