@@ -12,3 +12,4 @@ mod harness;
 mod open;
 mod quality;
 mod sharing;
+mod tenants;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{Hub, error_code, json_of, resource};
 
-fn register_spec(name: &str, share: &str) -> Value {
+pub(crate) fn register_spec(name: &str, share: &str) -> Value {
     let mut r = resource(name);
     r["share_type"] = json!(share);
     if share == "不予共享" {
@@ -24,7 +24,7 @@ fn register_spec(name: &str, share: &str) -> Value {
     r
 }
 
-const V1: &str = "id_number,name,mobile,district,address\n\
+pub(crate) const V1: &str = "id_number,name,mobile,district,address\n\
 370202199003070011,张三,13812345678,370202,市南区香港中路1号\n\
 370203197001010039,王五,13812345670,370203,市北区延安路3号\n\
 370202198505120029,钱七,13712345678,370202,市南区东海路6号\n\
@@ -37,7 +37,7 @@ const V2: &str = "id_number,name,mobile,district,address\n\
 370202198505120029,钱七,13712345678,370202,市南区宁夏路9号\n\
 370202200001010017,周九,13512345678,370202,市南区南京路8号\n";
 
-async fn load(hub: &Hub, code: &str, csv: &str) {
+pub(crate) async fn load(hub: &Hub, code: &str, csv: &str) {
     let r = hub
         .client
         .post(hub.url(&format!(
@@ -54,13 +54,13 @@ async fn load(hub: &Hub, code: &str, csv: &str) {
     hub.sharing.sync_index(code).await.expect("index");
 }
 
-async fn published(hub: &Hub, spec: &Value) -> String {
+pub(crate) async fn published(hub: &Hub, spec: &Value) -> String {
     let code = hub.register(&hub.ga_key, spec).await;
     hub.publish(&hub.ga_key, &code).await;
     code
 }
 
-fn request(code: &str, app: &str) -> Value {
+pub(crate) fn request(code: &str, app: &str) -> Value {
     json!({
         "resource_code": code,
         "application_id": app,
