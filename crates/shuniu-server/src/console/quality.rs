@@ -42,11 +42,46 @@ fn chart_floor(scores: impl Iterator<Item = f64>) -> f64 {
     ((min - 5.0) / 10.0).floor().clamp(0.0, 9.0) * 10.0
 }
 
-async fn dashboard(State(state): State<AppState>, user: ConsoleUser) -> Response {
+async fn dashboard(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(q): Query<ListQuery>,
+) -> Response {
     let o = match state.engines.quality.overview(&user.actor).await {
         Ok(o) => o,
         Err(e) => return user.fail(e),
     };
+    // The table of every checked dataset: filtered, paged and exportable like every list.
+    let names = &state.names;
+    let datasets: Vec<_> = o
+        .datasets
+        .iter()
+        .filter(|d| {
+            q.matches(&[
+                &d.name,
+                &d.resource,
+                &d.provider,
+                &names.department(&d.provider).unwrap_or_default(),
+            ])
+        })
+        .cloned()
+        .collect();
+    if q.wants_csv() {
+        let lang = user.lang;
+        type D = shuniu_quality::DatasetScore;
+        let cols = [
+            column(t(lang, "resource"), |d: &D| d.name.clone()),
+            column(t(lang, "code"), |d: &D| d.resource.clone()),
+            column(t(lang, "provider"), |d: &D| {
+                names.department(&d.provider).unwrap_or(d.provider.clone())
+            }),
+            column(t(lang, "dataset_version"), |d: &D| d.version.to_string()),
+            column(t(lang, "score"), |d: &D| format!("{:.1}", d.score)),
+            column(t(lang, "checked_at"), |d: &D| at(&d.checked_at)),
+        ];
+        return csv_download("dataset-scores", &cols, &datasets);
+    }
+    let (datasets, listing) = q.page_of(datasets, "/quality");
     let floor = chart_floor(
         o.departments
             .iter()
@@ -78,6 +113,8 @@ async fn dashboard(State(state): State<AppState>, user: ConsoleUser) -> Response
         "quality.html",
         context! {
             o => ser(&o),
+            datasets => ser(&datasets),
+            l => ser(&listing),
             departments_chart => ser(departments_chart),
             trend_chart => ser(trend_chart),
         },
