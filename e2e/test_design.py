@@ -96,34 +96,29 @@ def axe_violations(page):
     ]
 
 
-@pytest.mark.parametrize("width", WIDTHS)
-def test_the_operator_s_pages(browser, base_url, accounts, width):
+def check_role_pages(browser, base_url, accounts, login, name, paths, width, axe_width):
+    """Signs in as `login`, screenshots each page, and runs axe-core at `axe_width`."""
     context, page, errors = new_page(browser, width)
-    sign_in(page, base_url, accounts, "admin")
+    sign_in(page, base_url, accounts, login)
     problems = []
-    for path in OPERATOR_PAGES:
+    for path in paths:
         visit(page, base_url, path)
-        shot(page, f"operator-{slug(path)}", width)
-        if width == 1366:
+        shot(page, f"{name}-{slug(path)}", width)
+        if width == axe_width:
             problems += [f"{path}: {v}" for v in axe_violations(page)]
     assert not errors, errors
     assert not problems, "\n".join(problems)
     context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_operator_s_pages(browser, base_url, accounts, width):
+    check_role_pages(browser, base_url, accounts, "admin", "operator", OPERATOR_PAGES, width, 1366)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_data_officer_s_pages(browser, base_url, accounts, width):
-    context, page, errors = new_page(browser, width)
-    sign_in(page, base_url, accounts, "ga.officer")
-    problems = []
-    for path in OFFICER_PAGES:
-        visit(page, base_url, path)
-        shot(page, f"officer-{slug(path)}", width)
-        if width == 375:
-            problems += [f"{path}: {v}" for v in axe_violations(page)]
-    assert not errors, errors
-    assert not problems, "\n".join(problems)
-    context.close()
+    check_role_pages(browser, base_url, accounts, "ga.officer", "officer", OFFICER_PAGES, width, 375)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -14,7 +14,7 @@ use crate::web::{CheckedForm, ListQuery, ser};
 use shuniu_auth::accounts::AccountError;
 use shuniu_types::{FieldError, Role};
 
-use super::catalog::{error_map, names};
+use super::catalog::error_map;
 use super::{Choice, ConsoleUser, page};
 use crate::views;
 use crate::web::not_found_page;
@@ -56,8 +56,7 @@ pub(crate) async fn users_view(
         Ok(u) => u,
         Err(e) => return user.fail(e),
     };
-    let names = tried!(user, names(state).await);
-    let dept = |code: &str| names.get(code).cloned().unwrap_or_default();
+    let dept = |code: &str| state.names.department(code).unwrap_or_default();
     let users: Vec<_> = users
         .into_iter()
         .filter(|u| q.filter("role").is_none_or(|r| u.role.code() == r))
@@ -167,8 +166,7 @@ pub(crate) async fn applications_view(
         Ok(a) => a,
         Err(e) => return user.fail(e),
     };
-    let names = tried!(user, names(state).await);
-    let dept = |code: &str| names.get(code).cloned().unwrap_or_default();
+    let dept = |code: &str| state.names.department(code).unwrap_or_default();
     let apps: Vec<_> = apps
         .into_iter()
         .filter(|a| {

@@ -302,16 +302,15 @@ async fn my_data(State(state): State<AppState>, jar: CookieJar) -> Response {
         Ok(u) => u,
         Err(e) => return view_error(lang, e),
     };
-    let names = match super::catalog::names(&state).await {
-        Ok(n) => n,
-        Err(e) => return crate::web::problem_page(lang, &shuniu_types::Classified::problem(&e)),
-    };
+    // The page names systems and resources (`who`, `res`) and departments from the name book;
+    // no console session refreshed it for this visitor.
+    state.names.refresh_if_stale(&state.engines).await;
     let uses: Vec<_> = uses
         .into_iter()
         .map(|u| {
-            let department_name = names
-                .get(&u.department)
-                .cloned()
+            let department_name = state
+                .names
+                .department(&u.department)
                 .unwrap_or(u.department.clone());
             context! { department_name, ..ser(&u) }
         })

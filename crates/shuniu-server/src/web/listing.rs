@@ -8,8 +8,6 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::names::beijing_time;
-
 /// Rows per page unless the user asks for another size (at most [`MAX_PER`]).
 pub(crate) const PER_PAGE: usize = 50;
 const MAX_PER: usize = 500;
@@ -107,11 +105,10 @@ impl ListQuery {
         if pairs.is_empty() {
             return path.to_string();
         }
-        let query: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-            .collect();
-        format!("{path}?{}", query.join("&"))
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
+        format!("{path}?{query}")
     }
 
     fn per_page(&self) -> usize {
@@ -183,17 +180,6 @@ impl ListQuery {
     }
 }
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// A column of an export: its heading and how a row gives its cell.
 pub(crate) struct Column<'a, T> {
     pub heading: String,
@@ -211,9 +197,7 @@ pub(crate) fn column<'a, T>(
 }
 
 /// An instant for an export cell: Beijing time, as pages show it.
-pub(crate) fn at(s: &str) -> String {
-    beijing_time(s)
-}
+pub(crate) use super::names::beijing_time as at;
 
 /// The filtered rows as a CSV download `{name}.csv`: UTF-8 with a byte-order mark, which
 /// Excel needs to read Chinese; formula-looking cells are quoted as text (CSV injection).
@@ -261,11 +245,10 @@ mod tests {
     use super::*;
 
     fn query(pairs: &[(&str, &str)]) -> ListQuery {
-        let s: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", encode(v)))
-            .collect();
-        let uri: axum::http::Uri = format!("/x?{}", s.join("&")).parse().expect("uri");
+        let s = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        let uri: axum::http::Uri = format!("/x?{s}").parse().expect("uri");
         axum::extract::Query::<ListQuery>::try_from_uri(&uri)
             .expect("query")
             .0

@@ -142,27 +142,28 @@ fn title(kind: ErrorKind, lang: Lang) -> &'static str {
     }
 }
 
+/// What the user is told, in their language (see [`public_message`]).
+fn message(p: &Problem, lang: Lang) -> String {
+    let (zh, en) = public_message(p);
+    lang.pick(zh, en)
+}
+
+/// Each invalid field's message, in the user's language.
+fn field_messages(p: &Problem, lang: Lang) -> Vec<String> {
+    p.fields
+        .iter()
+        .map(|f| lang.pick(&f.message_zh, &f.message_en).clone())
+        .collect()
+}
+
 /// The context of `problem.html`, which pages render inside their own layout.
 pub(crate) fn problem_context(lang: Lang, p: &Problem, request_id: &str) -> minijinja::Value {
     log_fault(p, &p.message_en);
-    let en = lang == Lang::En;
-    let (zh, en_msg) = public_message(p);
-    let fields: Vec<String> = p
-        .fields
-        .iter()
-        .map(|f| {
-            if en {
-                f.message_en.clone()
-            } else {
-                f.message_zh.clone()
-            }
-        })
-        .collect();
     minijinja::context! {
         status => status_of(p.kind).as_u16(),
         title => title(p.kind, lang),
-        detail => if en { en_msg } else { zh },
-        fields => fields,
+        detail => message(p, lang),
+        fields => field_messages(p, lang),
         next_step => next_step(p.kind, lang),
         code => p.code,
         request_id => request_id,
@@ -184,23 +185,12 @@ pub(crate) fn with_status(p: &Problem, mut response: Response) -> Response {
 /// status, what went wrong (every invalid field, for invalid input) and the stable code.
 pub(crate) fn problem_page(lang: Lang, p: &Problem) -> Response {
     log_fault(p, &p.message_en);
-    let en = lang == Lang::En;
-    let (zh, en_msg) = public_message(p);
-    let mut detail = if en { en_msg } else { zh };
-    if !p.fields.is_empty() {
-        let fields: Vec<&str> = p
-            .fields
-            .iter()
-            .map(|f| {
-                if en {
-                    f.message_en.as_str()
-                } else {
-                    f.message_zh.as_str()
-                }
-            })
-            .collect();
-        detail = fields.join("; ");
-    }
+    let fields = field_messages(p, lang);
+    let detail = if fields.is_empty() {
+        message(p, lang)
+    } else {
+        fields.join("; ")
+    };
     let mut response = error_page(lang, status_of(p.kind), &format!("{detail} [{}]", p.code));
     if let Some(s) = p.retry_after
         && let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string())
