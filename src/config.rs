@@ -47,6 +47,26 @@ pub struct Config {
     /// Hosts (comma-separated names or addresses) that webhooks may reach although they
     /// resolve to loopback, private or link-local addresses. Empty: none.
     pub webhook_allow_hosts: String,
+    /// The hub's address as browsers reach it (`https://data.example.gov.cn`), for the
+    /// addresses identity providers send people back to. Empty: `http://` + `listen`.
+    pub public_url: String,
+    /// The province's identity service for citizens (OpenID Connect issuer). Empty: citizens
+    /// cannot sign in (the demo's simulated sign-in aside).
+    pub citizen_oidc_issuer: String,
+    pub citizen_oidc_client_id: String,
+    pub citizen_oidc_client_secret: String,
+    /// Scopes asked for, space-separated (`openid` is always asked for).
+    pub citizen_oidc_scopes: String,
+    /// The claim holding the citizen's ID number (GB 11643).
+    pub citizen_oidc_id_claim: String,
+    pub citizen_oidc_name_claim: String,
+    /// The office platform's single sign-on for console users. Empty: passwords only.
+    pub console_oidc_issuer: String,
+    pub console_oidc_client_id: String,
+    pub console_oidc_client_secret: String,
+    pub console_oidc_scopes: String,
+    /// The claim holding the console user's login on this hub.
+    pub console_oidc_login_claim: String,
 }
 
 impl Default for Config {
@@ -70,6 +90,18 @@ impl Default for Config {
             open_rate_anonymous: 20,
             open_rate_token: 200,
             webhook_allow_hosts: String::new(),
+            public_url: String::new(),
+            citizen_oidc_issuer: String::new(),
+            citizen_oidc_client_id: String::new(),
+            citizen_oidc_client_secret: String::new(),
+            citizen_oidc_scopes: "openid profile".into(),
+            citizen_oidc_id_claim: "id_number".into(),
+            citizen_oidc_name_claim: "name".into(),
+            console_oidc_issuer: String::new(),
+            console_oidc_client_id: String::new(),
+            console_oidc_client_secret: String::new(),
+            console_oidc_scopes: "openid profile".into(),
+            console_oidc_login_claim: "preferred_username".into(),
         }
     }
 }
@@ -88,7 +120,19 @@ pub struct Overrides {
 pub const CONFIG_FILE: &str = "shuniu.toml";
 
 /// The configuration keys; other `SHUNIU_*` variables (SHUNIU_LOG, SHUNIU_CONFIG) are not config.
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 28] = [
+    "public_url",
+    "citizen_oidc_issuer",
+    "citizen_oidc_client_id",
+    "citizen_oidc_client_secret",
+    "citizen_oidc_scopes",
+    "citizen_oidc_id_claim",
+    "citizen_oidc_name_claim",
+    "console_oidc_issuer",
+    "console_oidc_client_id",
+    "console_oidc_client_secret",
+    "console_oidc_scopes",
+    "console_oidc_login_claim",
     "lake_url",
     "webhook_allow_hosts",
     "open_rate_anonymous",
@@ -130,6 +174,7 @@ impl Config {
         shuniu_types::CodeFormat::parse(&config.code_format)
             .map_err(|e| anyhow::anyhow!("code_format: {e}"))?;
         config.listen_addr()?;
+        config.identity_providers()?;
         if !matches!(config.log_format.as_str(), "text" | "json") {
             anyhow::bail!("log_format must be text or json, not {}", config.log_format);
         }
@@ -188,6 +233,63 @@ impl Config {
         };
         shuniu_lake::Lake::s3(&cfg, &self.data_dir.join("lake-staging"))
             .with_context(|| format!("opening the lake at {}", self.lake_url))
+    }
+
+    /// The identity providers configured for citizens and for console users.
+    pub fn identity_providers(
+        &self,
+    ) -> Result<(
+        Option<shuniu_auth::oidc::IdentityProvider>,
+        Option<shuniu_auth::oidc::IdentityProvider>,
+    )> {
+        let base = if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        };
+        let provider = |issuer: &str,
+                        client_id: &str,
+                        secret: &str,
+                        scopes: &str,
+                        claim: &str,
+                        name_claim: &str,
+                        callback: &str|
+         -> Result<Option<shuniu_auth::oidc::IdentityProvider>> {
+            if issuer.is_empty() {
+                return Ok(None);
+            }
+            shuniu_auth::oidc::IdentityProvider::new(shuniu_auth::oidc::OidcSettings {
+                issuer: issuer.into(),
+                client_id: client_id.into(),
+                client_secret: secret.into(),
+                redirect_url: format!("{base}{callback}"),
+                scopes: scopes.split_whitespace().map(String::from).collect(),
+                subject_claim: claim.into(),
+                name_claim: name_claim.into(),
+            })
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("统一身份认证配置无效 / identity provider: {e}"))
+        };
+        Ok((
+            provider(
+                &self.citizen_oidc_issuer,
+                &self.citizen_oidc_client_id,
+                &self.citizen_oidc_client_secret,
+                &self.citizen_oidc_scopes,
+                &self.citizen_oidc_id_claim,
+                &self.citizen_oidc_name_claim,
+                "/my-data/callback",
+            )?,
+            provider(
+                &self.console_oidc_issuer,
+                &self.console_oidc_client_id,
+                &self.console_oidc_client_secret,
+                &self.console_oidc_scopes,
+                &self.console_oidc_login_claim,
+                "name",
+                "/login/sso/callback",
+            )?,
+        ))
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr> {

@@ -243,6 +243,8 @@ async fn main() -> Result<()> {
             open_rate_anonymous: 1_000_000,
             open_rate_token: 1_000_000,
             simulated_citizen_sign_in: false,
+            citizen_sign_in: None,
+            console_sign_in: None,
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -594,3 +594,71 @@ async fn audit_verify_cli_exits_non_zero_naming_the_entry() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["problem"]["entry"], 1);
 }
+
+/// Citizen sessions are kept in the control plane, as console sessions are, so that every
+/// process of a deployment knows them; signing out ends them there.
+#[tokio::test]
+async fn citizen_sessions_live_in_the_control_plane() {
+    let hub = Hub::start().await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf = citizen_csrf(&hub, &client).await;
+    let r = client
+        .post(hub.url("/my-data/login"))
+        .form(&[
+            ("name", "张三"),
+            ("id_number", "110101199003070011"),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let token = r
+        .cookies()
+        .find(|c| c.name() == "shuniu_citizen")
+        .map(|c| c.value().to_string())
+        .expect("a session cookie");
+    let row = hub
+        .store
+        .citizen_session(&shuniu_auth::token_digest(&token))
+        .await
+        .unwrap()
+        .expect("the session is in the store");
+    assert_eq!(row.id_number, "110101199003070011");
+    assert!(row.via.contains("simulated"), "{}", row.via);
+    assert!(
+        hub.store.citizen_session(&token).await.unwrap().is_none(),
+        "only the token's digest is kept"
+    );
+    let html = client
+        .get(hub.url("/my-data"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("simulated-session"),
+        "the demo's sign-in says so"
+    );
+    let r = client
+        .post(hub.url("/my-data/logout"))
+        .form(&[("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        hub.store
+            .citizen_session(&shuniu_auth::token_digest(&token))
+            .await
+            .unwrap()
+            .is_none(),
+        "signing out ends the session in the store"
+    );
+}

@@ -157,6 +157,8 @@ impl Hub {
                 open_rate_anonymous: 40,
                 open_rate_token: 200,
                 simulated_citizen_sign_in,
+                citizen_sign_in: None,
+                console_sign_in: None,
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -11,6 +11,9 @@ use shuniu_types::{Actor, Classified, DivisionCode, ErrorKind, FieldError, Probl
 use std::collections::HashMap;
 use std::time::Duration;
 
+mod federated;
+pub use federated::{CITIZEN_SESSION_TTL, CitizenSession, SignInError, SignInPurpose};
+
 use crate::{
     AuthError, check_password_strength, constant_time_eq, hash_password, new_api_key, random_token,
     token_digest, verify_password,
@@ -32,6 +35,10 @@ pub enum AccountError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::OidcError),
+    #[error(transparent)]
+    SignIn(federated::SignInError),
 }
 
 impl AccountError {
@@ -44,6 +51,8 @@ impl AccountError {
             AccountError::Store(e) => e.code(),
             AccountError::Auth(e) => e.code(),
             AccountError::Audit(e) => e.code(),
+            AccountError::Oidc(e) => e.code(),
+            AccountError::SignIn(e) => e.code(),
         }
     }
 }
@@ -71,6 +80,8 @@ impl Classified for AccountError {
             AccountError::Store(e) => e.problem(),
             AccountError::Auth(e) => e.problem(),
             AccountError::Audit(e) => e.problem(),
+            AccountError::Oidc(e) => e.problem(),
+            AccountError::SignIn(e) => e.problem(),
         }
     }
 }

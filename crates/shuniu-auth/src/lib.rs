@@ -13,6 +13,7 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 pub mod accounts;
+pub mod oidc;
 use sm3::{Digest, Sm3};
 
 #[derive(Debug, thiserror::Error)]

@@ -333,8 +333,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "simulated_login",
-        "演示环境：模拟身份认证。正式部署通过省统一身份认证（OpenID Connect）登录。",
-        "Demo: simulated identity check. A real deployment signs you in through the province's unified identity service (OpenID Connect).",
+        "演示环境：模拟身份认证，仅在 shuniu demo 演示服务中提供。正式部署通过省统一身份认证（OpenID Connect）登录。",
+        "Demo: simulated identity check, offered only while `shuniu demo` serves. A real deployment signs you in through the province's unified identity service (OpenID Connect).",
     ),
     ("person_name", "姓名", "Name"),
     ("sign_in", "登录", "Sign in"),
@@ -743,6 +743,27 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("od_view_portal", "在开放网查看", "View on the portal"),
     ("workbench", "工作台", "Workbench"),
     (
+        "citizen_oidc_intro",
+        "请通过省统一身份认证（实名）登录，登录后仅显示您本人的记录。",
+        "Sign in through the province's identity service (real-name); you see only your own record.",
+    ),
+    (
+        "citizen_oidc_sign_in",
+        "通过省统一身份认证登录",
+        "Sign in with the province's identity service",
+    ),
+    (
+        "simulated_session",
+        "演示：模拟登录",
+        "Demo: simulated sign-in",
+    ),
+    (
+        "sso_sign_in",
+        "通过统一身份认证（单点登录）登录",
+        "Sign in with single sign-on",
+    ),
+    ("or", "或", "or"),
+    (
         "citizen_sign_in_unavailable",
         "个人数据使用记录须通过省统一身份认证（实名）登录后查询。本平台尚未接入统一身份认证，暂不能在此查询；如需查询，请携带身份证件到市大数据局办理。",
         "Your record is shown after you sign in through the province's identity service. This hub is not connected to it yet, so the record cannot be shown here; the city's data bureau can show it to you in person.",
@@ -1034,6 +1055,7 @@ pub fn t(lang: Lang, key: &str) -> String {
 /// What each audited action is called, in words.
 const AUDIT_ACTIONS: &[(&str, &str, &str)] = &[
     ("auth.login", "登录控制台", "Console sign-in"),
+    ("auth.sso", "统一身份认证登录失败", "Single sign-on failed"),
     (
         "audit.sign_tree_head",
         "签署审计树头",

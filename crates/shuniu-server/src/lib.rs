@@ -52,6 +52,11 @@ pub struct ServerSettings {
     /// demo (`shuniu demo`) sets this, never `shuniu serve`. Without it the page asks for the
     /// province's identity service and signs nobody in.
     pub simulated_citizen_sign_in: bool,
+    /// The province's identity service citizens sign in through (OpenID Connect).
+    pub citizen_sign_in: Option<shuniu_auth::oidc::IdentityProvider>,
+    /// The office platform's single sign-on console users may sign in through; passwords
+    /// stay.
+    pub console_sign_in: Option<shuniu_auth::oidc::IdentityProvider>,
 }
 
 /// The engines the server translates to, each built by the binary (or a test) and handed in.
@@ -128,10 +133,6 @@ impl Engines {
 pub struct AppState {
     pub engines: Engines,
     pub(crate) open_limits: Arc<api::ckan::OpenLimits>,
-    /// Citizens signed in to their own record: session token → ID number and expiry.
-    pub(crate) citizens: console::audit::CitizenSessions,
-    /// Citizen sign-in attempts per client address, for the rate limit.
-    pub(crate) citizen_attempts: console::audit::CitizenAttempts,
     pub settings: Arc<ServerSettings>,
     pub(crate) templates: Arc<minijinja::Environment<'static>>,
     /// Names of departments, users and applications that pages show instead of codes.
@@ -160,8 +161,6 @@ impl AppState {
                 settings.open_rate_anonymous,
                 settings.open_rate_token,
             )),
-            citizens: Default::default(),
-            citizen_attempts: Default::default(),
             settings: Arc::new(settings),
             templates: Arc::new(web::templates(names.clone())),
             names,

@@ -22,6 +22,7 @@ mod quality;
 mod rows;
 mod schema;
 mod sharing;
+mod sign_in;
 pub use audit::*;
 pub use loads::*;
 pub use open::*;
@@ -30,6 +31,7 @@ pub use rows::*;
 pub use schema::{ColumnShape, IndexShape, SchemaShape};
 pub use sharing::*;
 use shuniu_types::{Classified, ErrorKind, Problem};
+pub use sign_in::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -1,71 +1,29 @@
-//! Console pages of traceability: audit search, flow monitoring, and the citizen's own
-//! record (个人数据使用记录).
+//! Console pages of traceability: audit search and flow monitoring (the citizen's own record
+//! is in `citizen`).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{Form, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum_extra::extract::CookieJar;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
 use minijinja::context;
 use serde::Deserialize;
 use shuniu_audit::ViewError;
 use shuniu_audit::views::FlowReport;
 use shuniu_store::AuditFilter;
-use shuniu_types::{ErrorKind, IdNumber, Problem};
+use shuniu_types::IdNumber;
 
 use super::{ConsoleUser, page};
 use crate::AppState;
-use crate::i18n::{Lang, t};
-use crate::web::{cookie, error_page, lang_of, render, ser};
-
-const CITIZEN_COOKIE: &str = "shuniu_citizen";
-const CITIZEN_TTL: Duration = Duration::from_secs(30 * 60);
-
-/// Signed-in citizens: token → (ID number, name, expiry). In memory: a citizen session is
-/// short and a restart simply asks the person to sign in again.
-pub(crate) type CitizenSessions = Arc<Mutex<HashMap<String, (IdNumber, String, Instant)>>>;
-
-/// Sign-in attempts per client address: (attempts in the window, the window's start).
-pub(crate) type CitizenAttempts = Arc<Mutex<HashMap<String, (u32, Instant)>>>;
-
-/// The double-submit token of the citizen's sign-in form.
-const CITIZEN_CSRF_COOKIE: &str = "shuniu_citizen_csrf";
-/// At most this many sign-in attempts per address in [`ATTEMPT_WINDOW`].
-const MAX_ATTEMPTS: u32 = 10;
-const ATTEMPT_WINDOW: Duration = Duration::from_secs(10 * 60);
-
-/// Counts one attempt from `address`; the seconds to wait when the address has used its
-/// attempts for the window.
-fn attempt(state: &AppState, address: &str) -> Option<u64> {
-    let mut m = state.citizen_attempts.lock().ok()?;
-    let now = Instant::now();
-    m.retain(|_, (_, start)| now.duration_since(*start) < ATTEMPT_WINDOW);
-    let (n, start) = m.entry(address.to_string()).or_insert((0, now));
-    if *n >= MAX_ATTEMPTS {
-        return Some(
-            ATTEMPT_WINDOW
-                .saturating_sub(now.duration_since(*start))
-                .as_secs()
-                .max(1),
-        );
-    }
-    *n += 1;
-    None
-}
+use crate::i18n::Lang;
+use crate::web::ser;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/audit", get(audit_page))
         .route("/audit/flows", get(flows_page))
         .route("/audit/entries/{index}", get(entry_page))
-        .route("/my-data", get(my_data))
-        .route("/my-data/login", post(citizen_login))
-        .route("/my-data/logout", post(citizen_logout))
 }
 
 fn view_error(lang: Lang, e: ViewError) -> Response {
@@ -260,202 +218,4 @@ async fn entry_page(
             head => ser(log.latest_head()),
         },
     )
-}
-
-fn citizen_of(state: &AppState, jar: &CookieJar) -> Option<(IdNumber, String)> {
-    let token = jar.get(CITIZEN_COOKIE)?.value().to_string();
-    let mut m = state.citizens.lock().ok()?;
-    m.retain(|_, v| v.2 > Instant::now());
-    m.get(&token).map(|v| (v.0.clone(), v.1.clone()))
-}
-
-async fn my_data(State(state): State<AppState>, jar: CookieJar) -> Response {
-    let lang = lang_of(&jar);
-    let (csrf, jar) = match jar.get(CITIZEN_CSRF_COOKIE).map(|c| c.value().to_string()) {
-        Some(c) if c.len() == 64 => (c, jar),
-        _ => {
-            let token = shuniu_auth::random_token().unwrap_or_default();
-            let mut c = cookie(
-                CITIZEN_CSRF_COOKIE,
-                token.clone(),
-                state.settings.secure_cookies,
-                1,
-            );
-            c.set_same_site(axum_extra::extract::cookie::SameSite::Strict);
-            (token, jar.add(c))
-        }
-    };
-    let simulated = state.settings.simulated_citizen_sign_in;
-    let base = |extra: minijinja::Value| {
-        context! {
-            lang => lang.code(),
-            site_name => state.settings.site_name.clone(),
-            csrf => csrf.clone(),
-            simulated => simulated,
-            ..extra
-        }
-    };
-    let Some((person, name)) = citizen_of(&state, &jar) else {
-        return (jar, render(&state, "mydata.html", base(context! {}))).into_response();
-    };
-    let uses = match state.engines.traceability.personal_record(&person).await {
-        Ok(u) => u,
-        Err(e) => return view_error(lang, e),
-    };
-    // The page names systems and resources (`who`, `res`) and departments from the name book;
-    // no console session refreshed it for this visitor.
-    state.names.refresh_if_stale(&state.engines).await;
-    let uses: Vec<_> = uses
-        .into_iter()
-        .map(|u| {
-            let department_name = state
-                .names
-                .department(&u.department)
-                .unwrap_or(u.department.clone());
-            context! { department_name, ..ser(&u) }
-        })
-        .collect();
-    let id = person.to_string();
-    let masked = format!("{}********{}", &id[..6], &id[14..]);
-    (
-        jar,
-        render(
-            &state,
-            "mydata.html",
-            base(context! {
-                person => context! { name, masked },
-                uses => uses,
-            }),
-        ),
-    )
-        .into_response()
-}
-
-async fn citizen_login(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let lang = lang_of(&jar);
-    let refuse = |kind: ErrorKind, code: &'static str, zh: &str, en: &str| {
-        crate::web::problem_page(lang, &Problem::new(kind, code, zh, en))
-    };
-    // Only the demo signs a person in on their word; a deployment signs citizens in through
-    // the province's identity service.
-    if !state.settings.simulated_citizen_sign_in {
-        return refuse(
-            ErrorKind::Unavailable,
-            "CITIZEN_SIGN_IN_UNAVAILABLE",
-            "个人数据使用记录须通过省统一身份认证登录，本平台尚未接入",
-            "citizens sign in through the province's identity service, which this hub is not connected to yet",
-        );
-    }
-    let expected = jar
-        .get(CITIZEN_CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    if !shuniu_auth::accounts::csrf_matches(
-        &expected,
-        form.get("csrf").map(String::as_str).unwrap_or(""),
-    ) {
-        return refuse(
-            ErrorKind::Denied,
-            "CSRF_MISMATCH",
-            "登录表单已过期，请刷新页面后重试",
-            "the sign-in form has expired: reload the page and try again",
-        );
-    }
-    if let Some(wait) = attempt(&state, &peer.ip().to_string()) {
-        let p = Problem {
-            retry_after: Some(wait),
-            ..Problem::new(
-                ErrorKind::Limited,
-                "CITIZEN_SIGN_IN_LIMITED",
-                format!("登录尝试过多，请 {wait} 秒后再试"),
-                format!("too many sign-in attempts: try again in {wait} s"),
-            )
-        };
-        return crate::web::problem_page(lang, &p);
-    }
-    let id = form
-        .get("id_number")
-        .map(|s| s.trim().to_uppercase())
-        .unwrap_or_default();
-    let name: String = form
-        .get("name")
-        .map(|s| s.trim().chars().take(50).collect())
-        .unwrap_or_default();
-    let parsed = id
-        .parse::<IdNumber>()
-        .map_err(|e| e.to_string())
-        .and_then(|p| {
-            if name.is_empty() {
-                Err(t(lang, "person_name"))
-            } else {
-                Ok(p)
-            }
-        });
-    let person = match parsed {
-        Ok(p) => p,
-        Err(error) => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                render(
-                    &state,
-                    "mydata.html",
-                    context! { lang => lang.code(), site_name => state.settings.site_name.clone(), error, csrf => expected.clone(), simulated => true },
-                ),
-            )
-                .into_response();
-        }
-    };
-    let Ok(token) = shuniu_auth::random_token() else {
-        return error_page(
-            lang,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "random source unavailable",
-        );
-    };
-    if let Err(e) = state
-        .engines
-        .traceability
-        .citizen_signed_in(&person, "simulated identity login (demo)")
-        .await
-    {
-        return view_error(lang, e);
-    }
-    if let Ok(mut m) = state.citizens.lock() {
-        m.insert(token.clone(), (person, name, Instant::now() + CITIZEN_TTL));
-    }
-    let jar = jar.add(cookie(
-        CITIZEN_COOKIE,
-        token,
-        state.settings.secure_cookies,
-        1,
-    ));
-    (jar, Redirect::to("/my-data")).into_response()
-}
-
-async fn citizen_logout(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    let expected = jar
-        .get(CITIZEN_CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    if !shuniu_auth::accounts::csrf_matches(
-        &expected,
-        form.get("csrf").map(String::as_str).unwrap_or(""),
-    ) {
-        return Redirect::to("/my-data").into_response();
-    }
-    if let Some(c) = jar.get(CITIZEN_COOKIE)
-        && let Ok(mut m) = state.citizens.lock()
-    {
-        m.remove(c.value());
-    }
-    (jar.remove(CITIZEN_COOKIE), Redirect::to("/my-data")).into_response()
 }

@@ -40,7 +40,9 @@ macro_rules! tried {
 mod admin;
 pub(crate) mod audit;
 mod catalog;
+mod citizen;
 mod data;
+mod federated;
 mod nav;
 mod opendata;
 mod quality;
@@ -92,6 +94,8 @@ pub fn router() -> Router<AppState> {
             "/login",
             get(session::login_page).post(session::login_submit),
         )
+        .route("/login/sso", get(federated::sso_start))
+        .route("/login/sso/callback", get(federated::sso_callback))
         .route("/logout", post(session::logout))
         .route("/lang/{lang}", get(session::set_lang))
         .route("/catalog", get(catalog::catalog_page))
@@ -129,6 +133,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(data::router())
         .merge(audit::router())
+        .merge(citizen::router())
         .merge(quality::router())
         .merge(sharing::router())
         .merge(opendata::router())

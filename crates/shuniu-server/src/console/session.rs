@@ -191,6 +191,7 @@ pub(crate) async fn login_page(
         lang => lang.code(), csrf => csrf, next => safe_next(q.get("next")), site_name => state.settings.site_name.clone(),
         failed => q.contains_key("failed"),
         locked => q.contains_key("locked"),
+        sso => state.settings.console_sign_in.is_some(),
     };
     (jar, render(&state, "login.html", ctx)).into_response()
 }

@@ -1,0 +1,283 @@
+//! The citizen's own record (个人数据使用记录): who used my data, when and why. A citizen
+//! signs in through the province's identity service (OpenID Connect, `federated`), or, only
+//! while `shuniu demo` serves, with a name and ID number on their word. Sessions live in the
+//! auth store (`Accounts::open_citizen_session`), as console sessions do.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::Cookie;
+use minijinja::context;
+use shuniu_types::{Classified, ErrorKind, IdNumber, Problem};
+
+use super::federated;
+use crate::AppState;
+use crate::i18n::t;
+use crate::web::{cookie, lang_of, problem_page, render, ser};
+
+pub(crate) const CITIZEN_COOKIE: &str = "shuniu_citizen";
+/// The double-submit token of the citizen's forms (sign-in, sign-out).
+const CITIZEN_CSRF_COOKIE: &str = "shuniu_citizen_csrf";
+/// At most this many simulated sign-in attempts per address in [`ATTEMPT_WINDOW`].
+pub(crate) const MAX_ATTEMPTS: i64 = 10;
+/// At most this many sign-ins started at an identity provider per address in the window:
+/// each keeps a flow in the store, and a town hall's citizens may share one address.
+pub(crate) const MAX_STARTS: i64 = 120;
+pub(crate) const ATTEMPT_WINDOW: Duration = Duration::from_secs(10 * 60);
+/// What the simulated sign-in records as the way the person signed in.
+const SIMULATED: &str = "simulated identity login (demo)";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/my-data", get(my_data))
+        .route("/my-data/login", post(citizen_login))
+        .route("/my-data/logout", post(citizen_logout))
+        .route("/my-data/sign-in", get(federated::citizen_sign_in))
+        .route("/my-data/callback", get(federated::citizen_callback))
+}
+
+/// Counts a sign-in attempt from `peer`; the problem to answer once the address has used its
+/// attempts for the window.
+pub(crate) async fn rate_limited(
+    state: &AppState,
+    scope: &str,
+    max: i64,
+    peer: &std::net::SocketAddr,
+) -> Option<Problem> {
+    match state
+        .engines
+        .accounts
+        .sign_in_attempt(scope, &peer.ip().to_string(), max, ATTEMPT_WINDOW)
+        .await
+    {
+        Ok(None) => None,
+        Ok(Some(wait)) => Some(Problem {
+            retry_after: Some(wait),
+            ..Problem::new(
+                ErrorKind::Limited,
+                "CITIZEN_SIGN_IN_LIMITED",
+                format!("登录尝试过多，请 {wait} 秒后再试"),
+                format!("too many sign-in attempts: try again in {wait} s"),
+            )
+        }),
+        Err(e) => Some(e.problem()),
+    }
+}
+
+/// The form's double-submit token when it matches the browser's cookie (another site's form
+/// cannot sign anyone in or out).
+fn form_token(jar: &CookieJar, form: &HashMap<String, String>) -> Option<String> {
+    let expected = jar.get(CITIZEN_CSRF_COOKIE)?.value().to_string();
+    shuniu_auth::accounts::csrf_matches(
+        &expected,
+        form.get("csrf").map(String::as_str).unwrap_or(""),
+    )
+    .then_some(expected)
+}
+
+async fn citizen_of(
+    state: &AppState,
+    jar: &CookieJar,
+) -> Option<shuniu_auth::accounts::CitizenSession> {
+    let token = jar.get(CITIZEN_COOKIE)?.value().to_string();
+    state
+        .engines
+        .accounts
+        .citizen_session(&token)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Opens a citizen session for `person` after the identity check and records the sign-in.
+pub(crate) async fn open_session(
+    state: &AppState,
+    jar: CookieJar,
+    person: &IdNumber,
+    name: &str,
+    via: &str,
+) -> Result<CookieJar, Problem> {
+    let token = state
+        .engines
+        .accounts
+        .open_citizen_session(person, name, via)
+        .await
+        .map_err(|e| e.problem())?;
+    state
+        .engines
+        .traceability
+        .citizen_signed_in(person, via)
+        .await
+        .map_err(|e| e.problem())?;
+    Ok(jar.add(cookie(
+        CITIZEN_COOKIE,
+        token,
+        state.settings.secure_cookies,
+        1,
+    )))
+}
+
+async fn my_data(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let lang = lang_of(&jar);
+    let (csrf, jar) = match jar.get(CITIZEN_CSRF_COOKIE).map(|c| c.value().to_string()) {
+        Some(c) if c.len() == 64 => (c, jar),
+        _ => {
+            let token = shuniu_auth::random_token().unwrap_or_default();
+            let mut c = cookie(
+                CITIZEN_CSRF_COOKIE,
+                token.clone(),
+                state.settings.secure_cookies,
+                1,
+            );
+            c.set_same_site(axum_extra::extract::cookie::SameSite::Strict);
+            (token, jar.add(c))
+        }
+    };
+    let base = |extra: minijinja::Value| {
+        context! {
+            lang => lang.code(),
+            site_name => state.settings.site_name.clone(),
+            csrf => csrf.clone(),
+            simulated => state.settings.simulated_citizen_sign_in,
+            oidc => state.settings.citizen_sign_in.is_some(),
+            ..extra
+        }
+    };
+    let Some(session) = citizen_of(&state, &jar).await else {
+        return (jar, render(&state, "mydata.html", base(context! {}))).into_response();
+    };
+    let uses = match state
+        .engines
+        .traceability
+        .personal_record(&session.person)
+        .await
+    {
+        Ok(u) => u,
+        Err(e) => return problem_page(lang, &e.problem()),
+    };
+    // The page names systems and resources (`who`, `res`) and departments from the name book;
+    // no console session refreshed it for this visitor.
+    state.names.refresh_if_stale(&state.engines).await;
+    let uses: Vec<_> = uses
+        .into_iter()
+        .map(|u| {
+            let department_name = state
+                .names
+                .department(&u.department)
+                .unwrap_or(u.department.clone());
+            context! { department_name, ..ser(&u) }
+        })
+        .collect();
+    let id = session.person.to_string();
+    let masked = format!("{}********{}", &id[..6], &id[14..]);
+    (
+        jar,
+        render(
+            &state,
+            "mydata.html",
+            base(context! {
+                person => context! { name => session.name, masked, simulated => session.via == SIMULATED },
+                uses => uses,
+            }),
+        ),
+    )
+        .into_response()
+}
+
+/// The demo's simulated sign-in: a name and an ID number, unchecked.
+async fn citizen_login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let lang = lang_of(&jar);
+    let refuse = |kind: ErrorKind, code: &'static str, zh: &str, en: &str| {
+        problem_page(lang, &Problem::new(kind, code, zh, en))
+    };
+    // Only the demo signs a person in on their word; a deployment signs citizens in through
+    // the province's identity service.
+    if !state.settings.simulated_citizen_sign_in {
+        return refuse(
+            ErrorKind::Unavailable,
+            "CITIZEN_SIGN_IN_UNAVAILABLE",
+            "个人数据使用记录须通过省统一身份认证登录",
+            "citizens sign in through the province's identity service",
+        );
+    }
+    let Some(expected) = form_token(&jar, &form) else {
+        return refuse(
+            ErrorKind::Denied,
+            "CSRF_MISMATCH",
+            "登录表单已过期，请刷新页面后重试",
+            "the sign-in form has expired: reload the page and try again",
+        );
+    };
+    if let Some(p) = rate_limited(&state, "citizen", MAX_ATTEMPTS, &peer).await {
+        return problem_page(lang, &p);
+    }
+    let id = form
+        .get("id_number")
+        .map(|s| s.trim().to_uppercase())
+        .unwrap_or_default();
+    let name: String = form
+        .get("name")
+        .map(|s| s.trim().chars().take(50).collect())
+        .unwrap_or_default();
+    let parsed = id
+        .parse::<IdNumber>()
+        .map_err(|e| e.to_string())
+        .and_then(|p| {
+            if name.is_empty() {
+                Err(t(lang, "person_name"))
+            } else {
+                Ok(p)
+            }
+        });
+    let person = match parsed {
+        Ok(p) => p,
+        Err(error) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(
+                    &state,
+                    "mydata.html",
+                    context! {
+                        lang => lang.code(), site_name => state.settings.site_name.clone(), error,
+                        csrf => expected.clone(), simulated => true,
+                        oidc => state.settings.citizen_sign_in.is_some(),
+                    },
+                ),
+            )
+                .into_response();
+        }
+    };
+    match open_session(&state, jar, &person, &name, SIMULATED).await {
+        Ok(jar) => (jar, Redirect::to("/my-data")).into_response(),
+        Err(p) => problem_page(lang, &p),
+    }
+}
+
+async fn citizen_logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if form_token(&jar, &form).is_none() {
+        return Redirect::to("/my-data").into_response();
+    }
+    if let Some(c) = jar.get(CITIZEN_COOKIE) {
+        let _ = state.engines.accounts.end_citizen_session(c.value()).await;
+    }
+    (
+        jar.remove(Cookie::build(CITIZEN_COOKIE).path("/")),
+        Redirect::to("/my-data"),
+    )
+        .into_response()
+}
