@@ -268,7 +268,8 @@ async fn search(config: &Config, args: SearchArgs) -> Result<()> {
         Some(id) => {
             let parsed: shuniu_types::IdNumber =
                 id.parse().map_err(|e| anyhow::anyhow!("--subject: {e}"))?;
-            let key = shuniu_audit::log::load_subject_key(&config.audit_dir())?;
+            let key =
+                shuniu_audit::log::load_subject_key(&config.audit_dir(), &config.master_key()?)?;
             Some(key.subject(&parsed.to_string()))
         }
         None => None,

@@ -47,6 +47,11 @@ pub struct Config {
     /// Hosts (comma-separated names or addresses) that webhooks may reach although they
     /// resolve to loopback, private or link-local addresses. Empty: none.
     pub webhook_allow_hosts: String,
+    /// The master key every secret at rest is sealed under (SM4): a key file (empty:
+    /// DATA_DIR/keys/master.key, created when missing) …
+    pub master_key_file: String,
+    /// … or a command that prints it (a KMS or HSM client), which then wins.
+    pub master_key_command: String,
     /// The hub's address as browsers reach it (`https://data.example.gov.cn`), for the
     /// addresses identity providers send people back to. Empty: `http://` + `listen`.
     pub public_url: String,
@@ -90,6 +95,8 @@ impl Default for Config {
             open_rate_anonymous: 20,
             open_rate_token: 200,
             webhook_allow_hosts: String::new(),
+            master_key_file: String::new(),
+            master_key_command: String::new(),
             public_url: String::new(),
             citizen_oidc_issuer: String::new(),
             citizen_oidc_client_id: String::new(),
@@ -120,7 +127,9 @@ pub struct Overrides {
 pub const CONFIG_FILE: &str = "shuniu.toml";
 
 /// The configuration keys; other `SHUNIU_*` variables (SHUNIU_LOG, SHUNIU_CONFIG) are not config.
-const KEYS: [&str; 28] = [
+const KEYS: [&str; 30] = [
+    "master_key_file",
+    "master_key_command",
     "public_url",
     "citizen_oidc_issuer",
     "citizen_oidc_client_id",
@@ -233,6 +242,23 @@ impl Config {
         };
         shuniu_lake::Lake::s3(&cfg, &self.data_dir.join("lake-staging"))
             .with_context(|| format!("opening the lake at {}", self.lake_url))
+    }
+
+    /// Where the master key comes from.
+    pub fn master_key_source(&self) -> shuniu_keys::KeySource {
+        if !self.master_key_command.trim().is_empty() {
+            shuniu_keys::KeySource::Command(self.master_key_command.clone())
+        } else if !self.master_key_file.is_empty() {
+            shuniu_keys::KeySource::File(PathBuf::from(&self.master_key_file))
+        } else {
+            shuniu_keys::KeySource::File(self.data_dir.join("keys").join("master.key"))
+        }
+    }
+
+    /// The master key, loaded (and created on first use when kept in a file).
+    pub fn master_key(&self) -> Result<shuniu_keys::MasterKey> {
+        shuniu_keys::MasterKey::load(self.master_key_source())
+            .map_err(|e| anyhow::anyhow!("主密钥无法加载 / {e}"))
     }
 
     /// The identity providers configured for citizens and for console users.

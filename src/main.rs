@@ -13,6 +13,7 @@ use std::path::PathBuf;
 mod audit_cli;
 mod config;
 mod demo;
+mod keys_cli;
 mod lake_cli;
 mod open_cli;
 mod quality_cli;
@@ -120,6 +121,9 @@ enum Command {
     /// Open data: the open datasets, (re)publication, the public's data requests.
     #[command(subcommand)]
     Open(open_cli::OpenCommand),
+    /// The master key and the secrets sealed under it.
+    #[command(subcommand)]
+    Keys(keys_cli::KeysCommand),
 }
 
 #[derive(Subcommand)]
@@ -278,18 +282,26 @@ async fn open(config: Config) -> Result<Hub> {
         .await
         .context("opening the control-plane database")?;
     let code_format = CodeFormat::parse(&config.code_format).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let keys = config.master_key()?;
     let audit = shuniu_audit::AuditLog::open(
         &config.audit_dir(),
         config.audit_storage(Some(&store))?,
         Some(store.clone()),
+        &keys,
     )
     .await
     .context("opening the audit log")?;
     let catalog = Catalog::open(store.clone(), code_format, audit.clone()).await?;
-    let engines =
-        shuniu_server::Engines::assemble(store, audit, catalog, config.lake()?, &config.data_dir)
-            .await
-            .map_err(|e| anyhow::anyhow!("opening the engines: {e}"))?;
+    let engines = shuniu_server::Engines::assemble(
+        store,
+        audit,
+        catalog,
+        config.lake()?,
+        &config.data_dir,
+        keys,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("opening the engines: {e}"))?;
     engines.sharing.allow_webhook_hosts(
         config
             .webhook_allow_hosts
@@ -612,6 +624,11 @@ async fn main() -> Result<()> {
         Command::Open(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             open_cli::run(&hub.engines.open, cmd).await
+        }
+        Command::Keys(cmd) => {
+            let config = load_config(cli_config, cmd.common(), None)?;
+            init_logging(&config.log_format);
+            keys_cli::run(&config, cmd).await
         }
         Command::Audit(cmd) => {
             let common = cmd.common().cloned().unwrap_or_default();

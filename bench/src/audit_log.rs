@@ -36,7 +36,14 @@ fn entry(log: &AuditLog, i: u64) -> Entry {
 }
 
 async fn open(dir: &std::path::Path) -> Result<AuditLog> {
-    Ok(AuditLog::open(dir, Arc::new(SegmentStorage::open(&dir.join("log"))?), None).await?)
+    let keys = shuniu_keys::MasterKey::load(shuniu_keys::KeySource::File(dir.join("master.key")))?;
+    Ok(AuditLog::open(
+        dir,
+        Arc::new(SegmentStorage::open(&dir.join("log"))?),
+        None,
+        &keys,
+    )
+    .await?)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

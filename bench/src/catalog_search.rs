@@ -79,12 +79,16 @@ async fn main() -> Result<()> {
 
     // The demo city's departments and catalog, varied by district and edition up to `entries`.
     let city = shuniu_demo::generate(1);
+    let keys = shuniu_keys::MasterKey::load(shuniu_keys::KeySource::File(
+        dir.path().join("keys/master.key"),
+    ))?;
     let audit = shuniu_audit::AuditLog::open(
         &dir.path().join("audit"),
         std::sync::Arc::new(shuniu_audit::SegmentStorage::open(
             &dir.path().join("audit/log"),
         )?),
         None,
+        &keys,
     )
     .await?;
     let accounts = shuniu_auth::accounts::Accounts::new(store.clone(), audit.clone());
@@ -249,6 +253,7 @@ async fn main() -> Result<()> {
         catalog.clone(),
         shuniu_lake::Lake::local(&dir.path().join("lake"))?,
         dir.path(),
+        keys.clone(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;

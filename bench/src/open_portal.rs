@@ -69,12 +69,16 @@ async fn main() -> Result<()> {
     ))
     .await?;
     let city = shuniu_demo::generate(1);
+    let keys = shuniu_keys::MasterKey::load(shuniu_keys::KeySource::File(
+        dir.path().join("keys/master.key"),
+    ))?;
     let audit = shuniu_audit::AuditLog::open(
         &dir.path().join("audit"),
         std::sync::Arc::new(shuniu_audit::SegmentStorage::open(
             &dir.path().join("audit/log"),
         )?),
         None,
+        &keys,
     )
     .await?;
     let accounts = shuniu_auth::accounts::Accounts::new(store.clone(), audit.clone());
@@ -187,6 +191,7 @@ async fn main() -> Result<()> {
         catalog.clone(),
         shuniu_lake::Lake::local(&dir.path().join("lake"))?,
         dir.path(),
+        keys.clone(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -391,6 +391,53 @@ async fn uploads_run_in_the_background_and_mappings_are_saved() {
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
+/// A connector's source password is sealed (SM4-GCM under the master key) in the control
+/// plane: no file of the hub holds it, lists show it masked, and pulls still use it.
+#[tokio::test]
+async fn connector_passwords_are_sealed_at_rest() {
+    let hub = Hub::start().await;
+    let code = published(&hub, "户籍人口（口令加密）").await;
+    let password = "Pa55-word-only-in-the-url-7f3c";
+    let (s, c) = json_of(
+        hub.post(
+            &hub.ga_key,
+            &format!("/api/v1/datasets/{code}/connectors"),
+            &json!({"kind": "postgres", "url": format!("postgres://reader:{password}@127.0.0.1:1/pop"),
+                    "table": "public.persons", "mode": "replace", "schedule": "0 2 * * *"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert!(!c.to_string().contains(password), "answered masked: {c}");
+    let id = c["id"].as_str().unwrap().to_string();
+    let stored = hub.store.connector(&id).await.unwrap().unwrap().url;
+    assert!(
+        shuniu_keys::is_sealed(&stored) && !stored.contains(password),
+        "{stored}"
+    );
+    let (_, list) = json_of(hub.get(&hub.ga_key, "/api/v1/connectors").await).await;
+    assert!(list.to_string().contains("reader:***@"), "{list}");
+    assert!(!list.to_string().contains(password));
+    // Nothing under the data directory holds it (the SQLite control plane included).
+    let found = crate::files_containing(hub.data_dir(), password.as_bytes());
+    assert!(found.is_empty(), "{found:?}");
+    // The pull unseals it: it reaches the (absent) server and fails there, not on the seal.
+    let (s, l) = json_of(
+        hub.post(
+            &hub.ga_key,
+            &format!("/api/v1/connectors/{id}/run"),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        !l.to_string().contains("SECRET_UNSEAL") && !l.to_string().contains(password),
+        "{s} {l}"
+    );
+}
+
 /// A scheduled pull from a department's PostgreSQL table, full then incremental. Runs when
 /// the suite has a PostgreSQL server (SHUNIU_TEST_DATABASE_URL), as in .ci/run.
 #[tokio::test]
@@ -434,6 +481,10 @@ async fn postgres_connector_pulls_full_then_incremental() {
     .await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     let id = c["id"].as_str().unwrap().to_string();
+    assert!(
+        shuniu_keys::is_sealed(&hub.store.connector(&id).await.unwrap().unwrap().url),
+        "the source URL is sealed in the store, and the pulls below unseal it"
+    );
     let (s, b) = json_of(
         hub.post(&hub.ga_key, &format!("/api/v1/datasets/{code}/connectors"),
             &json!({"kind": "postgres", "url": "postgres://x/y", "table": "t; drop table x", "mode": "replace", "schedule": "0 2 * * *"})).await,

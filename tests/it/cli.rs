@@ -67,6 +67,19 @@ async fn demo_city_then_serve_then_catalog_cli() {
             assert_eq!(mode, 0o600, "{f}");
         }
     }
+    // Every key file is sealed under the master key (SM4-GCM), which is kept apart.
+    let sealed_files = [
+        "sharing/masking.key",
+        "sharing/webhook.key",
+        "audit/subject.key",
+        "audit/tree-head.key",
+        "open/masking.key",
+    ];
+    for f in sealed_files {
+        let text = std::fs::read_to_string(data.join(f)).unwrap();
+        assert!(shuniu_keys::is_sealed(&text), "{f}: {text}");
+    }
+    assert!(data.join("keys/master.key").exists());
 
     // The CLI works on the same directory.
     let postgres = std::env::var("SHUNIU_TEST_DATABASE_URL").is_ok();
@@ -273,6 +286,68 @@ async fn demo_city_then_serve_then_catalog_cli() {
         assert!(limited.headers().get("retry-after").is_some());
         server.kill().unwrap();
         let _ = server.wait();
+    }
+
+    // A new master key: everything is re-sealed under it and keeps working.
+    if !postgres {
+        let master_before = std::fs::read_to_string(data.join("keys/master.key")).unwrap();
+        let public_before = std::fs::read_to_string(data.join("audit/tree-head.pub")).unwrap();
+        let out = shuniu()
+            .args(["keys", "rotate", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let master_after = std::fs::read_to_string(data.join("keys/master.key")).unwrap();
+        assert_ne!(master_before, master_after);
+        assert_eq!(master_after.lines().count(), 1, "the old key is dropped");
+        let out = shuniu()
+            .args(["keys", "status", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        let status = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success()
+                && !status.contains("earlier key")
+                && !status.contains("not sealed"),
+            "{status}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(data.join("audit/tree-head.pub")).unwrap(),
+            public_before,
+            "the same signing key, sealed anew"
+        );
+        let out = shuniu()
+            .args(["audit", "verify", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The old master key no longer opens the key files.
+        std::fs::write(data.join("keys/master.key"), &master_before).unwrap();
+        let out = shuniu()
+            .args(["loads", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "opened with the old key");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("subject.key")
+                || String::from_utf8_lossy(&out.stderr).contains("tree-head.key"),
+            "the error names the file: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(data.join("keys/master.key"), &master_after).unwrap();
     }
 }
 

@@ -43,6 +43,12 @@ pub async fn database_url(dir: &std::path::Path) -> String {
     }
 }
 
+/// The master key of a test hub: a key file in its directory, as `shuniu serve` keeps one.
+pub fn master_key(dir: &std::path::Path) -> shuniu_keys::MasterKey {
+    shuniu_keys::MasterKey::load(shuniu_keys::KeySource::File(dir.join("keys/master.key")))
+        .expect("master key")
+}
+
 /// The audit log of a test hub: in PostgreSQL when the suite runs against it (the production
 /// storage), otherwise in segment files in the test's directory.
 pub async fn audit_log(dir: &std::path::Path, store: &Store) -> shuniu_audit::AuditLog {
@@ -54,7 +60,8 @@ pub async fn audit_log(dir: &std::path::Path, store: &Store) -> shuniu_audit::Au
                 shuniu_audit::SegmentStorage::open(&dir.join("audit/log")).expect("segments"),
             )
         };
-    shuniu_audit::AuditLog::open(&dir.join("audit"), storage, Some(store.clone()))
+    let keys = master_key(dir);
+    shuniu_audit::AuditLog::open(&dir.join("audit"), storage, Some(store.clone()), &keys)
         .await
         .expect("audit log")
 }
@@ -141,6 +148,7 @@ impl Hub {
             catalog,
             shuniu_lake::Lake::local(&dir.path().join("lake")).expect("lake"),
             dir.path(),
+            master_key(dir.path()),
         )
         .await
         .expect("engines");
@@ -187,6 +195,11 @@ impl Hub {
             _dir: dir,
             shutdown: Some(tx),
         }
+    }
+
+    /// The hub's data directory (the lake, the serving index, the keys).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn url(&self, path: &str) -> String {

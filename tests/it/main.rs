@@ -13,3 +13,27 @@ mod open;
 mod quality;
 mod sharing;
 mod tenants;
+
+/// Every file under `dir` whose bytes contain `needle` (a secret or sensitive value that must
+/// not be stored in clear anywhere).
+pub(crate) fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if std::fs::read(&path)
+                .map(|b| b.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}

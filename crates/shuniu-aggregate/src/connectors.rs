@@ -135,6 +135,11 @@ fn expand_env(url: &str) -> Result<String> {
     Ok(out)
 }
 
+/// What a connector's sealed source URL is sealed for.
+fn url_label(id: &str) -> String {
+    format!("connector-url:{id}")
+}
+
 /// The URL with any literal password replaced, for display.
 pub fn masked_url(url: &str) -> String {
     if let Some(scheme_end) = url.find("://") {
@@ -239,14 +244,19 @@ impl Aggregation {
         schedule(&input.schedule)?;
         let mut b = [0u8; 3];
         let _ = getrandom::fill(&mut b);
+        let id = format!("C{}-{}", code, hex::encode(b));
+        let sealed = self
+            .keys
+            .seal_text(&url_label(&id), &input.url)
+            .map_err(|e| AggregateError::Internal(e.to_string()))?;
         let c = Connector {
-            id: format!("C{}-{}", code, hex::encode(b)),
+            id,
             resource_code: code.into(),
             kind: match kind {
                 ConnectorKind::Postgres => "postgres".into(),
                 ConnectorKind::Mysql => "mysql".into(),
             },
-            url: input.url.clone(),
+            url: sealed,
             source_table: input.table.clone(),
             mode: mode.name().into(),
             updated_column: updated.map(str::to_string),
@@ -263,9 +273,36 @@ impl Aggregation {
         tx.insert_connector(&c).await?;
         tx.commit().await?;
         Ok(Connector {
-            url: masked_url(&c.url),
+            url: masked_url(&input.url),
             ..c
         })
+    }
+
+    /// A connector's source URL, unsealed (stored sealed under the master key).
+    fn source_url(&self, c: &Connector) -> Result<String> {
+        self.keys
+            .open_text(&url_label(&c.id), &c.url)
+            .map_err(|e| AggregateError::Internal(e.to_string()))
+    }
+
+    /// Seals every connector URL stored in clear (before sealing existed) or under an earlier
+    /// master key (rotation). Returns how many were written.
+    pub async fn seal_connector_urls(&self) -> Result<usize> {
+        let mut n = 0;
+        for c in self.store.connectors().await? {
+            if shuniu_keys::is_sealed(&c.url) && self.keys.is_current(&c.url) {
+                continue;
+            }
+            let sealed = self
+                .keys
+                .seal_text(&url_label(&c.id), &self.source_url(&c)?)
+                .map_err(|e| AggregateError::Internal(e.to_string()))?;
+            let mut tx = self.store.begin().await?;
+            tx.set_connector_url(&c.id, &sealed).await?;
+            tx.commit().await?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Connectors the actor may see (passwords masked).
@@ -279,7 +316,7 @@ impl Aggregation {
                 .is_ok()
             {
                 out.push(Connector {
-                    url: masked_url(&c.url),
+                    url: masked_url(&self.source_url(&c)?),
                     ..c
                 });
             }
@@ -353,7 +390,7 @@ impl Aggregation {
             .await?;
         let kind = ConnectorKind::parse(&c.kind)
             .ok_or_else(|| AggregateError::Internal(format!("connector kind {}", c.kind)))?;
-        let url = expand_env(&c.url)?;
+        let url = expand_env(&self.source_url(c)?)?;
         let mode: WriteMode = c.mode.parse().unwrap_or(WriteMode::Replace);
         let parts = table_parts(&c.source_table).ok_or_else(|| {
             AggregateError::Internal(format!("stored table name {}", c.source_table))

@@ -93,6 +93,8 @@ pub struct Aggregation {
     lake: Lake,
     quality: Quality,
     loads_dir: PathBuf,
+    /// Connector source URLs (with their passwords) are sealed under it in the store.
+    keys: shuniu_keys::MasterKey,
     /// Each committed version, for the engines that derive from datasets (the serving index).
     commits: tokio::sync::broadcast::Sender<(String, i64)>,
 }
@@ -129,9 +131,11 @@ impl Aggregation {
         quality: Quality,
         lake: Lake,
         loads_dir: &Path,
+        keys: shuniu_keys::MasterKey,
     ) -> Result<Aggregation> {
         std::fs::create_dir_all(loads_dir).map_err(AggregateError::io)?;
         Ok(Aggregation {
+            keys,
             store,
             audit,
             quality,
@@ -208,6 +212,8 @@ impl Aggregation {
         let mut tx = self.store.begin().await?;
         let n = tx.interrupt_stale_loads(&before).await?;
         tx.commit().await?;
+        // Connectors registered before sources were sealed get sealed now.
+        self.seal_connector_urls().await?;
         Ok(n)
     }
 

@@ -19,6 +19,8 @@ pub enum AuditError {
     Closed,
     #[error("签名密钥无效 / the tree-head key is not a valid SM2 key")]
     BadKey,
+    #[error("审计密钥无法打开 / {0}")]
+    Keys(#[from] shuniu_keys::KeyError),
     #[error(
         "条目 {index} 不存在（日志共 {size} 条）/ entry {index} does not exist (the log has {size} entries)"
     )]
@@ -41,6 +43,7 @@ impl AuditError {
             AuditError::Poisoned => "AUDIT_POISONED",
             AuditError::Closed => "AUDIT_CLOSED",
             AuditError::BadKey => "AUDIT_BAD_KEY",
+            AuditError::Keys(e) => e.code(),
             AuditError::NoSuchEntry { .. } => "AUDIT_NO_SUCH_ENTRY",
             AuditError::BadTreeSize { .. } => "AUDIT_BAD_TREE_SIZE",
             AuditError::NeedsPostgres => "AUDIT_NEEDS_POSTGRES",

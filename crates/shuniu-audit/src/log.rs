@@ -74,24 +74,11 @@ pub fn audit_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("audit")
 }
 
-/// The subject key, created on first use (`DIR/subject.key`, mode 0600).
-pub fn load_subject_key(dir: &Path) -> Result<SubjectKey> {
-    let path = dir.join("subject.key");
-    match std::fs::read_to_string(&path) {
-        Ok(s) => {
-            let mut k = [0u8; 32];
-            hex::decode_to_slice(s.trim(), &mut k).map_err(|_| AuditError::BadKey)?;
-            Ok(SubjectKey::from_bytes(k))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir)?;
-            let k = SubjectKey::generate()
-                .map_err(|e| AuditError::Io(std::io::Error::other(e.to_string())))?;
-            crate::files::write_private(&path, k.to_hex().as_bytes())?;
-            Ok(k)
-        }
-        Err(e) => Err(e.into()),
-    }
+/// The subject key (`DIR/subject.key`, sealed under the master key), created on first use.
+pub fn load_subject_key(dir: &Path, keys: &shuniu_keys::MasterKey) -> Result<SubjectKey> {
+    Ok(SubjectKey::from_bytes(
+        keys.secret_file(&dir.join("subject.key"))?,
+    ))
 }
 
 /// Tree heads published so far (`DIR/tree-heads.jsonl`), oldest first.
@@ -120,10 +107,11 @@ impl AuditLog {
         dir: &Path,
         storage: Arc<dyn LogStorage>,
         index: Option<Store>,
+        keys: &shuniu_keys::MasterKey,
     ) -> Result<AuditLog> {
         std::fs::create_dir_all(dir)?;
-        let signer = Signer::load_or_create(dir)?;
-        let subjects = load_subject_key(dir)?;
+        let signer = Signer::load_or_create(dir, keys)?;
+        let subjects = load_subject_key(dir, keys)?;
         let mut cache = TreeCache::default();
         let mut recovered = storage.recover(&mut |h| cache.push(h)).await?;
         // The leaves of sealed segments come from their index files: when they do not add up

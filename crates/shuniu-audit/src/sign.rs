@@ -114,20 +114,12 @@ impl Signer {
         }
     }
 
-    /// Loads the key kept at `dir/tree-head.key` (hex, mode 0600), creating it on first use,
-    /// and writes the public half to `dir/tree-head.pub` for anyone to copy.
-    pub fn load_or_create(dir: &Path) -> Result<Signer, AuditError> {
-        let secret_path = dir.join("tree-head.key");
-        let signer = match std::fs::read_to_string(&secret_path) {
-            Ok(s) => Signer::from_secret_hex(&s)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir)?;
-                let (signer, secret_hex) = Signer::generate()?;
-                crate::files::write_private(&secret_path, secret_hex.as_bytes())?;
-                signer
-            }
-            Err(e) => return Err(e.into()),
-        };
+    /// Loads the key kept at `dir/tree-head.key` (sealed under the master key), creating it
+    /// on first use, and writes the public half to `dir/tree-head.pub` for anyone to copy.
+    pub fn load_or_create(dir: &Path, keys: &shuniu_keys::MasterKey) -> Result<Signer, AuditError> {
+        std::fs::create_dir_all(dir)?;
+        let secret = keys.secret_file(&dir.join("tree-head.key"))?;
+        let signer = Signer::from_secret_hex(&hex::encode(secret))?;
         let pub_path = dir.join("tree-head.pub");
         if std::fs::read_to_string(&pub_path)
             .ok()
@@ -197,8 +189,9 @@ mod tests {
     #[test]
     fn keys_persist() {
         let dir = tempfile::tempdir().unwrap();
-        let a = Signer::load_or_create(dir.path()).unwrap();
-        let b = Signer::load_or_create(dir.path()).unwrap();
+        let keys = shuniu_keys::MasterKey::ephemeral().unwrap();
+        let a = Signer::load_or_create(dir.path(), &keys).unwrap();
+        let b = Signer::load_or_create(dir.path(), &keys).unwrap();
         assert_eq!(a.public_key().to_hex(), b.public_key().to_hex());
         assert!(a.public_key().to_hex().starts_with("04"));
     }

@@ -20,7 +20,9 @@ fn entry(i: u64) -> Entry {
 
 async fn open(dir: &Path) -> AuditLog {
     let storage = Arc::new(SegmentStorage::open(&dir.join("log")).unwrap());
-    AuditLog::open(dir, storage, None).await.unwrap()
+    let keys =
+        shuniu_keys::MasterKey::load(shuniu_keys::KeySource::File(dir.join("master.key"))).unwrap();
+    AuditLog::open(dir, storage, None, &keys).await.unwrap()
 }
 
 async fn check(dir: &Path) -> VerifyReport {

@@ -59,53 +59,6 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], AuthError> {
     Ok(b)
 }
 
-/// A 32-byte secret kept in a file of its own (hex). Only a missing file creates a key: it is
-/// written aside with mode 0600 from its first byte, synced and renamed into place. A file
-/// that cannot be read or does not hold a key is an error naming the file: a key that
-/// changed silently would change every keyed hash and mask made with it.
-pub fn load_or_create_key(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
-    use std::io::{Error, ErrorKind};
-    match std::fs::read_to_string(path) {
-        Ok(text) => hex::decode(text.trim())
-            .ok()
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidData,
-                    format!(
-                        "密钥文件内容无效 / {} does not hold a 32-byte hex key; restore it from backup (a new key would change every keyed hash)",
-                        path.display()
-                    ),
-                )
-            }),
-        Err(e) if e.kind() == ErrorKind::NotFound => create_key_file(path),
-        Err(e) => Err(Error::new(
-            e.kind(),
-            format!("密钥文件无法读取 / cannot read {}: {e}", path.display()),
-        )),
-    }
-}
-
-fn create_key_file(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
-    use std::io::Write;
-    let key = random_bytes::<32>().map_err(|e| std::io::Error::other(e.to_string()))?;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(&tmp)?;
-    f.write_all(hex::encode(key).as_bytes())?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(key)
-}
-
 /// A new random token (session, CSRF): 256 bits, hex.
 pub fn random_token() -> Result<String, AuthError> {
     Ok(hex::encode(random_bytes::<32>()?))
@@ -217,50 +170,5 @@ mod tests {
         assert!(constant_time_eq("abc", "abc"));
         assert!(!constant_time_eq("abc", "abd"));
         assert!(!constant_time_eq("abc", "ab"));
-    }
-}
-
-#[cfg(test)]
-mod key_file_tests {
-    use super::load_or_create_key;
-
-    #[test]
-    fn only_a_missing_file_creates_a_key_and_it_is_private() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("keys").join("masking.key");
-        let first = load_or_create_key(&path).expect("created");
-        assert_eq!(
-            load_or_create_key(&path).expect("read"),
-            first,
-            "the same key again"
-        );
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600);
-        }
-    }
-
-    #[test]
-    fn a_damaged_or_unreadable_key_file_is_an_error_and_stays_as_it_was() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("masking.key");
-        std::fs::write(&path, "not hex at all").expect("write");
-        let e = load_or_create_key(&path).expect_err("refused");
-        assert!(e.to_string().contains("masking.key"), "{e}");
-        assert_eq!(
-            std::fs::read_to_string(&path).expect("kept"),
-            "not hex at all"
-        );
-        std::fs::write(&path, "abcd").expect("short key");
-        assert!(
-            load_or_create_key(&path).is_err(),
-            "a key of the wrong length"
-        );
-        // A directory where the file should be cannot be read: an error, not a new key.
-        let odd = dir.path().join("odd.key");
-        std::fs::create_dir(&odd).expect("dir");
-        assert!(load_or_create_key(&odd).is_err());
     }
 }

@@ -57,6 +57,8 @@ use packages::{Column, ckan_type};
 pub struct OpenSettings {
     /// The data directory: published copies live under `open/datastore/`.
     pub data_dir: PathBuf,
+    /// The master key the masking key is sealed under.
+    pub keys: shuniu_keys::MasterKey,
 }
 
 struct Inner {
@@ -139,7 +141,10 @@ impl Open {
     ) -> Result<Open> {
         let root = settings.data_dir.join("open");
         std::fs::create_dir_all(root.join("datastore"))?;
-        let hash_key = shuniu_auth::load_or_create_key(&root.join("masking.key"))?;
+        let hash_key = settings
+            .keys
+            .secret_file(&root.join("masking.key"))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let open = Open {
             inner: Arc::new(Inner {
                 store,

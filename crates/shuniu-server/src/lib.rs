@@ -81,6 +81,7 @@ impl Engines {
         catalog: Catalog,
         lake: shuniu_lake::Lake,
         data_dir: &std::path::Path,
+        keys: shuniu_keys::MasterKey,
     ) -> Result<Engines, Box<dyn std::error::Error + Send + Sync>> {
         let quality = shuniu_quality::Quality::new(
             store.clone(),
@@ -95,6 +96,7 @@ impl Engines {
             quality.clone(),
             lake.clone(),
             &data_dir.join("loads"),
+            keys.clone(),
         )?;
         let sharing = shuniu_sharing::Sharing::open(
             store.clone(),
@@ -104,6 +106,7 @@ impl Engines {
             shuniu_sharing::SharingSettings {
                 data_dir: data_dir.to_path_buf(),
                 decision_days: 5,
+                keys: keys.clone(),
             },
         )
         .await?;
@@ -114,6 +117,7 @@ impl Engines {
             audit.clone(),
             shuniu_open::OpenSettings {
                 data_dir: data_dir.to_path_buf(),
+                keys,
             },
         )
         .await?;

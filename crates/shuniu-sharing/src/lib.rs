@@ -60,6 +60,8 @@ pub struct SharingSettings {
     /// Working days a provider has to decide a conditional request (the sharing measures say
     /// 5 working days; some cities say 10).
     pub decision_days: u32,
+    /// The master key the masking and webhook keys are sealed under.
+    pub keys: shuniu_keys::MasterKey,
 }
 
 struct Inner {
@@ -137,8 +139,14 @@ impl Sharing {
     ) -> Result<Sharing> {
         let sharing_dir = settings.data_dir.join("sharing");
         std::fs::create_dir_all(&sharing_dir)?;
-        let masking_key = shuniu_auth::load_or_create_key(&sharing_dir.join("masking.key"))?;
-        let webhook_key = shuniu_auth::load_or_create_key(&sharing_dir.join("webhook.key"))?;
+        let secret = |name: &str| {
+            settings
+                .keys
+                .secret_file(&sharing_dir.join(name))
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        };
+        let masking_key = secret("masking.key")?;
+        let webhook_key = secret("webhook.key")?;
         let directory = Directory::load(store.clone()).await?;
         let days = store.calendar_days().await?;
         let calendar = WorkCalendar::with_overrides(

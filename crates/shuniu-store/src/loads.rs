@@ -505,6 +505,16 @@ impl Tx {
         Ok(())
     }
 
+    /// Replaces a connector's stored (sealed) source URL.
+    pub async fn set_connector_url(&mut self, id: &str, url: &str) -> Result<()> {
+        sqlx::query("UPDATE connectors SET url = $2 WHERE id = $1")
+            .bind(id)
+            .bind(url)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_connector_enabled(&mut self, id: &str, enabled: bool) -> Result<()> {
         let r = sqlx::query("UPDATE connectors SET enabled = $2 WHERE id = $1")
             .bind(id)
