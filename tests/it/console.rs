@@ -1,7 +1,7 @@
 use crate::harness::{Hub, PASSWORD, resource};
 use reqwest::{Client, StatusCode};
 
-fn extract<'a>(html: &'a str, marker: &str) -> &'a str {
+pub(crate) fn extract<'a>(html: &'a str, marker: &str) -> &'a str {
     let start = html
         .find(marker)
         .unwrap_or_else(|| panic!("{marker} not in page"))
@@ -11,7 +11,7 @@ fn extract<'a>(html: &'a str, marker: &str) -> &'a str {
 }
 
 /// Signs in through the login form and returns a client holding the session cookie.
-async fn login(hub: &Hub, login: &str, password: &str) -> (Client, reqwest::Response) {
+pub(crate) async fn login(hub: &Hub, login: &str, password: &str) -> (Client, reqwest::Response) {
     let client = Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

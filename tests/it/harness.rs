@@ -95,6 +95,7 @@ impl Hub {
             ("370200DSJ", "青岛市大数据发展管理局", None, "370200"),
             ("370200GA", "青岛市公安局", None, "370200"),
             ("370200MZ", "青岛市民政局", None, "370200"),
+            ("370200WJ", "青岛市卫生健康委员会", None, "370200"),
             (
                 "370212GA",
                 "青岛市崂山区公安分局",
@@ -121,6 +122,7 @@ impl Hub {
             ("admin", Role::HubOperator, "370200DSJ"),
             ("ga.officer", Role::DataOfficer, "370200GA"),
             ("mz.viewer", Role::Viewer, "370200MZ"),
+            ("wj.officer", Role::DataOfficer, "370200WJ"),
         ] {
             accounts
                 .create_user(&root, login, login, role, dept, PASSWORD)

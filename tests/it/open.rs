@@ -45,7 +45,7 @@ fn homes_csv(n: usize) -> String {
     s
 }
 
-fn relief_spec() -> Value {
+pub(crate) fn relief_spec() -> Value {
     let mut r = resource("低保救助对象统计明细");
     r["open_type"] = json!("有条件开放");
     r["open_conditions"] = json!("限科研用途");
@@ -59,12 +59,12 @@ fn relief_spec() -> Value {
     r
 }
 
-const RELIEF: &str = "id_number,district,address,amount\n\
+pub(crate) const RELIEF: &str = "id_number,district,address,amount\n\
 370202199003070011,市南区,山东省青岛市市南区香港中路1号,800.5\n\
 370203197001010039,市北区,山东省青岛市市北区延安路3号,650\n\
 370202198505120029,市南区,山东省青岛市市南区东海路6号,720\n";
 
-async fn load(hub: &Hub, code: &str, csv: &str) {
+pub(crate) async fn load(hub: &Hub, code: &str, csv: &str) {
     let r = hub
         .client
         .post(hub.url(&format!(
@@ -80,7 +80,7 @@ async fn load(hub: &Hub, code: &str, csv: &str) {
     assert_eq!(l["status"], "succeeded", "{l}");
 }
 
-async fn published(hub: &Hub, spec: &Value) -> String {
+pub(crate) async fn published(hub: &Hub, spec: &Value) -> String {
     let code = hub.register(&hub.ga_key, spec).await;
     hub.publish(&hub.ga_key, &code).await;
     code
@@ -110,7 +110,7 @@ async fn post(hub: &Hub, action: &str, body: &Value) -> (StatusCode, Value) {
 }
 
 /// Waits until the package's published version is `version` (publication follows commits).
-async fn wait_version(hub: &Hub, name: &str, version: &str) -> Value {
+pub(crate) async fn wait_version(hub: &Hub, name: &str, version: &str) -> Value {
     for _ in 0..100 {
         let (s, b) = get(hub, "package_show", &[("id", name)]).await;
         if s == StatusCode::OK && b["result"]["version"] == json!(version) {
@@ -121,7 +121,7 @@ async fn wait_version(hub: &Hub, name: &str, version: &str) -> Value {
     panic!("{name} never reached version {version}");
 }
 
-fn officer() -> Actor {
+pub(crate) fn officer() -> Actor {
     Actor {
         principal: "ga.officer".into(),
         display_name: "ga.officer".into(),
@@ -537,7 +537,7 @@ async fn open_data_is_published_and_served_the_ckan_way() {
     );
 }
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
     html[at..at + 64].to_string()
 }
