@@ -838,6 +838,28 @@ pub fn compile(
 pub(crate) mod tests {
     use super::*;
 
+    /// The national code tables as published: GB/T 2261.1-2003 (0 未知的性别, 1 男性, 2 女性,
+    /// 9 未说明的性别) and GB/T 3304-1991 (01 汉族 … 56 基诺族, 97 其他, 98 外国血统中国籍人士).
+    #[test]
+    fn national_code_tables_hold_exactly_the_published_codes() {
+        let Some(CodeSet::Set(sex)) = code_table("gbt2261_1") else {
+            panic!("sex table")
+        };
+        let mut sex: Vec<_> = sex.iter().cloned().collect();
+        sex.sort();
+        assert_eq!(sex, ["0", "1", "2", "9"]);
+        let Some(CodeSet::Set(nat)) = code_table("gbt3304") else {
+            panic!("nationality table")
+        };
+        assert_eq!(nat.len(), 58);
+        for ok in ["01", "56", "97", "98"] {
+            assert!(nat.contains(ok), "{ok}");
+        }
+        for bad in ["00", "57", "96", "99", "1", "001"] {
+            assert!(!nat.contains(bad), "{bad}");
+        }
+    }
+
     pub(crate) fn item(name: &str, ty: DataType, sem: SemanticType, key: bool) -> DataItem {
         DataItem {
             name: name.into(),

@@ -132,10 +132,13 @@ fn parse_mode(s: Option<&str>) -> Result<WriteMode, ApiError> {
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// replace (default), append, upsert or delete.
+    #[param(pattern = "^(replace|append|upsert|delete)$")]
     pub mode: Option<String>,
     /// csv, xlsx, xls, json, ndjson or parquet; default from `filename`, else sniffed.
+    #[param(pattern = "^(csv|xlsx|xls|json|ndjson|parquet)$")]
     pub format: Option<String>,
     /// auto (default), utf-8, gbk or gb18030.
+    #[param(pattern = "^(auto|utf-8|utf8|gbk|gb18030)$")]
     pub encoding: Option<String>,
     /// One-character CSV delimiter; `\t` for tab.
     pub delimiter: Option<String>,
@@ -282,6 +285,7 @@ async fn upload_load(
 #[derive(Deserialize, ToSchema)]
 pub struct PushRequest {
     /// replace, append (default), upsert or delete.
+    #[schema(pattern = "^(replace|append|upsert|delete)$")]
     pub mode: Option<String>,
     /// Objects keyed by data item name or Chinese label.
     #[schema(value_type = Vec<Object>)]
@@ -590,8 +594,10 @@ async fn list_datasets(
 pub struct SqlRequest {
     /// One read-only statement; tables are resource codes in double quotes, `"CODE@v3"`
     /// for version 3.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub sql: String,
     /// Default 1000, at most 10000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_rows: Option<u32>,
 }
 
@@ -679,12 +685,14 @@ async fn list_connectors(
 #[derive(Deserialize, ToSchema)]
 pub struct ConnectorRequest {
     /// postgres or mysql.
+    #[schema(pattern = "^(postgres|mysql)$")]
     pub kind: String,
     /// Connection URL; write secrets as `${ENV_VAR}` of the server's environment.
     pub url: String,
     /// `table` or `schema.table`.
     pub table: String,
     /// replace (full) or upsert (incremental by `updated_column`).
+    #[schema(pattern = "^(replace|upsert)$")]
     pub mode: String,
     pub updated_column: Option<String>,
     /// Cron in Beijing time, e.g. `0 2 * * *`.

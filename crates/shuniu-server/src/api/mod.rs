@@ -193,11 +193,15 @@ async fn list_departments(
 #[derive(Deserialize, ToSchema)]
 pub struct DepartmentRequest {
     /// Letters and digits, e.g. `370200GA`.
+    #[schema(pattern = "^[A-Za-z0-9]{2,32}$")]
     pub code: String,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S")]
     pub short_name: String,
     pub parent_code: Option<String>,
     /// GB/T 2260 division code.
+    #[schema(pattern = "^[0-9]{6}$")]
     pub division: String,
     /// GB 32100 unified social credit code.
     pub credit_code: Option<String>,
@@ -250,8 +254,11 @@ async fn list_applications(
 #[derive(Deserialize, ToSchema)]
 pub struct ApplicationRequest {
     /// Letters, digits and `. _ -`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub id: String,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
+    #[schema(min_length = 1)]
     pub department: String,
     pub role: Role,
 }
@@ -493,6 +500,7 @@ async fn review_resource(
 
 #[derive(Deserialize, ToSchema)]
 pub struct WithdrawRequest {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -590,6 +598,7 @@ pub enum ListName {
 #[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     /// `json` (default) or `xlsx`.
+    #[param(pattern = "^(json|xlsx)$")]
     pub format: Option<String>,
 }
 

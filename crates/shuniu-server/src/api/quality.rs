@@ -233,6 +233,7 @@ async fn get_ticket(
 #[derive(Deserialize, ToSchema)]
 pub struct TicketActionRequest {
     /// confirm, dispute, resolve (provider); uphold, dismiss (hub).
+    #[schema(pattern = "^(confirm|dispute|resolve|uphold|dismiss)$")]
     pub action: String,
     /// Required to dispute, resolve, uphold or dismiss.
     #[serde(default)]
@@ -278,6 +279,7 @@ async fn act_on_ticket(
 #[derive(Deserialize, ToSchema)]
 pub struct ObjectionRequest {
     /// The record's key value, e.g. an ID number.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub record_key: String,
     /// The data item in question, if one.
     pub column: Option<String>,
@@ -328,6 +330,7 @@ pub struct SourceRequest {
     #[serde(default)]
     pub label: String,
     /// `id_number` or `credit_code`: the key that identifies the subject.
+    #[schema(pattern = "^(id_number|credit_code)$")]
     pub key_type: String,
     /// The authoritative resource.
     pub resource: String,

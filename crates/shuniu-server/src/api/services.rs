@@ -111,8 +111,10 @@ async fn verify(
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
     /// Continue after this cursor (`v3.120`); from the beginning when absent.
+    #[param(pattern = r"^v[0-9]{1,18}\.[0-9]{1,18}$")]
     pub cursor: Option<String>,
     /// At most this many changes (1–10000, default 1000).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
 }
 
@@ -147,8 +149,10 @@ async fn changes(
 #[into_params(parameter_in = Query)]
 pub struct ExtractQuery {
     /// `csv` (default) or `parquet`.
+    #[param(pattern = "^(csv|parquet)$")]
     pub format: Option<String>,
     /// A dataset version; the current one by default.
+    #[param(minimum = 0)]
     pub version: Option<i64>,
 }
 

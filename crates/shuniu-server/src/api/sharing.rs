@@ -145,6 +145,7 @@ async fn list_grants(
 
 #[derive(Deserialize, ToSchema)]
 pub struct ReasonBody {
+    #[schema(min_length = 1, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -298,8 +299,10 @@ async fn calendar(
 #[derive(Deserialize, ToSchema)]
 pub struct CalendarBody {
     /// YYYY-MM-DD
+    #[schema(format = Date)]
     pub day: String,
     /// `holiday`, `workday` (make-up working day) or `normal` (back to the weekday rule).
+    #[schema(pattern = "^(holiday|workday|normal)$")]
     pub kind: String,
     #[serde(default)]
     pub note: String,
