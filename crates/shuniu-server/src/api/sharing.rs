@@ -76,8 +76,101 @@ async fn list_requests(
 /// duration_days, services, row_scope}`. Unconditional resources are granted at once,
 /// conditional ones wait for the provider (deadline in working days), negative-list ones are
 /// refused at once with the legal basis.
+/// 服务方式, as the request body names them.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ServiceName {
+    Lookup,
+    Verify,
+    Compare,
+    Subscribe,
+    Extract,
+}
+
+/// The body of a sharing request, as the document describes it (the handler reads
+/// `shuniu_sharing::RequestInput`; `request_bodies_match_the_engine_inputs` keeps them alike).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RequestBody {
+    #[schema(min_length = 1)]
+    resource_code: String,
+    /// The API application (system) that will call.
+    #[schema(min_length = 1)]
+    application_id: String,
+    /// Data items wanted; empty means all.
+    #[serde(default)]
+    fields: Vec<String>,
+    #[schema(min_length = 1, pattern = r"\S")]
+    purpose: String,
+    /// 应用场景.
+    #[schema(min_length = 1, pattern = r"\S")]
+    scenario: String,
+    /// 依据: the law, regulation or document that makes the use lawful.
+    #[serde(default)]
+    legal_basis: String,
+    /// How long the grant should last, in days.
+    #[schema(minimum = 1, maximum = 3660)]
+    duration_days: u32,
+    /// Service types: lookup, verify, compare, subscribe, extract.
+    #[schema(min_items = 1)]
+    services: Vec<ServiceName>,
+    /// Row scope (e.g. `district = 370203`); blank for every row.
+    #[serde(default)]
+    row_scope: String,
+    calls_per_day: Option<u64>,
+    rows_per_day: Option<u64>,
+    rate_per_second: Option<u32>,
+}
+
+/// The body of a decision (read as `shuniu_sharing::DecisionInput`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DecisionBody {
+    approve: bool,
+    /// Required to refuse; recorded either way.
+    #[serde(default)]
+    reason: String,
+    /// Narrow the fields granted (a subset of those asked).
+    fields: Option<Vec<String>>,
+    /// Masking per field, where the provider wants stronger masking than the item's own.
+    #[serde(default)]
+    masking: std::collections::BTreeMap<String, shuniu_types::MaskingRule>,
+    /// Replace the row scope asked for.
+    row_scope: Option<String>,
+    calls_per_day: Option<u64>,
+    rows_per_day: Option<u64>,
+    rate_per_second: Option<u32>,
+}
+
+/// The body of a demand (read as `shuniu_sharing::DemandInput`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DemandBody {
+    /// The department with the need; the hub may file for any.
+    #[serde(default)]
+    department: String,
+    #[schema(min_length = 1, pattern = r"\S")]
+    title: String,
+    #[schema(min_length = 1, pattern = r"\S")]
+    description: String,
+    /// A catalog resource that would satisfy it, if known: routes the demand to its provider.
+    resource_code: Option<String>,
+}
+
+/// The body of an answer to a demand (read as `shuniu_sharing::DemandAnswer`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AnswerBody {
+    satisfied: bool,
+    #[schema(min_length = 1, pattern = r"\S")]
+    answer: String,
+    /// The resource that satisfies it (required when satisfied).
+    resource_code: Option<String>,
+}
+
 #[utoipa::path(post, path = "/api/v1/sharing/requests", tag = "sharing",
-    request_body(content = Object, description = "resource_code, application_id, fields, purpose, scenario, legal_basis, duration_days, services (lookup, verify, compare, subscribe, extract), row_scope"),
+    request_body = RequestBody,
     responses((status = 201, body = Object, description = "The request with its events"),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -106,7 +199,7 @@ async fn get_request(
 /// row scope and limits — or refuses with a reason.
 #[utoipa::path(post, path = "/api/v1/sharing/requests/{id}/decision", tag = "sharing",
     params(("id" = String, Path, description = "Request id")),
-    request_body(content = Object, description = "approve, reason, fields, masking, row_scope, calls_per_day, rows_per_day, rate_per_second"),
+    request_body = DecisionBody,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -182,7 +275,7 @@ async fn list_demands(
 
 /// Files a demand (需求): `{title, description, resource_code?, department?}`.
 #[utoipa::path(post, path = "/api/v1/sharing/demands", tag = "sharing",
-    request_body(content = Object, description = "title, description, resource_code (optional: routes it to the provider), department (the hub files for others)"),
+    request_body = DemandBody,
     responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn file_demand(
@@ -224,7 +317,7 @@ async fn route_demand(
 /// The routed department answers: `{satisfied, answer, resource_code?}`.
 #[utoipa::path(post, path = "/api/v1/sharing/demands/{id}/answer", tag = "sharing",
     params(("id" = String, Path, description = "Demand id")),
-    request_body(content = Object, description = "satisfied, answer, resource_code"),
+    request_body = AnswerBody,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -323,4 +416,83 @@ async fn set_calendar_day(
         .set_calendar_day(&actor, &b.day, &b.kind, &b.note)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::de::DeserializeOwned;
+    use utoipa::PartialSchema;
+
+    /// A value of the JSON type a property's schema names.
+    fn sample(name: &str, schema: &serde_json::Value) -> serde_json::Value {
+        let ty = match &schema["type"] {
+            serde_json::Value::Array(types) => types
+                .iter()
+                .find(|t| *t != "null")
+                .cloned()
+                .unwrap_or_default(),
+            t => t.clone(),
+        };
+        match (name, ty.as_str().unwrap_or("object")) {
+            ("services", _) => serde_json::json!(["lookup"]),
+            (_, "string") => serde_json::json!("x"),
+            (_, "integer") => serde_json::json!(1),
+            (_, "boolean") => serde_json::json!(true),
+            (_, "array") => serde_json::json!(["x"]),
+            _ => serde_json::json!({}),
+        }
+    }
+
+    /// The documented body and the engine's input agree: a body with every documented property
+    /// is read, one without a property the document requires is refused, and one without any
+    /// property it leaves optional is read.
+    fn agree<Doc: PartialSchema, Input: DeserializeOwned>() {
+        let schema = serde_json::to_value(Doc::schema()).expect("schema");
+        let props = schema["properties"]
+            .as_object()
+            .expect("properties")
+            .clone();
+        let required: Vec<String> = schema["required"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let full: serde_json::Map<_, _> = props
+            .iter()
+            .map(|(k, v)| (k.clone(), sample(k, v)))
+            .collect();
+        serde_json::from_value::<Input>(serde_json::Value::Object(full.clone()))
+            .expect("every documented property is read");
+        for (k, prop) in &props {
+            let mut without = full.clone();
+            without.remove(k);
+            let read = serde_json::from_value::<Input>(serde_json::Value::Object(without)).is_ok();
+            assert_eq!(
+                read,
+                !required.contains(k),
+                "{k}: documented required = {}",
+                required.contains(k)
+            );
+            // A property documented as nullable takes null; one that is not is refused.
+            let nullable = prop["type"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t == "null"));
+            let mut null = full.clone();
+            null.insert(k.clone(), serde_json::Value::Null);
+            let read = serde_json::from_value::<Input>(serde_json::Value::Object(null)).is_ok();
+            assert_eq!(read, nullable, "{k}: documented nullable = {nullable}");
+        }
+    }
+
+    #[test]
+    fn request_bodies_match_the_engine_inputs() {
+        agree::<RequestBody, shuniu_sharing::RequestInput>();
+        agree::<DecisionBody, shuniu_sharing::DecisionInput>();
+        agree::<DemandBody, shuniu_sharing::DemandInput>();
+        agree::<AnswerBody, shuniu_sharing::DemandAnswer>();
+    }
 }
