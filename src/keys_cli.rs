@@ -97,10 +97,9 @@ pub async fn run(config: &Config, cmd: KeysCommand) -> Result<()> {
                     files += 1;
                 }
             }
-            // Opening the hub with the rotated key re-seals the connector sources in the store
-            // (the aggregation engine seals any not under the current key when it starts).
-            let hub = crate::open(config.clone()).await?;
-            hub.engines.aggregation.seal_connector_urls().await?;
+            // Opening the hub with the rotated key re-seals the connector sources in the store:
+            // the aggregation engine seals any not under the current key when it starts.
+            crate::open(config.clone()).await?;
             let after =
                 shuniu_keys::finish_rotation(&rotating).map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(

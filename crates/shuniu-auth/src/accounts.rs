@@ -483,6 +483,11 @@ impl Accounts {
         let (Some(user), true, true) = (user, ok, usable) else {
             return Err(AccountError::BadCredentials);
         };
+        self.open_session(user).await
+    }
+
+    /// Opens a console session for a user whose identity has been checked.
+    async fn open_session(&self, user: User) -> Result<LoginSession> {
         let token = random_token()?;
         let csrf = random_token()?;
         let mut tx = self.store.begin().await?;

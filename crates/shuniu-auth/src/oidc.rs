@@ -224,16 +224,30 @@ impl IdentityProvider {
         Ok(m)
     }
 
-    /// Starts a sign-in: the provider's authorization URL with a new state, nonce and PKCE
-    /// challenge.
-    pub async fn start(&self) -> Result<Started, OidcError> {
-        let meta = self.metadata(false).await?;
-        let client = CoreClient::from_provider_metadata(
+    /// This hub as the provider's client, from its discovery document.
+    fn client(
+        &self,
+        meta: CoreProviderMetadata,
+    ) -> openidconnect::core::CoreClient<
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointMaybeSet,
+        openidconnect::EndpointMaybeSet,
+    > {
+        CoreClient::from_provider_metadata(
             meta,
             ClientId::new(self.settings.client_id.clone()),
             Some(ClientSecret::new(self.settings.client_secret.clone())),
         )
-        .set_redirect_uri(self.redirect.clone());
+        .set_redirect_uri(self.redirect.clone())
+    }
+
+    /// Starts a sign-in: the provider's authorization URL with a new state, nonce and PKCE
+    /// challenge.
+    pub async fn start(&self) -> Result<Started, OidcError> {
+        let client = self.client(self.metadata(false).await?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(
@@ -265,12 +279,7 @@ impl IdentityProvider {
         pkce_verifier: &str,
     ) -> Result<Identity, OidcError> {
         let meta = self.metadata(false).await?;
-        let client = CoreClient::from_provider_metadata(
-            meta.clone(),
-            ClientId::new(self.settings.client_id.clone()),
-            Some(ClientSecret::new(self.settings.client_secret.clone())),
-        )
-        .set_redirect_uri(self.redirect.clone());
+        let client = self.client(meta.clone());
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| OidcError::Settings {
@@ -293,12 +302,7 @@ impl IdentityProvider {
             match verify(&token, &verifier, nonce) {
                 // A key the cached set does not know: the provider may have rotated its keys.
                 Err(OidcError::TokenRejected(why)) if why.contains("key") => {
-                    let fresh = self.metadata(true).await?;
-                    let client = CoreClient::from_provider_metadata(
-                        fresh,
-                        ClientId::new(self.settings.client_id.clone()),
-                        Some(ClientSecret::new(self.settings.client_secret.clone())),
-                    );
+                    let client = self.client(self.metadata(true).await?);
                     verify(&token, &client.id_token_verifier(), nonce)?
                 }
                 other => other?,

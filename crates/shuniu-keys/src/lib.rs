@@ -362,10 +362,20 @@ impl MasterKey {
             path: path.to_path_buf(),
             why: e.to_string(),
         })?;
-        if is_sealed(&text) && self.is_current(&text) {
+        if !is_sealed(&text) {
+            // Written before sealing: reading it seals it under the current key.
+            self.secret_file(path)?;
+            return Ok(true);
+        }
+        if self.is_current(&text) {
             return Ok(false);
         }
-        let key = self.secret_file(path)?;
+        let key = <[u8; 32]>::try_from(self.unseal(&file_label(path), &text)?.as_slice()).map_err(
+            |_| KeyError::File {
+                path: path.to_path_buf(),
+                why: "sealed secret is not 32 bytes".into(),
+            },
+        )?;
         self.write_secret_file(path, &key)?;
         Ok(true)
     }

@@ -8,7 +8,7 @@ use shuniu_audit::{Entry, Kind};
 use shuniu_store::SignInFlowRow;
 use shuniu_types::{Actor, Classified, ErrorKind, IdNumber, Problem};
 
-use super::{AccountError, Accounts, LoginSession, Result, SESSION_TTL, actor_of};
+use super::{AccountError, Accounts, LoginSession, Result, actor_of};
 use crate::oidc::{Identity, IdentityProvider, OidcError};
 use crate::{random_token, token_digest};
 
@@ -186,19 +186,15 @@ impl Accounts {
                 .await?;
             return Err(SignInError::NoSuchUser(identity.claim.clone()).into());
         };
-        let token = random_token()?;
-        let csrf = random_token()?;
-        let mut tx = self.store.begin().await?;
-        tx.insert_session(&token_digest(&token), &user.login, &csrf, SESSION_TTL)
-            .await?;
-        tx.commit().await?;
+        let actor = actor_of(&user);
+        let session = self.open_session(user).await?;
         self.audit
             .record(
-                Entry::new(Kind::Auth, "auth.login", &actor_of(&user))
+                Entry::new(Kind::Auth, "auth.login", &actor)
                     .detail(format!("single sign-on {}", identity.issuer)),
             )
             .await?;
-        Ok(LoginSession { token, csrf, user })
+        Ok(session)
     }
 
     /// The person a citizen sign-in names, parsed at the edge.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::cookie::Cookie;
 use shuniu_auth::accounts::{Accounts, SignInError, SignInPurpose};
 use shuniu_auth::oidc::{Identity, IdentityProvider};
 use shuniu_types::{Classified, ErrorKind, Problem};
@@ -23,16 +23,8 @@ use crate::web::{cookie, lang_of, problem_page};
 const FLOW_COOKIE: &str = "shuniu_sign_in_flow";
 
 fn flow_cookie(state: &AppState, value: String) -> Cookie<'static> {
-    let mut c = Cookie::new(FLOW_COOKIE, value);
-    c.set_path("/");
-    c.set_http_only(true);
-    // The provider's answer is a top-level navigation from its site: Lax cookies go with it.
-    c.set_same_site(SameSite::Lax);
-    c.set_secure(state.settings.secure_cookies);
-    if let Ok(parsed) = Cookie::parse(format!("{FLOW_COOKIE}=x; Max-Age=600")) {
-        c.set_max_age(parsed.max_age());
-    }
-    c
+    // Lax (the default): the provider's answer is a top-level navigation from its site.
+    crate::web::cookie_for_seconds(FLOW_COOKIE, value, state.settings.secure_cookies, 600)
 }
 
 fn not_configured(lang: Lang) -> Response {

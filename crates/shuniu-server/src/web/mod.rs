@@ -329,13 +329,23 @@ pub(crate) fn cookie(
     secure: bool,
     max_age_days: i64,
 ) -> Cookie<'static> {
+    cookie_for_seconds(name, value, secure, max_age_days * 86_400)
+}
+
+/// [`cookie`] with its lifetime in seconds (a sign-in flow's ten minutes).
+pub(crate) fn cookie_for_seconds(
+    name: &'static str,
+    value: String,
+    secure: bool,
+    max_age_secs: i64,
+) -> Cookie<'static> {
     let mut c = Cookie::new(name, value);
     c.set_path("/");
     c.set_http_only(true);
     c.set_same_site(SameSite::Lax);
     c.set_secure(secure);
     // Max-Age through the attribute parser keeps the `time` crate out of our dependencies.
-    if let Ok(parsed) = Cookie::parse(format!("{}=x; Max-Age={}", name, max_age_days * 86_400)) {
+    if let Ok(parsed) = Cookie::parse(format!("{name}=x; Max-Age={max_age_secs}")) {
         c.set_max_age(parsed.max_age());
     }
     c
