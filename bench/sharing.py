@@ -12,6 +12,7 @@ compare — a comparison job of KEYS keys (half present) against a ROWS-row reso
     .venv/bin/pip install -r bench/requirements.txt
     .venv/bin/python bench/sharing.py lookup 1000000
     .venv/bin/python bench/sharing.py compare 10000000 1000000
+    .venv/bin/python bench/sharing.py sealing 1000000    # lookups with sensitive items vs without
 
 PostgreSQL: PGHOST/PGUSER/PGPASSWORD/PGDATABASE as for psql (default 127.0.0.1, shuniu).
 Both sides share the machine's cores with their load generator; medians of RUNS runs.
@@ -64,6 +65,12 @@ RESOURCE = {
     ],
 }
 
+SEALED_RESOURCE = json.loads(json.dumps(RESOURCE))
+SEALED_RESOURCE["name"] = "共享基准测试人口数据（敏感）"
+for _item in SEALED_RESOURCE["data_items"]:
+    if _item["name"] in ("id_number", "phone"):
+        _item["sensitive"] = True
+
 
 def free_port():
     s = socket.socket()
@@ -81,7 +88,7 @@ def api(base, key, method, path, body=None, raw=None, ctype="application/json"):
         return json.loads(r.read() or b"null")
 
 
-def hub(rows):
+def hub(rows, sealed=False):
     """A data directory with the resource loaded and indexed, a consuming application and its
     grant; returns (data dir, code, server process, base url, consumer key, csv path)."""
     csv = WORK / f"persons-{rows}.csv"
@@ -89,16 +96,17 @@ def hub(rows):
         t = time.perf_counter()
         write_csv(csv, rows)
         print(f"  generated {rows:,} rows in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    data = WORK / f"hub-{rows}"
+    tag = f"{rows}-sealed" if sealed else f"{rows}"
+    data = WORK / f"hub-{tag}"
     env = dict(os.environ, SHUNIU_LOG="warn")
     if not data.exists():
         out = subprocess.run([SHUNIU, "init", "--data-dir", str(data)], check=True, capture_output=True, text=True).stdout
-        (WORK / f"operator-{rows}").write_text(re.search(r"snk_\w+", out).group(0))
-        res = WORK / "sharing-resource.json"
-        res.write_text(json.dumps(RESOURCE, ensure_ascii=False), encoding="utf-8")
+        (WORK / f"operator-{tag}").write_text(re.search(r"snk_\w+", out).group(0))
+        res = WORK / f"sharing-resource-{tag}.json"
+        res.write_text(json.dumps(SEALED_RESOURCE if sealed else RESOURCE, ensure_ascii=False), encoding="utf-8")
         code = subprocess.run([SHUNIU, "catalog", "register", "--publish", "--data-dir", str(data), str(res)],
                               check=True, capture_output=True, text=True).stdout.strip()
-        (WORK / f"code-{rows}").write_text(code)
+        (WORK / f"code-{tag}").write_text(code)
         t = time.perf_counter()
         subprocess.run([SHUNIU, "load", "--resource", code, "--mode", "replace", "--data-dir", str(data), str(csv)],
                        check=True, capture_output=True, env=env)
@@ -107,8 +115,8 @@ def hub(rows):
         subprocess.run([SHUNIU, "sharing", "index", "--resource", code, "--data-dir", str(data)],
                        check=True, capture_output=True, env=env)
         print(f"  serving index built in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    operator = (WORK / f"operator-{rows}").read_text()
-    code = (WORK / f"code-{rows}").read_text()
+    operator = (WORK / f"operator-{tag}").read_text()
+    code = (WORK / f"code-{tag}").read_text()
     port = free_port()
     server = subprocess.Popen([SHUNIU, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -119,7 +127,7 @@ def hub(rows):
             break
         except OSError:
             time.sleep(0.1)
-    keyfile = WORK / f"consumer-{rows}"
+    keyfile = WORK / f"consumer-{tag}"
     if not keyfile.exists():
         api(base, operator, "POST", "/api/v1/departments",
             {"code": "370200MZ", "name": "青岛市民政局", "short_name": "民政", "division": "370200"})
@@ -147,8 +155,9 @@ def wrk_ms(s):
     return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 
 
-def lookup(rows):
-    data, code, server, base, key, csv = hub(rows)
+def drive(rows, sealed, runs, label):
+    """wrk against one hub's lookups; returns [(req/s, p50 ms, p99 ms)] and the data dir."""
+    data, code, server, base, key, csv = hub(rows, sealed)
     try:
         keys = WORK / f"keys-{rows}.txt"
         with open(csv, encoding="utf-8") as f:
@@ -158,7 +167,7 @@ def lookup(rows):
         # One lookup as a consumer sees it.
         print("  " + json.dumps(api(base, key, "GET", f"/api/v1/services/{code}/records/{sample[1]}")["records"][0],
                                 ensure_ascii=False), file=sys.stderr)
-        script = WORK / "lookup.lua"
+        script = WORK / f"lookup-{label}.lua"
         script.write_text(
             'local keys = {}\n'
             f'for line in io.lines("{keys}") do keys[#keys + 1] = line end\n'
@@ -169,7 +178,7 @@ def lookup(rows):
             'end\n'
         )
         ours = []
-        for r in range(RUNS):
+        for r in range(runs):
             out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency", "-s", str(script), base],
                                  check=True, capture_output=True, text=True).stdout
             rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -178,10 +187,30 @@ def lookup(rows):
             bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
             assert not bad, out
             ours.append((rps, p50, p99))
-            print(f"  shuniu run {r + 1}: {rps:,.0f} req/s p50 {p50:.2f} ms p99 {p99:.2f} ms", file=sys.stderr)
+            print(f"  {label} run {r + 1}: {rps:,.0f} req/s p50 {p50:.2f} ms p99 {p99:.2f} ms", file=sys.stderr)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait()
+    return ours, data
+
+
+def sealing(rows):
+    """Lookups of a resource whose ID numbers and phones are sensitive (sealed in the lake and
+    the serving index, found by digest, opened per answer) against the same resource in clear,
+    alternating one run each."""
+    clear, sealed = [], []
+    for r in range(RUNS):
+        clear += drive(rows, False, 1, "clear")[0]
+        sealed += drive(rows, True, 1, "sealed")[0]
+    med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
+    print("| rows | clear req/s | p50 | p99 | sealed req/s | p50 | p99 | sealed ÷ clear throughput |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {rows:,} | {med(clear, 0):,.0f} | {med(clear, 1):.2f} ms | {med(clear, 2):.2f} ms | "
+          f"{med(sealed, 0):,.0f} | {med(sealed, 1):.2f} ms | {med(sealed, 2):.2f} ms | {med(sealed, 0) / med(clear, 0):.2f} |")
+
+
+def lookup(rows):
+    ours, data = drive(rows, False, RUNS, "shuniu")
     audit = sum(f.stat().st_size for f in (data / "audit").rglob("*") if f.is_file())
     # pgbench -S on pgbench_accounts of the same number of rows (scale = rows / 100,000).
     env = dict(os.environ, PGPASSWORD=PG["password"])
@@ -196,7 +225,7 @@ def lookup(rows):
             for f in logdir.iterdir():
                 f.unlink()
         logdir.mkdir(exist_ok=True)
-        out = subprocess.run(["pgbench", *pg, "-S", "-c", str(CONNECTIONS), "-j", "2", "-T", str(DURATION), "-l",
+        out = subprocess.run(["pgbench", *pg, "-S", "-M", "prepared", "-c", str(CONNECTIONS), "-j", "2", "-T", str(DURATION), "-l",
                               "--log-prefix", str(logdir / "pgb"), "shuniu_pgbench"],
                              check=True, env=env, capture_output=True, text=True).stdout
         tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
@@ -207,9 +236,9 @@ def lookup(rows):
                 lat.append(int(parts[2]) / 1000)
         p50, p99 = percentile(lat, 50), percentile(lat, 99)
         theirs.append((tps, p50, p99))
-        print(f"  pgbench -S run {r + 1}: {tps:,.0f} tps p50 {p50:.2f} ms p99 {p99:.2f} ms", file=sys.stderr)
+        print(f"  pgbench -S -M prepared run {r + 1}: {tps:,.0f} tps p50 {p50:.2f} ms p99 {p99:.2f} ms", file=sys.stderr)
     med = lambda xs, i: statistics.median(x[i] for x in xs)  # noqa: E731
-    print("| rows | shuniu req/s | p50 | p99 | pgbench -S tps | p50 | p99 | ratio (ours ÷ pgbench) |")
+    print("| rows | shuniu req/s | p50 | p99 | pgbench -S -M prepared tps | p50 | p99 | ratio (ours ÷ pgbench) |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| {rows:,} | {med(ours, 0):,.0f} | {med(ours, 1):.2f} ms | {med(ours, 2):.2f} ms | "
           f"{med(theirs, 0):,.0f} | {med(theirs, 1):.2f} ms | {med(theirs, 2):.2f} ms | {med(ours, 0) / med(theirs, 0):.2f} |")
@@ -272,5 +301,7 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "lookup"
     if what == "lookup":
         lookup(int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000)
+    elif what == "sealing":
+        sealing(int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000)
     else:
         compare(int(sys.argv[2]) if len(sys.argv) > 2 else 10_000_000, int(sys.argv[3]) if len(sys.argv) > 3 else 1_000_000)

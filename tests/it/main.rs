@@ -11,6 +11,7 @@ mod console;
 mod harness;
 mod open;
 mod quality;
+mod sealed;
 mod sharing;
 mod tenants;
 

@@ -528,6 +528,12 @@ impl Aggregation {
                 .map(|c| c.item.clone())
                 .collect::<Vec<_>>(),
         );
+        // Sensitive items (敏感) are sealed by the lake, cell by cell.
+        let schema = shuniu_lake::mark_sensitive(&schema, |name| {
+            plan.columns
+                .iter()
+                .any(|c| c.item.sensitive && c.item.name == name)
+        });
         let c2 = counters.clone();
         let (check_tx, checking) = self.start_checker(rec, mode, &id).await?.unzip();
         let producer = tokio::task::spawn_blocking(move || {
@@ -1016,6 +1022,9 @@ struct Sample {
     reason_en: String,
 }
 
+/// What the rejects file shows in place of a sensitive item's value.
+const WITHHELD: &str = "【敏感信息项，已隐去 / sensitive item, withheld】";
+
 /// Sends batches to the lake writer and rejections to the rejects file.
 struct FeedSink {
     tx: mpsc::Sender<Feed>,
@@ -1023,6 +1032,9 @@ struct FeedSink {
     rejects_path: PathBuf,
     rejects: Option<csv::Writer<std::fs::File>>,
     headers: Vec<String>,
+    /// Source columns that fill sensitive items: withheld from the rejects file, which is
+    /// plain CSV on disk, as the lake never holds them in clear.
+    withheld: Vec<usize>,
     counters: Arc<Counters>,
     by_code: BTreeMap<&'static str, u64>,
     by_code_column: BTreeMap<(&'static str, Option<String>), u64>,
@@ -1080,7 +1092,13 @@ impl BatchSink for FeedSink {
                 r.reason_zh.clone(),
                 r.reason_en.clone(),
             ];
-            rec.extend(r.raw);
+            rec.extend(r.raw.into_iter().enumerate().map(|(i, v)| {
+                if self.withheld.contains(&i) && !v.is_empty() {
+                    WITHHELD.to_string()
+                } else {
+                    v
+                }
+            }));
             w.write_record(&rec).map_err(csv_io)?;
         }
         if self.samples.len() < REPORT_SAMPLES {
@@ -1160,6 +1178,12 @@ fn produce_feed(
         rejects_path,
         rejects: None,
         headers: plan.headers.clone(),
+        withheld: plan
+            .columns
+            .iter()
+            .filter(|c| c.item.sensitive)
+            .filter_map(|c| c.source)
+            .collect(),
         counters: counters.clone(),
         by_code: BTreeMap::new(),
         by_code_column: BTreeMap::new(),

@@ -24,6 +24,9 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use sm3::{Digest, Sm3};
 use sm4::Sm4;
 
+mod cells;
+pub use cells::{CellKey, CellSealer};
+
 type Sm4Gcm = AesGcm<Sm4, U12>;
 
 const PREFIX: &str = "sm4gcm1";

@@ -13,6 +13,7 @@
 //!   write and read; this crate only stores and queries.
 
 mod query;
+mod sealed;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ use url::Url;
 pub use datafusion;
 pub use deltalake;
 pub use query::{BatchStream, QueryResult, SqlOutput, split_version};
+pub use sealed::{DIGEST_SUFFIX, SEALED, SENSITIVE, mark_sensitive};
 
 /// Errors with stable codes.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,12 @@ pub enum LakeError {
     Io(#[from] std::io::Error),
     #[error("configuration: {0}")]
     Config(String),
+}
+
+impl From<datafusion::arrow::error::ArrowError> for LakeError {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        LakeError::DataFusion(e.into())
+    }
 }
 
 impl shuniu_types::Classified for LakeError {
@@ -218,6 +226,9 @@ pub struct Lake {
     /// One writer per table at a time within this process; Delta's optimistic concurrency
     /// settles races between processes.
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    /// The data key sensitive columns are sealed with; `None` stores every column as given
+    /// (and refuses to write a column marked sensitive).
+    cells: Option<shuniu_keys::CellKey>,
 }
 
 impl Lake {
@@ -228,6 +239,7 @@ impl Lake {
         let staging = root.join("_staging");
         Ok(Lake {
             location: Location::Local(root),
+            cells: None,
             staging,
             locks: Default::default(),
         })
@@ -276,7 +288,29 @@ impl Lake {
             },
             staging: staging.to_path_buf(),
             locks: Default::default(),
+            cells: None,
         })
+    }
+
+    /// Seals the columns writers mark [`SENSITIVE`] with `key`, and opens them for readers.
+    pub fn with_cells(mut self, key: shuniu_keys::CellKey) -> Lake {
+        self.cells = Some(key);
+        self
+    }
+
+    /// Which columns of the stored table are sealed (`true`) or plain, by name.
+    async fn stored_forms(&self, code: &str) -> Result<Option<HashMap<String, bool>>> {
+        let Some(t) = self.open(code).await? else {
+            return Ok(None);
+        };
+        let schema = t.snapshot()?.schema();
+        let sealed = sealed::sealed_columns(&schema);
+        Ok(Some(
+            schema
+                .fields()
+                .map(|f| (f.name().to_string(), sealed.contains_key(f.name())))
+                .collect(),
+        ))
     }
 
     /// Where the table of `code` lives.
@@ -399,6 +433,20 @@ impl Lake {
     ) -> Result<Committed> {
         let lock = self.lock(code);
         let _guard = lock.lock().await;
+        let existing = match mode {
+            WriteMode::Replace => None,
+            _ => self.stored_forms(code).await?,
+        };
+        let (schema, sealing) =
+            sealed::Sealing::plan(&schema, existing.as_ref(), mode, self.cells.as_ref())?;
+        let (feed, keys) = match sealing {
+            Some(s) => {
+                let keys: Vec<String> = keys.iter().map(|k| s.match_column(k)).collect();
+                (s.seal_feed(feed), keys)
+            }
+            None => (feed, keys.to_vec()),
+        };
+        let keys = keys.as_slice();
         match mode {
             WriteMode::Replace | WriteMode::Append => {
                 self.write_stream(code, schema, mode, feed, metadata).await

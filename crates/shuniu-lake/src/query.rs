@@ -179,6 +179,17 @@ impl SchemaProvider for LakeSchema {
             .table_provider()
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let stored = table
+            .snapshot()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?
+            .schema();
+        let provider = crate::sealed::opened(
+            code,
+            provider,
+            &crate::sealed::sealed_columns(&stored),
+            self.lake.cells.as_ref(),
+        )
+        .map_err(ext)?;
         if let Ok(mut read) = self.read.lock() {
             read.insert(name.to_string());
         }

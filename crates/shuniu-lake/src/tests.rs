@@ -276,3 +276,185 @@ async fn an_upsert_into_an_empty_dataset_creates_it() {
         2
     );
 }
+
+fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if std::fs::read(&p)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// `id` is sensitive (and the key), `n` is not.
+fn sensitive_schema() -> SchemaRef {
+    mark_sensitive(&schema(), |n| n == "id")
+}
+
+#[tokio::test]
+async fn sensitive_columns_are_sealed_on_disk_and_open_for_the_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = shuniu_keys::CellKey::from_secret(&[5; 32]);
+    let lake = Lake::local(&dir.path().join("lake"))
+        .unwrap()
+        .with_cells(key.clone());
+    let keys = vec!["id".to_string()];
+    let secret = "370203199001011234";
+    lake.write(
+        "T-1",
+        sensitive_schema(),
+        WriteMode::Replace,
+        &keys,
+        feed(vec![batch(&[secret, "b"], &[1, 2])], Feed::End),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        files_holding(&dir.path().join("lake"), secret.as_bytes()),
+        Vec::<std::path::PathBuf>::new(),
+        "the value is nowhere on disk"
+    );
+    // The hub reads the column as it was loaded, equality included; the digest is hidden.
+    assert_eq!(
+        rows(
+            &lake,
+            &format!("SELECT * FROM \"T-1\" WHERE id = '{secret}'")
+        )
+        .await,
+        vec![vec![Some(secret.to_string()), Some("1".into())]]
+    );
+    let r = lake.preview("T-1", None, 10).await.unwrap();
+    assert_eq!(r.columns(), vec!["id", "n"]);
+
+    // Upsert matches the sealed key through its digest: one row updated, one inserted.
+    let c = lake
+        .write(
+            "T-1",
+            sensitive_schema(),
+            WriteMode::Upsert,
+            &keys,
+            feed(vec![batch(&[secret, "c"], &[10, 3])], Feed::End),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!((c.rows_updated, c.rows_inserted), (1, 1));
+    assert_eq!(
+        rows(&lake, "SELECT id, n FROM \"T-1\" ORDER BY n").await,
+        vec![
+            vec![Some("b".into()), Some("2".into())],
+            vec![Some("c".into()), Some("3".into())],
+            vec![Some(secret.to_string()), Some("10".into())],
+        ]
+    );
+    let c = lake
+        .write(
+            "T-1",
+            sensitive_schema(),
+            WriteMode::Delete,
+            &keys,
+            feed(vec![batch(&[secret], &[0])], Feed::End),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.rows_deleted, 1);
+    assert!(files_holding(&dir.path().join("lake"), secret.as_bytes()).is_empty());
+
+    // What a reader without the key sees: a binary column and its digest.
+    let plain = Lake::local(&dir.path().join("lake")).unwrap();
+    let e = plain
+        .sql(vec!["T-1".into()], "SELECT * FROM \"T-1\"", 10)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("without the data key"), "{e}");
+    let other = Lake::local(&dir.path().join("lake"))
+        .unwrap()
+        .with_cells(shuniu_keys::CellKey::from_secret(&[6; 32]));
+    assert!(
+        other
+            .sql(vec!["T-1".into()], "SELECT id FROM \"T-1\"", 10)
+            .await
+            .is_err(),
+        "another key opens nothing"
+    );
+    // Time travel opens old versions the same way.
+    assert_eq!(
+        rows(&lake, "SELECT count(*) FROM \"T-1@v0\" WHERE id = 'b'").await,
+        vec![vec![Some("1".into())]]
+    );
+}
+
+#[tokio::test]
+async fn a_column_keeps_its_stored_form_until_a_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(&dir.path().join("lake"))
+        .unwrap()
+        .with_cells(shuniu_keys::CellKey::from_secret(&[5; 32]));
+    let keys = vec!["id".to_string()];
+    // Loaded before the item was marked sensitive: stored plain.
+    lake.write(
+        "T-1",
+        schema(),
+        WriteMode::Replace,
+        &keys,
+        feed(vec![batch(&["plain-a"], &[1])], Feed::End),
+        vec![],
+    )
+    .await
+    .unwrap();
+    // An append after the marking keeps the column plain (one table, one form) …
+    lake.write(
+        "T-1",
+        sensitive_schema(),
+        WriteMode::Append,
+        &keys,
+        feed(vec![batch(&["plain-b"], &[2])], Feed::End),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert!(!files_holding(&dir.path().join("lake"), b"plain-b").is_empty());
+    // … and the next replace seals it.
+    lake.write(
+        "T-1",
+        sensitive_schema(),
+        WriteMode::Replace,
+        &keys,
+        feed(vec![batch(&["sealed-c"], &[3])], Feed::End),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert!(files_holding(&dir.path().join("lake"), b"sealed-c").is_empty());
+    assert_eq!(
+        rows(&lake, "SELECT id FROM \"T-1\"").await,
+        vec![vec![Some("sealed-c".into())]]
+    );
+    // Without a data key a sensitive column is refused, never written plain.
+    let bare = Lake::local(&dir.path().join("lake2")).unwrap();
+    let e = bare
+        .write(
+            "T-2",
+            sensitive_schema(),
+            WriteMode::Replace,
+            &keys,
+            feed(vec![batch(&["x"], &[1])], Feed::End),
+            vec![],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "LAKE_CONFIG_INVALID");
+}

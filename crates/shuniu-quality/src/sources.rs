@@ -302,6 +302,16 @@ impl Quality {
                     .rows(compared),
             )
             .await?;
+        let mut samples = samples;
+        let authority = self.store.resource(&src.resource_code).await?;
+        crate::conceal::conflicts(
+            rec,
+            key,
+            &src.column_name,
+            authority.as_ref(),
+            &src.column_name,
+            &mut samples,
+        );
         let ticket = self
             .sync_conflict_ticket(
                 src, rec, compared, conflicts, &samples, principal, department,

@@ -83,6 +83,11 @@ impl Engines {
         data_dir: &std::path::Path,
         keys: shuniu_keys::MasterKey,
     ) -> Result<Engines, Box<dyn std::error::Error + Send + Sync>> {
+        // The data key of sensitive cells: a secret file sealed under the master key.
+        let cells = shuniu_keys::CellKey::from_secret(
+            &keys.secret_file(&data_dir.join("keys").join("cells.key"))?,
+        );
+        let lake = lake.with_cells(cells.clone());
         let quality = shuniu_quality::Quality::new(
             store.clone(),
             audit.clone(),
@@ -107,6 +112,7 @@ impl Engines {
                 data_dir: data_dir.to_path_buf(),
                 decision_days: 5,
                 keys: keys.clone(),
+                cells,
             },
         )
         .await?;

@@ -62,6 +62,8 @@ pub struct SharingSettings {
     pub decision_days: u32,
     /// The master key the masking and webhook keys are sealed under.
     pub keys: shuniu_keys::MasterKey,
+    /// The data key sensitive cells are sealed with in the serving index (the lake's).
+    pub cells: shuniu_keys::CellKey,
 }
 
 struct Inner {
@@ -78,6 +80,7 @@ struct Inner {
     build_lock: tokio::sync::Mutex<()>,
     calendar: RwLock<WorkCalendar>,
     masking_key: [u8; 32],
+    cells: shuniu_keys::CellKey,
     webhook_key: [u8; 32],
     /// Hosts webhooks may reach although they resolve inside (the operator's allow-list).
     webhook_allow_hosts: RwLock<Vec<String>>,
@@ -126,6 +129,12 @@ fn layout_for(items: &[DataItem]) -> Option<Layout> {
         columns: items.iter().map(|i| i.name.clone()).collect(),
         key,
         alternates,
+        sealed: items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.sensitive)
+            .map(|(n, _)| n)
+            .collect(),
     })
 }
 
@@ -167,6 +176,7 @@ impl Sharing {
                 calendar: RwLock::new(calendar),
                 masking_key,
                 webhook_key,
+                cells: settings.cells,
                 webhook_allow_hosts: RwLock::new(Vec::new()),
                 decision_days: settings.decision_days.max(1),
             }),
@@ -261,7 +271,11 @@ impl Sharing {
         if let Some(i) = self.inner.indexes.lock().get(code) {
             return Ok(i.clone());
         }
-        let idx = ServingIndex::open(&self.inner.serving_root, code)?;
+        let idx = ServingIndex::open(
+            &self.inner.serving_root,
+            code,
+            Some(self.inner.cells.clone()),
+        )?;
         self.inner
             .indexes
             .lock()

@@ -19,6 +19,8 @@ use redb::{
 };
 use serde::{Deserialize, Serialize};
 
+use shuniu_keys::CellKey;
+
 use crate::error::{Result, SharingError};
 
 /// Primary key → `[version stamp: u64 LE][encoded row]`.
@@ -94,26 +96,47 @@ pub struct Change {
 /// A row as stored: every column of the index, as text (NULL kept).
 pub type Row = Vec<Option<String>>;
 
-fn encode(row: &[Option<&str>], version: u64, out: &mut Vec<u8>) {
+/// The length word of a cell: `NULL` for a null, the `SEALED` bit for a sealed cell.
+const NULL: u32 = u32::MAX;
+const SEALED: u32 = 1 << 31;
+const DIGEST: usize = 32;
+
+/// A cell as written: text, or a sensitive value as its keyed digest followed (unless only the
+/// digest is wanted, to compare rows) by the sealed cell.
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    Text(&'a str),
+    Sealed(&'a [u8]),
+}
+
+fn encode(row: &[Option<Cell<'_>>], version: u64, out: &mut Vec<u8>) {
     out.clear();
     out.extend_from_slice(&version.to_le_bytes());
     for cell in row {
         match cell {
-            None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
-            Some(v) => {
+            None => out.extend_from_slice(&NULL.to_le_bytes()),
+            Some(Cell::Text(v)) => {
                 out.extend_from_slice(&(v.len() as u32).to_le_bytes());
                 out.extend_from_slice(v.as_bytes());
+            }
+            Some(Cell::Sealed(b)) => {
+                out.extend_from_slice(&(b.len() as u32 | SEALED).to_le_bytes());
+                out.extend_from_slice(b);
             }
         }
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<Row> {
-    let corrupt = || SharingError::Index("corrupt row in the serving index".into());
+fn corrupt() -> SharingError {
+    SharingError::Index("corrupt row in the serving index".into())
+}
+
+/// The cells of a stored row, unopened.
+fn cells(bytes: &[u8]) -> Result<Vec<Option<Cell<'_>>>> {
     let mut row = Vec::new();
     let mut p = 8usize;
     while p < bytes.len() {
-        let len = u32::from_le_bytes(
+        let word = u32::from_le_bytes(
             bytes
                 .get(p..p + 4)
                 .ok_or_else(corrupt)?
@@ -121,17 +144,92 @@ fn decode(bytes: &[u8]) -> Result<Row> {
                 .map_err(|_| corrupt())?,
         );
         p += 4;
-        if len == u32::MAX {
+        if word == NULL {
             row.push(None);
-        } else {
-            let end = p + len as usize;
-            let s = std::str::from_utf8(bytes.get(p..end).ok_or_else(corrupt)?)
-                .map_err(|_| corrupt())?;
-            row.push(Some(s.to_string()));
-            p = end;
+            continue;
         }
+        let end = p + (word & !SEALED) as usize;
+        let b = bytes.get(p..end).ok_or_else(corrupt)?;
+        row.push(Some(if word & SEALED != 0 {
+            if b.len() < DIGEST {
+                return Err(corrupt());
+            }
+            Cell::Sealed(b)
+        } else {
+            Cell::Text(std::str::from_utf8(b).map_err(|_| corrupt())?)
+        }));
+        p = end;
     }
     Ok(row)
+}
+
+/// The value a cell is found by: the text, or the hex of a sealed cell's digest.
+fn index_value(cell: Cell<'_>) -> String {
+    match cell {
+        Cell::Text(t) => t.to_string(),
+        Cell::Sealed(b) => hex::encode(&b[..DIGEST]),
+    }
+}
+
+/// A stored row with sealed cells cut to their digests: equal exactly when the values are.
+fn fingerprint(bytes: &[u8]) -> Result<Vec<u8>> {
+    let cut: Vec<Option<Cell<'_>>> = cells(bytes)?
+        .into_iter()
+        .map(|c| match c {
+            Some(Cell::Sealed(b)) => Some(Cell::Sealed(&b[..DIGEST])),
+            other => other,
+        })
+        .collect();
+    let mut out = Vec::new();
+    encode(&cut, 0, &mut out);
+    Ok(out)
+}
+
+/// A row to write: text, a sealed cell (digest and ciphertext) where one was sealed, else the
+/// digest alone (enough to compare rows).
+fn row_of<'a>(
+    plain: &[Option<&'a str>],
+    digests: &'a [Option<[u8; 32]>],
+    sealed: &'a [Option<Vec<u8>>],
+) -> Vec<Option<Cell<'a>>> {
+    plain
+        .iter()
+        .enumerate()
+        .map(|(c, v)| match (&sealed[c], &digests[c]) {
+            (Some(b), _) => Some(Cell::Sealed(b.as_slice())),
+            (None, Some(d)) => Some(Cell::Sealed(d.as_slice())),
+            _ => v.map(Cell::Text),
+        })
+        .collect()
+}
+
+/// Opens stored rows: sealed cells with the data key, under their column's name.
+struct Opener<'a> {
+    key: Option<&'a CellKey>,
+    columns: &'a [String],
+}
+
+impl Opener<'_> {
+    fn row(&self, bytes: &[u8]) -> Result<Row> {
+        cells(bytes)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| match c {
+                None => Ok(None),
+                Some(Cell::Text(t)) => Ok(Some(t.to_string())),
+                Some(Cell::Sealed(b)) => {
+                    let key = self.key.ok_or_else(|| {
+                        SharingError::Index("the index holds sealed cells but no data key".into())
+                    })?;
+                    let column = self.columns.get(i).map(String::as_str).unwrap_or("");
+                    let plain = key
+                        .open(column, &b[DIGEST..])
+                        .map_err(|e| SharingError::Index(e.to_string()))?;
+                    String::from_utf8(plain).map(Some).map_err(|_| corrupt())
+                }
+            })
+            .collect()
+    }
 }
 
 fn stamp(bytes: &[u8]) -> u64 {
@@ -155,6 +253,15 @@ pub struct Layout {
     pub key: usize,
     /// Columns also indexed (ID numbers, credit codes that are not the key).
     pub alternates: Vec<usize>,
+    /// Sensitive columns (敏感): sealed with SM4-GCM in the index, found by keyed digest.
+    #[serde(default)]
+    pub sealed: Vec<usize>,
+}
+
+impl Layout {
+    fn is_sealed(&self, column: usize) -> bool {
+        self.sealed.contains(&column)
+    }
 }
 
 /// What folding a version into the index did.
@@ -172,6 +279,8 @@ pub struct BuildStats {
 pub struct ServingIndex {
     db: Database,
     path: PathBuf,
+    /// The data key sensitive cells are sealed with.
+    cells: Option<CellKey>,
     /// The parsed layout of the version last read, so that a lookup parses no JSON.
     layout_cache: parking_lot::RwLock<Option<(u64, Arc<Layout>)>>,
 }
@@ -181,7 +290,7 @@ impl ServingIndex {
         root.join(format!("{code}.redb"))
     }
 
-    pub fn open(root: &Path, code: &str) -> Result<Arc<ServingIndex>> {
+    pub fn open(root: &Path, code: &str, cells: Option<CellKey>) -> Result<Arc<ServingIndex>> {
         std::fs::create_dir_all(root)?;
         let path = Self::path_for(root, code);
         let db = Database::builder()
@@ -191,12 +300,28 @@ impl ServingIndex {
         Ok(Arc::new(ServingIndex {
             db,
             path,
+            cells,
             layout_cache: parking_lot::RwLock::new(None),
         }))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn opener<'a>(&'a self, layout: Option<&'a Layout>) -> Opener<'a> {
+        Opener {
+            key: self.cells.as_ref(),
+            columns: layout.map(|l| l.columns.as_slice()).unwrap_or(&[]),
+        }
+    }
+
+    /// How a value is found when `sealed`: by the hex of its keyed digest.
+    fn find_by(&self, value: &str, sealed: bool) -> String {
+        match (&self.cells, sealed) {
+            (Some(k), true) => hex::encode(k.digest(value.as_bytes())),
+            _ => value.to_string(),
+        }
     }
 
     /// The dataset version the index serves, if any has been built.
@@ -248,6 +373,10 @@ impl ServingIndex {
     /// The row with this primary key, and the rows whose ID number / credit code column holds
     /// it (a person's records in a resource keyed otherwise). One read snapshot.
     pub fn lookup(&self, key: &str, max: usize) -> Result<Vec<Row>> {
+        let (_, layout) = self.current()?;
+        let layout = layout.as_deref();
+        let open = self.opener(layout);
+        let primary = self.find_by(key, layout.is_some_and(|l| l.is_sealed(l.key)));
         let rtx = self.db.begin_read().map_err(db_err)?;
         let rows = match rtx.open_table(ROWS) {
             Ok(t) => t,
@@ -255,20 +384,27 @@ impl ServingIndex {
             Err(e) => return Err(db_err(e)),
         };
         let mut out = Vec::new();
-        if let Some(v) = rows.get(key).map_err(db_err)? {
-            out.push(decode(v.value())?);
+        if let Some(v) = rows.get(primary.as_str()).map_err(db_err)? {
+            out.push(open.row(v.value())?);
+        }
+        // Alternates are indexed by text, or by digest when sealed: try both forms.
+        let mut probes = vec![key.to_string()];
+        if layout.is_some_and(|l| l.alternates.iter().any(|a| l.is_sealed(*a))) {
+            probes.push(self.find_by(key, true));
         }
         if let Ok(alt) = rtx.open_multimap_table(ALT) {
-            for k in alt.get(key).map_err(db_err)? {
-                if out.len() >= max {
-                    break;
-                }
-                let k = k.map_err(db_err)?;
-                if k.value() == key {
-                    continue;
-                }
-                if let Some(v) = rows.get(k.value()).map_err(db_err)? {
-                    out.push(decode(v.value())?);
+            for probe in &probes {
+                for k in alt.get(probe.as_str()).map_err(db_err)? {
+                    if out.len() >= max {
+                        break;
+                    }
+                    let k = k.map_err(db_err)?;
+                    if k.value() == primary {
+                        continue;
+                    }
+                    if let Some(v) = rows.get(k.value()).map_err(db_err)? {
+                        out.push(open.row(v.value())?);
+                    }
                 }
             }
         }
@@ -277,6 +413,8 @@ impl ServingIndex {
 
     /// The first `n` rows in key order (examples for documentation and the demo).
     pub fn first_rows(&self, n: usize) -> Result<Vec<Row>> {
+        let (_, layout) = self.current()?;
+        let open = self.opener(layout.as_deref());
         let rtx = self.db.begin_read().map_err(db_err)?;
         let rows = match rtx.open_table(ROWS) {
             Ok(t) => t,
@@ -289,7 +427,7 @@ impl ServingIndex {
                 break;
             }
             let (_, v) = item.map_err(db_err)?;
-            out.push(decode(v.value())?);
+            out.push(open.row(v.value())?);
         }
         Ok(out)
     }
@@ -301,6 +439,10 @@ impl ServingIndex {
         keys: impl Iterator<Item = &'k str>,
         mut found: impl FnMut(&'k str, Option<Row>) -> Result<()>,
     ) -> Result<()> {
+        let (_, layout) = self.current()?;
+        let layout = layout.as_deref();
+        let open = self.opener(layout);
+        let sealed = layout.is_some_and(|l| l.is_sealed(l.key));
         let rtx = self.db.begin_read().map_err(db_err)?;
         let rows = match rtx.open_table(ROWS) {
             Ok(t) => Some(t),
@@ -309,8 +451,8 @@ impl ServingIndex {
         };
         for k in keys {
             let row = match &rows {
-                Some(t) => match t.get(k).map_err(db_err)? {
-                    Some(v) => Some(decode(v.value())?),
+                Some(t) => match t.get(self.find_by(k, sealed).as_str()).map_err(db_err)? {
+                    Some(v) => Some(open.row(v.value())?),
                     None => None,
                 },
                 None => None,
@@ -339,6 +481,8 @@ impl ServingIndex {
 
     /// Changes after `after`, at most `limit`, oldest first; and the newest cursor.
     pub fn changes(&self, after: Cursor, limit: usize) -> Result<(Vec<Change>, Cursor)> {
+        let (_, layout) = self.current()?;
+        let open = self.opener(layout.as_deref());
         let rtx = self.db.begin_read().map_err(db_err)?;
         let t = match rtx.open_table(CHANGES) {
             Ok(t) => t,
@@ -370,7 +514,7 @@ impl ServingIndex {
             out.push(Change {
                 cursor: Cursor { version, seq },
                 op,
-                row: decode(&bytes[1..])?,
+                row: open.row(&bytes[1..])?,
             });
         }
         Ok((out, last.max(after)))
@@ -404,6 +548,21 @@ impl ServingIndex {
             let mut seq = 0u64;
             let mut buf = Vec::new();
             let mut change = Vec::new();
+            let key = if layout.sealed.is_empty() {
+                None
+            } else {
+                Some(self.cells.as_ref().ok_or_else(|| {
+                    SharingError::Index("sensitive columns need the data key".into())
+                })?)
+            };
+            let mut sealer = match key {
+                Some(k) => Some(k.sealer().map_err(|e| SharingError::Index(e.to_string()))?),
+                None => None,
+            };
+            let width = layout.columns.len();
+            let mut digests: Vec<Option<[u8; 32]>> = vec![None; width];
+            let no_seals: Vec<Option<Vec<u8>>> = vec![None; width];
+            let mut sealed_cells: Vec<Option<Vec<u8>>> = vec![None; width];
             for batch in batches {
                 let batch = batch?;
                 let cols: Vec<Arc<dyn Array>> = batch
@@ -420,39 +579,98 @@ impl ServingIndex {
                     .collect::<Result<_>>()?;
                 let strs: Vec<&arrow::array::StringArray> =
                     cols.iter().map(|c| c.as_string::<i32>()).collect();
-                let mut cells: Vec<Option<&str>> = vec![None; strs.len()];
+                if strs.len() != width {
+                    return Err(SharingError::Index(format!(
+                        "the version has {} columns, the layout {width}",
+                        strs.len()
+                    )));
+                }
+                let mut plain: Vec<Option<&str>> = vec![None; strs.len()];
                 for i in 0..batch.num_rows() {
                     for (c, a) in strs.iter().enumerate() {
-                        cells[c] = if a.is_null(i) { None } else { Some(a.value(i)) };
+                        plain[c] = if a.is_null(i) { None } else { Some(a.value(i)) };
                     }
                     stats.rows += 1;
-                    let Some(key) = cells.get(layout.key).copied().flatten() else {
+                    let Some(key_text) = plain.get(layout.key).copied().flatten() else {
                         stats.keyless += 1;
                         continue;
                     };
-                    encode(&cells, version, &mut buf);
-                    let previous = rows.get(key).map_err(db_err)?.map(|v| v.value().to_vec());
+                    // Sensitive cells are compared and found by their keyed digests; they
+                    // are sealed only when the row is new or changed.
+                    for (c, d) in digests.iter_mut().enumerate() {
+                        *d = match (plain.get(c).copied().flatten(), layout.is_sealed(c), key) {
+                            (Some(v), true, Some(k)) => Some(k.digest(v.as_bytes())),
+                            _ => None,
+                        };
+                    }
+                    let index_key = match &digests[layout.key] {
+                        Some(d) => hex::encode(d),
+                        None => key_text.to_string(),
+                    };
+                    let previous = rows
+                        .get(index_key.as_str())
+                        .map_err(db_err)?
+                        .map(|v| v.value().to_vec());
+                    let unchanged = match &previous {
+                        None => false,
+                        Some(old) if layout.sealed.is_empty() => {
+                            encode(&row_of(&plain, &digests, &no_seals), version, &mut buf);
+                            old[8..] == buf[8..]
+                        }
+                        Some(old) => {
+                            encode(&row_of(&plain, &digests, &no_seals), 0, &mut buf);
+                            fingerprint(old)? == buf
+                        }
+                    };
                     let op = match &previous {
                         None => Some(ChangeOp::Inserted),
                         // Same key twice in one version: the later row wins, one change.
                         Some(old) if stamp(old) == version => None,
-                        Some(old) if old[8..] != buf[8..] => Some(ChangeOp::Updated),
+                        Some(_) if !unchanged => Some(ChangeOp::Updated),
                         Some(_) => None,
                     };
+                    if unchanged && let Some(old) = &previous {
+                        buf.clear();
+                        buf.extend_from_slice(&version.to_le_bytes());
+                        buf.extend_from_slice(&old[8..]);
+                    } else if layout.sealed.is_empty() {
+                        encode(&row_of(&plain, &digests, &no_seals), version, &mut buf);
+                    } else {
+                        for (c, d) in digests.iter().enumerate() {
+                            sealed_cells[c] = match (d, plain[c], sealer.as_mut()) {
+                                (Some(d), Some(v), Some(s)) => {
+                                    let mut b = d.to_vec();
+                                    s.seal_into(&layout.columns[c], v.as_bytes(), &mut b)
+                                        .map_err(|e| SharingError::Index(e.to_string()))?;
+                                    Some(b)
+                                }
+                                _ => None,
+                            };
+                        }
+                        encode(&row_of(&plain, &digests, &sealed_cells), version, &mut buf);
+                    }
+                    let alt_of = |c: usize| -> Option<String> {
+                        match &digests[c] {
+                            Some(d) => Some(hex::encode(d)),
+                            None => plain.get(c).copied().flatten().map(str::to_string),
+                        }
+                    };
                     if let Some(old) = &previous {
-                        let old_row = decode(old)?;
+                        let old_cells = cells(old)?;
                         for &a in &layout.alternates {
-                            if let Some(Some(v)) = old_row.get(a)
-                                && cells.get(a).copied().flatten() != Some(v.as_str())
-                            {
-                                alt.remove(v.as_str(), key).map_err(db_err)?;
+                            if let Some(Some(v)) = old_cells.get(a) {
+                                let v = index_value(*v);
+                                if alt_of(a).as_deref() != Some(v.as_str()) {
+                                    alt.remove(v.as_str(), index_key.as_str()).map_err(db_err)?;
+                                }
                             }
                         }
                     }
-                    rows.insert(key, buf.as_slice()).map_err(db_err)?;
+                    rows.insert(index_key.as_str(), buf.as_slice())
+                        .map_err(db_err)?;
                     for &a in &layout.alternates {
-                        if let Some(v) = cells.get(a).copied().flatten() {
-                            alt.insert(v, key).map_err(db_err)?;
+                        if let Some(v) = alt_of(a) {
+                            alt.insert(v.as_str(), index_key.as_str()).map_err(db_err)?;
                         }
                     }
                     if let Some(op) = op {
@@ -499,11 +717,12 @@ impl ServingIndex {
                     }
                 }
                 for (k, old_bytes) in &gone {
-                    let old = decode(old_bytes)?;
+                    let old = cells(old_bytes)?;
                     rows.remove(k.as_str()).map_err(db_err)?;
                     for &a in &layout.alternates {
                         if let Some(Some(v)) = old.get(a) {
-                            alt.remove(v.as_str(), k.as_str()).map_err(db_err)?;
+                            alt.remove(index_value(*v).as_str(), k.as_str())
+                                .map_err(db_err)?;
                         }
                     }
                     stats.deleted += 1;
@@ -564,11 +783,12 @@ mod tests {
     #[test]
     fn versions_fold_in_with_their_changes() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = ServingIndex::open(dir.path(), "R").unwrap();
+        let idx = ServingIndex::open(dir.path(), "R", None).unwrap();
         let layout = Layout {
             columns: vec!["no".into(), "id_number".into(), "status".into()],
             key: 0,
             alternates: vec![1],
+            sealed: vec![],
         };
         assert_eq!(idx.version().unwrap(), None);
         let v1 = batch(&[
@@ -638,11 +858,12 @@ mod tests {
     #[test]
     fn a_failed_build_leaves_the_previous_version() {
         let dir = tempfile::tempdir().unwrap();
-        let idx = ServingIndex::open(dir.path(), "R").unwrap();
+        let idx = ServingIndex::open(dir.path(), "R", None).unwrap();
         let layout = Layout {
             columns: vec!["no".into(), "id_number".into(), "status".into()],
             key: 0,
             alternates: vec![],
+            sealed: vec![],
         };
         idx.build(1, &layout, [Ok(batch(&[("1", "A", None)]))].into_iter())
             .unwrap();
@@ -654,5 +875,74 @@ mod tests {
         assert_eq!(idx.version().unwrap(), Some(1));
         assert!(idx.lookup("9", 1).unwrap().is_empty());
         assert_eq!(idx.lookup("1", 1).unwrap().len(), 1);
+    }
+
+    fn files_holding(dir: &Path, needle: &[u8]) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                std::fs::read(e.as_ref().unwrap().path())
+                    .unwrap()
+                    .windows(needle.len())
+                    .any(|w| w == needle)
+            })
+            .count()
+    }
+
+    #[test]
+    fn sensitive_columns_are_sealed_and_found_by_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = CellKey::from_secret(&[4; 32]);
+        let idx = ServingIndex::open(dir.path(), "R", Some(key.clone())).unwrap();
+        // The key and an alternate ID number are sensitive; status is not.
+        let layout = Layout {
+            columns: vec!["no".into(), "id_number".into(), "status".into()],
+            key: 0,
+            alternates: vec![1],
+            sealed: vec![0, 1],
+        };
+        let id = "370203199001011234";
+        let v1 = batch(&[("K-0001", id, Some("x")), ("K-0002", "B-1", None)]);
+        let s = idx.build(1, &layout, [Ok(v1)].into_iter()).unwrap();
+        assert_eq!(s.inserted, 2);
+        assert_eq!(
+            idx.lookup("K-0001", 10).unwrap(),
+            vec![vec![
+                Some("K-0001".into()),
+                Some(id.into()),
+                Some("x".into())
+            ]]
+        );
+        assert_eq!(
+            idx.lookup(id, 10).unwrap().len(),
+            1,
+            "by the sealed alternate"
+        );
+        assert_eq!(files_holding(dir.path(), id.as_bytes()), 0);
+        assert_eq!(files_holding(dir.path(), b"K-0001"), 0);
+        // The same rows again: nothing changed, though sealing is randomized.
+        let again = batch(&[("K-0001", id, Some("x")), ("K-0002", "B-1", None)]);
+        let s = idx.build(2, &layout, [Ok(again)].into_iter()).unwrap();
+        assert_eq!((s.inserted, s.updated, s.deleted), (0, 0, 0));
+        // A changed sensitive value is a change; the old alternate stops finding the row.
+        let v3 = batch(&[("K-0001", "370203199001015678", Some("x"))]);
+        let s = idx.build(3, &layout, [Ok(v3)].into_iter()).unwrap();
+        assert_eq!((s.inserted, s.updated, s.deleted), (0, 1, 1));
+        assert!(idx.lookup(id, 10).unwrap().is_empty());
+        let mut found = Vec::new();
+        idx.lookup_many(["K-0001", "K-0002"].into_iter(), |k, r| {
+            found.push((k, r.is_some()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(found, vec![("K-0001", true), ("K-0002", false)]);
+        let (all, _) = idx.changes(Cursor::default(), 100).unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[3].row[1].as_deref(), Some("B-1"), "deletions open too");
+        assert_eq!(idx.first_rows(1).unwrap()[0][0].as_deref(), Some("K-0001"));
+        // Without the key, nothing opens.
+        drop(idx);
+        let bare = ServingIndex::open(dir.path(), "R", None).unwrap();
+        assert!(bare.first_rows(1).is_err());
     }
 }
