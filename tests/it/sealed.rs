@@ -1,6 +1,6 @@
 //! Sensitive data items (敏感) at rest: a resource whose ID numbers and bank accounts are
-//! sensitive is loaded, upserted, served, queried, checked and extracted through the API; the
-//! hub answers with the values, and no file under the data directory holds one of them.
+//! sensitive is loaded, upserted, served, queried, checked, extracted and compared through the
+//! API; the hub answers with the values, and no file under the data directory holds one of them.
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -133,6 +133,51 @@ async fn no_file_under_the_data_directory_holds_a_sensitive_value() {
     )
     .await;
     assert!(s.is_success(), "{c}");
+
+    // A comparison job over sensitive keys: its key file and its result are sealed on disk,
+    // and the result still answers with the values.
+    let keys = format!("id_number\n{}\n{}\n370202199901010000\n", ids[0], ids[3]);
+    let r = hub
+        .client
+        .post(hub.url(&format!("/api/v1/services/{code}/comparisons")))
+        .bearer_auth(&hub.ga_key)
+        .header("content-type", "text/csv")
+        .body(keys)
+        .send()
+        .await
+        .unwrap();
+    let (s, job) = json_of(r).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{job}");
+    let job_id = job["id"].as_str().unwrap().to_string();
+    let mut finished = serde_json::Value::Null;
+    for _ in 0..200 {
+        let (_, j) = json_of(
+            hub.get(
+                &hub.ga_key,
+                &format!("/api/v1/services/comparisons/{job_id}"),
+            )
+            .await,
+        )
+        .await;
+        if j["state"] == "finished" {
+            finished = j;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(finished["found"], 2, "{finished}");
+    let result = hub
+        .get(
+            &hub.ga_key,
+            &format!("/api/v1/services/comparisons/{job_id}/result"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(result.contains(&format!("{},1,", ids[3])), "{result}");
+    assert!(result.contains(ACCOUNTS[2]), "{result}");
+    assert!(result.contains("370202199901010000,0,"), "{result}");
 
     // The search reaches the files: a value that is not sensitive is there in clear.
     assert!(!crate::files_containing(hub.data_dir(), "市南区香港中路1号".as_bytes()).is_empty());

@@ -25,7 +25,9 @@ use sm3::{Digest, Sm3};
 use sm4::Sm4;
 
 mod cells;
+mod stream;
 pub use cells::{CellKey, CellSealer};
+pub use stream::{SealedReader, SealedWriter};
 
 type Sm4Gcm = AesGcm<Sm4, U12>;
 

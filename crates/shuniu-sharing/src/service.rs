@@ -857,14 +857,24 @@ impl Sharing {
         let grant = grant.clone();
         let rec = rec.clone();
         let key = self.inner.masking_key;
+        let cells = self.inner.cells.clone();
+        let result_label = result_label(id);
         let result = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
-            let input =
-                std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(dir.join("keys"))?);
-            let tmp = dir.join("result.csv.tmp");
-            let mut out = csv::Writer::from_writer(std::io::BufWriter::with_capacity(
+            // Keys and result hold ID numbers and granted fields: sealed on disk.
+            let input = std::io::BufReader::with_capacity(
                 1 << 20,
-                std::fs::File::create(&tmp)?,
-            ));
+                shuniu_keys::SealedReader::new(
+                    &cells,
+                    KEYS_LABEL,
+                    std::fs::File::open(dir.join("keys"))?,
+                ),
+            );
+            let tmp = dir.join("result.csv.tmp");
+            let mut out = csv::Writer::from_writer(shuniu_keys::SealedWriter::new(
+                &cells,
+                &result_label,
+                std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?),
+            )?);
             let mut header = vec!["key".to_string(), "found".to_string()];
             header.extend(grant.fields.iter().map(|f| f.name.clone()));
             out.write_record(&header)
@@ -959,10 +969,10 @@ impl Sharing {
                 total += chunk.len() as u64;
                 let _ = progress_tx.send((total, found));
             }
-            let mut w = out
+            let w = out
                 .into_inner()
-                .map_err(|e| SharingError::Io(std::io::Error::other(e.to_string())))?;
-            w.flush()?;
+                .map_err(|e| SharingError::Io(std::io::Error::other(e.to_string())))?
+                .finish()?;
             w.get_ref().sync_all()?;
             drop(w);
             std::fs::rename(&tmp, dir.join("result.csv"))?;
@@ -987,8 +997,13 @@ impl Sharing {
         Ok(job)
     }
 
-    /// The finished result file of a comparison job (CSV: key, found, granted fields).
-    pub async fn comparison_result(&self, caller: &Caller, id: &str) -> Result<PathBuf> {
+    /// The finished result of a comparison job (CSV: key, found, granted fields), opened from
+    /// its sealed file as it streams.
+    pub async fn comparison_result(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>>> {
         let job = self.comparison(caller, id).await?;
         if job.state != JobState::Finished {
             return Err(SharingError::state(
@@ -997,17 +1012,54 @@ impl Sharing {
             ));
         }
         let path = self.inner.comparisons_dir.join(&job.id).join("result.csv");
-        if !path.exists() {
-            return Err(SharingError::NotFound(format!("result of {id}")));
-        }
-        Ok(path)
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SharingError::NotFound(format!("result of {id}")));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut reader =
+            shuniu_keys::SealedReader::new(&self.inner.cells, &result_label(&job.id), file);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            loop {
+                let mut buf = vec![0u8; 64 * 1024];
+                match reader.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })))
     }
 
-    /// Where the server saves an upload before it becomes a job's key file.
-    pub fn upload_path(&self) -> Result<PathBuf> {
+    /// A new upload of comparison keys: where it goes, and the writer that seals it there
+    /// (call `finish` on it; the file then becomes a job's key file).
+    pub fn upload_writer(
+        &self,
+    ) -> Result<(
+        PathBuf,
+        shuniu_keys::SealedWriter<std::io::BufWriter<std::fs::File>>,
+    )> {
         let dir = self.inner.comparisons_dir.join("uploads");
         std::fs::create_dir_all(&dir)?;
-        Ok(dir.join(format!("{}.keys", crate::workflow::short_id())))
+        let path = dir.join(format!("{}.keys", crate::workflow::short_id()));
+        let file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+        let writer = shuniu_keys::SealedWriter::new(&self.inner.cells, KEYS_LABEL, file)?;
+        Ok((path, writer))
     }
 }
 
@@ -1186,4 +1238,12 @@ impl Drop for Call {
             );
         }
     }
+}
+
+/// What a comparison's key file is sealed for.
+const KEYS_LABEL: &str = "comparison-keys";
+
+/// What a comparison's result file is sealed for: its job, so results cannot be swapped.
+fn result_label(job: &str) -> String {
+    format!("comparison-result:{job}")
 }

@@ -10,7 +10,6 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use shuniu_sharing::{ExtractFormat, KeyFormat};
 use std::collections::BTreeMap;
-use tokio::io::AsyncWriteExt;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -226,22 +225,21 @@ async fn start_comparison(
         Some(t) if t.contains("ndjson") || t.contains("jsonl") => KeyFormat::Ndjson,
         _ => KeyFormat::Csv,
     };
-    let path = state.engines.sharing.upload_path()?;
-    let mut file = tokio::fs::File::create(&path)
-        .await
-        .map_err(|e| ApiError::internal("IO", &e))?;
+    // The keys are sealed as they arrive (they are often ID numbers); writes go to a buffered
+    // file, so the few that reach the disk from this task are short.
+    let (path, mut file) = state.engines.sharing.upload_writer()?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request(&format!("upload interrupted: {e}")))?;
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| ApiError::internal("IO", &e))?;
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(ApiError::bad_request(&format!("upload interrupted: {e}")));
+            }
+        };
+        std::io::Write::write_all(&mut file, &chunk).map_err(|e| ApiError::internal("IO", &e))?;
     }
-    file.flush()
-        .await
-        .map_err(|e| ApiError::internal("IO", &e))?;
-    drop(file);
+    file.finish().map_err(|e| ApiError::internal("IO", &e))?;
     let job = match state
         .engines
         .sharing
@@ -280,14 +278,11 @@ async fn comparison_result(
     ServiceCaller(caller): ServiceCaller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let path = state
+    let stream = state
         .engines
         .sharing
         .comparison_result(&caller, &id)
         .await?;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| ApiError::internal("IO", &e))?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -296,7 +291,7 @@ async fn comparison_result(
                 format!("attachment; filename=\"{id}.csv\""),
             ),
         ],
-        Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+        Body::from_stream(stream),
     )
         .into_response())
 }
