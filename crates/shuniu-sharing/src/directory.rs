@@ -78,6 +78,9 @@ pub struct Directory {
     usage: RwLock<HashMap<String, Arc<DayUsage>>>,
     /// Yesterday's counters, kept until flushed.
     retired: Mutex<Vec<(String, Arc<DayUsage>)>>,
+    /// One reload at a time: a slow reload that read the store before a revocation must not
+    /// finish after the revocation's own reload and put the revoked grant back.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 pub fn beijing_day() -> String {
@@ -96,6 +99,7 @@ impl Directory {
             limiters: Mutex::new(HashMap::new()),
             usage: RwLock::new(HashMap::new()),
             retired: Mutex::new(Vec::new()),
+            reloading: tokio::sync::Mutex::new(()),
         };
         d.reload().await?;
         let today = beijing_day();
@@ -121,6 +125,7 @@ impl Directory {
 
     /// Reloads grants and forgets cached callers and resources.
     pub async fn reload(&self) -> Result<()> {
+        let _one_at_a_time = self.reloading.lock().await;
         let generation = self.store.sharing_generation().await?;
         let mut grants: HashMap<(String, String), Vec<Arc<GrantEntry>>> = HashMap::new();
         for row in self.store.grants().await? {
