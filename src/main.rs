@@ -15,6 +15,7 @@ mod config;
 mod demo;
 mod keys_cli;
 mod lake_cli;
+mod link_cli;
 mod open_cli;
 mod quality_cli;
 mod sharing_cli;
@@ -109,6 +110,9 @@ enum Command {
     /// Scheduled pulls from department databases.
     #[command(subcommand)]
     Connector(lake_cli::ConnectorCommand),
+    /// Record linkage: link files whose records have no clean key.
+    #[command(subcommand)]
+    Link(link_cli::LinkCommand),
     /// The tamper-evident audit log: verify, sign and export tree heads, search.
     #[command(subcommand)]
     Audit(audit_cli::AuditCommand),
@@ -609,6 +613,7 @@ async fn main() -> Result<()> {
             let hub = open_existing(cli_config, &args.common).await?;
             lake_cli::loads(&hub.engines.aggregation, args).await
         }
+        Command::Link(cmd) => link_cli::run(cmd),
         Command::Connector(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             lake_cli::connector(&hub.engines.aggregation, cmd).await

@@ -578,7 +578,7 @@ fn run_documented_quality_examples(data: &std::path::Path, work: &std::path::Pat
 
 /// Runs the `## Command line` block of a page in docs/, as written, against the demo city's
 /// data directory (written there as /tmp/city); returns its standard output.
-fn run_doc_block(page: &str, data: &std::path::Path, work: &std::path::Path) -> String {
+pub(crate) fn run_doc_block(page: &str, data: &std::path::Path, work: &std::path::Path) -> String {
     let path = format!("{}/docs/{page}", env!("CARGO_MANIFEST_DIR"));
     let doc = std::fs::read_to_string(&path).unwrap();
     let start = doc.find("## Command line").expect("section");

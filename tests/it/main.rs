@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod console;
 mod harness;
+mod linkage;
 mod open;
 mod quality;
 mod sealed;

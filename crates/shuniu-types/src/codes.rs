@@ -123,6 +123,36 @@ impl IdNumber {
         Some(IdNumber(out))
     }
 
+    /// Upgrades a 15-digit number of GB 11643-1989 (division, YYMMDD, sequence) to its
+    /// 18-digit form: the century `19` goes before the year, and the check character is
+    /// computed. Numbers of that standard were issued to people born in the 1900s.
+    pub fn upgrade_legacy(s: &str) -> Result<IdNumber, FieldError> {
+        let s = s.trim();
+        let b = s.as_bytes();
+        if b.len() != 15 || !b.iter().all(u8::is_ascii_digit) {
+            return Err(invalid(
+                "ID_NUMBER_LEGACY_FORMAT",
+                "15 位身份证号应为 15 位数字",
+                "a 15-digit ID number is 15 digits",
+            ));
+        }
+        let mut out = [0u8; 18];
+        out[..6].copy_from_slice(&b[..6]);
+        out[6..8].copy_from_slice(b"19");
+        out[8..17].copy_from_slice(&b[6..15]);
+        out[17] = Self::check_char(&out[..17]);
+        std::str::from_utf8(&out).unwrap_or_default().parse()
+    }
+
+    /// An 18-digit number, or a 15-digit one upgraded.
+    pub fn parse_any(s: &str) -> Result<IdNumber, FieldError> {
+        if s.trim().len() == 15 {
+            Self::upgrade_legacy(s)
+        } else {
+            s.parse()
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and 'X' are ever stored.
         std::str::from_utf8(&self.0).unwrap_or_default()
@@ -379,6 +409,25 @@ impl From<MobileNumber> for String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn legacy_numbers_upgrade_to_eighteen_digits() {
+        // GB 11643-1999's own example 11010519491231002X, as its 15-digit predecessor.
+        let id = IdNumber::upgrade_legacy("110105491231002").expect("valid legacy number");
+        assert_eq!(id.as_str(), "11010519491231002X");
+        assert_eq!(
+            IdNumber::parse_any(" 110105491231002 ")
+                .map(|i| i.to_string())
+                .ok(),
+            Some("11010519491231002X".to_string())
+        );
+        assert!(IdNumber::upgrade_legacy("11010549123100").is_err());
+        assert!(
+            IdNumber::upgrade_legacy("110105491331002").is_err(),
+            "month 13"
+        );
+        assert!(IdNumber::parse_any("11010519491231002X").is_ok());
+    }
     use super::*;
     use proptest::prelude::*;
 

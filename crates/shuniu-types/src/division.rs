@@ -63,6 +63,11 @@ pub fn lookup_str(code: &str) -> Option<DivisionEntry> {
     code.parse::<DivisionCode>().ok().and_then(lookup)
 }
 
+/// Every code of the table, current and withdrawn.
+pub fn all() -> impl Iterator<Item = (u32, DivisionEntry)> {
+    ENTRIES.iter().map(|(c, e)| (*c, *e))
+}
+
 /// How many codes the table holds: (current, withdrawn).
 pub fn table_size() -> (usize, usize) {
     let current = ENTRIES.values().filter(|e| e.is_current()).count();

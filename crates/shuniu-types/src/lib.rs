@@ -10,6 +10,7 @@
 //! Architecture invariant: this crate does no I/O and knows nothing of storage, HTTP or
 //! the console. It depends on serde, chrono and thiserror only.
 
+pub mod address;
 pub mod catalog;
 pub mod codes;
 pub mod division;
