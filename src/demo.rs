@@ -6,7 +6,7 @@ use shuniu_auth::accounts::{Accounts, DepartmentInput};
 use shuniu_catalog::{Catalog, Review};
 use shuniu_demo::{DemoCity, Fate};
 use shuniu_types::states::RequestState;
-use shuniu_types::{Actor, Role};
+use shuniu_types::{Actor, Role, SemanticType};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -21,6 +21,8 @@ pub struct DemoAccounts {
     pub applications: Vec<DemoApplication>,
     /// The open-data portal: datasets to try, a portal account with a data token.
     pub open: DemoOpen,
+    /// Record linkage of the keyless sources, measured against the generator's truth.
+    pub linkage: Vec<LinkageQuality>,
 }
 
 #[derive(Serialize)]
@@ -37,6 +39,12 @@ pub struct DemoApplication {
     /// One key per granted resource that a lookup finds (within the grant's row scope).
     pub example_keys: std::collections::BTreeMap<String, String>,
     pub grants: Vec<DemoGrant>,
+    /// An ID number whose profile (一人一档) this application may read, and its URL.
+    pub example_id_number: Option<String>,
+    pub example_person_profile: Option<String>,
+    /// A credit code whose profile (一企一档) this application may read, and its URL.
+    pub example_credit_code: Option<String>,
+    pub example_enterprise_profile: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -148,6 +156,10 @@ pub async fn build(
             key,
             resource_codes: Vec::new(),
             example_keys: Default::default(),
+            example_id_number: None,
+            example_person_profile: None,
+            example_credit_code: None,
+            example_enterprise_profile: None,
             grants: Vec::new(),
         });
     }
@@ -248,6 +260,121 @@ pub struct DataSummary {
     pub address_conflicts: u64,
     /// Problem tickets open after the loads and the cross-check.
     pub open_tickets: usize,
+    /// Record linkage of each keyless source against the household register, measured
+    /// against the truth the generator knows.
+    pub linkage: Vec<LinkageQuality>,
+}
+
+/// How well a keyless source's records were linked to the persons they describe.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkageQuality {
+    pub resource: String,
+    pub name: String,
+    pub against: String,
+    pub records: usize,
+    pub linked: usize,
+    pub correct: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub seconds: f64,
+}
+
+/// A source's generated rows, each with the ID number of the person it describes.
+struct KeptRows {
+    code: String,
+    name: String,
+    columns: Vec<String>,
+    rows: Vec<(Vec<Option<String>>, String)>,
+}
+
+/// The columns linkage compares, as each source holds them.
+const LINK_COLUMNS: [&str; 5] = ["id_no", "name", "birth_date", "address", "mobile"];
+
+/// A source's rows as linkage records: `id_column` identifies a record; `id_no` is the ID
+/// number the source holds (the register's key, a keyless source's legacy number).
+fn link_records(
+    columns: &[String],
+    rows: &[(Vec<Option<String>>, String)],
+    id_column: &str,
+    id_no_column: &str,
+) -> shuniu_linkage::Records {
+    let pos = |c: &str| columns.iter().position(|x| x == c);
+    let id = pos(id_column);
+    let sources: Vec<Option<usize>> = LINK_COLUMNS
+        .iter()
+        .map(|c| {
+            if *c == "id_no" {
+                pos(id_no_column)
+            } else {
+                pos(c)
+            }
+        })
+        .collect();
+    let mut records =
+        shuniu_linkage::Records::new(LINK_COLUMNS.iter().map(|c| c.to_string()).collect());
+    for (row, _) in rows {
+        let Some(Some(key)) = id.map(|i| row.get(i).cloned().flatten()) else {
+            continue;
+        };
+        let values: Vec<Option<&str>> = sources
+            .iter()
+            .map(|s| s.and_then(|i| row.get(i)).and_then(|v| v.as_deref()))
+            .collect();
+        // Only rows with an identifier reach here.
+        let _ = records.push(&key, &values);
+    }
+    records
+}
+
+/// Links a keyless source to the register and measures the links against the truth: each
+/// record's best match at a probability of at least 0.5 counts.
+fn measure_linkage(
+    register: &shuniu_linkage::Records,
+    source: &shuniu_linkage::Records,
+    truth: &HashMap<String, String>,
+) -> Result<(usize, usize, f64)> {
+    let settings = shuniu_linkage::Settings::from_json(
+        r#"{
+        "comparisons": [
+            {"column": "name", "kind": "name", "tf": true},
+            {"column": "birth_date", "kind": "date"},
+            {"column": "address", "kind": "address"},
+            {"column": "mobile", "kind": "phone"},
+            {"column": "id_no", "kind": "id_number"}
+        ],
+        "blocking": [
+            ["name:pinyin", "birth_date:year"],
+            ["birth_date"],
+            ["mobile:digits"],
+            ["id_no:digits"]
+        ],
+        "u_sample_pairs": 300000
+    }"#,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let started = std::time::Instant::now();
+    let home = shuniu_demo::CITY_DIVISION.parse().ok();
+    let linker = shuniu_linkage::Linker::new(settings, source, Some(register), home)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let model = linker.train().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pairs = linker
+        .predict(&model, 0.5)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Best first: the first pair of each source record is its link.
+    let mut seen = std::collections::HashSet::new();
+    let (mut linked, mut correct) = (0, 0);
+    for p in pairs {
+        if !seen.insert(p.left) {
+            continue;
+        }
+        linked += 1;
+        let record = source.id(p.left as usize);
+        if truth.get(record).map(String::as_str) == Some(register.id(p.right as usize)) {
+            correct += 1;
+        }
+    }
+    Ok((linked, correct, started.elapsed().as_secs_f64()))
 }
 
 /// Generates every published resource's rows as a department would export them — CSV in
@@ -280,6 +407,9 @@ pub async fn load_data(
         .map(|r| ((r.spec.provider.clone() + "/" + &r.spec.name), r.code))
         .collect();
     let started = std::time::Instant::now();
+    // Rows kept for measuring linkage: the household register and each keyless source.
+    let mut register_rows: Option<KeptRows> = None;
+    let mut keyless: Vec<KeptRows> = Vec::new();
     for (n, (index, r)) in published.iter().enumerate() {
         let Some(code) = codes.get(&(r.input.provider.clone() + "/" + &r.input.name)) else {
             continue;
@@ -335,10 +465,29 @@ pub async fn load_data(
                 }
             };
             write_line(&mut w, &mut headers.into_iter().map(Some))?;
-            for row in plan.rows(city.seed, scale) {
+            let columns: Vec<String> = r.input.data_items.iter().map(|i| i.name.clone()).collect();
+            let is_register =
+                r.input.name == "户籍人口基本信息" && r.input.provider.ends_with("GA");
+            let keep = is_register || r.subject == shuniu_demo::Subject::Keyless;
+            let mut kept = Vec::new();
+            for (row, truth) in plan.rows_with_truth(city.seed, scale) {
+                if keep {
+                    kept.push((row.clone(), truth));
+                }
                 write_line(&mut w, &mut row.into_iter())?;
             }
             std::io::Write::flush(&mut w)?;
+            let kept = KeptRows {
+                code: code.clone(),
+                name: r.input.name.clone(),
+                columns,
+                rows: kept,
+            };
+            if is_register {
+                register_rows = Some(kept);
+            } else if keep {
+                keyless.push(kept);
+            }
         }
         let officer = city
             .officer_of(&rec.spec.provider)
@@ -400,6 +549,54 @@ pub async fn load_data(
         }
     }
     let _ = std::fs::remove_dir(scratch);
+    // 记录关联: each keyless source linked to the household register, measured against the
+    // truth the generator knows.
+    if let Some(reg) = &register_rows {
+        let register = link_records(&reg.columns, &reg.rows, "id_number", "id_number");
+        let in_register: std::collections::HashSet<&str> =
+            (0..register.len()).map(|i| register.id(i)).collect();
+        for KeptRows {
+            code,
+            name,
+            columns: cols,
+            rows,
+        } in &keyless
+        {
+            let source = link_records(cols, rows, "record_id", "legacy_id");
+            let truth: HashMap<String, String> = rows
+                .iter()
+                .filter_map(|(row, id)| {
+                    let i = cols.iter().position(|c| c == "record_id")?;
+                    Some((row.get(i)?.clone()?, id.clone()))
+                })
+                .collect();
+            // Records whose person is in the register (a defect can drop the register's key).
+            let findable = truth
+                .values()
+                .filter(|id| in_register.contains(id.as_str()))
+                .count();
+            let (linked, correct, seconds) = measure_linkage(&register, &source, &truth)?;
+            let precision = correct as f64 / linked.max(1) as f64;
+            let recall = correct as f64 / findable.max(1) as f64;
+            let f1 = 2.0 * precision * recall / (precision + recall).max(1e-9);
+            progress(&format!(
+                "记录关联 linkage: {name} ({} records) → 户籍人口基本信息: precision {precision:.4}, recall {recall:.4}, F1 {f1:.4} in {seconds:.1} s",
+                source.len()
+            ));
+            summary.linkage.push(LinkageQuality {
+                resource: code.clone(),
+                name: name.clone(),
+                against: "户籍人口基本信息".into(),
+                records: source.len(),
+                linked,
+                correct,
+                precision,
+                recall,
+                f1,
+                seconds,
+            });
+        }
+    }
     // 一数一源: a person's registered address comes from 公安's household register; every
     // other dataset holding an address for an ID number is checked against it.
     let register = catalog
@@ -490,7 +687,9 @@ pub async fn share(
         .ok_or_else(|| anyhow::anyhow!("the demo city has no household register"))?;
     let cremation = find("370200MZ", "死亡火化信息")
         .ok_or_else(|| anyhow::anyhow!("the demo city has no cremation records"))?;
-    for code in [&register.code, &cremation.code] {
+    let entities = find("370200SJ", "市场主体登记信息")
+        .ok_or_else(|| anyhow::anyhow!("the demo city has no legal-entity register"))?;
+    for code in [&register.code, &cremation.code, &entities.code] {
         if let Some(stats) = sharing
             .sync_index(code)
             .await
@@ -604,6 +803,57 @@ pub async fn share(
             approve("同意", &[("id_number", shuniu_types::MaskingRule::None)]),
         ),
     ];
+    // Each of these systems also checks the enterprises it deals with (一企一档): a claimant's
+    // businesses, an insured employer, a designated pharmacy, a private school's sponsor.
+    let mut flows = flows;
+    for (consumer, app, purpose, basis) in [
+        (
+            "370200MZ",
+            "mz-assistance-system",
+            "低保申请人名下市场主体经营情况核查",
+            "《社会救助暂行办法》第十一条",
+        ),
+        (
+            "370200JY",
+            "jy-enrolment-system",
+            "民办学校举办者主体资格核验",
+            "《中华人民共和国民办教育促进法》第十条",
+        ),
+        (
+            "370200RS",
+            "rs-pension-system",
+            "参保单位登记信息核验",
+            "《社会保险法》第五十七条",
+        ),
+        (
+            "370200YB",
+            "yb-insurance-system",
+            "定点医药机构主体资格核验",
+            "《医疗保障基金使用监督管理条例》第十四条",
+        ),
+    ] {
+        flows.push((
+            consumer,
+            "370200SJ",
+            ask(
+                app,
+                &entities.code,
+                vec![Service::Lookup, Service::Verify],
+                vec![
+                    "credit_code",
+                    "ent_name",
+                    "legal_rep",
+                    "reg_date",
+                    "ent_status",
+                ],
+                purpose,
+                purpose,
+                basis,
+                "",
+            ),
+            approve("同意，按最小必要原则共享", &[]),
+        ));
+    }
     for (consumer, provider, input, decision) in flows {
         let r = sharing
             .file_request(&officer(consumer), &input)
@@ -773,6 +1023,23 @@ pub async fn share(
             });
             summary.grants += 1;
         }
+        // A person and an enterprise whose profiles this application may read.
+        let granted: Vec<String> = app.grants.iter().map(|g| g.resource_code.clone()).collect();
+        app.example_id_number = profile_example(sharing, &caller, &granted, SemanticType::IdNumber)
+            .await
+            .map_err(err)?;
+        app.example_person_profile = app
+            .example_id_number
+            .as_ref()
+            .map(|k| format!("/api/v1/profiles/persons/{k}"));
+        app.example_credit_code =
+            profile_example(sharing, &caller, &granted, SemanticType::CreditCode)
+                .await
+                .map_err(err)?;
+        app.example_enterprise_profile = app
+            .example_credit_code
+            .as_ref()
+            .map(|k| format!("/api/v1/profiles/enterprises/{k}"));
         // A few calls, as the systems would make them.
         let keys: Vec<(String, String)> = app
             .example_keys
@@ -795,6 +1062,36 @@ pub async fn share(
         summary.grants, summary.satisfaction, stats.demands_satisfied, stats.demands_answered
     ));
     Ok(summary)
+}
+
+/// The first value of this type in the application's granted resources whose profile it can
+/// read (checked by reading it, as the demo's first profile view).
+async fn profile_example(
+    sharing: &shuniu_sharing::Sharing,
+    caller: &shuniu_sharing::Caller,
+    granted: &[String],
+    semantic: SemanticType,
+) -> shuniu_sharing::Result<Option<String>> {
+    for code in granted {
+        let Some(value) = sharing
+            .example_subject(&caller.application, code, semantic)
+            .await?
+        else {
+            continue;
+        };
+        let subject = match semantic {
+            SemanticType::IdNumber => shuniu_sharing::Subject::person(&value),
+            _ => shuniu_sharing::Subject::enterprise(&value),
+        };
+        let Ok(subject) = subject else { continue };
+        let p = sharing
+            .profile(caller, &subject, Some("演示：一人一档、一企一档"))
+            .await?;
+        if !p.sections.is_empty() {
+            return Ok(Some(subject.key().to_string()));
+        }
+    }
+    Ok(None)
 }
 
 /// What the demo's open-data portal offers to try (written to demo-accounts.json).

@@ -502,6 +502,7 @@ async fn main() -> Result<()> {
                     users: city.users.clone(),
                     applications,
                     open: opened,
+                    linkage: data.linkage.clone(),
                 };
                 // Passwords and keys: readable by the owner only, from the first byte.
                 write_private(&accounts_file, &serde_json::to_vec_pretty(&file)?)

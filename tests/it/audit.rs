@@ -38,7 +38,7 @@ async fn loaded(hub: &Hub) -> String {
 }
 
 /// Waits for the derived index to hold `action` entries.
-async fn search_until(
+pub(crate) async fn search_until(
     hub: &Hub,
     key: &str,
     query: &str,

@@ -205,6 +205,10 @@ async fn demo_city_then_serve_then_catalog_cli() {
             .filter(|a| !a["resource_codes"].as_array().unwrap().is_empty())
             .collect();
         assert!(granted.len() >= 3, "{apps:?}");
+        assert!(
+            granted.iter().any(|a| a["example_id_number"].is_string()),
+            "some granted application may read a person's profile: {apps:?}"
+        );
         // (code, provider) of every granted resource.
         let all_codes: Vec<(String, String)> = granted
             .iter()
@@ -239,6 +243,21 @@ async fn demo_city_then_serve_then_catalog_cli() {
                     .await
                     .unwrap();
                 assert_eq!(r.status(), StatusCode::NOT_FOUND);
+            }
+            // 一人一档、一企一档: the example subjects' profiles read as the file says.
+            for url in ["example_person_profile", "example_enterprise_profile"] {
+                let Some(url) = app[url].as_str() else {
+                    continue;
+                };
+                let r = client
+                    .get(format!("{base}{url}?purpose=演示核对"))
+                    .bearer_auth(api_key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::OK, "{} {url}", app["id"]);
+                let body: Value = r.json().await.unwrap();
+                assert!(!body["sections"].as_array().unwrap().is_empty(), "{body}");
             }
             // A granted resource of another application is refused.
             let mine: Vec<&str> = app["resource_codes"]

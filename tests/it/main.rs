@@ -11,6 +11,7 @@ mod console;
 mod harness;
 mod linkage;
 mod open;
+mod profiles;
 mod quality;
 mod sealed;
 mod sharing;

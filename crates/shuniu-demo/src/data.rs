@@ -273,6 +273,8 @@ impl DatasetPlan {
             Subject::Enterprise => ((scale / 20).max(50), 0.3 + unit(salt) * 0.7),
             Subject::Property => ((scale / 3).max(50), 0.2 + unit(salt) * 0.6),
             Subject::General => ((scale / 50).clamp(20, 5_000), 1.0),
+            // A visit or a call for about one resident in three; some come more than once.
+            Subject::Keyless => ((scale / 3).max(50), 1.0),
         };
         DatasetPlan {
             subject: r.subject,
@@ -288,7 +290,17 @@ impl DatasetPlan {
 
     /// The rows, as text cells in column order; `None` is an empty cell.
     pub fn rows(&self, seed: u64, persons: u64) -> impl Iterator<Item = Vec<Option<String>>> + '_ {
-        let mut last: Option<Vec<Option<String>>> = None;
+        self.rows_with_truth(seed, persons).map(|(row, _)| row)
+    }
+
+    /// The rows with the ID number of the person each describes (the truth a keyless source
+    /// hides, against which record linkage is measured).
+    pub fn rows_with_truth(
+        &self,
+        seed: u64,
+        persons: u64,
+    ) -> impl Iterator<Item = (Vec<Option<String>>, String)> + '_ {
+        let mut last: Option<(Vec<Option<String>>, String)> = None;
         (0..self.population).filter_map(move |i| {
             let x = h(seed ^ self.resource_salt, 4, i);
             if unit(x) >= self.coverage {
@@ -338,7 +350,7 @@ impl DatasetPlan {
         i: u64,
         defect: Option<Defect>,
         y: u64,
-    ) -> Vec<Option<String>> {
+    ) -> (Vec<Option<String>>, String) {
         let p = match self.subject {
             Subject::Person => person(seed, i),
             _ => person(seed, (y >> 7) % persons.max(1)),
@@ -450,8 +462,10 @@ impl DatasetPlan {
                 "disability_level" => Some(format!("{}", 1 + (y >> 41) % 4)),
                 "status" => Some(pick(STATUSES, y >> 42).to_string()),
                 "remark" => None,
+                "legacy_id" => legacy_id(&p.id_number, y >> 43),
                 _ => None,
             };
+
             let v = match (defect, col.as_str(), v) {
                 (
                     Some(Defect::BadCheckDigit),
@@ -481,12 +495,201 @@ impl DatasetPlan {
                 {
                     Some(a.replacen("号", "号附", 1))
                 }
-                (Some(Defect::BadMobile), "mobile", Some(m)) => Some(m[..10].to_string()),
+                (Some(Defect::BadMobile), "mobile", Some(m)) => m.get(..10).map(str::to_string),
                 (_, _, v) => v,
+            };
+            // Keyless sources: keyed by hand from what a person says.
+            let v = if self.subject == Subject::Keyless {
+                v.map(|v| {
+                    hand_keyed(
+                        col,
+                        v,
+                        h(seed ^ self.resource_salt, 6, i ^ (ci as u64) << 40),
+                    )
+                })
+                .filter(|v| !v.is_empty())
+            } else {
+                v
             };
             out.push(v);
         }
-        out
+        (out, p.id_number)
+    }
+}
+
+/// The 15-digit GB 11643-1989 form of an ID number (no century, no check character), as an
+/// old system registered it, for about one record in five of people born in the 1900s.
+fn legacy_id(id: &str, x: u64) -> Option<String> {
+    if id.len() != 18 || &id[6..8] != "19" || !x.is_multiple_of(5) {
+        return None;
+    }
+    Some(format!("{}{}", &id[..6], &id[8..17]))
+}
+
+/// Homophones of the demo's given names (同音字), as a clerk keying a spoken name writes them.
+const HOMOPHONES: &[(&str, &str)] = &[
+    ("伟", "玮"),
+    ("芳", "方"),
+    ("敏", "闵"),
+    ("静", "婧"),
+    ("丽", "莉"),
+    ("强", "蔷"),
+    ("磊", "垒"),
+    ("军", "君"),
+    ("洋", "阳"),
+    ("勇", "永"),
+    ("艳", "燕"),
+    ("杰", "洁"),
+    ("娟", "鹃"),
+    ("涛", "滔"),
+    ("明", "鸣"),
+    ("超", "潮"),
+    ("霞", "侠"),
+    ("平", "萍"),
+    ("刚", "钢"),
+    ("英", "瑛"),
+    ("燕", "艳"),
+    ("华", "桦"),
+    ("东", "冬"),
+];
+
+/// The pinyin of the demo's surnames and given-name characters, for names keyed in pinyin.
+const PINYIN: &[(&str, &str)] = &[
+    ("王", "WANG"),
+    ("李", "LI"),
+    ("张", "ZHANG"),
+    ("刘", "LIU"),
+    ("陈", "CHEN"),
+    ("杨", "YANG"),
+    ("赵", "ZHAO"),
+    ("黄", "HUANG"),
+    ("周", "ZHOU"),
+    ("吴", "WU"),
+    ("徐", "XU"),
+    ("孙", "SUN"),
+    ("胡", "HU"),
+    ("朱", "ZHU"),
+    ("高", "GAO"),
+    ("林", "LIN"),
+    ("何", "HE"),
+    ("郭", "GUO"),
+    ("马", "MA"),
+    ("罗", "LUO"),
+    ("于", "YU"),
+    ("姜", "JIANG"),
+    ("崔", "CUI"),
+    ("曲", "QU"),
+    ("伟", "WEI"),
+    ("芳", "FANG"),
+    ("娜", "NA"),
+    ("敏", "MIN"),
+    ("静", "JING"),
+    ("丽", "LI"),
+    ("强", "QIANG"),
+    ("磊", "LEI"),
+    ("军", "JUN"),
+    ("洋", "YANG"),
+    ("勇", "YONG"),
+    ("艳", "YAN"),
+    ("杰", "JIE"),
+    ("娟", "JUAN"),
+    ("涛", "TAO"),
+    ("明", "MING"),
+    ("超", "CHAO"),
+    ("秀", "XIU"),
+    ("英", "YING"),
+    ("霞", "XIA"),
+    ("平", "PING"),
+    ("刚", "GANG"),
+    ("桂", "GUI"),
+    ("海", "HAI"),
+    ("燕", "YAN"),
+    ("建", "JIAN"),
+    ("华", "HUA"),
+    ("晓", "XIAO"),
+    ("东", "DONG"),
+    ("志", "ZHI"),
+];
+
+fn fullwidth_digits(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(c as u32 + 0xFEE0).unwrap_or(c),
+            c => c,
+        })
+        .collect()
+}
+
+/// A value as a clerk keys it from what a person says: names by sound or in pinyin, dates in
+/// other spellings or with day and month swapped, addresses without the city, in full-width
+/// digits, in the compact unit-room form or under the district's old name, phones with +86.
+fn hand_keyed(col: &str, v: String, z: u64) -> String {
+    let u = unit(z);
+    match col {
+        "name" if u < 0.20 => {
+            let mut out = v.clone();
+            for (a, b) in HOMOPHONES {
+                if v.ends_with(a) {
+                    out = format!("{}{b}", &v[..v.len() - a.len()]);
+                    break;
+                }
+            }
+            out
+        }
+        "name" if u < 0.28 => v
+            .chars()
+            .map(|c| {
+                PINYIN
+                    .iter()
+                    .find(|(h, _)| h.starts_with(c))
+                    .map_or(c.to_string(), |(_, p)| format!("{p} "))
+            })
+            .collect::<String>()
+            .trim()
+            .to_string(),
+        "name" if u < 0.31 && v.starts_with('王') => v.replacen('王', "玉", 1),
+        "birth_date" => {
+            let parts: Vec<&str> = v.split('-').collect();
+            match (parts.as_slice(), u) {
+                ([y, m, d], u) if u < 0.08 && d.parse::<u32>().is_ok_and(|d| d <= 12) => {
+                    format!("{y}-{d}-{m}")
+                }
+                ([y, m, d], u) if u < 0.40 => format!(
+                    "{y}年{}月{}日",
+                    m.trim_start_matches('0'),
+                    d.trim_start_matches('0')
+                ),
+                ([y, m, d], u) if u < 0.60 => format!("{y}{m}{d}"),
+                _ => v,
+            }
+        }
+        "address" => {
+            let mut a = v;
+            if u < 0.35 {
+                a = a.replacen("青岛市", "", 1);
+            }
+            if unit(z >> 3) < 0.30 {
+                a = fullwidth_digits(&a);
+            }
+            if unit(z >> 6) < 0.25 {
+                a = a.replace("单元", "-").replace('室', "");
+            }
+            if unit(z >> 9) < 0.30 {
+                a = a.replacen("市北区", "四方区", 1);
+            }
+            a
+        }
+        // Not every caller leaves a number.
+        "mobile" if u < 0.10 => String::new(),
+        "mobile" if u < 0.20 => format!("+86 {v}"),
+        "mobile" if u < 0.30 => {
+            if v.len() == 11 {
+                format!("{}-{}-{}", &v[..3], &v[3..7], &v[7..])
+            } else {
+                v
+            }
+        }
+        _ => v,
     }
 }
 
@@ -514,6 +717,56 @@ mod tests {
         let a = person(7, 9_999_999).id_number;
         let b = person(7, 9_999_989).id_number;
         assert!(a.parse::<IdNumber>().is_ok() && a != b);
+    }
+
+    #[test]
+    fn keyless_rows_hide_their_person_behind_hand_keyed_values() {
+        let city = crate::generate(7);
+        let (index, hospital) = city
+            .resources
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.subject == Subject::Keyless && r.input.name == "门诊就诊登记信息")
+            .expect("the demo has a keyless hospital source");
+        let columns: Vec<&str> = hospital
+            .input
+            .data_items
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert!(!columns.contains(&"id_number"), "{columns:?}");
+        let col = |c: &str| columns.iter().position(|x| *x == c).expect(c);
+        let plan = DatasetPlan::for_resource(hospital, index, 3000, 0.02);
+        let rows: Vec<_> = plan.rows_with_truth(7, 3000).collect();
+        assert_eq!(rows.len(), 1000);
+        let (mut renamed, mut legacy, mut respelled) = (0, 0, 0);
+        for (row, truth) in &rows {
+            let id: IdNumber = truth.parse().expect("the truth is a valid ID number");
+            let person_name = (0..3000)
+                .map(|i| person(7, i))
+                .find(|p| p.id_number == *truth)
+                .map(|p| p.name)
+                .expect("the truth is a resident");
+            if row[col("name")].as_deref() != Some(person_name.as_str()) {
+                renamed += 1;
+            }
+            if let Some(old) = &row[col("legacy_id")] {
+                assert_eq!(old.len(), 15);
+                assert_eq!(IdNumber::upgrade_legacy(old).ok(), Some(id.clone()));
+                legacy += 1;
+            }
+            if row[col("birth_date")]
+                .as_deref()
+                .is_some_and(|d| d != id.birth_date().format("%Y-%m-%d").to_string())
+            {
+                respelled += 1;
+            }
+        }
+        // About a quarter of names by sound or in pinyin, a fifth of older patients' legacy
+        // numbers, most dates in another spelling.
+        assert!((150..=450).contains(&renamed), "{renamed}");
+        assert!((80..=300).contains(&legacy), "{legacy}");
+        assert!(respelled > 400, "{respelled}");
     }
 
     #[test]

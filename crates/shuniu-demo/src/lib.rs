@@ -123,6 +123,10 @@ pub enum Subject {
     Property,
     /// Aggregates, events, observations.
     General,
+    /// One row per contact with a person (a visit, a call) keyed by its own record number,
+    /// without a usable ID number: such rows reach a person only by record linkage. Generated
+    /// with the defects of hand-keyed data, and with their truth known.
+    Keyless,
 }
 
 /// Where the demo leaves a catalog entry.
@@ -325,6 +329,7 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
                 Subject::Enterprise => &["credit_code", "ent_name", "legal_rep"],
                 Subject::Property => &["property_no", "location", "division"],
                 Subject::General => &["record_id", "division"],
+                Subject::Keyless => &["record_id", "name"],
             };
             for key in base.iter().chain(t.items.iter()) {
                 if items.iter().any(|i| i.name == *key) {
@@ -348,7 +353,7 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
             }
             let (share, open, level) = match (t.share, subject) {
                 ("not_shared", _) => ("not_shared", "not_open", "general_4"),
-                (s, Subject::Person) => (
+                (s, Subject::Person | Subject::Keyless) => (
                     s,
                     "not_open",
                     if t.sensitive {
@@ -370,7 +375,7 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
             };
             let share_conditions = if share == "conditional" {
                 match subject {
-                    Subject::Person => {
+                    Subject::Person | Subject::Keyless => {
                         "仅限依法履行职责需要核验或使用个人信息的部门，按最小必要原则申请字段，用于政务服务办理"
                     }
                     Subject::Enterprise => {
@@ -442,9 +447,13 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
     // whatever the seed, both are published.
     for r in out.iter_mut().filter(|r| {
         (r.input.name == "户籍人口基本信息" && r.input.provider == "370200GA")
+            // The legal-entity register: every granted system's profiles reach enterprises.
+            || (r.input.name == "市场主体登记信息" && r.input.provider == "370200SJ")
             || (r.input.name == "死亡火化信息" && r.input.provider == "370200MZ")
             // The portal's own example search word (人口) finds the population survey.
             || (r.input.name == "人口抽样调查汇总数据" && r.input.provider == "370200TJ")
+            // Keyless sources: linkage quality is measured on every demo.
+            || r.subject == Subject::Keyless
     }) {
         if r.fate != Fate::Published {
             r.fate = Fate::Published;
@@ -464,6 +473,9 @@ fn summary_tail(subject: Subject, cycle: &str) -> &'static str {
         }
         (Subject::Property, _) => {
             "数据来源于部门业务系统，以不动产单元号或设施编号为唯一标识，包含空间位置信息"
+        }
+        (Subject::Keyless, _) => {
+            "数据来源于部门业务系统，按业务记录汇聚，未采集公民身份号码，经记录关联（姓名、出生日期、住址、电话）与人口库关联"
         }
         (Subject::General, "realtime") => "数据由物联感知设备实时采集，经清洗后汇聚至城市数据中枢",
         (Subject::General, _) => "数据按行政区划统计，可用于辅助决策和社会公众查询",

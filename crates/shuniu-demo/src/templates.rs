@@ -1,7 +1,7 @@
 //! The demo city's catalog, written out as a real city's departments would register it.
 
 use crate::Subject;
-use Subject::{Enterprise as E, General as G, Person as P, Property as H};
+use Subject::{Enterprise as E, General as G, Keyless as K, Person as P, Property as H};
 
 /// Data item library: (name, label, type, length, description, personal, sensitive, semantic type).
 pub type ItemDef = (
@@ -424,6 +424,16 @@ pub const ITEMS: &[ItemDef] = &[
         "业务记录唯一编号",
         false,
         false,
+        "",
+    ),
+    (
+        "legacy_id",
+        "证件号码（旧系统）",
+        "字符型",
+        Some(18),
+        "旧业务系统登记的身份证号，部分为 GB 11643-1989 的 15 位号码，多数未登记",
+        true,
+        true,
         "",
     ),
     (
@@ -1042,6 +1052,36 @@ pub const RESOURCES: &[Template] = &[
         C,
         "daily",
         "居民死亡医学证明签发信息",
+    ),
+    r(
+        "WJ",
+        "门诊就诊登记信息",
+        T,
+        HEALTH,
+        K,
+        &[
+            "birth_date",
+            "address",
+            "mobile",
+            "legacy_id",
+            "hospital",
+            "event_date",
+            "diagnosis",
+        ],
+        C,
+        "daily",
+        "各医疗机构门诊就诊登记记录，由就诊时患者口述登记，旧系统未采集公民身份号码",
+    ),
+    r(
+        "XF",
+        "12345热线来电登记信息",
+        T,
+        CITY,
+        K,
+        &["mobile", "birth_date", "address", "event_date"],
+        C,
+        "daily",
+        "12345 政务服务便民热线来电人登记信息，来电人自报姓名、出生日期和住址",
     ),
     r(
         "WJ",

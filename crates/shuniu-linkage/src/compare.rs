@@ -6,7 +6,7 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use shuniu_types::{DivisionCode, IdNumber, address};
-use strsim::{damerau_levenshtein, jaro_winkler};
+use strsim::{jaro_winkler, osa_distance};
 
 use crate::text::{digits, fold, fold_name, is_cjk, lookalike_key, pinyin_key};
 
@@ -248,8 +248,16 @@ pub(crate) fn prepare(kind: Kind, raw: Option<&str>, home: Option<DivisionCode>)
     }
 }
 
-fn edits(a: &str, b: &str) -> usize {
-    damerau_levenshtein(a, b)
+/// The edit distance (insertions, deletions, substitutions and swaps of neighbours) when it is
+/// at most `limit`, else `None`. Most compared pairs differ in length by more than the limit
+/// and are answered without computing a distance: a u estimate compares a million random pairs.
+fn edits_within(a: &str, b: &str, limit: usize) -> Option<usize> {
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    if la.abs_diff(lb) > limit {
+        return None;
+    }
+    let d = osa_distance(a, b);
+    (d <= limit).then_some(d)
 }
 
 fn both_eq<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
@@ -272,9 +280,9 @@ pub(crate) fn level(kind: Kind, a: &Feature, b: &Feature) -> u8 {
             if x == y {
                 1
             } else {
-                match edits(x, y) {
-                    1 => 2,
-                    2 => 3,
+                match edits_within(x, y, 2) {
+                    Some(1) => 2,
+                    Some(2) => 3,
                     _ if jaro_winkler(x, y) >= 0.9 => 4,
                     _ => 5,
                 }
@@ -284,9 +292,9 @@ pub(crate) fn level(kind: Kind, a: &Feature, b: &Feature) -> u8 {
             if x == y {
                 1
             } else {
-                match edits(x, y) {
-                    1 => 2,
-                    2 => 3,
+                match edits_within(x, y, 2) {
+                    Some(1) => 2,
+                    Some(2) => 3,
                     _ => 4,
                 }
             }
@@ -295,7 +303,7 @@ pub(crate) fn level(kind: Kind, a: &Feature, b: &Feature) -> u8 {
             if x == y {
                 1
             } else if (x.len() >= 8 && y.len() >= 8 && x[x.len() - 8..] == y[y.len() - 8..])
-                || edits(x, y) <= 1
+                || edits_within(x, y, 1).is_some()
             {
                 2
             } else {
@@ -328,7 +336,7 @@ pub(crate) fn level(kind: Kind, a: &Feature, b: &Feature) -> u8 {
                 || both_eq(lx, ly);
             if homophone {
                 2
-            } else if edits(x, y) <= 1 {
+            } else if edits_within(x, y, 1).is_some() {
                 3
             } else {
                 let jw = jaro_winkler(x, y).max(jaro_winkler(px, py));

@@ -24,6 +24,7 @@ pub mod calendar;
 pub mod directory;
 pub mod egress;
 pub mod error;
+mod profiles;
 mod service;
 pub mod serving;
 pub mod webhooks;
@@ -44,6 +45,7 @@ use shuniu_types::{DataItem, SemanticType};
 
 pub use directory::Caller;
 pub use error::{Result, SharingError};
+pub use profiles::{LifeEvent, Profile, ProfileSection, Subject};
 pub use service::*;
 pub use serving::{BuildStats, ChangeOp, Cursor, Layout, ServingIndex};
 pub use workflow::*;

@@ -89,7 +89,19 @@ pub enum KeyFormat {
     Ndjson,
 }
 
-fn record_of(
+/// The granted fields as an answer describes them.
+pub(crate) fn field_views(g: &CompiledGrant) -> Vec<FieldView> {
+    g.fields
+        .iter()
+        .map(|f| FieldView {
+            name: f.name.clone(),
+            label: f.label.clone(),
+            masking: f.masking.code().to_string(),
+        })
+        .collect()
+}
+
+pub(crate) fn record_of(
     g: &CompiledGrant,
     shaped: Vec<Option<String>>,
 ) -> serde_json::Map<String, serde_json::Value> {
@@ -296,7 +308,7 @@ impl Sharing {
 
     /// The resource's serving index as it stands: its version and how its rows map onto
     /// the resource's current items, read once per call.
-    fn served(&self, rec: &ResourceRecord) -> Result<Served> {
+    pub(crate) fn served(&self, rec: &ResourceRecord) -> Result<Served> {
         let idx = self.index(&rec.code)?;
         let (Some(version), Some(layout)) = idx.current()? else {
             return Err(SharingError::NotFound(format!(
@@ -354,15 +366,7 @@ impl Sharing {
             resource: rec.code.clone(),
             version: served.version,
             grant: grant.id.clone(),
-            fields: grant
-                .fields
-                .iter()
-                .map(|f| FieldView {
-                    name: f.name.clone(),
-                    label: f.label.clone(),
-                    masking: f.masking.code().to_string(),
-                })
-                .collect(),
+            fields: field_views(grant),
             records,
         };
         let digest = serde_json::to_vec(&answer.records)
@@ -1134,11 +1138,43 @@ impl Sharing {
     }
 }
 
+impl Sharing {
+    /// A value of the resource's first item of this semantic type (an ID number, a credit
+    /// code) in a record the application may look up, for examples and the demo's account file.
+    pub async fn example_subject(
+        &self,
+        application: &str,
+        code: &str,
+        semantic: SemanticType,
+    ) -> Result<Option<String>> {
+        let rec = self.inner.directory.resource(code).await?;
+        let Some(col) = rec
+            .spec
+            .data_items
+            .iter()
+            .position(|i| i.semantic_type == semantic)
+        else {
+            return Ok(None);
+        };
+        let Some(grant) = self.inner.directory.grant(application, &rec)? else {
+            return Ok(None);
+        };
+        let served = self.served(&rec)?;
+        Ok(served
+            .idx
+            .first_rows(5_000)?
+            .into_iter()
+            .map(|r| served.align(r))
+            .filter(|r| grant.in_scope(r))
+            .find_map(|r| r.get(col).cloned().flatten()))
+    }
+}
+
 /// A resource's serving index at one version, with the mapping of its stored columns onto the
 /// resource's current items (`None`: they are the same).
-struct Served {
+pub(crate) struct Served {
     idx: Arc<crate::ServingIndex>,
-    version: u64,
+    pub(crate) version: u64,
     layout: Arc<crate::Layout>,
     map: Option<Vec<Option<usize>>>,
 }
@@ -1154,7 +1190,7 @@ impl Served {
         }
     }
 
-    fn lookup(&self, key: &str) -> Result<Vec<Row>> {
+    pub(crate) fn lookup(&self, key: &str) -> Result<Vec<Row>> {
         Ok(self
             .idx
             .lookup(key, 100)?

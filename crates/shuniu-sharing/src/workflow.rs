@@ -882,7 +882,7 @@ impl Sharing {
             },
         )?;
         if self.inner.store.department(&department).await?.is_none() {
-            return Err(SharingError::NotFound(format!("department {department}")));
+            return Err(unknown_department(&department));
         }
         if input.title.trim().is_empty() || input.description.trim().is_empty() {
             return Err(SharingError::invalid(
@@ -935,7 +935,7 @@ impl Sharing {
             .await?
             .ok_or_else(|| SharingError::NotFound(format!("demand {id}")))?;
         if self.inner.store.department(department).await?.is_none() {
-            return Err(SharingError::NotFound(format!("department {department}")));
+            return Err(unknown_department(department));
         }
         let from = d.state;
         d.routed_to = Some(department.to_string());
@@ -1245,4 +1245,14 @@ impl Sharing {
 
 fn demand_answered() -> SharingError {
     SharingError::state("需求已答复", "the demand has been answered")
+}
+
+/// A department named in a request body that does not exist: the body is invalid (the URL's
+/// resource was found), so 422, never 404.
+fn unknown_department(department: &str) -> SharingError {
+    SharingError::Invalid {
+        code: "DEPARTMENT_UNKNOWN",
+        zh: format!("部门 {department} 不存在"),
+        en: format!("there is no department {department}"),
+    }
 }

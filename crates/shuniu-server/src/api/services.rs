@@ -33,6 +33,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(deliveries))
         .routes(routes!(redeliver))
         .routes(routes!(my_grants))
+        .routes(routes!(person_profile))
+        .routes(routes!(enterprise_profile))
 }
 
 /// The calling system, resolved from its API key through the sharing engine's cache.
@@ -400,4 +402,72 @@ async fn my_grants(
     ServiceCaller(caller): ServiceCaller,
 ) -> Result<Json, ApiError> {
     Ok(json(&state.engines.sharing.grants_of(&caller)))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ProfileQuery {
+    /// Why the profile is viewed (事由), recorded with each access; the grant's approved
+    /// purpose when not given.
+    pub purpose: Option<String>,
+}
+
+/// 一人一档: one person's records across every resource the calling system may look up (its
+/// grants with the lookup service, and its own department's data), each section from one
+/// resource with its version, masked and scoped as the grant says; with a timeline of the dated
+/// facts. Each disclosing resource is audited with the purpose and appears on the citizen's own
+/// record. 404 when nothing visible holds this person.
+#[utoipa::path(get, path = "/api/v1/profiles/persons/{id_number}", tag = "services",
+    params(("id_number" = String, Path, description = "Citizen ID number (18 digits, or 15 digits upgraded)"), ProfileQuery),
+    responses((status = 200, body = Object, description = "subject_type, key, purpose, sections (resource, name, provider, base, version, grant, matched_by, fields, records), timeline, resources_consulted"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "Not a valid ID number (GB 11643), or a purpose over 200 characters"),
+              (status = 429, body = ErrorBody)))]
+async fn person_profile(
+    State(state): State<AppState>,
+    ServiceCaller(caller): ServiceCaller,
+    Path(id_number): Path<String>,
+    ApiQuery(q): ApiQuery<ProfileQuery>,
+) -> Result<Json, ApiError> {
+    let subject = shuniu_sharing::Subject::person(&id_number)?;
+    profile(&state, &caller, &subject, q.purpose.as_deref()).await
+}
+
+/// 一企一档: one enterprise's records across every resource the calling system may look up,
+/// as for a person.
+#[utoipa::path(get, path = "/api/v1/profiles/enterprises/{credit_code}", tag = "services",
+    params(("credit_code" = String, Path, description = "Unified social credit code (GB 32100)"), ProfileQuery),
+    responses((status = 200, body = Object, description = "as for a person"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "Not a valid credit code (GB 32100), or a purpose over 200 characters"),
+              (status = 429, body = ErrorBody)))]
+async fn enterprise_profile(
+    State(state): State<AppState>,
+    ServiceCaller(caller): ServiceCaller,
+    Path(credit_code): Path<String>,
+    ApiQuery(q): ApiQuery<ProfileQuery>,
+) -> Result<Json, ApiError> {
+    let subject = shuniu_sharing::Subject::enterprise(&credit_code)?;
+    profile(&state, &caller, &subject, q.purpose.as_deref()).await
+}
+
+async fn profile(
+    state: &AppState,
+    caller: &shuniu_sharing::Caller,
+    subject: &shuniu_sharing::Subject,
+    purpose: Option<&str>,
+) -> Result<Json, ApiError> {
+    let p = state
+        .engines
+        .sharing
+        .profile(caller, subject, purpose)
+        .await?;
+    if p.sections.is_empty() {
+        // What the caller may not see is answered exactly as absent.
+        return Err(shuniu_sharing::SharingError::NotFound(format!(
+            "profile of {}",
+            p.subject_type
+        ))
+        .into());
+    }
+    Ok(json(&p))
 }

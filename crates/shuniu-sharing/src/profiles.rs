@@ -1,0 +1,375 @@
+//! 一人一档、一企一档: one person's (or one enterprise's) records across every resource the
+//! calling system may look up, with a timeline of the dated facts in them.
+//!
+//! A profile is a set of lookups, decided one resource at a time exactly as a lookup is: by the
+//! caller's grant (or its own department's data), the policy module's decision on the lookup
+//! service, the grant's row scope, masking, rate limit and quota. A resource the caller may not
+//! look up does not exist for the profile. Every resource that discloses records writes its own
+//! audit entry with the purpose the caller gave (else the purpose its grant was approved for)
+//! and the person's subject digest, so each view appears on the citizen's own record; a view
+//! that finds nothing is audited too.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use shuniu_audit::{Entry, Kind};
+use shuniu_policy::grant::Service;
+use shuniu_store::{ResourceFilter, ResourceRecord};
+use shuniu_types::{CategoryKind, CreditCode, DataType, IdNumber, ResourceStatus, SemanticType};
+
+use crate::service::{FieldView, field_views, record_of};
+use crate::{Caller, Result, Sharing, SharingError};
+
+/// Whose profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Person(IdNumber),
+    Enterprise(CreditCode),
+}
+
+impl Subject {
+    /// An 18-digit ID number, or a 15-digit one upgraded (GB 11643-1989 → 1999).
+    pub fn person(text: &str) -> Result<Subject> {
+        IdNumber::parse_any(text)
+            .map(Subject::Person)
+            .map_err(|e| SharingError::Invalid {
+                code: "PROFILE_ID_NUMBER",
+                zh: format!("身份证号无效：{}", e.message_zh),
+                en: format!("invalid ID number: {}", e.message_en),
+            })
+    }
+
+    pub fn enterprise(text: &str) -> Result<Subject> {
+        text.trim()
+            .to_ascii_uppercase()
+            .parse::<CreditCode>()
+            .map(Subject::Enterprise)
+            .map_err(|e| SharingError::Invalid {
+                code: "PROFILE_CREDIT_CODE",
+                zh: format!("统一社会信用代码无效：{}", e.message_zh),
+                en: format!("invalid unified social credit code: {}", e.message_en),
+            })
+    }
+
+    pub fn key(&self) -> &str {
+        match self {
+            Subject::Person(id) => id.as_str(),
+            Subject::Enterprise(code) => code.as_str(),
+        }
+    }
+
+    fn semantic(&self) -> SemanticType {
+        match self {
+            Subject::Person(_) => SemanticType::IdNumber,
+            Subject::Enterprise(_) => SemanticType::CreditCode,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Subject::Person(_) => "person",
+            Subject::Enterprise(_) => "enterprise",
+        }
+    }
+}
+
+/// One resource's records of the subject.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileSection {
+    pub resource: String,
+    pub name: String,
+    pub provider: String,
+    /// A base resource (基础信息资源: the population, legal-entity, address or licence
+    /// library) rather than a department's or a theme's.
+    pub base: bool,
+    /// The dataset version the records come from.
+    pub version: u64,
+    /// The grant that allowed them (`own:CODE` for the caller's department's own data).
+    pub grant: String,
+    /// How the records were found: the resource's key, or another item of the subject's type
+    /// (an alternate key, e.g. the spouse's ID number in a marriage record).
+    pub matched_by: &'static str,
+    pub fields: Vec<FieldView>,
+    pub records: Vec<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A dated fact from a record (a birth, a registration, a licence, a penalty …).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LifeEvent {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// What happened, in Chinese: the resource's name and the item's label.
+    pub event: String,
+    pub resource: String,
+    pub item: String,
+}
+
+/// A profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    /// `person` or `enterprise`.
+    pub subject_type: &'static str,
+    /// The ID number (upgraded to 18 digits) or credit code.
+    pub key: String,
+    /// The purpose the caller gave, if any (each section was otherwise viewed under its
+    /// grant's approved purpose).
+    pub purpose: Option<String>,
+    /// Base libraries first, then by resource code.
+    pub sections: Vec<ProfileSection>,
+    /// Every dated fact of every section, oldest first.
+    pub timeline: Vec<LifeEvent>,
+    /// How many resources the caller may look up that hold this kind of subject.
+    pub resources_consulted: usize,
+}
+
+const MAX_PURPOSE_CHARS: usize = 200;
+
+impl Sharing {
+    /// The subject's profile as this system may see it, for the purpose given.
+    pub async fn profile(
+        &self,
+        caller: &Caller,
+        subject: &Subject,
+        purpose: Option<&str>,
+    ) -> Result<Profile> {
+        let purpose = purpose.map(str::trim).filter(|p| !p.is_empty());
+        if purpose.is_some_and(|p| p.chars().count() > MAX_PURPOSE_CHARS) {
+            return Err(SharingError::Invalid {
+                code: "PROFILE_PURPOSE",
+                zh: format!("查看事由不超过 {MAX_PURPOSE_CHARS} 个字"),
+                en: format!("the purpose is at most {MAX_PURPOSE_CHARS} characters"),
+            });
+        }
+        let mut items: std::collections::HashMap<String, Vec<shuniu_types::DataItem>> =
+            Default::default();
+        let key = subject.key().to_string();
+        let subjects = match subject {
+            Subject::Person(id) => vec![self.inner.audit.subject(id.as_str())],
+            Subject::Enterprise(_) => Vec::new(),
+        };
+        let mut sections = Vec::new();
+        let mut consulted = 0;
+        for rec in self.profile_resources(caller, subject.semantic()).await? {
+            let (grant, decision) = self.decide_call(caller, &rec, Service::Lookup)?;
+            let (Some(grant), Ok(())) = (grant, decision) else {
+                continue;
+            };
+            consulted += 1;
+            self.inner.directory.admit(&grant, 0)?;
+            let served = match self.served(&rec) {
+                Ok(s) => s,
+                // No version served yet: nothing to find there.
+                Err(SharingError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let rows: Vec<_> = served
+                .lookup(&key)?
+                .into_iter()
+                .filter(|r| grant.in_scope(r))
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let n = rows.len() as u64;
+            self.inner.directory.admit_rows(&grant, n)?;
+            let key_col = crate::key_item(&rec.spec.data_items);
+            let by_key = key_col.is_some_and(|k| {
+                rows.iter()
+                    .any(|r| r.get(k).cloned().flatten().as_deref() == Some(key.as_str()))
+            });
+            let records: Vec<_> = rows
+                .iter()
+                .filter_map(|r| grant.project(r, &self.inner.masking_key))
+                .map(|shaped| record_of(&grant, shaped))
+                .collect();
+            self.inner
+                .audit
+                .record(
+                    profile_entry(caller)
+                        .resource(&rec.code, &rec.spec.provider)
+                        .rows(n)
+                        .subjects(subjects.clone())
+                        .fields(grant.fields.iter().map(|f| f.name.clone()).collect())
+                        .purpose(Some(
+                            purpose.map_or_else(|| grant.purpose.clone(), str::to_string),
+                        ))
+                        .grant(Some(grant.id.clone()))
+                        .result("ok"),
+                )
+                .await?;
+            items.insert(rec.code.clone(), rec.spec.data_items.clone());
+            sections.push(ProfileSection {
+                resource: rec.code.clone(),
+                name: rec.spec.name.clone(),
+                provider: rec.spec.provider.clone(),
+                base: rec.spec.classification.kind == CategoryKind::Base,
+                version: served.version,
+                grant: grant.id.clone(),
+                matched_by: if by_key { "key" } else { "alternate_key" },
+                fields: field_views(&grant),
+                records,
+            });
+        }
+        if sections.is_empty() {
+            // Looking someone up is a use of their data even when nothing is found.
+            self.inner
+                .audit
+                .record(
+                    profile_entry(caller)
+                        .target(subject.kind())
+                        .subjects(subjects.clone())
+                        .purpose(purpose.map(str::to_string))
+                        .result("not_found"),
+                )
+                .await?;
+        }
+        sections.sort_by(|a, b| b.base.cmp(&a.base).then(a.resource.cmp(&b.resource)));
+        let timeline = timeline(subject, &sections, |code| items.get(code).cloned());
+        Ok(Profile {
+            subject_type: subject.kind(),
+            key,
+            purpose: purpose.map(str::to_string),
+            sections,
+            timeline,
+            resources_consulted: consulted,
+        })
+    }
+
+    /// Published resources the caller holds an active grant on, or that its department
+    /// provides, holding an item of the subject's type; in code order.
+    async fn profile_resources(
+        &self,
+        caller: &Caller,
+        semantic: SemanticType,
+    ) -> Result<Vec<std::sync::Arc<ResourceRecord>>> {
+        let mut codes: BTreeSet<String> = self
+            .inner
+            .directory
+            .grants_of(&caller.application)
+            .into_iter()
+            .filter(|g| g.state.is_active())
+            .map(|g| g.resource_code)
+            .collect();
+        let own = ResourceFilter {
+            statuses: vec![ResourceStatus::Published],
+            provider: Some(caller.department.clone()),
+            ..Default::default()
+        };
+        let (_, mine) = self.inner.store.resources(&own, 0, 10_000).await?;
+        codes.extend(mine.into_iter().map(|r| r.code));
+        let mut out = Vec::new();
+        for code in codes {
+            let rec = match self.inner.directory.resource(&code).await {
+                Ok(r) => r,
+                Err(SharingError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if rec.status == ResourceStatus::Published
+                && rec
+                    .spec
+                    .data_items
+                    .iter()
+                    .any(|i| i.semantic_type == semantic)
+            {
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The audit entry of a profile view by this caller, before what it disclosed.
+fn profile_entry(caller: &Caller) -> Entry {
+    Entry::by(
+        Kind::Access,
+        "service.profile",
+        &caller.principal(),
+        &caller.department,
+    )
+    .channel("service")
+}
+
+/// A date from a record's value as the lake renders it (`2020-05-01`, `2020-05-01 08:00:00`,
+/// `2020-05-01T08:00:00Z`); masked or partial values are not dates.
+fn date_of(value: &str) -> Option<String> {
+    let d = value.get(..10)?;
+    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+/// The dated facts of the sections, oldest first: the birth in the ID number, then every date
+/// or date-time item each record shows.
+fn timeline(
+    subject: &Subject,
+    sections: &[ProfileSection],
+    items_of: impl Fn(&str) -> Option<Vec<shuniu_types::DataItem>>,
+) -> Vec<LifeEvent> {
+    let mut events = BTreeSet::new();
+    if let Subject::Person(id) = subject {
+        events.insert(LifeEvent {
+            date: id.birth_date().format("%Y-%m-%d").to_string(),
+            event: "出生（据身份证号）".into(),
+            resource: String::new(),
+            item: String::new(),
+        });
+    }
+    for s in sections {
+        let items = items_of(&s.resource).unwrap_or_default();
+        for f in &s.fields {
+            let Some(item) = items.iter().find(|i| i.name == f.name) else {
+                continue;
+            };
+            if !matches!(item.data_type, DataType::Date | DataType::DateTime) {
+                continue;
+            }
+            for r in &s.records {
+                if let Some(date) = r.get(&f.name).and_then(|v| v.as_str()).and_then(date_of) {
+                    events.insert(LifeEvent {
+                        date,
+                        event: format!("{} · {}", s.name, item.label),
+                        resource: s.resource.clone(),
+                        item: f.name.clone(),
+                    });
+                }
+            }
+        }
+    }
+    events.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_parsed_at_the_edge() {
+        let p = Subject::person(" 110105491231002 ").expect("a 15-digit number is upgraded");
+        assert_eq!(p.key(), "11010519491231002X");
+        assert!(matches!(
+            Subject::person("110105194912310021"),
+            Err(SharingError::Invalid {
+                code: "PROFILE_ID_NUMBER",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Subject::enterprise("not a code"),
+            Err(SharingError::Invalid {
+                code: "PROFILE_CREDIT_CODE",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn dates_are_read_from_rendered_values_only() {
+        assert_eq!(date_of("2020-05-01").as_deref(), Some("2020-05-01"));
+        assert_eq!(
+            date_of("2020-05-01 08:00:00").as_deref(),
+            Some("2020-05-01")
+        );
+        assert_eq!(date_of("2020-**-**"), None);
+        assert_eq!(date_of("2020"), None);
+    }
+}
