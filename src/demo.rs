@@ -327,13 +327,22 @@ fn link_records(
     records
 }
 
+/// What linking a keyless source found: records linked, how many rightly, the time, and each
+/// record's best link (record key, ID number, match probability).
+struct Linked {
+    linked: usize,
+    correct: usize,
+    seconds: f64,
+    links: Vec<(String, String, f64)>,
+}
+
 /// Links a keyless source to the register and measures the links against the truth: each
 /// record's best match at a probability of at least 0.5 counts.
 fn measure_linkage(
     register: &shuniu_linkage::Records,
     source: &shuniu_linkage::Records,
     truth: &HashMap<String, String>,
-) -> Result<(usize, usize, f64)> {
+) -> Result<Linked> {
     let settings = shuniu_linkage::Settings::from_json(
         r#"{
         "comparisons": [
@@ -364,17 +373,25 @@ fn measure_linkage(
     // Best first: the first pair of each source record is its link.
     let mut seen = std::collections::HashSet::new();
     let (mut linked, mut correct) = (0, 0);
+    let mut links = Vec::new();
     for p in pairs {
         if !seen.insert(p.left) {
             continue;
         }
         linked += 1;
         let record = source.id(p.left as usize);
-        if truth.get(record).map(String::as_str) == Some(register.id(p.right as usize)) {
+        let person = register.id(p.right as usize);
+        if truth.get(record).map(String::as_str) == Some(person) {
             correct += 1;
         }
+        links.push((record.to_string(), person.to_string(), p.match_probability));
     }
-    Ok((linked, correct, started.elapsed().as_secs_f64()))
+    Ok(Linked {
+        linked,
+        correct,
+        seconds: started.elapsed().as_secs_f64(),
+        links,
+    })
 }
 
 /// Generates every published resource's rows as a department would export them — CSV in
@@ -575,7 +592,29 @@ pub async fn load_data(
                 .values()
                 .filter(|id| in_register.contains(id.as_str()))
                 .count();
-            let (linked, correct, seconds) = measure_linkage(&register, &source, &truth)?;
+            let Linked {
+                linked,
+                correct,
+                seconds,
+                links,
+            } = measure_linkage(&register, &source, &truth)?;
+            // Links at 0.9 or above join profiles; the band below waits for review.
+            let confident: Vec<shuniu_sharing::RecordLink> = links
+                .into_iter()
+                .filter(|(_, _, p)| *p >= 0.9)
+                .filter_map(|(record_key, id, p)| {
+                    Some(shuniu_sharing::RecordLink {
+                        record_key,
+                        subject: shuniu_sharing::Subject::person(&id).ok()?,
+                        match_probability: p,
+                    })
+                })
+                .collect();
+            engines
+                .sharing
+                .replace_record_links(&root, code, &confident)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?;
             let precision = correct as f64 / linked.max(1) as f64;
             let recall = correct as f64 / findable.max(1) as f64;
             let f1 = 2.0 * precision * recall / (precision + recall).max(1e-9);
@@ -689,7 +728,14 @@ pub async fn share(
         .ok_or_else(|| anyhow::anyhow!("the demo city has no cremation records"))?;
     let entities = find("370200SJ", "市场主体登记信息")
         .ok_or_else(|| anyhow::anyhow!("the demo city has no legal-entity register"))?;
-    for code in [&register.code, &cremation.code, &entities.code] {
+    let visits = find("370200WJ", "门诊就诊登记信息")
+        .ok_or_else(|| anyhow::anyhow!("the demo city has no keyless hospital source"))?;
+    for code in [
+        &register.code,
+        &cremation.code,
+        &entities.code,
+        &visits.code,
+    ] {
         if let Some(stats) = sharing
             .sync_index(code)
             .await
@@ -803,9 +849,26 @@ pub async fn share(
             approve("同意", &[("id_number", shuniu_types::MaskingRule::None)]),
         ),
     ];
+    // Medical assistance (医疗救助) checks a claimant's hospital visits: records without an ID
+    // number, reached through the hub's record linkage (profiles show them as linked).
+    let mut flows = flows;
+    flows.push((
+        "370200MZ",
+        "370200WJ",
+        ask(
+            "mz-assistance-system",
+            &visits.code,
+            vec![Service::Lookup],
+            vec!["record_id", "name", "hospital", "event_date", "diagnosis"],
+            "医疗救助对象就诊记录核查",
+            "医疗救助申请审核时核对申请人门诊就诊记录",
+            "《社会救助暂行办法》第二十八条",
+            "",
+        ),
+        approve("同意，仅限医疗救助审核", &[]),
+    ));
     // Each of these systems also checks the enterprises it deals with (一企一档): a claimant's
     // businesses, an insured employer, a designated pharmacy, a private school's sponsor.
-    let mut flows = flows;
     for (consumer, app, purpose, basis) in [
         (
             "370200MZ",

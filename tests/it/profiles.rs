@@ -263,6 +263,100 @@ async fn a_profile_gathers_what_the_caller_may_look_up_and_nothing_else() {
         "{b}"
     );
 
+    // Record linkage: a hospital's visits carry no ID number; the hub's links tie one to 张三.
+    let mut visits = resource("门诊就诊登记信息");
+    visits["data_items"] = json!([
+        {"name": "record_id", "label": "就诊流水号", "data_type": "字符型", "length": 20, "is_key": true},
+        {"name": "patient", "label": "患者姓名", "data_type": "字符型", "length": 50, "personal": true, "semantic_type": "姓名"},
+        {"name": "visit_date", "label": "就诊日期", "data_type": "日期型"}
+    ]);
+    let visits = published(&hub, &visits).await;
+    load(
+        &hub,
+        &visits,
+        "record_id,patient,visit_date\nMZ-0001,张三,2024-11-02\nMZ-0002,张 三,2025-01-15\nMZ-0003,李四,2025-02-01\n",
+    )
+    .await;
+    let link = |key: &str, p: f64| shuniu_sharing::RecordLink {
+        record_key: key.into(),
+        subject: shuniu_sharing::Subject::person("370202199003070011").unwrap(),
+        match_probability: p,
+    };
+    // Only the hub writes links.
+    let officer = shuniu_types::Actor {
+        principal: "ga.officer".into(),
+        department: "370200GA".into(),
+        role: shuniu_types::Role::DataOfficer,
+        ..shuniu_types::Actor::local_operator()
+    };
+    assert!(
+        hub.sharing
+            .replace_record_links(&officer, &visits, &[link("MZ-0001", 0.99)])
+            .await
+            .is_err()
+    );
+    let n = hub
+        .sharing
+        .replace_record_links(
+            &shuniu_types::Actor::local_operator(),
+            &visits,
+            &[link("MZ-0001", 0.99), link("MZ-0002", 0.93)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    // Without a grant on the visits, 民政's profile does not show them.
+    let (_, p) = json_of(
+        hub.get(&hub.mz_key, &person("370202199003070011", "x"))
+            .await,
+    )
+    .await;
+    assert!(!p.to_string().contains("MZ-0001"), "{p}");
+    granted(&hub, &visits, &["record_id", "patient", "visit_date"], None).await;
+    let (s, p) = json_of(
+        hub.get(&hub.mz_key, &person("370202199003070011", "x"))
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let linked = p["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["resource"] == visits.as_str())
+        .cloned()
+        .expect("the linked visits");
+    assert_eq!(linked["matched_by"], "linkage");
+    assert_eq!(linked["records"].as_array().unwrap().len(), 2);
+    assert_eq!(linked["link_probabilities"], json!([0.99, 0.93]));
+    assert!(!linked.to_string().contains("李四"));
+    assert!(
+        p["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["date"] == "2024-11-02"),
+        "{p}"
+    );
+    // A new run replaces the model's links.
+    hub.sharing
+        .replace_record_links(
+            &shuniu_types::Actor::local_operator(),
+            &visits,
+            &[link("MZ-0002", 0.91)],
+        )
+        .await
+        .unwrap();
+    let (_, p) = json_of(
+        hub.get(&hub.mz_key, &person("370202199003070011", "x"))
+            .await,
+    )
+    .await;
+    assert!(
+        !p.to_string().contains("MZ-0001") && p.to_string().contains("MZ-0002"),
+        "{p}"
+    );
+
     // Every view is on the record with its purpose and the person's subject digest.
     let rows = search_until(&hub, &hub.operator_key, "action=service.profile", |r| {
         r.iter().any(|e| e["purpose"] == "低保审核")

@@ -45,7 +45,7 @@ use shuniu_types::{DataItem, SemanticType};
 
 pub use directory::Caller;
 pub use error::{Result, SharingError};
-pub use profiles::{LifeEvent, Profile, ProfileSection, Subject};
+pub use profiles::{LifeEvent, Profile, ProfileSection, RecordLink, Subject};
 pub use service::*;
 pub use serving::{BuildStats, ChangeOp, Cursor, Layout, ServingIndex};
 pub use workflow::*;

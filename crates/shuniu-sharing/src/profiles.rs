@@ -13,11 +13,15 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 use shuniu_audit::{Entry, Kind};
-use shuniu_policy::grant::Service;
+use shuniu_policy::grant::{CompiledGrant, Service};
+use shuniu_policy::{Action, Target, decide};
 use shuniu_store::{ResourceFilter, ResourceRecord};
-use shuniu_types::{CategoryKind, CreditCode, DataType, IdNumber, ResourceStatus, SemanticType};
+use shuniu_types::{
+    Actor, CategoryKind, CreditCode, DataType, IdNumber, ResourceStatus, SemanticType,
+};
 
-use crate::service::{FieldView, field_views, record_of};
+use crate::service::{FieldView, Served, field_views, record_of};
+use crate::serving::Row;
 use crate::{Caller, Result, Sharing, SharingError};
 
 /// Whose profile.
@@ -86,11 +90,16 @@ pub struct ProfileSection {
     pub version: u64,
     /// The grant that allowed them (`own:CODE` for the caller's department's own data).
     pub grant: String,
-    /// How the records were found: the resource's key, or another item of the subject's type
-    /// (an alternate key, e.g. the spouse's ID number in a marriage record).
+    /// How the records were found: the resource's key, another item of the subject's type
+    /// (an alternate key, e.g. the spouse's ID number in a marriage record), or record
+    /// linkage (a keyless source's records the hub linked to the subject).
     pub matched_by: &'static str,
     pub fields: Vec<FieldView>,
     pub records: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// For records found by record linkage (`matched_by: "linkage"`): each record's match
+    /// probability, in the order of `records`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub link_probabilities: Vec<f64>,
 }
 
 /// A dated fact from a record (a birth, a registration, a licence, a penalty …).
@@ -102,6 +111,21 @@ pub struct LifeEvent {
     pub event: String,
     pub resource: String,
     pub item: String,
+}
+
+/// A link the hub's record linkage made: this record of a keyless resource is this subject's.
+#[derive(Debug, Clone)]
+pub struct RecordLink {
+    pub record_key: String,
+    pub subject: Subject,
+    pub match_probability: f64,
+}
+
+/// Who is viewing, why, and whose record each disclosure lands on.
+struct View<'a> {
+    caller: &'a Caller,
+    purpose: Option<&'a str>,
+    subjects: &'a [String],
 }
 
 /// A profile.
@@ -147,68 +171,80 @@ impl Sharing {
             Subject::Person(id) => vec![self.inner.audit.subject(id.as_str())],
             Subject::Enterprise(_) => Vec::new(),
         };
+        let view = View {
+            caller,
+            purpose,
+            subjects: &subjects,
+        };
         let mut sections = Vec::new();
         let mut consulted = 0;
         for rec in self.profile_resources(caller, subject.semantic()).await? {
-            let (grant, decision) = self.decide_call(caller, &rec, Service::Lookup)?;
-            let (Some(grant), Ok(())) = (grant, decision) else {
+            let Some((grant, served)) = self.profile_grant(caller, &rec)? else {
                 continue;
             };
             consulted += 1;
-            self.inner.directory.admit(&grant, 0)?;
-            let served = match self.served(&rec) {
-                Ok(s) => s,
-                // No version served yet: nothing to find there.
-                Err(SharingError::NotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
             let rows: Vec<_> = served
                 .lookup(&key)?
                 .into_iter()
                 .filter(|r| grant.in_scope(r))
                 .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let n = rows.len() as u64;
-            self.inner.directory.admit_rows(&grant, n)?;
             let key_col = crate::key_item(&rec.spec.data_items);
             let by_key = key_col.is_some_and(|k| {
                 rows.iter()
                     .any(|r| r.get(k).cloned().flatten().as_deref() == Some(key.as_str()))
             });
-            let records: Vec<_> = rows
-                .iter()
-                .filter_map(|r| grant.project(r, &self.inner.masking_key))
-                .map(|shaped| record_of(&grant, shaped))
-                .collect();
-            self.inner
-                .audit
-                .record(
-                    profile_entry(caller)
-                        .resource(&rec.code, &rec.spec.provider)
-                        .rows(n)
-                        .subjects(subjects.clone())
-                        .fields(grant.fields.iter().map(|f| f.name.clone()).collect())
-                        .purpose(Some(
-                            purpose.map_or_else(|| grant.purpose.clone(), str::to_string),
-                        ))
-                        .grant(Some(grant.id.clone()))
-                        .result("ok"),
-                )
-                .await?;
-            items.insert(rec.code.clone(), rec.spec.data_items.clone());
-            sections.push(ProfileSection {
-                resource: rec.code.clone(),
-                name: rec.spec.name.clone(),
-                provider: rec.spec.provider.clone(),
-                base: rec.spec.classification.kind == CategoryKind::Base,
-                version: served.version,
-                grant: grant.id.clone(),
-                matched_by: if by_key { "key" } else { "alternate_key" },
-                fields: field_views(&grant),
-                records,
-            });
+            let matched_by = if by_key { "key" } else { "alternate_key" };
+            if let Some(section) = self
+                .disclose(&view, &rec, &grant, &served, rows, matched_by, Vec::new())
+                .await?
+            {
+                items.insert(rec.code.clone(), rec.spec.data_items.clone());
+                sections.push(section);
+            }
+        }
+        // Records of keyless sources that the hub's record linkage tied to this subject.
+        let links = self
+            .inner
+            .store
+            .links_of(subject.kind(), &self.link_digest(subject))
+            .await?;
+        let mut by_resource: std::collections::BTreeMap<&str, Vec<&shuniu_store::RecordLinkRow>> =
+            Default::default();
+        for l in &links {
+            by_resource.entry(&l.resource_code).or_default().push(l);
+        }
+        for (code, links) in by_resource {
+            if sections.iter().any(|s| s.resource == code) {
+                continue;
+            }
+            let rec = match self.inner.directory.resource(code).await {
+                Ok(r) => r,
+                Err(SharingError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            if rec.status != ResourceStatus::Published {
+                continue;
+            }
+            let Some((grant, served)) = self.profile_grant(caller, &rec)? else {
+                continue;
+            };
+            consulted += 1;
+            let (mut rows, mut probabilities) = (Vec::new(), Vec::new());
+            for l in links {
+                for r in served.lookup(&l.record_key)? {
+                    if grant.in_scope(&r) {
+                        rows.push(r);
+                        probabilities.push(l.match_probability);
+                    }
+                }
+            }
+            if let Some(section) = self
+                .disclose(&view, &rec, &grant, &served, rows, "linkage", probabilities)
+                .await?
+            {
+                items.insert(rec.code.clone(), rec.spec.data_items.clone());
+                sections.push(section);
+            }
         }
         if sections.is_empty() {
             // Looking someone up is a use of their data even when nothing is found.
@@ -233,6 +269,122 @@ impl Sharing {
             timeline,
             resources_consulted: consulted,
         })
+    }
+
+    /// The grant under which the caller may look records of this resource up, and the
+    /// resource's served version; `None` when it may not (the resource then does not exist for
+    /// the profile) or nothing is served yet.
+    fn profile_grant(
+        &self,
+        caller: &Caller,
+        rec: &ResourceRecord,
+    ) -> Result<Option<(std::sync::Arc<CompiledGrant>, Served)>> {
+        let (grant, decision) = self.decide_call(caller, rec, Service::Lookup)?;
+        let (Some(grant), Ok(())) = (grant, decision) else {
+            return Ok(None);
+        };
+        self.inner.directory.admit(&grant, 0)?;
+        match self.served(rec) {
+            Ok(s) => Ok(Some((grant, s))),
+            Err(SharingError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Shapes the rows found in one resource into a section, counted against the grant's row
+    /// quota and audited with the view's purpose; `None` when nothing was found.
+    #[allow(clippy::too_many_arguments)]
+    async fn disclose(
+        &self,
+        view: &View<'_>,
+        rec: &ResourceRecord,
+        grant: &CompiledGrant,
+        served: &Served,
+        rows: Vec<Row>,
+        matched_by: &'static str,
+        link_probabilities: Vec<f64>,
+    ) -> Result<Option<ProfileSection>> {
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let n = rows.len() as u64;
+        self.inner.directory.admit_rows(grant, n)?;
+        let records: Vec<_> = rows
+            .iter()
+            .filter_map(|r| grant.project(r, &self.inner.masking_key))
+            .map(|shaped| record_of(grant, shaped))
+            .collect();
+        self.inner
+            .audit
+            .record(
+                profile_entry(view.caller)
+                    .resource(&rec.code, &rec.spec.provider)
+                    .rows(n)
+                    .subjects(view.subjects.to_vec())
+                    .fields(grant.fields.iter().map(|f| f.name.clone()).collect())
+                    .purpose(Some(
+                        view.purpose
+                            .map_or_else(|| grant.purpose.clone(), str::to_string),
+                    ))
+                    .grant(Some(grant.id.clone()))
+                    .result("ok"),
+            )
+            .await?;
+        Ok(Some(ProfileSection {
+            resource: rec.code.clone(),
+            name: rec.spec.name.clone(),
+            provider: rec.spec.provider.clone(),
+            base: rec.spec.classification.kind == CategoryKind::Base,
+            version: served.version,
+            grant: grant.id.clone(),
+            matched_by,
+            fields: field_views(grant),
+            records,
+            link_probabilities,
+        }))
+    }
+
+    /// The keyed digest a subject's links are stored under (never the number itself).
+    fn link_digest(&self, subject: &Subject) -> String {
+        self.inner
+            .audit
+            .subject(&format!("{}:{}", subject.kind(), subject.key()))
+    }
+
+    /// Replaces the linkage model's links of a keyless resource with a new run's (the hub, after
+    /// linking the resource to a base library); links a reviewer decided stay. Audited.
+    pub async fn replace_record_links(
+        &self,
+        actor: &Actor,
+        code: &str,
+        links: &[RecordLink],
+    ) -> Result<usize> {
+        decide(actor, Action::ManageSharing, Target::Hub)?;
+        let rec = self.inner.directory.resource(code).await?;
+        let rows: Vec<shuniu_store::RecordLinkRow> = links
+            .iter()
+            .map(|l| shuniu_store::RecordLinkRow {
+                resource_code: rec.code.clone(),
+                record_key: l.record_key.clone(),
+                subject_type: l.subject.kind().to_string(),
+                subject_digest: self.link_digest(&l.subject),
+                match_probability: l.match_probability,
+                decided_by: "model".into(),
+                linked_at: String::new(),
+            })
+            .collect();
+        let mut tx = self.inner.store.begin().await?;
+        tx.replace_model_links(&rec.code, &rows).await?;
+        tx.commit().await?;
+        self.inner
+            .audit
+            .record(
+                Entry::new(Kind::Admin, "linkage.links", actor)
+                    .resource(&rec.code, &rec.spec.provider)
+                    .rows(rows.len() as u64),
+            )
+            .await?;
+        Ok(rows.len())
     }
 
     /// Published resources the caller holds an active grant on, or that its department
@@ -321,6 +473,11 @@ fn timeline(
                 continue;
             };
             if !matches!(item.data_type, DataType::Date | DataType::DateTime) {
+                continue;
+            }
+            // A person's birth comes once, from the ID number, not again from every record
+            // that repeats the birth date.
+            if matches!(subject, Subject::Person(_)) && item.label.contains("出生日期") {
                 continue;
             }
             for r in &s.records {

@@ -16,6 +16,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::time::Duration;
 
 mod audit;
+mod links;
 mod loads;
 mod open;
 mod quality;
@@ -24,6 +25,7 @@ mod schema;
 mod sharing;
 mod sign_in;
 pub use audit::*;
+pub use links::*;
 pub use loads::*;
 pub use open::*;
 pub use quality::*;
