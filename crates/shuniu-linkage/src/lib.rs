@@ -97,6 +97,9 @@ pub struct Linker {
     n_left: usize,
     n_right: usize,
     tf: Vec<Option<TermFrequencies>>,
+    /// Pairs each blocking rule finds: counted once, used by every training session and the
+    /// prediction.
+    per_rule: std::sync::OnceLock<Vec<u64>>,
 }
 
 fn key_part(t: Transform, raw: &str) -> Option<String> {
@@ -241,6 +244,7 @@ impl Linker {
             left: left_p,
             right: right_p,
             tf,
+            per_rule: std::sync::OnceLock::new(),
         })
     }
 
@@ -258,6 +262,10 @@ impl Linker {
 
     /// How many pairs each blocking rule finds (before removing pairs an earlier rule found).
     pub fn pairs_per_rule(&self) -> Vec<u64> {
+        self.per_rule.get_or_init(|| self.count_pairs()).clone()
+    }
+
+    fn count_pairs(&self) -> Vec<u64> {
         (0..self.rules.len())
             .map(|r| {
                 let mut counts: AHashMap<u64, (u64, u64)> = AHashMap::new();
@@ -402,20 +410,10 @@ impl Linker {
         let mut sessions = Vec::new();
         let mut match_totals = Vec::new();
         for (r, terms) in self.rules.iter().enumerate() {
-            let rule_columns: Vec<&str> = self.settings.blocking[r]
-                .iter()
-                .filter_map(|t| KeyTerm::parse(t).ok())
-                .map(|t| t.column)
-                .map(|c| {
-                    specs
-                        .iter()
-                        .find(|s| s.column == c)
-                        .map_or("", |s| s.column.as_str())
-                })
-                .collect();
+            // The rule's own columns agree in every pair it finds: they take no part.
             let masked: Vec<bool> = specs
                 .iter()
-                .map(|s| rule_columns.contains(&s.column.as_str()))
+                .map(|s| terms.iter().any(|(c, _)| self.left_columns[*c] == s.column))
                 .collect();
             if masked.iter().all(|m| *m) || per_rule[r] == 0 {
                 continue;
