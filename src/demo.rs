@@ -23,6 +23,8 @@ pub struct DemoAccounts {
     pub open: DemoOpen,
     /// Record linkage of the keyless sources, measured against the generator's truth.
     pub linkage: Vec<LinkageQuality>,
+    /// The base libraries built from the loaded data.
+    pub libraries: Vec<shuniu_libraries::BuildReport>,
 }
 
 #[derive(Serialize)]
@@ -263,6 +265,8 @@ pub struct DataSummary {
     /// Record linkage of each keyless source against the household register, measured
     /// against the truth the generator knows.
     pub linkage: Vec<LinkageQuality>,
+    /// The base libraries built from the loaded data.
+    pub libraries: Vec<shuniu_libraries::BuildReport>,
 }
 
 /// How well a keyless source's records were linked to the persons they describe.
@@ -668,6 +672,92 @@ pub async fn load_data(
             register.code,
             summary.address_conflicts
         ));
+    }
+    // 基础库: every attribute of the household register and of the market-entity register is
+    // designated (一数一源), and the population and legal-entity libraries are derived.
+    /// (register, key type, (attribute, label)…)
+    type Designations<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+    let designations: [Designations; 2] = [
+        (
+            "户籍人口基本信息",
+            "id_number",
+            &[
+                ("name", "姓名"),
+                ("sex", "性别"),
+                ("birth_date", "出生日期"),
+                ("nation", "民族"),
+                ("household_no", "户号"),
+                ("relation", "与户主关系"),
+                ("division", "户籍地行政区划"),
+            ],
+        ),
+        (
+            "市场主体登记信息",
+            "credit_code",
+            &[
+                ("ent_name", "企业名称"),
+                ("legal_rep", "法定代表人"),
+                ("reg_date", "成立日期"),
+                ("capital", "注册资本"),
+                ("industry", "行业"),
+                ("reg_address", "住所"),
+                ("ent_status", "登记状态"),
+            ],
+        ),
+    ];
+    let visible = catalog.visible(&root).await?;
+    for (name, key_type, attributes) in designations {
+        let Some(register) = visible
+            .iter()
+            .find(|r| r.spec.name == name && r.status == shuniu_types::ResourceStatus::Published)
+        else {
+            continue;
+        };
+        for (attribute, label) in attributes {
+            if !register
+                .spec
+                .data_items
+                .iter()
+                .any(|i| i.name == *attribute)
+            {
+                continue;
+            }
+            quality
+                .designate_source(
+                    &root,
+                    shuniu_quality::SourceInput {
+                        attribute: attribute.to_string(),
+                        label: label.to_string(),
+                        key_type: key_type.into(),
+                        resource: register.code.clone(),
+                        column: None,
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?;
+        }
+    }
+    for kind in shuniu_libraries::LibraryKind::ALL {
+        let lib = engines
+            .libraries
+            .define(&root, kind, shuniu_demo::HUB_DEPARTMENT)
+            .await
+            .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?;
+        let report = engines
+            .libraries
+            .build(&root, &lib.code, true)
+            .await
+            .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?;
+        progress(&format!(
+            "基础库 base library: {} {} from {} sources, {} subjects ({} with disagreeing sources) in {:.1} s",
+            lib.code,
+            lib.spec.name,
+            report.sources.len(),
+            report.rows_written,
+            report.subjects_in_conflict,
+            report.seconds
+        ));
+        summary.libraries.push(report);
     }
     summary.open_tickets = quality
         .tickets(&root, None, None, true, false)

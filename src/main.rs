@@ -15,6 +15,7 @@ mod config;
 mod demo;
 mod keys_cli;
 mod lake_cli;
+mod libraries_cli;
 mod link_cli;
 mod open_cli;
 mod quality_cli;
@@ -119,6 +120,9 @@ enum Command {
     /// Data quality: reports, checks, rules, problem tickets, authoritative sources.
     #[command(subcommand)]
     Quality(quality_cli::QualityCommand),
+    /// Base libraries (基础库): define them from the designated sources, build, inspect.
+    #[command(subcommand)]
+    Libraries(libraries_cli::LibrariesCommand),
     /// Sharing: the satisfaction rate, requests, grants, the serving index.
     #[command(subcommand)]
     Sharing(sharing_cli::SharingCommand),
@@ -503,6 +507,7 @@ async fn main() -> Result<()> {
                     applications,
                     open: opened,
                     linkage: data.linkage.clone(),
+                    libraries: data.libraries.clone(),
                 };
                 // Passwords and keys: readable by the owner only, from the first byte.
                 write_private(&accounts_file, &serde_json::to_vec_pretty(&file)?)
@@ -622,6 +627,10 @@ async fn main() -> Result<()> {
         Command::Quality(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             quality_cli::run(&hub.engines.quality, cmd).await
+        }
+        Command::Libraries(cmd) => {
+            let hub = open_existing(cli_config, cmd.common()).await?;
+            libraries_cli::run(&hub.engines.libraries, cmd).await
         }
         Command::Sharing(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;

@@ -138,6 +138,7 @@ async fn demo_city_then_serve_then_catalog_cli() {
         run_documented_cli_examples(&data, dir.path());
         run_documented_quality_examples(&data, dir.path());
         run_documented_open_examples(&data, dir.path());
+        run_documented_library_examples(&data, dir.path());
 
         // Serve what the demo made and check the interface outside checks rely on.
         let port = free_port();
@@ -622,6 +623,25 @@ pub(crate) fn run_doc_block(page: &str, data: &std::path::Path, work: &std::path
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// The base-library page's command-line block, run as written against the demo city: both
+/// libraries listed, nothing to read right after the demo built them, a full build of each.
+fn run_documented_library_examples(data: &std::path::Path, work: &std::path::Path) {
+    let stdout = run_doc_block("libraries.md", data, work);
+    assert!(stdout.contains("人口基础信息库 (population)"), "{stdout}");
+    assert!(stdout.contains("法人基础信息库 (legal_entity)"), "{stdout}");
+    assert!(stdout.contains("unchanged (change logs)"), "{stdout}");
+    let builds = std::fs::read_to_string(work.join("builds.ndjson")).unwrap();
+    let builds: Vec<Value> = builds
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(builds.len(), 2, "{builds:?}");
+    for b in &builds {
+        assert_eq!(b["mode"], "full");
+        assert!(b["rows_written"].as_u64().unwrap() > 50, "{b}");
+    }
 }
 
 /// The open-data page's command-line block, run as written against the demo city.

@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod console;
 mod harness;
+mod libraries;
 mod linkage;
 mod open;
 mod profiles;

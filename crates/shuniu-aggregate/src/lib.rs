@@ -446,6 +446,42 @@ impl Aggregation {
         .await
     }
 
+    /// Rows the hub derives from other datasets (a base library): one load, one version, the
+    /// same pipeline, checks and history as a department's load. `produce` runs on a blocking
+    /// thread and hands over records whose fields follow `headers` (item names). A derived row
+    /// that does not fit its item is a fault of the derivation: none may be rejected.
+    pub async fn load_derived(
+        &self,
+        actor: &Actor,
+        code: &str,
+        mode: WriteMode,
+        source_name: &str,
+        headers: &[String],
+        produce: Producer,
+    ) -> Result<LoadRecord> {
+        let rec = self.authorize(actor, code, Action::LoadData).await?;
+        let req = LoadRequest {
+            mode,
+            source_name: source_name.to_string(),
+            mapping: Some(BTreeMap::new()),
+            max_reject_ratio: 0.0,
+            ..Default::default()
+        };
+        let plan = self.plan(&rec, &req, headers).await?;
+        let load = self.new_load(actor, &rec, &req, source_name, "derived", 0, None);
+        self.run(
+            &rec,
+            load,
+            plan,
+            mode,
+            req.max_reject_ratio,
+            Arc::new(AtomicU64::new(0)),
+            produce,
+            None,
+        )
+        .await
+    }
+
     async fn plan(
         &self,
         rec: &shuniu_store::ResourceRecord,

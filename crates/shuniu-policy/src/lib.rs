@@ -60,6 +60,8 @@ pub enum Action {
     ReadTickets,
     /// Designate the authoritative source of an attribute (一数一源) and run cross-checks.
     DesignateSource,
+    /// Define and build the base libraries (基础库).
+    ManageLibraries,
     /// File a sharing request (共享申请) for a published resource, for one's own department.
     RequestShare,
     /// Approve or refuse a conditional request as the provider (the hub once escalated),
@@ -414,7 +416,13 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                 "see problem tickets",
             )),
         },
-        (Action::ArbitrateTicket | Action::DesignateSource | Action::ReadTickets, Target::Hub) => {
+        (
+            Action::ArbitrateTicket
+            | Action::DesignateSource
+            | Action::ManageLibraries
+            | Action::ReadTickets,
+            Target::Hub,
+        ) => {
             if operator {
                 Ok(())
             } else {
@@ -688,6 +696,7 @@ pub(crate) mod tests {
                 for action in [
                     Action::ArbitrateTicket,
                     Action::DesignateSource,
+                    Action::ManageLibraries,
                     Action::ReadTickets,
                 ] {
                     assert_eq!(

@@ -69,6 +69,7 @@ pub struct Engines {
     pub sharing: shuniu_sharing::Sharing,
     pub open: shuniu_open::Open,
     pub traceability: shuniu_audit::Traceability,
+    pub libraries: shuniu_libraries::Libraries,
 }
 
 impl Engines {
@@ -127,7 +128,15 @@ impl Engines {
             },
         )
         .await?;
+        let libraries = shuniu_libraries::Libraries::new(
+            store.clone(),
+            catalog.clone(),
+            aggregation.clone(),
+            sharing.clone(),
+            audit.clone(),
+        );
         Ok(Engines {
+            libraries,
             traceability: shuniu_audit::Traceability::new(audit.clone(), store.clone()),
             accounts: Accounts::new(store, audit),
             catalog,
@@ -385,6 +394,11 @@ pub async fn serve(
         .open
         .follow_commits(state.engines.aggregation.subscribe_commits());
     let open_work = state.engines.open.spawn_background();
+    // Base libraries follow the loads of their sources, from the change logs.
+    let library_follower = state
+        .engines
+        .libraries
+        .follow_commits(state.engines.aggregation.subscribe_commits());
     let result = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -392,6 +406,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     open_follower.abort();
+    library_follower.abort();
     open_work.abort();
     refresher.abort();
     scheduler.abort();

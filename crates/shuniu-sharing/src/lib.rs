@@ -351,6 +351,15 @@ impl Sharing {
         Ok(Some(stats))
     }
 
+    /// A resource's serving index brought up to its dataset's current version, for the hub's
+    /// own derivations (base libraries), which ask the policy module and audit their reads
+    /// themselves. `None` when the resource has no dataset or no key to index by.
+    pub async fn derivation_index(&self, code: &str) -> Result<Option<Arc<ServingIndex>>> {
+        self.sync_index(code).await?;
+        let idx = self.index(code)?;
+        Ok(idx.version()?.is_some().then_some(idx))
+    }
+
     /// Brings every resource's serving index up to its dataset's current version.
     pub async fn sync_all(&self) -> Result<usize> {
         let mut n = 0;

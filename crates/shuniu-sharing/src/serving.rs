@@ -432,6 +432,96 @@ impl ServingIndex {
         Ok(out)
     }
 
+    /// Up to `n` rows in storage order after the storage key `after` (the start when `None`),
+    /// each with its storage key (the key, or its keyed digest when the key is sealed): a
+    /// derivation's pass over every row, a page at a time, each page from its own read
+    /// snapshot. Two indexes sealed with one data key store a subject under the same
+    /// storage key, so their pages merge.
+    pub fn page(&self, after: Option<&str>, n: usize) -> Result<Vec<(String, Row)>> {
+        let (_, layout) = self.current()?;
+        let open = self.opener(layout.as_deref());
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let rows = match rtx.open_table(ROWS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let range = match after {
+            Some(a) => {
+                rows.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))
+            }
+            None => rows.range::<&str>(..),
+        }
+        .map_err(db_err)?;
+        let mut out = Vec::new();
+        for item in range {
+            if out.len() >= n {
+                break;
+            }
+            let (k, v) = item.map_err(db_err)?;
+            out.push((k.value().to_string(), open.row(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Whether the primary key is stored sealed (found by its keyed digest).
+    pub fn key_sealed(&self) -> Result<bool> {
+        let (_, layout) = self.current()?;
+        Ok(layout.is_some_and(|l| l.is_sealed(l.key)))
+    }
+
+    /// The keys (as text) that versions after `after_version` inserted, changed or deleted,
+    /// each once, read from the change log; only the key cell of each change is opened.
+    pub fn changed_keys(&self, after_version: u64) -> Result<Vec<String>> {
+        let (_, layout) = self.current()?;
+        let Some(layout) = layout else {
+            return Ok(Vec::new());
+        };
+        let rtx = self.db.begin_read().map_err(db_err)?;
+        let t = match rtx.open_table(CHANGES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(db_err(e)),
+        };
+        let column = layout
+            .columns
+            .get(layout.key)
+            .map(String::as_str)
+            .unwrap_or("");
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for item in t
+            .range((after_version.saturating_add(1), 0)..)
+            .map_err(db_err)?
+        {
+            let (_, v) = item.map_err(db_err)?;
+            let bytes = v.value();
+            let Some(cell) = cells(bytes.get(1..).ok_or_else(corrupt)?)?
+                .into_iter()
+                .nth(layout.key)
+                .flatten()
+            else {
+                continue;
+            };
+            let key = match cell {
+                Cell::Text(t) => t.to_string(),
+                Cell::Sealed(b) => {
+                    let k = self.cells.as_ref().ok_or_else(|| {
+                        SharingError::Index("the index holds sealed cells but no data key".into())
+                    })?;
+                    let plain = k
+                        .open(column, &b[DIGEST..])
+                        .map_err(|e| SharingError::Index(e.to_string()))?;
+                    String::from_utf8(plain).map_err(|_| corrupt())?
+                }
+            };
+            if seen.insert(key.clone()) {
+                out.push(key);
+            }
+        }
+        Ok(out)
+    }
+
     /// Looks up many keys in one read snapshot (a comparison job's chunk, sorted by the
     /// caller so that the B-tree is walked in order).
     pub fn lookup_many<'k>(

@@ -16,6 +16,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::time::Duration;
 
 mod audit;
+mod libraries;
 mod links;
 mod loads;
 mod open;
@@ -25,6 +26,7 @@ mod schema;
 mod sharing;
 mod sign_in;
 pub use audit::*;
+pub use libraries::*;
 pub use links::*;
 pub use loads::*;
 pub use open::*;

@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 pub mod audit;
 pub mod ckan;
 pub mod data;
+pub mod libraries;
 pub mod quality;
 pub mod services;
 pub mod sharing;
@@ -74,6 +75,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(data::router())
         .merge(audit::router())
         .merge(quality::router())
+        .merge(libraries::router())
         .merge(sharing::router())
         .merge(services::router())
 }

@@ -1,0 +1,1372 @@
+//! Base libraries (基础库): the city's population library (人口库, keyed by citizen ID number)
+//! and legal-entity library (法人库, keyed by unified social credit code), derived by the hub
+//! from its departments' data.
+//!
+//! A library is a catalog resource of the hub like any other (so it is requested, granted,
+//! looked up, masked and audited like any other); what makes it a library is a binding
+//! (`base_libraries` in the control plane) and its derivation here:
+//!
+//! ```text
+//! designations (一数一源, quality) ─┐
+//! source datasets ── serving index ─┼─ plan ─▶ compose (per subject) ─▶ load_derived ─▶ lake
+//!        change log (changed keys) ─┘          provenance, alternatives, conflicts
+//! ```
+//!
+//! - Each attribute takes its value from the source the quality engine designates for it;
+//!   other sources holding the attribute for the same key are kept as alternatives, and
+//!   disagreements are counted per subject and named in its provenance. Without a
+//!   designation, or when the designated source has no value, the first source in code
+//!   order that has one is used, and the provenance says it is not authoritative.
+//! - Every attribute's provenance names the resource, the dataset version and its load time.
+//! - A build after the first reads only the keys the sources' change logs name since the
+//!   versions it last reached, and upserts those subjects: a 1% change costs about 1% of the
+//!   reading. A change of sources or of the library's items rebuilds in full.
+//! - 15-digit ID numbers (GB 11643-1989) held by a source are upgraded; a source still keyed
+//!   by the 15-digit form of a person's number is found under it.
+//!
+//! Invariants: every entry point asks `shuniu_policy::decide`; every source read is audited
+//! (`library.derive`); the library is written only through the aggregation pipeline, so each
+//! build is a load with its version, checks and history, and a failed build leaves the
+//! previous version in place and the recorded source versions unchanged.
+
+mod compose;
+mod error;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+use shuniu_aggregate::{Aggregation, Producer};
+use shuniu_audit::{AuditLog, Entry, Kind};
+use shuniu_catalog::{Catalog, Review};
+use shuniu_ingest::source::{OwnedFields, SourceSummary};
+use shuniu_ingest::{IngestError, RecordSink};
+use shuniu_lake::WriteMode;
+use shuniu_policy::{Action, Target, decide};
+use shuniu_sharing::{ServingIndex, Sharing};
+use shuniu_store::{BaseLibraryRow, ResourceRecord, Store};
+use shuniu_types::catalog::{DataItem, DataItemInput, DataType, ResourceInput, ResourceStatus};
+use shuniu_types::{Actor, Role, SemanticType};
+
+pub use compose::{AttributePlan, Composed, SourceMeta, canonical_id, compose, legacy_id_form};
+pub use error::LibraryError;
+
+pub type Result<T, E = LibraryError> = std::result::Result<T, E>;
+
+/// The library item holding each subject's provenance (JSON).
+pub const PROVENANCE: &str = "provenance";
+/// How many sources hold the subject.
+pub const SOURCE_COUNT: &str = "source_count";
+/// On how many attributes some source disagrees.
+pub const CONFLICT_COUNT: &str = "conflict_count";
+
+/// Keys read and composed per round: one read snapshot per source and round.
+const CHUNK: usize = 2_000;
+
+/// Which library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LibraryKind {
+    /// 人口库, keyed by citizen ID number.
+    Population,
+    /// 法人库, keyed by unified social credit code.
+    LegalEntity,
+}
+
+impl LibraryKind {
+    pub const ALL: [LibraryKind; 2] = [LibraryKind::Population, LibraryKind::LegalEntity];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            LibraryKind::Population => "population",
+            LibraryKind::LegalEntity => "legal_entity",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LibraryKind> {
+        match s.trim() {
+            "population" | "person" | "人口库" | "人口" => Some(LibraryKind::Population),
+            "legal_entity" | "enterprise" | "法人库" | "法人" => {
+                Some(LibraryKind::LegalEntity)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn key_type(self) -> SemanticType {
+        match self {
+            LibraryKind::Population => SemanticType::IdNumber,
+            LibraryKind::LegalEntity => SemanticType::CreditCode,
+        }
+    }
+
+    /// The library's key item.
+    pub fn key_item(self) -> &'static str {
+        match self {
+            LibraryKind::Population => "id_number",
+            LibraryKind::LegalEntity => "credit_code",
+        }
+    }
+
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            LibraryKind::Population => "人口基础信息库",
+            LibraryKind::LegalEntity => "法人基础信息库",
+        }
+    }
+
+    pub fn name_en(self) -> &'static str {
+        match self {
+            LibraryKind::Population => "Population library",
+            LibraryKind::LegalEntity => "Legal-entity library",
+        }
+    }
+}
+
+/// One attribute of a library as an officer sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttributeView {
+    pub name: String,
+    pub label: String,
+    /// The designated authoritative resource, if any.
+    pub authoritative: Option<String>,
+    /// Every resource the attribute is read from, in order of preference.
+    pub sources: Vec<String>,
+}
+
+/// A library: its binding, what its last build did, where each attribute comes from.
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryView {
+    pub code: String,
+    pub kind: LibraryKind,
+    pub name: String,
+    pub key_type: String,
+    pub built_at: Option<String>,
+    pub last_build: serde_json::Value,
+    /// The source versions the library has reached.
+    pub sources: Vec<(String, i64)>,
+    pub attributes: Vec<AttributeView>,
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildReport {
+    pub library: String,
+    /// `full`, `incremental`, or `unchanged` when no source moved.
+    pub mode: String,
+    /// Why a full build was chosen.
+    pub reason: String,
+    /// Subjects whose rows were composed.
+    pub subjects_composed: u64,
+    pub rows_written: u64,
+    pub rows_removed: u64,
+    /// Composed subjects on which some source disagrees.
+    pub subjects_in_conflict: u64,
+    /// Source keys that are not a valid ID number or credit code, left out.
+    pub keys_invalid: u64,
+    pub sources: Vec<SourceMeta>,
+    /// The library's dataset version after the build.
+    pub version: Option<i64>,
+    pub seconds: f64,
+}
+
+/// A source as read for a build.
+struct Source {
+    meta: SourceMeta,
+    provider: String,
+    idx: Arc<ServingIndex>,
+    key: usize,
+    /// Whether the index stores keys sealed (by keyed digest).
+    sealed: bool,
+    /// Rows found for subjects (audited per source).
+    read: std::sync::atomic::AtomicU64,
+}
+
+/// Everything a build reads, settled before the blocking pass.
+struct Plan {
+    kind: LibraryKind,
+    headers: Vec<String>,
+    attributes: Vec<AttributePlan>,
+    sources: Vec<Source>,
+    with_source_count: bool,
+    with_conflict_count: bool,
+    /// Items and sources: when it changes, a build starts over.
+    signature: String,
+}
+
+#[derive(Clone)]
+pub struct Libraries {
+    store: Store,
+    catalog: Catalog,
+    aggregation: Aggregation,
+    sharing: Sharing,
+    audit: AuditLog,
+    /// One build at a time in this process: builds of one library must not interleave.
+    building: Arc<tokio::sync::Mutex<()>>,
+}
+
+fn reserved(name: &str) -> bool {
+    matches!(name, PROVENANCE | SOURCE_COUNT | CONFLICT_COUNT)
+}
+
+fn fits(source: &DataItem, library: &DataItem) -> bool {
+    source.data_type == library.data_type
+        && match (source.length, library.length) {
+            (_, None) => true,
+            (Some(s), Some(l)) => s <= l,
+            (None, Some(_)) => false,
+        }
+}
+
+impl Libraries {
+    pub fn new(
+        store: Store,
+        catalog: Catalog,
+        aggregation: Aggregation,
+        sharing: Sharing,
+        audit: AuditLog,
+    ) -> Libraries {
+        Libraries {
+            store,
+            catalog,
+            aggregation,
+            sharing,
+            audit,
+            building: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    fn allowed(actor: &Actor) -> Result<()> {
+        decide(actor, Action::ManageLibraries, Target::Hub).map_err(LibraryError::Denied)
+    }
+
+    /// The bound libraries, with where each attribute is read from.
+    pub async fn list(&self, actor: &Actor) -> Result<Vec<LibraryView>> {
+        Self::allowed(actor)?;
+        let mut out = Vec::new();
+        for lib in self.store.base_libraries().await? {
+            let Some(kind) = LibraryKind::parse(&lib.kind) else {
+                continue;
+            };
+            let Some(rec) = self.store.resource(&lib.code).await? else {
+                continue;
+            };
+            let plan = self.sources_of(kind, &rec).await?;
+            let attributes = rec
+                .spec
+                .data_items
+                .iter()
+                .filter(|i| !i.is_key && !reserved(&i.name))
+                .map(|i| {
+                    let (authoritative, sources) = plan.get(&i.name).cloned().unwrap_or_default();
+                    AttributeView {
+                        name: i.name.clone(),
+                        label: i.label.clone(),
+                        authoritative,
+                        sources,
+                    }
+                })
+                .collect();
+            out.push(LibraryView {
+                sources: self.store.base_library_sources(&lib.code).await?,
+                code: lib.code,
+                kind,
+                name: rec.spec.name,
+                key_type: lib.key_type,
+                built_at: lib.built_at,
+                last_build: lib.last_build,
+                attributes,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Where each attribute of a library would be read from now: (designated resource,
+    /// every source in order). Reads no data.
+    async fn sources_of(
+        &self,
+        kind: LibraryKind,
+        rec: &ResourceRecord,
+    ) -> Result<BTreeMap<String, (Option<String>, Vec<String>)>> {
+        let candidates = self.candidates(kind, &rec.code).await?;
+        let designations = self.designations(kind).await?;
+        let mut out = BTreeMap::new();
+        for item in rec
+            .spec
+            .data_items
+            .iter()
+            .filter(|i| !i.is_key && !reserved(&i.name))
+        {
+            let designated = designations.get(&item.name).and_then(|(code, column)| {
+                candidates
+                    .iter()
+                    .find(|c| &c.code == code)
+                    .filter(|c| c.spec.data_items.iter().any(|i| &i.name == column))
+                    .map(|c| c.code.clone())
+            });
+            let mut sources: Vec<String> = designated.iter().cloned().collect();
+            for c in &candidates {
+                if Some(&c.code) != designated.as_ref()
+                    && c.spec
+                        .data_items
+                        .iter()
+                        .any(|i| i.name == item.name && fits(i, item))
+                {
+                    sources.push(c.code.clone());
+                }
+            }
+            out.insert(item.name.clone(), (designated, sources));
+        }
+        Ok(out)
+    }
+
+    /// Published resources with a dataset whose rows are keyed by the library's key type,
+    /// other than the libraries themselves, in code order.
+    async fn candidates(&self, kind: LibraryKind, library: &str) -> Result<Vec<ResourceRecord>> {
+        let libraries: BTreeSet<String> = self
+            .store
+            .base_libraries()
+            .await?
+            .into_iter()
+            .map(|l| l.code)
+            .chain([library.to_string()])
+            .collect();
+        let with_data: Vec<String> = self
+            .store
+            .latest_versions()
+            .await?
+            .into_iter()
+            .map(|(c, _, _)| c)
+            .filter(|c| !libraries.contains(c))
+            .collect();
+        let mut recs: Vec<ResourceRecord> = self
+            .store
+            .resources_by_code(&with_data)
+            .await?
+            .into_iter()
+            .filter(|r| r.status == ResourceStatus::Published)
+            .filter(|r| {
+                shuniu_sharing::key_item(&r.spec.data_items)
+                    .is_some_and(|k| r.spec.data_items[k].semantic_type == kind.key_type())
+            })
+            .collect();
+        recs.sort_by(|a, b| a.code.cmp(&b.code));
+        Ok(recs)
+    }
+
+    /// attribute → (designated resource, its column), for the library's key type.
+    async fn designations(&self, kind: LibraryKind) -> Result<BTreeMap<String, (String, String)>> {
+        Ok(self
+            .store
+            .authoritative_sources()
+            .await?
+            .into_iter()
+            .filter(|d| d.key_type == kind.key_type().code())
+            .map(|d| (d.attribute, (d.resource_code, d.column_name)))
+            .collect())
+    }
+
+    /// Registers (or brings up to date) the catalog entry of a library from the attributes
+    /// designated for its key type, publishes it and binds it. `provider` is the hub's
+    /// department, which provides the library.
+    pub async fn define(
+        &self,
+        actor: &Actor,
+        kind: LibraryKind,
+        provider: &str,
+    ) -> Result<ResourceRecord> {
+        Self::allowed(actor)?;
+        let mut designations: Vec<_> = self
+            .store
+            .authoritative_sources()
+            .await?
+            .into_iter()
+            .filter(|d| d.key_type == kind.key_type().code())
+            .collect();
+        // The library's items in the order its sources list them.
+        let mut position = BTreeMap::new();
+        for d in &designations {
+            if let Some(r) = self.store.resource(&d.resource_code).await? {
+                let at = r
+                    .spec
+                    .data_items
+                    .iter()
+                    .position(|i| i.name == d.column_name)
+                    .unwrap_or(usize::MAX);
+                position.insert(d.attribute.clone(), (d.resource_code.clone(), at));
+            }
+        }
+        designations.sort_by(|a, b| position.get(&a.attribute).cmp(&position.get(&b.attribute)));
+        if designations.is_empty() {
+            return Err(LibraryError::invalid(
+                "LIBRARY_NO_DESIGNATIONS",
+                format!(
+                    "尚未为{}指定任何属性的权威数据源（一数一源），请先在“数据治理 → 权威数据源”中指定",
+                    kind.key_type().zh()
+                ),
+                format!(
+                    "no attribute keyed by {} has a designated authoritative source yet: designate them first (Quality → Authoritative sources)",
+                    kind.key_type().en()
+                ),
+            ));
+        }
+        let mut items: Vec<DataItemInput> = Vec::new();
+        let mut template: Option<ResourceRecord> = None;
+        for d in &designations {
+            let Some(src) = self.store.resource(&d.resource_code).await? else {
+                continue;
+            };
+            if items.is_empty()
+                && let Some(key) = src.spec.data_items.iter().find(|i| i.name == d.key_column)
+            {
+                let mut k = DataItemInput::from(key);
+                k.name = kind.key_item().into();
+                k.is_key = true;
+                k.required = true;
+                items.push(k);
+            }
+            if let Some(item) = src.spec.data_items.iter().find(|i| i.name == d.column_name)
+                && !items.iter().any(|i| i.name == d.attribute)
+            {
+                let mut a = DataItemInput::from(item);
+                a.name = d.attribute.clone();
+                if !d.label.trim().is_empty() {
+                    a.label = d.label.clone();
+                }
+                a.is_key = false;
+                a.required = false;
+                items.push(a);
+            }
+            template.get_or_insert(src);
+        }
+        let template =
+            template.ok_or_else(|| LibraryError::NotFound("designated source".into()))?;
+        let memo =
+            |name: &str, label: &str, description: &str, data_type: DataType| DataItemInput {
+                name: name.into(),
+                label: label.into(),
+                data_type: data_type.code().into(),
+                length: None,
+                description: description.into(),
+                is_key: false,
+                required: false,
+                personal: false,
+                sensitive: false,
+                masking: String::new(),
+                semantic_type: String::new(),
+            };
+        items.push(memo(
+            PROVENANCE,
+            "数据来源",
+            "每个属性的来源资源、数据版本、汇聚时间、是否权威来源，以及其他来源的取值是否一致（JSON）",
+            DataType::Memo,
+        ));
+        items.push(memo(
+            SOURCE_COUNT,
+            "来源资源数",
+            "持有该主体数据的资源个数",
+            DataType::Integer,
+        ));
+        items.push(memo(
+            CONFLICT_COUNT,
+            "不一致属性数",
+            "存在来源间取值不一致的属性个数",
+            DataType::Integer,
+        ));
+        let level = {
+            let mut level = template.spec.level;
+            for d in &designations {
+                if let Some(r) = self.store.resource(&d.resource_code).await?
+                    && r.spec.level > level
+                {
+                    level = r.spec.level;
+                }
+            }
+            level
+        };
+        let mut input = ResourceInput::from(&template.spec);
+        input.name = kind.name_zh().into();
+        input.provider = provider.to_string();
+        input.summary = format!(
+            "由城市数据中枢按“一数一源”从各部门数据汇聚生成的{}，每个属性取自指定的权威数据源并记录其来源、版本和汇聚时间，其他来源作为备选并标注不一致；随来源数据变更增量更新",
+            kind.name_zh()
+        );
+        input.update_cycle = "realtime".into();
+        input.level = level.code().into();
+        input.related = designations
+            .iter()
+            .map(|d| d.resource_code.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        input.data_items = items;
+        input.publish_date = None;
+        let bound = self
+            .store
+            .base_libraries()
+            .await?
+            .into_iter()
+            .find(|l| l.kind == kind.code());
+        let record = match bound {
+            Some(lib) => {
+                let current = self.catalog.get(actor, &lib.code).await?;
+                let same = current
+                    .spec
+                    .data_items
+                    .iter()
+                    .map(|i| &i.name)
+                    .eq(input.data_items.iter().map(|i| &i.name));
+                if same {
+                    current
+                } else {
+                    self.catalog.update(actor, &lib.code, &input, None).await?
+                }
+            }
+            None => self.catalog.register(actor, &input).await?,
+        };
+        let record = match record.status {
+            ResourceStatus::Published => record,
+            ResourceStatus::Submitted => {
+                self.catalog
+                    .review(
+                        actor,
+                        &record.code,
+                        Review::Publish,
+                        "基础库 / base library",
+                    )
+                    .await?
+            }
+            _ => {
+                self.catalog.submit(actor, &record.code).await?;
+                self.catalog
+                    .review(
+                        actor,
+                        &record.code,
+                        Review::Publish,
+                        "基础库 / base library",
+                    )
+                    .await?
+            }
+        };
+        let mut tx = self.store.begin().await?;
+        let existing = self
+            .store
+            .base_libraries()
+            .await?
+            .into_iter()
+            .find(|l| l.code == record.code);
+        tx.bind_base_library(&BaseLibraryRow {
+            code: record.code.clone(),
+            kind: kind.code().into(),
+            key_type: kind.key_type().code().into(),
+            bound_by: actor.principal.clone(),
+            bound_at: shuniu_store::now(),
+            built_at: existing.as_ref().and_then(|e| e.built_at.clone()),
+            last_build: existing
+                .map(|e| e.last_build)
+                .unwrap_or_else(|| serde_json::json!({})),
+        })
+        .await?;
+        tx.commit().await?;
+        self.audit
+            .record(
+                Entry::new(Kind::Admin, "library.define", actor)
+                    .resource(&record.code, &record.spec.provider)
+                    .target(kind.code()),
+            )
+            .await?;
+        Ok(record)
+    }
+
+    async fn plan(&self, lib: &BaseLibraryRow, kind: LibraryKind) -> Result<Plan> {
+        let rec = self
+            .store
+            .resource(&lib.code)
+            .await?
+            .ok_or_else(|| LibraryError::NotFound(format!("resource {}", lib.code)))?;
+        let items = &rec.spec.data_items;
+        let key = items
+            .iter()
+            .find(|i| i.is_key)
+            .or_else(|| items.iter().find(|i| i.semantic_type == kind.key_type()))
+            .ok_or_else(|| {
+                LibraryError::invalid(
+                    "LIBRARY_KEY_MISSING",
+                    format!("基础库 {} 没有主键信息项", lib.code),
+                    format!("library {} has no key item", lib.code),
+                )
+            })?;
+        let attributes_items: Vec<&DataItem> = items
+            .iter()
+            .filter(|i| i.name != key.name && !reserved(&i.name))
+            .collect();
+        let candidates = self.candidates(kind, &lib.code).await?;
+        let designations = self.designations(kind).await?;
+        let loaded: BTreeMap<String, String> = self
+            .store
+            .latest_versions()
+            .await?
+            .into_iter()
+            .map(|(c, _, at)| (c, at))
+            .collect();
+        let mut sources: Vec<Source> = Vec::new();
+        let mut columns: Vec<BTreeMap<String, usize>> = Vec::new();
+        let mut candidate_items: Vec<&ResourceRecord> = Vec::new();
+        for c in &candidates {
+            let Some(idx) = self.sharing.derivation_index(&c.code).await? else {
+                continue;
+            };
+            let (Some(version), Some(layout)) = idx.current()? else {
+                continue;
+            };
+            columns.push(
+                layout
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.clone(), i))
+                    .collect(),
+            );
+            candidate_items.push(c);
+            sources.push(Source {
+                meta: SourceMeta {
+                    code: c.code.clone(),
+                    version,
+                    loaded_at: loaded.get(&c.code).cloned().unwrap_or_default(),
+                },
+                provider: c.spec.provider.clone(),
+                key: layout.key,
+                sealed: idx.key_sealed()?,
+                idx,
+                read: Default::default(),
+            });
+        }
+        let mut attributes = Vec::new();
+        for item in &attributes_items {
+            let mut plan = AttributePlan {
+                name: item.name.clone(),
+                sensitive: item.sensitive,
+                sources: Vec::new(),
+                designated: false,
+            };
+            if let Some((code, column)) = designations.get(&item.name)
+                && let Some(s) = sources.iter().position(|s| &s.meta.code == code)
+                && let Some(&col) = columns[s].get(column)
+            {
+                plan.sources.push((s, col));
+                plan.designated = true;
+            }
+            for (s, rec) in candidate_items.iter().enumerate() {
+                if plan.sources.first().map(|f| f.0) == Some(s) {
+                    continue;
+                }
+                if let Some(src_item) = rec.spec.data_items.iter().find(|i| i.name == item.name)
+                    && fits(src_item, item)
+                    && let Some(&col) = columns[s].get(&item.name)
+                {
+                    plan.sources.push((s, col));
+                }
+            }
+            attributes.push(plan);
+        }
+        // Sources no attribute reads are left out (and not audited as read).
+        let used: BTreeSet<usize> = attributes
+            .iter()
+            .flat_map(|a| a.sources.iter().map(|s| s.0))
+            .collect();
+        let renumber: BTreeMap<usize, usize> = used
+            .iter()
+            .enumerate()
+            .map(|(new, &old)| (old, new))
+            .collect();
+        for a in &mut attributes {
+            for s in &mut a.sources {
+                s.0 = renumber[&s.0];
+            }
+        }
+        let sources: Vec<Source> = sources
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| used.contains(i))
+            .map(|(_, s)| s)
+            .collect();
+        let with_source_count = items.iter().any(|i| i.name == SOURCE_COUNT);
+        let with_conflict_count = items.iter().any(|i| i.name == CONFLICT_COUNT);
+        let mut headers = vec![key.name.clone()];
+        headers.extend(attributes.iter().map(|a| a.name.clone()));
+        let with_provenance = items.iter().any(|i| i.name == PROVENANCE);
+        if !with_provenance {
+            return Err(LibraryError::invalid(
+                "LIBRARY_PROVENANCE_MISSING",
+                format!("基础库 {} 缺少信息项 provenance（数据来源）", lib.code),
+                format!("library {} has no provenance item", lib.code),
+            ));
+        }
+        headers.push(PROVENANCE.into());
+        if with_source_count {
+            headers.push(SOURCE_COUNT.into());
+        }
+        if with_conflict_count {
+            headers.push(CONFLICT_COUNT.into());
+        }
+        let signature = format!(
+            "{}|{}",
+            headers.join(","),
+            attributes
+                .iter()
+                .map(|a| a
+                    .sources
+                    .iter()
+                    .map(|s| sources[s.0].meta.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        Ok(Plan {
+            kind,
+            headers,
+            attributes,
+            sources,
+            with_source_count,
+            with_conflict_count,
+            signature,
+        })
+    }
+
+    /// Builds a library: in full the first time, after a change of its sources or items, when
+    /// `full` is asked for, or when most subjects changed; otherwise from the change logs.
+    pub async fn build(&self, actor: &Actor, code: &str, full: bool) -> Result<BuildReport> {
+        Self::allowed(actor)?;
+        let _one = self.building.lock().await;
+        let started = Instant::now();
+        let lib = self
+            .store
+            .base_libraries()
+            .await?
+            .into_iter()
+            .find(|l| l.code == code)
+            .ok_or_else(|| LibraryError::NotFound(format!("base library {code}")))?;
+        let kind = LibraryKind::parse(&lib.kind)
+            .ok_or_else(|| LibraryError::Internal(format!("unknown library kind {}", lib.kind)))?;
+        let plan = self.plan(&lib, kind).await?;
+        if plan.sources.is_empty() {
+            return Err(LibraryError::invalid(
+                "LIBRARY_NO_SOURCES",
+                format!("没有可供{}使用的已发布、已汇聚数据资源", kind.name_zh()),
+                format!(
+                    "no published dataset holds the {}'s attributes",
+                    kind.name_en()
+                ),
+            ));
+        }
+        let reached: BTreeMap<String, i64> = self
+            .store
+            .base_library_sources(code)
+            .await?
+            .into_iter()
+            .collect();
+        let has_data = self.aggregation.current_version(code).await?.is_some();
+        let same_sources = reached.len() == plan.sources.len()
+            && plan
+                .sources
+                .iter()
+                .all(|s| reached.contains_key(&s.meta.code));
+        let reason = if full {
+            Some("requested")
+        } else if !has_data || reached.is_empty() {
+            Some("first build")
+        } else if lib.last_build.get("signature").and_then(|s| s.as_str())
+            != Some(plan.signature.as_str())
+        {
+            Some("items or sources changed")
+        } else if !same_sources {
+            Some("sources changed")
+        } else {
+            None
+        };
+        let plan = Arc::new(plan);
+        let mut report = BuildReport {
+            library: code.to_string(),
+            mode: String::new(),
+            reason: reason.unwrap_or_default().to_string(),
+            subjects_composed: 0,
+            rows_written: 0,
+            rows_removed: 0,
+            subjects_in_conflict: 0,
+            keys_invalid: 0,
+            sources: plan.sources.iter().map(|s| s.meta.clone()).collect(),
+            version: None,
+            seconds: 0.0,
+        };
+        let removed = Arc::new(Mutex::new(Vec::<String>::new()));
+        let counters: Counters = Default::default();
+        let mut wrote = None;
+        let mut keys: Vec<String>;
+        if reason.is_some() {
+            report.mode = "full".into();
+            let (p, c, legacy) = (plan.clone(), counters.clone(), removed.clone());
+            let producer: Producer = Box::new(move |sink| full_pass(&p, sink, &c, &legacy));
+            wrote = Some(
+                self.load(
+                    actor,
+                    code,
+                    WriteMode::Replace,
+                    "基础库全量构建 / full build",
+                    &plan,
+                    producer,
+                )
+                .await?,
+            );
+            // Subjects some source holds under a 15-digit number: composed again under
+            // every form.
+            keys = std::mem::take(
+                &mut *removed
+                    .lock()
+                    .map_err(|_| LibraryError::Internal("a build thread failed".into()))?,
+            );
+        } else {
+            let mut seen = BTreeSet::new();
+            for s in &plan.sources {
+                let from = reached.get(&s.meta.code).copied().unwrap_or(0).max(0) as u64;
+                if s.meta.version > from {
+                    let src = s.idx.clone();
+                    let changed = tokio::task::spawn_blocking(move || src.changed_keys(from))
+                        .await
+                        .map_err(|e| LibraryError::Internal(e.to_string()))??;
+                    for k in changed {
+                        match library_key(kind, &k) {
+                            Some(k) => {
+                                seen.insert(k);
+                            }
+                            None => {
+                                counters
+                                    .2
+                                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }
+            }
+            keys = seen.into_iter().collect();
+            report.mode = if keys.is_empty() {
+                "unchanged"
+            } else {
+                "incremental"
+            }
+            .into();
+        }
+        keys.sort();
+        keys.dedup();
+        if !keys.is_empty() {
+            let (p, c, r) = (plan.clone(), counters.clone(), removed.clone());
+            let producer: Producer = Box::new(move |sink| keyed_pass(&p, &keys, sink, &c, &r));
+            match self
+                .load(
+                    actor,
+                    code,
+                    WriteMode::Upsert,
+                    "基础库增量更新 / incremental update",
+                    &plan,
+                    producer,
+                )
+                .await
+            {
+                Ok(v) => {
+                    wrote = Some(match wrote {
+                        Some((_, rows)) => (v.0, rows + v.1),
+                        None => v,
+                    })
+                }
+                // Every changed subject is gone from every source: only removals.
+                Err(LibraryError::Aggregate(e)) if e.code() == "NO_ROWS" => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some((version, rows)) = wrote {
+            report.version = version;
+            report.rows_written = rows;
+        }
+        let removed: Vec<String> = std::mem::take(
+            &mut *removed
+                .lock()
+                .map_err(|_| LibraryError::Internal("a build thread failed".into()))?,
+        );
+        if !removed.is_empty() {
+            report.rows_removed = removed.len() as u64;
+            let producer: Producer = Box::new(move |sink| {
+                for (i, k) in removed.iter().enumerate() {
+                    sink.record(i as u64 + 1, &OwnedFields(vec![Some(k.clone())]))?;
+                }
+                Ok(derived_summary())
+            });
+            let headers = vec![plan.headers[0].clone()];
+            let rec = self
+                .aggregation
+                .load_derived(
+                    actor,
+                    code,
+                    WriteMode::Delete,
+                    "基础库移除 / removals",
+                    &headers,
+                    producer,
+                )
+                .await?;
+            report.version = rec.version.or(report.version);
+        }
+        report.subjects_composed = counters.0.load(std::sync::atomic::Ordering::Relaxed);
+        report.subjects_in_conflict = counters.1.load(std::sync::atomic::Ordering::Relaxed);
+        report.keys_invalid = counters.2.load(std::sync::atomic::Ordering::Relaxed);
+        report.seconds = started.elapsed().as_secs_f64();
+        for s in &plan.sources {
+            let rows = s.read.load(std::sync::atomic::Ordering::Relaxed);
+            if rows == 0 {
+                continue;
+            }
+            self.audit
+                .record(
+                    Entry::by(
+                        Kind::Access,
+                        "library.derive",
+                        &actor.principal,
+                        &actor.department,
+                    )
+                    .resource(&s.meta.code, &s.provider)
+                    .target(code)
+                    .fields(
+                        plan.attributes
+                            .iter()
+                            .filter(|a| {
+                                a.sources
+                                    .iter()
+                                    .any(|x| plan.sources[x.0].meta.code == s.meta.code)
+                            })
+                            .map(|a| a.name.clone())
+                            .collect(),
+                    )
+                    .rows(rows),
+                )
+                .await?;
+        }
+        let mut build =
+            serde_json::to_value(&report).map_err(|e| LibraryError::Internal(e.to_string()))?;
+        build["signature"] = serde_json::json!(plan.signature);
+        let reached: Vec<(String, i64)> = plan
+            .sources
+            .iter()
+            .map(|s| (s.meta.code.clone(), s.meta.version as i64))
+            .collect();
+        let mut tx = self.store.begin().await?;
+        tx.record_library_build(code, &shuniu_store::now(), &build, &reached)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(
+            library = code,
+            mode = report.mode,
+            composed = report.subjects_composed,
+            written = report.rows_written,
+            removed = report.rows_removed,
+            seconds = report.seconds,
+            "base library built"
+        );
+        Ok(report)
+    }
+
+    async fn load(
+        &self,
+        actor: &Actor,
+        code: &str,
+        mode: WriteMode,
+        name: &str,
+        plan: &Plan,
+        producer: Producer,
+    ) -> Result<(Option<i64>, u64)> {
+        let rec = self
+            .aggregation
+            .load_derived(actor, code, mode, name, &plan.headers, producer)
+            .await?;
+        if rec.status != shuniu_types::states::LoadStatus::Succeeded {
+            return Err(LibraryError::invalid(
+                "LIBRARY_BUILD_FAILED",
+                rec.error_zh.unwrap_or_else(|| "基础库构建失败".into()),
+                rec.error_en
+                    .unwrap_or_else(|| "the library build failed".into()),
+            ));
+        }
+        Ok((rec.version, rec.rows_accepted.max(0) as u64))
+    }
+
+    /// Builds every library one of whose sources is `code` (after a load of it), from the
+    /// change logs. Libraries never feed each other.
+    pub async fn after_commit(&self, code: &str) -> Result<Vec<BuildReport>> {
+        let mut out = Vec::new();
+        for lib in self.store.base_libraries().await? {
+            if lib.code == code {
+                continue;
+            }
+            let reads = self
+                .store
+                .base_library_sources(&lib.code)
+                .await?
+                .iter()
+                .any(|(c, _)| c == code);
+            if !reads {
+                continue;
+            }
+            let Some(rec) = self.store.resource(&lib.code).await? else {
+                continue;
+            };
+            let actor = Actor {
+                principal: "system:libraries".into(),
+                display_name: "基础库 / base libraries".into(),
+                role: Role::HubOperator,
+                department: rec.spec.provider.clone(),
+            };
+            out.push(self.build(&actor, &lib.code, false).await?);
+        }
+        Ok(out)
+    }
+
+    /// Follows committed loads and keeps the libraries up to date (the server runs this).
+    pub fn follow_commits(
+        &self,
+        mut commits: tokio::sync::broadcast::Receiver<(String, i64)>,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match commits.recv().await {
+                    Ok((code, _)) => {
+                        if let Err(e) = me.after_commit(&code).await {
+                            tracing::warn!(code, error = %e, "base library update failed");
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        })
+    }
+}
+
+fn derived_summary() -> SourceSummary {
+    SourceSummary {
+        format: shuniu_ingest::FileFormat::Json,
+        encoding: None,
+        bytes: 0,
+        sm3: String::new(),
+    }
+}
+
+fn ingest_err(e: impl std::fmt::Display) -> IngestError {
+    IngestError::Stopped(format!("reading a source's serving index: {e}"))
+}
+
+/// Fills `out[k][s]` with what source `s` (of `which`) holds for `keys[k]` (sorted,
+/// unique), where nothing is filled yet; with `legacy`, a person is also looked for under
+/// the 15-digit form of their number.
+fn lookup_into(
+    plan: &Plan,
+    which: &[usize],
+    keys: &[String],
+    out: &mut [Held],
+    legacy: bool,
+) -> std::result::Result<(), IngestError> {
+    for &s in which {
+        let src = &plan.sources[s];
+        let mut missing = Vec::new();
+        let mut found = 0u64;
+        src.idx
+            .lookup_many(keys.iter().map(String::as_str), |k, row| {
+                if let Ok(i) = keys.binary_search_by(|x| x.as_str().cmp(k)) {
+                    match row {
+                        Some(r) if out[i][s].is_none() => {
+                            out[i][s] = Some(r);
+                            found += 1;
+                        }
+                        Some(_) => {}
+                        None => missing.push(i),
+                    }
+                }
+                Ok(())
+            })
+            .map_err(ingest_err)?;
+        if legacy && plan.kind == LibraryKind::Population {
+            let mut forms: Vec<(usize, String)> = missing
+                .into_iter()
+                .filter_map(|i| legacy_id_form(&keys[i]).map(|l| (i, l)))
+                .collect();
+            forms.sort_by(|a, b| a.1.cmp(&b.1));
+            src.idx
+                .lookup_many(forms.iter().map(|(_, l)| l.as_str()), |k, row| {
+                    if let (Some(r), Ok(p)) = (row, forms.binary_search_by(|x| x.1.as_str().cmp(k)))
+                    {
+                        out[forms[p].0][s] = Some(r);
+                        found += 1;
+                    }
+                    Ok(())
+                })
+                .map_err(ingest_err)?;
+        }
+        src.read
+            .fetch_add(found, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// What every source holds for each of `keys` (sorted, unique), under any form.
+fn fetch(plan: &Plan, keys: &[String]) -> std::result::Result<Vec<Held>, IngestError> {
+    let mut out = vec![vec![None; plan.sources.len()]; keys.len()];
+    let all: Vec<usize> = (0..plan.sources.len()).collect();
+    lookup_into(plan, &all, keys, &mut out, true)?;
+    Ok(out)
+}
+
+/// A row of a source's serving index, as text.
+type Row = Vec<Option<String>>;
+/// What each source holds for one subject.
+type Held = Vec<Option<Row>>;
+
+/// Subjects composed, subjects in conflict, keys that are not valid identifiers.
+type Counters = (
+    Arc<std::sync::atomic::AtomicU64>,
+    Arc<std::sync::atomic::AtomicU64>,
+    Arc<std::sync::atomic::AtomicU64>,
+);
+
+/// Composes and writes one subject; `false` when no source holds it.
+fn write_one(
+    plan: &Plan,
+    key: &str,
+    rows: &[Option<Vec<Option<String>>>],
+    metas: &[SourceMeta],
+    sink: &mut dyn RecordSink,
+    line: &mut u64,
+    counters: &Counters,
+) -> std::result::Result<bool, IngestError> {
+    let Some(c) = compose(rows, &plan.attributes, metas) else {
+        return Ok(false);
+    };
+    counters
+        .0
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if c.conflict_count > 0 {
+        counters
+            .1
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    let mut fields = Vec::with_capacity(plan.headers.len());
+    fields.push(Some(key.to_string()));
+    fields.extend(c.values);
+    fields.push(Some(c.provenance.to_string()));
+    if plan.with_source_count {
+        fields.push(Some(c.source_count.to_string()));
+    }
+    if plan.with_conflict_count {
+        fields.push(Some(c.conflict_count.to_string()));
+    }
+    *line += 1;
+    sink.record(*line, &OwnedFields(fields))?;
+    Ok(true)
+}
+
+/// The key a library holds a subject under: a valid ID number (a 15-digit one upgraded) or
+/// credit code; `None` for a key that is not one (a source's defect, left to its quality
+/// report).
+pub fn library_key(kind: LibraryKind, raw: &str) -> Option<String> {
+    match kind {
+        LibraryKind::Population => shuniu_types::IdNumber::parse_any(raw.trim())
+            .ok()
+            .map(|id| id.as_str().to_string()),
+        LibraryKind::LegalEntity => raw
+            .trim()
+            .parse::<shuniu_types::CreditCode>()
+            .ok()
+            .map(|c| c.as_str().to_string()),
+    }
+}
+
+/// Every subject of every source, each once, in one streaming pass: the sources' rows merge
+/// by storage key (a subject's rows sit under the same key in every index sealed alike), so
+/// a subject's rows arrive together and nothing is looked up. Sources stored the other way
+/// (sealed or not) are looked up per chunk, and the second group skips the subjects the
+/// first holds. Subjects a source holds under a 15-digit number are returned, to be composed
+/// again with every form (an upsert after this pass).
+fn full_pass(
+    plan: &Plan,
+    sink: &mut dyn RecordSink,
+    counters: &Counters,
+    legacy: &Mutex<Vec<String>>,
+) -> std::result::Result<SourceSummary, IngestError> {
+    use std::cmp::Reverse;
+    use std::collections::{BinaryHeap, VecDeque};
+    let n = plan.sources.len();
+    let groups: Vec<Vec<usize>> = [true, false]
+        .iter()
+        .map(|&sealed| {
+            (0..n)
+                .filter(|&i| plan.sources[i].sealed == sealed)
+                .collect::<Vec<_>>()
+        })
+        .filter(|g| !g.is_empty())
+        .collect();
+    let mut line = 0u64;
+    let mut set_aside = Vec::new();
+    for (gi, group) in groups.iter().enumerate() {
+        let others: Vec<usize> = (0..n).filter(|i| !group.contains(i)).collect();
+        let earlier: Vec<usize> = groups[..gi].iter().flatten().copied().collect();
+        let mut buffers: Vec<VecDeque<(String, Row)>> = vec![VecDeque::new(); group.len()];
+        let mut exhausted = vec![false; group.len()];
+        let mut heap = BinaryHeap::new();
+        let refill = |m: usize,
+                      buffers: &mut Vec<VecDeque<(String, Row)>>,
+                      exhausted: &mut Vec<bool>,
+                      after: Option<String>|
+         -> std::result::Result<(), IngestError> {
+            if buffers[m].is_empty() && !exhausted[m] {
+                let page = plan.sources[group[m]]
+                    .idx
+                    .page(after.as_deref(), CHUNK)
+                    .map_err(ingest_err)?;
+                exhausted[m] = page.len() < CHUNK;
+                buffers[m].extend(page);
+            }
+            Ok(())
+        };
+        for m in 0..group.len() {
+            refill(m, &mut buffers, &mut exhausted, None)?;
+            if let Some((k, _)) = buffers[m].front() {
+                heap.push(Reverse((k.clone(), m)));
+            }
+        }
+        let mut pending: Vec<(String, Held)> = Vec::new();
+        while let Some(Reverse((skey, first))) = heap.pop() {
+            let mut rows: Held = vec![None; n];
+            let mut members = vec![first];
+            while heap.peek().is_some_and(|Reverse((k, _))| *k == skey) {
+                if let Some(Reverse((_, m))) = heap.pop() {
+                    members.push(m);
+                }
+            }
+            let mut raw = None;
+            for m in members {
+                if let Some((k, row)) = buffers[m].pop_front() {
+                    let src = &plan.sources[group[m]];
+                    raw = raw.or_else(|| row.get(src.key).cloned().flatten());
+                    plan.sources[group[m]]
+                        .read
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    rows[group[m]] = Some(row);
+                    refill(m, &mut buffers, &mut exhausted, Some(k))?;
+                }
+                if let Some((k, _)) = buffers[m].front() {
+                    heap.push(Reverse((k.clone(), m)));
+                }
+            }
+            let Some(raw) = raw else { continue };
+            let Some(key) = library_key(plan.kind, &raw) else {
+                counters
+                    .2
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                continue;
+            };
+            if raw.trim().len() == 15 {
+                set_aside.push(key);
+                continue;
+            }
+            pending.push((key, rows));
+            if pending.len() >= CHUNK {
+                flush(
+                    plan,
+                    &mut pending,
+                    &others,
+                    &earlier,
+                    sink,
+                    &mut line,
+                    counters,
+                )?;
+            }
+        }
+        flush(
+            plan,
+            &mut pending,
+            &others,
+            &earlier,
+            sink,
+            &mut line,
+            counters,
+        )?;
+    }
+    if let Ok(mut l) = legacy.lock() {
+        l.extend(set_aside);
+    }
+    Ok(derived_summary())
+}
+
+/// Completes a chunk of merged subjects from the sources outside the group, leaves out the
+/// subjects an earlier group wrote, composes and writes the rest.
+fn flush(
+    plan: &Plan,
+    pending: &mut Vec<(String, Held)>,
+    others: &[usize],
+    earlier: &[usize],
+    sink: &mut dyn RecordSink,
+    line: &mut u64,
+    counters: &Counters,
+) -> std::result::Result<(), IngestError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    pending.sort_by(|a, b| a.0.cmp(&b.0));
+    pending.dedup_by(|b, a| {
+        if a.0 != b.0 {
+            return false;
+        }
+        for (x, y) in a.1.iter_mut().zip(b.1.iter_mut()) {
+            if x.is_none() {
+                *x = y.take();
+            }
+        }
+        true
+    });
+    let keys: Vec<String> = pending.iter().map(|p| p.0.clone()).collect();
+    let mut rows: Vec<Held> = pending.drain(..).map(|p| p.1).collect();
+    if !others.is_empty() {
+        lookup_into(plan, others, &keys, &mut rows, false)?;
+    }
+    let metas: Vec<SourceMeta> = plan.sources.iter().map(|s| s.meta.clone()).collect();
+    for (key, held) in keys.iter().zip(rows) {
+        if earlier.iter().any(|&e| held[e].is_some()) {
+            continue;
+        }
+        write_one(plan, key, &held, &metas, sink, line, counters)?;
+    }
+    Ok(())
+}
+
+/// The subjects named by the change logs (or set aside by a full pass), looked up in every
+/// source under every form; those no source holds any more go to `removed`.
+fn keyed_pass(
+    plan: &Plan,
+    keys: &[String],
+    sink: &mut dyn RecordSink,
+    counters: &Counters,
+    removed: &Mutex<Vec<String>>,
+) -> std::result::Result<SourceSummary, IngestError> {
+    let mut line = 0u64;
+    let mut gone = Vec::new();
+    let metas: Vec<SourceMeta> = plan.sources.iter().map(|s| s.meta.clone()).collect();
+    for chunk in keys.chunks(CHUNK) {
+        let held = fetch(plan, chunk)?;
+        for (key, rows) in chunk.iter().zip(held) {
+            if !write_one(plan, key, &rows, &metas, sink, &mut line, counters)? {
+                gone.push(key.clone());
+            }
+        }
+    }
+    if let Ok(mut r) = removed.lock() {
+        r.extend(gone);
+    }
+    Ok(derived_summary())
+}

@@ -1,0 +1,103 @@
+//! The base-library API (基础库): define a library from the designated sources, build it
+//! (in full or from the change logs), and see where each attribute comes from. Hub operators
+//! only; reading a library's rows is the unified service's, like any resource's.
+
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+use shuniu_libraries::{LibraryError, LibraryKind};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiJson, Caller};
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_libraries, define_library))
+        .routes(routes!(build_library))
+}
+
+type Json = axum::Json<serde_json::Value>;
+
+fn json<T: Serialize>(v: &T) -> Json {
+    axum::Json(serde_json::to_value(v).unwrap_or_default())
+}
+
+/// The base libraries: per library its code, kind, last build, the source versions reached,
+/// and per attribute the designated authoritative resource and every source in order.
+#[utoipa::path(get, path = "/api/v1/libraries", tag = "libraries",
+    responses((status = 200, body = [Object]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_libraries(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json, ApiError> {
+    Ok(json(&state.engines.libraries.list(&actor).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DefineRequest {
+    /// `population` (人口库) or `legal_entity` (法人库).
+    #[schema(pattern = "^(population|legal_entity)$")]
+    pub kind: String,
+    /// The providing department (the hub's); the caller's own by default.
+    pub provider: Option<String>,
+}
+
+/// Registers, publishes and binds a library's catalog entry from the attributes designated
+/// for its key type (or brings its items up to date with the designations).
+#[utoipa::path(post, path = "/api/v1/libraries", tag = "libraries", request_body = DefineRequest,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn define_library(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiJson(req): ApiJson<DefineRequest>,
+) -> Result<Json, ApiError> {
+    let kind = LibraryKind::parse(&req.kind).ok_or_else(|| {
+        LibraryError::invalid(
+            "LIBRARY_KIND",
+            "基础库类型只能是 population（人口库）或 legal_entity（法人库）",
+            "kind is population or legal_entity",
+        )
+    })?;
+    let provider = req.provider.unwrap_or_else(|| actor.department.clone());
+    let rec = state
+        .engines
+        .libraries
+        .define(&actor, kind, &provider)
+        .await?;
+    Ok(json(&serde_json::json!({
+        "code": rec.code, "name": rec.spec.name, "version": rec.version,
+        "items": rec.spec.data_items.iter().map(|i| &i.name).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct BuildRequest {
+    /// Rebuild from every source row instead of from the change logs.
+    #[serde(default)]
+    pub full: bool,
+}
+
+/// Builds a library now: from the sources' change logs since the versions it reached, or in
+/// full. Returns what the build did.
+#[utoipa::path(post, path = "/api/v1/libraries/{code}/build", tag = "libraries", request_body = BuildRequest,
+    params(("code" = String, Path, description = "The library's resource code")),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn build_library(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+    ApiJson(req): ApiJson<BuildRequest>,
+) -> Result<Json, ApiError> {
+    Ok(json(
+        &state
+            .engines
+            .libraries
+            .build(&actor, &code, req.full)
+            .await?,
+    ))
+}

@@ -1,0 +1,237 @@
+//! Base libraries (基础库) through the HTTP API: a population library defined from the
+//! designated sources, built in full (each attribute from its authoritative source, others
+//! kept as alternatives, provenance per attribute, a 15-digit ID number found), then kept up
+//! to date from the change log when a source loads again: only the changed subjects are
+//! composed, a subject gone from every source is removed.
+
+use std::collections::BTreeMap;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::audit::search_until;
+use crate::harness::{Hub, error_code, json_of};
+use crate::sharing::{V1, load, published, register_spec};
+
+/// 流动人口: 张三 at another address, 钱七 still under his 15-digit number with another
+/// phone, 周十 known only here; one key is not an ID number at all.
+const FLOATING: &str = "id_number,name,mobile,district,address\n\
+370202199003070011,张三,13812345678,370202,市南区宁夏路100号\n\
+370202850512002,钱七,13900000000,370202,\n\
+370211199201010016,周十,13700000000,370211,黄岛区长江路5号\n\
+37020219900307001X,错号,13700000001,370202,\n";
+
+/// 户籍 V2: 钱七 moves, 孙八 leaves the register, 周九 arrives.
+const V2: &str = "id_number,name,mobile,district,address\n\
+370202199003070011,张三,13812345678,370202,市南区香港中路1号\n\
+370203197001010039,王五,13812345670,370203,市北区延安路3号\n\
+370202198505120029,钱七,13712345678,370202,市南区宁夏路9号\n\
+370202200001010010,周九,13512345678,370202,市南区南京路8号\n";
+
+async fn rows(hub: &Hub, sql: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let (s, v) = call(hub, &hub.operator_key, "/api/v1/sql", &json!({"sql": sql})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let columns: Vec<String> = serde_json::from_value(v["columns"].clone()).unwrap();
+    v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let m: BTreeMap<String, String> = columns
+                .iter()
+                .zip(r.as_array().unwrap())
+                .filter_map(|(c, v)| Some((c.clone(), v.as_str()?.to_string())))
+                .collect();
+            (m["id_number"].clone(), m)
+        })
+        .collect()
+}
+
+async fn call(hub: &Hub, key: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+    json_of(hub.post(key, path, body).await).await
+}
+
+fn provenance(row: &BTreeMap<String, String>) -> Value {
+    serde_json::from_str(&row["provenance"]).unwrap()
+}
+
+#[tokio::test]
+async fn a_population_library_takes_each_attribute_from_its_source_and_follows_changes() {
+    let hub = Hub::start().await;
+    let register = published(&hub, &register_spec("户籍人口信息", "有条件共享")).await;
+    load(&hub, &register, V1).await;
+    let floating = published(&hub, &register_spec("流动人口信息", "有条件共享")).await;
+    load(&hub, &floating, FLOATING).await;
+
+    // Nothing designated yet: nothing to define a library from.
+    let (s, e) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/libraries",
+        &json!({"kind": "population"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(error_code(&e), "LIBRARY_NO_DESIGNATIONS");
+
+    for attribute in ["name", "mobile", "address"] {
+        let (s, v) = call(
+            &hub,
+            &hub.operator_key,
+            "/api/v1/quality/sources",
+            &json!({"attribute": attribute, "key_type": "id_number", "resource": register}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    // Only the hub defines libraries, and only the two kinds there are.
+    let (s, _) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/libraries",
+        &json!({"kind": "population"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/libraries",
+        &json!({"kind": "vehicles"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(error_code(&e), "LIBRARY_KIND");
+
+    let (s, lib) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/libraries",
+        &json!({"kind": "population"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{lib}");
+    assert_eq!(lib["name"], "人口基础信息库");
+    assert_eq!(
+        lib["items"],
+        json!([
+            "id_number",
+            "name",
+            "mobile",
+            "address",
+            "provenance",
+            "source_count",
+            "conflict_count"
+        ])
+    );
+    let code = lib["code"].as_str().unwrap().to_string();
+    let build = format!("/api/v1/libraries/{code}/build");
+
+    let (s, r) = call(&hub, &hub.operator_key, &build, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["mode"], "full", "{r}");
+    assert_eq!(r["reason"], "first build");
+    assert_eq!(r["keys_invalid"], 1, "the mistyped number is left out: {r}");
+    let people = rows(&hub, &format!("SELECT * FROM \"{code}\"")).await;
+    assert_eq!(
+        people.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "370202198505120029",
+            "370202199003070011",
+            "370202199003070054",
+            "370203197001010039",
+            "370211199201010016"
+        ]
+    );
+    // 张三: the register's address wins; the floating-population one is an alternative.
+    let zhang = &people["370202199003070011"];
+    assert_eq!(zhang["address"], "市南区香港中路1号");
+    assert_eq!(zhang["source_count"], "2");
+    assert_eq!(zhang["conflict_count"], "1");
+    let p = provenance(zhang);
+    assert_eq!(p["address"]["resource"], register.as_str());
+    assert_eq!(p["address"]["authoritative"], true);
+    assert_eq!(p["address"]["version"], 0);
+    assert!(
+        p["address"]["loaded_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("20")
+    );
+    assert_eq!(
+        p["address"]["alternatives"][0]["resource"],
+        floating.as_str()
+    );
+    assert_eq!(
+        p["address"]["alternatives"][0]["value"],
+        "市南区宁夏路100号"
+    );
+    assert_eq!(p["name"]["agreeing"], 1);
+    // 钱七: found in the floating population under his 15-digit number.
+    let qian = &people["370202198505120029"];
+    assert_eq!(qian["source_count"], "2", "{qian:?}");
+    assert_eq!(qian["mobile"], "13712345678");
+    assert_eq!(
+        provenance(qian)["mobile"]["alternatives"][0]["value"],
+        "13900000000"
+    );
+    // 周十: only the floating population knows him; not from the authoritative source.
+    let zhou = &people["370211199201010016"];
+    assert_eq!(zhou["name"], "周十");
+    let p = provenance(zhou);
+    assert_eq!(p["name"]["resource"], floating.as_str());
+    assert_eq!(p["name"]["authoritative"], false);
+
+    // The register loads again: the library follows from the change log by itself.
+    load(&hub, &register, V2).await;
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let (s, v) = json_of(hub.get(&hub.operator_key, "/api/v1/libraries").await).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        last = v[0].clone();
+        let reached = last["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s[0] == register.as_str() && s[1] == 1);
+        if reached {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let b = &last["last_build"];
+    assert_eq!(b["mode"], "incremental", "{last}");
+    // 钱七 and 周九 composed, 孙八 removed; nobody else read.
+    assert_eq!(b["subjects_composed"], 2, "{b}");
+    assert_eq!(b["rows_removed"], 1, "{b}");
+    let attrs = last["attributes"].as_array().unwrap();
+    let address = attrs.iter().find(|a| a["name"] == "address").unwrap();
+    assert_eq!(address["authoritative"], register.as_str());
+    assert_eq!(address["sources"], json!([register, floating]));
+    let people = rows(&hub, &format!("SELECT * FROM \"{code}\"")).await;
+    assert!(!people.contains_key("370202199003070054"), "孙八 left");
+    assert_eq!(people["370202198505120029"]["address"], "市南区宁夏路9号");
+    assert_eq!(people["370202200001010010"]["name"], "周九");
+    assert_eq!(people.len(), 5);
+
+    // Nothing moved since: a build reads nothing.
+    let (s, r) = call(&hub, &hub.operator_key, &build, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["mode"], "unchanged", "{r}");
+    // Every source read is on the record.
+    search_until(
+        &hub,
+        &hub.operator_key,
+        &format!("resource={floating}"),
+        |rows| rows.iter().any(|r| r["action"] == "library.derive"),
+    )
+    .await;
+    let (s, e) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/libraries/NOPE/build",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+}
