@@ -273,6 +273,29 @@ def test_the_hub_sees_the_authoritative_source_and_cross_checks(page, base_url, 
     assert sum(conflicts) > 0, "the demo's injected address conflicts are found"
 
 
+def test_the_hub_sees_where_each_library_attribute_comes_from_and_updates_it(browser, base_url, accounts):
+    page = browser.new_page()
+    sign_in(page, base_url, accounts, "admin")
+    page.goto(f"{base_url}/libraries")
+    for kind in ("population", "legal_entity"):
+        section = page.locator(f"#library-{kind}")
+        assert section.count() == 1
+        # Every attribute the demo designated names its authoritative source.
+        assert section.locator("tr[data-attribute=name], tr[data-attribute=ent_name]").count() == 1
+        assert "未指定" not in section.locator("table.attributes").inner_text()
+    page.locator("#library-population button.build-incremental").click()
+    page.wait_for_selector("#build-result")
+    assert page.get_attribute("#build-result", "data-mode") in ("unchanged", "incremental")
+    page.screenshot(path=str(ARTIFACTS / "libraries.png"), full_page=True)
+    # A department officer has no way to the page.
+    officer = browser.new_page()
+    sign_in(officer, base_url, accounts, "ga.officer")
+    assert officer.locator("a[href='/libraries']").count() == 0
+    assert officer.goto(f"{base_url}/libraries").status == 403
+    page.close()
+    officer.close()
+
+
 def test_a_department_requests_data_and_the_provider_approves_it(browser, base_url, accounts):
     # 卫健's officer asks 公安 for the household register, for its own system.
     consumer = browser.new_context()

@@ -130,7 +130,7 @@ async fn a_population_library_takes_each_attribute_from_its_source_and_follows_c
     let (s, r) = call(&hub, &hub.operator_key, &build, &json!({})).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["mode"], "full", "{r}");
-    assert_eq!(r["reason"], "first build");
+    assert_eq!(r["reason"], "first_build");
     assert_eq!(r["keys_invalid"], 1, "the mistyped number is left out: {r}");
     let people = rows(&hub, &format!("SELECT * FROM \"{code}\"")).await;
     assert_eq!(

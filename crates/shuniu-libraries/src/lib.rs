@@ -129,8 +129,9 @@ impl LibraryKind {
 pub struct AttributeView {
     pub name: String,
     pub label: String,
-    /// The designated authoritative resource, if any.
+    /// The designated authoritative resource, if any, and its name.
     pub authoritative: Option<String>,
+    pub authoritative_name: Option<String>,
     /// Every resource the attribute is read from, in order of preference.
     pub sources: Vec<String>,
 }
@@ -155,7 +156,8 @@ pub struct BuildReport {
     pub library: String,
     /// `full`, `incremental`, or `unchanged` when no source moved.
     pub mode: String,
-    /// Why a full build was chosen.
+    /// Why a full build was chosen: `first_build`, `requested`, `items_or_sources_changed`,
+    /// `sources_changed`.
     pub reason: String,
     /// Subjects whose rows were composed.
     pub subjects_composed: u64,
@@ -170,6 +172,9 @@ pub struct BuildReport {
     pub version: Option<i64>,
     pub seconds: f64,
 }
+
+/// Where an attribute is read from: the designated resource (code, name), every source.
+type SourcesOf = (Option<(String, String)>, Vec<String>);
 
 /// A source as read for a build.
 struct Source {
@@ -259,11 +264,13 @@ impl Libraries {
                 .iter()
                 .filter(|i| !i.is_key && !reserved(&i.name))
                 .map(|i| {
-                    let (authoritative, sources) = plan.get(&i.name).cloned().unwrap_or_default();
+                    let (designated, sources) = plan.get(&i.name).cloned().unwrap_or_default();
+                    let (authoritative, authoritative_name) = designated.unzip();
                     AttributeView {
                         name: i.name.clone(),
                         label: i.label.clone(),
                         authoritative,
+                        authoritative_name,
                         sources,
                     }
                 })
@@ -288,7 +295,7 @@ impl Libraries {
         &self,
         kind: LibraryKind,
         rec: &ResourceRecord,
-    ) -> Result<BTreeMap<String, (Option<String>, Vec<String>)>> {
+    ) -> Result<BTreeMap<String, SourcesOf>> {
         let candidates = self.candidates(kind, &rec.code).await?;
         let designations = self.designations(kind).await?;
         let mut out = BTreeMap::new();
@@ -303,11 +310,11 @@ impl Libraries {
                     .iter()
                     .find(|c| &c.code == code)
                     .filter(|c| c.spec.data_items.iter().any(|i| &i.name == column))
-                    .map(|c| c.code.clone())
+                    .map(|c| (c.code.clone(), c.spec.name.clone()))
             });
-            let mut sources: Vec<String> = designated.iter().cloned().collect();
+            let mut sources: Vec<String> = designated.iter().map(|d| d.0.clone()).collect();
             for c in &candidates {
-                if Some(&c.code) != designated.as_ref()
+                if Some(&c.code) != designated.as_ref().map(|d| &d.0)
                     && c.spec
                         .data_items
                         .iter()
@@ -776,13 +783,13 @@ impl Libraries {
         let reason = if full {
             Some("requested")
         } else if !has_data || reached.is_empty() {
-            Some("first build")
+            Some("first_build")
         } else if lib.last_build.get("signature").and_then(|s| s.as_str())
             != Some(plan.signature.as_str())
         {
-            Some("items or sources changed")
+            Some("items_or_sources_changed")
         } else if !same_sources {
-            Some("sources changed")
+            Some("sources_changed")
         } else {
             None
         };

@@ -43,6 +43,7 @@ mod catalog;
 mod citizen;
 mod data;
 mod federated;
+mod libraries;
 mod nav;
 mod opendata;
 mod quality;
@@ -135,6 +136,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(citizen::router())
         .merge(quality::router())
+        .merge(libraries::router())
         .merge(sharing::router())
         .merge(opendata::router())
 }

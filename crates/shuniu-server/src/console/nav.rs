@@ -71,6 +71,12 @@ const NAV: &[(&str, &[Item])] = &[
                 Some(Action::ReadTickets),
             ),
             item("/quality/sources", "sources", "sources", None),
+            item(
+                "/libraries",
+                "libraries",
+                "libraries",
+                Some(Action::ManageLibraries),
+            ),
         ],
     ),
     (

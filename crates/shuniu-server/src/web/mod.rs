@@ -179,6 +179,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/quality_sources.html"),
     ),
     (
+        "libraries.html",
+        include_str!("../../templates/libraries.html"),
+    ),
+    (
         "applications.html",
         include_str!("../../templates/applications.html"),
     ),

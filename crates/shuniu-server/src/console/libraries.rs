@@ -1,0 +1,107 @@
+//! The base libraries (基础库) in the console: where each attribute comes from, what the last
+//! build did, and (for the hub) defining and building them.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::context;
+use shuniu_libraries::LibraryKind;
+use shuniu_types::{Classified, ErrorKind};
+
+use super::{ConsoleUser, page};
+use crate::AppState;
+use crate::web::forms::filled;
+use crate::web::{CheckedForm, ser};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/libraries", get(libraries_page).post(define))
+        .route("/libraries/{code}/build", post(build))
+}
+
+async fn libraries_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    render(&state, &user, None, None).await
+}
+
+async fn render(
+    state: &AppState,
+    user: &ConsoleUser,
+    built: Option<shuniu_libraries::BuildReport>,
+    error: Option<String>,
+) -> Response {
+    match state.engines.libraries.list(&user.actor).await {
+        Ok(libraries) => {
+            let missing: Vec<&str> = LibraryKind::ALL
+                .iter()
+                .filter(|k| !libraries.iter().any(|l| l.kind == **k))
+                .map(|k| k.code())
+                .collect();
+            page(
+                state,
+                user,
+                "libraries.html",
+                context! {
+                    libraries => ser(&libraries),
+                    missing => missing,
+                    built => ser(&built),
+                    error => error,
+                },
+            )
+        }
+        Err(e) => user.fail(e),
+    }
+}
+
+async fn define(
+    State(state): State<AppState>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
+) -> Response {
+    let Some(kind) = filled(&form, "kind").and_then(LibraryKind::parse) else {
+        return render(
+            &state,
+            &user,
+            None,
+            Some(user.lang.pick(
+                "基础库类型只能是人口库或法人库".into(),
+                "the kind is population or legal_entity".into(),
+            )),
+        )
+        .await;
+    };
+    let provider = user.actor.department.clone();
+    match state
+        .engines
+        .libraries
+        .define(&user.actor, kind, &provider)
+        .await
+    {
+        Ok(_) => Redirect::to("/libraries").into_response(),
+        Err(e) if matches!(e.kind(), ErrorKind::Invalid | ErrorKind::NotFound) => {
+            let msg = user.lang.pick(e.message_zh(), e.to_string());
+            render(&state, &user, None, Some(msg)).await
+        }
+        Err(e) => user.fail(e),
+    }
+}
+
+async fn build(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
+) -> Response {
+    let full = filled(&form, "full").is_some();
+    match state
+        .engines
+        .libraries
+        .build(&user.actor, &code, full)
+        .await
+    {
+        Ok(report) => render(&state, &user, Some(report), None).await,
+        Err(e) if matches!(e.kind(), ErrorKind::Invalid) => {
+            let msg = user.lang.pick(e.message_zh(), e.to_string());
+            render(&state, &user, None, Some(msg)).await
+        }
+        Err(e) => user.fail(e),
+    }
+}
