@@ -267,6 +267,8 @@ pub struct DataSummary {
     pub linkage: Vec<LinkageQuality>,
     /// The base libraries built from the loaded data.
     pub libraries: Vec<shuniu_libraries::BuildReport>,
+    /// Linkage pairs waiting in the review queue.
+    pub reviews: usize,
 }
 
 /// How well a keyless source's records were linked to the persons they describe.
@@ -338,7 +340,13 @@ struct Linked {
     correct: usize,
     seconds: f64,
     links: Vec<(String, String, f64)>,
+    /// Best pairs below the link threshold, for review, with the model's explanation.
+    uncertain: Vec<(String, String, f64, serde_json::Value)>,
 }
+
+/// Links at or above this probability join profiles; the best pairs below it, down to 0.5,
+/// wait in the review queue.
+const LINK_THRESHOLD: f64 = 0.9;
 
 /// Links a keyless source to the register and measures the links against the truth: each
 /// record's best match at a probability of at least 0.5 counts.
@@ -378,6 +386,7 @@ fn measure_linkage(
     let mut seen = std::collections::HashSet::new();
     let (mut linked, mut correct) = (0, 0);
     let mut links = Vec::new();
+    let mut uncertain = Vec::new();
     for p in pairs {
         if !seen.insert(p.left) {
             continue;
@@ -388,6 +397,15 @@ fn measure_linkage(
         if truth.get(record).map(String::as_str) == Some(person) {
             correct += 1;
         }
+        if p.match_probability < LINK_THRESHOLD {
+            let (prior, comparisons) = linker.explain(&model, p.left as usize, p.right as usize);
+            uncertain.push((
+                record.to_string(),
+                person.to_string(),
+                p.match_probability,
+                serde_json::json!({"prior": prior, "comparisons": comparisons}),
+            ));
+        }
         links.push((record.to_string(), person.to_string(), p.match_probability));
     }
     Ok(Linked {
@@ -395,6 +413,7 @@ fn measure_linkage(
         correct,
         seconds: started.elapsed().as_secs_f64(),
         links,
+        uncertain,
     })
 }
 
@@ -601,11 +620,12 @@ pub async fn load_data(
                 correct,
                 seconds,
                 links,
+                uncertain,
             } = measure_linkage(&register, &source, &truth)?;
-            // Links at 0.9 or above join profiles; the band below waits for review.
+            // Links at the threshold or above join profiles; the band below waits for review.
             let confident: Vec<shuniu_sharing::RecordLink> = links
                 .into_iter()
-                .filter(|(_, _, p)| *p >= 0.9)
+                .filter(|(_, _, p)| *p >= LINK_THRESHOLD)
                 .filter_map(|(record_key, id, p)| {
                     Some(shuniu_sharing::RecordLink {
                         record_key,
@@ -619,6 +639,23 @@ pub async fn load_data(
                 .replace_record_links(&root, code, &confident)
                 .await
                 .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?;
+            let review: Vec<shuniu_sharing::ReviewCandidate> = uncertain
+                .into_iter()
+                .filter_map(|(record_key, id, p, explanation)| {
+                    Some(shuniu_sharing::ReviewCandidate {
+                        record_key,
+                        subject: shuniu_sharing::Subject::person(&id).ok()?,
+                        match_probability: p,
+                        explanation,
+                    })
+                })
+                .collect();
+            let queued = engines
+                .sharing
+                .queue_link_reviews(&root, code, &reg.code, &review)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?;
+            summary.reviews += queued;
             let precision = correct as f64 / linked.max(1) as f64;
             let recall = correct as f64 / findable.max(1) as f64;
             let f1 = 2.0 * precision * recall / (precision + recall).max(1e-9);

@@ -235,3 +235,156 @@ async fn a_population_library_takes_each_attribute_from_its_source_and_follows_c
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
 }
+
+/// 门诊就诊: no ID number, only what the clinic wrote down.
+fn visits_spec() -> Value {
+    let mut r = crate::harness::resource("门诊就诊登记");
+    r["share_type"] = json!("有条件共享");
+    r["data_items"] = json!([
+        {"name": "record_id", "label": "就诊流水号", "data_type": "字符型", "length": 20, "is_key": true},
+        {"name": "name", "label": "姓名", "data_type": "字符型", "length": 50, "personal": true, "semantic_type": "姓名"},
+        {"name": "mobile", "label": "联系电话", "data_type": "字符型", "length": 11, "personal": true, "semantic_type": "手机号"},
+        {"name": "address", "label": "住址", "data_type": "字符型", "length": 200, "personal": true}
+    ]);
+    r
+}
+
+#[tokio::test]
+async fn uncertain_links_wait_for_a_reviewer_whose_decisions_are_kept() {
+    let hub = Hub::start().await;
+    let register = published(&hub, &register_spec("户籍人口信息", "有条件共享")).await;
+    load(&hub, &register, V1).await;
+    let visits = published(&hub, &visits_spec()).await;
+    load(
+        &hub,
+        &visits,
+        "record_id,name,mobile,address\n\
+         MZ0001,张叁,13812345678,香港中路1号\n\
+         MZ0002,王伍,,市北区延安路\n",
+    )
+    .await;
+    let root = shuniu_types::Actor::local_operator();
+    let pair = |record: &str, id: &str, p: f64| shuniu_sharing::ReviewCandidate {
+        record_key: record.into(),
+        subject: shuniu_sharing::Subject::person(id).unwrap(),
+        match_probability: p,
+        explanation: json!({"prior": -9.5, "comparisons": [
+            {"column": "name", "level": "homophone", "level_zh": "同音或形近", "weight": 7.1}]}),
+    };
+    let queued = hub
+        .sharing
+        .queue_link_reviews(
+            &root,
+            &visits,
+            &register,
+            &[
+                pair("MZ0001", "370202199003070011", 0.82),
+                pair("MZ0002", "370203197001010039", 0.64),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued, 2);
+
+    // Only the hub reviews.
+    let (s, _) = json_of(hub.get(&hub.ga_key, "/api/v1/linkage/reviews").await).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, pairs) = json_of(hub.get(&hub.operator_key, "/api/v1/linkage/reviews").await).await;
+    assert_eq!(s, StatusCode::OK, "{pairs}");
+    let pairs = pairs.as_array().unwrap().clone();
+    assert_eq!(pairs.len(), 2);
+    let first = &pairs[0];
+    assert_eq!(first["record_key"], "MZ0001", "most likely first");
+    let field = |side: &str, name: &str| -> Value {
+        first[side]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["value"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(field("record", "name"), "张叁");
+    assert_eq!(field("candidate", "name"), "张三");
+    // The reviewer compares; the numbers themselves stay masked.
+    let id = field("candidate", "id_number");
+    assert!(id.is_string() && id != "370202199003070011", "{id}");
+    assert_ne!(field("record", "mobile"), "13812345678");
+    assert_eq!(
+        first["explanation"]["comparisons"][0]["level_zh"],
+        "同音或形近"
+    );
+
+    let decide = |id: &str| format!("/api/v1/linkage/reviews/{id}/decision");
+    let accept = first["id"].as_str().unwrap();
+    let reject = pairs[1]["id"].as_str().unwrap();
+    let r = hub
+        .post(&hub.operator_key, &decide(accept), &json!({"accept": true}))
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = hub
+        .post(
+            &hub.operator_key,
+            &decide(reject),
+            &json!({"accept": false}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    // Decided once.
+    let (s, e) = call(
+        &hub,
+        &hub.operator_key,
+        &decide(accept),
+        &json!({"accept": false}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+    let (s, e) = call(
+        &hub,
+        &hub.operator_key,
+        &decide("LR-none"),
+        &json!({"accept": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    let (_, accepted) = json_of(
+        hub.get(&hub.operator_key, "/api/v1/linkage/reviews?state=accepted")
+            .await,
+    )
+    .await;
+    assert_eq!(accepted[0]["decided_by"], "app:op", "{accepted}");
+    assert_eq!(hub.store.link_count(&visits).await.unwrap(), 1);
+
+    // A later model run links 王伍 to 王五 with confidence: the reviewer said no, so it is not
+    // linked, nor queued again; the accepted link stays.
+    hub.sharing
+        .replace_record_links(
+            &root,
+            &visits,
+            &[shuniu_sharing::RecordLink {
+                record_key: "MZ0002".into(),
+                subject: shuniu_sharing::Subject::person("370203197001010039").unwrap(),
+                match_probability: 0.97,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(hub.store.link_count(&visits).await.unwrap(), 1);
+    hub.sharing
+        .queue_link_reviews(
+            &root,
+            &visits,
+            &register,
+            &[pair("MZ0002", "370203197001010039", 0.7)],
+        )
+        .await
+        .unwrap();
+    let (_, pending) = json_of(hub.get(&hub.operator_key, "/api/v1/linkage/reviews").await).await;
+    assert_eq!(pending, json!([]));
+    let (s, e) = json_of(
+        hub.get(&hub.operator_key, "/api/v1/linkage/reviews?state=maybe")
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+}

@@ -69,7 +69,7 @@ impl Subject {
         }
     }
 
-    fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Subject::Person(_) => "person",
             Subject::Enterprise(_) => "enterprise",
@@ -345,7 +345,7 @@ impl Sharing {
     }
 
     /// The keyed digest a subject's links are stored under (never the number itself).
-    fn link_digest(&self, subject: &Subject) -> String {
+    pub(crate) fn link_digest(&self, subject: &Subject) -> String {
         self.inner
             .audit
             .subject(&format!("{}:{}", subject.kind(), subject.key()))

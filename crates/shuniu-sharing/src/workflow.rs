@@ -26,7 +26,7 @@ pub(crate) fn short_id() -> String {
     hex::encode(b)
 }
 
-fn new_id(prefix: &str) -> String {
+pub(crate) fn new_id(prefix: &str) -> String {
     format!(
         "{prefix}{}-{}",
         chrono::Utc::now().format("%Y%m%d"),

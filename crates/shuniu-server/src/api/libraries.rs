@@ -5,11 +5,11 @@
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use shuniu_libraries::{LibraryError, LibraryKind};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiJson, Caller};
+use super::{ApiJson, ApiQuery, Caller};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 
@@ -17,6 +17,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_libraries, define_library))
         .routes(routes!(build_library))
+        .routes(routes!(list_reviews))
+        .routes(routes!(decide_review))
 }
 
 type Json = axum::Json<serde_json::Value>;
@@ -100,4 +102,63 @@ async fn build_library(
             .build(&actor, &code, req.full)
             .await?,
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReviewQuery {
+    /// `pending` (default), `accepted` or `rejected`.
+    pub state: Option<String>,
+    /// At most this many, 50 by default (1–500).
+    pub limit: Option<usize>,
+}
+
+/// The record-linkage review queue (人工复核): pairs the model found likely but not certain,
+/// each with the record, the candidate's own record (personal numbers masked), the match
+/// probability and the model's explanation. Hub operators; each pair shown is audited.
+#[utoipa::path(get, path = "/api/v1/linkage/reviews", tag = "libraries", params(ReviewQuery),
+    responses((status = 200, body = [Object]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn list_reviews(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(q): ApiQuery<ReviewQuery>,
+) -> Result<Json, ApiError> {
+    Ok(json(
+        &state
+            .engines
+            .sharing
+            .link_reviews(
+                &actor,
+                q.state.as_deref().unwrap_or("pending"),
+                q.limit.unwrap_or(50),
+            )
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReviewDecision {
+    /// True: the record is this person's (it joins their profile); false: it is not (the
+    /// pair is never linked or queued again).
+    pub accept: bool,
+}
+
+/// Decides a pending pair.
+#[utoipa::path(post, path = "/api/v1/linkage/reviews/{id}/decision", tag = "libraries", request_body = ReviewDecision,
+    params(("id" = String, Path, description = "The review's id")),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn decide_review(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ReviewDecision>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state
+        .engines
+        .sharing
+        .decide_link_review(&actor, &id, req.accept)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

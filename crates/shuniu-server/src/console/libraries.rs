@@ -18,6 +18,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/libraries", get(libraries_page).post(define))
         .route("/libraries/{code}/build", post(build))
+        .route("/linkage/reviews", get(reviews_page))
+        .route("/linkage/reviews/{id}", post(decide_review))
 }
 
 async fn libraries_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -101,6 +103,67 @@ async fn build(
         Err(e) if matches!(e.kind(), ErrorKind::Invalid) => {
             let msg = user.lang.pick(e.message_zh(), e.to_string());
             render(&state, &user, None, Some(msg)).await
+        }
+        Err(e) => user.fail(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ReviewsQuery {
+    state: Option<String>,
+}
+
+async fn reviews_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    axum::extract::Query(q): axum::extract::Query<ReviewsQuery>,
+) -> Response {
+    render_reviews(&state, &user, q.state.as_deref().unwrap_or("pending"), None).await
+}
+
+async fn render_reviews(
+    state: &AppState,
+    user: &ConsoleUser,
+    which: &str,
+    error: Option<String>,
+) -> Response {
+    let sharing = &state.engines.sharing;
+    let (pairs, pending) = match (
+        sharing.link_reviews(&user.actor, which, 20).await,
+        sharing.pending_link_reviews(&user.actor).await,
+    ) {
+        (Ok(p), Ok(n)) => (p, n),
+        (Err(e), _) | (_, Err(e)) => return user.fail(e),
+    };
+    page(
+        state,
+        user,
+        "linkage_reviews.html",
+        context! {
+            pairs => ser(&pairs),
+            pending => pending,
+            which => which,
+            error => error,
+        },
+    )
+}
+
+async fn decide_review(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
+) -> Response {
+    let accept = filled(&form, "decision") == Some("accept");
+    match state
+        .engines
+        .sharing
+        .decide_link_review(&user.actor, &id, accept)
+        .await
+    {
+        Ok(()) => Redirect::to("/linkage/reviews").into_response(),
+        Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {
+            let msg = user.lang.pick(e.message_zh(), e.to_string());
+            render_reviews(&state, &user, "pending", Some(msg)).await
         }
         Err(e) => user.fail(e),
     }

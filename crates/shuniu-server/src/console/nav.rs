@@ -77,6 +77,12 @@ const NAV: &[(&str, &[Item])] = &[
                 "libraries",
                 Some(Action::ManageLibraries),
             ),
+            item(
+                "/linkage/reviews",
+                "reviews",
+                "link_reviews",
+                Some(Action::ManageSharing),
+            ),
         ],
     ),
     (

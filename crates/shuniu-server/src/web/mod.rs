@@ -183,6 +183,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/libraries.html"),
     ),
     (
+        "linkage_reviews.html",
+        include_str!("../../templates/linkage_reviews.html"),
+    ),
+    (
         "applications.html",
         include_str!("../../templates/applications.html"),
     ),
