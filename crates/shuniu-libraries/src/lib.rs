@@ -610,18 +610,19 @@ impl Libraries {
             .collect();
         let candidates = self.candidates(kind, &lib.code).await?;
         let designations = self.designations(kind).await?;
-        let loaded: BTreeMap<String, String> = self
+        let loaded: BTreeMap<String, (i64, String)> = self
             .store
             .latest_versions()
             .await?
             .into_iter()
-            .map(|(c, _, at)| (c, at))
+            .map(|(c, v, at)| (c, (v, at)))
             .collect();
         let mut sources: Vec<Source> = Vec::new();
         let mut columns: Vec<BTreeMap<String, usize>> = Vec::new();
         let mut candidate_items: Vec<&ResourceRecord> = Vec::new();
         for c in &candidates {
-            let Some(idx) = self.sharing.derivation_index(&c.code).await? else {
+            let known = loaded.get(&c.code).map(|(v, _)| *v);
+            let Some(idx) = self.sharing.derivation_index(&c.code, known).await? else {
                 continue;
             };
             let (Some(version), Some(layout)) = idx.current()? else {
@@ -640,7 +641,10 @@ impl Libraries {
                 meta: SourceMeta {
                     code: c.code.clone(),
                     version,
-                    loaded_at: loaded.get(&c.code).cloned().unwrap_or_default(),
+                    loaded_at: loaded
+                        .get(&c.code)
+                        .map(|(_, at)| at.clone())
+                        .unwrap_or_default(),
                 },
                 provider: c.spec.provider.clone(),
                 key: layout.key,
@@ -1080,42 +1084,78 @@ fn lookup_into(
     out: &mut [Held],
     legacy: bool,
 ) -> std::result::Result<(), IngestError> {
+    let Some(first) = which.first() else {
+        return Ok(());
+    };
+    // Each key's stored forms, computed once for every source: as text, and its keyed digest
+    // (the same in every index sealed with the data key); and the 15-digit forms.
+    let digest = |idx: &ServingIndex, k: &str| idx.digest_hex(k).unwrap_or_else(|| k.to_string());
+    let any_sealed = which.iter().any(|&s| plan.sources[s].sealed);
+    let probe = &plan.sources[*first].idx;
+    let digests: Vec<String> = if any_sealed {
+        keys.iter().map(|k| digest(probe, k)).collect()
+    } else {
+        Vec::new()
+    };
+    let olds: Vec<Option<(String, String)>> = if legacy && plan.kind == LibraryKind::Population {
+        keys.iter()
+            .map(|k| {
+                legacy_id_form(k).map(|l| {
+                    let d = if any_sealed {
+                        digest(probe, &l)
+                    } else {
+                        String::new()
+                    };
+                    (l, d)
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     for &s in which {
         let src = &plan.sources[s];
-        let mut missing = Vec::new();
         let mut found = 0u64;
+        let stored = |text: &str, sealed_form: &str| {
+            if src.sealed {
+                sealed_form.to_string()
+            } else {
+                text.to_string()
+            }
+        };
+        let mut probes: Vec<(usize, String)> = (0..keys.len())
+            .filter(|&i| out[i][s].is_none())
+            .map(|i| {
+                (
+                    i,
+                    stored(&keys[i], digests.get(i).map_or("", String::as_str)),
+                )
+            })
+            .collect();
+        if !olds.is_empty() {
+            probes.extend(
+                (0..keys.len())
+                    .filter(|&i| out[i][s].is_none())
+                    .filter_map(|i| olds[i].as_ref().map(|(l, d)| (i, stored(l, d)))),
+            );
+        }
+        // The B-tree is walked in order.
+        probes.sort_by(|a, b| a.1.cmp(&b.1));
+        let index_of: Vec<usize> = probes.iter().map(|p| p.0).collect();
+        let mut n = 0usize;
         src.idx
-            .lookup_many(keys.iter().map(String::as_str), |k, row| {
-                if let Ok(i) = keys.binary_search_by(|x| x.as_str().cmp(k)) {
-                    match row {
-                        Some(r) if out[i][s].is_none() => {
-                            out[i][s] = Some(r);
-                            found += 1;
-                        }
-                        Some(_) => {}
-                        None => missing.push(i),
-                    }
+            .lookup_stored(probes.iter().map(|(_, f)| ("", f.clone())), |_, row| {
+                let i = index_of[n];
+                n += 1;
+                if let Some(r) = row
+                    && out[i][s].is_none()
+                {
+                    out[i][s] = Some(r);
+                    found += 1;
                 }
                 Ok(())
             })
             .map_err(ingest_err)?;
-        if legacy && plan.kind == LibraryKind::Population {
-            let mut forms: Vec<(usize, String)> = missing
-                .into_iter()
-                .filter_map(|i| legacy_id_form(&keys[i]).map(|l| (i, l)))
-                .collect();
-            forms.sort_by(|a, b| a.1.cmp(&b.1));
-            src.idx
-                .lookup_many(forms.iter().map(|(_, l)| l.as_str()), |k, row| {
-                    if let (Some(r), Ok(p)) = (row, forms.binary_search_by(|x| x.1.as_str().cmp(k)))
-                    {
-                        out[forms[p].0][s] = Some(r);
-                        found += 1;
-                    }
-                    Ok(())
-                })
-                .map_err(ingest_err)?;
-        }
         src.read
             .fetch_add(found, std::sync::atomic::Ordering::Relaxed);
     }

@@ -181,6 +181,18 @@ impl Quality {
         department: &str,
     ) -> Result<Vec<ConflictReport>> {
         let sources = self.store.authoritative_sources().await?;
+        // Base libraries take designated attributes from their sources by construction:
+        // comparing them with those sources finds nothing a source's own check does not.
+        let libraries: std::collections::BTreeSet<String> = self
+            .store
+            .base_libraries()
+            .await?
+            .into_iter()
+            .map(|l| l.code)
+            .collect();
+        if involving.is_some_and(|c| libraries.contains(c)) {
+            return Ok(Vec::new());
+        }
         let with_data: Vec<String> = self
             .store
             .latest_versions()
@@ -202,6 +214,7 @@ impl Quality {
             };
             for rec in &recs {
                 if rec.code == src.resource_code
+                    || libraries.contains(&rec.code)
                     || rec.status != shuniu_types::ResourceStatus::Published
                     || !rec
                         .spec

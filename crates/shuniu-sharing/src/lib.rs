@@ -355,10 +355,19 @@ impl Sharing {
 
     /// A resource's serving index brought up to its dataset's current version, for the hub's
     /// own derivations (base libraries), which ask the policy module and audit their reads
-    /// themselves. `None` when the resource has no dataset or no key to index by.
-    pub async fn derivation_index(&self, code: &str) -> Result<Option<Arc<ServingIndex>>> {
-        self.sync_index(code).await?;
+    /// themselves. `None` when the resource has no dataset or no key to index by. With the
+    /// version the control plane last recorded (`loaded`), an index already there is not
+    /// checked against the lake.
+    pub async fn derivation_index(
+        &self,
+        code: &str,
+        loaded: Option<i64>,
+    ) -> Result<Option<Arc<ServingIndex>>> {
         let idx = self.index(code)?;
+        let current = loaded.is_some_and(|v| idx.version().ok().flatten() >= Some(v.max(0) as u64));
+        if !current {
+            self.sync_index(code).await?;
+        }
         Ok(idx.version()?.is_some().then_some(idx))
     }
 

@@ -527,21 +527,38 @@ impl ServingIndex {
     pub fn lookup_many<'k>(
         &self,
         keys: impl Iterator<Item = &'k str>,
+        found: impl FnMut(&'k str, Option<Row>) -> Result<()>,
+    ) -> Result<()> {
+        let sealed = self.key_sealed()?;
+        self.lookup_stored(keys.map(|k| (k, self.find_by(k, sealed))), found)
+    }
+
+    /// The keyed digest (hex) a sealed value is stored and found under; the same in every
+    /// index sealed with one data key, so a caller probing many indexes computes it once.
+    pub fn digest_hex(&self, value: &str) -> Option<String> {
+        self.cells
+            .as_ref()
+            .map(|k| hex::encode(k.digest(value.as_bytes())))
+    }
+
+    /// [`ServingIndex::lookup_many`] by storage key: `(key, the form it is stored under)`, the
+    /// digest for an index whose key is sealed ([`ServingIndex::key_sealed`]).
+    pub fn lookup_stored<'k>(
+        &self,
+        keys: impl Iterator<Item = (&'k str, String)>,
         mut found: impl FnMut(&'k str, Option<Row>) -> Result<()>,
     ) -> Result<()> {
         let (_, layout) = self.current()?;
-        let layout = layout.as_deref();
-        let open = self.opener(layout);
-        let sealed = layout.is_some_and(|l| l.is_sealed(l.key));
+        let open = self.opener(layout.as_deref());
         let rtx = self.db.begin_read().map_err(db_err)?;
         let rows = match rtx.open_table(ROWS) {
             Ok(t) => Some(t),
             Err(redb::TableError::TableDoesNotExist(_)) => None,
             Err(e) => return Err(db_err(e)),
         };
-        for k in keys {
+        for (k, stored) in keys {
             let row = match &rows {
-                Some(t) => match t.get(self.find_by(k, sealed).as_str()).map_err(db_err)? {
+                Some(t) => match t.get(stored.as_str()).map_err(db_err)? {
                     Some(v) => Some(open.row(v.value())?),
                     None => None,
                 },
