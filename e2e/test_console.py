@@ -296,6 +296,51 @@ def test_the_hub_sees_where_each_library_attribute_comes_from_and_updates_it(bro
     officer.close()
 
 
+def test_the_hub_reviews_an_uncertain_link_side_by_side(page, base_url, accounts):
+    sign_in(page, base_url, accounts, "admin")
+    page.goto(f"{base_url}/linkage/reviews")
+    pending = int(page.inner_text("#pending-count"))
+    assert pending > 0, "the demo queues the keyless sources' uncertain pairs"
+    first = page.locator("section.review").first
+    assert first.locator("table.record tbody tr").count() >= 2
+    assert first.locator("table.candidate tbody tr").count() >= 2
+    # The numbers are masked: no full 18-character ID number on the page.
+    assert not re.search(r"\b\d{17}[\dX]\b", first.inner_text())
+    first.locator("details summary").click()
+    assert first.locator("table.explanation tbody tr").count() >= 3
+    page.screenshot(path=str(ARTIFACTS / "linkage-review.png"), full_page=True)
+    first.locator("button.reject").click()
+    page.wait_for_url(f"{base_url}/linkage/reviews")
+    assert int(page.inner_text("#pending-count")) == pending - 1
+    page.goto(f"{base_url}/linkage/reviews?state=rejected")
+    assert page.locator("section.review").count() >= 1
+
+
+def test_an_officer_views_a_profile_through_a_system_of_their_department(browser, base_url, accounts):
+    app = next(a for a in accounts["applications"] if a["id"] == "mz-assistance-system")
+    page = browser.new_page()
+    sign_in(page, base_url, accounts, "mz.officer")
+    page.goto(f"{base_url}/profiles")
+    systems = page.locator("#profile-system option").evaluate_all("os => os.map(o => o.value)")
+    assert systems == ["mz-assistance-system"], systems
+    page.fill("#profile-key", app["example_id_number"])
+    page.fill("#profile-purpose", "低保审核")
+    page.click("#view-profile")
+    page.wait_for_selector("section.profile-section")
+    assert int(page.inner_text("#section-count")) >= 1
+    # Masked as the grants say: the register's copy of the number is not shown whole.
+    register = page.locator("section.profile-section[data-matched-by=key]").first
+    assert register.count() == 1
+    page.screenshot(path=str(ARTIFACTS / "profile.png"), full_page=True)
+    # Without a purpose there is no view.
+    page.goto(f"{base_url}/profiles")
+    page.fill("#profile-key", app["example_id_number"])
+    page.eval_on_selector("#profile-purpose", "e => e.removeAttribute('required')")
+    page.click("#view-profile")
+    assert page.locator("#profile-error").count() == 1
+    page.close()
+
+
 def test_a_department_requests_data_and_the_provider_approves_it(browser, base_url, accounts):
     # 卫健's officer asks 公安 for the household register, for its own system.
     consumer = browser.new_context()

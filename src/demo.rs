@@ -346,7 +346,7 @@ struct Linked {
 
 /// Links at or above this probability join profiles; the best pairs below it, down to 0.5,
 /// wait in the review queue.
-const LINK_THRESHOLD: f64 = 0.9;
+const LINK_THRESHOLD: f64 = 0.99;
 
 /// Links a keyless source to the register and measures the links against the truth: each
 /// record's best match at a probability of at least 0.5 counts.

@@ -62,6 +62,9 @@ pub enum Action {
     DesignateSource,
     /// Define and build the base libraries (基础库).
     ManageLibraries,
+    /// View a person's or enterprise's profile (一人一档) in the console through the grants of
+    /// one of the department's systems.
+    ViewProfile,
     /// File a sharing request (共享申请) for a published resource, for one's own department.
     RequestShare,
     /// Approve or refuse a conditional request as the provider (the hub once escalated),
@@ -505,6 +508,19 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                     hide: true,
                     ..Denied::new("NOT_FOUND", "申请或授权不存在", "no such request or grant")
                 })
+            }
+        }
+        (Action::ViewProfile, Target::SharingOf { department }) => {
+            if own(department) && matches!(actor.role, Role::DataOfficer | Role::HubOperator) {
+                Ok(())
+            } else if own(department) {
+                Err(role_denied(actor.role, "查看档案", "view profiles"))
+            } else {
+                Err(Denied::new(
+                    "FORBIDDEN_DEPARTMENT",
+                    "只能通过本部门的业务系统查看档案",
+                    "profiles are viewed through your own department's systems only",
+                ))
             }
         }
         (Action::ReadSharing, Target::SharingOf { department }) => {

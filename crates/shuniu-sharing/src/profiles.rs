@@ -124,6 +124,8 @@ pub struct RecordLink {
 /// Who is viewing, why, and whose record each disclosure lands on.
 struct View<'a> {
     caller: &'a Caller,
+    /// The console officer viewing through one of their department's systems' grants.
+    officer: Option<&'a Actor>,
     purpose: Option<&'a str>,
     subjects: &'a [String],
 }
@@ -156,6 +158,77 @@ impl Sharing {
         subject: &Subject,
         purpose: Option<&str>,
     ) -> Result<Profile> {
+        self.profile_as(caller, None, subject, purpose).await
+    }
+
+    /// The systems through whose grants a console officer may view profiles: their own
+    /// department's applications (for data officers and the hub's operators).
+    pub async fn profile_systems(&self, actor: &Actor) -> Result<Vec<Caller>> {
+        Ok(self
+            .inner
+            .store
+            .applications()
+            .await?
+            .into_iter()
+            .filter(|a| a.revoked_at.is_none())
+            .filter(|a| {
+                decide(
+                    actor,
+                    Action::ViewProfile,
+                    Target::SharingOf {
+                        department: &a.department_code,
+                    },
+                )
+                .is_ok()
+            })
+            .map(|a| Caller {
+                application: a.id,
+                name: a.name,
+                department: a.department_code,
+                role: a.role,
+            })
+            .collect())
+    }
+
+    /// A profile viewed in the console by an officer, through the grants of one of their
+    /// department's systems, for a purpose they must state. Audited as the officer's view.
+    pub async fn officer_profile(
+        &self,
+        actor: &Actor,
+        application: &str,
+        subject: &Subject,
+        purpose: &str,
+    ) -> Result<Profile> {
+        let caller = self
+            .profile_systems(actor)
+            .await?
+            .into_iter()
+            .find(|c| c.application == application)
+            .ok_or_else(|| {
+                SharingError::Denied(shuniu_policy::Denied::new(
+                    "PROFILE_SYSTEM",
+                    "只能通过本部门的业务系统及其授权查看档案",
+                    "profiles are viewed through one of your own department's systems and its grants",
+                ))
+            })?;
+        if purpose.trim().is_empty() {
+            return Err(SharingError::Invalid {
+                code: "PROFILE_PURPOSE",
+                zh: "请填写查看事由".into(),
+                en: "state the purpose of the view".into(),
+            });
+        }
+        self.profile_as(&caller, Some(actor), subject, Some(purpose))
+            .await
+    }
+
+    async fn profile_as(
+        &self,
+        caller: &Caller,
+        officer: Option<&Actor>,
+        subject: &Subject,
+        purpose: Option<&str>,
+    ) -> Result<Profile> {
         let purpose = purpose.map(str::trim).filter(|p| !p.is_empty());
         if purpose.is_some_and(|p| p.chars().count() > MAX_PURPOSE_CHARS) {
             return Err(SharingError::Invalid {
@@ -173,6 +246,7 @@ impl Sharing {
         };
         let view = View {
             caller,
+            officer,
             purpose,
             subjects: &subjects,
         };
@@ -251,7 +325,7 @@ impl Sharing {
             self.inner
                 .audit
                 .record(
-                    profile_entry(caller)
+                    profile_entry(&view)
                         .target(subject.kind())
                         .subjects(subjects.clone())
                         .purpose(purpose.map(str::to_string))
@@ -317,7 +391,7 @@ impl Sharing {
         self.inner
             .audit
             .record(
-                profile_entry(view.caller)
+                profile_entry(view)
                     .resource(&rec.code, &rec.spec.provider)
                     .rows(n)
                     .subjects(view.subjects.to_vec())
@@ -450,15 +524,25 @@ impl Sharing {
     }
 }
 
-/// The audit entry of a profile view by this caller, before what it disclosed.
-fn profile_entry(caller: &Caller) -> Entry {
-    Entry::by(
-        Kind::Access,
-        "service.profile",
-        &caller.principal(),
-        &caller.department,
-    )
-    .channel("service")
+/// The audit entry of a profile view by this caller (or by an officer in the console through
+/// its grants), before what it disclosed.
+fn profile_entry(view: &View<'_>) -> Entry {
+    match view.officer {
+        Some(officer) => Entry::new(Kind::Access, "service.profile", officer)
+            .channel("console")
+            .detail(format!(
+                "{} ({})",
+                view.caller.principal(),
+                view.caller.name
+            )),
+        None => Entry::by(
+            Kind::Access,
+            "service.profile",
+            &view.caller.principal(),
+            &view.caller.department,
+        )
+        .channel("service"),
+    }
 }
 
 /// A date from a record's value as the lake renders it (`2020-05-01`, `2020-05-01 08:00:00`,

@@ -55,7 +55,8 @@ pub struct LinkReviewView {
 
 impl Sharing {
     /// Replaces a keyless resource's pending reviews with a linkage run's uncertain pairs
-    /// (the hub); decided pairs are not queued again. Audited.
+    /// (the hub); decided pairs, and pairs whose record or candidate is not in the current
+    /// data, are not queued. Audited.
     pub async fn queue_link_reviews(
         &self,
         actor: &Actor,
@@ -72,8 +73,32 @@ impl Sharing {
             .sealer()
             .map_err(|e| SharingError::Index(e.to_string()))?;
         let now = shuniu_store::now();
+        // Only pairs both of whose records are in the current data (a linkage run may have
+        // read rows a load then rejected).
+        let held = |code: &str, keys: Vec<&str>| -> Result<std::collections::HashSet<String>> {
+            let idx = self.index(code)?;
+            let mut found = std::collections::HashSet::new();
+            idx.lookup_many(keys.into_iter(), |k, row| {
+                if row.is_some() {
+                    found.insert(k.to_string());
+                }
+                Ok(())
+            })?;
+            Ok(found)
+        };
+        let records = held(
+            &rec.code,
+            candidates.iter().map(|c| c.record_key.as_str()).collect(),
+        )?;
+        let people = held(
+            &against.code,
+            candidates.iter().map(|c| c.subject.key()).collect(),
+        )?;
         let mut rows = Vec::with_capacity(candidates.len());
-        for c in candidates {
+        for c in candidates
+            .iter()
+            .filter(|c| records.contains(&c.record_key) && people.contains(c.subject.key()))
+        {
             let sealed = sealer
                 .seal(SEAL_LABEL, c.subject.key().as_bytes())
                 .map_err(|e| SharingError::Index(e.to_string()))?;

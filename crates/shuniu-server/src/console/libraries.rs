@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/libraries/{code}/build", post(build))
         .route("/linkage/reviews", get(reviews_page))
         .route("/linkage/reviews/{id}", post(decide_review))
+        .route("/profiles", get(profiles_page).post(view_profile))
 }
 
 async fn libraries_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
@@ -164,6 +165,83 @@ async fn decide_review(
         Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {
             let msg = user.lang.pick(e.message_zh(), e.to_string());
             render_reviews(&state, &user, "pending", Some(msg)).await
+        }
+        Err(e) => user.fail(e),
+    }
+}
+
+/// 一人一档、一企一档 in the console: an officer picks one of their department's systems, states
+/// why, and sees what that system's grants allow — audited as the officer's view.
+async fn profiles_page(State(state): State<AppState>, user: ConsoleUser) -> Response {
+    render_profile(&state, &user, None, None, ProfileForm::default()).await
+}
+
+#[derive(Default, serde::Serialize)]
+struct ProfileForm {
+    kind: String,
+    key: String,
+    purpose: String,
+    system: String,
+}
+
+async fn render_profile(
+    state: &AppState,
+    user: &ConsoleUser,
+    profile: Option<shuniu_sharing::Profile>,
+    error: Option<String>,
+    form: ProfileForm,
+) -> Response {
+    match state.engines.sharing.profile_systems(&user.actor).await {
+        Ok(systems) => page(
+            state,
+            user,
+            "profile.html",
+            context! {
+                systems => systems.iter().map(|c| context! { id => c.application.clone(), name => c.name.clone() }).collect::<Vec<_>>(),
+                profile => ser(&profile),
+                error => error,
+                form => ser(&form),
+            },
+        ),
+        Err(e) => user.fail(e),
+    }
+}
+
+async fn view_profile(
+    State(state): State<AppState>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
+) -> Response {
+    let f = ProfileForm {
+        kind: filled(&form, "kind").unwrap_or("person").to_string(),
+        key: filled(&form, "key").unwrap_or("").trim().to_string(),
+        purpose: filled(&form, "purpose").unwrap_or("").trim().to_string(),
+        system: filled(&form, "system").unwrap_or("").to_string(),
+    };
+    let subject = if f.kind == "enterprise" {
+        shuniu_sharing::Subject::enterprise(&f.key)
+    } else {
+        shuniu_sharing::Subject::person(&f.key)
+    };
+    let result = match subject {
+        Ok(subject) => {
+            state
+                .engines
+                .sharing
+                .officer_profile(&user.actor, &f.system, &subject, &f.purpose)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(p) => render_profile(&state, &user, Some(p), None, f).await,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::Invalid | ErrorKind::NotFound | ErrorKind::Denied
+            ) =>
+        {
+            let msg = user.lang.pick(e.message_zh(), e.to_string());
+            render_profile(&state, &user, None, Some(msg), f).await
         }
         Err(e) => user.fail(e),
     }

@@ -102,6 +102,12 @@ const NAV: &[(&str, &[Item])] = &[
                 Some(Action::ReadSharing),
             ),
             item("/sharing/demands", "demands", "demands", None),
+            item(
+                "/profiles",
+                "profiles",
+                "profiles",
+                Some(Action::ViewProfile),
+            ),
         ],
     ),
     (

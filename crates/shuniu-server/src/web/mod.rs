@@ -186,6 +186,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "linkage_reviews.html",
         include_str!("../../templates/linkage_reviews.html"),
     ),
+    ("profile.html", include_str!("../../templates/profile.html")),
     (
         "applications.html",
         include_str!("../../templates/applications.html"),
