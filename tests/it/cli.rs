@@ -631,17 +631,29 @@ fn run_documented_library_examples(data: &std::path::Path, work: &std::path::Pat
     let stdout = run_doc_block("libraries.md", data, work);
     assert!(stdout.contains("人口基础信息库 (population)"), "{stdout}");
     assert!(stdout.contains("法人基础信息库 (legal_entity)"), "{stdout}");
+    assert!(stdout.contains("标准地址库 (address)"), "{stdout}");
     assert!(stdout.contains("unchanged (change logs)"), "{stdout}");
     let builds = std::fs::read_to_string(work.join("builds.ndjson")).unwrap();
     let builds: Vec<Value> = builds
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(builds.len(), 2, "{builds:?}");
+    assert_eq!(builds.len(), 3, "{builds:?}");
     for b in &builds {
         assert_eq!(b["mode"], "full");
         assert!(b["rows_written"].as_u64().unwrap() > 50, "{b}");
     }
+    // The keyless sources' hand-keyed addresses (full-width digits, 4-2301, old district
+    // names) are found in the address library once normalized.
+    let matches = builds
+        .iter()
+        .find_map(|b| b["address_match"].as_array())
+        .expect("the address library's build");
+    let visits = matches
+        .iter()
+        .find(|m| m["name"] == "门诊就诊登记信息")
+        .expect("the clinic visits' addresses");
+    assert!(visits["rate"].as_f64().unwrap() > 0.95, "{visits}");
 }
 
 /// The open-data page's command-line block, run as written against the demo city.

@@ -29,6 +29,14 @@ const V2: &str = "id_number,name,mobile,district,address\n\
 370202200001010010,周九,13512345678,370202,市南区南京路8号\n";
 
 async fn rows(hub: &Hub, sql: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    rows_by(hub, sql, "id_number").await
+}
+
+async fn rows_by(
+    hub: &Hub,
+    sql: &str,
+    key: &str,
+) -> BTreeMap<String, BTreeMap<String, String>> {
     let (s, v) = call(hub, &hub.operator_key, "/api/v1/sql", &json!({"sql": sql})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let columns: Vec<String> = serde_json::from_value(v["columns"].clone()).unwrap();
@@ -42,7 +50,7 @@ async fn rows(hub: &Hub, sql: &str) -> BTreeMap<String, BTreeMap<String, String>
                 .zip(r.as_array().unwrap())
                 .filter_map(|(c, v)| Some((c.clone(), v.as_str()?.to_string())))
                 .collect();
-            (m["id_number"].clone(), m)
+            (m[key].clone(), m)
         })
         .collect()
 }
@@ -226,6 +234,57 @@ async fn a_population_library_takes_each_attribute_from_its_source_and_follows_c
         |rows| rows.iter().any(|r| r["action"] == "library.derive"),
     )
     .await;
+    // The address library: the register's addresses as standard addresses, and how many of
+    // the floating population's addresses it holds once normalized.
+    let (s, lib) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/libraries",
+        &json!({"kind": "address"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{lib}");
+    assert_eq!(lib["name"], "标准地址库");
+    let addresses = lib["code"].as_str().unwrap().to_string();
+    let (s, r) = call(
+        &hub,
+        &hub.operator_key,
+        &format!("/api/v1/libraries/{addresses}/build"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let matched = r["address_match"].as_array().unwrap();
+    let register_line = matched.iter().find(|m| m["resource"] == register.as_str()).unwrap();
+    assert_eq!(register_line["rate"], 1.0, "{r}");
+    // 张三's 宁夏路100号 is not in the register; 周十's 长江路5号 is not either; two addresses.
+    let floating_line = matched.iter().find(|m| m["resource"] == floating.as_str()).unwrap();
+    assert_eq!(floating_line["addresses"], 2, "{r}");
+    assert_eq!(floating_line["matched"], 0, "{r}");
+    let standard = rows_by(
+        &hub,
+        &format!("SELECT * FROM \"{addresses}\""),
+        "standard_address",
+    )
+    .await;
+    let (key, row) = standard
+        .iter()
+        .find(|(k, _)| k.contains("香港中路"))
+        .expect("the register's address");
+    assert!(key.starts_with("山东省青岛市市南区香港中路1号"), "{key}");
+    assert_eq!(row["district"], "370202");
+    assert_eq!(row["road"], "香港中路");
+    assert_eq!(row["number"], "1");
+    // The quality report of the floating population shows its match rate.
+    let (s, q) = json_of(
+        hub.get(&hub.operator_key, &format!("/api/v1/quality/resources/{floating}"))
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{q}");
+    assert_eq!(q["address_match"]["addresses"], 2, "{q}");
+    assert_eq!(q["address_match"]["library"], addresses.as_str());
+
     let (s, e) = call(
         &hub,
         &hub.operator_key,

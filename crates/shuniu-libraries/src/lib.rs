@@ -29,6 +29,7 @@
 //! build is a load with its version, checks and history, and a failed build leaves the
 //! previous version in place and the recorded source versions unchanged.
 
+mod addresses;
 mod compose;
 mod error;
 
@@ -62,7 +63,7 @@ pub const SOURCE_COUNT: &str = "source_count";
 pub const CONFLICT_COUNT: &str = "conflict_count";
 
 /// Keys read and composed per round: one read snapshot per source and round.
-const CHUNK: usize = 2_000;
+pub(crate) const CHUNK: usize = 2_000;
 
 /// Which library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,15 +73,22 @@ pub enum LibraryKind {
     Population,
     /// 法人库, keyed by unified social credit code.
     LegalEntity,
+    /// 地址库, keyed by standard address.
+    Address,
 }
 
 impl LibraryKind {
-    pub const ALL: [LibraryKind; 2] = [LibraryKind::Population, LibraryKind::LegalEntity];
+    pub const ALL: [LibraryKind; 3] = [
+        LibraryKind::Population,
+        LibraryKind::LegalEntity,
+        LibraryKind::Address,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
             LibraryKind::Population => "population",
             LibraryKind::LegalEntity => "legal_entity",
+            LibraryKind::Address => "address",
         }
     }
 
@@ -90,6 +98,7 @@ impl LibraryKind {
             "legal_entity" | "enterprise" | "法人库" | "法人" => {
                 Some(LibraryKind::LegalEntity)
             }
+            "address" | "地址库" | "地址" => Some(LibraryKind::Address),
             _ => None,
         }
     }
@@ -98,6 +107,7 @@ impl LibraryKind {
         match self {
             LibraryKind::Population => SemanticType::IdNumber,
             LibraryKind::LegalEntity => SemanticType::CreditCode,
+            LibraryKind::Address => SemanticType::Address,
         }
     }
 
@@ -106,6 +116,7 @@ impl LibraryKind {
         match self {
             LibraryKind::Population => "id_number",
             LibraryKind::LegalEntity => "credit_code",
+            LibraryKind::Address => "standard_address",
         }
     }
 
@@ -113,6 +124,7 @@ impl LibraryKind {
         match self {
             LibraryKind::Population => "人口基础信息库",
             LibraryKind::LegalEntity => "法人基础信息库",
+            LibraryKind::Address => "标准地址库",
         }
     }
 
@@ -120,6 +132,7 @@ impl LibraryKind {
         match self {
             LibraryKind::Population => "Population library",
             LibraryKind::LegalEntity => "Legal-entity library",
+            LibraryKind::Address => "Address library",
         }
     }
 }
@@ -171,6 +184,10 @@ pub struct BuildReport {
     /// The library's dataset version after the build.
     pub version: Option<i64>,
     pub seconds: f64,
+    /// The address library: per source holding addresses, how many are in the library once
+    /// normalized.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address_match: Vec<addresses::AddressMatch>,
 }
 
 /// Where an attribute is read from: the designated resource (code, name), every source.
@@ -257,12 +274,18 @@ impl Libraries {
             let Some(rec) = self.store.resource(&lib.code).await? else {
                 continue;
             };
-            let plan = self.sources_of(kind, &rec).await?;
+            // The address library's attributes are an address's parts, not designated
+            // attributes; its build reports each source's match rate instead.
+            let plan = if kind == LibraryKind::Address {
+                BTreeMap::new()
+            } else {
+                self.sources_of(kind, &rec).await?
+            };
             let attributes = rec
                 .spec
                 .data_items
                 .iter()
-                .filter(|i| !i.is_key && !reserved(&i.name))
+                .filter(|i| !i.is_key && !reserved(&i.name) && kind != LibraryKind::Address)
                 .map(|i| {
                     let (designated, sources) = plan.get(&i.name).cloned().unwrap_or_default();
                     let (authoritative, authoritative_name) = designated.unzip();
@@ -384,6 +407,9 @@ impl Libraries {
         provider: &str,
     ) -> Result<ResourceRecord> {
         Self::allowed(actor)?;
+        if kind == LibraryKind::Address {
+            return self.define_addresses(actor, provider).await;
+        }
         let mut designations: Vec<_> = self
             .store
             .authoritative_sources()
@@ -509,6 +535,17 @@ impl Libraries {
             .collect();
         input.data_items = items;
         input.publish_date = None;
+        self.publish_definition(actor, kind, &input).await
+    }
+
+    /// Registers or updates a library's catalog entry, publishes it and binds it. Audited.
+    async fn publish_definition(
+        &self,
+        actor: &Actor,
+        kind: LibraryKind,
+        input: &ResourceInput,
+    ) -> Result<ResourceRecord> {
+        let input = input.clone();
         let bound = self
             .store
             .base_libraries()
@@ -761,6 +798,9 @@ impl Libraries {
             .ok_or_else(|| LibraryError::NotFound(format!("base library {code}")))?;
         let kind = LibraryKind::parse(&lib.kind)
             .ok_or_else(|| LibraryError::Internal(format!("unknown library kind {}", lib.kind)))?;
+        if kind == LibraryKind::Address {
+            return self.build_addresses(actor, &lib, started).await;
+        }
         let plan = self.plan(&lib, kind).await?;
         if plan.sources.is_empty() {
             return Err(LibraryError::invalid(
@@ -810,6 +850,7 @@ impl Libraries {
             sources: plan.sources.iter().map(|s| s.meta.clone()).collect(),
             version: None,
             seconds: 0.0,
+            address_match: Vec::new(),
         };
         let removed = Arc::new(Mutex::new(Vec::<String>::new()));
         let counters: Counters = Default::default();
@@ -1061,7 +1102,7 @@ impl Libraries {
     }
 }
 
-fn derived_summary() -> SourceSummary {
+pub(crate) fn derived_summary() -> SourceSummary {
     SourceSummary {
         format: shuniu_ingest::FileFormat::Json,
         encoding: None,
@@ -1070,7 +1111,7 @@ fn derived_summary() -> SourceSummary {
     }
 }
 
-fn ingest_err(e: impl std::fmt::Display) -> IngestError {
+pub(crate) fn ingest_err(e: impl std::fmt::Display) -> IngestError {
     IngestError::Stopped(format!("reading a source's serving index: {e}"))
 }
 
@@ -1231,6 +1272,7 @@ pub fn library_key(kind: LibraryKind, raw: &str) -> Option<String> {
             .parse::<shuniu_types::CreditCode>()
             .ok()
             .map(|c| c.as_str().to_string()),
+        LibraryKind::Address => addresses::standard_form(raw).map(|(standard, _)| standard),
     }
 }
 

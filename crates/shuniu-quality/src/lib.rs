@@ -84,6 +84,10 @@ pub struct Report {
     pub rules: Vec<RuleResult>,
     /// Whether failing rows are included (only for those who may read the data).
     pub samples_included: bool,
+    /// How many of the dataset's addresses the address library (标准地址库) holds once
+    /// normalized, from the library's last build: `{library, column, addresses, parsed,
+    /// matched, rate, built_at}`.
+    pub address_match: Option<serde_json::Value>,
 }
 
 /// One dataset's line in the overview.
@@ -668,7 +672,25 @@ impl Quality {
             dimensions: s.dimensions,
             rules: results,
             samples_included,
+            address_match: self.address_match(&rec.code).await?,
         })
+    }
+
+    /// The dataset's line in the address library's last build, if any.
+    async fn address_match(&self, code: &str) -> Result<Option<serde_json::Value>> {
+        let libraries = self.store.base_libraries().await?;
+        let Some(lib) = libraries.iter().find(|l| l.kind == "address") else {
+            return Ok(None);
+        };
+        Ok(lib.last_build["address_match"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["resource"] == code))
+            .map(|r| {
+                let mut r = r.clone();
+                r["library"] = serde_json::json!(lib.code);
+                r["built_at"] = serde_json::json!(lib.built_at);
+                r
+            }))
     }
 
     /// The latest check of a version (the newest version checked by default).

@@ -269,6 +269,8 @@ struct Tail {
     road: Regex,
     number: Regex,
     compact: Regex,
+    /// `4-2301` closing an address after the door number: unit 4, room 2301.
+    pair: Regex,
     estate: Regex,
     building: Regex,
     unit: Regex,
@@ -284,6 +286,7 @@ static TAIL: LazyLock<Tail> = LazyLock::new(|| {
         road: re(r"^([\p{Han}\da-z]{1,12}?(?:大道|路|大街|街|巷|胡同|弄))"),
         number: re(r"^(\d+(?:-\d+)?)号(?:院)?"),
         compact: re(r"^(\d+)-(\d+)-(\d+)(?:室|户)?"),
+        pair: re(r"^(\d+)-(\d+)(?:室|户)?$"),
         estate: re(
             r"^([\p{Han}a-z\d]{1,14}?(?:小区|花园|家园|公寓|大厦|广场|新村|山庄|苑|庭|园|城|府|湾|里|坊))",
         ),
@@ -415,8 +418,18 @@ pub fn parse(text: &str, home_city: Option<DivisionCode>) -> Address {
     if let Some(g) = take(&t.street, &mut rest) {
         a.street = g.into_iter().next();
     }
-    if let Some(g) = take(&t.community, &mut rest) {
-        a.community = g.into_iter().next();
+    {
+        // A road named after a village (李村路, 沙子口村路) is a road: the community is only taken
+        // when what follows is not a road's suffix.
+        let mut after = rest;
+        if let Some(g) = take(&t.community, &mut after)
+            && !["路", "街", "大道", "巷", "胡同", "弄"]
+                .iter()
+                .any(|suffix| after.starts_with(suffix))
+        {
+            a.community = g.into_iter().next();
+            rest = after;
+        }
     }
     if let Some(g) = take(&t.road, &mut rest) {
         a.road = g.into_iter().next();
@@ -431,6 +444,9 @@ pub fn parse(text: &str, home_city: Option<DivisionCode>) -> Address {
         a.building = g.first().map(|v| strip_zeros(v));
         a.unit = g.get(1).map(|v| strip_zeros(v));
         a.room = g.get(2).map(|v| strip_zeros(v));
+    } else if let Some(g) = take(&t.pair, &mut rest) {
+        a.unit = g.first().map(|v| strip_zeros(v));
+        a.room = g.get(1).map(|v| strip_zeros(v));
     } else {
         if let Some(g) = take(&t.building, &mut rest) {
             a.building = g.into_iter().next().map(|v| strip_zeros(&v));
@@ -455,6 +471,21 @@ mod tests {
 
     fn qd() -> Option<DivisionCode> {
         "370200".parse().ok()
+    }
+
+    #[test]
+    fn a_closing_pair_is_unit_and_room() {
+        let a = parse("青岛市城阳区李村路１４３号４-２３０１", None);
+        assert_eq!(a.unit.as_deref(), Some("4"));
+        assert_eq!(a.room.as_deref(), Some("2301"));
+        assert_eq!(
+            a.standard(),
+            parse("城阳区李村路143号4单元2301室", None).standard()
+        );
+        assert_eq!(a.road.as_deref(), Some("李村路"));
+        assert_eq!(a.community, None);
+        // Not at the end: not taken as unit and room.
+        assert_eq!(parse("城阳区李村路143号4-2301旁", None).unit, None);
     }
 
     #[test]

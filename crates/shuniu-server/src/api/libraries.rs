@@ -40,8 +40,8 @@ async fn list_libraries(
 
 #[derive(Deserialize, ToSchema)]
 pub struct DefineRequest {
-    /// `population` (人口库) or `legal_entity` (法人库).
-    #[schema(pattern = "^(population|legal_entity)$")]
+    /// `population` (人口库), `legal_entity` (法人库) or `address` (地址库).
+    #[schema(pattern = "^(population|legal_entity|address)$")]
     pub kind: String,
     /// The providing department (the hub's); the caller's own by default.
     pub provider: Option<String>,
@@ -60,8 +60,8 @@ async fn define_library(
     let kind = LibraryKind::parse(&req.kind).ok_or_else(|| {
         LibraryError::invalid(
             "LIBRARY_KIND",
-            "基础库类型只能是 population（人口库）或 legal_entity（法人库）",
-            "kind is population or legal_entity",
+            "基础库类型只能是 population（人口库）、legal_entity（法人库）或 address（地址库）",
+            "kind is population, legal_entity or address",
         )
     })?;
     let provider = req.provider.unwrap_or_else(|| actor.department.clone());

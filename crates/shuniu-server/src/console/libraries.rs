@@ -66,8 +66,8 @@ async fn define(
             &user,
             None,
             Some(user.lang.pick(
-                "基础库类型只能是人口库或法人库".into(),
-                "the kind is population or legal_entity".into(),
+                "基础库类型只能是人口库、法人库或地址库".into(),
+                "the kind is population, legal_entity or address".into(),
             )),
         )
         .await;
