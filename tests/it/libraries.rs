@@ -32,11 +32,7 @@ async fn rows(hub: &Hub, sql: &str) -> BTreeMap<String, BTreeMap<String, String>
     rows_by(hub, sql, "id_number").await
 }
 
-async fn rows_by(
-    hub: &Hub,
-    sql: &str,
-    key: &str,
-) -> BTreeMap<String, BTreeMap<String, String>> {
+async fn rows_by(hub: &Hub, sql: &str, key: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     let (s, v) = call(hub, &hub.operator_key, "/api/v1/sql", &json!({"sql": sql})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let columns: Vec<String> = serde_json::from_value(v["columns"].clone()).unwrap();
@@ -255,10 +251,16 @@ async fn a_population_library_takes_each_attribute_from_its_source_and_follows_c
     .await;
     assert_eq!(s, StatusCode::OK, "{r}");
     let matched = r["address_match"].as_array().unwrap();
-    let register_line = matched.iter().find(|m| m["resource"] == register.as_str()).unwrap();
+    let register_line = matched
+        .iter()
+        .find(|m| m["resource"] == register.as_str())
+        .unwrap();
     assert_eq!(register_line["rate"], 1.0, "{r}");
     // 张三's 宁夏路100号 is not in the register; 周十's 长江路5号 is not either; two addresses.
-    let floating_line = matched.iter().find(|m| m["resource"] == floating.as_str()).unwrap();
+    let floating_line = matched
+        .iter()
+        .find(|m| m["resource"] == floating.as_str())
+        .unwrap();
     assert_eq!(floating_line["addresses"], 2, "{r}");
     assert_eq!(floating_line["matched"], 0, "{r}");
     let standard = rows_by(
@@ -277,8 +279,11 @@ async fn a_population_library_takes_each_attribute_from_its_source_and_follows_c
     assert_eq!(row["number"], "1");
     // The quality report of the floating population shows its match rate.
     let (s, q) = json_of(
-        hub.get(&hub.operator_key, &format!("/api/v1/quality/resources/{floating}"))
-            .await,
+        hub.get(
+            &hub.operator_key,
+            &format!("/api/v1/quality/resources/{floating}"),
+        )
+        .await,
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{q}");
