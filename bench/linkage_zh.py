@@ -37,6 +37,9 @@ import subprocess
 import sys
 import time
 
+# The same process timing and peak-RSS measurement as the FEBRL4 benchmark.
+from linkage import measured, peak_rss
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SHUNIU = os.environ.get("SHUNIU_BIN", str(ROOT / "target" / "release" / "shuniu"))
 DATA = os.environ.get("LINKAGE_DATA_BIN", str(ROOT / "target" / "release" / "linkage-data"))
@@ -137,22 +140,6 @@ pd.DataFrame(rows, columns=["left_id", "right_id", "match_probability"]).to_csv(
 work = time.perf_counter() - start
 print(json.dumps({"import": t_import, "work": work, "pairs": len(rows)}))
 '''
-
-
-def measured(cmd):
-    start = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = p.communicate()
-    secs = time.perf_counter() - start
-    if p.returncode != 0:
-        raise SystemExit(f"{cmd[0]} failed: {err.decode(errors='replace')[-3000:]}")
-    return secs, out
-
-
-def peak_rss(cmd):
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(p.pid, 0)
-    return usage.ru_maxrss / 1024
 
 
 def best(pairs_csv):
