@@ -589,6 +589,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("define_library", "建立基础库", "Define a library"),
     ("library_population", "人口基础信息库", "Population library"),
+    ("library_address", "标准地址库", "Address library"),
+    ("address_match", "地址匹配率", "Addresses matched"),
+    (
+        "address_match_intro",
+        "各资源的地址按标准写法与地址库比对的结果",
+        "Each dataset's addresses, normalized, against the library",
+    ),
+    ("addresses_read", "地址数", "Addresses"),
+    ("addresses_parsed", "可解析", "Parsed"),
+    ("addresses_matched", "已匹配", "Matched"),
     (
         "library_legal_entity",
         "法人基础信息库",
