@@ -280,9 +280,10 @@ def test_the_hub_sees_where_each_library_attribute_comes_from_and_updates_it(bro
     for kind in ("population", "legal_entity"):
         section = page.locator(f"#library-{kind}")
         assert section.count() == 1
-        # Every attribute the demo designated names its authoritative source.
+        # Who the subject is, from every source; the designated attributes name their source.
         assert section.locator("tr[data-attribute=name], tr[data-attribute=ent_name]").count() == 1
-        assert "未指定" not in section.locator("table.attributes").inner_text()
+        designated = "address" if kind == "population" else "capital"
+        assert section.locator(f"tr[data-attribute={designated}] td a").count() == 1
     page.locator("#library-population button.build-incremental").click()
     page.wait_for_selector("#build-result")
     assert page.get_attribute("#build-result", "data-mode") in ("unchanged", "incremental")

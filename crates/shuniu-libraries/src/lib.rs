@@ -475,6 +475,26 @@ impl Libraries {
         }
         let template =
             template.ok_or_else(|| LibraryError::NotFound("designated source".into()))?;
+        // Who the subject is belongs in the library even where no source is designated for
+        // it: the first designated source's items of that kind, read from every source.
+        let core: &[&str] = match kind {
+            LibraryKind::Population => &["name", "sex", "birth_date"],
+            LibraryKind::LegalEntity => &["ent_name", "legal_rep"],
+            LibraryKind::Address => &[],
+        };
+        let mut at = 1;
+        for name in core {
+            if items.iter().any(|i| i.name == *name) {
+                continue;
+            }
+            if let Some(item) = template.spec.data_items.iter().find(|i| i.name == *name) {
+                let mut a = DataItemInput::from(item);
+                a.is_key = false;
+                a.required = false;
+                items.insert(at.min(items.len()), a);
+                at += 1;
+            }
+        }
         let memo =
             |name: &str, label: &str, description: &str, data_type: DataType| DataItemInput {
                 name: name.into(),
