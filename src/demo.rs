@@ -348,6 +348,9 @@ struct Linked {
 /// wait in the review queue.
 const LINK_THRESHOLD: f64 = 0.99;
 
+/// How many of each source's weakest links above the threshold are queued for a spot check.
+const SPOT_CHECKS: usize = 3;
+
 /// Links a keyless source to the register and measures the links against the truth: each
 /// record's best match at a probability of at least 0.5 counts.
 fn measure_linkage(
@@ -387,9 +390,15 @@ fn measure_linkage(
     let (mut linked, mut correct) = (0, 0);
     let mut links = Vec::new();
     let mut uncertain = Vec::new();
+    // The weakest links are spot-checked too (抽检), so that a reviewer sees where the model's
+    // certainty ends even when nothing falls below the threshold.
+    let mut weakest: Vec<(f64, u32, u32)> = Vec::new();
     for p in pairs {
         if !seen.insert(p.left) {
             continue;
+        }
+        if p.match_probability >= LINK_THRESHOLD {
+            weakest.push((p.match_probability, p.left, p.right));
         }
         linked += 1;
         let record = source.id(p.left as usize);
@@ -407,6 +416,16 @@ fn measure_linkage(
             ));
         }
         links.push((record.to_string(), person.to_string(), p.match_probability));
+    }
+    weakest.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (probability, left, right) in weakest.into_iter().take(SPOT_CHECKS) {
+        let (prior, comparisons) = linker.explain(&model, left as usize, right as usize);
+        uncertain.push((
+            source.id(left as usize).to_string(),
+            register.id(right as usize).to_string(),
+            probability,
+            serde_json::json!({"prior": prior, "comparisons": comparisons, "spot_check": true}),
+        ));
     }
     Ok(Linked {
         linked,

@@ -74,7 +74,9 @@ impl Sharing {
             .map_err(|e| SharingError::Index(e.to_string()))?;
         let now = shuniu_store::now();
         // Only pairs both of whose records are in the current data (a linkage run may have
-        // read rows a load then rejected).
+        // read rows a load then rejected), as the serving indexes hold it now.
+        self.sync_index(&rec.code).await?;
+        self.sync_index(&against.code).await?;
         let held = |code: &str, keys: Vec<&str>| -> Result<std::collections::HashSet<String>> {
             let idx = self.index(code)?;
             let mut found = std::collections::HashSet::new();
