@@ -21,12 +21,12 @@ use shuniu_lake::WriteMode;
 use shuniu_sharing::ServingIndex;
 use shuniu_store::{BaseLibraryRow, ResourceRecord};
 use shuniu_types::address::{self, Address};
-use shuniu_types::catalog::{DataItemInput, DataType, ResourceInput, ResourceStatus};
+use shuniu_types::catalog::{DataType, ResourceInput, ResourceStatus};
 use shuniu_types::{Actor, SemanticType};
 
 use crate::{
     BuildReport, CHUNK, Libraries, LibraryError, LibraryKind, PROVENANCE, Result, SOURCE_COUNT,
-    SourceMeta, derived_summary, ingest_err,
+    SourceMeta, derived_summary, ingest_err, plain_item,
 };
 
 /// How many of a dataset's addresses the library holds.
@@ -84,6 +84,9 @@ pub fn standard_form(text: &str) -> Option<(String, Address)> {
     (a.district.is_some() && a.has_detail()).then(|| (a.standard(), a))
 }
 
+/// Resource code → its current load version and load time (the control plane's record).
+type Loaded = BTreeMap<String, (i64, String)>;
+
 /// An address source: the resource, its serving index and the column.
 struct Holder {
     meta: SourceMeta,
@@ -131,20 +134,12 @@ impl Libraries {
                 "no address attribute has a designated authoritative source yet: designate one first (e.g. the household register's address)",
             ));
         };
-        let text =
-            |name: &str, label: &str, length: Option<u32>, data_type: DataType| DataItemInput {
-                name: name.into(),
-                label: label.into(),
-                data_type: data_type.code().into(),
-                length,
-                description: String::new(),
-                is_key: false,
-                required: false,
-                personal: false,
-                sensitive: false,
-                masking: String::new(),
-                semantic_type: String::new(),
-            };
+        // An address's parts are text of a set length; the counts and provenance as elsewhere.
+        let text = |name: &str, label: &str, length: Option<u32>, data_type: DataType| {
+            let mut i = plain_item(name, label, "", data_type);
+            i.length = length;
+            i
+        };
         let mut key = text("standard_address", "标准地址", Some(200), DataType::Text);
         key.is_key = true;
         key.required = true;
@@ -175,14 +170,15 @@ impl Libraries {
     }
 
     /// Every published dataset with a serving index holding addresses, and which column.
-    async fn address_holders(&self, exclude: &[String]) -> Result<Vec<(ResourceRecord, String)>> {
-        let with_data: Vec<String> = self
-            .store
-            .latest_versions()
-            .await?
-            .into_iter()
-            .map(|(c, _, _)| c)
+    async fn address_holders(
+        &self,
+        loaded: &Loaded,
+        exclude: &[String],
+    ) -> Result<Vec<(ResourceRecord, String)>> {
+        let with_data: Vec<String> = loaded
+            .keys()
             .filter(|c| !exclude.contains(c))
+            .cloned()
             .collect();
         let mut out = Vec::new();
         for rec in self.store.resources_by_code(&with_data).await? {
@@ -202,14 +198,13 @@ impl Libraries {
         Ok(out)
     }
 
-    async fn holder(&self, rec: &ResourceRecord, column: &str) -> Result<Option<Holder>> {
-        let loaded: Option<(i64, String)> = self
-            .store
-            .latest_versions()
-            .await?
-            .into_iter()
-            .find(|(c, _, _)| *c == rec.code)
-            .map(|(_, v, at)| (v, at));
+    async fn holder(
+        &self,
+        loaded: &Loaded,
+        rec: &ResourceRecord,
+        column: &str,
+    ) -> Result<Option<Holder>> {
+        let loaded = loaded.get(&rec.code).cloned();
         let Some(idx) = self
             .sharing
             .derivation_index(&rec.code, loaded.as_ref().map(|l| l.0))
@@ -250,9 +245,17 @@ impl Libraries {
             .into_iter()
             .map(|l| l.code)
             .collect();
+        // The load versions, read once for every holder.
+        let loaded: Loaded = self
+            .store
+            .latest_versions()
+            .await?
+            .into_iter()
+            .map(|(c, v, at)| (c, (v, at)))
+            .collect();
         let mut authorities = Vec::new();
         for (rec, column) in self.address_designations().await? {
-            if let Some(h) = self.holder(&rec, &column).await? {
+            if let Some(h) = self.holder(&loaded, &rec, &column).await? {
                 authorities.push(h);
             }
         }
@@ -266,8 +269,8 @@ impl Libraries {
         let mut exclude = libraries.clone();
         exclude.extend(authorities.iter().map(|a| a.meta.code.clone()));
         let mut others = Vec::new();
-        for (rec, column) in self.address_holders(&exclude).await? {
-            if let Some(h) = self.holder(&rec, &column).await? {
+        for (rec, column) in self.address_holders(&loaded, &exclude).await? {
+            if let Some(h) = self.holder(&loaded, &rec, &column).await? {
                 others.push(h);
             }
         }

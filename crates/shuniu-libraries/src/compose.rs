@@ -133,17 +133,6 @@ pub fn legacy_id_form(id: &str) -> Option<String> {
     Some(format!("{}{}", &id[..6], &id[8..17]))
 }
 
-/// The 18-digit form of a key a source holds: 15-digit ID numbers are upgraded.
-pub fn canonical_id(key: &str) -> String {
-    let k = key.trim();
-    if k.len() == 15
-        && let Ok(id) = shuniu_types::IdNumber::upgrade_legacy(k)
-    {
-        return id.as_str().to_string();
-    }
-    k.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,8 +250,10 @@ mod tests {
         let id18 = "11010519491231002X";
         let id15 = legacy_id_form(id18).unwrap();
         assert_eq!(id15, "110105491231002");
-        assert_eq!(canonical_id(&id15), id18);
+        assert_eq!(
+            crate::library_key(crate::LibraryKind::Population, &id15).as_deref(),
+            Some(id18)
+        );
         assert_eq!(legacy_id_form("110105200012310021"), None);
-        assert_eq!(canonical_id(" 91370200MA3C5XXX0X "), "91370200MA3C5XXX0X");
     }
 }

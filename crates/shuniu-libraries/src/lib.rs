@@ -50,7 +50,7 @@ use shuniu_store::{BaseLibraryRow, ResourceRecord, Store};
 use shuniu_types::catalog::{DataItem, DataItemInput, DataType, ResourceInput, ResourceStatus};
 use shuniu_types::{Actor, Role, SemanticType};
 
-pub use compose::{AttributePlan, Composed, SourceMeta, canonical_id, compose, legacy_id_form};
+pub use compose::{AttributePlan, Composed, SourceMeta, compose, legacy_id_form};
 pub use error::LibraryError;
 
 pub type Result<T, E = LibraryError> = std::result::Result<T, E>;
@@ -230,6 +230,29 @@ pub struct Libraries {
 
 fn reserved(name: &str) -> bool {
     matches!(name, PROVENANCE | SOURCE_COUNT | CONFLICT_COUNT)
+}
+
+/// An item the hub defines for a library (not copied from a source): not personal, not
+/// sensitive, no semantic type.
+pub(crate) fn plain_item(
+    name: &str,
+    label: &str,
+    description: &str,
+    data_type: DataType,
+) -> DataItemInput {
+    DataItemInput {
+        name: name.into(),
+        label: label.into(),
+        data_type: data_type.code().into(),
+        length: None,
+        description: description.into(),
+        is_key: false,
+        required: false,
+        personal: false,
+        sensitive: false,
+        masking: String::new(),
+        semantic_type: String::new(),
+    }
 }
 
 fn fits(source: &DataItem, library: &DataItem) -> bool {
@@ -417,10 +440,24 @@ impl Libraries {
             .into_iter()
             .filter(|d| d.key_type == kind.key_type().code())
             .collect();
+        // Each designated resource, read once.
+        let codes: Vec<String> = designations
+            .iter()
+            .map(|d| d.resource_code.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let sources: BTreeMap<String, ResourceRecord> = self
+            .store
+            .resources_by_code(&codes)
+            .await?
+            .into_iter()
+            .map(|r| (r.code.clone(), r))
+            .collect();
         // The library's items in the order its sources list them.
         let mut position = BTreeMap::new();
         for d in &designations {
-            if let Some(r) = self.store.resource(&d.resource_code).await? {
+            if let Some(r) = sources.get(&d.resource_code) {
                 let at = r
                     .spec
                     .data_items
@@ -447,7 +484,7 @@ impl Libraries {
         let mut items: Vec<DataItemInput> = Vec::new();
         let mut template: Option<ResourceRecord> = None;
         for d in &designations {
-            let Some(src) = self.store.resource(&d.resource_code).await? else {
+            let Some(src) = sources.get(&d.resource_code) else {
                 continue;
             };
             if items.is_empty()
@@ -471,7 +508,7 @@ impl Libraries {
                 a.required = false;
                 items.push(a);
             }
-            template.get_or_insert(src);
+            template.get_or_insert_with(|| src.clone());
         }
         let template =
             template.ok_or_else(|| LibraryError::NotFound("designated source".into()))?;
@@ -495,49 +532,28 @@ impl Libraries {
                 at += 1;
             }
         }
-        let memo =
-            |name: &str, label: &str, description: &str, data_type: DataType| DataItemInput {
-                name: name.into(),
-                label: label.into(),
-                data_type: data_type.code().into(),
-                length: None,
-                description: description.into(),
-                is_key: false,
-                required: false,
-                personal: false,
-                sensitive: false,
-                masking: String::new(),
-                semantic_type: String::new(),
-            };
-        items.push(memo(
+        items.push(plain_item(
             PROVENANCE,
             "数据来源",
             "每个属性的来源资源、数据版本、汇聚时间、是否权威来源，以及其他来源的取值是否一致（JSON）",
             DataType::Memo,
         ));
-        items.push(memo(
+        items.push(plain_item(
             SOURCE_COUNT,
             "来源资源数",
             "持有该主体数据的资源个数",
             DataType::Integer,
         ));
-        items.push(memo(
+        items.push(plain_item(
             CONFLICT_COUNT,
             "不一致属性数",
             "存在来源间取值不一致的属性个数",
             DataType::Integer,
         ));
-        let level = {
-            let mut level = template.spec.level;
-            for d in &designations {
-                if let Some(r) = self.store.resource(&d.resource_code).await?
-                    && r.spec.level > level
-                {
-                    level = r.spec.level;
-                }
-            }
-            level
-        };
+        let level = sources
+            .values()
+            .map(|r| r.spec.level)
+            .fold(template.spec.level, std::cmp::max);
         let mut input = ResourceInput::from(&template.spec);
         input.name = kind.name_zh().into();
         input.provider = provider.to_string();
