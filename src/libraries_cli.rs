@@ -125,7 +125,7 @@ pub async fn run(libraries: &Libraries, cmd: LibrariesCommand) -> Result<()> {
                     println!("{}", serde_json::to_string(&r)?);
                 } else {
                     println!(
-                        "{} {} ({}): {} subjects composed, {} rows written, {} removed, {} in conflict, version {} in {:.2} s",
+                        "{} {} ({}): {} subjects composed, {} rows written, {} removed, {} in conflict, {} old-code rows not joined, version {} in {:.2} s",
                         r.library,
                         r.mode,
                         if r.reason.is_empty() {
@@ -137,6 +137,7 @@ pub async fn run(libraries: &Libraries, cmd: LibrariesCommand) -> Result<()> {
                         r.rows_written,
                         r.rows_removed,
                         r.subjects_in_conflict,
+                        r.alternate_keys_unjoined,
                         r.version
                             .map(|v| v.to_string())
                             .unwrap_or_else(|| "-".into()),

@@ -193,11 +193,13 @@ async fn a_population_library_takes_each_attribute_from_its_source_and_follows_c
         let (s, v) = json_of(hub.get(&hub.operator_key, "/api/v1/libraries").await).await;
         assert_eq!(s, StatusCode::OK, "{v}");
         last = v[0].clone();
-        let reached = last["sources"]
+        // The build that read the register's second version (the reached versions and the
+        // last build are read apart, so the build's own record is what is waited for).
+        let reached = last["last_build"]["sources"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s[0] == register.as_str() && s[1] == 1);
+            .any(|s| s["code"] == register.as_str() && s["version"] == 1);
         if reached {
             break;
         }
@@ -451,4 +453,195 @@ async fn uncertain_links_wait_for_a_reviewer_whose_decisions_are_kept() {
     )
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+}
+
+/// A valid credit code around `body` (eight organization-code characters), and its
+/// organization code as the old certificates print it.
+fn enterprise(body: &str) -> (String, String) {
+    let c = shuniu_types::CreditCode::compose("91", "370202".parse().unwrap(), body).unwrap();
+    (c.as_str().to_string(), c.org_code().hyphenated())
+}
+
+fn registration(sequence: u32) -> String {
+    shuniu_types::RegistrationNumber::compose("370202".parse().unwrap(), sequence)
+        .unwrap()
+        .to_string()
+}
+
+fn enterprise_spec(name: &str, key: (&str, &str, &str, u32), items: Value) -> Value {
+    let mut r = crate::harness::resource(name);
+    r["share_type"] = json!("有条件共享");
+    let mut all = vec![json!({"name": key.0, "label": key.1, "data_type": "字符型",
+        "length": key.3, "is_key": true, "semantic_type": key.2})];
+    all.extend(items.as_array().unwrap().iter().cloned());
+    r["data_items"] = json!(all);
+    r
+}
+
+#[tokio::test]
+async fn records_keyed_by_an_organization_code_or_registration_number_join_the_legal_entity_library()
+ {
+    let hub = Hub::start().await;
+    let (a, a_org) = enterprise("MA3C8K2P");
+    let (b, _) = enterprise("MA3C8K3Q");
+    let (_, gone_org) = enterprise("12345678");
+    let (a_reg, gone_reg) = (registration(1001), registration(1002));
+    let ent_name =
+        json!({"name": "ent_name", "label": "单位名称", "data_type": "字符型", "length": 100});
+    let status =
+        json!({"name": "ent_status", "label": "登记状态", "data_type": "字符型", "length": 10});
+    // 市场主体登记: the credit code and, for A, the registration number it had before.
+    let register = published(
+        &hub,
+        &enterprise_spec(
+            "市场主体登记信息",
+            ("credit_code", "统一社会信用代码", "统一社会信用代码", 18),
+            json!([ent_name, status,
+                {"name": "reg_no", "label": "注册号", "data_type": "字符型", "length": 15, "semantic_type": "注册号"}]),
+        ),
+    )
+    .await;
+    load(
+        &hub,
+        &register,
+        &format!(
+            "credit_code,ent_name,ent_status,reg_no\n\
+             {a},青岛海纳科技有限公司,存续,{a_reg}\n\
+             {b},青岛蓝谷生物有限公司,存续,\n"
+        ),
+    )
+    .await;
+    // 统计名录: still keyed by the organization code, one unit deregistered before 2015.
+    let units = published(
+        &hub,
+        &enterprise_spec(
+            "基本单位名录库",
+            ("org_code", "组织机构代码", "组织机构代码", 10),
+            json!([ent_name, {"name": "industry", "label": "行业", "data_type": "字符型", "length": 50}]),
+        ),
+    )
+    .await;
+    load(
+        &hub,
+        &units,
+        &format!(
+            "org_code,ent_name,industry\n\
+             {a_org},青岛海纳科技有限公司,软件和信息技术服务业\n\
+             {gone_org},青岛老字号食品厂,食品制造业\n"
+        ),
+    )
+    .await;
+    // 原国税登记: keyed by the registration number.
+    let taxpayers = published(
+        &hub,
+        &enterprise_spec(
+            "纳税人登记信息",
+            ("reg_no", "注册号", "注册号", 15),
+            json!([ent_name, status]),
+        ),
+    )
+    .await;
+    load(
+        &hub,
+        &taxpayers,
+        &format!(
+            "reg_no,ent_name,ent_status\n\
+             {a_reg},青岛海纳科技有限公司,正常\n\
+             {gone_reg},青岛老字号食品厂,注销\n"
+        ),
+    )
+    .await;
+    let (s, v) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/quality/sources",
+        &json!({"attribute": "ent_status", "key_type": "credit_code", "resource": register}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, lib) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/libraries",
+        &json!({"kind": "legal_entity"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{lib}");
+    let items = lib["items"].as_array().unwrap();
+    for item in ["reg_no", "org_code"] {
+        assert!(items.iter().any(|i| i == item), "{item}: {lib}");
+    }
+    let code = lib["code"].as_str().unwrap().to_string();
+    let build = format!("/api/v1/libraries/{code}/build");
+    let (s, r) = call(&hub, &hub.operator_key, &build, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["mode"], "full", "{r}");
+    // The deregistered unit and the cancelled taxpayer have no credit code to join.
+    assert_eq!(r["alternate_keys_unjoined"], 2, "{r}");
+    let sources: Vec<&str> = r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["code"].as_str().unwrap())
+        .collect();
+    assert!(sources.contains(&taxpayers.as_str()), "{r}");
+    let firms = rows_by(&hub, &format!("SELECT * FROM \"{code}\""), "credit_code").await;
+    assert_eq!(firms.len(), 2, "{firms:?}");
+    let firm = &firms[&a];
+    assert_eq!(firm["org_code"], a_org.replace('-', ""));
+    assert_eq!(firm["reg_no"], a_reg);
+    assert_eq!(firm["source_count"], "3", "{firm:?}");
+    // The register's status is authoritative; the tax system's differs and is kept.
+    assert_eq!(firm["ent_status"], "存续");
+    let p = provenance(firm);
+    assert_eq!(
+        p["ent_status"]["alternatives"][0]["resource"],
+        taxpayers.as_str()
+    );
+    assert_eq!(p["ent_status"]["alternatives"][0]["value"], "正常");
+    assert_eq!(p["ent_name"]["agreeing"], 2, "{p}");
+    assert_eq!(firms[&b]["source_count"], "1");
+
+    // The tax system loads again: its change (keyed by the registration number) reaches A
+    // through the library's own crosswalk, and only A is composed again.
+    load(
+        &hub,
+        &taxpayers,
+        &format!(
+            "reg_no,ent_name,ent_status\n\
+             {a_reg},青岛海纳科技股份有限公司,正常\n\
+             {gone_reg},青岛老字号食品厂,注销\n"
+        ),
+    )
+    .await;
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let (_, libs) = json_of(hub.get(&hub.operator_key, "/api/v1/libraries").await).await;
+        last = libs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["code"] == code.as_str())
+            .cloned()
+            .unwrap();
+        // The build that read the tax system's second version.
+        let reached = last["last_build"]["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["code"] == taxpayers.as_str() && s["version"] == 1);
+        if reached {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let last = &last["last_build"];
+    assert_eq!(last["mode"], "incremental", "{last}");
+    assert_eq!(last["subjects_composed"], 1, "{last}");
+    let firms = rows_by(&hub, &format!("SELECT * FROM \"{code}\""), "credit_code").await;
+    let p = provenance(&firms[&a]);
+    assert_eq!(
+        p["ent_name"]["alternatives"][0]["value"], "青岛海纳科技股份有限公司",
+        "{p}"
+    );
 }

@@ -2,12 +2,20 @@
 //! may make, each shaped by its grant (fields, masking, row scope), found by key or alternate
 //! key, with a timeline, and every view audited with its purpose.
 
+use std::str::FromStr;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::audit::search_until;
 use crate::harness::{Hub, error_code, json_of, resource};
 use crate::sharing::{V1, load, published, register_spec, request};
+
+fn reg_no() -> String {
+    shuniu_types::RegistrationNumber::compose("370202".parse().unwrap(), 88)
+        .unwrap()
+        .to_string()
+}
 
 fn credit_code() -> String {
     shuniu_types::CreditCode::compose("91", "370202".parse().unwrap(), "MA3C8K2P")
@@ -36,7 +44,21 @@ fn enterprises_spec() -> Value {
     r["data_items"] = json!([
         {"name": "credit_code", "label": "统一社会信用代码", "data_type": "字符型", "length": 18, "is_key": true, "semantic_type": "统一社会信用代码"},
         {"name": "ent_name", "label": "企业名称", "data_type": "字符型", "length": 100},
-        {"name": "est_date", "label": "成立日期", "data_type": "日期型"}
+        {"name": "est_date", "label": "成立日期", "data_type": "日期型"},
+        {"name": "reg_no", "label": "注册号", "data_type": "字符型", "length": 15, "semantic_type": "注册号"}
+    ]);
+    r
+}
+
+/// A system older than credit codes: its rows are keyed by the organization code (统计名录)
+/// or the registration number (原国税登记).
+fn legacy_spec(name: &str, key: &str, label: &str, length: u32) -> Value {
+    let mut r = resource(name);
+    r["share_type"] = json!("无条件共享");
+    r["data_items"] = json!([
+        {"name": key, "label": label, "data_type": "字符型", "length": length, "is_key": true, "semantic_type": label},
+        {"name": "ent_name", "label": "单位名称", "data_type": "字符型", "length": 100},
+        {"name": "survey_date", "label": "调查日期", "data_type": "日期型"}
     ]);
     r
 }
@@ -110,13 +132,49 @@ async fn a_profile_gathers_what_the_caller_may_look_up_and_nothing_else() {
     load(
         &hub,
         &enterprises,
-        &format!("credit_code,ent_name,est_date\n{cc},青岛海纳科技有限公司,2018-03-01\n"),
+        &format!(
+            "credit_code,ent_name,est_date,reg_no\n{cc},青岛海纳科技有限公司,2018-03-01,{reg}\n",
+            reg = reg_no()
+        ),
     )
     .await;
     granted(
         &hub,
         &enterprises,
-        &["credit_code", "ent_name", "est_date"],
+        &["credit_code", "ent_name", "est_date", "reg_no"],
+        None,
+    )
+    .await;
+    let org = shuniu_types::CreditCode::from_str(&cc).unwrap().org_code();
+    let units = published(
+        &hub,
+        &legacy_spec("基本单位名录", "org_code", "组织机构代码", 10),
+    )
+    .await;
+    load(
+        &hub,
+        &units,
+        &format!(
+            "org_code,ent_name,survey_date\n{},青岛海纳科技有限公司,2013-12-31\n",
+            org.hyphenated()
+        ),
+    )
+    .await;
+    granted(&hub, &units, &["org_code", "ent_name", "survey_date"], None).await;
+    let taxpayers = published(&hub, &legacy_spec("纳税人登记信息", "reg_no", "注册号", 15)).await;
+    load(
+        &hub,
+        &taxpayers,
+        &format!(
+            "reg_no,ent_name,survey_date\n{},青岛海纳科技有限公司,2014-06-30\n",
+            reg_no()
+        ),
+    )
+    .await;
+    granted(
+        &hub,
+        &taxpayers,
+        &["reg_no", "ent_name", "survey_date"],
         None,
     )
     .await;
@@ -248,7 +306,30 @@ async fn a_profile_gathers_what_the_caller_may_look_up_and_nothing_else() {
         p["sections"][0]["records"][0]["ent_name"],
         "青岛海纳科技有限公司"
     );
-    assert_eq!(p["timeline"][0]["date"], "2018-03-01");
+    // The records older systems keep under its organization code and registration number.
+    let section = |code: &str| {
+        p["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["resource"] == code)
+            .cloned()
+            .unwrap_or_else(|| panic!("{code}: {p}"))
+    };
+    assert_eq!(section(&enterprises)["matched_by"], "key");
+    for legacy in [&units, &taxpayers] {
+        let s = section(legacy);
+        assert_eq!(s["matched_by"], "alternate_key", "{s}");
+        assert_eq!(s["records"][0]["ent_name"], "青岛海纳科技有限公司");
+    }
+    assert!(
+        p["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["date"] == "2018-03-01"),
+        "{p}"
+    );
     let (s, b) = json_of(
         hub.get(
             &hub.mz_key,

@@ -7,7 +7,7 @@
 //! held in memory, so a city of 10,000,000 streams like one of 1,000.
 
 use chrono::{Duration, NaiveDate};
-use shuniu_types::{CreditCode, DivisionCode, IdNumber};
+use shuniu_types::{CreditCode, DivisionCode, IdNumber, RegistrationNumber};
 
 use crate::{DISTRICTS, DemoResource, GIVEN, SURNAMES, Subject};
 
@@ -179,6 +179,8 @@ pub struct Enterprise {
     pub address: String,
     pub reg_date: NaiveDate,
     pub division: &'static str,
+    /// The registration number it had before its credit code (GS 15-2006).
+    pub reg_no: String,
 }
 
 pub fn enterprise(seed: u64, k: u64, persons: u64) -> Enterprise {
@@ -231,6 +233,11 @@ pub fn enterprise(seed: u64, k: u64, persons: u64) -> Enterprise {
         reg_date: NaiveDate::from_ymd_opt(1995, 1, 1).unwrap_or_default()
             + Duration::days(((x >> 40) % 10_500) as i64),
         division,
+        // Registered by the district's bureau; the sequence is the enterprise's index, so
+        // numbers never collide.
+        reg_no: RegistrationNumber::compose(div, (k % 100_000_000) as u32)
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -387,6 +394,13 @@ impl DatasetPlan {
                 "credit_code" => Some(e.as_ref().map(|e| e.credit_code.clone()).unwrap_or_else(
                     || enterprise(seed, (y >> 9) % (persons / 20).max(50), persons).credit_code,
                 )),
+                "org_code" => e.as_ref().and_then(|e| {
+                    e.credit_code
+                        .parse::<CreditCode>()
+                        .ok()
+                        .map(|c| c.org_code().hyphenated())
+                }),
+                "reg_no" => e.as_ref().map(|e| e.reg_no.clone()),
                 "ent_name" => Some(e.as_ref().map(|e| e.name.clone()).unwrap_or_default()),
                 "legal_rep" => Some(
                     e.as_ref()
@@ -779,6 +793,12 @@ mod tests {
                 "{}",
                 e.credit_code
             );
+            assert!(
+                e.reg_no.parse::<RegistrationNumber>().is_ok(),
+                "{}",
+                e.reg_no
+            );
+            assert!(seen.insert(e.reg_no.clone()));
             assert!(seen.insert(e.credit_code));
         }
     }

@@ -324,12 +324,14 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
             };
             let subject = t.subject;
             let mut items: Vec<DataItemInput> = Vec::new();
-            let base: &[&str] = match subject {
-                Subject::Person => &["id_number", "name", "sex", "birth_date"],
-                Subject::Enterprise => &["credit_code", "ent_name", "legal_rep"],
-                Subject::Property => &["property_no", "location", "division"],
-                Subject::General => &["record_id", "division"],
-                Subject::Keyless => &["record_id", "name"],
+            let base: &[&str] = match (subject, t.keyed_by) {
+                (Subject::Enterprise, Some("org_code")) => &["org_code", "ent_name", "legal_rep"],
+                (Subject::Enterprise, Some(_)) => &["reg_no", "ent_name", "legal_rep"],
+                (Subject::Person, _) => &["id_number", "name", "sex", "birth_date"],
+                (Subject::Enterprise, _) => &["credit_code", "ent_name", "legal_rep"],
+                (Subject::Property, _) => &["property_no", "location", "division"],
+                (Subject::General, _) => &["record_id", "division"],
+                (Subject::Keyless, _) => &["record_id", "name"],
             };
             for key in base.iter().chain(t.items.iter()) {
                 if items.iter().any(|i| i.name == *key) {
@@ -402,7 +404,15 @@ fn resources(rng: &mut ChaCha8Rng) -> Vec<DemoResource> {
                 subject_name: t.name.chars().take(50).collect(),
                 detail_code: None,
                 detail_name: None,
-                summary: format!("{}。{}", t.summary, summary_tail(subject, t.cycle)),
+                summary: format!(
+                    "{}。{}",
+                    t.summary,
+                    if t.keyed_by.is_some() {
+                        "数据来源于部门存量业务系统，以统一社会信用代码实施前的标识登记，由城市数据中枢经法人库关联到统一社会信用代码"
+                    } else {
+                        summary_tail(subject, t.cycle)
+                    }
+                ),
                 format: t.format.into(),
                 share_type: share.into(),
                 share_conditions: share_conditions.into(),

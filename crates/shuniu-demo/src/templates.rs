@@ -127,6 +127,26 @@ pub const ITEMS: &[ItemDef] = &[
         "统一社会信用代码",
     ),
     (
+        "org_code",
+        "组织机构代码",
+        "字符型",
+        Some(10),
+        "GB 11714 组织机构代码（XXXXXXXX-X），2015 年后为统一社会信用代码第 9–17 位",
+        false,
+        false,
+        "组织机构代码",
+    ),
+    (
+        "reg_no",
+        "注册号",
+        "字符型",
+        Some(15),
+        "统一社会信用代码实施前的工商注册号（GS 15-2006）",
+        false,
+        false,
+        "注册号",
+    ),
+    (
         "ent_name",
         "单位名称",
         "字符型",
@@ -574,6 +594,9 @@ pub struct Template {
     pub summary: &'static str,
     pub legal_basis: &'static str,
     pub per_district: bool,
+    /// An enterprise resource of a system older than credit codes: the item its rows are
+    /// keyed by instead (`org_code`, `reg_no`).
+    pub keyed_by: Option<&'static str>,
 }
 
 /// One row of the demo catalog table; the builder methods below set the rarer fields.
@@ -604,6 +627,7 @@ const fn r(
         summary,
         legal_basis: "",
         per_district: false,
+        keyed_by: None,
     }
 }
 
@@ -622,6 +646,10 @@ impl Template {
     }
     const fn sheet(mut self) -> Self {
         self.format = "电子表格";
+        self
+    }
+    const fn keyed_by(mut self, item: &'static str) -> Self {
+        self.keyed_by = Some(item);
         self
     }
     const fn not_shared(mut self, basis: &'static str) -> Self {
@@ -1256,6 +1284,7 @@ pub const RESOURCES: &[Template] = &[
         ENT,
         E,
         &[
+            "reg_no",
             "reg_date",
             "capital",
             "industry",
@@ -1268,6 +1297,33 @@ pub const RESOURCES: &[Template] = &[
         "企业、个体工商户、农民专业合作社登记信息",
     )
     .open(),
+    // Systems older than credit codes, still in use: their rows join the legal-entity library
+    // through the organization code inside a credit code, or the registration number the
+    // registry holds beside it.
+    r(
+        "TJ",
+        "基本单位名录库（存量）",
+        T,
+        ENT,
+        E,
+        &["industry", "reg_address", "division"],
+        C,
+        "yearly",
+        "经济普查和统计调查形成的法人单位名录，沿用组织机构代码标识单位，未全部换码",
+    )
+    .keyed_by("org_code"),
+    r(
+        "SW",
+        "纳税人登记信息（原国税系统）",
+        D,
+        ENT,
+        E,
+        &["reg_date", "reg_address", "ent_status"],
+        C,
+        "monthly",
+        "原国税征管系统的纳税人登记信息，以工商注册号标识纳税人，统一社会信用代码实施前登记",
+    )
+    .keyed_by("reg_no"),
     r(
         "SJ",
         "营业执照信息",

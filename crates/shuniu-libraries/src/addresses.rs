@@ -347,6 +347,7 @@ impl Libraries {
             rows_removed: 0,
             subjects_in_conflict: 0,
             keys_invalid: 0,
+            alternate_keys_unjoined: 0,
             sources: metas,
             version: rec.version,
             seconds: started.elapsed().as_secs_f64(),

@@ -61,6 +61,9 @@ pub const PROVENANCE: &str = "provenance";
 pub const SOURCE_COUNT: &str = "source_count";
 /// On how many attributes some source disagrees.
 pub const CONFLICT_COUNT: &str = "conflict_count";
+/// The legal-entity library's GB 11714 organization code, derived from the credit code: the
+/// library is the crosswalk by which records keyed by it are found again.
+pub const ORG_CODE: &str = "org_code";
 
 /// Keys read and composed per round: one read snapshot per source and round.
 pub(crate) const CHUNK: usize = 2_000;
@@ -180,6 +183,11 @@ pub struct BuildReport {
     pub subjects_in_conflict: u64,
     /// Source keys that are not a valid ID number or credit code, left out.
     pub keys_invalid: u64,
+    /// Rows of sources keyed by an older identifier (organization code, registration number)
+    /// that no subject of the library claims: a full build counts every such row, an
+    /// incremental one the changed keys it could not join.
+    #[serde(default)]
+    pub alternate_keys_unjoined: u64,
     pub sources: Vec<SourceMeta>,
     /// The library's dataset version after the build.
     pub version: Option<i64>,
@@ -199,6 +207,9 @@ struct Source {
     provider: String,
     idx: Arc<ServingIndex>,
     key: usize,
+    via: Via,
+    /// The column holding a registration number (a crosswalk to sources keyed by it).
+    registration: Option<usize>,
     /// Whether the index stores keys sealed (by keyed digest).
     sealed: bool,
     /// Rows found for subjects (audited per source).
@@ -213,6 +224,7 @@ struct Plan {
     sources: Vec<Source>,
     with_source_count: bool,
     with_conflict_count: bool,
+    with_org_code: bool,
     /// Items and sources: when it changes, a build starts over.
     signature: String,
 }
@@ -229,7 +241,32 @@ pub struct Libraries {
 }
 
 fn reserved(name: &str) -> bool {
-    matches!(name, PROVENANCE | SOURCE_COUNT | CONFLICT_COUNT)
+    matches!(name, PROVENANCE | SOURCE_COUNT | CONFLICT_COUNT | ORG_CODE)
+}
+
+/// How a source's rows are found for a library's subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// By the library's own key (ID number, credit code).
+    Key,
+    /// By the organization code inside the subject's credit code.
+    OrgCode,
+    /// By a registration number a keyed source holds for the subject.
+    RegistrationNumber,
+}
+
+/// How a resource's rows join a library, if they do: by the library's key, or (legal
+/// entities) by an identifier from before the credit code.
+fn via_of(kind: LibraryKind, rec: &ResourceRecord) -> Option<Via> {
+    let key = &rec.spec.data_items[shuniu_sharing::key_item(&rec.spec.data_items)?];
+    match (kind, key.semantic_type) {
+        (k, t) if t == k.key_type() => Some(Via::Key),
+        (LibraryKind::LegalEntity, SemanticType::OrgCode) => Some(Via::OrgCode),
+        (LibraryKind::LegalEntity, SemanticType::RegistrationNumber) => {
+            Some(Via::RegistrationNumber)
+        }
+        _ => None,
+    }
 }
 
 /// An item the hub defines for a library (not copied from a source): not personal, not
@@ -374,8 +411,9 @@ impl Libraries {
         Ok(out)
     }
 
-    /// Published resources with a dataset whose rows are keyed by the library's key type,
-    /// other than the libraries themselves, in code order.
+    /// Published resources with a dataset whose rows are keyed by the library's key type (or,
+    /// for legal entities, by an organization code or registration number), other than the
+    /// libraries themselves, in code order.
     async fn candidates(&self, kind: LibraryKind, library: &str) -> Result<Vec<ResourceRecord>> {
         let libraries: BTreeSet<String> = self
             .store
@@ -399,10 +437,7 @@ impl Libraries {
             .await?
             .into_iter()
             .filter(|r| r.status == ResourceStatus::Published)
-            .filter(|r| {
-                shuniu_sharing::key_item(&r.spec.data_items)
-                    .is_some_and(|k| r.spec.data_items[k].semantic_type == kind.key_type())
-            })
+            .filter(|r| via_of(kind, r).is_some())
             .collect();
         recs.sort_by(|a, b| a.code.cmp(&b.code));
         Ok(recs)
@@ -514,9 +549,11 @@ impl Libraries {
             template.ok_or_else(|| LibraryError::NotFound("designated source".into()))?;
         // Who the subject is belongs in the library even where no source is designated for
         // it: the first designated source's items of that kind, read from every source.
+        // An enterprise's pre-2015 registration number is held too: records still keyed by
+        // it are found through the library.
         let core: &[&str] = match kind {
             LibraryKind::Population => &["name", "sex", "birth_date"],
-            LibraryKind::LegalEntity => &["ent_name", "legal_rep"],
+            LibraryKind::LegalEntity => &["ent_name", "legal_rep", "reg_no"],
             LibraryKind::Address => &[],
         };
         let mut at = 1;
@@ -524,7 +561,10 @@ impl Libraries {
             if items.iter().any(|i| i.name == *name) {
                 continue;
             }
-            if let Some(item) = template.spec.data_items.iter().find(|i| i.name == *name) {
+            if let Some(item) = std::iter::once(&template)
+                .chain(sources.values())
+                .find_map(|r| r.spec.data_items.iter().find(|i| i.name == *name))
+            {
                 let mut a = DataItemInput::from(item);
                 a.is_key = false;
                 a.required = false;
@@ -550,6 +590,17 @@ impl Libraries {
             "存在来源间取值不一致的属性个数",
             DataType::Integer,
         ));
+        if kind == LibraryKind::LegalEntity {
+            let mut org = plain_item(
+                ORG_CODE,
+                "组织机构代码",
+                "统一社会信用代码第 9–17 位（GB 32100、GB 11714），按组织机构代码登记的存量数据据此关联",
+                DataType::Text,
+            );
+            org.length = Some(9);
+            org.semantic_type = SemanticType::OrgCode.code().into();
+            items.push(org);
+        }
         let level = sources
             .values()
             .map(|r| r.spec.level)
@@ -721,6 +772,13 @@ impl Libraries {
                 },
                 provider: c.spec.provider.clone(),
                 key: layout.key,
+                via: via_of(kind, c).unwrap_or(Via::Key),
+                registration: c
+                    .spec
+                    .data_items
+                    .iter()
+                    .position(|i| i.semantic_type == SemanticType::RegistrationNumber)
+                    .filter(|&i| i != layout.key),
                 sealed: idx.key_sealed()?,
                 idx,
                 read: Default::default(),
@@ -794,6 +852,11 @@ impl Libraries {
         if with_conflict_count {
             headers.push(CONFLICT_COUNT.into());
         }
+        let with_org_code =
+            kind == LibraryKind::LegalEntity && items.iter().any(|i| i.name == ORG_CODE);
+        if with_org_code {
+            headers.push(ORG_CODE.into());
+        }
         let signature = format!(
             "{}|{}",
             headers.join(","),
@@ -815,6 +878,7 @@ impl Libraries {
             sources,
             with_source_count,
             with_conflict_count,
+            with_org_code,
             signature,
         })
     }
@@ -883,6 +947,7 @@ impl Libraries {
             rows_removed: 0,
             subjects_in_conflict: 0,
             keys_invalid: 0,
+            alternate_keys_unjoined: 0,
             sources: plan.sources.iter().map(|s| s.meta.clone()).collect(),
             version: None,
             seconds: 0.0,
@@ -923,6 +988,16 @@ impl Libraries {
                     let changed = tokio::task::spawn_blocking(move || src.changed_keys(from))
                         .await
                         .map_err(|e| LibraryError::Internal(e.to_string()))??;
+                    if s.via != Via::Key {
+                        let (joined, invalid, unjoined) =
+                            self.crosswalk(code, s.via, changed).await?;
+                        seen.extend(joined);
+                        counters
+                            .2
+                            .fetch_add(invalid, std::sync::atomic::Ordering::Relaxed);
+                        report.alternate_keys_unjoined += unjoined;
+                        continue;
+                    }
                     for k in changed {
                         match library_key(kind, &k) {
                             Some(k) => {
@@ -1003,6 +1078,13 @@ impl Libraries {
                 .await?;
             report.version = rec.version.or(report.version);
         }
+        if report.mode == "full" {
+            // Every row of a source keyed by an older identifier that no subject claimed.
+            for s in plan.sources.iter().filter(|s| s.via != Via::Key) {
+                let read = s.read.load(std::sync::atomic::Ordering::Relaxed);
+                report.alternate_keys_unjoined += s.idx.rows()?.saturating_sub(read);
+            }
+        }
         report.subjects_composed = counters.0.load(std::sync::atomic::Ordering::Relaxed);
         report.subjects_in_conflict = counters.1.load(std::sync::atomic::Ordering::Relaxed);
         report.keys_invalid = counters.2.load(std::sync::atomic::Ordering::Relaxed);
@@ -1059,6 +1141,53 @@ impl Libraries {
             "base library built"
         );
         Ok(report)
+    }
+
+    /// The credit codes of the subjects that changed keys of a source keyed by an older
+    /// identifier belong to, found in the library itself (its organization codes and
+    /// registration numbers); with the counts of keys that are not valid identifiers and of
+    /// those no subject claims.
+    async fn crosswalk(
+        &self,
+        code: &str,
+        via: Via,
+        changed: Vec<String>,
+    ) -> Result<(Vec<String>, u64, u64)> {
+        let (mut joined, mut invalid, mut unjoined) = (Vec::new(), 0u64, 0u64);
+        let loaded = self.aggregation.current_version(code).await?;
+        let Some(idx) = self.sharing.derivation_index(code, loaded).await? else {
+            return Ok((joined, 0, changed.len() as u64));
+        };
+        let (_, layout) = idx.current()?;
+        let Some(layout) = layout else {
+            return Ok((joined, 0, changed.len() as u64));
+        };
+        let key_col = layout.key;
+        for k in changed {
+            let canonical = match via {
+                Via::OrgCode => k
+                    .parse::<shuniu_types::OrgCode>()
+                    .map(|o| o.as_str().to_string()),
+                Via::RegistrationNumber => k
+                    .parse::<shuniu_types::RegistrationNumber>()
+                    .map(|r| r.as_str().to_string()),
+                Via::Key => Ok(k),
+            };
+            let Ok(canonical) = canonical else {
+                invalid += 1;
+                continue;
+            };
+            let subjects: Vec<String> = idx
+                .lookup(&canonical, 4)?
+                .into_iter()
+                .filter_map(|r| r.get(key_col).cloned().flatten())
+                .collect();
+            if subjects.is_empty() {
+                unjoined += 1;
+            }
+            joined.extend(subjects);
+        }
+        Ok((joined, invalid, unjoined))
     }
 
     async fn load(
@@ -1192,7 +1321,6 @@ fn lookup_into(
     };
     for &s in which {
         let src = &plan.sources[s];
-        let mut found = 0u64;
         let stored = |text: &str, sealed_form: &str| {
             if src.sealed {
                 sealed_form.to_string()
@@ -1216,35 +1344,110 @@ fn lookup_into(
                     .filter_map(|i| olds[i].as_ref().map(|(l, d)| (i, stored(l, d)))),
             );
         }
-        // The B-tree is walked in order.
-        probes.sort_by(|a, b| a.1.cmp(&b.1));
-        let index_of: Vec<usize> = probes.iter().map(|p| p.0).collect();
-        let mut n = 0usize;
-        src.idx
-            .lookup_stored(probes.iter().map(|(_, f)| ("", f.clone())), |_, row| {
-                let i = index_of[n];
-                n += 1;
-                if let Some(r) = row
-                    && out[i][s].is_none()
-                {
-                    out[i][s] = Some(r);
-                    found += 1;
-                }
-                Ok(())
-            })
-            .map_err(ingest_err)?;
-        src.read
-            .fetch_add(found, std::sync::atomic::Ordering::Relaxed);
+        probe_source(src, s, probes, out)?;
     }
+    Ok(())
+}
+
+/// Looks `probes` (subject, stored form) up in source `s` and keeps the first row found for
+/// each subject; the rows found count as read from the source.
+fn probe_source(
+    src: &Source,
+    s: usize,
+    mut probes: Vec<(usize, String)>,
+    out: &mut [Held],
+) -> std::result::Result<(), IngestError> {
+    // The B-tree is walked in order.
+    probes.sort_by(|a, b| a.1.cmp(&b.1));
+    let index_of: Vec<usize> = probes.iter().map(|p| p.0).collect();
+    let (mut n, mut found) = (0usize, 0u64);
+    src.idx
+        .lookup_stored(probes.iter().map(|(_, f)| ("", f.clone())), |_, row| {
+            let i = index_of[n];
+            n += 1;
+            if let Some(r) = row
+                && out[i][s].is_none()
+            {
+                out[i][s] = Some(r);
+                found += 1;
+            }
+            Ok(())
+        })
+        .map_err(ingest_err)?;
+    src.read
+        .fetch_add(found, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
 /// What every source holds for each of `keys` (sorted, unique), under any form.
 fn fetch(plan: &Plan, keys: &[String]) -> std::result::Result<Vec<Held>, IngestError> {
     let mut out = vec![vec![None; plan.sources.len()]; keys.len()];
-    let all: Vec<usize> = (0..plan.sources.len()).collect();
-    lookup_into(plan, &all, keys, &mut out, true)?;
+    lookup_into(plan, &plan.keyed(), keys, &mut out, true)?;
+    lookup_alternates(plan, keys, &mut out)?;
     Ok(out)
+}
+
+impl Plan {
+    /// The sources keyed by the library's own key.
+    fn keyed(&self) -> Vec<usize> {
+        (0..self.sources.len())
+            .filter(|&s| self.sources[s].via == Via::Key)
+            .collect()
+    }
+}
+
+/// Fills `out[k][s]` for the sources keyed by an older identifier: the organization code
+/// inside `keys[k]` (in both spellings, `XXXXXXXXX` and `XXXXXXXX-X`), or the registration
+/// numbers the keyed sources' rows in `out[k]` hold. The first row found is kept.
+fn lookup_alternates(
+    plan: &Plan,
+    keys: &[String],
+    out: &mut [Held],
+) -> std::result::Result<(), IngestError> {
+    for (s, src) in plan.sources.iter().enumerate() {
+        if src.via == Via::Key {
+            continue;
+        }
+        let mut probes: Vec<(usize, String)> = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            match src.via {
+                Via::OrgCode => {
+                    if let Ok(c) = key.parse::<shuniu_types::CreditCode>() {
+                        let org = c.org_code();
+                        probes.push((i, org.as_str().to_string()));
+                        probes.push((i, org.hyphenated()));
+                    }
+                }
+                Via::RegistrationNumber => {
+                    let mut numbers = BTreeSet::new();
+                    for (d, held) in out[i].iter().enumerate() {
+                        let (Some(row), Some(col)) = (held, plan.sources[d].registration) else {
+                            continue;
+                        };
+                        if let Some(n) = row
+                            .get(col)
+                            .cloned()
+                            .flatten()
+                            .and_then(|v| v.parse::<shuniu_types::RegistrationNumber>().ok())
+                        {
+                            numbers.insert(n.as_str().to_string());
+                        }
+                    }
+                    probes.extend(numbers.into_iter().map(|n| (i, n)));
+                }
+                Via::Key => {}
+            }
+        }
+        if src.sealed {
+            for p in &mut probes {
+                if let Some(d) = src.idx.digest_hex(&p.1) {
+                    p.1 = d;
+                }
+            }
+        }
+        probe_source(src, s, probes, out)?;
+    }
+    Ok(())
 }
 
 /// A row of a source's serving index, as text.
@@ -1290,6 +1493,13 @@ fn write_one(
     if plan.with_conflict_count {
         fields.push(Some(c.conflict_count.to_string()));
     }
+    if plan.with_org_code {
+        fields.push(
+            key.parse::<shuniu_types::CreditCode>()
+                .ok()
+                .map(|c| c.org_code().as_str().to_string()),
+        );
+    }
     *line += 1;
     sink.record(*line, &OwnedFields(fields))?;
     Ok(true)
@@ -1327,10 +1537,13 @@ fn full_pass(
     use std::cmp::Reverse;
     use std::collections::{BinaryHeap, VecDeque};
     let n = plan.sources.len();
+    let keyed = plan.keyed();
     let groups: Vec<Vec<usize>> = [true, false]
         .iter()
         .map(|&sealed| {
-            (0..n)
+            keyed
+                .iter()
+                .copied()
                 .filter(|&i| plan.sources[i].sealed == sealed)
                 .collect::<Vec<_>>()
         })
@@ -1339,7 +1552,11 @@ fn full_pass(
     let mut line = 0u64;
     let mut set_aside = Vec::new();
     for (gi, group) in groups.iter().enumerate() {
-        let others: Vec<usize> = (0..n).filter(|i| !group.contains(i)).collect();
+        let others: Vec<usize> = keyed
+            .iter()
+            .copied()
+            .filter(|i| !group.contains(i))
+            .collect();
         let earlier: Vec<usize> = groups[..gi].iter().flatten().copied().collect();
         let mut buffers: Vec<VecDeque<(String, Row)>> = vec![VecDeque::new(); group.len()];
         let mut exhausted = vec![false; group.len()];
@@ -1460,6 +1677,7 @@ fn flush(
     if !others.is_empty() {
         lookup_into(plan, others, &keys, &mut rows, false)?;
     }
+    lookup_alternates(plan, &keys, &mut rows)?;
     let metas: Vec<SourceMeta> = plan.sources.iter().map(|s| s.meta.clone()).collect();
     for (key, held) in keys.iter().zip(rows) {
         if earlier.iter().any(|&e| held[e].is_some()) {

@@ -14,7 +14,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Float64Type};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
-use shuniu_types::{CreditCode, IdNumber, Sex};
+use shuniu_types::{CreditCode, IdNumber, OrgCode, RegistrationNumber, Sex};
 
 use crate::rules::{Check, CompiledRule, Dimension};
 
@@ -311,6 +311,26 @@ impl Checker {
                     column,
                     res,
                     |v| match v.parse::<CreditCode>() {
+                        Err(e) => Some(Some(format!("{}: {}", e.code, e.message_zh))),
+                        Ok(_) => None,
+                    },
+                    &mut fail,
+                ),
+                Check::OrgCode => each_text(
+                    batch,
+                    column,
+                    res,
+                    |v| match v.parse::<OrgCode>() {
+                        Err(e) => Some(Some(format!("{}: {}", e.code, e.message_zh))),
+                        Ok(_) => None,
+                    },
+                    &mut fail,
+                ),
+                Check::RegistrationNumber => each_text(
+                    batch,
+                    column,
+                    res,
+                    |v| match v.parse::<RegistrationNumber>() {
                         Err(e) => Some(Some(format!("{}: {}", e.code, e.message_zh))),
                         Ok(_) => None,
                     },

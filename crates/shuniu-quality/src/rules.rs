@@ -119,6 +119,10 @@ pub enum RuleKind {
     /// A GB 32100 unified social credit code with its check character and the inner GB 11714
     /// organization code's check character.
     CreditCode,
+    /// A GB 11714 organization code (`XXXXXXXX-X` or nine characters) with its check character.
+    OrgCode,
+    /// A pre-2015 registration number (GS 15-2006): 15 digits, ISO 7064 MOD 11,10 check digit.
+    RegistrationNumber,
     /// A mainland mobile number, `^1[3-9]\d{9}$`.
     Mobile,
     Email,
@@ -162,6 +166,16 @@ pub const RULE_TYPES: &[(&str, &str, &str)] = &[
         "统一社会信用代码校验（GB 32100）",
         "Credit code (GB 32100)",
     ),
+    (
+        "org_code",
+        "组织机构代码校验（GB 11714）",
+        "Organization code (GB 11714)",
+    ),
+    (
+        "registration_number",
+        "注册号校验（GS 15）",
+        "Registration number (GS 15)",
+    ),
     ("mobile", "手机号码", "Mobile number"),
     ("email", "电子邮箱", "E-mail"),
     ("compare", "字段比较", "Comparison"),
@@ -183,6 +197,8 @@ impl RuleKind {
             RuleKind::IdNumber => "id_number",
             RuleKind::IdConsistency { .. } => "id_consistency",
             RuleKind::CreditCode => "credit_code",
+            RuleKind::OrgCode => "org_code",
+            RuleKind::RegistrationNumber => "registration_number",
             RuleKind::Mobile => "mobile",
             RuleKind::Email => "email",
             RuleKind::Compare { .. } => "compare",
@@ -253,6 +269,14 @@ impl RuleKind {
             RuleKind::CreditCode => (
                 "统一社会信用代码校验（GB 32100）".into(),
                 "credit code check (GB 32100)".into(),
+            ),
+            RuleKind::OrgCode => (
+                "组织机构代码校验（GB 11714）".into(),
+                "organization code check (GB 11714)".into(),
+            ),
+            RuleKind::RegistrationNumber => (
+                "注册号校验（GS 15）".into(),
+                "registration number check (GS 15)".into(),
             ),
             RuleKind::Mobile => ("手机号格式".into(), "mobile number format".into()),
             RuleKind::Email => ("电子邮箱格式".into(), "email format".into()),
@@ -353,6 +377,10 @@ pub fn derive_rules(items: &[DataItem], has_cycle: bool) -> Vec<RuleSpec> {
                 }
             }
             SemanticType::CreditCode => out.push(RuleSpec::auto(c, RuleKind::CreditCode)),
+            SemanticType::OrgCode => out.push(RuleSpec::auto(c, RuleKind::OrgCode)),
+            SemanticType::RegistrationNumber => {
+                out.push(RuleSpec::auto(c, RuleKind::RegistrationNumber))
+            }
             SemanticType::DivisionCode => out.push(RuleSpec::auto(
                 c,
                 RuleKind::CodeTable {
@@ -536,6 +564,8 @@ pub enum Check {
         sex: Option<String>,
     },
     CreditCode,
+    OrgCode,
+    RegistrationNumber,
     Mobile,
     Email(regex::Regex),
     Compare {
@@ -759,6 +789,8 @@ pub fn compile(
             }
         }
         RuleKind::CreditCode => Check::CreditCode,
+        RuleKind::OrgCode => Check::OrgCode,
+        RuleKind::RegistrationNumber => Check::RegistrationNumber,
         RuleKind::Mobile => Check::Mobile,
         RuleKind::Email => Check::Email(
             regex::Regex::new(EMAIL_PATTERN)

@@ -564,6 +564,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "来源不一致主体数",
         "Subjects with disagreeing sources",
     ),
+    (
+        "alternate_keys_unjoined",
+        "未能关联的旧代码记录",
+        "Old-code records not joined",
+    ),
     ("attributes", "属性数", "Attributes"),
     ("source_resources", "来源资源数", "Source resources"),
     (

@@ -130,7 +130,10 @@ fn layout_for(items: &[DataItem]) -> Option<Layout> {
             *i != key
                 && matches!(
                     it.semantic_type,
-                    SemanticType::IdNumber | SemanticType::CreditCode
+                    SemanticType::IdNumber
+                        | SemanticType::CreditCode
+                        | SemanticType::OrgCode
+                        | SemanticType::RegistrationNumber
                 )
         })
         .map(|(i, _)| i)

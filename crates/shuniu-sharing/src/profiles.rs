@@ -69,6 +69,16 @@ impl Subject {
         }
     }
 
+    /// The older identifiers a subject's records may be keyed by: an enterprise's GB 11714
+    /// organization code (inside its credit code) and its pre-2015 registration number (held
+    /// by the records that carry both).
+    fn alternate_semantics(&self) -> &'static [SemanticType] {
+        match self {
+            Subject::Person(_) => &[],
+            Subject::Enterprise(_) => &[SemanticType::OrgCode, SemanticType::RegistrationNumber],
+        }
+    }
+
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Subject::Person(_) => "person",
@@ -252,21 +262,56 @@ impl Sharing {
         };
         let mut sections = Vec::new();
         let mut consulted = 0;
-        for rec in self.profile_resources(caller, subject.semantic()).await? {
+        let mut resources = self
+            .profile_resources(caller, subject.semantic(), subject.alternate_semantics())
+            .await?;
+        // Resources holding the subject's own identifier first: their rows name the older
+        // identifiers (registration numbers) the others are keyed by.
+        let holds = |rec: &ResourceRecord, t: SemanticType| {
+            rec.spec.data_items.iter().any(|i| i.semantic_type == t)
+        };
+        resources.sort_by_key(|r| !holds(r, subject.semantic()));
+        let mut older: BTreeSet<String> = BTreeSet::new();
+        if let Subject::Enterprise(code) = subject {
+            let org = code.org_code();
+            older.insert(org.as_str().to_string());
+            older.insert(org.hyphenated());
+        }
+        for rec in resources {
             let Some((grant, served)) = self.profile_grant(caller, &rec)? else {
                 continue;
             };
             consulted += 1;
-            let rows: Vec<_> = served
-                .lookup(&key)?
-                .into_iter()
-                .filter(|r| grant.in_scope(r))
-                .collect();
+            let direct = holds(&rec, subject.semantic());
+            let mut rows: Vec<Row> = Vec::new();
+            if direct {
+                rows = served.lookup(&key)?;
+            } else {
+                for probe in &older {
+                    for r in served.lookup(probe)? {
+                        if !rows.contains(&r) {
+                            rows.push(r);
+                        }
+                    }
+                }
+            }
+            let rows: Vec<Row> = rows.into_iter().filter(|r| grant.in_scope(r)).collect();
+            for (c, item) in rec.spec.data_items.iter().enumerate() {
+                if item.semantic_type == SemanticType::RegistrationNumber {
+                    older.extend(
+                        rows.iter()
+                            .filter_map(|r| r.get(c).cloned().flatten())
+                            .filter_map(|v| v.parse::<shuniu_types::RegistrationNumber>().ok())
+                            .map(|v| v.as_str().to_string()),
+                    );
+                }
+            }
             let key_col = crate::key_item(&rec.spec.data_items);
-            let by_key = key_col.is_some_and(|k| {
-                rows.iter()
-                    .any(|r| r.get(k).cloned().flatten().as_deref() == Some(key.as_str()))
-            });
+            let by_key = direct
+                && key_col.is_some_and(|k| {
+                    rows.iter()
+                        .any(|r| r.get(k).cloned().flatten().as_deref() == Some(key.as_str()))
+                });
             let matched_by = if by_key { "key" } else { "alternate_key" };
             if let Some(section) = self
                 .disclose(&view, &rec, &grant, &served, rows, matched_by, Vec::new())
@@ -483,11 +528,13 @@ impl Sharing {
     }
 
     /// Published resources the caller holds an active grant on, or that its department
-    /// provides, holding an item of the subject's type; in code order.
+    /// provides, holding an item of the subject's type or of an older identifier's; in code
+    /// order.
     async fn profile_resources(
         &self,
         caller: &Caller,
         semantic: SemanticType,
+        alternates: &[SemanticType],
     ) -> Result<Vec<std::sync::Arc<ResourceRecord>>> {
         let mut codes: BTreeSet<String> = self
             .inner
@@ -515,7 +562,7 @@ impl Sharing {
                     .spec
                     .data_items
                     .iter()
-                    .any(|i| i.semantic_type == semantic)
+                    .any(|i| i.semantic_type == semantic || alternates.contains(&i.semantic_type))
             {
                 out.push(rec);
             }

@@ -133,6 +133,8 @@ vocabulary! {
         None = ("none", "无", "None"),
         IdNumber = ("id_number", "身份证号", "Citizen ID number"),
         CreditCode = ("credit_code", "统一社会信用代码", "Unified social credit code"),
+        OrgCode = ("org_code", "组织机构代码", "Organization code (GB 11714)"),
+        RegistrationNumber = ("registration_number", "注册号", "Registration number (before credit codes)"),
         DivisionCode = ("division_code", "行政区划代码", "Division code"),
         Mobile = ("mobile", "手机号", "Mobile number"),
         PersonName = ("person_name", "姓名", "Person name"),

@@ -318,6 +318,10 @@ impl CreditCode {
     pub fn division(&self) -> Option<DivisionCode> {
         self.0[2..8].parse().ok()
     }
+    /// Characters 9–17: the organization code the credit code was built around (GB 32100 §4).
+    pub fn org_code(&self) -> OrgCode {
+        OrgCode(self.0[8..17].to_string())
+    }
 }
 
 impl FromStr for CreditCode {
@@ -366,6 +370,152 @@ impl From<CreditCode> for String {
     }
 }
 impl fmt::Display for CreditCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A GB 11714 organization code (组织机构代码): eight body characters and a check character,
+/// printed `XXXXXXXX-X` on the old certificates. Since 2015 it is characters 9–17 of the
+/// organization's credit code, which is how records keyed by it join the legal-entity library.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrgCode(String);
+
+impl OrgCode {
+    /// The nine characters without the hyphen, as a credit code holds them.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The certificate's spelling, `XXXXXXXX-X`.
+    pub fn hyphenated(&self) -> String {
+        format!("{}-{}", &self.0[..8], &self.0[8..])
+    }
+}
+
+impl FromStr for OrgCode {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, FieldError> {
+        let t = s.trim().to_ascii_uppercase();
+        let b = t.as_bytes();
+        let joined: Vec<u8> = match b.len() {
+            9 => b.to_vec(),
+            10 if b[8] == b'-' => b[..8].iter().chain(&b[9..]).copied().collect(),
+            _ => Vec::new(),
+        };
+        let shape = joined.len() == 9
+            && joined[..8].iter().all(u8::is_ascii_alphanumeric)
+            && (joined[8].is_ascii_digit() || joined[8] == b'X');
+        if !shape {
+            return Err(invalid(
+                "ORG_CODE_FORMAT",
+                "组织机构代码应为 8 位数字或大写字母加 1 位校验码（可写作 XXXXXXXX-X）",
+                "an organization code is 8 digits or capital letters and a check character (XXXXXXXX-X)",
+            ));
+        }
+        let expected = CreditCode::org_check_char(&joined[..8]).unwrap_or(b'?');
+        if joined[8] != expected {
+            return Err(invalid(
+                "ORG_CODE_CHECK",
+                format!(
+                    "校验码应为 {}，实为 {}",
+                    expected as char, joined[8] as char
+                ),
+                format!(
+                    "the check character should be {}, not {}",
+                    expected as char, joined[8] as char
+                ),
+            ));
+        }
+        Ok(OrgCode(String::from_utf8_lossy(&joined).into_owned()))
+    }
+}
+impl TryFrom<String> for OrgCode {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        s.parse()
+    }
+}
+impl From<OrgCode> for String {
+    fn from(c: OrgCode) -> String {
+        c.0
+    }
+}
+impl fmt::Display for OrgCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A market entity's registration number before the credit code (工商注册号, GS 15-2006): the
+/// registering authority's six-digit division code, eight digits of sequence and an ISO 7064
+/// MOD 11,10 check digit. Nothing in a credit code derives from it: a record keyed by it joins
+/// the legal-entity library through a source that holds both.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RegistrationNumber(String);
+
+impl RegistrationNumber {
+    /// ISO 7064 MOD 11,10 check digit over the first 14 digits.
+    pub fn check_digit(first14: &[u8]) -> u8 {
+        let mut p = 10u32;
+        for d in first14 {
+            let s = (p + u32::from(d.saturating_sub(b'0'))) % 10;
+            p = (if s == 0 { 10 } else { s }) * 2 % 11;
+        }
+        b'0' + ((11 - p) % 10) as u8
+    }
+    pub fn compose(authority: DivisionCode, sequence: u32) -> Option<RegistrationNumber> {
+        if sequence >= 100_000_000 {
+            return None;
+        }
+        let first14 = format!("{authority}{sequence:08}");
+        let check = Self::check_digit(first14.as_bytes()) as char;
+        Some(RegistrationNumber(format!("{first14}{check}")))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for RegistrationNumber {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, FieldError> {
+        let s = s.trim();
+        let b = s.as_bytes();
+        if b.len() != 15 || !b.iter().all(u8::is_ascii_digit) {
+            return Err(invalid(
+                "REGISTRATION_NUMBER_FORMAT",
+                "注册号应为 15 位数字",
+                "a registration number is 15 digits",
+            ));
+        }
+        let expected = Self::check_digit(&b[..14]);
+        if b[14] != expected {
+            return Err(invalid(
+                "REGISTRATION_NUMBER_CHECK",
+                format!("校验码应为 {}，实为 {}", expected as char, b[14] as char),
+                format!(
+                    "the check digit should be {}, not {}",
+                    expected as char, b[14] as char
+                ),
+            ));
+        }
+        Ok(RegistrationNumber(s.to_string()))
+    }
+}
+impl TryFrom<String> for RegistrationNumber {
+    type Error = FieldError;
+    fn try_from(s: String) -> Result<Self, FieldError> {
+        s.parse()
+    }
+}
+impl From<RegistrationNumber> for String {
+    fn from(c: RegistrationNumber) -> String {
+        c.0
+    }
+}
+impl fmt::Display for RegistrationNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -511,6 +661,60 @@ mod tests {
     }
 
     #[test]
+    fn gb11714_organization_codes() {
+        // GB 11714's own example, and the code inside GB 32100's example credit code.
+        let d: OrgCode = "D2143569-X".parse().expect("the standard's example");
+        assert_eq!(d.as_str(), "D2143569X");
+        assert_eq!(d.hyphenated(), "D2143569-X");
+        assert_eq!("d2143569x".parse::<OrgCode>().ok(), Some(d));
+        let credit: CreditCode = "91350100M000100Y43".parse().unwrap();
+        assert_eq!(credit.org_code().as_str(), "M000100Y4");
+        assert!("M000100Y-4".parse::<OrgCode>().is_ok());
+        assert_eq!(
+            "D2143569-1".parse::<OrgCode>().unwrap_err().code,
+            "ORG_CODE_CHECK"
+        );
+        assert_eq!(
+            "D2143569+X".parse::<OrgCode>().unwrap_err().code,
+            "ORG_CODE_FORMAT"
+        );
+        assert_eq!(
+            "D214356X".parse::<OrgCode>().unwrap_err().code,
+            "ORG_CODE_FORMAT"
+        );
+    }
+
+    #[test]
+    fn gs15_registration_numbers() {
+        // ISO 7064's MOD 11,10 examples: 0794 → 5, 79462 → 3.
+        assert_eq!(RegistrationNumber::check_digit(b"0794"), b'5');
+        assert_eq!(RegistrationNumber::check_digit(b"79462"), b'3');
+        let r = RegistrationNumber::compose("370202".parse().unwrap(), 1234).unwrap();
+        assert_eq!(&r.as_str()[..14], "37020200001234");
+        assert_eq!(
+            r.as_str().parse::<RegistrationNumber>().ok(),
+            Some(r.clone())
+        );
+        let mut wrong = r.as_str().as_bytes().to_vec();
+        wrong[14] = b'0' + (wrong[14] - b'0' + 1) % 10;
+        assert_eq!(
+            std::str::from_utf8(&wrong)
+                .unwrap()
+                .parse::<RegistrationNumber>()
+                .unwrap_err()
+                .code,
+            "REGISTRATION_NUMBER_CHECK"
+        );
+        assert_eq!(
+            "37020200001234"
+                .parse::<RegistrationNumber>()
+                .unwrap_err()
+                .code,
+            "REGISTRATION_NUMBER_FORMAT"
+        );
+    }
+
+    #[test]
     fn division_codes() {
         let d: DivisionCode = "370212".parse().unwrap();
         assert_eq!(d.city().to_string(), "370200");
@@ -557,6 +761,23 @@ mod tests {
             let _ = s.parse::<CreditCode>();
             let _ = s.parse::<DivisionCode>();
             let _ = s.parse::<MobileNumber>();
+            let _ = s.parse::<OrgCode>();
+            let _ = s.parse::<RegistrationNumber>();
+        }
+
+        #[test]
+        fn any_single_digit_change_of_a_registration_number_is_caught(seq in 0u32..100_000_000, pos in 0usize..15, delta in 1u8..10) {
+            let r = RegistrationNumber::compose("370212".parse().unwrap(), seq).unwrap();
+            let mut b = r.as_str().as_bytes().to_vec();
+            b[pos] = b'0' + (b[pos] - b'0' + delta) % 10;
+            prop_assert!(std::str::from_utf8(&b).unwrap().parse::<RegistrationNumber>().is_err());
+        }
+
+        #[test]
+        fn credit_codes_hold_valid_organization_codes(body in "[0-9A-HJ-NP-RTUW-Y]{8}") {
+            if let Some(c) = CreditCode::compose("91", "370212".parse().unwrap(), &body) {
+                prop_assert!(c.org_code().as_str().parse::<OrgCode>().is_ok());
+            }
         }
 
         #[test]

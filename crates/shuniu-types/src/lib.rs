@@ -21,7 +21,9 @@ pub mod text;
 mod vocab;
 
 pub use catalog::*;
-pub use codes::{CreditCode, DivisionCode, IdNumber, MobileNumber, Sex};
+pub use codes::{
+    CreditCode, DivisionCode, IdNumber, MobileNumber, OrgCode, RegistrationNumber, Sex,
+};
 pub use error::{Classified, ErrorKind, FieldError, Localized, Problem};
 pub use identity::*;
 pub use vocab::Vocabulary;

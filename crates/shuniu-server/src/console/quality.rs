@@ -275,6 +275,8 @@ fn rule_from_form(form: &[(String, String)]) -> Result<RuleSpec, String> {
             sex_column: b,
         },
         "credit_code" => RuleKind::CreditCode,
+        "org_code" => RuleKind::OrgCode,
+        "registration_number" => RuleKind::RegistrationNumber,
         "mobile" => RuleKind::Mobile,
         "email" => RuleKind::Email,
         "compare" => RuleKind::Compare {
