@@ -16,6 +16,7 @@ pub mod codes;
 pub mod division;
 pub mod error;
 pub mod identity;
+pub mod licence;
 pub mod states;
 pub mod text;
 mod vocab;
@@ -26,4 +27,5 @@ pub use codes::{
 };
 pub use error::{Classified, ErrorKind, FieldError, Localized, Problem};
 pub use identity::*;
+pub use licence::{LicenceId, LicenceTypeCode};
 pub use vocab::Vocabulary;
