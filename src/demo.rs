@@ -25,6 +25,8 @@ pub struct DemoAccounts {
     pub linkage: Vec<LinkageQuality>,
     /// The base libraries built from the loaded data.
     pub libraries: Vec<shuniu_libraries::BuildReport>,
+    /// Electronic licences: the types issued, an example licence and a revoked one.
+    pub licences: DemoLicences,
 }
 
 #[derive(Serialize)]
@@ -1477,4 +1479,154 @@ pub async fn open_data(
         token,
         requests: asks.len(),
     })
+}
+
+/// The demo city's electronic licences: what was issued, one valid licence and one revoked
+/// one to try the verifiers on.
+#[derive(Serialize, Default)]
+pub struct DemoLicences {
+    /// Per licence type: code, name, licences issued.
+    pub types: Vec<serde_json::Value>,
+    /// A valid licence: its identifier, holder and QR text.
+    pub example: Option<serde_json::Value>,
+    /// A revoked licence: its identifier and QR text (verification names the revocation).
+    pub revoked: Option<serde_json::Value>,
+    /// The hub's trust key (SM2, hex), which an offline verifier pins.
+    pub trust_key: String,
+}
+
+/// Registers the city's licence types over the departments' published data, makes the issuing
+/// departments' e-seals, issues every licence, and revokes one (a business licence revoked by
+/// an administrative penalty).
+pub async fn licences(
+    catalog: &Catalog,
+    licences: &shuniu_licences::Licences,
+    progress: impl Fn(&str),
+) -> Result<DemoLicences> {
+    let root = Actor::local_operator();
+    let err = |e: shuniu_licences::LicenceError| anyhow::anyhow!("{} [{}]", e, e.code());
+    let visible = catalog.visible(&root).await?;
+    // (type number, name, provider, resource, holder item, name item, fields)
+    type Spec<'a> = (
+        u16,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+    );
+    let specs: [Spec; 2] = [
+        (
+            1,
+            "营业执照",
+            "370200SJ",
+            "市场主体登记信息",
+            "credit_code",
+            "ent_name",
+            &[
+                ("legal_rep", "法定代表人"),
+                ("reg_date", "成立日期"),
+                ("capital", "注册资本（万元）"),
+                ("industry", "行业"),
+                ("reg_address", "住所"),
+            ],
+        ),
+        (
+            1,
+            "出生医学证明",
+            "370200WJ",
+            "出生医学证明签发信息",
+            "id_number",
+            "name",
+            &[
+                ("birth_date", "出生日期"),
+                ("sex", "性别"),
+                ("hospital", "接生机构"),
+            ],
+        ),
+    ];
+    let mut out = DemoLicences {
+        trust_key: licences.trust_public_hex(),
+        ..Default::default()
+    };
+    for (number, name, provider, resource, holder, holder_name, fields) in specs {
+        let Some(rec) = visible.iter().find(|r| {
+            r.spec.name == resource
+                && r.spec.provider == provider
+                && r.status == shuniu_types::ResourceStatus::Published
+        }) else {
+            continue;
+        };
+        let fields: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(item, _)| rec.spec.data_items.iter().any(|i| i.name == *item))
+            .map(|(i, l)| (i.to_string(), l.to_string()))
+            .collect();
+        let t = licences
+            .register_type(
+                &root,
+                shuniu_licences::LicenceTypeInput {
+                    code: String::new(),
+                    number: Some(number),
+                    name: name.into(),
+                    definer: provider.into(),
+                    issuers: vec![provider.into()],
+                    resource_code: rec.code.clone(),
+                    holder_item: holder.into(),
+                    holder_name_item: holder_name.into(),
+                    serial_item: None,
+                    fields,
+                    validity_years: None,
+                },
+            )
+            .await
+            .map_err(err)?;
+        licences
+            .make_seal(&root, provider, None, 5)
+            .await
+            .map_err(err)?;
+        let report = licences.issue_all(&root, &t.code).await.map_err(err)?;
+        progress(&format!(
+            "电子证照 licences: {} {} issued from {} rows in {:.1} s",
+            report.issued, name, report.rows_read, report.seconds
+        ));
+        out.types.push(serde_json::json!({
+            "code": t.code, "name": t.name, "issuer": provider, "issued": report.issued,
+        }));
+        let issued = licences
+            .list(&shuniu_store::LicenceFilter {
+                type_code: Some(t.code.clone()),
+                current_only: true,
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+            .map_err(err)?;
+        if out.revoked.is_none()
+            && let Some(l) = issued.first()
+        {
+            licences
+                .change_state(
+                    &root,
+                    &l.id,
+                    shuniu_licences::StateChange::Revoke,
+                    "因违法经营被依法吊销营业执照（行政处罚）",
+                )
+                .await
+                .map_err(err)?;
+            out.revoked = Some(serde_json::json!({
+                "id": l.id, "holder_name": l.holder_name, "qr_text": l.envelope,
+            }));
+        }
+        if out.example.is_none()
+            && let Some(l) = issued.get(1)
+        {
+            out.example = Some(serde_json::json!({
+                "id": l.id, "type": t.name, "holder_name": l.holder_name,
+                "holder_shown": l.holder_shown, "qr_text": l.envelope,
+            }));
+        }
+    }
+    Ok(out)
 }

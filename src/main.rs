@@ -16,6 +16,7 @@ mod demo;
 mod keys_cli;
 mod lake_cli;
 mod libraries_cli;
+mod licence_cli;
 mod link_cli;
 mod open_cli;
 mod quality_cli;
@@ -123,6 +124,9 @@ enum Command {
     /// Base libraries (基础库): define them from the designated sources, build, inspect.
     #[command(subcommand)]
     Libraries(libraries_cli::LibrariesCommand),
+    /// Electronic licences (电子证照): verify a QR code, list types, issue, write a QR image.
+    #[command(subcommand)]
+    Licence(licence_cli::LicenceCommand),
     /// Sharing: the satisfaction rate, requests, grants, the serving index.
     #[command(subcommand)]
     Sharing(sharing_cli::SharingCommand),
@@ -498,6 +502,10 @@ async fn main() -> Result<()> {
                     "  开放 open data: {} datasets ({} open to all, {} conditional), {} public data requests",
                     opened.datasets, opened.public, opened.conditional, opened.requests
                 );
+                let issued = demo::licences(&hub.engines.catalog, &hub.engines.licences, |m| {
+                    eprintln!("  {m}")
+                })
+                .await?;
                 let file = demo::DemoAccounts {
                     url: url.clone(),
                     seed,
@@ -508,6 +516,7 @@ async fn main() -> Result<()> {
                     open: opened,
                     linkage: data.linkage.clone(),
                     libraries: data.libraries.clone(),
+                    licences: issued,
                 };
                 // Passwords and keys: readable by the owner only, from the first byte.
                 write_private(&accounts_file, &serde_json::to_vec_pretty(&file)?)
@@ -631,6 +640,10 @@ async fn main() -> Result<()> {
         Command::Libraries(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             libraries_cli::run(&hub.engines.libraries, cmd).await
+        }
+        Command::Licence(cmd) => {
+            let hub = open_existing(cli_config, cmd.common()).await?;
+            licence_cli::run(&hub.engines.licences, cmd).await
         }
         Command::Sharing(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;

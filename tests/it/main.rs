@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod harness;
 mod libraries;
+mod licences;
 mod linkage;
 mod open;
 mod profiles;

@@ -46,7 +46,7 @@ impl Rejection {
             Rejection::BadSignature => "电子印章签名验证失败，证照内容可能被篡改",
             Rejection::UnknownSeal => "签章所用电子印章不在信任列表中",
             Rejection::SealExpired => "签章时电子印章不在有效期内",
-            Rejection::Revoked => "证照已被吊销或撤销",
+            Rejection::Revoked => "证照已被吊销、撤销或注销（换发后旧证注销）",
             Rejection::Suspended => "证照已被暂停使用",
             Rejection::Expired => "证照已过有效期",
             Rejection::StatusStale => "证照状态列表已过期，请联网更新后再核验",
@@ -62,7 +62,9 @@ impl Rejection {
             }
             Rejection::UnknownSeal => "the e-seal that signed it is not in the trust list",
             Rejection::SealExpired => "the e-seal was not valid when it signed",
-            Rejection::Revoked => "the licence has been revoked",
+            Rejection::Revoked => {
+                "the licence has been revoked or cancelled (a re-issue cancels the old one)"
+            }
             Rejection::Suspended => "the licence is suspended",
             Rejection::Expired => "the licence has expired",
             Rejection::StatusStale => {
@@ -89,6 +91,10 @@ pub enum LicenceError {
     },
     #[error("licence rejected: {0}")]
     Rejected(Rejection),
+    #[error(transparent)]
+    Denied(shuniu_policy::Denied),
+    #[error("not found: {0}")]
+    NotFound(String),
     #[error("key: {0}")]
     Key(#[from] shuniu_keys::KeyError),
     #[error("internal: {0}")]
@@ -108,6 +114,8 @@ impl LicenceError {
         match self {
             LicenceError::Invalid { code, .. } => code,
             LicenceError::Rejected(r) => r.code(),
+            LicenceError::Denied(d) => d.code,
+            LicenceError::NotFound(_) => "NOT_FOUND",
             LicenceError::Key(e) => e.code(),
             LicenceError::Internal(_) => "INTERNAL",
         }
@@ -121,6 +129,8 @@ impl Classified for LicenceError {
                 Problem::new(ErrorKind::Invalid, code, zh.clone(), en.clone())
             }
             LicenceError::Rejected(r) => Problem::new(ErrorKind::Invalid, r.code(), r.zh(), r.en()),
+            LicenceError::Denied(d) => d.problem(),
+            LicenceError::NotFound(what) => Problem::not_found(what.as_str()),
             LicenceError::Key(e) => Problem::new(
                 ErrorKind::Internal,
                 e.code(),

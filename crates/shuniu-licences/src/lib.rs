@@ -10,6 +10,9 @@
 //!   bitstring status lists (revocation, suspension) with a time to live, both signed by the
 //!   hub's trust key.
 //! - `verify.rs`: the offline verifier, naming why a licence fails.
+//! - `engine.rs`: `Licences` — licence types, departments' seals (made, rotated), issuing from
+//!   a resource's rows through its serving index (new, re-issued when the data changed,
+//!   unchanged), suspension, restoration and revocation, the signed lists.
 //!
 //! Licence identifiers (GB/T 36904) and type codes (GB/T 36902) are domain types in
 //! `shuniu-types`.
@@ -20,11 +23,14 @@
 
 mod error;
 
+pub mod engine;
 pub mod envelope;
 pub mod lists;
+pub mod qr;
 pub mod seal;
 pub mod verify;
 
+pub use engine::{IssueReport, LicenceTypeInput, Licences, StateChange};
 pub use error::{LicenceError, Rejection};
 
 pub type Result<T, E = LicenceError> = std::result::Result<T, E>;

@@ -67,7 +67,9 @@ impl Verifier {
             .get(&hex::encode(opened.kid))
             .ok_or(Rejection::UnknownSeal)?;
         opened.verify_with(key)?;
-        if opened.issued_at < seal.valid_from || opened.issued_at > seal.valid_until {
+        // Envelopes carry whole seconds.
+        let from = chrono::SubsecRound::trunc_subsecs(seal.valid_from, 0);
+        if opened.issued_at < from || opened.issued_at > seal.valid_until {
             return Err(Rejection::SealExpired);
         }
         let index =

@@ -62,6 +62,11 @@ pub enum Action {
     DesignateSource,
     /// Define and build the base libraries (基础库).
     ManageLibraries,
+    /// Register licence types (证照类型) and make or rotate departments' e-seals (电子印章).
+    ManageLicences,
+    /// Issue, suspend, restore or revoke the licences a department issues (target
+    /// `SharingOf { department: issuer }`).
+    IssueLicences,
     /// View a person's or enterprise's profile (一人一档) in the console through the grants of
     /// one of the department's systems.
     ViewProfile,
@@ -423,6 +428,7 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
             Action::ArbitrateTicket
             | Action::DesignateSource
             | Action::ManageLibraries
+            | Action::ManageLicences
             | Action::ReadTickets,
             Target::Hub,
         ) => {
@@ -508,6 +514,23 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                     hide: true,
                     ..Denied::new("NOT_FOUND", "申请或授权不存在", "no such request or grant")
                 })
+            }
+        }
+        (Action::IssueLicences, Target::SharingOf { department }) => {
+            if operator || (own(department) && actor.role == Role::DataOfficer) {
+                Ok(())
+            } else if own(department) {
+                Err(role_denied(
+                    actor.role,
+                    "签发或变更电子证照",
+                    "issue or change licences",
+                ))
+            } else {
+                Err(Denied::new(
+                    "FORBIDDEN_DEPARTMENT",
+                    "只能签发或变更本部门颁发的证照",
+                    "only the issuing department issues or changes its licences",
+                ))
             }
         }
         (Action::ViewProfile, Target::SharingOf { department }) => {
@@ -713,6 +736,7 @@ pub(crate) mod tests {
                     Action::ArbitrateTicket,
                     Action::DesignateSource,
                     Action::ManageLibraries,
+                    Action::ManageLicences,
                     Action::ReadTickets,
                 ] {
                     assert_eq!(

@@ -157,7 +157,7 @@ pub fn may_somewhere(actor: &Actor, action: Action) -> bool {
             consumer: own,
             escalated: false,
         },
-        Action::ViewProfile => Target::SharingOf { department: own },
+        Action::ViewProfile | Action::IssueLicences => Target::SharingOf { department: own },
         Action::FileDemand => Target::Demand {
             department: own,
             routed_to: None,

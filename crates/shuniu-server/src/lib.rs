@@ -70,6 +70,7 @@ pub struct Engines {
     pub open: shuniu_open::Open,
     pub traceability: shuniu_audit::Traceability,
     pub libraries: shuniu_libraries::Libraries,
+    pub licences: shuniu_licences::Licences,
 }
 
 impl Engines {
@@ -117,6 +118,15 @@ impl Engines {
             },
         )
         .await?;
+        let licences = shuniu_licences::Licences::open(
+            store.clone(),
+            std::sync::Arc::new(keys.clone()),
+            audit.clone(),
+            sharing.clone(),
+            &data_dir.join("licences"),
+            "城市数据中枢 / city data hub",
+            "",
+        )?;
         let open = shuniu_open::Open::open(
             store.clone(),
             catalog.clone(),
@@ -137,6 +147,7 @@ impl Engines {
         );
         Ok(Engines {
             libraries,
+            licences,
             traceability: shuniu_audit::Traceability::new(audit.clone(), store.clone()),
             accounts: Accounts::new(store, audit),
             catalog,

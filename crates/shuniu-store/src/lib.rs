@@ -17,6 +17,7 @@ use std::time::Duration;
 
 mod audit;
 mod libraries;
+mod licences;
 mod links;
 mod loads;
 mod open;
@@ -27,6 +28,7 @@ mod sharing;
 mod sign_in;
 pub use audit::*;
 pub use libraries::*;
+pub use licences::*;
 pub use links::*;
 pub use loads::*;
 pub use open::*;

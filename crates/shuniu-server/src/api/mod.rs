@@ -21,6 +21,7 @@ pub mod audit;
 pub mod ckan;
 pub mod data;
 pub mod libraries;
+pub mod licences;
 pub mod quality;
 pub mod services;
 pub mod sharing;
@@ -76,6 +77,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(quality::router())
         .merge(libraries::router())
+        .merge(licences::router())
         .merge(sharing::router())
         .merge(services::router())
 }

@@ -1,0 +1,910 @@
+//! The licence engine: licence types, departments' e-seals, issuing from a resource's rows,
+//! state changes, and the lists a verifier needs. Every entry point asks the policy module;
+//! every read of a resource's rows and every change is audited.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use shuniu_audit::{AuditLog, Entry, Kind};
+use shuniu_keys::MasterKey;
+use shuniu_policy::{Action, Target, decide};
+use shuniu_sharing::Sharing;
+use shuniu_store::{LicenceFilter, LicenceRow, LicenceTypeRow, SealRow, Store};
+use shuniu_types::{Actor, CreditCode, IdNumber, LicenceId, LicenceTypeCode};
+
+use crate::envelope::{LicenceClaims, holder_digest, seal as seal_envelope};
+use crate::lists::{
+    Bitstring, Signed, StatusListCredential, StatusPurpose, TrustList, TrustedSeal,
+};
+use crate::seal::{DEFAULT_SIGNER_ID, SealKey, SealPublicKey};
+use crate::verify::{Verified, Verifier};
+use crate::{LicenceError, Rejection, Result};
+
+/// Licence states (GB/T 36903's 状态).
+pub const VALID: &str = "valid";
+pub const SUSPENDED: &str = "suspended";
+pub const REVOKED: &str = "revoked";
+pub const CANCELLED: &str = "cancelled";
+pub const EXPIRED: &str = "expired";
+
+/// How long a verifier may use the status lists offline.
+pub const STATUS_TTL_HOURS: i64 = 24;
+
+/// What a department submits to register a licence type.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LicenceTypeInput {
+    /// GB/T 36902 type code; when empty, composed from the defining department's credit code
+    /// and `number`.
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub number: Option<u16>,
+    pub name: String,
+    pub definer: String,
+    pub issuers: Vec<String>,
+    pub resource_code: String,
+    pub holder_item: String,
+    pub holder_name_item: String,
+    #[serde(default)]
+    pub serial_item: Option<String>,
+    /// (item, label) shown on the face and carried in the QR code.
+    pub fields: Vec<(String, String)>,
+    #[serde(default)]
+    pub validity_years: Option<i64>,
+}
+
+/// What a bulk issue did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IssueReport {
+    pub type_code: String,
+    pub rows_read: u64,
+    pub issued: u64,
+    pub reissued: u64,
+    pub unchanged: u64,
+    /// Rows whose holder identifier is not a valid ID number or credit code.
+    pub holders_invalid: u64,
+    pub source_version: i64,
+    pub seconds: f64,
+}
+
+/// A state change a department may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateChange {
+    Suspend,
+    Restore,
+    Revoke,
+}
+
+struct Inner {
+    store: Store,
+    keys: Arc<MasterKey>,
+    audit: AuditLog,
+    sharing: Sharing,
+    trust_key: SealKey,
+    hub_name: String,
+    base_url: String,
+    issuing: tokio::sync::Mutex<()>,
+}
+
+/// The licence engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Licences {
+    inner: Arc<Inner>,
+}
+
+fn sealed_label(code: &str) -> String {
+    format!("licence-seal:{code}")
+}
+
+impl Licences {
+    /// Opens the engine; the hub's trust key (which signs the trust and status lists) is kept
+    /// at `dir/trust.key` sealed under the master key, its public half at `dir/trust.pub`.
+    pub fn open(
+        store: Store,
+        keys: Arc<MasterKey>,
+        audit: AuditLog,
+        sharing: Sharing,
+        dir: &Path,
+        hub_name: &str,
+        base_url: &str,
+    ) -> Result<Licences> {
+        std::fs::create_dir_all(dir).map_err(|e| LicenceError::Internal(e.to_string()))?;
+        let secret = keys.secret_file(&dir.join("trust.key"))?;
+        let trust_key = SealKey::from_secret(&secret, DEFAULT_SIGNER_ID)?;
+        let public = format!("{}\n", trust_key.public_hex());
+        if std::fs::read_to_string(dir.join("trust.pub"))
+            .ok()
+            .as_deref()
+            != Some(&public)
+        {
+            std::fs::write(dir.join("trust.pub"), public)
+                .map_err(|e| LicenceError::Internal(e.to_string()))?;
+        }
+        Ok(Licences {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                audit,
+                sharing,
+                trust_key,
+                hub_name: hub_name.to_string(),
+                base_url: base_url.trim_end_matches('/').to_string(),
+                issuing: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The hub's trust key (hex, uncompressed SEC1): what a verifier pins.
+    pub fn trust_public_hex(&self) -> String {
+        self.inner.trust_key.public_hex()
+    }
+
+    fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub async fn types(&self) -> Result<Vec<LicenceTypeRow>> {
+        self.store().licence_types().await.map_err(internal)
+    }
+
+    pub async fn seals(&self) -> Result<Vec<SealRow>> {
+        self.store().licence_seals().await.map_err(internal)
+    }
+
+    /// Registers (or updates) a licence type. The resource must hold the items named.
+    pub async fn register_type(
+        &self,
+        actor: &Actor,
+        input: LicenceTypeInput,
+    ) -> Result<LicenceTypeRow> {
+        decide(actor, Action::ManageLicences, Target::Hub).map_err(denied)?;
+        let store = self.store();
+        let definer = store
+            .department(&input.definer)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| unknown_department(&input.definer))?;
+        let code: LicenceTypeCode = if input.code.trim().is_empty() {
+            let credit: CreditCode = definer
+                .credit_code
+                .as_deref()
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| {
+                    LicenceError::invalid(
+                        "LICENCE_TYPE_DEFINER_CODE",
+                        format!("定义部门 {} 没有有效的统一社会信用代码", definer.name),
+                        format!(
+                            "the defining department {} has no valid credit code",
+                            definer.code
+                        ),
+                    )
+                })?;
+            LicenceTypeCode::compose(&credit, input.number.unwrap_or(1)).ok_or_else(|| {
+                LicenceError::invalid(
+                    "LICENCE_TYPE_NUMBER",
+                    "证照类型序号应为 0–999",
+                    "a type number is 0–999",
+                )
+            })?
+        } else {
+            input.code.parse().map_err(field)?
+        };
+        for issuer in &input.issuers {
+            store
+                .department(issuer)
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| unknown_department(issuer))?;
+        }
+        if input.issuers.is_empty() || input.name.trim().is_empty() {
+            return Err(LicenceError::invalid(
+                "LICENCE_TYPE_INCOMPLETE",
+                "证照类型需要名称和至少一个颁发部门",
+                "a licence type needs a name and at least one issuing department",
+            ));
+        }
+        let rec = store
+            .resource(&input.resource_code)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                LicenceError::invalid(
+                    "LICENCE_TYPE_RESOURCE",
+                    format!("数据资源 {} 不存在", input.resource_code),
+                    format!("no resource {}", input.resource_code),
+                )
+            })?;
+        let item = |name: &str| rec.spec.data_items.iter().find(|i| i.name == name);
+        let holder = item(&input.holder_item).ok_or_else(|| missing_item(&input.holder_item))?;
+        let holder_type = match holder.semantic_type {
+            shuniu_types::SemanticType::IdNumber => "id_number",
+            shuniu_types::SemanticType::CreditCode => "credit_code",
+            _ => {
+                return Err(LicenceError::invalid(
+                    "LICENCE_TYPE_HOLDER",
+                    "持证主体信息项应为身份证号或统一社会信用代码",
+                    "the holder item is an ID number or a credit code",
+                ));
+            }
+        };
+        for name in std::iter::once(&input.holder_name_item)
+            .chain(input.serial_item.iter())
+            .chain(input.fields.iter().map(|f| &f.0))
+        {
+            item(name).ok_or_else(|| missing_item(name))?;
+        }
+        let row = LicenceTypeRow {
+            code: code.to_string(),
+            name: input.name.trim().to_string(),
+            definer: definer.code,
+            issuers: input.issuers,
+            resource_code: input.resource_code,
+            holder_item: input.holder_item,
+            holder_type: holder_type.into(),
+            holder_name_item: input.holder_name_item,
+            serial_item: input.serial_item,
+            fields: input.fields,
+            validity_years: input.validity_years.filter(|y| *y > 0),
+            created_by: actor.principal.clone(),
+            created_at: shuniu_store::now(),
+        };
+        let mut tx = store.begin().await.map_err(internal)?;
+        tx.put_licence_type(&row).await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        self.inner
+            .audit
+            .record(
+                Entry::by(
+                    Kind::Admin,
+                    "licence.type",
+                    &actor.principal,
+                    &actor.department,
+                )
+                .target(row.code.clone())
+                .detail(row.name.clone()),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(row)
+    }
+
+    /// Makes a department's e-seal: a new SM2 key pair, its private half sealed under the
+    /// master key. A department's earlier seal is retired (it stays in the trust list and
+    /// verifies what it signed): this is how a seal's key is rotated.
+    pub async fn make_seal(
+        &self,
+        actor: &Actor,
+        department: &str,
+        signer_id: Option<&str>,
+        valid_years: u32,
+    ) -> Result<SealRow> {
+        decide(actor, Action::ManageLicences, Target::Hub).map_err(denied)?;
+        let dept = self
+            .store()
+            .department(department)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| unknown_department(department))?;
+        let signer_id = signer_id.unwrap_or(DEFAULT_SIGNER_ID);
+        let (key, secret) = SealKey::generate(signer_id)?;
+        // Whole seconds: an envelope's issue time is whole seconds too.
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 0);
+        let until = now + chrono::Duration::days(365 * i64::from(valid_years.clamp(1, 10)));
+        let existing = self.seals().await?;
+        // Seal codes: the department's division, then a sequence (GB/T 38540 leaves the
+        // coding to the seal authority).
+        let code = format!("{}{:08}", dept.division, existing.len() as u64 + 1);
+        let name = format!("{}电子证照专用章", dept.name);
+        let info = seal_info(&code, &name, &key, now, until, &dept.name);
+        let row = SealRow {
+            code: code.clone(),
+            department: dept.code.clone(),
+            name,
+            kid: hex::encode(key.kid()),
+            public_key: key.public_hex(),
+            sealed_private_key: self.inner.keys.seal(&sealed_label(&code), &secret)?,
+            signer_id: signer_id.to_string(),
+            valid_from: now.to_rfc3339(),
+            valid_until: until.to_rfc3339(),
+            state: "active".into(),
+            info,
+            created_by: actor.principal.clone(),
+            created_at: shuniu_store::now(),
+        };
+        let mut tx = self.store().begin().await.map_err(internal)?;
+        tx.retire_seals(&dept.code).await.map_err(internal)?;
+        tx.insert_seal(&row).await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        self.inner
+            .audit
+            .record(
+                Entry::by(
+                    Kind::Admin,
+                    "licence.seal",
+                    &actor.principal,
+                    &actor.department,
+                )
+                .target(code)
+                .detail(format!("{} kid {}", dept.code, row.kid)),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(row)
+    }
+
+    fn open_seal(&self, row: &SealRow) -> Result<SealKey> {
+        let secret = self
+            .inner
+            .keys
+            .unseal(&sealed_label(&row.code), &row.sealed_private_key)?;
+        SealKey::from_secret(&secret, &row.signer_id)
+    }
+
+    /// Issues a type's licences from every row of its resource: a new licence for a new row,
+    /// a new version for a row whose licensed fields changed (the old one is cancelled), and
+    /// nothing for the rest. Rows are read through the resource's serving index, a page at a
+    /// time.
+    pub async fn issue_all(&self, actor: &Actor, type_code: &str) -> Result<IssueReport> {
+        let _one = self.inner.issuing.lock().await;
+        let started = std::time::Instant::now();
+        let t = self
+            .types()
+            .await?
+            .into_iter()
+            .find(|t| t.code == type_code)
+            .ok_or_else(|| {
+                LicenceError::invalid(
+                    "LICENCE_TYPE_UNKNOWN",
+                    format!("证照类型 {type_code} 不存在"),
+                    format!("no licence type {type_code}"),
+                )
+            })?;
+        let issuer = t.issuers.first().cloned().unwrap_or_default();
+        decide(
+            actor,
+            Action::IssueLicences,
+            Target::SharingOf {
+                department: &issuer,
+            },
+        )
+        .map_err(denied)?;
+        let seal_row = self
+            .seals()
+            .await?
+            .into_iter()
+            .find(|s| s.state == "active" && s.department.as_str().eq(issuer.as_str()))
+            .ok_or_else(|| {
+                LicenceError::invalid(
+                    "LICENCE_NO_SEAL",
+                    format!("颁发部门 {issuer} 尚无有效的电子印章"),
+                    format!("the issuing department {issuer} has no active e-seal"),
+                )
+            })?;
+        let key = self.open_seal(&seal_row)?;
+        let dept = self
+            .store()
+            .department(&issuer)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| unknown_department(&issuer))?;
+        let issuer_code = dept
+            .credit_code
+            .clone()
+            .filter(|c| c.parse::<CreditCode>().is_ok())
+            .unwrap_or_else(|| dept.division.clone());
+        let type_code: LicenceTypeCode = t.code.parse().map_err(field)?;
+        let loaded = self
+            .store()
+            .latest_versions()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .find(|(c, _, _)| *c == t.resource_code)
+            .map(|(_, v, _)| v);
+        let idx = self
+            .inner
+            .sharing
+            .derivation_index(&t.resource_code, loaded)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                LicenceError::invalid(
+                    "LICENCE_NO_DATA",
+                    format!("数据资源 {} 尚无数据", t.resource_code),
+                    format!("resource {} has no data yet", t.resource_code),
+                )
+            })?;
+        let (version, layout) = idx.current().map_err(internal)?;
+        let layout = layout.ok_or_else(|| LicenceError::Internal("no layout".into()))?;
+        let col = |name: &str| layout.columns.iter().position(|c| c == name);
+        let holder_col = col(&t.holder_item).ok_or_else(|| missing_item(&t.holder_item))?;
+        let name_col = col(&t.holder_name_item).ok_or_else(|| missing_item(&t.holder_name_item))?;
+        let serial_col = t.serial_item.as_deref().and_then(col);
+        let field_cols: Vec<(String, Option<usize>)> = t
+            .fields
+            .iter()
+            .map(|(item, label)| (label.clone(), col(item)))
+            .collect();
+        let mut report = IssueReport {
+            type_code: t.code.clone(),
+            source_version: version.unwrap_or(0) as i64,
+            ..Default::default()
+        };
+        let today = beijing_today();
+        let valid_until = t
+            .validity_years
+            .and_then(|y| today.with_year(today.year() + y as i32));
+        let mut after: Option<String> = None;
+        loop {
+            let i2 = idx.clone();
+            let a = after.clone();
+            let page = tokio::task::spawn_blocking(move || i2.page(a.as_deref(), 1_000))
+                .await
+                .map_err(|e| LicenceError::Internal(e.to_string()))?
+                .map_err(internal)?;
+            let Some((last, _)) = page.last() else { break };
+            after = Some(last.clone());
+            let full = page.len() == 1_000;
+            for (_, row) in page {
+                report.rows_read += 1;
+                let cell = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
+                let raw = cell(holder_col);
+                let holder = match t.holder_type.as_str() {
+                    "id_number" => IdNumber::parse_any(raw.trim()).map(|i| i.to_string()).ok(),
+                    _ => raw.trim().parse::<CreditCode>().map(|c| c.to_string()).ok(),
+                };
+                let Some(holder) = holder else {
+                    report.holders_invalid += 1;
+                    continue;
+                };
+                let fields: Vec<(String, String)> = field_cols
+                    .iter()
+                    .map(|(label, c)| (label.clone(), c.map(cell).unwrap_or_default()))
+                    .collect();
+                let name = cell(name_col);
+                let subject = self.inner.audit.subject(&holder);
+                let serial = serial_col
+                    .map(cell)
+                    .map(|s| {
+                        s.chars()
+                            .filter(char::is_ascii_alphanumeric)
+                            .collect::<String>()
+                            .to_ascii_uppercase()
+                    })
+                    .filter(|s| !s.is_empty() && s.len() <= 40);
+                // A licence is the same licence again by its serial, or (types the hub
+                // numbers) by its holder.
+                let current = match &serial {
+                    Some(s) => self
+                        .store()
+                        .current_licence(&t.code, s)
+                        .await
+                        .map_err(internal)?,
+                    None => self
+                        .store()
+                        .current_licence_of(&t.code, &subject)
+                        .await
+                        .map_err(internal)?,
+                };
+                if let Some(cur) = &current
+                    && cur.holder_subject == subject
+                    && cur.holder_name == name
+                    && cur.claims.get("f") == Some(&serde_json::json!(fields))
+                {
+                    report.unchanged += 1;
+                    continue;
+                }
+                let mut tx = self.store().begin().await.map_err(internal)?;
+                let status_index = tx.next_status_index().await.map_err(internal)?;
+                let serial = serial
+                    .or_else(|| current.as_ref().map(|c| c.serial.clone()))
+                    .unwrap_or_else(|| format!("{}{:08}", today.year(), status_index));
+                let version = current.as_ref().map_or(1, |c| c.version + 1);
+                let id = LicenceId::compose(&type_code, &issuer_code, &serial, version as u16)
+                    .ok_or_else(|| {
+                        LicenceError::Internal(format!("cannot compose an identifier for {serial}"))
+                    })?;
+                let claims = LicenceClaims {
+                    id: id.to_string(),
+                    type_code: t.code.clone(),
+                    type_name: t.name.clone(),
+                    holder_name: name.clone(),
+                    holder_id_type: t.holder_type.clone(),
+                    holder_id_shown: shown(&t.holder_type, &holder),
+                    holder_digest: holder_digest(id.as_str(), &holder),
+                    authority: dept.name.clone(),
+                    authority_code: issuer_code.clone(),
+                    area: dept.division.clone(),
+                    issued_on: today,
+                    valid_from: today,
+                    valid_until,
+                    status_index: status_index as u64,
+                    fields: fields.clone(),
+                };
+                let now = Utc::now();
+                let envelope = seal_envelope(&claims, &key, now)?;
+                let row = LicenceRow {
+                    id: id.to_string(),
+                    type_code: t.code.clone(),
+                    serial,
+                    version,
+                    holder_subject: subject,
+                    holder_type: t.holder_type.clone(),
+                    holder_name: name,
+                    holder_shown: claims.holder_id_shown.clone(),
+                    issuer: issuer.clone(),
+                    seal_code: seal_row.code.clone(),
+                    resource_code: t.resource_code.clone(),
+                    source_version: report.source_version,
+                    status_index,
+                    state: VALID.into(),
+                    issued_at: now.to_rfc3339(),
+                    valid_from: today.to_string(),
+                    valid_until: valid_until.map(|d| d.to_string()),
+                    envelope,
+                    claims: serde_json::to_value(&claims)
+                        .map_err(|e| LicenceError::Internal(e.to_string()))?,
+                    uses: 0,
+                    superseded_by: None,
+                };
+                let reason = if current.is_some() {
+                    "来源数据变更，换发新版本 / source data changed: re-issued"
+                } else {
+                    "依据部门数据签发 / issued from the department's data"
+                };
+                tx.insert_licence(
+                    &row,
+                    current.as_ref().map(|c| c.id.as_str()),
+                    &actor.principal,
+                    reason,
+                )
+                .await
+                .map_err(internal)?;
+                tx.commit().await.map_err(internal)?;
+                if current.is_some() {
+                    report.reissued += 1;
+                } else {
+                    report.issued += 1;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        let rec = self
+            .store()
+            .resource(&t.resource_code)
+            .await
+            .map_err(internal)?;
+        self.inner
+            .audit
+            .record(
+                Entry::by(
+                    Kind::Access,
+                    "licence.issue",
+                    &actor.principal,
+                    &actor.department,
+                )
+                .resource(
+                    &t.resource_code,
+                    rec.as_ref().map_or("", |r| r.spec.provider.as_str()),
+                )
+                .target(t.code.clone())
+                .fields(t.fields.iter().map(|f| f.0.clone()).collect())
+                .rows(report.rows_read)
+                .detail(format!(
+                    "issued {} re-issued {} unchanged {}",
+                    report.issued, report.reissued, report.unchanged
+                )),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(report)
+    }
+
+    /// Suspends, restores or revokes a licence, with the reason; audited.
+    pub async fn change_state(
+        &self,
+        actor: &Actor,
+        id: &str,
+        change: StateChange,
+        reason: &str,
+    ) -> Result<LicenceRow> {
+        let lic = self.licence(id).await?;
+        decide(
+            actor,
+            Action::IssueLicences,
+            Target::SharingOf {
+                department: &lic.issuer,
+            },
+        )
+        .map_err(denied)?;
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > 500 {
+            return Err(LicenceError::invalid(
+                "LICENCE_REASON",
+                "请填写原因（不超过 500 字）",
+                "give a reason (at most 500 characters)",
+            ));
+        }
+        let (from, to, action) = match change {
+            StateChange::Suspend => (VALID, SUSPENDED, "suspend"),
+            StateChange::Restore => (SUSPENDED, VALID, "restore"),
+            StateChange::Revoke if lic.state == SUSPENDED => (SUSPENDED, REVOKED, "revoke"),
+            StateChange::Revoke => (VALID, REVOKED, "revoke"),
+        };
+        let mut tx = self.store().begin().await.map_err(internal)?;
+        let done = tx
+            .set_licence_state(
+                id,
+                &shuniu_store::now(),
+                &actor.principal,
+                action,
+                from,
+                to,
+                reason,
+            )
+            .await
+            .map_err(internal)?;
+        if !done {
+            return Err(LicenceError::invalid(
+                "LICENCE_STATE",
+                format!("证照当前状态为 {}，不能执行该操作", lic.state),
+                format!("the licence is {}: this change does not apply", lic.state),
+            ));
+        }
+        tx.commit().await.map_err(internal)?;
+        self.inner
+            .audit
+            .record(
+                Entry::by(
+                    Kind::Admin,
+                    &format!("licence.{action}"),
+                    &actor.principal,
+                    &actor.department,
+                )
+                .target(id.to_string())
+                .subjects(vec![lic.holder_subject.clone()])
+                .detail(reason.to_string()),
+            )
+            .await
+            .map_err(internal)?;
+        self.licence(id).await
+    }
+
+    pub async fn licence(&self, id: &str) -> Result<LicenceRow> {
+        self.store()
+            .licence(id.trim())
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| LicenceError::NotFound(format!("licence {}", id.trim())))
+    }
+
+    /// Whether the actor may see and change this licence: the hub, or the issuing
+    /// department's officers.
+    pub fn may_handle(&self, actor: &Actor, licence: &LicenceRow) -> bool {
+        decide(
+            actor,
+            Action::IssueLicences,
+            Target::SharingOf {
+                department: &licence.issuer,
+            },
+        )
+        .is_ok()
+    }
+
+    /// A licence as the actor may see it; another department's is not found.
+    pub async fn licence_for(&self, actor: &Actor, id: &str) -> Result<LicenceRow> {
+        let l = self.licence(id).await?;
+        if self.may_handle(actor, &l) {
+            Ok(l)
+        } else {
+            Err(LicenceError::NotFound(format!("licence {}", id.trim())))
+        }
+    }
+
+    /// A licence's history of states.
+    pub async fn events(&self, id: &str) -> Result<Vec<shuniu_store::LicenceEventRow>> {
+        self.store()
+            .licence_events(id.trim())
+            .await
+            .map_err(internal)
+    }
+
+    pub async fn list(&self, filter: &LicenceFilter) -> Result<Vec<LicenceRow>> {
+        self.store().licences(filter).await.map_err(internal)
+    }
+
+    /// A holder's current licences, by their ID number or credit code.
+    pub async fn of_holder(&self, holder: &str) -> Result<Vec<LicenceRow>> {
+        let holder = IdNumber::parse_any(holder.trim())
+            .map(|i| i.to_string())
+            .or_else(|_| holder.trim().parse::<CreditCode>().map(|c| c.to_string()))
+            .map_err(field)?;
+        self.list(&LicenceFilter {
+            holder_subject: Some(self.inner.audit.subject(&holder)),
+            current_only: true,
+            limit: 1_000,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// The trust list, signed: every seal, active and retired.
+    pub async fn trust_list(&self) -> Result<Signed> {
+        let depts: BTreeMap<String, String> = self
+            .store()
+            .departments()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|d| (d.code, d.name))
+            .collect();
+        let seals = self
+            .seals()
+            .await?
+            .into_iter()
+            .map(|s| {
+                Ok(TrustedSeal {
+                    kid: s.kid,
+                    seal_code: s.code,
+                    seal_name: s.name,
+                    department_name: depts.get(&s.department).cloned().unwrap_or_default(),
+                    department: s.department,
+                    public_key: s.public_key,
+                    signer_id: s.signer_id,
+                    valid_from: parse_time(&s.valid_from)?,
+                    valid_until: parse_time(&s.valid_until)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Signed::sign(
+            &TrustList {
+                issuer: self.inner.hub_name.clone(),
+                issued_at: Utc::now(),
+                seals,
+            },
+            &self.inner.trust_key,
+        )
+    }
+
+    /// A status list as of now, valid for [`STATUS_TTL_HOURS`].
+    pub async fn status_list(&self, purpose: StatusPurpose) -> Result<Signed> {
+        // A licence re-issued as a new version is cancelled (注销): it stops verifying as a
+        // revoked one does.
+        let states: &[&str] = match purpose {
+            StatusPurpose::Revocation => &[REVOKED, CANCELLED],
+            StatusPurpose::Suspension => &[SUSPENDED],
+        };
+        let mut bits = Bitstring::with_capacity(0);
+        for state in states {
+            for i in self
+                .store()
+                .licence_status_indexes(state)
+                .await
+                .map_err(internal)?
+            {
+                bits.set(i.max(0) as usize, true);
+            }
+        }
+        let cred = StatusListCredential::new(
+            &self.inner.base_url,
+            purpose,
+            &bits,
+            Utc::now(),
+            chrono::Duration::hours(STATUS_TTL_HOURS),
+        )?;
+        Signed::sign(&cred, &self.inner.trust_key)
+    }
+
+    /// A verifier loaded with the lists as of now (what an offline verifier would have
+    /// fetched last).
+    pub async fn verifier(&self) -> Result<Verifier> {
+        let root = SealPublicKey::from_hex(&self.trust_public_hex(), DEFAULT_SIGNER_ID)?;
+        Verifier::new(
+            &root,
+            &self.trust_list().await?,
+            &[
+                self.status_list(StatusPurpose::Revocation).await?,
+                self.status_list(StatusPurpose::Suspension).await?,
+            ],
+        )
+    }
+
+    /// Verifies a QR text online: the lists are as of this moment.
+    pub async fn verify(&self, text: &str) -> Result<std::result::Result<Verified, Rejection>> {
+        Ok(self.verifier().await?.verify(text, Utc::now()))
+    }
+}
+
+/// The holder's identifier as a licence shows it: a person's masked, an enterprise's whole.
+fn shown(holder_type: &str, holder: &str) -> String {
+    if holder_type == "id_number" && holder.len() == 18 {
+        format!("{}********{}", &holder[..6], &holder[14..])
+    } else {
+        holder.to_string()
+    }
+}
+
+/// GB/T 38540's seal information (印章信息): header, id, property (type, name, certificate
+/// list, dates), picture. Kept as JSON with the standard's field names; the certificate list
+/// holds the seal's SM2 public key.
+fn seal_info(
+    code: &str,
+    name: &str,
+    key: &SealKey,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    department_name: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "header": {"id": "ES", "version": 4, "vid": "Shuniu"},
+        "esID": code,
+        "property": {
+            "type": 1,
+            "name": name,
+            "certListType": 1,
+            "certList": [key.public_hex()],
+            "createDate": from.format("%Y%m%d%H%M%SZ").to_string(),
+            "validStart": from.format("%Y%m%d%H%M%SZ").to_string(),
+            "validEnd": until.format("%Y%m%d%H%M%SZ").to_string(),
+        },
+        "picture": {"type": "svg", "data": seal_svg(department_name), "width": 42, "height": 42},
+        "signerId": key.signer_id(),
+    })
+}
+
+/// The seal's picture: a red ring, the department's name along the upper arc, a star.
+pub fn seal_svg(department_name: &str) -> String {
+    let name: String = department_name
+        .chars()
+        .filter(|c| !matches!(c, '<' | '>' | '&' | '"' | '\''))
+        .collect();
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 200" width="200" height="200"><defs><path id="arc" d="M 30 100 A 70 70 0 1 1 170 100"/></defs><circle cx="100" cy="100" r="92" fill="none" stroke="#d0021b" stroke-width="7"/><text font-size="22" fill="#d0021b" font-family="serif" letter-spacing="2"><textPath href="#arc" startOffset="50%" text-anchor="middle">{name}</textPath></text><polygon fill="#d0021b" points="100,62 109,90 139,90 115,107 124,136 100,118 76,136 85,107 61,90 91,90"/><text x="100" y="165" font-size="16" fill="#d0021b" text-anchor="middle" font-family="serif">电子证照专用章</text></svg>"##
+    )
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| LicenceError::Internal(format!("time {s}: {e}")))
+}
+
+fn internal(e: impl std::fmt::Display) -> LicenceError {
+    LicenceError::Internal(e.to_string())
+}
+
+fn denied(d: shuniu_policy::Denied) -> LicenceError {
+    LicenceError::Denied(d)
+}
+
+fn field(e: shuniu_types::FieldError) -> LicenceError {
+    LicenceError::invalid(e.code, e.message_zh, e.message_en)
+}
+
+fn unknown_department(code: &str) -> LicenceError {
+    LicenceError::invalid(
+        "LICENCE_DEPARTMENT",
+        format!("部门 {code} 不存在"),
+        format!("no department {code}"),
+    )
+}
+
+fn missing_item(name: &str) -> LicenceError {
+    LicenceError::invalid(
+        "LICENCE_TYPE_ITEM",
+        format!("数据资源没有信息项 {name}"),
+        format!("the resource has no item {name}"),
+    )
+}
+
+/// Today in Beijing (a licence's dates are civil dates where it is issued).
+pub fn beijing_today() -> NaiveDate {
+    (Utc::now() + chrono::Duration::hours(8)).date_naive()
+}

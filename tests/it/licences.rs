@@ -1,0 +1,320 @@
+//! E-licences (电子证照) through the HTTP API: a licence type over a department's resource, the
+//! department's e-seal, licences issued from its rows (and re-issued when a row changes), the
+//! QR text verified online and offline, suspension, restoration and revocation reaching the
+//! verifier through the status lists, and a seal's key rotated without breaking what it signed.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::audit::search_until;
+use crate::harness::{Hub, error_code, json_of};
+use crate::sharing::{V1, load, published, register_spec};
+
+/// The register after 钱七 moved.
+const MOVED: &str = "id_number,name,mobile,district,address\n\
+370202199003070011,张三,13812345678,370202,市南区香港中路1号\n\
+370203197001010039,王五,13812345670,370203,市北区延安路3号\n\
+370202198505120029,钱七,13712345678,370202,市南区宁夏路9号\n\
+370202199003070054,孙八,13612345678,370202,市南区湛山路7号\n\
+bad-number,错号,13700000001,370202,\n";
+
+fn type_code() -> String {
+    let definer =
+        shuniu_types::CreditCode::compose("11", "370200".parse().unwrap(), "00000123").unwrap();
+    format!("{definer}001")
+}
+
+async fn call(hub: &Hub, key: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+    json_of(hub.post(key, path, body).await).await
+}
+
+async fn verify(hub: &Hub, qr: &str) -> Value {
+    let r = hub
+        .client
+        .post(hub.url("/api/v1/licences/verify"))
+        .json(&json!({ "qr": qr }))
+        .send()
+        .await
+        .unwrap();
+    let (s, v) = json_of(r).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+async fn holder_licence(hub: &Hub, id_number: &str) -> Value {
+    let (s, v) = json_of(
+        hub.get(&hub.ga_key, &format!("/api/v1/licences?holder={id_number}"))
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v}");
+    list[0].clone()
+}
+
+#[tokio::test]
+async fn licences_are_issued_from_a_departments_data_and_verified_offline() {
+    let hub = Hub::start().await;
+    let register = published(&hub, &register_spec("户籍人口信息", "有条件共享")).await;
+    load(&hub, &register, V1).await;
+    let code = type_code();
+    let spec = json!({
+        "code": code, "name": "户籍证明", "definer": "370200GA", "issuers": ["370200GA"],
+        "resource_code": register, "holder_item": "id_number", "holder_name_item": "name",
+        "fields": [["address", "住址"], ["district", "行政区划"]], "validity_years": 1
+    });
+    // Types are the hub's to register; a department may not.
+    let (s, _) = call(&hub, &hub.ga_key, "/api/v1/licences/types", &spec).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let mut wrong = spec.clone();
+    wrong["holder_item"] = json!("address");
+    let (s, e) = call(&hub, &hub.operator_key, "/api/v1/licences/types", &wrong).await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "LICENCE_TYPE_HOLDER"),
+        "{e}"
+    );
+    let (s, t) = call(&hub, &hub.operator_key, "/api/v1/licences/types", &spec).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["code"], code.as_str());
+
+    // No seal yet: nothing can be signed.
+    let issue = format!("/api/v1/licences/types/{code}/issue");
+    let (s, e) = call(&hub, &hub.ga_key, &issue, &json!({})).await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "LICENCE_NO_SEAL"),
+        "{e}"
+    );
+    let (s, seal) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/licences/seals",
+        &json!({"department": "370200GA"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{seal}");
+    assert_eq!(seal["public_key"].as_str().unwrap().len(), 130);
+    // 民政 does not issue the police's licences.
+    let (s, _) = call(&hub, &hub.mz_key, &issue, &json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, r) = call(&hub, &hub.ga_key, &issue, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["rows_read"].as_u64(), r["issued"].as_u64()),
+        (Some(4), Some(4)),
+        "{r}"
+    );
+
+    let zhang = holder_licence(&hub, "370202199003070011").await;
+    let id = zhang["id"].as_str().unwrap().to_string();
+    assert!(id.parse::<shuniu_types::LicenceId>().is_ok(), "{id}");
+    assert_eq!(zhang["holder_shown"], "370202********0011");
+    assert_eq!(zhang["state"], "valid");
+    let qr = zhang["qr_text"].as_str().unwrap().to_string();
+    assert!(qr.starts_with("SNL1:"));
+
+    // Online: valid, with what the face says.
+    let v = verify(&hub, &qr).await;
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["licence"]["claims"]["hn"], "张三");
+    assert_eq!(
+        v["licence"]["claims"]["f"][0],
+        json!(["住址", "市南区香港中路1号"])
+    );
+    // A changed character: not this licence.
+    let mut tampered = qr.clone().into_bytes();
+    let at = tampered.len() - 20;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let v = verify(&hub, &String::from_utf8(tampered).unwrap()).await;
+    assert_eq!(v["valid"], false, "{v}");
+    assert!(
+        ["LICENCE_MALFORMED", "LICENCE_BAD_SIGNATURE"].contains(&v["code"].as_str().unwrap()),
+        "{v}"
+    );
+
+    // Offline: the trust list and status lists fetched once, checked against the hub's key.
+    let fetch = |path: &'static str| {
+        let hub = &hub;
+        async move {
+            let r = hub.client.get(hub.url(path)).send().await.unwrap();
+            let (s, v) = json_of(r).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v
+        }
+    };
+    let trust = fetch("/api/v1/licences/trust-list").await;
+    let root = shuniu_licences::seal::SealPublicKey::from_hex(
+        trust["trust_key"].as_str().unwrap(),
+        shuniu_licences::seal::DEFAULT_SIGNER_ID,
+    )
+    .unwrap();
+    let signed =
+        |v: Value| -> shuniu_licences::lists::Signed { serde_json::from_value(v).unwrap() };
+    let offline = shuniu_licences::verify::Verifier::new(
+        &root,
+        &signed(trust.clone()),
+        &[
+            signed(fetch("/api/v1/licences/status/revocation").await),
+            signed(fetch("/api/v1/licences/status/suspension").await),
+        ],
+    )
+    .unwrap();
+    let now = chrono::Utc::now();
+    assert_eq!(offline.verify(&qr, now).unwrap().claims.holder_name, "张三");
+    assert_eq!(
+        offline
+            .verify(&qr, now + chrono::Duration::hours(25))
+            .unwrap_err(),
+        shuniu_licences::Rejection::StatusStale,
+        "offline past the lists' time to live"
+    );
+
+    // Suspended, restored, revoked: each reaches the verifier; a revoked licence stays so.
+    let state = format!("/api/v1/licences/{id}/state");
+    let (s, _) = call(
+        &hub,
+        &hub.mz_key,
+        &state,
+        &json!({"change": "suspend", "reason": "核查"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = call(
+        &hub,
+        &hub.ga_key,
+        &state,
+        &json!({"change": "suspend", "reason": " "}),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "LICENCE_REASON")
+    );
+    let (s, l) = call(
+        &hub,
+        &hub.ga_key,
+        &state,
+        &json!({"change": "suspend", "reason": "户籍信息核查中"}),
+    )
+    .await;
+    assert_eq!(
+        (s, l["state"].as_str()),
+        (StatusCode::OK, Some("suspended")),
+        "{l}"
+    );
+    assert_eq!(verify(&hub, &qr).await["code"], "LICENCE_SUSPENDED");
+    let (s, _) = call(
+        &hub,
+        &hub.ga_key,
+        &state,
+        &json!({"change": "restore", "reason": "核查完毕"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(verify(&hub, &qr).await["valid"], true);
+
+    // The register changes: 钱七's licence is re-issued as version 2, the rest unchanged, and
+    // the old version stops verifying.
+    let qian_v1 = holder_licence(&hub, "370202198505120029").await;
+    load(&hub, &register, MOVED).await;
+    let (s, r) = call(&hub, &hub.ga_key, &issue, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (
+            r["reissued"].as_u64(),
+            r["unchanged"].as_u64(),
+            r["holders_invalid"].as_u64()
+        ),
+        (Some(1), Some(3), Some(1)),
+        "{r}"
+    );
+    let qian_v2 = holder_licence(&hub, "370202198505120029").await;
+    assert_eq!(qian_v2["version"], 2);
+    assert_eq!(qian_v2["serial"], qian_v1["serial"]);
+    assert_eq!(qian_v2["fields"][0], json!(["住址", "市南区宁夏路9号"]));
+    assert_eq!(
+        verify(&hub, qian_v2["qr_text"].as_str().unwrap()).await["valid"],
+        true
+    );
+    assert_eq!(
+        verify(&hub, qian_v1["qr_text"].as_str().unwrap()).await["code"],
+        "LICENCE_REVOKED",
+        "a re-issue cancels the old version"
+    );
+    let (s, old) = json_of(
+        hub.get(
+            &hub.ga_key,
+            &format!("/api/v1/licences/{}", qian_v1["id"].as_str().unwrap()),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{old}");
+    assert_eq!(old["state"], "cancelled");
+    assert_eq!(old["superseded_by"], qian_v2["id"]);
+    assert_eq!(old["events"][1]["action"], "reissue", "{old}");
+
+    // The seal's key is rotated: new licences are signed with the new key, and what the old
+    // key signed still verifies (the retired seal stays in the trust list).
+    let (s, rotated) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/licences/seals",
+        &json!({"department": "370200GA", "valid_years": 5}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{rotated}");
+    assert_ne!(rotated["kid"], seal["kid"]);
+    let (_, seals) = json_of(hub.get(&hub.operator_key, "/api/v1/licences/seals").await).await;
+    let states: Vec<&str> = seals
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["retired", "active"], "{seals}");
+    assert_eq!(verify(&hub, &qr).await["valid"], true);
+
+    let (s, l) = call(
+        &hub,
+        &hub.ga_key,
+        &state,
+        &json!({"change": "revoke", "reason": "户籍注销"}),
+    )
+    .await;
+    assert_eq!(
+        (s, l["state"].as_str()),
+        (StatusCode::OK, Some("revoked")),
+        "{l}"
+    );
+    assert_eq!(verify(&hub, &qr).await["code"], "LICENCE_REVOKED");
+    let (s, e) = call(
+        &hub,
+        &hub.ga_key,
+        &state,
+        &json!({"change": "restore", "reason": "误操作"}),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "LICENCE_STATE"),
+        "{e}"
+    );
+    let (s, _) = json_of(
+        hub.get(&hub.ga_key, "/api/v1/licences/1.2.156.3005.2.X")
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Issuing read the register's rows: on the record, with the provider.
+    search_until(
+        &hub,
+        &hub.operator_key,
+        &format!("resource={register}"),
+        |rows| rows.iter().any(|r| r["action"] == "licence.issue"),
+    )
+    .await;
+}
