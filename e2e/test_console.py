@@ -342,6 +342,48 @@ def test_an_officer_views_a_profile_through_a_system_of_their_department(browser
     page.close()
 
 
+def test_a_counter_verifies_a_licence_and_the_issuer_suspends_and_restores_it(browser, base_url, accounts):
+    lic = accounts["licences"]
+    page = browser.new_page()
+    sign_in(page, base_url, accounts, "admin")
+    page.goto(f"{base_url}/licences")
+    assert int(page.inner_text("#valid-count")) >= 1
+    assert page.locator("#licence-types tbody tr[data-code]").count() >= 1
+    assert page.locator("figure.seal").count() >= 1
+    # A pasted QR text of the revoked licence: refused, with the reason's code.
+    page.fill("#verify-qr", lic["revoked"]["qr_text"])
+    page.click("#verify")
+    page.wait_for_selector("#verify-result")
+    assert page.get_attribute("#verify-result", "data-code") == "LICENCE_REVOKED"
+    page.fill("#verify-qr", lic["example"]["qr_text"])
+    page.click("#verify")
+    page.wait_for_selector("#verify-result[data-valid=true]")
+    assert lic["example"]["holder_name"] in page.inner_text("#verify-result")
+    page.screenshot(path=str(ARTIFACTS / "licences.png"), full_page=True)
+    # The licence itself: its face beside its QR code; suspended with a reason, then restored.
+    page.goto(f"{base_url}/licences/{lic['example']['id']}")
+    assert page.locator("#licence-qr svg").count() == 1
+    assert page.inner_text("#licence-holder") == lic["example"]["holder_name"]
+    page.select_option("#state-change", "suspend")
+    page.fill("#state-reason", "e2e 核查")
+    page.click("#apply-state")
+    page.wait_for_selector("#licence-state.state-suspended")
+    page.screenshot(path=str(ARTIFACTS / "licence.png"), full_page=True)
+    page.select_option("#state-change", "restore")
+    page.fill("#state-reason", "核查完毕")
+    page.click("#apply-state")
+    page.wait_for_selector("#licence-state.state-valid")
+    assert page.locator("#licence-events li").count() >= 3
+    # Another department's officer sees none of the market regulator's licences.
+    officer = browser.new_page()
+    sign_in(officer, base_url, accounts, "mz.officer")
+    officer.goto(f"{base_url}/licences")
+    assert officer.locator("#licence-list tbody tr[data-state]").count() == 0
+    assert officer.goto(f"{base_url}/licences/{lic['example']['id']}").status == 404
+    page.close()
+    officer.close()
+
+
 def test_a_department_requests_data_and_the_provider_approves_it(browser, base_url, accounts):
     # 卫健's officer asks 公安 for the household register, for its own system.
     consumer = browser.new_context()

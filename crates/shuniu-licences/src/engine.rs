@@ -708,6 +708,11 @@ impl Licences {
         }
     }
 
+    /// Current licences by type and state: (type, state, count, uses).
+    pub async fn counts(&self) -> Result<Vec<(String, String, i64, i64)>> {
+        self.store().licence_counts().await.map_err(internal)
+    }
+
     /// A licence's history of states.
     pub async fn events(&self, id: &str) -> Result<Vec<shuniu_store::LicenceEventRow>> {
         self.store()

@@ -44,6 +44,7 @@ mod citizen;
 mod data;
 mod federated;
 mod libraries;
+mod licences;
 mod nav;
 mod opendata;
 mod quality;
@@ -137,6 +138,7 @@ pub fn router() -> Router<AppState> {
         .merge(citizen::router())
         .merge(quality::router())
         .merge(libraries::router())
+        .merge(licences::router())
         .merge(sharing::router())
         .merge(opendata::router())
 }

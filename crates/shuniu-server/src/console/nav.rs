@@ -108,6 +108,12 @@ const NAV: &[(&str, &[Item])] = &[
                 "profiles",
                 Some(Action::ViewProfile),
             ),
+            item(
+                "/licences",
+                "licences",
+                "licences",
+                Some(Action::IssueLicences),
+            ),
         ],
     ),
     (

@@ -183,6 +183,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/libraries.html"),
     ),
     (
+        "licences.html",
+        include_str!("../../templates/licences.html"),
+    ),
+    ("licence.html", include_str!("../../templates/licence.html")),
+    (
         "linkage_reviews.html",
         include_str!("../../templates/linkage_reviews.html"),
     ),
