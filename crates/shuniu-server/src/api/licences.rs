@@ -281,8 +281,8 @@ pub struct VerifyRequest {
 
 /// Verifies a licence's QR text now (online: the lists as of this moment). Anyone may ask:
 /// the answer says whether it is valid and, if not, why, with a stable code.
-#[utoipa::path(post, path = "/api/v1/licences/verify", tag = "licences", request_body = VerifyRequest,
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/licences/verify", tag = "licences", request_body = VerifyRequest, security(()),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn verify(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<VerifyRequest>,
@@ -299,7 +299,7 @@ async fn verify(
 
 /// The trust list: every e-seal's public key and validity, signed with the hub's trust key
 /// (`trust_key` in the answer, which a verifier pins).
-#[utoipa::path(get, path = "/api/v1/licences/trust-list", tag = "licences",
+#[utoipa::path(get, path = "/api/v1/licences/trust-list", tag = "licences", security(()),
     responses((status = 200, body = Object)))]
 async fn trust_list(State(state): State<AppState>) -> Result<Json, ApiError> {
     let l = &state.engines.licences;
@@ -309,7 +309,7 @@ async fn trust_list(State(state): State<AppState>) -> Result<Json, ApiError> {
 }
 
 /// A status list (Bitstring Status List credential), signed, valid for 24 hours.
-#[utoipa::path(get, path = "/api/v1/licences/status/{purpose}", tag = "licences",
+#[utoipa::path(get, path = "/api/v1/licences/status/{purpose}", tag = "licences", security(()),
     params(("purpose" = String, Path, description = "`revocation` or `suspension`")),
     responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
 async fn status_list(
