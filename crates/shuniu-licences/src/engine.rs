@@ -64,6 +64,8 @@ pub struct IssueReport {
     pub issued: u64,
     pub reissued: u64,
     pub unchanged: u64,
+    /// Licences cancelled because their holder's row left the resource.
+    pub cancelled: u64,
     /// Rows whose holder identifier is not a valid ID number or credit code.
     pub holders_invalid: u64,
     pub source_version: i64,
@@ -249,6 +251,13 @@ impl Licences {
             serial_item: input.serial_item,
             fields: input.fields,
             validity_years: input.validity_years.filter(|y| *y > 0),
+            // Re-registering a type keeps where its issuing reached.
+            reached_version: self
+                .types()
+                .await?
+                .into_iter()
+                .find(|t| t.code == code.as_str())
+                .and_then(|t| t.reached_version),
             created_by: actor.principal.clone(),
             created_at: shuniu_store::now(),
         };
@@ -349,6 +358,18 @@ impl Licences {
     /// nothing for the rest. Rows are read through the resource's serving index, a page at a
     /// time.
     pub async fn issue_all(&self, actor: &Actor, type_code: &str) -> Result<IssueReport> {
+        self.issue(actor, type_code, None).await
+    }
+
+    /// Issues for the rows of these keys only (the resource's keys its change log named);
+    /// a key whose row is gone cancels the licence of that holder (when the resource is keyed
+    /// by the holder).
+    async fn issue(
+        &self,
+        actor: &Actor,
+        type_code: &str,
+        keys: Option<Vec<String>>,
+    ) -> Result<IssueReport> {
         let _one = self.inner.issuing.lock().await;
         let started = std::time::Instant::now();
         let t = self
@@ -439,17 +460,45 @@ impl Licences {
             .validity_years
             .and_then(|y| today.with_year(today.year() + y as i32));
         let mut after: Option<String> = None;
+        let mut pending = keys.clone().unwrap_or_default();
+        let mut gone: Vec<String> = Vec::new();
         loop {
             let i2 = idx.clone();
-            let a = after.clone();
-            let page = tokio::task::spawn_blocking(move || i2.page(a.as_deref(), 1_000))
+            let (page, full) = if keys.is_some() {
+                // The changed keys, a chunk at a time; a key without a row is gone.
+                let chunk: Vec<String> = pending.drain(..pending.len().min(1_000)).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                let found = tokio::task::spawn_blocking(move || {
+                    let mut rows = Vec::new();
+                    let mut missing = Vec::new();
+                    i2.lookup_many(chunk.iter().map(String::as_str), |k, row| {
+                        match row {
+                            Some(r) => rows.push(r),
+                            None => missing.push(k.to_string()),
+                        }
+                        Ok(())
+                    })
+                    .map(|()| (rows, missing))
+                })
                 .await
                 .map_err(|e| LicenceError::Internal(e.to_string()))?
                 .map_err(internal)?;
-            let Some((last, _)) = page.last() else { break };
-            after = Some(last.clone());
-            let full = page.len() == 1_000;
-            for (_, row) in page {
+                gone.extend(found.1);
+                (found.0, !pending.is_empty())
+            } else {
+                let a = after.clone();
+                let page = tokio::task::spawn_blocking(move || i2.page(a.as_deref(), 1_000))
+                    .await
+                    .map_err(|e| LicenceError::Internal(e.to_string()))?
+                    .map_err(internal)?;
+                let Some((last, _)) = page.last() else { break };
+                after = Some(last.clone());
+                let full = page.len() == 1_000;
+                (page.into_iter().map(|(_, r)| r).collect::<Vec<_>>(), full)
+            };
+            for row in page {
                 report.rows_read += 1;
                 let cell = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
                 let raw = cell(holder_col);
@@ -575,6 +624,47 @@ impl Licences {
                 break;
             }
         }
+        // A holder whose row left the resource: the licence is cancelled (注销).
+        if layout.key == holder_col {
+            for key in gone {
+                let Some(holder) = (match t.holder_type.as_str() {
+                    "id_number" => IdNumber::parse_any(key.trim()).map(|i| i.to_string()).ok(),
+                    _ => key.trim().parse::<CreditCode>().map(|c| c.to_string()).ok(),
+                }) else {
+                    continue;
+                };
+                let subject = self.inner.audit.subject(&holder);
+                let Some(cur) = self
+                    .store()
+                    .current_licence_of(&t.code, &subject)
+                    .await
+                    .map_err(internal)?
+                else {
+                    continue;
+                };
+                if matches!(cur.state.as_str(), VALID | SUSPENDED) {
+                    let mut tx = self.store().begin().await.map_err(internal)?;
+                    tx.set_licence_state(
+                        &cur.id,
+                        &shuniu_store::now(),
+                        &actor.principal,
+                        "cancel",
+                        &cur.state,
+                        CANCELLED,
+                        "来源数据已删除，证照注销 / the holder left the source data: cancelled",
+                    )
+                    .await
+                    .map_err(internal)?;
+                    tx.commit().await.map_err(internal)?;
+                    report.cancelled += 1;
+                }
+            }
+        }
+        let mut tx = self.store().begin().await.map_err(internal)?;
+        tx.set_licence_type_reached(&t.code, report.source_version)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
         report.seconds = started.elapsed().as_secs_f64();
         let rec = self
             .store()
@@ -605,6 +695,71 @@ impl Licences {
             .await
             .map_err(internal)?;
         Ok(report)
+    }
+
+    /// Issues, from the change log, the licences of every type whose resource `code` is, for
+    /// the types issued at least once (the first issue is a department's decision).
+    pub async fn after_commit(&self, code: &str) -> Result<Vec<IssueReport>> {
+        let mut out = Vec::new();
+        for t in self.types().await? {
+            let (true, Some(reached)) = (t.resource_code == code, t.reached_version) else {
+                continue;
+            };
+            let loaded = self
+                .store()
+                .latest_versions()
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .find(|(c, _, _)| c == code)
+                .map(|(_, v, _)| v);
+            let Some(idx) = self
+                .inner
+                .sharing
+                .derivation_index(code, loaded)
+                .await
+                .map_err(internal)?
+            else {
+                continue;
+            };
+            let from = reached.max(0) as u64;
+            let keys = tokio::task::spawn_blocking(move || idx.changed_keys(from))
+                .await
+                .map_err(|e| LicenceError::Internal(e.to_string()))?
+                .map_err(internal)?;
+            if keys.is_empty() {
+                continue;
+            }
+            let actor = Actor {
+                principal: "system:licences".into(),
+                display_name: "电子证照 / licences".into(),
+                role: shuniu_types::Role::HubOperator,
+                department: t.issuers.first().cloned().unwrap_or_default(),
+            };
+            out.push(self.issue(&actor, &t.code, Some(keys)).await?);
+        }
+        Ok(out)
+    }
+
+    /// Follows committed loads and issues from their change logs (the server runs this).
+    pub fn follow_commits(
+        &self,
+        mut commits: tokio::sync::broadcast::Receiver<(String, i64)>,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match commits.recv().await {
+                    Ok((code, _)) => {
+                        if let Err(e) = me.after_commit(&code).await {
+                            tracing::warn!(code, error = %e, "issuing licences from a load failed");
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        })
     }
 
     /// Suspends, restores or revokes a licence, with the reason; audited.

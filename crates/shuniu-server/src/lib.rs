@@ -410,6 +410,11 @@ pub async fn serve(
         .engines
         .libraries
         .follow_commits(state.engines.aggregation.subscribe_commits());
+    // Licences follow the loads of the resources they are issued from.
+    let licence_follower = state
+        .engines
+        .licences
+        .follow_commits(state.engines.aggregation.subscribe_commits());
     let result = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -418,6 +423,7 @@ pub async fn serve(
     .await;
     open_follower.abort();
     library_follower.abort();
+    licence_follower.abort();
     open_work.abort();
     refresher.abort();
     scheduler.abort();

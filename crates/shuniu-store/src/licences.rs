@@ -28,6 +28,9 @@ pub struct LicenceTypeRow {
     pub fields: Vec<(String, String)>,
     /// `None`: valid without end (长期).
     pub validity_years: Option<i64>,
+    /// The resource's dataset version its licences were last issued from (the change log is
+    /// read from there); `None` before the first issue.
+    pub reached_version: Option<i64>,
     pub created_by: String,
     pub created_at: String,
 }
@@ -114,6 +117,7 @@ fn type_row(r: &sqlx::any::AnyRow) -> Result<LicenceTypeRow> {
         serial_item: get(r, "serial_item")?,
         fields,
         validity_years: get(r, "validity_years")?,
+        reached_version: get(r, "reached_version")?,
         created_by: get(r, "created_by")?,
         created_at: get(r, "created_at")?,
     })
@@ -332,9 +336,9 @@ impl Tx {
             .await?;
         sqlx::query(
             "INSERT INTO licence_types (code, name, definer, issuers, resource_code, holder_item,
-                 holder_type, holder_name_item, serial_item, fields, validity_years, created_by,
-                 created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 holder_type, holder_name_item, serial_item, fields, validity_years, reached_version,
+                 created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&t.code)
         .bind(&t.name)
@@ -347,10 +351,21 @@ impl Tx {
         .bind(&t.serial_item)
         .bind(serde_json::json!(t.fields).to_string())
         .bind(t.validity_years)
+        .bind(t.reached_version)
         .bind(&t.created_by)
         .bind(&t.created_at)
         .execute(&mut *self.tx)
         .await?;
+        Ok(())
+    }
+
+    /// Records the dataset version a type's licences were issued from.
+    pub async fn set_licence_type_reached(&mut self, code: &str, version: i64) -> Result<()> {
+        sqlx::query("UPDATE licence_types SET reached_version = $1 WHERE code = $2")
+            .bind(version)
+            .bind(code)
+            .execute(&mut *self.tx)
+            .await?;
         Ok(())
     }
 

@@ -22,6 +22,7 @@ CREATE TABLE licence_types (
     serial_item      TEXT,
     fields           TEXT NOT NULL,
     validity_years   BIGINT,
+    reached_version  BIGINT,
     created_by       TEXT NOT NULL,
     created_at       TEXT NOT NULL
 );
