@@ -37,24 +37,21 @@ impl std::fmt::Debug for SealKey {
 impl SealKey {
     /// A new random key pair; returns the key and its secret scalar (to be sealed at rest).
     pub fn generate(signer_id: &str) -> Result<(SealKey, [u8; 32])> {
-        loop {
+        check_signer_id(signer_id)?;
+        // Any 256-bit string below the group order is a key; the odd one above it is drawn
+        // again (the chance of 64 misses in a row is nil).
+        for _ in 0..64 {
             let mut secret = [0u8; 32];
             getrandom::fill(&mut secret).map_err(|e| LicenceError::Internal(e.to_string()))?;
-            // Any 256-bit string below the group order is a key; others are drawn again.
             if let Ok(k) = SealKey::from_secret(&secret, signer_id) {
                 return Ok((k, secret));
             }
         }
+        Err(LicenceError::Internal("no SM2 key could be drawn".into()))
     }
 
     pub fn from_secret(secret: &[u8], signer_id: &str) -> Result<SealKey> {
-        if signer_id.is_empty() || signer_id.len() > 64 {
-            return Err(LicenceError::invalid(
-                "SEAL_SIGNER_ID",
-                "签名者标识应为 1–64 个字节",
-                "a signer ID is 1–64 bytes",
-            ));
-        }
+        check_signer_id(signer_id)?;
         let secret = sm2::SecretKey::from_slice(secret)
             .map_err(|_| LicenceError::Internal("not an SM2 private key".into()))?;
         let key = SigningKey::new(signer_id, &secret)
@@ -109,6 +106,18 @@ impl SealPublicKey {
     }
 }
 
+/// A signer ID is 1–64 bytes (GB/T 35276 uses 16).
+fn check_signer_id(signer_id: &str) -> Result<()> {
+    if signer_id.is_empty() || signer_id.len() > 64 {
+        return Err(LicenceError::invalid(
+            "SEAL_SIGNER_ID",
+            "签名者标识应为 1–64 个字节",
+            "a signer ID is 1–64 bytes",
+        ));
+    }
+    Ok(())
+}
+
 fn bad_key() -> LicenceError {
     LicenceError::invalid(
         "SEAL_PUBLIC_KEY",
@@ -146,5 +155,11 @@ mod tests {
         );
         assert_eq!(key.kid(), key_id(&hex::decode(key.public_hex()).unwrap()));
         assert!(SealKey::from_secret(&secret, "").is_err());
+        // A bad signer ID is refused at once, not drawn for forever.
+        assert_eq!(SealKey::generate("").unwrap_err().code(), "SEAL_SIGNER_ID");
+        assert_eq!(
+            SealKey::generate(&"x".repeat(65)).unwrap_err().code(),
+            "SEAL_SIGNER_ID"
+        );
     }
 }
