@@ -418,27 +418,13 @@ impl Licences {
             .filter(|c| c.parse::<CreditCode>().is_ok())
             .unwrap_or_else(|| dept.division.clone());
         let type_code: LicenceTypeCode = t.code.parse().map_err(field)?;
-        let loaded = self
-            .store()
-            .latest_versions()
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .find(|(c, _, _)| *c == t.resource_code)
-            .map(|(_, v, _)| v);
-        let idx = self
-            .inner
-            .sharing
-            .derivation_index(&t.resource_code, loaded)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| {
-                LicenceError::invalid(
-                    "LICENCE_NO_DATA",
-                    format!("数据资源 {} 尚无数据", t.resource_code),
-                    format!("resource {} has no data yet", t.resource_code),
-                )
-            })?;
+        let idx = self.source_index(&t.resource_code).await?.ok_or_else(|| {
+            LicenceError::invalid(
+                "LICENCE_NO_DATA",
+                format!("数据资源 {} 尚无数据", t.resource_code),
+                format!("resource {} has no data yet", t.resource_code),
+            )
+        })?;
         let (version, layout) = idx.current().map_err(internal)?;
         let layout = layout.ok_or_else(|| LicenceError::Internal("no layout".into()))?;
         let col = |name: &str| layout.columns.iter().position(|c| c == name);
@@ -502,11 +488,7 @@ impl Licences {
                 report.rows_read += 1;
                 let cell = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
                 let raw = cell(holder_col);
-                let holder = match t.holder_type.as_str() {
-                    "id_number" => IdNumber::parse_any(raw.trim()).map(|i| i.to_string()).ok(),
-                    _ => raw.trim().parse::<CreditCode>().map(|c| c.to_string()).ok(),
-                };
-                let Some(holder) = holder else {
+                let Some(holder) = holder_key(&t.holder_type, &raw) else {
                     report.holders_invalid += 1;
                     continue;
                 };
@@ -627,10 +609,7 @@ impl Licences {
         // A holder whose row left the resource: the licence is cancelled (注销).
         if layout.key == holder_col {
             for key in gone {
-                let Some(holder) = (match t.holder_type.as_str() {
-                    "id_number" => IdNumber::parse_any(key.trim()).map(|i| i.to_string()).ok(),
-                    _ => key.trim().parse::<CreditCode>().map(|c| c.to_string()).ok(),
-                }) else {
+                let Some(holder) = holder_key(&t.holder_type, &key) else {
                     continue;
                 };
                 let subject = self.inner.audit.subject(&holder);
@@ -697,6 +676,24 @@ impl Licences {
         Ok(report)
     }
 
+    /// A resource's serving index, brought up to its latest loaded version; `None` before
+    /// any data.
+    async fn source_index(&self, code: &str) -> Result<Option<Arc<shuniu_sharing::ServingIndex>>> {
+        let loaded = self
+            .store()
+            .latest_versions()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .find(|(c, _, _)| c == code)
+            .map(|(_, v, _)| v);
+        self.inner
+            .sharing
+            .derivation_index(code, loaded)
+            .await
+            .map_err(internal)
+    }
+
     /// Issues, from the change log, the licences of every type whose resource `code` is, for
     /// the types issued at least once (the first issue is a department's decision).
     pub async fn after_commit(&self, code: &str) -> Result<Vec<IssueReport>> {
@@ -705,21 +702,7 @@ impl Licences {
             let (true, Some(reached)) = (t.resource_code == code, t.reached_version) else {
                 continue;
             };
-            let loaded = self
-                .store()
-                .latest_versions()
-                .await
-                .map_err(internal)?
-                .into_iter()
-                .find(|(c, _, _)| c == code)
-                .map(|(_, v, _)| v);
-            let Some(idx) = self
-                .inner
-                .sharing
-                .derivation_index(code, loaded)
-                .await
-                .map_err(internal)?
-            else {
+            let Some(idx) = self.source_index(code).await? else {
                 continue;
             };
             let from = reached.max(0) as u64;
@@ -979,6 +962,15 @@ impl Licences {
     /// Verifies a QR text online: the lists are as of this moment.
     pub async fn verify(&self, text: &str) -> Result<std::result::Result<Verified, Rejection>> {
         Ok(self.verifier().await?.verify(text, Utc::now()))
+    }
+}
+
+/// A holder's identifier in its canonical form (a 15-digit ID number upgraded), or `None`
+/// when the cell is not one.
+fn holder_key(holder_type: &str, raw: &str) -> Option<String> {
+    match holder_type {
+        "id_number" => IdNumber::parse_any(raw.trim()).map(|i| i.to_string()).ok(),
+        _ => raw.trim().parse::<CreditCode>().map(|c| c.to_string()).ok(),
     }
 }
 

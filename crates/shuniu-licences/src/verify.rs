@@ -143,21 +143,26 @@ mod tests {
         }
     }
 
+    /// The world's trust list (its one seal), signed with `key`.
+    fn trust_list(w: &World, key: &SealKey) -> Signed {
+        Signed::sign(
+            &TrustList {
+                issuer: "hub".into(),
+                issued_at: w.now,
+                seals: vec![w.trusted.clone()],
+            },
+            key,
+        )
+        .unwrap()
+    }
+
     fn verifier(
         w: &World,
         revoked: &[usize],
         suspended: &[usize],
         ttl_from: DateTime<Utc>,
     ) -> Verifier {
-        let trust = Signed::sign(
-            &TrustList {
-                issuer: "hub".into(),
-                issued_at: w.now,
-                seals: vec![w.trusted.clone()],
-            },
-            &w.hub,
-        )
-        .unwrap();
+        let trust = trust_list(w, &w.hub);
         let list = |purpose, on: &[usize]| {
             let mut b = Bitstring::with_capacity(0);
             for &i in on {
@@ -241,28 +246,12 @@ mod tests {
     fn lists_not_signed_by_the_hub_are_refused() {
         let w = world();
         let (other, _) = SealKey::generate(DEFAULT_SIGNER_ID).unwrap();
-        let trust = Signed::sign(
-            &TrustList {
-                issuer: "hub".into(),
-                issued_at: w.now,
-                seals: vec![w.trusted.clone()],
-            },
-            &other,
-        )
-        .unwrap();
+        let trust = trust_list(&w, &other);
         let root = SealPublicKey::from_hex(&w.hub.public_hex(), DEFAULT_SIGNER_ID).unwrap();
         let err = Verifier::new(&root, &trust, &[]).err().unwrap();
         assert_eq!(err.code(), "LICENCE_UNTRUSTED_LIST");
         // With a good trust list but no status lists, nothing is vouched for.
-        let good = Signed::sign(
-            &TrustList {
-                issuer: "hub".into(),
-                issued_at: w.now,
-                seals: vec![w.trusted.clone()],
-            },
-            &w.hub,
-        )
-        .unwrap();
+        let good = trust_list(&w, &w.hub);
         let v = Verifier::new(&root, &good, &[]).unwrap();
         let text = seal(&claims(), &w.seal, w.now).unwrap();
         assert_eq!(v.verify(&text, w.now).unwrap_err(), Rejection::StatusStale);

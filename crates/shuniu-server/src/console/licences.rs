@@ -12,7 +12,7 @@ use shuniu_licences::StateChange;
 use shuniu_store::LicenceFilter;
 use shuniu_types::{Classified, ErrorKind};
 
-use super::{ConsoleUser, page};
+use super::{ConsoleUser, page, urlencode};
 use crate::AppState;
 use crate::web::forms::filled;
 use crate::web::{CheckedForm, ser};
@@ -221,8 +221,4 @@ async fn change_state(
 fn message(user: &ConsoleUser, e: &shuniu_licences::LicenceError) -> String {
     let p = e.problem();
     user.lang.pick(p.message_zh, p.message_en)
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
