@@ -1501,6 +1501,7 @@ pub struct DemoLicences {
 pub async fn licences(
     catalog: &Catalog,
     licences: &shuniu_licences::Licences,
+    applications: &[DemoApplication],
     progress: impl Fn(&str),
 ) -> Result<DemoLicences> {
     let root = Actor::local_operator();
@@ -1622,9 +1623,27 @@ pub async fn licences(
         if out.example.is_none()
             && let Some(l) = issued.get(1)
         {
+            // 免证办: another department's counter system reads the licence its holder
+            // shows, so the licence has a use and its holder's record shows who read it.
+            let counter = applications.iter().find(|a| a.department != provider);
+            let mut uses = 0;
+            if let Some(app) = counter {
+                let caller = shuniu_sharing::Caller {
+                    application: app.id.clone(),
+                    name: app.name.clone(),
+                    department: app.department.clone(),
+                    role: app.role,
+                };
+                let read = licences
+                    .read_presented(&caller, &l.envelope, &format!("办理业务时核验{name}（免证办）"))
+                    .await
+                    .map_err(err)?;
+                uses = read.uses;
+            }
             out.example = Some(serde_json::json!({
                 "id": l.id, "type": t.name, "holder_name": l.holder_name,
-                "holder_shown": l.holder_shown, "qr_text": l.envelope,
+                "holder_shown": l.holder_shown, "qr_text": l.envelope, "uses": uses,
+                "read_by": counter.map(|a| a.id.clone()),
             }));
         }
     }

@@ -502,9 +502,12 @@ async fn main() -> Result<()> {
                     "  开放 open data: {} datasets ({} open to all, {} conditional), {} public data requests",
                     opened.datasets, opened.public, opened.conditional, opened.requests
                 );
-                let issued = demo::licences(&hub.engines.catalog, &hub.engines.licences, |m| {
-                    eprintln!("  {m}")
-                })
+                let issued = demo::licences(
+                    &hub.engines.catalog,
+                    &hub.engines.licences,
+                    &applications,
+                    |m| eprintln!("  {m}"),
+                )
                 .await?;
                 let file = demo::DemoAccounts {
                     url: url.clone(),

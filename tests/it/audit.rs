@@ -333,7 +333,7 @@ async fn a_citizen_sees_who_used_their_data() {
 }
 
 /// The citizen page's CSRF token, from the page (its cookie goes to the client's jar).
-async fn citizen_csrf(hub: &Hub, client: &reqwest::Client) -> String {
+pub(crate) async fn citizen_csrf(hub: &Hub, client: &reqwest::Client) -> String {
     let html = client
         .get(hub.url("/my-data"))
         .send()

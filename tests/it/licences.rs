@@ -344,3 +344,205 @@ async fn licences_are_issued_from_a_departments_data_and_verified_offline() {
     )
     .await;
 }
+
+/// 免证办: a service department reads a citizen's licence in place of paper — by ID number under
+/// its grant, or because the holder showed the QR code — each read audited with its purpose,
+/// counted, and on the holder's own record; a system without a grant, without a purpose, or
+/// with a revoked licence is refused.
+#[tokio::test]
+async fn a_service_department_reads_licences_in_place_of_paper() {
+    let hub = Hub::start().await;
+    let register = published(&hub, &register_spec("户籍人口信息", "有条件共享")).await;
+    load(&hub, &register, V1).await;
+    let code = type_code();
+    let spec = json!({
+        "code": code, "name": "户籍证明", "definer": "370200GA", "issuers": ["370200GA"],
+        "resource_code": register, "holder_item": "id_number", "holder_name_item": "name",
+        "fields": [["address", "住址"]], "validity_years": 1
+    });
+    let (s, t) = call(&hub, &hub.operator_key, "/api/v1/licences/types", &spec).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let (s, _) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/licences/seals",
+        &json!({"department": "370200GA"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, r) = call(
+        &hub,
+        &hub.ga_key,
+        &format!("/api/v1/licences/types/{code}/issue"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let holder = "370202199003070011";
+    let by_holder = format!("/api/v1/services/licences/holders/{holder}");
+
+    // 民政 holds no grant on the register: refused, whoever the holder is.
+    for who in [holder, "370203197001010039"] {
+        let (s, e) = json_of(
+            hub.get(
+                &hub.mz_key,
+                &format!("/api/v1/services/licences/holders/{who}"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, error_code(&e)),
+            (StatusCode::FORBIDDEN, "NO_GRANT"),
+            "{e}"
+        );
+    }
+    // Granted (social assistance checks household registration), 民政 reads the licence.
+    let (_, req) = json_of(
+        hub.post(
+            &hub.mz_key,
+            "/api/v1/sharing/requests",
+            &crate::sharing::request(&register, "mz"),
+        )
+        .await,
+    )
+    .await;
+    let req_id = req["id"].as_str().unwrap().to_string();
+    let (s, d) = call(
+        &hub,
+        &hub.ga_key,
+        &format!("/api/v1/sharing/requests/{req_id}/decision"),
+        &json!({"approve": true, "reason": "同意"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let (s, read) = json_of(hub.get(&hub.mz_key, &by_holder).await).await;
+    assert_eq!(s, StatusCode::OK, "{read}");
+    let list = read.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{read}");
+    assert_eq!(list[0]["type_name"], "户籍证明");
+    assert_eq!(list[0]["holder_name"], "张三");
+    assert_eq!(list[0]["fields"][0], json!(["住址", "市南区香港中路1号"]));
+    assert_eq!(list[0]["basis"], "grant");
+    assert_eq!(list[0]["uses"], 1);
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    // Not an identifier: a clear error, not an empty list.
+    let (s, e) = json_of(
+        hub.get(&hub.mz_key, "/api/v1/services/licences/holders/12345")
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+
+    // At a counter: the holder shows the QR code; the counter's system states why it reads.
+    let qr = holder_licence(&hub, holder).await["qr_text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let presented = "/api/v1/services/licences/presented";
+    let (s, e) = call(
+        &hub,
+        &hub.mz_key,
+        presented,
+        &json!({"qr": qr, "purpose": " "}),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::FORBIDDEN, "PURPOSE_REQUIRED"),
+        "{e}"
+    );
+    let (s, one) = call(
+        &hub,
+        &hub.mz_key,
+        presented,
+        &json!({"qr": qr, "purpose": "临时救助申请核对户籍"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{one}");
+    assert_eq!(
+        (one["id"].as_str(), one["basis"].as_str()),
+        (Some(id.as_str()), Some("presented"))
+    );
+    assert_eq!(one["uses"], 2);
+    let mut tampered = qr.clone().into_bytes();
+    let at = tampered.len() - 20;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let (s, e) = call(
+        &hub,
+        &hub.mz_key,
+        presented,
+        &json!({"qr": String::from_utf8(tampered).unwrap(), "purpose": "核对"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(
+        ["LICENCE_MALFORMED", "LICENCE_BAD_SIGNATURE"].contains(&error_code(&e)),
+        "{e}"
+    );
+    // Revoked: it no longer serves in place of paper.
+    let (s, _) = call(
+        &hub,
+        &hub.ga_key,
+        &format!("/api/v1/licences/{id}/state"),
+        &json!({"change": "revoke", "reason": "户籍注销"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, e) = call(
+        &hub,
+        &hub.mz_key,
+        presented,
+        &json!({"qr": qr, "purpose": "核对"}),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "LICENCE_REVOKED"),
+        "{e}"
+    );
+
+    // Counted (用证次数) and audited with each purpose, on the provider's side as well.
+    assert_eq!(holder_licence(&hub, holder).await["uses"], 2);
+    let uses = search_until(
+        &hub,
+        &hub.operator_key,
+        "principal=app:mz&action=licence.use&limit=20",
+        |r| r.len() >= 5,
+    )
+    .await;
+    let ok: Vec<&Value> = uses.iter().filter(|u| u["result"] == "ok").collect();
+    assert_eq!(ok.len(), 2, "{uses:?}");
+    assert!(
+        ok.iter().any(|u| u["purpose"] == "临时救助申请核对户籍"),
+        "{uses:?}"
+    );
+    assert!(
+        ok.iter().any(|u| u["purpose"] == "社会救助对象户籍核查"),
+        "{uses:?}"
+    );
+    assert!(
+        uses.iter().any(|u| u["result"] == "LICENCE_REVOKED"),
+        "{uses:?}"
+    );
+
+    // The holder sees the uses on their own record, and their licence with its QR code.
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let csrf = crate::audit::citizen_csrf(&hub, &client).await;
+    let html = client
+        .post(hub.url("/my-data/login"))
+        .form(&[("name", "张三"), ("id_number", holder), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("临时救助申请核对户籍"), "{html}");
+    assert!(html.contains("用证（免证办）"), "{html}");
+    assert!(html.contains(&format!("data-licence=\"{id}\"")), "{html}");
+    assert!(html.contains("<svg"), "the QR code to show");
+}

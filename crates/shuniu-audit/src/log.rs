@@ -42,6 +42,8 @@ struct Shared {
     tree: RwLock<Tree>,
     poisoned: AtomicBool,
     committed: watch::Sender<u64>,
+    /// How far the store's audit index has caught up (when this log keeps one).
+    indexed: Option<watch::Sender<u64>>,
     /// Serializes publication; holds the tree size of the last published head.
     published: Mutex<u64>,
 }
@@ -149,6 +151,7 @@ impl AuditLog {
         }
         let size = cache.size();
         let (committed, _) = watch::channel(size);
+        let indexed = index.as_ref().map(|_| watch::channel(0).0);
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             storage,
@@ -160,6 +163,7 @@ impl AuditLog {
             }),
             poisoned: AtomicBool::new(false),
             committed,
+            indexed,
             published: Mutex::new(published_heads(dir)?.last().map_or(0, |h| h.tree_size)),
         });
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -221,6 +225,21 @@ impl AuditLog {
 
     fn read_tree(&self) -> std::sync::RwLockReadGuard<'_, Tree> {
         self.shared.tree.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits, at most `within`, until the store's audit index holds every entry that was
+    /// durable when this was called, so that a search made right after an access finds it
+    /// (read-your-writes). Returns whether it caught up; a log without an index has nothing
+    /// to wait for.
+    pub async fn index_caught_up(&self, within: Duration) -> bool {
+        let Some(indexed) = &self.shared.indexed else {
+            return true;
+        };
+        let target = *self.shared.committed.borrow();
+        let mut rx = indexed.subscribe();
+        tokio::time::timeout(within, rx.wait_for(|&upto| upto >= target))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Catches up with entries other processes (the CLI) appended; returns the tree size.
@@ -507,6 +526,16 @@ async fn indexer(shared: Arc<Shared>, store: Store) {
 
 async fn index_upto(shared: &Shared, store: &Store, target: u64) -> Result<()> {
     let mut from = store.audit_indexed_upto().await? as u64;
+    let reached = |upto: u64| {
+        if let Some(indexed) = &shared.indexed {
+            indexed.send_if_modified(|v| {
+                let grew = upto > *v;
+                *v = (*v).max(upto);
+                grew
+            });
+        }
+    };
+    reached(from);
     while from < target {
         let to = (from + 2000).min(target);
         let entries = shared.storage.entries(from, to).await?;
@@ -538,6 +567,7 @@ async fn index_upto(shared: &Shared, store: &Store, target: u64) -> Result<()> {
         tx.insert_audit_index(&rows, &subjects).await?;
         tx.commit().await?;
         from = to;
+        reached(from);
     }
     Ok(())
 }

@@ -154,6 +154,20 @@ impl Traceability {
         &self.log
     }
 
+    /// Lets the index catch up with what is already durable before a read: an officer who
+    /// searches right after an access, or a citizen who looks right after a use, sees it.
+    /// A lagging index (a bulk import being indexed) delays the read by at most two seconds
+    /// and then answers from what is indexed.
+    async fn caught_up(&self) {
+        if !self
+            .log
+            .index_caught_up(std::time::Duration::from_secs(2))
+            .await
+        {
+            tracing::debug!("audit index still catching up; answering from what it holds");
+        }
+    }
+
     /// Searches the index: the hub operator everything, a department officer what concerns
     /// the department (as consumer or provider).
     pub async fn search(
@@ -164,6 +178,7 @@ impl Traceability {
         if let Some(department) = require_scope(actor, Action::ReadAudit)?.department() {
             filter.concerning = Some(department.to_string());
         }
+        self.caught_up().await;
         Ok(self.store.audit_search(&filter).await?)
     }
 
@@ -185,6 +200,7 @@ impl Traceability {
     /// Flows, volumes, channel shares and anomalies over the last `days` days.
     pub async fn flows(&self, actor: &Actor, days: i64) -> Result<FlowReport> {
         decide(actor, Action::ReadAudit, Target::Hub)?;
+        self.caught_up().await;
         let since = beijing_days_ago(days.clamp(1, 366));
         let flows = self.store.audit_flows(&since).await?;
         let by_resource = self.store.audit_volumes(&since, false).await?;
@@ -217,6 +233,7 @@ impl Traceability {
     /// the demo's simulated login); the view itself is audited.
     pub async fn personal_record(&self, person: &IdNumber) -> Result<Vec<PersonalUse>> {
         let subject = self.log.subject(&person.to_string());
+        self.caught_up().await;
         let rows = self
             .store
             .audit_search(&AuditFilter {

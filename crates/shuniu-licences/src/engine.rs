@@ -72,6 +72,29 @@ pub struct IssueReport {
     pub seconds: f64,
 }
 
+/// A licence as a service department reads it in place of paper (免证办): the face's fields,
+/// its state, and how many times it has been used.
+#[derive(Debug, Clone, Serialize)]
+pub struct LicenceUse {
+    pub id: String,
+    pub type_code: String,
+    pub type_name: String,
+    pub holder_type: String,
+    pub holder_name: String,
+    pub holder_shown: String,
+    pub authority: String,
+    pub issued_on: String,
+    pub valid_from: String,
+    pub valid_until: Option<String>,
+    pub state: String,
+    pub fields: Vec<(String, String)>,
+    /// Uses including this one (用证次数).
+    pub uses: i64,
+    /// `grant`: read by holder identifier under the caller's grant; `presented`: the holder
+    /// showed the QR code (consent).
+    pub basis: &'static str,
+}
+
 /// A state change a department may make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -962,6 +985,185 @@ impl Licences {
     /// Verifies a QR text online: the lists are as of this moment.
     pub async fn verify(&self, text: &str) -> Result<std::result::Result<Verified, Rejection>> {
         Ok(self.verifier().await?.verify(text, Utc::now()))
+    }
+}
+
+impl Licences {
+    /// 免证办 by identifier: the holder's current licences of the types whose resource the
+    /// calling system may look up through the unified service (decided by the sharing policy
+    /// exactly as a lookup), each read audited with the grant's purpose on the holder's
+    /// record and counted as a use. A system with no such grant is refused (and audited)
+    /// whoever the holder is, so a refusal says nothing about the holder.
+    pub async fn read_for_holder(
+        &self,
+        caller: &shuniu_sharing::Caller,
+        holder: &str,
+    ) -> Result<Vec<LicenceUse>> {
+        let types = self.types().await?;
+        let mut resources: Vec<String> = types.iter().map(|t| t.resource_code.clone()).collect();
+        resources.sort();
+        resources.dedup();
+        let grants = self
+            .inner
+            .sharing
+            .licence_use_grants(caller, &resources)
+            .await?;
+        if grants.is_empty() {
+            let d = shuniu_policy::Denied::new(
+                "NO_GRANT",
+                "本应用没有任何证照所依据资源的共享授权，请先提交共享申请",
+                "this application has no grant on the resource of any licence type; file a sharing request first",
+            );
+            self.record_uses(caller, Vec::new(), d.code).await?;
+            return Err(LicenceError::Denied(d));
+        }
+        let held = self.of_holder(holder).await?;
+        let mut reads = Vec::new();
+        for l in held {
+            if l.state == CANCELLED {
+                continue;
+            }
+            if let Some(g) = grants.iter().find(|g| g.resource == l.resource_code) {
+                reads.push((
+                    l,
+                    g.provider.clone(),
+                    Some(g.grant.clone()),
+                    g.purpose.clone(),
+                ));
+            }
+        }
+        self.record_uses(caller, reads, "ok").await
+    }
+
+    /// 免证办 by consent: the holder shows the QR code at a counter and the counter's system
+    /// reads that one licence, verified online (a revoked or suspended licence is refused with
+    /// its reason). The purpose the system states goes on the holder's record.
+    pub async fn read_presented(
+        &self,
+        caller: &shuniu_sharing::Caller,
+        qr_text: &str,
+        purpose: &str,
+    ) -> Result<LicenceUse> {
+        if let Err(d) = shuniu_policy::grant::decide_presented_licence(&caller.department, purpose)
+        {
+            self.record_uses(caller, Vec::new(), d.code).await?;
+            return Err(LicenceError::Denied(d));
+        }
+        let verified = match self.verify(qr_text).await? {
+            Ok(v) => v,
+            Err(r) => {
+                self.record_uses(caller, Vec::new(), r.code()).await?;
+                return Err(LicenceError::Rejected(r));
+            }
+        };
+        let l = self.licence(&verified.claims.id).await?;
+        let provider = self
+            .inner
+            .sharing
+            .resource_provider(&l.resource_code)
+            .await
+            .unwrap_or_else(|| l.issuer.clone());
+        let mut used = self
+            .record_uses(
+                caller,
+                vec![(l, provider, None, purpose.trim().to_string())],
+                "ok",
+            )
+            .await?;
+        used.pop()
+            .ok_or_else(|| LicenceError::Internal("a presented licence was not read".into()))
+    }
+
+    /// Audits the reads (one durable write: one entry per licence, on its holder's record),
+    /// then counts each as a use; or, with no reads, audits the refusal `result`.
+    async fn record_uses(
+        &self,
+        caller: &shuniu_sharing::Caller,
+        reads: Vec<(LicenceRow, String, Option<String>, String)>,
+        result: &str,
+    ) -> Result<Vec<LicenceUse>> {
+        let principal = caller.principal();
+        if reads.is_empty() {
+            if result != "ok" {
+                self.inner
+                    .audit
+                    .record(
+                        Entry::by(Kind::Access, "licence.use", &principal, &caller.department)
+                            .channel("service")
+                            .result(result),
+                    )
+                    .await
+                    .map_err(internal)?;
+            }
+            return Ok(Vec::new());
+        }
+        let entries = reads
+            .iter()
+            .map(|(l, provider, grant, purpose)| {
+                Entry::by(Kind::Access, "licence.use", &principal, &caller.department)
+                    .channel("service")
+                    .resource(&l.resource_code, provider)
+                    .target(l.id.clone())
+                    .rows(1)
+                    .subjects(vec![l.holder_subject.clone()])
+                    .purpose(Some(purpose.clone()))
+                    .grant(grant.clone())
+                    .detail(if grant.is_some() {
+                        "grant"
+                    } else {
+                        "presented"
+                    })
+                    .result(result)
+            })
+            .collect();
+        self.inner
+            .audit
+            .record_all(entries)
+            .await
+            .map_err(internal)?;
+        let mut tx = self.store().begin().await.map_err(internal)?;
+        for (l, ..) in &reads {
+            tx.add_licence_use(&l.id).await.map_err(internal)?;
+        }
+        tx.commit().await.map_err(internal)?;
+        let names: BTreeMap<String, String> = self
+            .types()
+            .await?
+            .into_iter()
+            .map(|t| (t.code, t.name))
+            .collect();
+        Ok(reads
+            .into_iter()
+            .map(|(l, _, grant, _)| {
+                let claims: Option<LicenceClaims> = serde_json::from_value(l.claims.clone()).ok();
+                LicenceUse {
+                    type_name: names.get(&l.type_code).cloned().unwrap_or_default(),
+                    authority: claims
+                        .as_ref()
+                        .map(|c| c.authority.clone())
+                        .unwrap_or_default(),
+                    issued_on: claims
+                        .as_ref()
+                        .map(|c| c.issued_on.to_string())
+                        .unwrap_or_else(|| l.issued_at.chars().take(10).collect()),
+                    fields: claims.map(|c| c.fields).unwrap_or_default(),
+                    uses: l.uses + 1,
+                    basis: if grant.is_some() {
+                        "grant"
+                    } else {
+                        "presented"
+                    },
+                    id: l.id,
+                    type_code: l.type_code,
+                    holder_type: l.holder_type,
+                    holder_name: l.holder_name,
+                    holder_shown: l.holder_shown,
+                    valid_from: l.valid_from,
+                    valid_until: l.valid_until,
+                    state: l.state,
+                }
+            })
+            .collect())
     }
 }
 

@@ -97,6 +97,9 @@ pub enum LicenceError {
     NotFound(String),
     #[error("key: {0}")]
     Key(#[from] shuniu_keys::KeyError),
+    /// The unified service refused or limited a licence read (免证办).
+    #[error(transparent)]
+    Sharing(#[from] shuniu_sharing::SharingError),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -117,6 +120,7 @@ impl LicenceError {
             LicenceError::Denied(d) => d.code,
             LicenceError::NotFound(_) => "NOT_FOUND",
             LicenceError::Key(e) => e.code(),
+            LicenceError::Sharing(e) => e.code(),
             LicenceError::Internal(_) => "INTERNAL",
         }
     }
@@ -137,6 +141,7 @@ impl Classified for LicenceError {
                 format!("电子印章密钥不可用：{e}"),
                 format!("the e-seal key is unavailable: {e}"),
             ),
+            LicenceError::Sharing(e) => e.problem(),
             LicenceError::Internal(m) => Problem::new(
                 ErrorKind::Internal,
                 "LICENCE_INTERNAL",

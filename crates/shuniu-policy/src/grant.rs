@@ -608,6 +608,29 @@ pub fn decide_service(f: &ServiceFacts<'_>) -> Decision {
     Ok(())
 }
 
+/// Decides a counter system's read of a licence its holder presents as a QR code (亮证,
+/// 免证办): the holder's showing it is the consent, so no grant on the licence's resource is
+/// needed — but the system must belong to a department and say why it reads, because the
+/// purpose goes on the holder's record (个人数据使用记录).
+pub fn decide_presented_licence(caller_department: &str, purpose: &str) -> Decision {
+    if caller_department.trim().is_empty() {
+        return Err(Denied::new(
+            "NO_DEPARTMENT",
+            "只有部门的业务系统可以读取出示的证照",
+            "only a department's system may read a presented licence",
+        ));
+    }
+    let n = purpose.trim().chars().count();
+    if n == 0 || n > 200 {
+        return Err(Denied::new(
+            "PURPOSE_REQUIRED",
+            "请说明用证事由（不超过 200 字），它会记入持证人的数据使用记录",
+            "state the purpose (at most 200 characters); it goes on the holder's record",
+        ));
+    }
+    Ok(())
+}
+
 /// A verify call may only ask about granted fields.
 pub fn decide_verify_field(grant: &CompiledGrant, field: &str) -> Decision {
     if grant.field(field).is_some() {
@@ -624,6 +647,25 @@ pub fn decide_verify_field(grant: &CompiledGrant, field: &str) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_presented_licence_is_read_by_a_department_with_a_purpose() {
+        assert!(decide_presented_licence("mz", "办理低保审核").is_ok());
+        assert_eq!(
+            decide_presented_licence("mz", "  ").unwrap_err().code,
+            "PURPOSE_REQUIRED"
+        );
+        assert_eq!(
+            decide_presented_licence("mz", &"用".repeat(201))
+                .unwrap_err()
+                .code,
+            "PURPOSE_REQUIRED"
+        );
+        assert_eq!(
+            decide_presented_licence("", "办理").unwrap_err().code,
+            "NO_DEPARTMENT"
+        );
+    }
     use shuniu_types::{DataType, SemanticType};
 
     pub(crate) fn item(name: &str, sem: SemanticType, personal: bool) -> DataItem {

@@ -137,7 +137,57 @@ fn normalize_key(key: &str) -> String {
     }
 }
 
+/// A licence type's resource the unified service lets a caller read licences of (免证办).
+#[derive(Debug, Clone)]
+pub struct LicenceUseGrant {
+    pub resource: String,
+    pub provider: String,
+    pub grant: String,
+    pub purpose: String,
+}
+
 impl Sharing {
+    /// Of the resources licence types are issued from, those whose licences `caller` may read
+    /// through the unified service: decided exactly as a lookup on the resource (its grant,
+    /// negative list, level, expiry), then admitted against the grant's rate limit. Resources
+    /// refused are left out without an audit entry (the licence engine audits the read); a
+    /// grant past its limit fails the call.
+    pub async fn licence_use_grants(
+        &self,
+        caller: &Caller,
+        resources: &[String],
+    ) -> Result<Vec<LicenceUseGrant>> {
+        let mut out = Vec::new();
+        for code in resources {
+            let rec = match self.inner.directory.resource(code).await {
+                Ok(r) => r,
+                Err(SharingError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let (Some(grant), Ok(())) = self.decide_call(caller, &rec, Service::Lookup)? else {
+                continue;
+            };
+            self.inner.directory.admit(&grant, 0)?;
+            out.push(LicenceUseGrant {
+                resource: rec.code.clone(),
+                provider: rec.spec.provider.clone(),
+                grant: grant.id.clone(),
+                purpose: grant.purpose.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The providing department of a published resource, if there is one.
+    pub async fn resource_provider(&self, code: &str) -> Option<String> {
+        self.inner
+            .directory
+            .resource(code)
+            .await
+            .ok()
+            .map(|r| r.spec.provider.clone())
+    }
+
     /// The calling system behind an API key, or `None`.
     pub async fn authenticate(&self, api_key: &str) -> Result<Option<Caller>> {
         self.inner.directory.caller(api_key).await

@@ -35,6 +35,62 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(my_grants))
         .routes(routes!(person_profile))
         .routes(routes!(enterprise_profile))
+        .routes(routes!(holder_licences))
+        .routes(routes!(presented_licence))
+}
+
+/// 免证办: the holder's current licences (by ID number or credit code) of the types whose
+/// resource this system may look up, in place of paper. Each licence read is audited with the
+/// grant's purpose, appears on the holder's record and counts as a use (用证次数). A system
+/// with no grant on any licence type's resource is refused whoever the holder is.
+#[utoipa::path(get, path = "/api/v1/services/licences/holders/{holder}", tag = "services",
+    params(("holder" = String, Path, description = "The holder's ID number or unified social credit code")),
+    responses((status = 200, body = [Object], description = "id, type_code, type_name, holder_name, holder_shown, authority, issued_on, valid_from, valid_until, state, fields, uses, basis"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "Not an ID number or credit code"), (status = 429, body = ErrorBody)))]
+async fn holder_licences(
+    State(state): State<AppState>,
+    ServiceCaller(caller): ServiceCaller,
+    Path(holder): Path<String>,
+) -> Result<Json, ApiError> {
+    Ok(json(
+        &state
+            .engines
+            .licences
+            .read_for_holder(&caller, &holder)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PresentedBody {
+    /// The QR text the counter's scanner read (`SNL1:…`).
+    pub qr: String,
+    /// Why the licence is read (up to 200 characters); shown on the holder's record.
+    pub purpose: String,
+}
+
+/// 免证办 by consent: the holder shows a licence's QR code at a counter and the counter's
+/// system reads that one licence, verified online. A licence that does not verify is refused
+/// with its reason (`LICENCE_REVOKED`, `LICENCE_SUSPENDED`, `LICENCE_BAD_SIGNATURE` …).
+#[utoipa::path(post, path = "/api/v1/services/licences/presented", tag = "services",
+    request_body = PresentedBody,
+    responses((status = 200, body = Object, description = "The licence read (as for the holder's licences), basis `presented`"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "No purpose stated"),
+              (status = 404, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "The licence does not verify; the code names why")))]
+async fn presented_licence(
+    State(state): State<AppState>,
+    ServiceCaller(caller): ServiceCaller,
+    ApiJson(body): ApiJson<PresentedBody>,
+) -> Result<Json, ApiError> {
+    Ok(json(
+        &state
+            .engines
+            .licences
+            .read_presented(&caller, &body.qr, &body.purpose)
+            .await?,
+    ))
 }
 
 /// The calling system, resolved from its API key through the sharing engine's cache.

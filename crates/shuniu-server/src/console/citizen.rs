@@ -176,6 +176,7 @@ async fn my_data(State(state): State<AppState>, jar: CookieJar) -> Response {
         .collect();
     let id = session.person.to_string();
     let masked = format!("{}********{}", &id[..6], &id[14..]);
+    let licences = my_licences(&state, &id).await;
     (
         jar,
         render(
@@ -184,10 +185,47 @@ async fn my_data(State(state): State<AppState>, jar: CookieJar) -> Response {
             base(context! {
                 person => context! { name => session.name, masked, simulated => session.via == SIMULATED },
                 uses => uses,
+                licences => licences,
             }),
         ),
     )
         .into_response()
+}
+
+/// The holder's own current licences (我的电子证照) with their QR codes for showing (亮证)
+/// and how often each has been used in place of paper. A failure leaves the section empty
+/// rather than the page: the record of uses matters more.
+async fn my_licences(state: &AppState, id: &str) -> Vec<minijinja::Value> {
+    let licences = &state.engines.licences;
+    let (held, types) = match (licences.of_holder(id).await, licences.types().await) {
+        (Ok(h), Ok(t)) => (h, t),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "the holder's licences could not be read");
+            return Vec::new();
+        }
+    };
+    held.into_iter()
+        .filter(|l| l.state != shuniu_licences::engine::CANCELLED)
+        .map(|l| {
+            let type_name = types
+                .iter()
+                .find(|t| t.code == l.type_code)
+                .map(|t| t.name.clone())
+                .unwrap_or_default();
+            let qr = shuniu_licences::qr::svg(&l.envelope).unwrap_or_default();
+            let fields: Vec<(String, String)> = l
+                .claims
+                .get("f")
+                .and_then(|f| serde_json::from_value(f.clone()).ok())
+                .unwrap_or_default();
+            context! {
+                id => l.id, type_name, state => l.state, holder_name => l.holder_name,
+                issuer => state.names.department(&l.issuer).unwrap_or(l.issuer.clone()),
+                valid_from => l.valid_from, valid_until => l.valid_until, uses => l.uses,
+                fields, qr,
+            }
+        })
+        .collect()
 }
 
 /// The demo's simulated sign-in: a name and an ID number, unchecked.
