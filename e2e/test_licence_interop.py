@@ -2,8 +2,9 @@
 the QR text is taken apart with `base45`, `zlib` and `cbor2` (PyPI) exactly as the EU digital
 COVID certificate's verifiers do; the COSE_Sign1 signature is checked with `gmssl`'s SM2 over
 the Sig_structure built here; the trust list and the status lists are verified with the hub's
-published key and decoded by hand; the QR image the hub renders is read by `zxing-cpp`; and
-`shuniu licence verify` answers for the valid and the revoked licence."""
+published key and decoded by hand; the QR image the hub renders is read by `zxing-cpp`;
+`shuniu licence verify` answers for the valid and the revoked licence; and the W3C Verifiable
+Credential export's proof is checked with Python's canonical JSON and gmssl."""
 
 import base64
 import gzip
@@ -128,3 +129,48 @@ def test_the_command_line_verifier_and_the_qr_image(accounts, tmp_path):
     assert found[0].format == zxingcpp.BarcodeFormat.QRCode
     from_image = shuniu("licence", "verify", "--data-dir", data, str(png))
     assert from_image.returncode == 0, from_image.stderr
+
+
+def test_the_verifiable_credential_verifies_outside_the_hub(base_url, accounts):
+    """The W3C VC 2.0 export: its proof checked with Python's own JSON canonical form (JCS for
+    these ASCII member names), gmssl's SM3 and SM2, and the seal the trust list names; its status
+    entries point at the published lists."""
+    from gmssl import sm3, func
+
+    lic = accounts["licences"]
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/licences/{lic['example']['id']}/credential",
+        headers={"authorization": f"Bearer {accounts['operator_api_key']}"},
+    )
+    with urllib.request.urlopen(request) as r:
+        vc = json.loads(r.read())
+    assert vc["@context"][0] == "https://www.w3.org/ns/credentials/v2"
+    assert "VerifiableCredential" in vc["type"]
+    assert vc["credentialSubject"]["name"] == lic["example"]["holder_name"]
+    purposes = [s["statusPurpose"] for s in vc["credentialStatus"]]
+    assert purposes == ["revocation", "suspension"]
+    for entry in vc["credentialStatus"]:
+        assert entry["type"] == "BitstringStatusListEntry"
+        assert entry["statusListCredential"].endswith(f"/api/v1/licences/status/{entry['statusPurpose']}")
+
+    trust_doc = get(base_url, "/api/v1/licences/trust-list")
+    trust = opened(trust_doc, lic["trust_key"])
+    proof = dict(vc["proof"])
+    kid = proof["verificationMethod"].rsplit("#", 1)[1]
+    seal = next(s for s in trust["seals"] if s["kid"] == kid)
+    assert proof["cryptosuite"] == "shuniu-sm2-jcs-2026"
+    signature = base64.urlsafe_b64decode(proof.pop("proofValue")[1:] + "==")
+    proof["@context"] = vc["@context"]
+    unsecured = {k: v for k, v in vc.items() if k != "proof"}
+
+    def jcs(o):
+        return json.dumps(o, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def digest(b):
+        return bytes.fromhex(sm3.sm3_hash(func.bytes_to_list(b)))
+
+    data = digest(jcs(proof)) + digest(jcs(unsecured))
+    assert gmssl(seal["public_key"]).verify_with_sm3(signature.hex(), data)
+    unsecured["credentialSubject"] = {**unsecured["credentialSubject"], "name": "别人"}
+    forged = digest(jcs(proof)) + digest(jcs(unsecured))
+    assert not gmssl(seal["public_key"]).verify_with_sm3(signature.hex(), forged)

@@ -1537,13 +1537,15 @@ pub async fn licences(
             1,
             "出生医学证明",
             "370200WJ",
-            "出生医学证明签发信息",
+            "出生医学证明信息",
             "id_number",
             "name",
             &[
-                ("birth_date", "出生日期"),
                 ("sex", "性别"),
+                ("birth_date", "出生日期"),
+                ("event_date", "签发日期"),
                 ("hospital", "接生机构"),
+                ("address", "住址"),
             ],
         ),
     ];
@@ -1635,7 +1637,11 @@ pub async fn licences(
                     role: app.role,
                 };
                 let read = licences
-                    .read_presented(&caller, &l.envelope, &format!("办理业务时核验{name}（免证办）"))
+                    .read_presented(
+                        &caller,
+                        &l.envelope,
+                        &format!("办理业务时核验{name}（免证办）"),
+                    )
                     .await
                     .map_err(err)?;
                 uses = read.uses;

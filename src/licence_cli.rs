@@ -31,6 +31,9 @@ pub enum LicenceCommand {
         common: Common,
         /// Licence type code (GB/T 36902).
         type_code: String,
+        /// On demand: only this holder's licence (ID number or credit code).
+        #[arg(long)]
+        holder: Option<String>,
     },
     /// Write a licence's QR code as a PNG image.
     Qr {
@@ -108,6 +111,21 @@ pub async fn run(licences: &Licences, cmd: LicenceCommand) -> Result<()> {
                     t.resource_code
                 );
             }
+            Ok(())
+        }
+        LicenceCommand::Issue {
+            type_code,
+            holder: Some(holder),
+            ..
+        } => {
+            let l = licences
+                .issue_for(&actor, &type_code, &holder)
+                .await
+                .map_err(fail)?;
+            println!(
+                "{} · {} · {} · v{} · {}",
+                l.id, l.holder_name, l.holder_shown, l.version, l.state
+            );
             Ok(())
         }
         LicenceCommand::Issue { type_code, .. } => {

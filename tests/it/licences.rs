@@ -185,6 +185,58 @@ async fn licences_are_issued_from_a_departments_data_and_verified_offline() {
         "offline past the lists' time to live"
     );
 
+    // The W3C Verifiable Credential: the face as its subject, both status entries, a proof
+    // by the issuing seal that the trust list's key verifies; another department gets nothing.
+    let (s, vc) = json_of(
+        hub.get(&hub.ga_key, &format!("/api/v1/licences/{id}/credential"))
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{vc}");
+    assert_eq!(vc["@context"][0], "https://www.w3.org/ns/credentials/v2");
+    assert_eq!(vc["credentialSubject"]["name"], "张三");
+    assert_eq!(
+        vc["credentialSubject"]["licence"]["identifier"],
+        id.as_str()
+    );
+    assert_eq!(
+        vc["credentialStatus"][0]["statusPurpose"], "revocation",
+        "{vc}"
+    );
+    assert_eq!(
+        vc["credentialStatus"][0]["statusListIndex"].as_str(),
+        Some(
+            offline
+                .verify(&qr, now)
+                .unwrap()
+                .claims
+                .status_index
+                .to_string()
+                .as_str()
+        )
+    );
+    let method = vc["proof"]["verificationMethod"].as_str().unwrap();
+    let kid = method.rsplit('#').next().unwrap();
+    let list: shuniu_licences::lists::TrustList = signed(trust.clone()).open(&root).unwrap();
+    let signer = list
+        .seals
+        .iter()
+        .find(|s| s.kid == kid)
+        .expect("the proof names a trusted seal");
+    let seal_key =
+        shuniu_licences::seal::SealPublicKey::from_hex(&signer.public_key, &signer.signer_id)
+            .unwrap();
+    assert_eq!(shuniu_licences::credential::verify(&vc, &seal_key), Ok(()));
+    let mut forged = vc.clone();
+    forged["credentialSubject"]["name"] = json!("李四");
+    assert!(shuniu_licences::credential::verify(&forged, &seal_key).is_err());
+    let (s, _) = json_of(
+        hub.get(&hub.mz_key, &format!("/api/v1/licences/{id}/credential"))
+            .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
     // Suspended, restored, revoked: each reaches the verifier; a revoked licence stays so.
     let state = format!("/api/v1/licences/{id}/state");
     let (s, _) = call(
@@ -370,6 +422,60 @@ async fn a_service_department_reads_licences_in_place_of_paper() {
     )
     .await;
     assert_eq!(s, StatusCode::OK);
+    // On demand, one holder: issued from their row; an unknown or malformed holder is not.
+    let one = format!("/api/v1/licences/types/{code}/issue-one");
+    let (s, first) = call(
+        &hub,
+        &hub.ga_key,
+        &one,
+        &json!({"holder": "370202199003070011"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{first}");
+    assert_eq!(
+        (first["holder_name"].as_str(), first["version"].as_i64()),
+        (Some("张三"), Some(1))
+    );
+    let (s, again) = call(
+        &hub,
+        &hub.ga_key,
+        &one,
+        &json!({"holder": "370202199003070011"}),
+    )
+    .await;
+    assert_eq!(
+        (s, &again["id"]),
+        (StatusCode::OK, &first["id"]),
+        "unchanged data: the same licence"
+    );
+    let (s, e) = call(
+        &hub,
+        &hub.ga_key,
+        &one,
+        &json!({"holder": "37020219900307001"}),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "LICENCE_HOLDER"),
+        "{e}"
+    );
+    let (s, e) = call(
+        &hub,
+        &hub.ga_key,
+        &one,
+        &json!({"holder": "110101199003070011"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    let (s, _) = call(
+        &hub,
+        &hub.mz_key,
+        &one,
+        &json!({"holder": "370202199003070011"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
     let (s, r) = call(
         &hub,
         &hub.ga_key,
@@ -378,6 +484,11 @@ async fn a_service_department_reads_licences_in_place_of_paper() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["issued"].as_u64(), r["unchanged"].as_u64()),
+        (Some(3), Some(1)),
+        "{r}"
+    );
     let holder = "370202199003070011";
     let by_holder = format!("/api/v1/services/licences/holders/{holder}");
 

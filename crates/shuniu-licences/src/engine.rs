@@ -384,6 +384,50 @@ impl Licences {
         self.issue(actor, type_code, None).await
     }
 
+    /// On demand (依申请): issues, or re-issues if its data changed, the licence of one holder
+    /// from their row in the type's resource, and returns the holder's current licence. The
+    /// resource must be keyed by the holder's identifier; a holder without a row has no
+    /// licence (and one whose row left the resource has theirs cancelled).
+    pub async fn issue_for(
+        &self,
+        actor: &Actor,
+        type_code: &str,
+        holder: &str,
+    ) -> Result<LicenceRow> {
+        let t = self
+            .types()
+            .await?
+            .into_iter()
+            .find(|t| t.code == type_code.trim())
+            .ok_or_else(|| {
+                LicenceError::invalid(
+                    "LICENCE_TYPE_UNKNOWN",
+                    format!("证照类型 {type_code} 不存在"),
+                    format!("no licence type {type_code}"),
+                )
+            })?;
+        let Some(holder) = holder_key(&t.holder_type, holder) else {
+            return Err(LicenceError::invalid(
+                "LICENCE_HOLDER",
+                "持证主体标识不是有效的身份证号或统一社会信用代码",
+                "the holder is not a valid ID number or unified social credit code",
+            ));
+        };
+        self.issue(actor, &t.code, Some(vec![holder.clone()]))
+            .await?;
+        let subject = self.inner.audit.subject(&holder);
+        self.store()
+            .current_licence_of(&t.code, &subject)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                LicenceError::NotFound(format!(
+                    "a row for this holder in {} (the resource must hold it under its key)",
+                    t.resource_code
+                ))
+            })
+    }
+
     /// Issues for the rows of these keys only (the resource's keys its change log named);
     /// a key whose row is gone cancels the licence of that holder (when the resource is keyed
     /// by the holder).
@@ -1164,6 +1208,85 @@ impl Licences {
                 }
             })
             .collect())
+    }
+}
+
+impl Licences {
+    /// The licence as a W3C Verifiable Credential 2.0, secured with the issuing department's
+    /// e-seal (see [`crate::credential`]); for the hub and the issuing department, audited as an
+    /// export of the holder's data.
+    pub async fn credential(&self, actor: &Actor, id: &str) -> Result<serde_json::Value> {
+        let l = self.licence_for(actor, id).await?;
+        let claims: LicenceClaims = serde_json::from_value(l.claims.clone())
+            .map_err(|e| LicenceError::Internal(format!("claims of {}: {e}", l.id)))?;
+        let seal_row = self
+            .seals()
+            .await?
+            .into_iter()
+            .find(|s| s.code == l.seal_code)
+            .ok_or_else(|| LicenceError::Internal(format!("seal {} of {}", l.seal_code, l.id)))?;
+        let key = self.open_seal(&seal_row)?;
+        let base = self.inner.base_url.trim_end_matches('/');
+        let status = |purpose: &str| {
+            serde_json::json!({
+                "id": format!("{base}/api/v1/licences/status/{purpose}#{}", l.status_index),
+                "type": "BitstringStatusListEntry",
+                "statusPurpose": purpose,
+                "statusListIndex": l.status_index.to_string(),
+                "statusListCredential": format!("{base}/api/v1/licences/status/{purpose}"),
+            })
+        };
+        let mut vc = serde_json::json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "id": format!("urn:gbt36904:{}", l.id),
+            "type": ["VerifiableCredential", "ElectronicLicence"],
+            "name": claims.type_name,
+            "issuer": {
+                "id": format!("urn:uscc:{}", claims.authority_code),
+                "name": claims.authority,
+            },
+            "validFrom": format!("{}T00:00:00+08:00", claims.valid_from),
+            "credentialSubject": {
+                "id": format!("urn:shuniu:holder:{}", claims.holder_digest),
+                "name": claims.holder_name,
+                "identifierType": claims.holder_id_type,
+                "identifier": claims.holder_id_shown,
+                "licence": {
+                    "identifier": l.id,
+                    "typeCode": claims.type_code,
+                    "typeName": claims.type_name,
+                    "issuedOn": claims.issued_on.to_string(),
+                    "area": claims.area,
+                    "fields": claims.fields.iter().map(|(label, value)| {
+                        serde_json::json!({"label": label, "value": value})
+                    }).collect::<Vec<_>>(),
+                },
+            },
+            "credentialStatus": [status("revocation"), status("suspension")],
+        });
+        if let Some(until) = claims.valid_until {
+            vc["validUntil"] = serde_json::Value::String(format!("{until}T23:59:59+08:00"));
+        }
+        let method = format!("{base}/api/v1/licences/trust-list#{}", seal_row.kid);
+        let secured = crate::credential::secure(vc, &key, &method, Utc::now())?;
+        self.inner
+            .audit
+            .record(
+                Entry::by(
+                    Kind::Access,
+                    "licence.export",
+                    &actor.principal,
+                    &actor.department,
+                )
+                .resource(&l.resource_code, &l.issuer)
+                .target(l.id.clone())
+                .rows(1)
+                .subjects(vec![l.holder_subject.clone()])
+                .detail("w3c-vc-2.0"),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(secured)
     }
 }
 

@@ -10,6 +10,8 @@
 //!   bitstring status lists (revocation, suspension) with a time to live, both signed by the
 //!   hub's trust key.
 //! - `verify.rs`: the offline verifier, naming why a licence fails.
+//! - `credential.rs`: a licence as a W3C Verifiable Credential 2.0 with its status entries and
+//!   a Data Integrity proof by the issuing seal (SM2 over JCS).
 //! - `engine.rs`: `Licences` — licence types, departments' seals (made, rotated), issuing from
 //!   a resource's rows through its serving index (new, re-issued when the data changed,
 //!   unchanged), suspension, restoration and revocation, the signed lists.
@@ -23,6 +25,7 @@
 
 mod error;
 
+pub mod credential;
 pub mod engine;
 pub mod envelope;
 pub mod lists;

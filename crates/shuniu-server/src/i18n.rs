@@ -494,6 +494,39 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Revoked or cancelled",
     ),
     ("licence_uses", "用证次数", "Uses"),
+    ("verifier_title", "电子证照核验", "Verify an e-licence"),
+    (
+        "verifier_intro",
+        "粘贴证照二维码内容、选择二维码图片或用摄像头扫码：核验在本机浏览器中完成，不向服务器发送证照内容；本页加载一次后可离线使用",
+        "Paste a licence's QR text, choose a picture of the QR code or scan it with the camera: the check runs in this browser and sends nothing of the licence to the hub; once loaded, the page works offline",
+    ),
+    (
+        "verifier_link",
+        "持证人、窗口和任何核验方都可使用公开核验页面（无需登录，可离线）：",
+        "Holders, counters and anyone else can use the public verifier (no sign-in, works offline):",
+    ),
+    ("verifier_camera", "摄像头扫码", "Scan with camera"),
+    ("verifier_image", "选择二维码图片", "Choose a QR image"),
+    (
+        "verifier_loading",
+        "正在取得信任列表和状态列表…",
+        "Fetching the trust and status lists…",
+    ),
+    (
+        "verifier_how",
+        "核验依据：枢纽签发的信任列表（各电子印章的 SM2 公钥及有效期）与状态列表（吊销、暂停），二者均以下列枢纽信任密钥签名；状态列表过期后须联网更新",
+        "Checked against the hub's signed trust list (each e-seal's SM2 public key and validity) and status lists (revocation, suspension), both signed with the hub trust key below; past their time to live the lists must be fetched again",
+    ),
+    (
+        "verifier_trust_key",
+        "枢纽信任密钥（SM2）",
+        "Hub trust key (SM2)",
+    ),
+    (
+        "verifier_licences",
+        "本页使用的开源组件及其许可：",
+        "Open-source parts of this page and their licences:",
+    ),
     ("my_licences_title", "我的电子证照", "My e-licences"),
     (
         "my_no_licences",
@@ -1313,6 +1346,11 @@ const AUDIT_ACTIONS: &[(&str, &str, &str)] = &[
         "Application revoked",
     ),
     ("identity.set_password", "设置密码", "Password set"),
+    (
+        "licence.export",
+        "导出可验证凭证",
+        "Licence exported as a credential",
+    ),
     ("licence.issue", "签发电子证照", "Licences issued"),
     ("licence.restore", "恢复电子证照", "Licence restored"),
     ("licence.revoke", "吊销电子证照", "Licence revoked"),

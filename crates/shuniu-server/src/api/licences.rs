@@ -19,9 +19,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_types, register_type))
         .routes(routes!(issue))
+        .routes(routes!(issue_one))
         .routes(routes!(list_seals, make_seal))
         .routes(routes!(list_licences))
         .routes(routes!(get_licence))
+        .routes(routes!(credential))
         .routes(routes!(change_state))
         .routes(routes!(verify))
         .routes(routes!(trust_list))
@@ -99,6 +101,36 @@ async fn issue(
     Ok(json(
         &state.engines.licences.issue_all(&actor, &code).await?,
     ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IssueOneBody {
+    /// The holder's ID number or unified social credit code (in the body, not the URL, so
+    /// that it stays out of access logs).
+    pub holder: String,
+}
+
+/// On demand (依申请): issues — or re-issues if the data changed — one holder's licence from
+/// their row in the type's resource and returns it. The issuing department or the hub.
+#[utoipa::path(post, path = "/api/v1/licences/types/{code}/issue-one", tag = "licences",
+    params(("code" = String, Path, description = "Licence type code (GB/T 36902)")),
+    request_body = IssueOneBody,
+    responses((status = 200, body = Object, description = "The holder's current licence"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "No row for this holder"),
+              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn issue_one(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<IssueOneBody>,
+) -> Result<Json, ApiError> {
+    let l = state
+        .engines
+        .licences
+        .issue_for(&actor, &code, &body.holder)
+        .await?;
+    Ok(axum::Json(view(&l)))
 }
 
 /// The e-seals (电子印章): public keys and validity; never a private key.
@@ -329,4 +361,23 @@ async fn status_list(
         }
     };
     Ok(json(&state.engines.licences.status_list(purpose).await?))
+}
+
+/// A licence as a W3C Verifiable Credential 2.0: the licence's fields as the credential
+/// subject, its revocation and suspension entries (`BitstringStatusListEntry`) in the hub's
+/// status lists, and a Data Integrity proof by the issuing department's e-seal (cryptosuite
+/// `shuniu-sm2-jcs-2026`: SM2 over the SM3 digests of the JCS-canonical proof options and
+/// credential). For the hub and the issuing department; audited.
+#[utoipa::path(get, path = "/api/v1/licences/{id}/credential", tag = "licences",
+    params(("id" = String, Path, description = "GB/T 36904 licence identifier")),
+    responses((status = 200, body = Object, description = "The secured credential (application/vc+ld+json shape)"),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn credential(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json, ApiError> {
+    Ok(axum::Json(
+        state.engines.licences.credential(&caller, &id).await?,
+    ))
 }

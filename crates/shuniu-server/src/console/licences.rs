@@ -21,6 +21,27 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/licences", get(licences_page).post(verify))
         .route("/licences/{id}", get(licence_page).post(change_state))
+        .route("/verify", get(verifier_page))
+}
+
+/// The public verifier (扫码核验): anyone — a counter clerk, a landlord, a bank — checks a
+/// licence in the browser against the hub's trust key, which the page carries. No sign-in:
+/// licences are shown to people who have no account.
+async fn verifier_page(
+    State(state): State<AppState>,
+    jar: axum_extra::extract::CookieJar,
+) -> Response {
+    let lang = crate::web::lang_of(&jar);
+    crate::web::render(
+        &state,
+        "verify.html",
+        context! {
+            lang => lang.code(),
+            site_name => state.settings.site_name.clone(),
+            trust_key => state.engines.licences.trust_public_hex(),
+        },
+    )
+    .into_response()
 }
 
 #[derive(serde::Deserialize, Default)]

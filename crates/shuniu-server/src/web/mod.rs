@@ -116,6 +116,54 @@ pub(crate) fn router() -> axum::Router<AppState> {
                 )
             }),
         )
+        // The licence verifier page's script and its service worker (served from the root so
+        // that it may control `/verify`).
+        .route(
+            "/static/verify.js",
+            asset(JS, include_str!("../../static/verify.js")),
+        )
+        .route(
+            "/verify-sw.js",
+            asset(JS, include_str!("../../static/verify-sw.js")),
+        )
+        // sm-crypto 0.5.8 (MIT; its bundle includes jsbn, whose licence travels too) and jsQR
+        // 1.4.0 (Apache-2.0), from npm, vendored with their licences.
+        .route(
+            "/static/vendor/sm-crypto/sm2.js",
+            asset(JS, include_str!("../../static/vendor/sm-crypto/sm2.js")),
+        )
+        .route(
+            "/static/vendor/sm-crypto/LICENCE_MIT",
+            asset(
+                TEXT,
+                include_str!("../../static/vendor/sm-crypto/LICENCE_MIT"),
+            ),
+        )
+        .route(
+            "/static/vendor/sm-crypto/LICENSE-jsbn",
+            asset(
+                TEXT,
+                include_str!("../../static/vendor/sm-crypto/LICENSE-jsbn"),
+            ),
+        )
+        .route(
+            "/static/vendor/jsqr/jsQR.js",
+            asset(JS, include_str!("../../static/vendor/jsqr/jsQR.js")),
+        )
+        .route(
+            "/static/vendor/jsqr/LICENSE",
+            asset(TEXT, include_str!("../../static/vendor/jsqr/LICENSE")),
+        )
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+/// A file compiled into the binary, served as it is.
+fn asset(content_type: &'static str, body: &'static str) -> axum::routing::MethodRouter<AppState> {
+    axum::routing::get(
+        move || async move { ([(axum::http::header::CONTENT_TYPE, content_type)], body) },
+    )
 }
 
 /// Every page template, compiled into the binary.
@@ -205,6 +253,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("../../templates/audit.html")),
     ("flows.html", include_str!("../../templates/flows.html")),
     ("mydata.html", include_str!("../../templates/mydata.html")),
+    ("verify.html", include_str!("../../templates/verify.html")),
     ("sharing.html", include_str!("../../templates/sharing.html")),
     (
         "sharing_form.html",
