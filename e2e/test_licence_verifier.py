@@ -98,3 +98,44 @@ def test_the_verifier_works_offline_until_the_lists_expire(browser, base_url, ac
     assert errors == []
     context.set_offline(False)
     context.close()
+
+
+def test_a_holder_sees_their_licences_and_shows_one(browser, base_url, accounts):
+    """The citizen page lists the person's own licences (我的电子证照) with the QR code to show,
+    and the QR code shown there verifies on the public page."""
+    import json
+    import urllib.request
+
+    from conftest import valid_id
+
+    key = accounts["operator_api_key"]
+
+    def api(path):
+        req = urllib.request.Request(f"{base_url}{path}", headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(req) as r:
+            return json.load(r)
+
+    birth = next(t for t in api("/api/v1/licences/types") if t["name"] == "出生医学证明")
+    rows = api(f"/api/v1/datasets/{birth['resource_code']}/preview?limit=50&purpose=e2e")
+    cols = rows["columns"]
+    person = next(
+        r[cols.index("id_number")] for r in rows["rows"] if valid_id(r[cols.index("id_number")] or "")
+    )
+    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(f"{base_url}/my-data")
+    page.fill("input[name=name]", "测试市民")
+    page.fill("#id-number", person)
+    page.click("#citizen-submit")
+    page.wait_for_url(f"{base_url}/my-data")
+    card = page.locator("#my-licences li[data-licence]").first
+    assert "出生医学证明" in card.inner_text()
+    card.locator("summary").click()
+    assert card.locator(".licence-qr svg").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "my-licences-375.png"), full_page=True)
+    licence_id = card.get_attribute("data-licence")
+    qr = api(f"/api/v1/licences/{licence_id}")["qr_text"]
+    verifier, errors = open_verifier(context, base_url)
+    assert verify(verifier, qr) == "OK"
+    assert errors == []
+    context.close()
