@@ -103,7 +103,10 @@ async fn main() -> Result<()> {
     let csv = dir.path().join("entities.csv");
     {
         let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&csv)?);
-        writeln!(w, "credit_code,ent_name,legal_rep,capital,reg_date,reg_address")?;
+        writeln!(
+            w,
+            "credit_code,ent_name,legal_rep,capital,reg_date,reg_address"
+        )?;
         let division = "370200".parse().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for i in 0..n {
@@ -202,8 +205,9 @@ async fn main() -> Result<()> {
     );
 
     // The same SM2 operations in our code alone, one core (the bound the issuing path adds to).
-    let (key, _) = shuniu_licences::seal::SealKey::generate(shuniu_licences::seal::DEFAULT_SIGNER_ID)
-        .map_err(err)?;
+    let (key, _) =
+        shuniu_licences::seal::SealKey::generate(shuniu_licences::seal::DEFAULT_SIGNER_ID)
+            .map_err(err)?;
     let public = shuniu_licences::seal::SealPublicKey::from_hex(
         &key.public_hex(),
         shuniu_licences::seal::DEFAULT_SIGNER_ID,
@@ -272,7 +276,9 @@ async fn main() -> Result<()> {
     }
     let mut valid = 0;
     for w in workers {
-        valid += w.join().map_err(|_| anyhow::anyhow!("a verifier thread panicked"))?;
+        valid += w
+            .join()
+            .map_err(|_| anyhow::anyhow!("a verifier thread panicked"))?;
     }
     let verify_secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(valid == n, "{valid} of {n} verified");

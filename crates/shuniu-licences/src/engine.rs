@@ -472,7 +472,7 @@ impl Licences {
                     format!("the issuing department {issuer} has no active e-seal"),
                 )
             })?;
-        let key = self.open_seal(&seal_row)?;
+        let key = Arc::new(self.open_seal(&seal_row)?);
         let dept = self
             .store()
             .department(&issuer)
@@ -551,6 +551,9 @@ impl Licences {
                 let full = page.len() == 1_000;
                 (page.into_iter().map(|(_, r)| r).collect::<Vec<_>>(), full)
             };
+            // Each row is compared with the holder's current licence; what must be issued is
+            // numbered, signed on every core, and stored in one transaction per page.
+            let mut todo: Vec<Pending> = Vec::new();
             for row in page {
                 report.rows_read += 1;
                 let cell = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
@@ -596,12 +599,40 @@ impl Licences {
                     report.unchanged += 1;
                     continue;
                 }
-                let mut tx = self.store().begin().await.map_err(internal)?;
-                let status_index = tx.next_status_index().await.map_err(internal)?;
-                let serial = serial
-                    .or_else(|| current.as_ref().map(|c| c.serial.clone()))
+                // The same holder twice in one page (a resource not keyed by the holder):
+                // the later row wins, as it would have one row at a time.
+                if serial.is_none()
+                    && let Some(at) = todo.iter().position(|p| p.subject == subject)
+                {
+                    todo.remove(at);
+                }
+                todo.push(Pending {
+                    holder,
+                    subject,
+                    name,
+                    fields,
+                    serial,
+                    current,
+                });
+            }
+            if todo.is_empty() {
+                if !full {
+                    break;
+                }
+                continue;
+            }
+            // Issuing is serialized (`issuing`), so the indexes from here on are ours.
+            let first_index = self.store().next_status_index().await.map_err(internal)?;
+            let now = Utc::now();
+            let mut drafts = Vec::with_capacity(todo.len());
+            for (i, p) in todo.into_iter().enumerate() {
+                let status_index = first_index + i as i64;
+                let serial = p
+                    .serial
+                    .clone()
+                    .or_else(|| p.current.as_ref().map(|c| c.serial.clone()))
                     .unwrap_or_else(|| format!("{}{:08}", today.year(), status_index));
-                let version = current.as_ref().map_or(1, |c| c.version + 1);
+                let version = p.current.as_ref().map_or(1, |c| c.version + 1);
                 let id = LicenceId::compose(&type_code, &issuer_code, &serial, version as u16)
                     .ok_or_else(|| {
                         LicenceError::Internal(format!("cannot compose an identifier for {serial}"))
@@ -610,10 +641,10 @@ impl Licences {
                     id: id.to_string(),
                     type_code: t.code.clone(),
                     type_name: t.name.clone(),
-                    holder_name: name.clone(),
+                    holder_name: p.name.clone(),
                     holder_id_type: t.holder_type.clone(),
-                    holder_id_shown: shown(&t.holder_type, &holder),
-                    holder_digest: holder_digest(id.as_str(), &holder),
+                    holder_id_shown: shown(&t.holder_type, &p.holder),
+                    holder_digest: holder_digest(id.as_str(), &p.holder),
                     authority: dept.name.clone(),
                     authority_code: issuer_code.clone(),
                     area: dept.division.clone(),
@@ -621,18 +652,28 @@ impl Licences {
                     valid_from: today,
                     valid_until,
                     status_index: status_index as u64,
-                    fields: fields.clone(),
+                    fields: p.fields.clone(),
                 };
-                let now = Utc::now();
-                let envelope = seal_envelope(&claims, &key, now)?;
+                drafts.push((p, serial, version, status_index, claims));
+            }
+            let envelopes = sign_all(
+                key.clone(),
+                drafts.iter().map(|d| d.4.clone()).collect(),
+                now,
+            )
+            .await?;
+            let mut tx = self.store().begin().await.map_err(internal)?;
+            for ((p, serial, version, status_index, claims), envelope) in
+                drafts.into_iter().zip(envelopes)
+            {
                 let row = LicenceRow {
-                    id: id.to_string(),
+                    id: claims.id.clone(),
                     type_code: t.code.clone(),
                     serial,
                     version,
-                    holder_subject: subject,
+                    holder_subject: p.subject,
                     holder_type: t.holder_type.clone(),
-                    holder_name: name,
+                    holder_name: p.name,
                     holder_shown: claims.holder_id_shown.clone(),
                     issuer: issuer.clone(),
                     seal_code: seal_row.code.clone(),
@@ -649,26 +690,26 @@ impl Licences {
                     uses: 0,
                     superseded_by: None,
                 };
-                let reason = if current.is_some() {
+                let reason = if p.current.is_some() {
                     "来源数据变更，换发新版本 / source data changed: re-issued"
                 } else {
                     "依据部门数据签发 / issued from the department's data"
                 };
                 tx.insert_licence(
                     &row,
-                    current.as_ref().map(|c| c.id.as_str()),
+                    p.current.as_ref().map(|c| c.id.as_str()),
                     &actor.principal,
                     reason,
                 )
                 .await
                 .map_err(internal)?;
-                tx.commit().await.map_err(internal)?;
-                if current.is_some() {
+                if p.current.is_some() {
                     report.reissued += 1;
                 } else {
                     report.issued += 1;
                 }
             }
+            tx.commit().await.map_err(internal)?;
             if !full {
                 break;
             }
@@ -1288,6 +1329,53 @@ impl Licences {
             .map_err(internal)?;
         Ok(secured)
     }
+}
+
+/// A row that needs a licence (new, or changed since the current one).
+struct Pending {
+    holder: String,
+    subject: String,
+    name: String,
+    fields: Vec<(String, String)>,
+    serial: Option<String>,
+    current: Option<LicenceRow>,
+}
+
+/// Seals the claims on every core (SM2 signing is the cost of issuing); the envelopes come
+/// back in the claims' order.
+async fn sign_all(
+    key: Arc<SealKey>,
+    claims: Vec<LicenceClaims>,
+    at: DateTime<Utc>,
+) -> Result<Vec<String>> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let chunk = claims.len().div_ceil(cores).max(1);
+    tokio::task::spawn_blocking(move || {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = claims
+                .chunks(chunk)
+                .map(|part| {
+                    let key = &key;
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|c| seal_envelope(c, key, at))
+                            .collect::<Result<Vec<String>>>()
+                    })
+                })
+                .collect();
+            let mut out = Vec::with_capacity(claims.len());
+            for w in workers {
+                out.extend(
+                    w.join().map_err(|_| {
+                        LicenceError::Internal("a signing thread panicked".into())
+                    })??,
+                );
+            }
+            Ok(out)
+        })
+    })
+    .await
+    .map_err(|e| LicenceError::Internal(e.to_string()))?
 }
 
 /// A holder's identifier in its canonical form (a 15-digit ID number upgraded), or `None`

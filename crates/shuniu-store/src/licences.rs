@@ -185,6 +185,14 @@ pub struct LicenceFilter {
 }
 
 impl Store {
+    /// The next free status index (for an issuer that allocates them one process at a time).
+    pub async fn next_status_index(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(status_index), -1) + 1 AS n FROM licences")
+            .fetch_one(&self.pool)
+            .await?;
+        get(&row, "n")
+    }
+
     pub async fn licence_types(&self) -> Result<Vec<LicenceTypeRow>> {
         let rows = sqlx::query("SELECT * FROM licence_types ORDER BY code")
             .fetch_all(&self.pool)
