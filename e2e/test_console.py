@@ -360,9 +360,27 @@ def test_a_counter_verifies_a_licence_and_the_issuer_suspends_and_restores_it(br
     page.wait_for_selector("#verify-result[data-valid=true]")
     assert lic["example"]["holder_name"] in page.inner_text("#verify-result")
     page.screenshot(path=str(ARTIFACTS / "licences.png"), full_page=True)
+    # The hub rotates the market regulator's seal: the old one is retired but still trusted,
+    # so what it signed verifies; types are registered from the same page.
+    seals = page.locator("figure.seal").count()
+    assert page.locator("#register-type").count() == 1
+    page.select_option("#seal-department", "370200SJ")
+    page.click("#make-seal")
+    page.wait_for_url(re.compile(r".*/licences#seals"))
+    assert page.locator("figure.seal").count() == seals + 1
+    assert page.locator("figure.seal-retired").count() >= 1
+    page.fill("#verify-qr", lic["example"]["qr_text"])
+    page.click("#verify")
+    page.wait_for_selector("#verify-result[data-valid=true]")
     # The licence itself: its face beside its QR code; suspended with a reason, then restored.
     page.goto(f"{base_url}/licences/{lic['example']['id']}")
     assert page.locator("#licence-qr svg").count() == 1
+    assert int(page.inner_text("#licence-uses")) >= 1, "the demo's counter read it (免证办)"
+    with page.expect_download() as download:
+        page.click("#licence-pdf")
+    pdf = download.value.path().read_bytes()
+    assert pdf.startswith(b"%PDF-") and b"licence-credential.json" in pdf
+    assert download.value.suggested_filename.endswith(".pdf")
     assert page.inner_text("#licence-holder") == lic["example"]["holder_name"]
     page.select_option("#state-change", "suspend")
     page.fill("#state-reason", "e2e 核查")
@@ -379,6 +397,7 @@ def test_a_counter_verifies_a_licence_and_the_issuer_suspends_and_restores_it(br
     sign_in(officer, base_url, accounts, "mz.officer")
     officer.goto(f"{base_url}/licences")
     assert officer.locator("#licence-list tbody tr[data-state]").count() == 0
+    assert officer.locator("#seal-form, #register-type").count() == 0, "the hub's forms only"
     assert officer.goto(f"{base_url}/licences/{lic['example']['id']}").status == 404
     page.close()
     officer.close()

@@ -174,3 +174,94 @@ def test_the_verifiable_credential_verifies_outside_the_hub(base_url, accounts):
     unsecured["credentialSubject"] = {**unsecured["credentialSubject"], "name": "别人"}
     forged = digest(jcs(proof)) + digest(jcs(unsecured))
     assert not gmssl(seal["public_key"]).verify_with_sm3(signature.hex(), forged)
+
+
+def test_the_licence_document_opens_in_an_independent_reader(base_url, accounts, tmp_path):
+    """The licence document (PDF) read by pypdf (PyPI): the face's text comes out, the attached
+    credential is the licence's, and its SM2 proof verifies with gmssl."""
+    from gmssl import sm3, func
+    from pypdf import PdfReader
+
+    lic = accounts["licences"]
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/licences/{lic['example']['id']}/document",
+        headers={"authorization": f"Bearer {accounts['operator_api_key']}"},
+    )
+    with urllib.request.urlopen(request) as r:
+        assert r.headers["content-type"] == "application/pdf"
+        pdf = r.read()
+    path = tmp_path / "licence.pdf"
+    path.write_bytes(pdf)
+    reader = PdfReader(path)
+    assert len(reader.pages) == 1
+    text = reader.pages[0].extract_text()
+    assert lic["example"]["holder_name"] in text
+    assert lic["example"]["id"] in text
+    assert "电子证照专用章" in text
+    vc = json.loads(reader.attachments["licence-credential.json"][0])
+    assert vc["credentialSubject"]["licence"]["identifier"] == lic["example"]["id"]
+    trust = opened(get(base_url, "/api/v1/licences/trust-list"), lic["trust_key"])
+    proof = dict(vc["proof"])
+    seal = next(s for s in trust["seals"] if s["kid"] == proof["verificationMethod"].rsplit("#", 1)[1])
+    signature = base64.urlsafe_b64decode(proof.pop("proofValue")[1:] + "==")
+    proof["@context"] = vc["@context"]
+    unsecured = {k: v for k, v in vc.items() if k != "proof"}
+
+    def digest(o):
+        b = json.dumps(o, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return bytes.fromhex(sm3.sm3_hash(func.bytes_to_list(b)))
+
+    assert gmssl(seal["public_key"]).verify_with_sm3(signature.hex(), digest(proof) + digest(unsecured))
+
+
+def der_children(data):
+    """The raw TLVs inside a DER SEQUENCE (definite lengths)."""
+
+    def tlv(buf, at):
+        tag, length, at2 = buf[at], buf[at + 1], at + 2
+        if length & 0x80:
+            n = length & 0x7F
+            length, at2 = int.from_bytes(buf[at2 : at2 + n], "big"), at2 + n
+        return tag, buf[at:at2 + length], buf[at2:at2 + length], at2 + length
+
+    tag, _, body, _ = tlv(data, 0)
+    assert tag == 0x30
+    out, at = [], 0
+    while at < len(body):
+        t, raw, content, at = tlv(body, at)
+        out.append((t, raw, content))
+    return out
+
+
+def test_the_seal_structure_is_gbt_38540_der_signed_by_the_hub(base_url, accounts, tmp_path):
+    """GB/T 38540's SES_Seal as the hub publishes it: parsed by OpenSSL's asn1parse (Debian), its
+    seal-maker signature over TBS_Seal verified with gmssl and the hub's trust key."""
+    lic = accounts["licences"]
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/licences/seals",
+        headers={"authorization": f"Bearer {accounts['operator_api_key']}"},
+    )
+    with urllib.request.urlopen(request) as r:
+        seal = json.loads(r.read())[0]
+    with urllib.request.urlopen(f"{base_url}/api/v1/licences/seals/{seal['code']}/ses") as r:
+        der = r.read()
+    path = tmp_path / "seal.der"
+    path.write_bytes(der)
+    parsed = subprocess.run(
+        ["openssl", "asn1parse", "-inform", "DER", "-in", str(path), "-i"],
+        capture_output=True, text=True,
+    )
+    assert parsed.returncode == 0, parsed.stderr
+    assert ":ES" in parsed.stdout and "SM2-with-SM3" in parsed.stdout
+    assert seal["code"] in parsed.stdout
+    parts = der_children(der)
+    assert [p[0] for p in parts] == [0x30, 0x04, 0x06, 0x03]
+    tbs_body = b"".join(p[1] for p in parts[:3])
+    n = len(tbs_body)
+    length = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    tbs = b"\x30" + length + tbs_body
+    signature = parts[3][2][1:]  # a BIT STRING: the first byte counts unused bits
+    r, s = [int.from_bytes(c[2], "big") for c in der_children(signature)]
+    sig_hex = f"{r:064x}{s:064x}"
+    assert gmssl(lic["trust_key"]).verify_with_sm3(sig_hex, tbs)
+    assert not gmssl(lic["trust_key"]).verify_with_sm3(sig_hex, tbs.replace(seal["code"].encode(), b"0" * len(seal["code"])))

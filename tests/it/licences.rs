@@ -110,6 +110,32 @@ async fn licences_are_issued_from_a_departments_data_and_verified_offline() {
     .await;
     assert_eq!(s, StatusCode::OK, "{seal}");
     assert_eq!(seal["public_key"].as_str().unwrap().len(), 130);
+    // Its GB/T 38540 structure, public, signed by the hub as the seal maker.
+    let r = hub
+        .client
+        .get(hub.url(&format!(
+            "/api/v1/licences/seals/{}/ses",
+            seal["code"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let ses = r.bytes().await.unwrap();
+    let (_, trust) = json_of(
+        hub.client
+            .get(hub.url("/api/v1/licences/trust-list"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let maker = shuniu_licences::seal::SealPublicKey::from_hex(
+        trust["trust_key"].as_str().unwrap(),
+        shuniu_licences::seal::DEFAULT_SIGNER_ID,
+    )
+    .unwrap();
+    assert_eq!(shuniu_licences::ses::verify(&ses, &maker), Ok(()));
     // 民政 does not issue the police's licences.
     let (s, _) = call(&hub, &hub.mz_key, &issue, &json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -236,6 +262,31 @@ async fn licences_are_issued_from_a_departments_data_and_verified_offline() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The licence document: a PDF with the credential attached, for the issuer only.
+    let r = hub
+        .client
+        .get(hub.url(&format!("/api/v1/licences/{id}/document")))
+        .bearer_auth(&hub.ga_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(
+        pdf.windows(23).any(|w| w == b"licence-credential.json"),
+        "the credential is attached"
+    );
+    let r = hub
+        .client
+        .get(hub.url(&format!("/api/v1/licences/{id}/document")))
+        .bearer_auth(&hub.mz_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // Suspended, restored, revoked: each reaches the verifier; a revoked licence stays so.
     let state = format!("/api/v1/licences/{id}/state");
@@ -656,4 +707,22 @@ async fn a_service_department_reads_licences_in_place_of_paper() {
     assert!(html.contains("用证（免证办）"), "{html}");
     assert!(html.contains(&format!("data-licence=\"{id}\"")), "{html}");
     assert!(html.contains("<svg"), "the QR code to show");
+    // The holder downloads their own licence document; another holder's is not found.
+    let r = client
+        .get(hub.url(&format!("/my-data/licences/{id}/document.pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap().starts_with(b"%PDF-"));
+    let other = holder_licence(&hub, "370203197001010039").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = client
+        .get(hub.url(&format!("/my-data/licences/{other}/document.pdf")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }

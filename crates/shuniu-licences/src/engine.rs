@@ -368,6 +368,34 @@ impl Licences {
         Ok(row)
     }
 
+    /// A seal's data in GB/T 38540's structure (SES_Seal, DER), signed by the hub as the seal
+    /// maker (see [`crate::ses`]). Public, as the trust list is.
+    pub async fn seal_structure(&self, code: &str) -> Result<Vec<u8>> {
+        let row = self
+            .seals()
+            .await?
+            .into_iter()
+            .find(|s| s.code == code.trim())
+            .ok_or_else(|| LicenceError::NotFound(format!("seal {}", code.trim())))?;
+        let picture = row
+            .info
+            .pointer("/picture/data")
+            .and_then(|d| d.as_str())
+            .unwrap_or_default()
+            .to_string();
+        crate::ses::encode(
+            &crate::ses::SealFacts {
+                code: &row.code,
+                name: &row.name,
+                public_hex: &row.public_key,
+                created: parse_time(&row.valid_from)?,
+                valid_until: parse_time(&row.valid_until)?,
+                picture_svg: &picture,
+            },
+            &self.inner.trust_key,
+        )
+    }
+
     fn open_seal(&self, row: &SealRow) -> Result<SealKey> {
         let secret = self
             .inner
@@ -1258,6 +1286,103 @@ impl Licences {
     /// export of the holder's data.
     pub async fn credential(&self, actor: &Actor, id: &str) -> Result<serde_json::Value> {
         let l = self.licence_for(actor, id).await?;
+        let secured = self.credential_of(&l).await?;
+        self.audit_export(&actor.principal, &actor.department, &l, "w3c-vc-2.0")
+            .await?;
+        Ok(secured)
+    }
+
+    /// The licence document (电子证照文件, PDF) with the credential attached; for the hub and
+    /// the issuing department, audited as an export.
+    pub async fn document(&self, actor: &Actor, id: &str) -> Result<Vec<u8>> {
+        let l = self.licence_for(actor, id).await?;
+        let pdf = self.render_document(&l).await?;
+        self.audit_export(&actor.principal, &actor.department, &l, "pdf")
+            .await?;
+        Ok(pdf)
+    }
+
+    /// The holder's own licence document, for the person signed in on the citizen page
+    /// (identified upstream); another person's licence does not exist for them.
+    pub async fn document_for_holder(&self, holder: &IdNumber, id: &str) -> Result<Vec<u8>> {
+        let l = self.licence(id).await?;
+        if l.holder_subject != self.inner.audit.subject(holder.as_str()) {
+            return Err(LicenceError::NotFound(format!("licence {}", id.trim())));
+        }
+        let pdf = self.render_document(&l).await?;
+        self.audit_export("citizen", "", &l, "pdf by the holder")
+            .await?;
+        Ok(pdf)
+    }
+
+    async fn audit_export(
+        &self,
+        principal: &str,
+        department: &str,
+        l: &LicenceRow,
+        what: &str,
+    ) -> Result<()> {
+        self.inner
+            .audit
+            .record(
+                Entry::by(Kind::Access, "licence.export", principal, department)
+                    .resource(&l.resource_code, &l.issuer)
+                    .target(l.id.clone())
+                    .rows(1)
+                    .subjects(vec![l.holder_subject.clone()])
+                    .detail(what.to_string()),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn render_document(&self, l: &LicenceRow) -> Result<Vec<u8>> {
+        let credential = self.credential_of(l).await?;
+        let claims: LicenceClaims = serde_json::from_value(l.claims.clone())
+            .map_err(|e| LicenceError::Internal(format!("claims of {}: {e}", l.id)))?;
+        let seal_name = self
+            .seals()
+            .await?
+            .into_iter()
+            .find(|s| s.code == l.seal_code)
+            .map(|s| s.name)
+            .unwrap_or_default();
+        let department_name = self
+            .store()
+            .department(&l.issuer)
+            .await
+            .map_err(internal)?
+            .map_or_else(|| claims.authority.clone(), |d| d.name);
+        let date = |d: NaiveDate| d.format("%Y年%m月%d日").to_string();
+        let face = crate::document::Face {
+            title: claims.type_name.clone(),
+            holder_name: claims.holder_name.clone(),
+            holder_label: if claims.holder_id_type == "id_number" {
+                "公民身份号码".into()
+            } else {
+                "统一社会信用代码".into()
+            },
+            holder_shown: claims.holder_id_shown.clone(),
+            fields: claims.fields.clone(),
+            authority: claims.authority.clone(),
+            issued_on: date(claims.issued_on),
+            validity: match claims.valid_until {
+                Some(until) => format!("{} 至 {}", date(claims.valid_from), date(until)),
+                None => format!("{} 起长期", date(claims.valid_from)),
+            },
+            licence_id: l.id.clone(),
+            qr_text: l.envelope.clone(),
+            seal_name,
+            verify_url: format!("{}/verify", self.inner.base_url.trim_end_matches('/')),
+            credential: serde_json::to_vec_pretty(&credential)
+                .map_err(|e| LicenceError::Internal(e.to_string()))?,
+        };
+        crate::document::pdf(&face, &department_name)
+    }
+
+    /// The secured credential of a licence (no access decision: callers make it).
+    async fn credential_of(&self, l: &LicenceRow) -> Result<serde_json::Value> {
         let claims: LicenceClaims = serde_json::from_value(l.claims.clone())
             .map_err(|e| LicenceError::Internal(format!("claims of {}: {e}", l.id)))?;
         let seal_row = self
@@ -1309,25 +1434,7 @@ impl Licences {
             vc["validUntil"] = serde_json::Value::String(format!("{until}T23:59:59+08:00"));
         }
         let method = format!("{base}/api/v1/licences/trust-list#{}", seal_row.kid);
-        let secured = crate::credential::secure(vc, &key, &method, Utc::now())?;
-        self.inner
-            .audit
-            .record(
-                Entry::by(
-                    Kind::Access,
-                    "licence.export",
-                    &actor.principal,
-                    &actor.department,
-                )
-                .resource(&l.resource_code, &l.issuer)
-                .target(l.id.clone())
-                .rows(1)
-                .subjects(vec![l.holder_subject.clone()])
-                .detail("w3c-vc-2.0"),
-            )
-            .await
-            .map_err(internal)?;
-        Ok(secured)
+        crate::credential::secure(vc, &key, &method, Utc::now())
     }
 }
 

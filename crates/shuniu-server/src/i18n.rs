@@ -505,6 +505,41 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "持证人、窗口和任何核验方都可使用公开核验页面（无需登录，可离线）：",
         "Holders, counters and anyone else can use the public verifier (no sign-in, works offline):",
     ),
+    (
+        "licence_document",
+        "下载证照文件（PDF）",
+        "Download the licence (PDF)",
+    ),
+    (
+        "licence_type_register",
+        "登记证照类型",
+        "Register a licence type",
+    ),
+    ("licence_type_definer", "定义部门", "Defining department"),
+    ("licence_type_number", "类型序号", "Type number"),
+    ("licence_type_holder_item", "持证主体信息项", "Holder item"),
+    (
+        "licence_type_name_item",
+        "持证主体名称信息项",
+        "Holder name item",
+    ),
+    (
+        "licence_type_fields",
+        "照面信息项（每行一项：信息项:标签）",
+        "Face fields (one per line: item:label)",
+    ),
+    ("licence_type_validity", "有效年限", "Valid for (years)"),
+    (
+        "seal_make",
+        "制作或更换电子印章",
+        "Make or rotate the e-seal",
+    ),
+    ("seal_years", "有效年限", "Valid for (years)"),
+    (
+        "seal_make_hint",
+        "更换时旧印章停用但仍保留在信任列表中，已签发的证照继续有效",
+        "Rotating retires the old seal but keeps it in the trust list: licences it signed stay valid",
+    ),
     ("verifier_camera", "摄像头扫码", "Scan with camera"),
     ("verifier_image", "选择二维码图片", "Choose a QR image"),
     (

@@ -21,9 +21,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(issue))
         .routes(routes!(issue_one))
         .routes(routes!(list_seals, make_seal))
+        .routes(routes!(seal_structure))
         .routes(routes!(list_licences))
         .routes(routes!(get_licence))
         .routes(routes!(credential))
+        .routes(routes!(document))
         .routes(routes!(change_state))
         .routes(routes!(verify))
         .routes(routes!(trust_list))
@@ -329,6 +331,26 @@ async fn verify(
     ))
 }
 
+/// A seal's data in GB/T 38540's structure (SES_Seal version 4, DER): header, id, property
+/// (name, public key, validity), picture, signed by the hub as seal maker (SM2 with SM3).
+/// Anyone may fetch it, as the trust list.
+#[utoipa::path(get, path = "/api/v1/licences/seals/{code}/ses", tag = "licences", security(()),
+    params(("code" = String, Path, description = "Seal code")),
+    responses((status = 200, content_type = "application/octet-stream", description = "DER"),
+              (status = 404, body = ErrorBody)))]
+async fn seal_structure(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let der = state.engines.licences.seal_structure(&code).await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+        der,
+    )
+        .into_response())
+}
+
 /// The trust list: every e-seal's public key and validity, signed with the hub's trust key
 /// (`trust_key` in the answer, which a verifier pins).
 #[utoipa::path(get, path = "/api/v1/licences/trust-list", tag = "licences", security(()),
@@ -380,4 +402,21 @@ async fn credential(
     Ok(axum::Json(
         state.engines.licences.credential(&caller, &id).await?,
     ))
+}
+
+/// The licence document (电子证照文件): one A4 PDF page with the face, the e-seal's picture and
+/// the QR code, and the licence's Verifiable Credential attached (`licence-credential.json`,
+/// the seal's SM2 signature over the licence's canonical form). For the hub and the issuing
+/// department; audited.
+#[utoipa::path(get, path = "/api/v1/licences/{id}/document", tag = "licences",
+    params(("id" = String, Path, description = "GB/T 36904 licence identifier")),
+    responses((status = 200, content_type = "application/pdf", description = "The licence document"),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn document(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    let pdf = state.engines.licences.document(&caller, &id).await?;
+    Ok(crate::web::licence_pdf(&id, pdf))
 }

@@ -40,6 +40,31 @@ pub fn router() -> Router<AppState> {
         .route("/my-data/logout", post(citizen_logout))
         .route("/my-data/sign-in", get(federated::citizen_sign_in))
         .route("/my-data/callback", get(federated::citizen_callback))
+        .route(
+            "/my-data/licences/{id}/document.pdf",
+            get(my_licence_document),
+        )
+}
+
+/// The holder's own licence document (PDF); another person's licence is not found.
+async fn my_licence_document(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let lang = lang_of(&jar);
+    let Some(session) = citizen_of(&state, &jar).await else {
+        return axum::response::Redirect::to("/my-data").into_response();
+    };
+    match state
+        .engines
+        .licences
+        .document_for_holder(&session.person, &id)
+        .await
+    {
+        Ok(pdf) => crate::web::licence_pdf(&id, pdf),
+        Err(e) => problem_page(lang, &e.problem()),
+    }
 }
 
 /// Counts a sign-in attempt from `peer`; the problem to answer once the address has used its

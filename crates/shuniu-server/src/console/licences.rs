@@ -21,6 +21,9 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/licences", get(licences_page).post(verify))
         .route("/licences/{id}", get(licence_page).post(change_state))
+        .route("/licences/{id}/document.pdf", get(licence_document))
+        .route("/licences/seals", axum::routing::post(make_seal))
+        .route("/licences/types", axum::routing::post(register_type))
         .route("/verify", get(verifier_page))
 }
 
@@ -105,6 +108,23 @@ async fn render(
         .filter(|l| engine.may_handle(&user.actor, l))
         .map(view)
         .collect();
+    let may_manage = shuniu_policy::decide(
+        &user.actor,
+        shuniu_policy::Action::ManageLicences,
+        shuniu_policy::Target::Hub,
+    )
+    .is_ok();
+    let departments: Vec<serde_json::Value> = if may_manage {
+        match state.engines.accounts.departments().await {
+            Ok(d) => d
+                .iter()
+                .map(|d| serde_json::json!({"code": d.code, "name": d.name}))
+                .collect(),
+            Err(e) => return user.fail(e),
+        }
+    } else {
+        Vec::new()
+    };
     let total = |state: &str| -> i64 { counts.iter().filter(|c| c.1 == state).map(|c| c.2).sum() };
     let types: Vec<serde_json::Value> = types
         .iter()
@@ -116,11 +136,12 @@ async fn render(
                     .map(|c| c.2)
                     .sum()
             };
+            let uses: i64 = counts.iter().filter(|c| c.0 == t.code).map(|c| c.3).sum();
             serde_json::json!({
                 "code": t.code, "name": t.name, "issuers": t.issuers,
                 "resource_code": t.resource_code, "valid": of("valid"),
                 "suspended": of("suspended"), "revoked": of("revoked"),
-                "validity_years": t.validity_years,
+                "validity_years": t.validity_years, "uses": uses,
             })
         })
         .collect();
@@ -150,8 +171,83 @@ async fn render(
             uses => counts.iter().map(|c| c.3).sum::<i64>(),
             verified => ser(&verified),
             error => error,
+            may_manage => may_manage,
+            departments => ser(&departments),
         },
     )
+}
+
+/// Makes (or rotates) a department's e-seal: the hub operator's form.
+async fn make_seal(
+    State(state): State<AppState>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
+) -> Response {
+    let department = filled(&form, "department").unwrap_or_default().to_string();
+    let years = filled(&form, "years")
+        .and_then(|y| y.parse::<u32>().ok())
+        .unwrap_or(5);
+    let signer_id = filled(&form, "signer_id");
+    match state
+        .engines
+        .licences
+        .make_seal(&user.actor, &department, signer_id, years)
+        .await
+    {
+        Ok(_) => Redirect::to("/licences#seals").into_response(),
+        Err(e) if matches!(e.kind(), ErrorKind::Invalid) => {
+            let message = message(&user, &e);
+            render(&state, &user, ListQuery::default(), None, Some(message)).await
+        }
+        Err(e) => user.fail(e),
+    }
+}
+
+/// Registers a licence type over a resource: the hub operator's form. The face's fields are
+/// written one per line as `item:label`.
+async fn register_type(
+    State(state): State<AppState>,
+    CheckedForm(user, form): CheckedForm<ConsoleUser>,
+) -> Response {
+    let text = |k: &str| filled(&form, k).unwrap_or_default().trim().to_string();
+    let fields: Vec<(String, String)> = text("fields")
+        .lines()
+        .filter_map(|l| {
+            let (item, label) = l.split_once([':', '：'])?;
+            let (item, label) = (item.trim(), label.trim());
+            (!item.is_empty() && !label.is_empty()).then(|| (item.to_string(), label.to_string()))
+        })
+        .collect();
+    let definer = text("definer");
+    let input = shuniu_licences::LicenceTypeInput {
+        code: text("code"),
+        number: filled(&form, "number").and_then(|n| n.trim().parse().ok()),
+        name: text("name"),
+        issuers: vec![if text("issuer").is_empty() {
+            definer.clone()
+        } else {
+            text("issuer")
+        }],
+        definer,
+        resource_code: text("resource_code"),
+        holder_item: text("holder_item"),
+        holder_name_item: text("holder_name_item"),
+        serial_item: Some(text("serial_item")).filter(|s| !s.is_empty()),
+        fields,
+        validity_years: filled(&form, "validity_years").and_then(|y| y.trim().parse().ok()),
+    };
+    match state
+        .engines
+        .licences
+        .register_type(&user.actor, input)
+        .await
+    {
+        Ok(_) => Redirect::to("/licences#types").into_response(),
+        Err(e) if matches!(e.kind(), ErrorKind::Invalid) => {
+            let message = message(&user, &e);
+            render(&state, &user, ListQuery::default(), None, Some(message)).await
+        }
+        Err(e) => user.fail(e),
+    }
 }
 
 /// A counter's check of a pasted QR text (online: the lists as of now).
@@ -176,6 +272,18 @@ async fn licence_page(
     Path(id): Path<String>,
 ) -> Response {
     render_licence(&state, &user, &id, None).await
+}
+
+/// The licence document (PDF), for those who may handle the licence; audited by the engine.
+async fn licence_document(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> Response {
+    match state.engines.licences.document(&user.actor, &id).await {
+        Ok(pdf) => crate::web::licence_pdf(&id, pdf),
+        Err(e) => user.fail(e),
+    }
 }
 
 async fn render_licence(

@@ -156,6 +156,26 @@ pub(crate) fn router() -> axum::Router<AppState> {
         )
 }
 
+/// A licence document (PDF) as a download named after the licence.
+pub(crate) fn licence_pdf(id: &str, pdf: Vec<u8>) -> Response {
+    use axum::http::header;
+    let name: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"licence-{name}.pdf\""),
+            ),
+        ],
+        pdf,
+    )
+        .into_response()
+}
+
 const JS: &str = "text/javascript; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
 
