@@ -1627,7 +1627,12 @@ pub async fn licences(
         {
             // 免证办: another department's counter system reads the licence its holder
             // shows, so the licence has a use and its holder's record shows who read it.
-            let counter = applications.iter().find(|a| a.department != provider);
+            // A counter of another department: 医保 (a newborn's insurance, an enterprise's
+            // staff insured), else 民政.
+            let counter = ["370200YB", "370200MZ"]
+                .iter()
+                .filter(|d| **d != provider)
+                .find_map(|d| applications.iter().find(|a| a.department.as_str().eq(*d)));
             let mut uses = 0;
             if let Some(app) = counter {
                 let caller = shuniu_sharing::Caller {
