@@ -82,10 +82,10 @@ async fn main() -> Result<()> {
         "name": "市场主体登记信息", "provider": "370200SJ",
         "category": "base", "item_code": 2, "item_name": "法人单位", "subject_code": 90,
         "subject_name": "市场主体登记", "summary": "全市市场主体的登记信息",
-        "format": "database", "share_type": "conditional", "open_type": "not_open",
+        "format": "database", "share_type": "conditional", "share_conditions": "用于政务服务办理", "open_type": "not_open",
         "update_cycle": "daily", "level": "general_1",
         "data_items": [
-            {"name": "credit_code", "label": "统一社会信用代码", "data_type": "text", "length": 18, "is_key": true},
+            {"name": "credit_code", "label": "统一社会信用代码", "data_type": "text", "length": 18, "is_key": true, "semantic_type": "credit_code"},
             {"name": "ent_name", "label": "名称", "data_type": "text", "length": 100},
             {"name": "legal_rep", "label": "法定代表人", "data_type": "text", "length": 50},
             {"name": "capital", "label": "注册资本（万元）", "data_type": "numeric"},
