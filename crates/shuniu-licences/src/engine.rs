@@ -1286,7 +1286,8 @@ impl Licences {
     /// export of the holder's data.
     pub async fn credential(&self, actor: &Actor, id: &str) -> Result<serde_json::Value> {
         let l = self.licence_for(actor, id).await?;
-        let secured = self.credential_of(&l).await?;
+        let (claims, seal_row) = (claims_of(&l)?, self.seal_of(&l).await?);
+        let secured = self.credential_of(&l, &claims, &seal_row)?;
         self.audit_export(&actor.principal, &actor.department, &l, "w3c-vc-2.0")
             .await?;
         Ok(secured)
@@ -1338,16 +1339,9 @@ impl Licences {
     }
 
     async fn render_document(&self, l: &LicenceRow) -> Result<Vec<u8>> {
-        let credential = self.credential_of(l).await?;
-        let claims: LicenceClaims = serde_json::from_value(l.claims.clone())
-            .map_err(|e| LicenceError::Internal(format!("claims of {}: {e}", l.id)))?;
-        let seal_name = self
-            .seals()
-            .await?
-            .into_iter()
-            .find(|s| s.code == l.seal_code)
-            .map(|s| s.name)
-            .unwrap_or_default();
+        let (claims, seal_row) = (claims_of(l)?, self.seal_of(l).await?);
+        let credential = self.credential_of(l, &claims, &seal_row)?;
+        let seal_name = seal_row.name.clone();
         let department_name = self
             .store()
             .department(&l.issuer)
@@ -1381,17 +1375,24 @@ impl Licences {
         crate::document::pdf(&face, &department_name)
     }
 
-    /// The secured credential of a licence (no access decision: callers make it).
-    async fn credential_of(&self, l: &LicenceRow) -> Result<serde_json::Value> {
-        let claims: LicenceClaims = serde_json::from_value(l.claims.clone())
-            .map_err(|e| LicenceError::Internal(format!("claims of {}: {e}", l.id)))?;
-        let seal_row = self
-            .seals()
+    /// The seal that signed a licence.
+    async fn seal_of(&self, l: &LicenceRow) -> Result<SealRow> {
+        self.seals()
             .await?
             .into_iter()
             .find(|s| s.code == l.seal_code)
-            .ok_or_else(|| LicenceError::Internal(format!("seal {} of {}", l.seal_code, l.id)))?;
-        let key = self.open_seal(&seal_row)?;
+            .ok_or_else(|| LicenceError::Internal(format!("seal {} of {}", l.seal_code, l.id)))
+    }
+
+    /// The secured credential of a licence, signed by its seal (no access decision: callers
+    /// make it).
+    fn credential_of(
+        &self,
+        l: &LicenceRow,
+        claims: &LicenceClaims,
+        seal_row: &SealRow,
+    ) -> Result<serde_json::Value> {
+        let key = self.open_seal(seal_row)?;
         let base = self.inner.base_url.trim_end_matches('/');
         let status = |purpose: &str| {
             serde_json::json!({
@@ -1436,6 +1437,12 @@ impl Licences {
         let method = format!("{base}/api/v1/licences/trust-list#{}", seal_row.kid);
         crate::credential::secure(vc, &key, &method, Utc::now())
     }
+}
+
+/// A licence's claims as stored.
+fn claims_of(l: &LicenceRow) -> Result<LicenceClaims> {
+    serde_json::from_value(l.claims.clone())
+        .map_err(|e| LicenceError::Internal(format!("claims of {}: {e}", l.id)))
 }
 
 /// A row that needs a licence (new, or changed since the current one).
