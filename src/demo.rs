@@ -1493,6 +1493,8 @@ pub struct DemoLicences {
     pub revoked: Option<serde_json::Value>,
     /// The hub's trust key (SM2, hex), which an offline verifier pins.
     pub trust_key: String,
+    /// The licence library (电子证照库): its code, rows, and the system granted lookups on it.
+    pub library: Option<serde_json::Value>,
 }
 
 /// Registers the city's licence types over the departments' published data, makes the issuing
@@ -1659,4 +1661,148 @@ pub async fn licences(
         }
     }
     Ok(out)
+}
+
+/// The licence library (电子证照库): defined over the issued licences and built; the counter
+/// system that reads licences in place of paper (免证办) is granted lookups on it, and finds
+/// the example licence's holder's licences by the holder's identifier.
+pub async fn licence_library(
+    city: &DemoCity,
+    libraries: &shuniu_libraries::Libraries,
+    licences: &shuniu_licences::Licences,
+    sharing: &shuniu_sharing::Sharing,
+    apps: &mut [DemoApplication],
+    issued: &mut DemoLicences,
+    progress: impl Fn(&str),
+) -> Result<()> {
+    use shuniu_policy::grant::Service;
+    use shuniu_sharing::{DecisionInput, RequestInput};
+    let root = Actor::local_operator();
+    let lerr = |e: shuniu_libraries::LibraryError| anyhow::anyhow!("{} [{}]", e, e.code());
+    let serr = |e: shuniu_sharing::SharingError| anyhow::anyhow!("{} [{}]", e, e.code());
+    let Some(example) = issued.example.as_mut() else {
+        return Ok(());
+    };
+    let lib = libraries
+        .define(
+            &root,
+            shuniu_libraries::LibraryKind::Licence,
+            shuniu_demo::HUB_DEPARTMENT,
+        )
+        .await
+        .map_err(lerr)?;
+    let report = libraries
+        .build(&root, &lib.code, true)
+        .await
+        .map_err(lerr)?;
+    progress(&format!(
+        "基础库 base library: {} {}: {} licences in {:.1} s",
+        lib.code, lib.spec.name, report.rows_written, report.seconds
+    ));
+    // The example licence's holder, as the library holds it.
+    let id = example["id"].as_str().unwrap_or_default().to_string();
+    let mut holder = None;
+    let mut after = String::new();
+    while holder.is_none() {
+        let page = licences
+            .library_page(&after, 5_000)
+            .await
+            .map_err(|e| anyhow::anyhow!("{} [{}]", e, e.code()))?;
+        let Some(last) = page.last() else { break };
+        after = last.licence.id.clone();
+        holder = page
+            .into_iter()
+            .find(|e| e.licence.id == id)
+            .and_then(|e| e.holder);
+    }
+    example["holder"] = serde_json::json!(holder);
+    let mut library = serde_json::json!({
+        "code": lib.code, "name": lib.spec.name, "rows": report.rows_written,
+    });
+    // The counter system that read the example licence asks for lookups on the library.
+    let reader = example["read_by"].as_str().unwrap_or_default().to_string();
+    if let (Some(app), Some(holder)) = (apps.iter_mut().find(|a| a.id == reader), holder) {
+        let officer = city
+            .officer_of(&app.department)
+            .map(actor_of)
+            .unwrap_or_else(Actor::local_operator);
+        let hub = city
+            .officer_of(shuniu_demo::HUB_DEPARTMENT)
+            .or_else(|| city.operator())
+            .map(actor_of)
+            .unwrap_or_else(Actor::local_operator);
+        let r = sharing
+            .file_request(
+                &officer,
+                &RequestInput {
+                    resource_code: lib.code.clone(),
+                    application_id: app.id.clone(),
+                    fields: vec![],
+                    purpose: "办理业务时核验申请人的电子证照（免证办）".into(),
+                    scenario: "参保登记、待遇核定时核验出生医学证明、营业执照，不再收取纸质证明"
+                        .into(),
+                    legal_basis: "《国务院关于加快推进全国一体化在线政务服务平台建设的指导意见》（国发〔2018〕27号）"
+                        .into(),
+                    duration_days: 365,
+                    services: vec![Service::Lookup, Service::Verify],
+                    row_scope: String::new(),
+                    calls_per_day: None,
+                    rows_per_day: None,
+                    rate_per_second: Some(50),
+                },
+            )
+            .await
+            .map_err(serr)?;
+        if r.request.state == RequestState::Pending {
+            sharing
+                .decide_request(
+                    &hub,
+                    &r.request.id,
+                    &DecisionInput {
+                        approve: true,
+                        reason: "同意，仅用于免证办核验".into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(serr)?;
+        }
+        let caller = shuniu_sharing::Caller {
+            application: app.id.clone(),
+            name: app.name.clone(),
+            department: app.department.clone(),
+            role: app.role,
+        };
+        // One lookup, as the counter's system makes it: the holder's licences.
+        sharing.sync_index(&lib.code).await.map_err(serr)?;
+        let found = sharing
+            .lookup(&caller, &lib.code, &holder)
+            .await
+            .map_err(serr)?;
+        if let Some(g) = sharing
+            .grants_of(&caller)
+            .into_iter()
+            .find(|g| g.resource_code == lib.code && g.state.is_active())
+        {
+            app.resource_codes.push(lib.code.clone());
+            app.example_keys.insert(lib.code.clone(), holder.clone());
+            app.grants.push(DemoGrant {
+                grant_id: g.id.clone(),
+                resource_code: lib.code.clone(),
+                resource_name: lib.spec.name.clone(),
+                provider: g.provider.clone(),
+                services: vec!["lookup".into(), "verify".into()],
+                fields: vec![],
+                row_scope: String::new(),
+                example_lookup: format!("/api/v1/services/{}/records/{holder}", lib.code),
+                example_key: Some(holder.clone()),
+            });
+        }
+        library["granted_to"] = serde_json::json!(app.id);
+        library["example_lookup"] =
+            serde_json::json!(format!("/api/v1/services/{}/records/{holder}", lib.code));
+        library["example_rows"] = serde_json::json!(found.records.len());
+    }
+    issued.library = Some(library);
+    Ok(())
 }

@@ -17,7 +17,7 @@ pub enum LibrariesCommand {
         json: bool,
     },
     /// Register (or bring up to date) a library's catalog entry from the designated
-    /// authoritative sources, publish it and bind it: `population`, `legal_entity` or `address`.
+    /// authoritative sources, publish it and bind it: `population`, `legal_entity`, `address` or `licence`.
     Define {
         #[command(flatten)]
         common: Common,
@@ -85,7 +85,7 @@ pub async fn run(libraries: &Libraries, cmd: LibrariesCommand) -> Result<()> {
         LibrariesCommand::Define { kind, provider, .. } => {
             let Some(kind) = LibraryKind::parse(&kind) else {
                 bail!(
-                    "基础库类型只能是 population、legal_entity 或 address / kind is population, legal_entity or address"
+                    "基础库类型只能是 population、legal_entity、address 或 licence / kind is population, legal_entity, address or licence"
                 );
             };
             let rec = libraries

@@ -502,10 +502,20 @@ async fn main() -> Result<()> {
                     "  开放 open data: {} datasets ({} open to all, {} conditional), {} public data requests",
                     opened.datasets, opened.public, opened.conditional, opened.requests
                 );
-                let issued = demo::licences(
+                let mut issued = demo::licences(
                     &hub.engines.catalog,
                     &hub.engines.licences,
                     &applications,
+                    |m| eprintln!("  {m}"),
+                )
+                .await?;
+                demo::licence_library(
+                    &city,
+                    &hub.engines.libraries,
+                    &hub.engines.licences,
+                    &hub.engines.sharing,
+                    &mut applications,
+                    &mut issued,
                     |m| eprintln!("  {m}"),
                 )
                 .await?;

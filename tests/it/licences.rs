@@ -726,3 +726,171 @@ async fn a_service_department_reads_licences_in_place_of_paper() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+/// The licence library (电子证照库): every current licence with its holder's identifier; a
+/// granted system finds a holder's licences by their ID number through the unified service;
+/// and the library follows a revocation without anyone rebuilding it.
+#[tokio::test]
+async fn the_licence_library_finds_a_holders_licences_and_follows_the_register() {
+    let hub = Hub::start().await;
+    let register = published(&hub, &register_spec("户籍人口信息", "有条件共享")).await;
+    load(&hub, &register, V1).await;
+    let libraries = "/api/v1/libraries";
+    // No licence type yet: nothing to derive the library from.
+    let (s, e) = call(
+        &hub,
+        &hub.operator_key,
+        libraries,
+        &json!({"kind": "licence"}),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "LIBRARY_NO_LICENCE_TYPES"),
+        "{e}"
+    );
+    let code = type_code();
+    let spec = json!({
+        "code": code, "name": "户籍证明", "definer": "370200GA", "issuers": ["370200GA"],
+        "resource_code": register, "holder_item": "id_number", "holder_name_item": "name",
+        "fields": [["address", "住址"]]
+    });
+    let (s, t) = call(&hub, &hub.operator_key, "/api/v1/licences/types", &spec).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let seal = json!({"department": "370200GA"});
+    let (s, _) = call(&hub, &hub.operator_key, "/api/v1/licences/seals", &seal).await;
+    assert_eq!(s, StatusCode::OK);
+    let issue = format!("/api/v1/licences/types/{code}/issue");
+    let (s, r) = call(&hub, &hub.ga_key, &issue, &json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let issued = r["issued"].as_u64().unwrap();
+    assert!(issued >= 3, "{r}");
+
+    // Only the hub defines it.
+    let (s, _) = call(&hub, &hub.ga_key, libraries, &json!({"kind": "licence"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, lib) = call(
+        &hub,
+        &hub.operator_key,
+        libraries,
+        &json!({"kind": "电子证照库"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{lib}");
+    assert_eq!(lib["name"], "电子证照库");
+    let items: Vec<&str> = lib["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(items[0], "licence_id");
+    for item in [
+        "holder_id_number",
+        "holder_credit_code",
+        "state",
+        "valid_until",
+    ] {
+        assert!(items.contains(&item), "{lib}");
+    }
+    let library = lib["code"].as_str().unwrap().to_string();
+    let (s, b) = call(
+        &hub,
+        &hub.operator_key,
+        &format!("{libraries}/{library}/build"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["rows_written"].as_u64(), Some(issued), "{b}");
+    assert_eq!(b["sources"][0]["code"], register.as_str(), "{b}");
+
+    // 民政's system, granted lookups on the library, finds 张三's licence by his ID number.
+    let holder = "370202199003070011";
+    let lookup = format!("/api/v1/services/{library}/records/{holder}");
+    let (s, e) = json_of(hub.get(&hub.mz_key, &lookup).await).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "no grant yet: {e}");
+    let mut req = crate::sharing::request(&library, "mz");
+    req["fields"] = json!([]);
+    req["row_scope"] = json!("");
+    req["services"] = json!(["lookup"]);
+    req["purpose"] = json!("临时救助申请时核验户籍证明（免证办）");
+    let (s, filed) = json_of(
+        hub.post(&hub.mz_key, "/api/v1/sharing/requests", &req)
+            .await,
+    )
+    .await;
+    assert!(s.is_success(), "{filed}");
+    let req_id = filed["id"].as_str().unwrap().to_string();
+    let (s, d) = call(
+        &hub,
+        &hub.operator_key,
+        &format!("/api/v1/sharing/requests/{req_id}/decision"),
+        &json!({"approve": true, "reason": "同意，仅用于免证办核验"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let licence = holder_licence(&hub, holder).await;
+    let id = licence["id"].as_str().unwrap().to_string();
+    let found = async || {
+        for _ in 0..100 {
+            let (s, v) = json_of(hub.get(&hub.mz_key, &lookup).await).await;
+            if s == StatusCode::OK {
+                return v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("the library's lookup never answered");
+    };
+    let v = found().await;
+    let records = v["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{v}");
+    assert_eq!(
+        (
+            records[0]["licence_id"].as_str(),
+            records[0]["type_name"].as_str(),
+            records[0]["holder_name"].as_str(),
+            records[0]["state"].as_str(),
+            records[0]["holder_credit_code"].as_str(),
+        ),
+        (
+            Some(id.as_str()),
+            Some("户籍证明"),
+            Some("张*"),
+            Some("有效"),
+            None
+        ),
+        "the grant's masking applies as to any lookup: {v}"
+    );
+    assert_eq!(records[0]["holder_id_number"], "370202********0011", "{v}");
+    // A number without licences finds nothing, and says so.
+    let (s, _) = json_of(
+        hub.get(
+            &hub.mz_key,
+            &format!("/api/v1/services/{library}/records/110101199003070011"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Revoked: the library follows by itself.
+    let (s, _) = call(
+        &hub,
+        &hub.ga_key,
+        &format!("/api/v1/licences/{id}/state"),
+        &json!({"change": "revoke", "reason": "户籍注销"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let mut state = String::new();
+    for _ in 0..150 {
+        let v = found().await;
+        state = v["records"][0]["state"].as_str().unwrap_or("").to_string();
+        if state == "吊销" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(state, "吊销", "the library did not follow the revocation");
+}

@@ -25,8 +25,8 @@ use shuniu_types::catalog::{DataType, ResourceInput, ResourceStatus};
 use shuniu_types::{Actor, SemanticType};
 
 use crate::{
-    BuildReport, CHUNK, Libraries, LibraryError, LibraryKind, PROVENANCE, Result, SOURCE_COUNT,
-    SourceMeta, derived_summary, ingest_err, plain_item,
+    BuildReport, CHUNK, Libraries, LibraryError, LibraryKind, Loaded, PROVENANCE, Result,
+    SOURCE_COUNT, SourceMeta, derived_summary, ingest_err, plain_item, succeeded,
 };
 
 /// How many of a dataset's addresses the library holds.
@@ -83,9 +83,6 @@ pub fn standard_form(text: &str) -> Option<(String, Address)> {
     let a = address::parse(text, None);
     (a.district.is_some() && a.has_detail()).then(|| (a.standard(), a))
 }
-
-/// Resource code → its current load version and load time (the control plane's record).
-type Loaded = BTreeMap<String, (i64, String)>;
 
 /// An address source: the resource, its serving index and the column.
 struct Holder {
@@ -246,13 +243,7 @@ impl Libraries {
             .map(|l| l.code)
             .collect();
         // The load versions, read once for every holder.
-        let loaded: Loaded = self
-            .store
-            .latest_versions()
-            .await?
-            .into_iter()
-            .map(|(c, v, at)| (c, (v, at)))
-            .collect();
+        let loaded = self.loaded().await?;
         let mut authorities = Vec::new();
         for (rec, column) in self.address_designations().await? {
             if let Some(h) = self.holder(&loaded, &rec, &column).await? {
@@ -315,14 +306,7 @@ impl Libraries {
                 producer,
             )
             .await?;
-        if rec.status != shuniu_types::states::LoadStatus::Succeeded {
-            return Err(LibraryError::invalid(
-                "LIBRARY_BUILD_FAILED",
-                rec.error_zh.unwrap_or_else(|| "基础库构建失败".into()),
-                rec.error_en
-                    .unwrap_or_else(|| "the library build failed".into()),
-            ));
-        }
+        let rec = succeeded(rec)?;
         for h in authorities.iter().chain(others.iter()) {
             self.audit
                 .record(

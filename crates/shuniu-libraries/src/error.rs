@@ -25,6 +25,8 @@ pub enum LibraryError {
     Audit(#[from] shuniu_audit::AuditError),
     #[error(transparent)]
     Store(#[from] shuniu_store::StoreError),
+    #[error(transparent)]
+    Licence(#[from] shuniu_licences::LicenceError),
     #[error("{0}")]
     Internal(String),
 }
@@ -60,6 +62,7 @@ impl Classified for LibraryError {
             LibraryError::Sharing(e) => e.problem(),
             LibraryError::Audit(e) => e.problem(),
             LibraryError::Store(e) => e.problem(),
+            LibraryError::Licence(e) => e.problem(),
             LibraryError::Internal(m) => Problem::new(
                 ErrorKind::Internal,
                 "LIBRARY_INTERNAL",

@@ -32,6 +32,7 @@
 mod addresses;
 mod compose;
 mod error;
+mod licences;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -78,13 +79,16 @@ pub enum LibraryKind {
     LegalEntity,
     /// 地址库, keyed by standard address.
     Address,
+    /// 电子证照库, keyed by licence identifier (GB/T 36904), found by holder.
+    Licence,
 }
 
 impl LibraryKind {
-    pub const ALL: [LibraryKind; 3] = [
+    pub const ALL: [LibraryKind; 4] = [
         LibraryKind::Population,
         LibraryKind::LegalEntity,
         LibraryKind::Address,
+        LibraryKind::Licence,
     ];
 
     pub fn code(self) -> &'static str {
@@ -92,6 +96,7 @@ impl LibraryKind {
             LibraryKind::Population => "population",
             LibraryKind::LegalEntity => "legal_entity",
             LibraryKind::Address => "address",
+            LibraryKind::Licence => "licence",
         }
     }
 
@@ -102,6 +107,9 @@ impl LibraryKind {
                 Some(LibraryKind::LegalEntity)
             }
             "address" | "地址库" | "地址" => Some(LibraryKind::Address),
+            "licence" | "license" | "证照库" | "电子证照库" | "证照" => {
+                Some(LibraryKind::Licence)
+            }
             _ => None,
         }
     }
@@ -111,6 +119,9 @@ impl LibraryKind {
             LibraryKind::Population => SemanticType::IdNumber,
             LibraryKind::LegalEntity => SemanticType::CreditCode,
             LibraryKind::Address => SemanticType::Address,
+            // A licence identifier has no semantic type of its own; the library is never
+            // joined by key type (its holders are found by their ID number or credit code).
+            LibraryKind::Licence => SemanticType::None,
         }
     }
 
@@ -120,6 +131,7 @@ impl LibraryKind {
             LibraryKind::Population => "id_number",
             LibraryKind::LegalEntity => "credit_code",
             LibraryKind::Address => "standard_address",
+            LibraryKind::Licence => "licence_id",
         }
     }
 
@@ -128,6 +140,7 @@ impl LibraryKind {
             LibraryKind::Population => "人口基础信息库",
             LibraryKind::LegalEntity => "法人基础信息库",
             LibraryKind::Address => "标准地址库",
+            LibraryKind::Licence => "电子证照库",
         }
     }
 
@@ -136,6 +149,7 @@ impl LibraryKind {
             LibraryKind::Population => "Population library",
             LibraryKind::LegalEntity => "Legal-entity library",
             LibraryKind::Address => "Address library",
+            LibraryKind::Licence => "Licence library",
         }
     }
 }
@@ -236,6 +250,8 @@ pub struct Libraries {
     aggregation: Aggregation,
     sharing: Sharing,
     audit: AuditLog,
+    /// The licence engine the licence library is derived from (absent in a hub without one).
+    licences: Option<shuniu_licences::Licences>,
     /// One build at a time in this process: builds of one library must not interleave.
     building: Arc<tokio::sync::Mutex<()>>,
 }
@@ -308,6 +324,7 @@ impl Libraries {
         aggregation: Aggregation,
         sharing: Sharing,
         audit: AuditLog,
+        licences: Option<shuniu_licences::Licences>,
     ) -> Libraries {
         Libraries {
             store,
@@ -315,6 +332,7 @@ impl Libraries {
             aggregation,
             sharing,
             audit,
+            licences,
             building: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -336,7 +354,7 @@ impl Libraries {
             };
             // The address library's attributes are an address's parts, not designated
             // attributes; its build reports each source's match rate instead.
-            let plan = if kind == LibraryKind::Address {
+            let plan = if matches!(kind, LibraryKind::Address | LibraryKind::Licence) {
                 BTreeMap::new()
             } else {
                 self.sources_of(kind, &rec).await?
@@ -345,7 +363,11 @@ impl Libraries {
                 .spec
                 .data_items
                 .iter()
-                .filter(|i| !i.is_key && !reserved(&i.name) && kind != LibraryKind::Address)
+                .filter(|i| {
+                    !i.is_key
+                        && !reserved(&i.name)
+                        && !matches!(kind, LibraryKind::Address | LibraryKind::Licence)
+                })
                 .map(|i| {
                     let (designated, sources) = plan.get(&i.name).cloned().unwrap_or_default();
                     let (authoritative, authoritative_name) = designated.unzip();
@@ -468,6 +490,9 @@ impl Libraries {
         if kind == LibraryKind::Address {
             return self.define_addresses(actor, provider).await;
         }
+        if kind == LibraryKind::Licence {
+            return self.define_licences(actor, provider).await;
+        }
         let mut designations: Vec<_> = self
             .store
             .authoritative_sources()
@@ -554,7 +579,7 @@ impl Libraries {
         let core: &[&str] = match kind {
             LibraryKind::Population => &["name", "sex", "birth_date"],
             LibraryKind::LegalEntity => &["ent_name", "legal_rep", "reg_no"],
-            LibraryKind::Address => &[],
+            LibraryKind::Address | LibraryKind::Licence => &[],
         };
         let mut at = 1;
         for name in core {
@@ -734,13 +759,7 @@ impl Libraries {
             .collect();
         let candidates = self.candidates(kind, &lib.code).await?;
         let designations = self.designations(kind).await?;
-        let loaded: BTreeMap<String, (i64, String)> = self
-            .store
-            .latest_versions()
-            .await?
-            .into_iter()
-            .map(|(c, v, at)| (c, (v, at)))
-            .collect();
+        let loaded = self.loaded().await?;
         let mut sources: Vec<Source> = Vec::new();
         let mut columns: Vec<BTreeMap<String, usize>> = Vec::new();
         let mut candidate_items: Vec<&ResourceRecord> = Vec::new();
@@ -900,6 +919,9 @@ impl Libraries {
             .ok_or_else(|| LibraryError::Internal(format!("unknown library kind {}", lib.kind)))?;
         if kind == LibraryKind::Address {
             return self.build_addresses(actor, &lib, started).await;
+        }
+        if kind == LibraryKind::Licence {
+            return self.build_licences(actor, &lib, started, full).await;
         }
         let plan = self.plan(&lib, kind).await?;
         if plan.sources.is_empty() {
@@ -1203,14 +1225,7 @@ impl Libraries {
             .aggregation
             .load_derived(actor, code, mode, name, &plan.headers, producer)
             .await?;
-        if rec.status != shuniu_types::states::LoadStatus::Succeeded {
-            return Err(LibraryError::invalid(
-                "LIBRARY_BUILD_FAILED",
-                rec.error_zh.unwrap_or_else(|| "基础库构建失败".into()),
-                rec.error_en
-                    .unwrap_or_else(|| "the library build failed".into()),
-            ));
-        }
+        let rec = succeeded(rec)?;
         Ok((rec.version, rec.rows_accepted.max(0) as u64))
     }
 
@@ -1265,6 +1280,35 @@ impl Libraries {
             }
         })
     }
+}
+
+/// Resource code → its current load version and load time (the control plane's record).
+pub(crate) type Loaded = BTreeMap<String, (i64, String)>;
+
+impl Libraries {
+    /// Every resource's current load version and load time, read once for a build.
+    pub(crate) async fn loaded(&self) -> Result<Loaded> {
+        Ok(self
+            .store
+            .latest_versions()
+            .await?
+            .into_iter()
+            .map(|(c, v, at)| (c, (v, at)))
+            .collect())
+    }
+}
+
+/// A build's load, unless it failed (then the library keeps its previous version).
+pub(crate) fn succeeded(rec: shuniu_store::LoadRecord) -> Result<shuniu_store::LoadRecord> {
+    if rec.status != shuniu_types::states::LoadStatus::Succeeded {
+        return Err(LibraryError::invalid(
+            "LIBRARY_BUILD_FAILED",
+            rec.error_zh.unwrap_or_else(|| "基础库构建失败".into()),
+            rec.error_en
+                .unwrap_or_else(|| "the library build failed".into()),
+        ));
+    }
+    Ok(rec)
 }
 
 pub(crate) fn derived_summary() -> SourceSummary {
@@ -1519,6 +1563,11 @@ pub fn library_key(kind: LibraryKind, raw: &str) -> Option<String> {
             .ok()
             .map(|c| c.as_str().to_string()),
         LibraryKind::Address => addresses::standard_form(raw).map(|(standard, _)| standard),
+        LibraryKind::Licence => raw
+            .trim()
+            .parse::<shuniu_types::licence::LicenceId>()
+            .ok()
+            .map(|id| id.to_string()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! state changes, and the lists a verifier needs. Every entry point asks the policy module;
 //! every read of a resource's rows and every change is audited.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -113,6 +113,9 @@ struct Inner {
     hub_name: String,
     base_url: String,
     issuing: tokio::sync::Mutex<()>,
+    /// Counts committed changes to the register (issues, re-issues, state changes), so that
+    /// what is derived from it (the licence library) follows.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 /// The licence engine. Cheap to clone.
@@ -123,6 +126,20 @@ pub struct Licences {
 
 fn sealed_label(code: &str) -> String {
     format!("licence-seal:{code}")
+}
+
+/// The sealing label of a licence's holder identifier: a sealed value opens only for the
+/// licence it was sealed for.
+fn holder_label(id: &str) -> String {
+    format!("licence-holder:{id}")
+}
+
+/// A current licence with its holder's identifier opened: a row of the licence library.
+#[derive(Debug, Clone)]
+pub struct LibraryEntry {
+    pub licence: LicenceRow,
+    /// `None` for a licence issued before holders were kept sealed.
+    pub holder: Option<String>,
 }
 
 impl Licences {
@@ -159,8 +176,57 @@ impl Licences {
                 hub_name: hub_name.to_string(),
                 base_url: base_url.trim_end_matches('/').to_string(),
                 issuing: tokio::sync::Mutex::new(()),
+                changes: tokio::sync::watch::channel(0).0,
             }),
         })
+    }
+
+    /// Changes to the register: the value moves after every committed change.
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
+    }
+
+    /// The register's version: moves with every issue, re-issue and state change.
+    pub async fn register_version(&self) -> Result<i64> {
+        self.store()
+            .licence_register_version()
+            .await
+            .map_err(internal)
+    }
+
+    fn changed(&self) {
+        self.inner.changes.send_modify(|n| *n += 1);
+    }
+
+    /// Up to `n` current licences (not superseded) with identifiers after `after`, in
+    /// identifier order, each with its holder's identifier opened: the pass the licence
+    /// library (电子证照库) is derived by. The caller (the base-library engine) decides and
+    /// audits the derivation.
+    pub async fn library_page(&self, after: &str, n: i64) -> Result<Vec<LibraryEntry>> {
+        let rows = self
+            .store()
+            .licences(&LicenceFilter {
+                current_only: true,
+                limit: n,
+                after_id: Some(after.to_string()),
+                ..Default::default()
+            })
+            .await
+            .map_err(internal)?;
+        rows.into_iter()
+            .map(|l| {
+                let holder = if l.holder_sealed.is_empty() {
+                    None
+                } else {
+                    Some(
+                        self.inner
+                            .keys
+                            .open_text(&holder_label(&l.id), &l.holder_sealed)?,
+                    )
+                };
+                Ok(LibraryEntry { licence: l, holder })
+            })
+            .collect()
     }
 
     /// The hub's trust key (hex, uncompressed SEC1): what a verifier pins.
@@ -581,7 +647,7 @@ impl Licences {
             };
             // Each row is compared with the holder's current licence; what must be issued is
             // numbered, signed on every core, and stored in one transaction per page.
-            let mut todo: Vec<Pending> = Vec::new();
+            let mut seen: Vec<Pending> = Vec::with_capacity(page.len());
             for row in page {
                 report.rows_read += 1;
                 let cell = |c: usize| row.get(c).cloned().flatten().unwrap_or_default();
@@ -605,44 +671,60 @@ impl Licences {
                             .to_ascii_uppercase()
                     })
                     .filter(|s| !s.is_empty() && s.len() <= 40);
-                // A licence is the same licence again by its serial, or (types the hub
-                // numbers) by its holder.
-                let current = match &serial {
-                    Some(s) => self
-                        .store()
-                        .current_licence(&t.code, s)
-                        .await
-                        .map_err(internal)?,
-                    None => self
-                        .store()
-                        .current_licence_of(&t.code, &subject)
-                        .await
-                        .map_err(internal)?,
+                seen.push(Pending {
+                    holder,
+                    subject,
+                    name,
+                    fields,
+                    serial,
+                    current: None,
+                });
+            }
+            // A licence is the same licence again by its serial, or (types the hub numbers)
+            // by its holder: the page's current licences in one pass.
+            let (by_serial, mut by_holder): (Vec<String>, Vec<String>) = (
+                seen.iter().filter_map(|p| p.serial.clone()).collect(),
+                seen.iter()
+                    .filter(|p| p.serial.is_none())
+                    .map(|p| p.subject.clone())
+                    .collect(),
+            );
+            by_holder.dedup();
+            let store = self.store();
+            let current_by_serial = store
+                .current_licences_for(&t.code, true, &by_serial)
+                .await
+                .map_err(internal)?;
+            let current_by_holder = store
+                .current_licences_for(&t.code, false, &by_holder)
+                .await
+                .map_err(internal)?;
+            let mut todo: Vec<Option<Pending>> = Vec::new();
+            let mut at_of: HashMap<String, usize> = HashMap::new();
+            for mut p in seen {
+                let current = match &p.serial {
+                    Some(s) => current_by_serial.get(s).cloned(),
+                    None => current_by_holder.get(&p.subject).cloned(),
                 };
                 if let Some(cur) = &current
-                    && cur.holder_subject == subject
-                    && cur.holder_name == name
-                    && cur.claims.get("f") == Some(&serde_json::json!(fields))
+                    && cur.holder_subject == p.subject
+                    && cur.holder_name == p.name
+                    && cur.claims.get("f") == Some(&serde_json::json!(p.fields))
                 {
                     report.unchanged += 1;
                     continue;
                 }
                 // The same holder twice in one page (a resource not keyed by the holder):
                 // the later row wins, as it would have one row at a time.
-                if serial.is_none()
-                    && let Some(at) = todo.iter().position(|p| p.subject == subject)
+                if p.serial.is_none()
+                    && let Some(at) = at_of.insert(p.subject.clone(), todo.len())
                 {
-                    todo.remove(at);
+                    todo[at] = None;
                 }
-                todo.push(Pending {
-                    holder,
-                    subject,
-                    name,
-                    fields,
-                    serial,
-                    current,
-                });
+                p.current = current;
+                todo.push(Some(p));
             }
+            let todo: Vec<Pending> = todo.into_iter().flatten().collect();
             if todo.is_empty() {
                 if !full {
                     break;
@@ -695,6 +777,10 @@ impl Licences {
                 drafts.into_iter().zip(envelopes)
             {
                 let row = LicenceRow {
+                    holder_sealed: self
+                        .inner
+                        .keys
+                        .seal_text(&holder_label(&claims.id), &p.holder)?,
                     id: claims.id.clone(),
                     type_code: t.code.clone(),
                     serial,
@@ -809,6 +895,9 @@ impl Licences {
             )
             .await
             .map_err(internal)?;
+        if report.issued + report.reissued + report.cancelled > 0 {
+            self.changed();
+        }
         Ok(report)
     }
 
@@ -933,6 +1022,7 @@ impl Licences {
             ));
         }
         tx.commit().await.map_err(internal)?;
+        self.changed();
         self.inner
             .audit
             .record(

@@ -708,6 +708,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "来源资源有变化",
         "sources changed",
     ),
+    (
+        "build_reason_register_changed",
+        "证照有签发或状态变化",
+        "licences issued or changed",
+    ),
     ("subjects_composed", "生成主体数", "Subjects composed"),
     ("rows_removed", "移除", "Removed"),
     (
@@ -746,6 +751,19 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("define_library", "建立基础库", "Define a library"),
     ("library_population", "人口基础信息库", "Population library"),
     ("library_address", "标准地址库", "Address library"),
+    ("library_licence", "电子证照库", "Licence library"),
+    (
+        "licence_library_intro",
+        "每张现行电子证照一行，按持证主体的身份号码或统一社会信用代码查询；证照签发、换发、暂扣、吊销后自动更新",
+        "One row per current licence, found by its holder's ID number or credit code; updated automatically after licences are issued, re-issued, suspended or revoked",
+    ),
+    ("licence_sources", "签发来源", "Issued from"),
+    (
+        "licences_unopened",
+        "未保存持证主体的证照",
+        "Licences without a kept holder",
+    ),
+    ("source_version", "数据版本", "Version"),
     ("address_match", "地址匹配率", "Addresses matched"),
     (
         "address_match_intro",

@@ -144,6 +144,7 @@ impl Engines {
             aggregation.clone(),
             sharing.clone(),
             audit.clone(),
+            Some(licences.clone()),
         );
         Ok(Engines {
             libraries,
@@ -410,11 +411,13 @@ pub async fn serve(
         .engines
         .libraries
         .follow_commits(state.engines.aggregation.subscribe_commits());
-    // Licences follow the loads of the resources they are issued from.
+    // Licences follow the loads of the resources they are issued from, and the licence
+    // library follows the licences.
     let licence_follower = state
         .engines
         .licences
         .follow_commits(state.engines.aggregation.subscribe_commits());
+    let licence_library_follower = state.engines.libraries.follow_licences();
     let result = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -424,6 +427,9 @@ pub async fn serve(
     open_follower.abort();
     library_follower.abort();
     licence_follower.abort();
+    if let Some(f) = licence_library_follower {
+        f.abort();
+    }
     open_work.abort();
     refresher.abort();
     scheduler.abort();

@@ -182,6 +182,12 @@ impl Store {
                         sqlx::query("PRAGMA busy_timeout = 10000")
                             .execute(&mut *conn)
                             .await?;
+                        // 32 MiB of page cache per connection (the default is 2 MiB): bulk
+                        // writes descend several random-keyed indexes per row, and with the
+                        // default nearly every descent read its pages again from the OS.
+                        sqlx::query("PRAGMA cache_size = -32768")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })

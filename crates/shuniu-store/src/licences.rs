@@ -65,6 +65,10 @@ pub struct LicenceRow {
     pub version: i64,
     /// The audit log's keyed digest of the holder's identifier.
     pub holder_subject: String,
+    /// The holder's identifier sealed with the master key (SM4-GCM, for this licence's
+    /// identifier): opened only to derive the licence library (电子证照库). Empty for
+    /// licences issued before it was kept.
+    pub holder_sealed: String,
     pub holder_type: String,
     pub holder_name: String,
     pub holder_shown: String,
@@ -143,7 +147,8 @@ fn seal_row(r: &sqlx::any::AnyRow) -> Result<SealRow> {
 
 const LICENCE_COLUMNS: &str = "id, type_code, serial, version, holder_subject, holder_type,
     holder_name, holder_shown, issuer, seal_code, resource_code, source_version, status_index,
-    state, issued_at, valid_from, valid_until, envelope, claims, uses, superseded_by";
+    state, issued_at, valid_from, valid_until, envelope, claims, uses, superseded_by,
+    holder_sealed";
 
 fn licence_row(r: &sqlx::any::AnyRow) -> Result<LicenceRow> {
     Ok(LicenceRow {
@@ -168,6 +173,7 @@ fn licence_row(r: &sqlx::any::AnyRow) -> Result<LicenceRow> {
         claims: crate::quality::json(r, "claims")?,
         uses: get(r, "uses")?,
         superseded_by: get(r, "superseded_by")?,
+        holder_sealed: get(r, "holder_sealed")?,
     })
 }
 
@@ -182,6 +188,9 @@ pub struct LicenceFilter {
     pub current_only: bool,
     pub limit: i64,
     pub offset: i64,
+    /// Keyset paging for a pass over every licence: when set, only identifiers after it, in
+    /// identifier order (offset ignored); a page costs the same however deep it is.
+    pub after_id: Option<String>,
 }
 
 impl Store {
@@ -234,6 +243,56 @@ impl Store {
         row.as_ref().map(licence_row).transpose()
     }
 
+    /// The current licences of a type for many holders (`by_serial` false: keys are holder
+    /// subjects) or serials (true), one per key (the latest issued): the comparison bulk
+    /// issuing makes for a page of source rows, in a few queries rather than one per row.
+    pub async fn current_licences_for(
+        &self,
+        type_code: &str,
+        by_serial: bool,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, LicenceRow>> {
+        let column = if by_serial {
+            "serial"
+        } else {
+            "holder_subject"
+        };
+        let mut out = std::collections::HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT {LICENCE_COLUMNS} FROM licences
+                 WHERE type_code = $1 AND {column} IN ({}) AND superseded_by IS NULL
+                 ORDER BY issued_at",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(type_code);
+            for k in chunk {
+                q = q.bind(k);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let l = licence_row(&r)?;
+                let key = if by_serial {
+                    l.serial.clone()
+                } else {
+                    l.holder_subject.clone()
+                };
+                // Ordered by issue time, so the latest of a key stays.
+                out.insert(key, l);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many changes the register has recorded (every issue, re-issue and state change is
+    /// an event, and events are never removed): moves whenever the register changes.
+    pub async fn licence_register_version(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM licence_events")
+            .fetch_one(&self.pool)
+            .await?;
+        get(&row, "n")
+    }
+
     /// The current licence of a type a holder holds (types without a serial item).
     pub async fn current_licence_of(
         &self,
@@ -269,11 +328,20 @@ impl Store {
         if f.current_only {
             sql.push_str(" AND superseded_by IS NULL");
         }
-        sql.push_str(&format!(
-            " ORDER BY issued_at DESC, id LIMIT {} OFFSET {}",
-            f.limit.clamp(1, 10_000),
-            f.offset.max(0)
-        ));
+        if let Some(after) = &f.after_id {
+            binds.push(after);
+            sql.push_str(&format!(
+                " AND id > ${} ORDER BY id LIMIT {}",
+                binds.len(),
+                f.limit.clamp(1, 10_000)
+            ));
+        } else {
+            sql.push_str(&format!(
+                " ORDER BY issued_at DESC, id LIMIT {} OFFSET {}",
+                f.limit.clamp(1, 10_000),
+                f.offset.max(0)
+            ));
+        }
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for b in binds {
             q = q.bind(b);
@@ -432,7 +500,7 @@ impl Tx {
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO licences ({LICENCE_COLUMNS})
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     $18, $19, $20, $21)"
+                     $18, $19, $20, $21, $22)"
         )))
         .bind(&l.id)
         .bind(&l.type_code)
@@ -455,6 +523,7 @@ impl Tx {
         .bind(l.claims.to_string())
         .bind(l.uses)
         .bind(&l.superseded_by)
+        .bind(&l.holder_sealed)
         .execute(&mut *self.tx)
         .await?;
         self.licence_event(&l.id, &l.issued_at, actor, "issue", None, &l.state, reason)

@@ -60,8 +60,8 @@ async fn define_library(
     let kind = LibraryKind::parse(&req.kind).ok_or_else(|| {
         LibraryError::invalid(
             "LIBRARY_KIND",
-            "基础库类型只能是 population（人口库）、legal_entity（法人库）或 address（地址库）",
-            "kind is population, legal_entity or address",
+            "基础库类型只能是 population（人口库）、legal_entity（法人库）、address（地址库）或 licence（电子证照库）",
+            "kind is population, legal_entity, address or licence",
         )
     })?;
     let provider = req.provider.unwrap_or_else(|| actor.department.clone());

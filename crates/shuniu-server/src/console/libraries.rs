@@ -66,8 +66,8 @@ async fn define(
             &user,
             None,
             Some(user.lang.pick(
-                "基础库类型只能是人口库、法人库或地址库".into(),
-                "the kind is population, legal_entity or address".into(),
+                "基础库类型只能是人口库、法人库、地址库或电子证照库".into(),
+                "the kind is population, legal_entity, address or licence".into(),
             )),
         )
         .await;
