@@ -284,6 +284,10 @@ def test_the_hub_sees_where_each_library_attribute_comes_from_and_updates_it(bro
         assert section.locator("tr[data-attribute=name], tr[data-attribute=ent_name]").count() == 1
         designated = "address" if kind == "population" else "capital"
         assert section.locator(f"tr[data-attribute={designated}] td a").count() == 1
+    # The licence library: built from the licences the demo issued, from both types' data.
+    licence = page.locator("#library-licence")
+    assert licence.count() == 1
+    assert licence.locator("table.licence-sources tbody tr").count() == 2
     page.locator("#library-population button.build-incremental").click()
     page.wait_for_selector("#build-result")
     assert page.get_attribute("#build-result", "data-mode") in ("unchanged", "incremental")

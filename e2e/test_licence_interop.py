@@ -12,6 +12,7 @@ import json
 import os
 import pathlib
 import subprocess
+import urllib.error
 import urllib.request
 import zlib
 
@@ -265,3 +266,32 @@ def test_the_seal_structure_is_gbt_38540_der_signed_by_the_hub(base_url, account
     sig_hex = f"{r:064x}{s:064x}"
     assert gmssl(lic["trust_key"]).verify_with_sm3(sig_hex, tbs)
     assert not gmssl(lic["trust_key"]).verify_with_sm3(sig_hex, tbs.replace(seal["code"].encode(), b"0" * len(seal["code"])))
+
+
+def test_a_granted_system_finds_a_holders_licences_in_the_licence_library(base_url, accounts):
+    """The licence library (电子证照库) is an ordinary resource: the counter system granted it
+    looks the example licence's holder up by their identifier and finds the licence, valid."""
+    lic = accounts["licences"]
+    library = lic["library"]
+    assert library["rows"] > 0 and lic["example"]["holder"]
+    app = next(a for a in accounts["applications"] if a["id"] == library["granted_to"])
+    req = urllib.request.Request(
+        base_url + library["example_lookup"],
+        headers={"Authorization": f"Bearer {app['api_key']}"},
+    )
+    with urllib.request.urlopen(req) as r:
+        answer = json.loads(r.read())
+    found = {rec["licence_id"]: rec for rec in answer["records"]}
+    assert lic["example"]["id"] in found, answer
+    assert found[lic["example"]["id"]]["state"] == "有效"
+    # Another system, without a grant on the library, is refused.
+    other = next(a for a in accounts["applications"] if library["code"] not in a["resource_codes"])
+    req = urllib.request.Request(
+        base_url + library["example_lookup"],
+        headers={"Authorization": f"Bearer {other['api_key']}"},
+    )
+    try:
+        urllib.request.urlopen(req)
+        raise AssertionError("a system without a grant read the licence library")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403

@@ -288,7 +288,7 @@ async fn main() -> Result<()> {
         issue_rate / cores as f64 / peer_sign
     );
     println!(
-        "  (issuing signs on one core today: {:.2}× OpenSSL's single-core sign rate)",
+        "  (both cores together: {:.2}× OpenSSL's single-core sign rate)",
         issue_rate / peer_sign
     );
     println!(

@@ -643,13 +643,14 @@ fn run_documented_library_examples(data: &std::path::Path, work: &std::path::Pat
     assert!(stdout.contains("人口基础信息库 (population)"), "{stdout}");
     assert!(stdout.contains("法人基础信息库 (legal_entity)"), "{stdout}");
     assert!(stdout.contains("标准地址库 (address)"), "{stdout}");
+    assert!(stdout.contains("电子证照库 (licence)"), "{stdout}");
     assert!(stdout.contains("unchanged (change logs)"), "{stdout}");
     let builds = std::fs::read_to_string(work.join("builds.ndjson")).unwrap();
     let builds: Vec<Value> = builds
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(builds.len(), 3, "{builds:?}");
+    assert_eq!(builds.len(), 4, "{builds:?}");
     for b in &builds {
         assert_eq!(b["mode"], "full");
         assert!(b["rows_written"].as_u64().unwrap() > 50, "{b}");
