@@ -27,6 +27,8 @@ pub struct DemoAccounts {
     pub libraries: Vec<shuniu_libraries::BuildReport>,
     /// Electronic licences: the types issued, an example licence and a revoked one.
     pub licences: DemoLicences,
+    /// City events: the Open311 key and a service code, and a year of history.
+    pub open311: DemoEvents,
 }
 
 #[derive(Serialize)]
@@ -1805,4 +1807,499 @@ pub async fn licence_library(
     }
     issued.library = Some(library);
     Ok(())
+}
+
+/// The demo city's event centre: the Open311 key a civic app uses and a service to post to,
+/// and what a year of history left.
+#[derive(Serialize, Default)]
+pub struct DemoEvents {
+    pub api_key: String,
+    pub service_code: String,
+    pub service_name: String,
+    pub events: u64,
+    pub open: u64,
+    pub overdue: u64,
+    pub escalated: u64,
+    /// An event reported through Open311 (its id), to poll.
+    pub example_request: String,
+}
+
+/// The city's event tree, modelled on the event classes of GB/T 30428.2 (数字化城市管理):
+/// (code, name, parent, [normal, urgent, emergency] working hours, keywords, responsible
+/// department (short code), Open311 attributes).
+type CategorySpec = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    [i64; 3],
+    &'static [&'static str],
+    &'static str,
+    fn() -> serde_json::Value,
+);
+
+fn no_attributes() -> serde_json::Value {
+    serde_json::json!([])
+}
+
+fn cover_attributes() -> serde_json::Value {
+    serde_json::json!([{
+        "code": "cover_state", "datatype": "singlevaluelist", "required": true,
+        "datatype_description": "井盖的情况", "description": "井盖是缺失、破损还是移位",
+        "values": [{"key": "missing", "name": "缺失"}, {"key": "broken", "name": "破损"},
+                   {"key": "displaced", "name": "移位"}]
+    }])
+}
+
+fn light_attributes() -> serde_json::Value {
+    serde_json::json!([{
+        "code": "pole_number", "datatype": "string", "required": false,
+        "datatype_description": "灯杆上的编号", "description": "路灯灯杆编号（如有）"
+    }])
+}
+
+const CATEGORIES: &[CategorySpec] = &[
+    ("01", "市容环境", None, [24, 8, 4], &[], "CG", no_attributes),
+    (
+        "0101",
+        "暴露垃圾",
+        Some("01"),
+        [16, 8, 4],
+        &["暴露垃圾", "垃圾堆放", "垃圾满溢", "垃圾没人清理"],
+        "CG",
+        no_attributes,
+    ),
+    (
+        "0102",
+        "道路不洁",
+        Some("01"),
+        [16, 8, 4],
+        &["道路不洁", "路面脏", "油污", "泥土撒漏"],
+        "CG",
+        no_attributes,
+    ),
+    (
+        "0103",
+        "乱贴乱画",
+        Some("01"),
+        [24, 16, 8],
+        &["小广告", "乱贴", "乱涂乱画", "牛皮癣"],
+        "CG",
+        no_attributes,
+    ),
+    (
+        "0104",
+        "私搭乱建",
+        Some("01"),
+        [40, 24, 8],
+        &["私搭乱建", "违章搭建", "违建", "乱搭棚子"],
+        "CG",
+        no_attributes,
+    ),
+    ("02", "街面秩序", None, [16, 8, 4], &[], "CG", no_attributes),
+    (
+        "0201",
+        "占道经营",
+        Some("02"),
+        [8, 4, 2],
+        &["占道经营", "流动摊贩", "马路市场", "店外经营"],
+        "CG",
+        no_attributes,
+    ),
+    (
+        "0202",
+        "机动车乱停放",
+        Some("02"),
+        [8, 4, 2],
+        &["乱停车", "违停", "占用人行道停车", "车辆乱停"],
+        "GA",
+        no_attributes,
+    ),
+    (
+        "0203",
+        "噪声扰民",
+        Some("02"),
+        [8, 4, 2],
+        &["噪音", "噪声扰民", "夜间施工", "广场舞音响"],
+        "ST",
+        no_attributes,
+    ),
+    ("03", "设施管理", None, [24, 8, 4], &[], "ZJ", no_attributes),
+    (
+        "0301",
+        "井盖问题",
+        Some("03"),
+        [8, 4, 2],
+        &["井盖", "井盖缺失", "井盖破损", "下水道盖"],
+        "ZJ",
+        cover_attributes,
+    ),
+    (
+        "0302",
+        "路灯不亮",
+        Some("03"),
+        [24, 8, 4],
+        &["路灯不亮", "路灯坏了", "灯不亮", "照明"],
+        "CG",
+        light_attributes,
+    ),
+    (
+        "0303",
+        "道路破损",
+        Some("03"),
+        [40, 16, 8],
+        &["坑洼", "路面塌陷", "道路破损", "坑"],
+        "JT",
+        no_attributes,
+    ),
+    (
+        "0304",
+        "供水管道漏水",
+        Some("03"),
+        [8, 4, 2],
+        &["漏水", "水管爆裂", "跑水", "停水"],
+        "SL",
+        no_attributes,
+    ),
+    ("04", "生态环境", None, [24, 8, 4], &[], "ST", no_attributes),
+    (
+        "0401",
+        "焚烧垃圾树叶",
+        Some("04"),
+        [8, 4, 2],
+        &["焚烧", "烧垃圾", "烧树叶", "冒黑烟"],
+        "ST",
+        no_attributes,
+    ),
+    (
+        "0402",
+        "河道污染",
+        Some("04"),
+        [24, 8, 4],
+        &["河道", "污水直排", "水体发黑", "河面漂浮物"],
+        "ST",
+        no_attributes,
+    ),
+    (
+        "0403",
+        "树木倒伏",
+        Some("04"),
+        [16, 4, 2],
+        &["树木倒伏", "大树倒了", "树枝折断", "绿化带"],
+        "YL",
+        no_attributes,
+    ),
+];
+
+/// Defines the event tree and the dispatch rules (the city's departments, 治安-like street
+/// order to the district police), issues an Open311 key, and replays a year of events: most
+/// closed, some late, some returned and redirected, the latest open, the overdue escalated.
+pub async fn events(
+    city: &DemoCity,
+    events: &shuniu_events::Events,
+    scale: u64,
+    progress: impl Fn(&str),
+) -> Result<DemoEvents> {
+    use shuniu_events::{ActInput, CategoryInput, EventAction, Point, Report, Urgency};
+    let root = Actor::local_operator();
+    let err = |e: shuniu_events::EventError| anyhow::anyhow!("{} [{}]", e, e.code());
+    let started = std::time::Instant::now();
+    for (code, name, parent, hours, keywords, dept, attributes) in CATEGORIES {
+        events
+            .put_category(
+                &root,
+                &CategoryInput {
+                    code: (*code).into(),
+                    name: (*name).into(),
+                    parent: parent.map(String::from),
+                    hours: *hours,
+                    keywords: keywords.iter().map(|k| k.to_string()).collect(),
+                    attributes: attributes(),
+                    description: format!("{name}（{}）", keywords.join("、")),
+                },
+            )
+            .await
+            .map_err(err)?;
+        if parent.is_none()
+            || *dept
+                != CATEGORIES
+                    .iter()
+                    .find(|c| Some(c.0) == *parent)
+                    .map_or("", |c| c.5)
+        {
+            events
+                .put_rule(&root, code, "", &format!("370200{dept}"), &[])
+                .await
+                .map_err(err)?;
+        }
+    }
+    // Parked cars are the district police's: one rule per district over the city's.
+    for (division, _) in shuniu_demo::DISTRICTS.iter().take(3) {
+        events
+            .put_rule(&root, "0202", division, &format!("{division}GA"), &[])
+            .await
+            .map_err(err)?;
+    }
+    events.retrain().await.map_err(err)?;
+    let api_key = events
+        .issue_open311_key(&root, "青岛随手拍")
+        .await
+        .map_err(err)?;
+    let services = events.services().await.map_err(err)?;
+    // A deterministic walk (no new dependency for a demo's randomness).
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D ^ city.departments.len() as u64;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n.max(1)
+    };
+    let places = [
+        "香港中路",
+        "延安三路",
+        "辽阳西路",
+        "长江中路",
+        "重庆南路",
+        "滨海大道",
+        "海尔路",
+        "黑龙江中路",
+        "烟台路",
+        "人民路",
+    ];
+    let now = chrono::Utc::now();
+    let n = (scale / 20).clamp(600, 20_000);
+    let officer = |dept: &str| {
+        city.officer_of(dept)
+            .map(actor_of)
+            .unwrap_or_else(Actor::local_operator)
+    };
+    let mut out = DemoEvents {
+        api_key,
+        service_code: "0301".into(),
+        service_name: "井盖问题".into(),
+        ..Default::default()
+    };
+    for i in 0..n {
+        // Older events are sparser (the platform grew); more in summer afternoons.
+        let days_ago = (next(365) * next(365)) / 365;
+        let hour = [9, 10, 11, 14, 15, 16, 19, 21][next(8) as usize];
+        let at = now
+            - chrono::Duration::days(days_ago as i64)
+            - chrono::Duration::hours(((now.timestamp() / 3600) % 24 - hour + 24) % 24)
+            - chrono::Duration::minutes(next(60) as i64);
+        let svc = &services[next(services.len() as u64) as usize];
+        let (division, district) = shuniu_demo::DISTRICTS[next(5) as usize];
+        let centre = shuniu_events::model::centre_of(division).unwrap_or(Point {
+            lat: 36.07,
+            lon: 120.38,
+        });
+        let point = Point {
+            lat: centre.lat + (next(2000) as f64 - 1000.0) / 50_000.0,
+            lon: centre.lon + (next(2000) as f64 - 1000.0) / 50_000.0,
+        };
+        let place = places[next(places.len() as u64) as usize];
+        let word = svc
+            .keywords
+            .get(next(svc.keywords.len() as u64) as usize)
+            .cloned()
+            .unwrap_or_else(|| svc.name.clone());
+        let channel = [
+            shuniu_events::Channel::Hotline,
+            shuniu_events::Channel::Hotline,
+            shuniu_events::Channel::Grid,
+            shuniu_events::Channel::Open311,
+            shuniu_events::Channel::Sensor,
+        ][next(5) as usize];
+        let mut attributes = std::collections::BTreeMap::new();
+        if svc.code == "0301" {
+            attributes.insert(
+                "cover_state".to_string(),
+                ["missing", "broken", "displaced"][next(3) as usize].to_string(),
+            );
+        }
+        let e = events
+            .report(
+                &root,
+                Report {
+                    channel: Some(channel),
+                    // The hotline's operators choose; other channels are classified.
+                    category: (channel == shuniu_events::Channel::Hotline)
+                        .then(|| svc.code.clone()),
+                    description: format!(
+                        "{district}{place}{}号附近{word}，请尽快处理",
+                        1 + next(300)
+                    ),
+                    address: Some(format!("青岛市{district}{place}{}号", 1 + next(300))),
+                    point: Some(point),
+                    urgency: Some(if next(20) == 0 {
+                        Urgency::Urgent
+                    } else {
+                        Urgency::Normal
+                    }),
+                    reporter_name: Some(format!(
+                        "{}先生",
+                        ["张", "王", "李", "赵", "刘"][next(5) as usize]
+                    )),
+                    reporter_phone: Some(format!("13{:09}", next(1_000_000_000))),
+                    external_id: (channel == shuniu_events::Channel::Hotline)
+                        .then(|| format!("12345-{}-{i:06}", at.format("%Y%m%d"))),
+                    attributes,
+                    reported_at: Some(at),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(err)?;
+        if e.state == "merged" {
+            continue; // folded into an earlier report nearby
+        }
+        out.events += 1;
+        if channel == shuniu_events::Channel::Open311 {
+            out.example_request = e.id.clone();
+        }
+        // The last week's events are still being worked on; older ones ran their course.
+        let recent = days_ago < 7;
+        let step = |h: i64| ActInput {
+            at: Some(at + chrono::Duration::hours(h)),
+            ..Default::default()
+        };
+        if e.state == "reported" {
+            let input = ActInput {
+                note: "调度员确认分类并派遣".into(),
+                ..step(1)
+            };
+            if events
+                .act(&root, &e.id, EventAction::Dispatch, &input)
+                .await
+                .is_err()
+            {
+                continue;
+            }
+        }
+        let Some(e) = events.by_id(&e.id).await.map_err(err)? else {
+            continue;
+        };
+        let dept = e.department.clone().unwrap_or_default();
+        let handler = officer(&dept);
+        if recent && next(3) == 0 {
+            continue; // waiting to be accepted
+        }
+        if next(25) == 0 {
+            // Returned (退单): not ours; the dispatcher sends it on.
+            events
+                .act(
+                    &handler,
+                    &e.id,
+                    EventAction::Return,
+                    &ActInput {
+                        note: "不属于本部门职责，请改派".into(),
+                        ..step(2)
+                    },
+                )
+                .await
+                .map_err(err)?;
+            events
+                .act(
+                    &root,
+                    &e.id,
+                    EventAction::Dispatch,
+                    &ActInput {
+                        note: "改派".into(),
+                        department: Some("370200CG".into()),
+                        ..step(3)
+                    },
+                )
+                .await
+                .map_err(err)?;
+            let Some(e2) = events.by_id(&e.id).await.map_err(err)? else {
+                continue;
+            };
+            let h2 = officer(&e2.department.unwrap_or_default());
+            events
+                .act(&h2, &e.id, EventAction::Accept, &step(4))
+                .await
+                .map_err(err)?;
+        } else {
+            events
+                .act(&handler, &e.id, EventAction::Accept, &step(2))
+                .await
+                .map_err(err)?;
+        }
+        if recent && next(2) == 0 {
+            continue; // being handled
+        }
+        // Most are handled within the deadline; one in eight late.
+        let late = next(8) == 0;
+        let took = if late {
+            60 + next(72) as i64
+        } else {
+            3 + next(20) as i64
+        };
+        events
+            .act(
+                &handler_of(events, &e.id, &root, &officer).await,
+                &e.id,
+                EventAction::Handle,
+                &ActInput {
+                    note: "已到现场处置完毕".into(),
+                    ..step(took)
+                },
+            )
+            .await
+            .map_err(err)?;
+        if recent && next(2) == 0 {
+            continue; // awaiting verification
+        }
+        events
+            .act(
+                &root,
+                &e.id,
+                EventAction::Verify,
+                &ActInput {
+                    note: "回访群众，问题已解决".into(),
+                    satisfaction: Some(if late { 3 } else { 4 + next(2) as i64 }),
+                    ..step(took + 4)
+                },
+            )
+            .await
+            .map_err(err)?;
+    }
+    let swept = events.sweep(now).await.map_err(err)?;
+    let stats = events
+        .statistics(
+            &root,
+            now - chrono::Duration::days(366),
+            now + chrono::Duration::hours(1),
+        )
+        .await
+        .map_err(err)?;
+    out.open = (stats.total.events - stats.total.closed) as u64;
+    out.overdue = stats.total.open_overdue as u64;
+    out.escalated = stats.total.escalated as u64;
+    progress(&format!(
+        "城市事件 city events: {} over a year ({} open, {} overdue, {} escalated now, {} reminded) in {:.1} s",
+        out.events,
+        out.open,
+        out.overdue,
+        swept.escalated,
+        swept.reminded,
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(out)
+}
+
+/// The officer of the department an event is dispatched to now.
+async fn handler_of(
+    events: &shuniu_events::Events,
+    id: &str,
+    fallback: &Actor,
+    officer: &impl Fn(&str) -> Actor,
+) -> Actor {
+    match events.by_id(id).await {
+        Ok(Some(e)) => e
+            .department
+            .as_deref()
+            .map(officer)
+            .unwrap_or_else(|| fallback.clone()),
+        _ => fallback.clone(),
+    }
 }

@@ -519,6 +519,8 @@ async fn main() -> Result<()> {
                     |m| eprintln!("  {m}"),
                 )
                 .await?;
+                let open311 =
+                    demo::events(&city, &hub.engines.events, scale, |m| eprintln!("  {m}")).await?;
                 let file = demo::DemoAccounts {
                     url: url.clone(),
                     seed,
@@ -530,6 +532,7 @@ async fn main() -> Result<()> {
                     linkage: data.linkage.clone(),
                     libraries: data.libraries.clone(),
                     licences: issued,
+                    open311,
                 };
                 // Passwords and keys: readable by the owner only, from the first byte.
                 write_private(&accounts_file, &serde_json::to_vec_pretty(&file)?)

@@ -17,6 +17,7 @@ pub struct Hub {
     pub aggregation: shuniu_aggregate::Aggregation,
     pub sharing: shuniu_sharing::Sharing,
     pub open: shuniu_open::Open,
+    pub events: shuniu_events::Events,
     /// The control plane, for setting up what no API may (a request's deadline in the past).
     pub store: Store,
     _dir: tempfile::TempDir,
@@ -154,10 +155,11 @@ impl Hub {
         )
         .await
         .expect("engines");
-        let (aggregation, sharing, open) = (
+        let (aggregation, sharing, open, events) = (
             engines.aggregation.clone(),
             engines.sharing.clone(),
             engines.open.clone(),
+            engines.events.clone(),
         );
         let state = AppState::new(
             engines,
@@ -193,6 +195,7 @@ impl Hub {
             aggregation,
             sharing,
             open,
+            events,
             store,
             _dir: dir,
             shutdown: Some(tx),

@@ -8,6 +8,7 @@ mod api;
 mod audit;
 mod cli;
 mod console;
+mod events;
 mod harness;
 mod libraries;
 mod licences;

@@ -67,6 +67,13 @@ pub enum Action {
     /// Issue, suspend, restore or revoke the licences a department issues (target
     /// `SharingOf { department: issuer }`).
     IssueLicences,
+    /// Define the city's event categories and dispatch rules and issue Open311 keys; dispatch,
+    /// transfer, verify and close events; see a reporter's identity (the city's command
+    /// centre, run by the hub).
+    ManageEvents,
+    /// Accept, return, note and mark handled the events dispatched to a department (target
+    /// `SharingOf { department }`), or see them.
+    HandleEvents,
     /// View a person's or enterprise's profile (一人一档) in the console through the grants of
     /// one of the department's systems.
     ViewProfile,
@@ -533,6 +540,37 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                 ))
             }
         }
+        (Action::ManageEvents, Target::Hub) => {
+            if operator {
+                Ok(())
+            } else {
+                Err(role_denied(
+                    actor.role,
+                    "分拨、核查、办结城市事件或维护事件分类与派遣规则",
+                    "dispatch, verify or close city events or set their categories and rules",
+                ))
+            }
+        }
+        (Action::HandleEvents, Target::SharingOf { department }) => {
+            if operator || (own(department) && actor.role == Role::DataOfficer) {
+                Ok(())
+            } else if own(department) {
+                Err(role_denied(
+                    actor.role,
+                    "处置城市事件",
+                    "handle city events",
+                ))
+            } else {
+                Err(Denied {
+                    hide: true,
+                    ..Denied::new(
+                        "NOT_FOUND",
+                        "事件不存在或未派遣给本部门",
+                        "no such event for your department",
+                    )
+                })
+            }
+        }
         (Action::ViewProfile, Target::SharingOf { department }) => {
             if own(department) && matches!(actor.role, Role::DataOfficer | Role::HubOperator) {
                 Ok(())
@@ -737,6 +775,7 @@ pub(crate) mod tests {
                     Action::DesignateSource,
                     Action::ManageLibraries,
                     Action::ManageLicences,
+                    Action::ManageEvents,
                     Action::ReadTickets,
                 ] {
                     assert_eq!(

@@ -71,6 +71,7 @@ pub struct Engines {
     pub traceability: shuniu_audit::Traceability,
     pub libraries: shuniu_libraries::Libraries,
     pub licences: shuniu_licences::Licences,
+    pub events: shuniu_events::Events,
 }
 
 impl Engines {
@@ -127,6 +128,13 @@ impl Engines {
             "城市数据中枢 / city data hub",
             "",
         )?;
+        let events = shuniu_events::Events::open(
+            store.clone(),
+            audit.clone(),
+            sharing.clone(),
+            std::sync::Arc::new(keys.clone()),
+        )
+        .await?;
         let open = shuniu_open::Open::open(
             store.clone(),
             catalog.clone(),
@@ -149,6 +157,7 @@ impl Engines {
         Ok(Engines {
             libraries,
             licences,
+            events,
             traceability: shuniu_audit::Traceability::new(audit.clone(), store.clone()),
             accounts: Accounts::new(store, audit),
             catalog,
@@ -279,6 +288,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(api_router)
         .merge(api::ckan::router())
+        .merge(api::open311::router())
         .merge(portal::router())
         .merge(console::router())
         .merge(web::router())
@@ -418,6 +428,18 @@ pub async fn serve(
         .licences
         .follow_commits(state.engines.aggregation.subscribe_commits());
     let licence_library_follower = state.engines.libraries.follow_licences();
+    // City events' deadlines: reminders before, escalation after, every minute.
+    let events = state.engines.events.clone();
+    let event_watch = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = events.sweep(chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "event deadline sweep failed");
+            }
+        }
+    });
     let result = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -427,6 +449,7 @@ pub async fn serve(
     open_follower.abort();
     library_follower.abort();
     licence_follower.abort();
+    event_watch.abort();
     if let Some(f) = licence_library_follower {
         f.abort();
     }

@@ -10,6 +10,9 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 /// The shipped schedule: `day,kind,note` lines, `#` comments.
 pub const SHIPPED: &str = include_str!("../data/holidays.csv");
 
+/// Office hours on a working day, Beijing time: (open, close) as (hour, minute).
+pub const OFFICE_HOURS: [((u32, u32), (u32, u32)); 2] = [((9, 0), (12, 0)), ((13, 0), (18, 0))];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DayKind {
     Holiday,
@@ -92,6 +95,44 @@ impl WorkCalendar {
             .unwrap_or(start)
     }
 
+    /// The moment `hours` working hours after `start`, Beijing time: office hours are
+    /// 09:00–12:00 and 13:00–18:00 on working days (8 hours a day), so an urgent city event
+    /// reported at 17:00 on Friday with 4 working hours is due at 12:00 on Monday (or later
+    /// when holidays intervene). A start outside office hours counts from the next opening.
+    pub fn deadline_hours(&self, start: DateTime<Utc>, hours: u32) -> DateTime<Utc> {
+        let beijing = chrono::FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!());
+        let local = start.with_timezone(&beijing).naive_local();
+        let mut day = local.date();
+        let mut left = i64::from(hours) * 60;
+        loop {
+            if self.is_working_day(day) {
+                for (open, close) in OFFICE_HOURS {
+                    let (Some(open), Some(close)) = (
+                        day.and_hms_opt(open.0, open.1, 0),
+                        day.and_hms_opt(close.0, close.1, 0),
+                    ) else {
+                        continue;
+                    };
+                    let from = open.max(local);
+                    if from >= close {
+                        continue;
+                    }
+                    let available = (close - from).num_minutes();
+                    if left <= available {
+                        let end = from + Duration::minutes(left);
+                        return beijing
+                            .from_local_datetime(&end)
+                            .single()
+                            .map(|t| t.with_timezone(&Utc))
+                            .unwrap_or(start);
+                    }
+                    left -= available;
+                }
+            }
+            day += Duration::days(1);
+        }
+    }
+
     /// The special days between two dates, for the console.
     pub fn special_days(
         &self,
@@ -145,6 +186,27 @@ mod tests {
         // An ordinary week: Friday + 5 working days = next Friday.
         let due = c.deadline(at("2026-11-20T15:00:00+08:00"), 5);
         assert_eq!(due, at("2026-11-27T23:59:59+08:00"));
+        // Working hours: office hours only, lunch and nights and holidays skipped.
+        assert_eq!(
+            c.deadline_hours(at("2026-11-20T17:00:00+08:00"), 4),
+            at("2026-11-23T12:00:00+08:00"),
+            "Friday 17:00 + 4 h: one hour on Friday, three on Monday morning"
+        );
+        assert_eq!(
+            c.deadline_hours(at("2026-11-23T11:00:00+08:00"), 2),
+            at("2026-11-23T14:00:00+08:00"),
+            "lunch is not counted"
+        );
+        assert_eq!(
+            c.deadline_hours(at("2026-11-23T20:00:00+08:00"), 1),
+            at("2026-11-24T10:00:00+08:00"),
+            "an evening report counts from the next opening"
+        );
+        assert_eq!(
+            c.deadline_hours(at("2026-09-30T17:30:00+08:00"), 8),
+            at("2026-10-08T17:30:00+08:00"),
+            "国庆 is skipped: half an hour on 9-30, the rest on 10-08"
+        );
         // Overrides win over the shipped schedule.
         let c = WorkCalendar::with_overrides([("2026-11-23", "holiday", "test")]);
         assert_eq!(

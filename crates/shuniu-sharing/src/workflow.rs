@@ -1150,6 +1150,15 @@ impl Sharing {
         self.inner.calendar.read().special_days(from, to)
     }
 
+    /// `hours` working hours after `start` on the hub's calendar (city events' deadlines).
+    pub fn deadline_in_working_hours(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        hours: u32,
+    ) -> chrono::DateTime<chrono::Utc> {
+        self.inner.calendar.read().deadline_hours(start, hours)
+    }
+
     /// The deadline a conditional request filed now would get.
     pub fn deadline_from_now(&self) -> chrono::DateTime<chrono::Utc> {
         self.inner

@@ -16,6 +16,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::time::Duration;
 
 mod audit;
+mod events;
 mod libraries;
 mod licences;
 mod links;
@@ -27,6 +28,7 @@ mod schema;
 mod sharing;
 mod sign_in;
 pub use audit::*;
+pub use events::*;
 pub use libraries::*;
 pub use licences::*;
 pub use links::*;

@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod codes;
 pub mod division;
 pub mod error;
+pub mod event;
 pub mod identity;
 pub mod licence;
 pub mod states;

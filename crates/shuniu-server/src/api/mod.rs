@@ -20,8 +20,10 @@ use utoipa_axum::routes;
 pub mod audit;
 pub mod ckan;
 pub mod data;
+pub mod events;
 pub mod libraries;
 pub mod licences;
+pub mod open311;
 pub mod quality;
 pub mod services;
 pub mod sharing;
@@ -78,6 +80,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(quality::router())
         .merge(libraries::router())
         .merge(licences::router())
+        .merge(events::router())
         .merge(sharing::router())
         .merge(services::router())
 }
