@@ -66,7 +66,7 @@ async fn list_categories(
 
 /// Adds or changes a category (the command centre).
 #[utoipa::path(post, path = "/api/v1/events/categories", tag = "events", request_body = CategoryBody,
-    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn put_category(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -125,7 +125,7 @@ async fn list_rules(State(state): State<AppState>, Caller(_c): Caller) -> Result
 
 /// Category × district → the department responsible (the command centre).
 #[utoipa::path(post, path = "/api/v1/events/rules", tag = "events", request_body = RuleBody,
-    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn put_rule(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -153,7 +153,7 @@ struct KeyBody {
 
 /// Issues an Open311 `api_key` to a civic app (shown once).
 #[utoipa::path(post, path = "/api/v1/events/open311-keys", tag = "events", request_body = KeyBody,
-    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody)))]
+    responses((status = 422, body = ErrorBody), (status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody)))]
 async fn open311_key(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -168,6 +168,7 @@ async fn open311_key(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     state: Option<String>,
     category: Option<String>,
@@ -175,8 +176,9 @@ struct ListQuery {
     district: Option<String>,
     /// Open events past their deadline only.
     overdue: Option<bool>,
-    limit: Option<i64>,
-    offset: Option<i64>,
+    /// At most 1,000 (100 by default).
+    limit: Option<i32>,
+    offset: Option<i32>,
 }
 
 /// Events the caller may see: the whole city for the command centre, its own for a
@@ -201,8 +203,8 @@ async fn list_events(
                     .overdue
                     .filter(|o| *o)
                     .map(|_| chrono::Utc::now().to_rfc3339()),
-                limit: q.limit.unwrap_or(100),
-                offset: q.offset.unwrap_or(0),
+                limit: i64::from(q.limit.unwrap_or(100).clamp(1, 1_000)),
+                offset: i64::from(q.offset.unwrap_or(0).max(0)),
                 ..Default::default()
             },
         )
@@ -256,7 +258,7 @@ struct ReportBody {
 
 /// Reports an event (a hotline work order, a grid inspector's finding, a camera's alert).
 #[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = ReportBody,
-    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn report(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -345,7 +347,7 @@ struct ActBody {
 
 /// One step of an event's handling.
 #[utoipa::path(post, path = "/api/v1/events/{id}/actions", tag = "events", request_body = ActBody,
-    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn act(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -387,6 +389,7 @@ async fn act(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StatsQuery {
     /// RFC 3339; 30 days ago by default.
     from: Option<String>,
@@ -396,7 +399,7 @@ struct StatsQuery {
 
 /// Closure on time, satisfaction and escalations per department and district (考核).
 #[utoipa::path(get, path = "/api/v1/events/statistics", tag = "events", params(StatsQuery),
-    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody)))]
+    responses((status = 422, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody)))]
 async fn statistics(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -428,7 +431,7 @@ async fn statistics(
 
 /// Runs the deadline watcher now (the server runs it every minute): reminders and escalations.
 #[utoipa::path(post, path = "/api/v1/events/sweep", tag = "events",
-    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody)))]
+    responses((status = 422, body = ErrorBody), (status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody)))]
 async fn sweep(State(state): State<AppState>, Caller(actor): Caller) -> Result<Json, ApiError> {
     shuniu_policy::decide(
         &actor,
