@@ -14,7 +14,7 @@ use shuniu_keys::MasterKey;
 use shuniu_policy::{Action, Target, decide};
 use shuniu_sharing::Sharing;
 use shuniu_store::{EventCategoryRow, EventFilter, EventRow, EventRuleRow, EventStepRow, Store};
-use shuniu_types::{Actor, IdNumber};
+use shuniu_types::{Actor, IdNumber, MaskingRule};
 
 use crate::Result;
 use crate::classify::{Classifier, Seed};
@@ -191,25 +191,11 @@ fn reporter_label(id: &str) -> String {
     format!("event-reporter:{id}")
 }
 
-fn mask_name(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => format!("{first}{}", "*".repeat(c.count().min(3))),
-        None => String::new(),
-    }
-}
-
-fn mask_phone(s: &str) -> String {
-    let d: Vec<char> = s.chars().collect();
-    if d.len() >= 7 {
-        format!(
-            "{}****{}",
-            d[..3].iter().collect::<String>(),
-            d[d.len() - 4..].iter().collect::<String>()
-        )
-    } else {
-        "****".into()
-    }
+/// Categories without children: what can be reported (Open311's services).
+pub fn leaves(cats: &[EventCategoryRow]) -> Vec<&EventCategoryRow> {
+    cats.iter()
+        .filter(|c| !cats.iter().any(|o| o.parent.as_deref() == Some(&c.code)))
+        .collect()
 }
 
 impl Events {
@@ -240,10 +226,7 @@ impl Events {
     /// classified events.
     pub async fn retrain(&self) -> Result<usize> {
         let cats = self.store().event_categories().await.map_err(internal)?;
-        let leaves: Vec<&EventCategoryRow> = cats
-            .iter()
-            .filter(|c| !cats.iter().any(|o| o.parent.as_deref() == Some(&c.code)))
-            .collect();
+        let leaves = leaves(&cats);
         let seeds: Vec<Seed> = leaves
             .iter()
             .map(|c| Seed {
@@ -283,10 +266,8 @@ impl Events {
 
     /// The leaves of the tree: what can be reported (Open311's services).
     pub async fn services(&self) -> Result<Vec<EventCategoryRow>> {
-        let cats = self.categories().await?;
-        Ok(cats
-            .iter()
-            .filter(|c| !cats.iter().any(|o| o.parent.as_deref() == Some(&c.code)))
+        Ok(leaves(&self.categories().await?)
+            .into_iter()
             .cloned()
             .collect())
     }
@@ -470,8 +451,9 @@ impl Events {
             .or(parsed.road.clone())
             .unwrap_or_default();
         // What: the category given, else the suggestion.
+        // The tree, read once: its leaves are what can be reported.
         let cats = self.categories().await?;
-        let services = self.services().await?;
+        let services = leaves(&cats);
         let (category, confidence) = match r.category.as_deref().map(str::trim) {
             Some(code) if !code.is_empty() => {
                 if !services.iter().any(|c| c.code == code) {
@@ -970,11 +952,19 @@ impl Events {
         let reporter = if full {
             reporter
         } else {
-            let s = |k: &str| reporter.get(k).and_then(|v| v.as_str()).unwrap_or("");
+            // The masking every egress path uses (shuniu-policy), the handler's view included.
+            let masked = |k: &str, rule: MaskingRule| {
+                let v = reporter.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                if v.is_empty() {
+                    String::new()
+                } else {
+                    shuniu_policy::mask::apply(rule, v, &[]).unwrap_or_default()
+                }
+            };
             serde_json::json!({
-                "name": mask_name(s("name")),
-                "phone": mask_phone(s("phone")),
-                "email": if s("email").is_empty() { "" } else { "***" },
+                "name": masked("name", MaskingRule::Name),
+                "phone": masked("phone", MaskingRule::Mobile),
+                "email": masked("email", MaskingRule::Email),
             })
         };
         let state = EventState::parse_term(&e.state);
@@ -1124,7 +1114,7 @@ impl Events {
         let key = format!("o311_{}", random_hex(20)?);
         let mut tx = self.store().begin().await.map_err(internal)?;
         tx.put_open311_client(
-            &digest(&key),
+            &shuniu_auth::token_digest(&key),
             name.trim(),
             &actor.principal,
             &shuniu_store::now(),
@@ -1141,7 +1131,7 @@ impl Events {
     pub async fn open311_client(&self, key: &str) -> Result<Option<Actor>> {
         Ok(self
             .store()
-            .open311_client(&digest(key.trim()))
+            .open311_client(&shuniu_auth::token_digest(key.trim()))
             .await
             .map_err(internal)?
             .map(|name| Actor {
@@ -1234,23 +1224,5 @@ impl Events {
             by_department,
             by_district: districts,
         })
-    }
-}
-
-/// A key's digest as stored (SM3, hex): the key itself is shown once, when issued.
-fn digest(key: &str) -> String {
-    use sm3::Digest;
-    hex::encode(sm3::Sm3::digest(key.as_bytes()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks() {
-        assert_eq!(mask_name("张三丰"), "张**");
-        assert_eq!(mask_phone("13812345678"), "138****5678");
-        assert_eq!(mask_phone("12"), "****");
     }
 }

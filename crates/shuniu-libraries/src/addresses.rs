@@ -14,7 +14,6 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use shuniu_aggregate::Producer;
-use shuniu_audit::{Entry, Kind};
 use shuniu_ingest::RecordSink;
 use shuniu_ingest::source::OwnedFields;
 use shuniu_lake::WriteMode;
@@ -308,19 +307,14 @@ impl Libraries {
             .await?;
         let rec = succeeded(rec)?;
         for h in authorities.iter().chain(others.iter()) {
-            self.audit
-                .record(
-                    Entry::by(
-                        Kind::Access,
-                        "library.derive",
-                        &actor.principal,
-                        &actor.department,
-                    )
-                    .resource(&h.meta.code, &h.provider)
-                    .target(&lib.code)
-                    .fields(vec![h.column_name.clone()]),
-                )
-                .await?;
+            self.audit_derive(
+                actor,
+                &h.meta.code,
+                &h.provider,
+                &lib.code,
+                vec![h.column_name.clone()],
+            )
+            .await?;
         }
         let report = BuildReport {
             library: lib.code.clone(),

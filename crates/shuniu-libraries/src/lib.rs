@@ -1286,6 +1286,32 @@ impl Libraries {
 pub(crate) type Loaded = BTreeMap<String, (i64, String)>;
 
 impl Libraries {
+    /// The audit entry of a build's read of one source (`library.derive`): which items of
+    /// which resource went into which library.
+    pub(crate) async fn audit_derive(
+        &self,
+        actor: &Actor,
+        resource: &str,
+        provider: &str,
+        library: &str,
+        fields: Vec<String>,
+    ) -> Result<()> {
+        self.audit
+            .record(
+                Entry::by(
+                    Kind::Access,
+                    "library.derive",
+                    &actor.principal,
+                    &actor.department,
+                )
+                .resource(resource, provider)
+                .target(library)
+                .fields(fields),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Every resource's current load version and load time, read once for a build.
     pub(crate) async fn loaded(&self) -> Result<Loaded> {
         Ok(self

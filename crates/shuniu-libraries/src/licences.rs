@@ -14,7 +14,6 @@
 use std::time::Instant;
 
 use shuniu_aggregate::Producer;
-use shuniu_audit::{Entry, Kind};
 use shuniu_ingest::RecordSink;
 use shuniu_ingest::source::OwnedFields;
 use shuniu_lake::WriteMode;
@@ -296,22 +295,14 @@ impl Libraries {
         let rec = succeeded(rec)?;
         // What was read is the issued licences of each type's resource.
         for t in &types {
-            self.audit
-                .record(
-                    Entry::by(
-                        Kind::Access,
-                        "library.derive",
-                        &actor.principal,
-                        &actor.department,
-                    )
-                    .resource(
-                        &t.resource_code,
-                        t.issuers.first().map_or("", String::as_str),
-                    )
-                    .target(&lib.code)
-                    .fields(vec![t.holder_item.clone(), t.holder_name_item.clone()]),
-                )
-                .await?;
+            self.audit_derive(
+                actor,
+                &t.resource_code,
+                t.issuers.first().map_or("", String::as_str),
+                &lib.code,
+                vec![t.holder_item.clone(), t.holder_name_item.clone()],
+            )
+            .await?;
         }
         let composed = counted.load(std::sync::atomic::Ordering::Relaxed);
         let report = BuildReport {

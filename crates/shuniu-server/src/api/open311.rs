@@ -195,13 +195,32 @@ fn update_json(s: &EventStepRow) -> Value {
     })
 }
 
-fn parse_time(s: Option<&String>) -> Result<Option<DateTime<Utc>>, ()> {
-    match s.map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        None => Ok(None),
+/// A request's `start_date` and `end_date`, either absent.
+type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+const WINDOW_REFUSED: &str = "start_date and end_date are W3C (ISO 8601) times with a zone";
+
+/// `start_date` and `end_date`; `None` when one is not a time with its zone.
+fn window(q: &BTreeMap<String, String>) -> Option<Window> {
+    let time = |k: &str| match q.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Some(None),
         Some(s) => DateTime::parse_from_rfc3339(s)
-            .map(|d| Some(d.with_timezone(&Utc)))
-            .map_err(|_| ()),
-    }
+            .ok()
+            .map(|d| Some(d.with_timezone(&Utc))),
+    };
+    Some((time("start_date")?, time("end_date")?))
+}
+
+/// A comma-separated list parameter (`service_request_id`, `service_code`).
+fn comma_list(q: &BTreeMap<String, String>, key: &str) -> Vec<String> {
+    q.get(key)
+        .map(|s| {
+            s.split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 async fn top(
@@ -213,19 +232,25 @@ async fn top(
         return error(Format::Xml, StatusCode::NOT_FOUND, "use .xml or .json");
     };
     let events = &state.engines.events;
-    let cats = match events.categories().await {
-        Ok(c) => c,
-        Err(e) => return from_engine(format, &e),
+    // The tree, for the services and the requests' service names; the other resources do
+    // without it.
+    let cats = if matches!(name, "services" | "requests") {
+        match events.categories().await {
+            Ok(c) => c,
+            Err(e) => return from_engine(format, &e),
+        }
+    } else {
+        Vec::new()
     };
     match name {
-        "services" => match events.services().await {
-            Ok(s) => list(
-                format,
-                "services",
-                s.iter().map(|c| service(c, &cats)).collect(),
-            ),
-            Err(e) => from_engine(format, &e),
-        },
+        "services" => list(
+            format,
+            "services",
+            shuniu_events::engine::leaves(&cats)
+                .into_iter()
+                .map(|c| service(c, &cats))
+                .collect(),
+        ),
         "discovery" => {
             let d = json!({
                 "changeset": "2026-12-01T00:00:00+08:00",
@@ -245,36 +270,13 @@ async fn top(
             }
         }
         "requests" => {
-            let (Ok(start), Ok(end)) = (
-                parse_time(q.get("start_date")),
-                parse_time(q.get("end_date")),
-            ) else {
-                return error(
-                    format,
-                    StatusCode::BAD_REQUEST,
-                    "start_date and end_date are W3C (ISO 8601) times with a zone",
-                );
+            let Some((start, end)) = window(&q) else {
+                return error(format, StatusCode::BAD_REQUEST, WINDOW_REFUSED);
             };
-            let ids: Vec<String> = q
-                .get("service_request_id")
-                .map(|s| {
-                    s.split(',')
-                        .map(|x| x.trim().to_string())
-                        .filter(|x| !x.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default();
+            let ids = comma_list(&q, "service_request_id");
             let mut filter = EventFilter {
                 ids: ids.clone(),
-                categories: q
-                    .get("service_code")
-                    .map(|s| {
-                        s.split(',')
-                            .map(|x| x.trim().to_string())
-                            .filter(|x| !x.is_empty())
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                categories: comma_list(&q, "service_code"),
                 limit: q
                     .get("limit")
                     .and_then(|l| l.parse::<i64>().ok())
@@ -320,15 +322,8 @@ async fn top(
             }
         }
         "servicerequestupdates" => {
-            let (Ok(start), Ok(end)) = (
-                parse_time(q.get("start_date")),
-                parse_time(q.get("end_date")),
-            ) else {
-                return error(
-                    format,
-                    StatusCode::BAD_REQUEST,
-                    "start_date and end_date are W3C (ISO 8601) times with a zone",
-                );
+            let Some((start, end)) = window(&q) else {
+                return error(format, StatusCode::BAD_REQUEST, WINDOW_REFUSED);
             };
             let end = end.unwrap_or_else(Utc::now) + Duration::seconds(1);
             let start = start.unwrap_or(end - Duration::days(1));
