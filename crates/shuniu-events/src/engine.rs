@@ -19,6 +19,7 @@ use shuniu_types::{Actor, IdNumber, MaskingRule};
 use crate::Result;
 use crate::classify::{Classifier, Seed};
 use crate::error::EventError;
+use crate::intake::Photo;
 use crate::model::{self, Channel, EventAction, EventState, Point, Urgency};
 
 /// A suggestion this sure is dispatched without waiting for the dispatcher.
@@ -47,6 +48,8 @@ pub struct Report {
     pub external_id: Option<String>,
     pub attributes: BTreeMap<String, String>,
     pub media_url: Option<String>,
+    /// Photos taken with the report (an inspector's, a camera's frame).
+    pub photos: Vec<Photo>,
     /// When it was reported, for imports of past work orders (now by default).
     pub reported_at: Option<DateTime<Utc>>,
 }
@@ -113,6 +116,8 @@ pub struct ActInput {
     pub department: Option<String>,
     pub assisting: Vec<String>,
     pub photos: Vec<String>,
+    /// Photos uploaded with this step (kept in the control plane, referenced as `media:…`).
+    pub uploads: Vec<Photo>,
     /// Verification: the reporter's satisfaction, 1–5 (回访).
     pub satisfaction: Option<i64>,
     /// Dispatch: the category the dispatcher confirms or corrects.
@@ -163,25 +168,25 @@ pub struct Statistics {
     pub by_district: Vec<Tally>,
 }
 
-struct Inner {
-    store: Store,
-    audit: AuditLog,
-    sharing: Sharing,
-    keys: Arc<MasterKey>,
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) audit: AuditLog,
+    pub(crate) sharing: Sharing,
+    pub(crate) keys: Arc<MasterKey>,
     classifier: RwLock<Classifier>,
 }
 
 /// The event engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Events {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-fn internal(e: impl std::fmt::Display) -> EventError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> EventError {
     EventError::Internal(e.to_string())
 }
 
-fn random_hex(n: usize) -> Result<String> {
+pub(crate) fn random_hex(n: usize) -> Result<String> {
     let mut b = vec![0u8; n];
     getrandom::fill(&mut b).map_err(internal)?;
     Ok(hex::encode(b))
@@ -218,7 +223,7 @@ impl Events {
         Ok(me)
     }
 
-    fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 
@@ -361,7 +366,13 @@ impl Events {
         Ok(rule)
     }
 
-    async fn admin(&self, actor: &Actor, action: &str, target: &str, detail: &str) -> Result<()> {
+    pub(crate) async fn admin(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<()> {
         self.inner
             .audit
             .record(
@@ -413,6 +424,22 @@ impl Events {
     /// merged into an open event of the same category nearby (its `parent_id`), or dispatched
     /// by the rules when sure enough.
     pub async fn report(&self, by: &Actor, r: Report) -> Result<EventRow> {
+        let channel = r.channel.unwrap_or(Channel::Console);
+        // A sending system's number is one event: a work order pushed again (a retry, an
+        // import run twice) gets the event it already made.
+        if let Some(x) = r
+            .external_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            && let Some(known) = self
+                .store()
+                .event_by_external(channel.code(), x)
+                .await
+                .map_err(internal)?
+        {
+            return Ok(known);
+        }
         let description = r.description.trim();
         if description.is_empty() || description.chars().count() > 4_000 {
             return Err(EventError::invalid(
@@ -493,8 +520,13 @@ impl Events {
             id: id.clone(),
             token: random_hex(12)?,
             parent_id: None,
-            channel: r.channel.unwrap_or(Channel::Console).code().into(),
-            external_id: r.external_id.clone().filter(|x| !x.trim().is_empty()),
+            channel: channel.code().into(),
+            external_id: r
+                .external_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string),
             category: category.clone(),
             confidence,
             description: description.to_string(),
@@ -588,7 +620,11 @@ impl Events {
                 ));
             }
         }
+        let mut photos: Vec<String> = r.media_url.iter().cloned().collect();
         let mut tx = self.store().begin().await.map_err(internal)?;
+        for p in &r.photos {
+            photos.push(p.keep(&mut tx, &by.principal).await?);
+        }
         tx.put_event(&e).await.map_err(internal)?;
         for (action, from, to, note) in &steps {
             tx.add_event_step(&EventStepRow {
@@ -601,7 +637,11 @@ impl Events {
                 from_state: from.map(|s| s.code().to_string()),
                 to_state: to.code().into(),
                 note: note.clone(),
-                photos: r.media_url.iter().cloned().collect(),
+                photos: if *action == EventAction::Report {
+                    photos.clone()
+                } else {
+                    Vec::new()
+                },
             })
             .await
             .map_err(internal)?;
@@ -659,7 +699,7 @@ impl Events {
             })
     }
 
-    async fn load(&self, actor: &Actor, id: &str) -> Result<EventRow> {
+    pub(crate) async fn load(&self, actor: &Actor, id: &str) -> Result<EventRow> {
         let e = self
             .store()
             .event(id.trim())
@@ -820,7 +860,11 @@ impl Events {
         }
         e.state = to.code().into();
         e.updated_at = now.to_rfc3339();
+        let mut photos = input.photos.clone();
         let mut tx = self.store().begin().await.map_err(internal)?;
+        for p in &input.uploads {
+            photos.push(p.keep(&mut tx, &actor.principal).await?);
+        }
         tx.put_event(&e).await.map_err(internal)?;
         tx.add_event_step(&EventStepRow {
             event_id: e.id.clone(),
@@ -832,7 +876,7 @@ impl Events {
             from_state: Some(state.code().into()),
             to_state: to.code().into(),
             note: note.clone(),
-            photos: input.photos.clone(),
+            photos,
         })
         .await
         .map_err(internal)?;

@@ -14,6 +14,9 @@ pub enum EventError {
         zh: String,
         en: String,
     },
+    /// A device's alert whose signature, time or device is not right.
+    #[error("the alert is not signed as registered: {0}")]
+    Unsigned(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -40,6 +43,12 @@ impl Classified for EventError {
             EventError::Invalid { code, zh, en } => {
                 Problem::new(ErrorKind::Invalid, code, zh.clone(), en.clone())
             }
+            EventError::Unsigned(why) => Problem::new(
+                ErrorKind::Unauthenticated,
+                "EVENT_SIGNATURE",
+                format!("告警签名无效（{why}）"),
+                format!("the alert is not signed as registered: {why}"),
+            ),
             EventError::Internal(m) => Problem::new(
                 ErrorKind::Internal,
                 "EVENT_INTERNAL",

@@ -368,6 +368,163 @@ impl Store {
     }
 }
 
+/// A camera or sensor registered to post alerts (感知设备).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDeviceRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub district: String,
+    pub address: String,
+    pub department: String,
+    pub category: String,
+    pub secret_sealed: String,
+    pub active: bool,
+    pub created_at: String,
+    pub last_seen_at: Option<String>,
+}
+
+/// A photo attached to an event or one of its steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventMediaRow {
+    pub digest: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+fn device_row(r: &sqlx::any::AnyRow) -> Result<EventDeviceRow> {
+    Ok(EventDeviceRow {
+        id: get(r, "id")?,
+        name: get(r, "name")?,
+        kind: get(r, "kind")?,
+        lat: get::<i64>(r, "lat")? as f64 / 1e6,
+        lon: get::<i64>(r, "lon")? as f64 / 1e6,
+        district: get(r, "district")?,
+        address: get(r, "address")?,
+        department: get(r, "department")?,
+        category: get(r, "category")?,
+        secret_sealed: get(r, "secret_sealed")?,
+        active: get::<i64>(r, "active")? != 0,
+        created_at: get(r, "created_at")?,
+        last_seen_at: get(r, "last_seen_at")?,
+    })
+}
+
+impl Store {
+    /// The event a sending system already gave its own number to.
+    pub async fn event_by_external(
+        &self,
+        channel: &str,
+        external_id: &str,
+    ) -> Result<Option<EventRow>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE channel = $1 AND external_id = $2"
+        )))
+        .bind(channel)
+        .bind(external_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event_row).transpose()
+    }
+
+    /// Which of these numbers a sending system has already used (a batch import's re-run).
+    pub async fn known_external_ids(&self, channel: &str, ids: &[String]) -> Result<Vec<String>> {
+        let mut known = Vec::new();
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "SELECT external_id FROM events WHERE channel = $1 AND external_id IN ({})",
+                marks.join(", ")
+            )))
+            .bind(channel);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                known.push(get(&r, "external_id")?);
+            }
+        }
+        Ok(known)
+    }
+
+    pub async fn event_devices(&self) -> Result<Vec<EventDeviceRow>> {
+        let rows = sqlx::query("SELECT * FROM event_devices ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(device_row).collect()
+    }
+
+    pub async fn event_device(&self, id: &str) -> Result<Option<EventDeviceRow>> {
+        let row = sqlx::query("SELECT * FROM event_devices WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(device_row).transpose()
+    }
+
+    pub async fn event_media(&self, digest: &str) -> Result<Option<EventMediaRow>> {
+        let row =
+            sqlx::query("SELECT digest, content_type, bytes FROM event_media WHERE digest = $1")
+                .bind(digest)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref()
+            .map(|r| {
+                Ok(EventMediaRow {
+                    digest: get(r, "digest")?,
+                    content_type: get(r, "content_type")?,
+                    bytes: get(r, "bytes")?,
+                })
+            })
+            .transpose()
+    }
+
+    /// Repeat events (reports merged into another) and the places reported most, in a
+    /// period: (district, street, category, events).
+    pub async fn event_hot_spots(
+        &self,
+        from: &str,
+        to: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT district, street, category, COUNT(*) AS n FROM events
+             WHERE reported_at >= $1 AND reported_at < $2 AND street <> ''
+             GROUP BY district, street, category ORDER BY n DESC, district, street LIMIT $3",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get(r, "district")?,
+                    get(r, "street")?,
+                    get(r, "category")?,
+                    get(r, "n")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// How many reports in a period were merged into an earlier event (重复事件).
+    pub async fn event_repeats(&self, from: &str, to: &str) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM events
+             WHERE reported_at >= $1 AND reported_at < $2 AND state = 'merged'",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        get(&row, "n")
+    }
+}
+
 /// One group of the statistics query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventCount {
@@ -499,6 +656,60 @@ impl Tx {
         .execute(&mut *self.tx)
         .await?;
         Ok(seq)
+    }
+
+    pub async fn put_event_device(&mut self, d: &EventDeviceRow) -> Result<()> {
+        sqlx::query("DELETE FROM event_devices WHERE id = $1")
+            .bind(&d.id)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO event_devices (id, name, kind, lat, lon, district, address, department,
+                 category, secret_sealed, active, created_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&d.id)
+        .bind(&d.name)
+        .bind(&d.kind)
+        .bind((d.lat * 1e6).round() as i64)
+        .bind((d.lon * 1e6).round() as i64)
+        .bind(&d.district)
+        .bind(&d.address)
+        .bind(&d.department)
+        .bind(&d.category)
+        .bind(&d.secret_sealed)
+        .bind(i64::from(d.active))
+        .bind(&d.created_at)
+        .bind(&d.last_seen_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn touch_event_device(&mut self, id: &str, at: &str) -> Result<()> {
+        sqlx::query("UPDATE event_devices SET last_seen_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps a photo (once per content).
+    pub async fn put_event_media(&mut self, m: &EventMediaRow, by: &str, at: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO event_media (digest, content_type, bytes, size, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (digest) DO NOTHING",
+        )
+        .bind(&m.digest)
+        .bind(&m.content_type)
+        .bind(&m.bytes)
+        .bind(m.bytes.len() as i64)
+        .bind(by)
+        .bind(at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 
     pub async fn put_open311_client(

@@ -4,7 +4,9 @@
 
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use shuniu_events::{ActInput, CategoryInput, EventAction, EventError, Point, Report, Urgency};
+use shuniu_events::{
+    ActInput, CategoryInput, DeviceInput, EventAction, EventError, Photo, Point, Report, Urgency,
+};
 use shuniu_store::EventFilter;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +26,29 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(act))
         .routes(routes!(statistics))
         .routes(routes!(sweep))
+        .routes(routes!(list_devices, register_device))
+        .routes(routes!(device_alert))
+        .routes(routes!(import_hotline))
+        .routes(routes!(event_media))
+        .layer(axum::extract::DefaultBodyLimit::max(IMPORT_MAX_BYTES))
+}
+
+/// A hotline export, or an alert with its frame, in one request.
+const IMPORT_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// Base64 photos of a JSON body, checked.
+fn photos(b64: &[String]) -> Result<Vec<Photo>, ApiError> {
+    if b64.len() > shuniu_events::intake::MAX_PHOTOS {
+        return Err(EventError::invalid(
+            "EVENT_PHOTO_COUNT",
+            "每次至多 6 张照片",
+            "at most 6 photos at a time",
+        )
+        .into());
+    }
+    b64.iter()
+        .map(|p| Photo::from_base64(p).map_err(ApiError::from))
+        .collect()
 }
 
 type Json = axum::Json<serde_json::Value>;
@@ -254,6 +279,9 @@ struct ReportBody {
     external_id: Option<String>,
     #[serde(default)]
     photo_url: Option<String>,
+    /// Photos, base64 (JPEG, PNG or WebP, at most 6 of 5 MB).
+    #[serde(default)]
+    photos: Vec<String>,
 }
 
 /// Reports an event (a hotline work order, a grid inspector's finding, a camera's alert).
@@ -304,6 +332,7 @@ async fn report(
                 reporter_id,
                 external_id: b.external_id,
                 media_url: b.photo_url,
+                photos: photos(&b.photos)?,
                 ..Default::default()
             },
         )
@@ -339,6 +368,7 @@ struct ActBody {
     assisting: Vec<String>,
     #[serde(default)]
     category: Option<String>,
+    /// Photos, base64 (JPEG, PNG or WebP, at most 6 of 5 MB).
     #[serde(default)]
     photos: Vec<String>,
     #[serde(default)]
@@ -378,7 +408,8 @@ async fn act(
                 note: b.note,
                 department: b.department,
                 assisting: b.assisting,
-                photos: b.photos,
+                photos: Vec::new(),
+                uploads: photos(&b.photos)?,
                 satisfaction: b.satisfaction,
                 category: b.category,
                 at: None,
@@ -440,4 +471,193 @@ async fn sweep(State(state): State<AppState>, Caller(actor): Caller) -> Result<J
     )
     .map_err(EventError::Denied)?;
     Ok(json(&state.engines.events.sweep(chrono::Utc::now()).await?))
+}
+
+/// The registered cameras and sensors (感知设备).
+#[utoipa::path(get, path = "/api/v1/events/devices", tag = "events",
+    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = [Object]), (status = 403, body = ErrorBody)))]
+async fn list_devices(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json, ApiError> {
+    Ok(json(&state.engines.events.devices(&actor).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct DeviceBody {
+    /// The device's id on its platform (letters, digits, `-`, `_`).
+    id: String,
+    name: String,
+    /// camera or sensor.
+    kind: String,
+    lat: f64,
+    lon: f64,
+    #[serde(default)]
+    address: String,
+    /// The department that owns the device.
+    department: String,
+    /// The category its alerts fall in unless an alert names one.
+    category: String,
+}
+
+/// Registers a camera or sensor, or gives a registered one a new secret: the answer carries
+/// the secret its alerts are signed with, once.
+#[utoipa::path(post, path = "/api/v1/events/devices", tag = "events", request_body = DeviceBody,
+    responses((status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn register_device(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiJson(b): ApiJson<DeviceBody>,
+) -> Result<Json, ApiError> {
+    let input = DeviceInput {
+        id: b.id,
+        name: b.name,
+        kind: b.kind,
+        lat: b.lat,
+        lon: b.lon,
+        address: b.address,
+        department: b.department,
+        category: b.category,
+    };
+    Ok(json(
+        &state.engines.events.register_device(&actor, &input).await?,
+    ))
+}
+
+/// An alert from a registered camera or sensor (a video AI platform's detection, a water
+/// level over its mark). No API key: the body is signed with the device's secret,
+/// `X-Shuniu-Signature: hmac-sm3=<hex>` over `<X-Shuniu-Timestamp>.<body>`, the timestamp
+/// in Unix seconds within 5 minutes of the hub's clock. The same `alert_id` is one event.
+#[utoipa::path(post, path = "/api/v1/events/devices/{id}/alerts", tag = "events",
+    params(("id" = String, Path, description = "The device's id"),
+        ("X-Shuniu-Timestamp" = String, Header, description = "Unix seconds"),
+        ("X-Shuniu-Signature" = String, Header, description = "hmac-sm3=<hex>")),
+    request_body(content = String, content_type = "application/json", description = "{alert_id, category?, description?, lat?, lon?, urgency?, occurred_at?, score?, image? (base64)}"),
+    security(()),
+    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn device_alert(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json, ApiError> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let e = state
+        .engines
+        .events
+        .device_alert(
+            &id,
+            &header("x-shuniu-timestamp"),
+            &header("x-shuniu-signature"),
+            &body,
+            chrono::Utc::now(),
+        )
+        .await?;
+    Ok(json(&serde_json::json!({
+        "id": e.id, "state": e.state, "parent_id": e.parent_id, "category": e.category,
+        "district": e.district, "department": e.department,
+    })))
+}
+
+/// Imports the 12345 hotline's export of work orders: the body is the file (CSV in UTF-8 or
+/// GBK/GB18030, or Excel). Columns by their usual names: 工单编号 and 诉求内容 required;
+/// 受理时间, 事发地址, 经度/纬度, 诉求分类 (code or name), 紧急程度, 来电人, 联系电话,
+/// 身份证号 when known. A file with a bad row is refused whole (422, each bad line in
+/// `fields`); work orders imported before are left as they are.
+#[utoipa::path(post, path = "/api/v1/events/import", tag = "events",
+    request_body(content = String, content_type = "application/octet-stream", description = "The hotline export: CSV or Excel"),
+    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, body = Object), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn import_hotline(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    body: axum::body::Bytes,
+) -> Result<Json, ApiError> {
+    Ok(json(&import_file(&state, &actor, &body).await?))
+}
+
+/// Writes the upload where the ingest readers can stream it, and imports it.
+pub(crate) async fn import_file(
+    state: &AppState,
+    actor: &shuniu_types::Actor,
+    body: &[u8],
+) -> Result<shuniu_events::ImportReport, ApiError> {
+    use tokio::io::AsyncWriteExt;
+    let (upload, mut file) = super::data::new_upload(state).await?;
+    let io = |e: std::io::Error| ApiError::from(EventError::Internal(e.to_string()));
+    file.write_all(body).await.map_err(io)?;
+    file.flush().await.map_err(io)?;
+    drop(file);
+    match state
+        .engines
+        .events
+        .import_hotline(actor, &upload.0)
+        .await?
+    {
+        Ok(report) => Ok(report),
+        Err(problems) => Err(import_refused(&problems)),
+    }
+}
+
+/// A refused import: 422, each bad row a field named by its line.
+pub(crate) fn import_refused(problems: &[shuniu_events::RowProblem]) -> ApiError {
+    let mut e = ApiError::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "EVENT_IMPORT_ROWS",
+        format!("{} 行有误，未导入任何工单", problems.len()),
+        format!(
+            "{} rows are not right: nothing was imported",
+            problems.len()
+        ),
+    );
+    e.fields = problems
+        .iter()
+        .take(200)
+        .map(|p| crate::error::FieldErrorView {
+            field: format!("line {}", p.line),
+            code: p.code.to_string(),
+            message_zh: p.message_zh.clone(),
+            message_en: p.message_en.clone(),
+        })
+        .collect();
+    e
+}
+
+/// A photo in an event's history, for those who may see the event.
+#[utoipa::path(get, path = "/api/v1/events/{id}/media/{digest}", tag = "events",
+    params(("id" = String, Path, description = "Event id"), ("digest" = String, Path, description = "The photo's SM3 digest")),
+    responses((status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 200, content_type = "image/jpeg", body = String), (status = 404, body = ErrorBody)))]
+async fn event_media(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((id, digest)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    let m = state.engines.events.media(&actor, &id, &digest).await?;
+    Ok(media_response(m))
+}
+
+/// A stored photo as a response: its checked type, never sniffed by the browser, cached
+/// privately (the digest names the content).
+pub(crate) fn media_response(m: shuniu_store::EventMediaRow) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, m.content_type),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "private, max-age=86400, immutable".to_string(),
+            ),
+            (
+                axum::http::header::X_CONTENT_TYPE_OPTIONS,
+                "nosniff".to_string(),
+            ),
+        ],
+        m.bytes,
+    )
+        .into_response()
 }

@@ -67,7 +67,7 @@ fn from_engine(format: Format, e: &EventError) -> Response {
     let p = e.problem();
     let status = match e {
         EventError::NotFound(_) => StatusCode::NOT_FOUND,
-        EventError::Denied(_) => StatusCode::FORBIDDEN,
+        EventError::Denied(_) | EventError::Unsigned(_) => StatusCode::FORBIDDEN,
         EventError::Invalid { .. } => StatusCode::BAD_REQUEST,
         EventError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
