@@ -1822,6 +1822,10 @@ pub struct DemoEvents {
     pub escalated: u64,
     /// An event reported through Open311 (its id), to poll.
     pub example_request: String,
+    /// A registered camera and the secret its alerts are signed with.
+    pub device_id: String,
+    pub device_secret: String,
+    pub devices: u64,
 }
 
 /// The city's event tree, modelled on the event classes of GB/T 30428.2 (数字化城市管理):
@@ -2044,6 +2048,74 @@ pub async fn events(
         .issue_open311_key(&root, "青岛随手拍")
         .await
         .map_err(err)?;
+    // Cameras over the busiest crossings (video AI: rubbish, parked cars) and sensors on
+    // the water mains, each owned by the department that answers for its category.
+    let devices = [
+        (
+            "CAM-370202-0001",
+            "香港中路与山东路路口",
+            "camera",
+            36.0660,
+            120.3880,
+            "0101",
+        ),
+        (
+            "CAM-370203-0001",
+            "台东三路步行街",
+            "camera",
+            36.0897,
+            120.3541,
+            "0202",
+        ),
+        (
+            "CAM-370212-0001",
+            "海尔路与银川东路路口",
+            "camera",
+            36.1050,
+            120.4410,
+            "0101",
+        ),
+        (
+            "WTR-370213-0001",
+            "李沧区书院路供水干管",
+            "sensor",
+            36.1470,
+            120.4300,
+            "0304",
+        ),
+        (
+            "WTR-370211-0001",
+            "黄岛区长江中路供水干管",
+            "sensor",
+            35.9610,
+            120.1990,
+            "0304",
+        ),
+    ];
+    let mut first_device = None;
+    for (id, name, kind, lat, lon, category) in devices {
+        let dept = CATEGORIES
+            .iter()
+            .find(|c| c.0 == category)
+            .map_or("CG", |c| c.5);
+        let d = events
+            .register_device(
+                &root,
+                &shuniu_events::DeviceInput {
+                    id: id.into(),
+                    name: name.into(),
+                    kind: kind.into(),
+                    lat,
+                    lon,
+                    address: format!("青岛市{name}"),
+                    department: format!("370200{dept}"),
+                    category: category.into(),
+                },
+            )
+            .await
+            .map_err(err)?;
+        first_device.get_or_insert(d);
+    }
     let services = events.services().await.map_err(err)?;
     // A deterministic walk (no new dependency for a demo's randomness).
     let mut x: u64 = 0x2545_F491_4F6C_DD1D ^ city.departments.len() as u64;
@@ -2076,6 +2148,12 @@ pub async fn events(
         api_key,
         service_code: "0301".into(),
         service_name: "井盖问题".into(),
+        device_id: first_device
+            .as_ref()
+            .map(|d| d.device.id.clone())
+            .unwrap_or_default(),
+        device_secret: first_device.map(|d| d.secret).unwrap_or_default(),
+        devices: devices.len() as u64,
         ..Default::default()
     };
     for i in 0..n {

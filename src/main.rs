@@ -13,6 +13,7 @@ use std::path::PathBuf;
 mod audit_cli;
 mod config;
 mod demo;
+mod events_cli;
 mod keys_cli;
 mod lake_cli;
 mod libraries_cli;
@@ -127,6 +128,9 @@ enum Command {
     /// Electronic licences (电子证照): verify a QR code, list types, issue, write a QR image.
     #[command(subcommand)]
     Licence(licence_cli::LicenceCommand),
+    /// City events (一网统管): import the hotline's work orders, statistics, the deadline watcher.
+    #[command(subcommand)]
+    Events(events_cli::EventsCommand),
     /// Sharing: the satisfaction rate, requests, grants, the serving index.
     #[command(subcommand)]
     Sharing(sharing_cli::SharingCommand),
@@ -660,6 +664,10 @@ async fn main() -> Result<()> {
         Command::Licence(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             licence_cli::run(&hub.engines.licences, cmd).await
+        }
+        Command::Events(cmd) => {
+            let hub = open_existing(cli_config, cmd.common()).await?;
+            events_cli::run(&hub.engines.events, cmd).await
         }
         Command::Sharing(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;

@@ -414,3 +414,281 @@ async fn an_open311_request_is_dispatched_handled_verified_and_followed() {
     let (s, _) = json_of(hub.get(&hub.ga_key, "/api/v1/events/statistics").await).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+/// The tree and rules the intake test needs: rubbish (城管) and parked cars (公安).
+async fn small_tree(hub: &Hub) {
+    for c in [
+        json!({"code": "01", "name": "市容环境", "hours": [24, 8, 4]}),
+        json!({"code": "0101", "name": "暴露垃圾", "parent": "01", "hours": [16, 8, 4],
+               "keywords": ["垃圾", "垃圾满溢", "暴露垃圾"]}),
+        json!({"code": "0202", "name": "机动车乱停放", "hours": [8, 4, 2],
+               "keywords": ["乱停车", "违停", "占道停车"]}),
+    ] {
+        let (s, v) = call(hub, &hub.operator_key, "/api/v1/events/categories", &c).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    for (category, department) in [("01", "370200MZ"), ("0202", "370200GA")] {
+        let (s, v) = call(
+            hub,
+            &hub.operator_key,
+            "/api/v1/events/rules",
+            &json!({"category": category, "department": department}),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+}
+
+async fn post_bytes(hub: &Hub, key: &str, path: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let r = hub
+        .client
+        .post(hub.url(path))
+        .bearer_auth(key)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    json_of(r).await
+}
+
+async fn alert(hub: &Hub, device: &str, ts: i64, sig: &str, body: &str) -> (StatusCode, Value) {
+    let r = hub
+        .client
+        .post(hub.url(&format!("/api/v1/events/devices/{device}/alerts")))
+        .header("content-type", "application/json")
+        .header("x-shuniu-timestamp", ts.to_string())
+        .header("x-shuniu-signature", sig)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    json_of(r).await
+}
+
+#[tokio::test]
+async fn hotline_files_pushes_and_signed_device_alerts_become_events_once() {
+    let hub = Hub::start().await;
+    small_tree(&hub).await;
+    let count = |hub: &Hub| {
+        let events = hub.events.clone();
+        let actor = shuniu_types::Actor::local_operator();
+        async move {
+            events
+                .list(
+                    &actor,
+                    &shuniu_store::EventFilter {
+                        limit: 1000,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+
+    // A GBK export with two bad rows: refused whole, each bad line named, nothing imported.
+    let gbk = |text: &str| encoding_rs::GBK.encode(text).0.into_owned();
+    let bad = "工单编号,受理时间,诉求内容,事发地址,诉求分类,来电人,联系电话\n\
+               RX1,2026-11-02 09:15:00,香港中路垃圾满溢没人清理,青岛市市南区香港中路10号,,张先生,13800001111\n\
+               RX2,2026-11-02 09:20:00,,青岛市市南区香港中路12号,暴露垃圾,王女士,13800002222\n\
+               RX3,2026-11-02 09:30:00,路边有车辆违停,青岛市市南区山东路1号,不存在的分类,李先生,13800003333\n";
+    let (s, e) = post_bytes(&hub, &hub.operator_key, "/api/v1/events/import", gbk(bad)).await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "EVENT_IMPORT_ROWS"),
+        "{e}"
+    );
+    let fields: Vec<String> = e["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["field"].as_str().unwrap(),
+                f["code"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        ["line 3 EVENT_DESCRIPTION", "line 4 EVENT_IMPORT_CATEGORY"],
+        "{e}"
+    );
+    assert_eq!(count(&hub).await, 0, "nothing of a refused file is kept");
+
+    // The good file: by name or code, classified from the text when blank, GBK read right.
+    let good = "工单编号,受理时间,诉求内容,事发地址,诉求分类,紧急程度,来电人,联系电话\n\
+                RX1,2026-11-02 09:15:00,香港中路垃圾满溢没人清理,青岛市市南区香港中路10号,,一般,张先生,13800001111\n\
+                RX2,2026-11-02 09:20:00,台东三路两侧乱停车占道,青岛市市北区台东三路5号,机动车乱停放,紧急,王女士,13800002222\n\
+                RX3,2026-11-02 10:30:00,辽阳西路垃圾堆放,青岛市崂山区辽阳西路100号,0101,,李先生,13800003333\n";
+    let (s, r) = post_bytes(&hub, &hub.operator_key, "/api/v1/events/import", gbk(good)).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["rows"].as_u64(), r["created"].as_u64()),
+        (Some(3), Some(3)),
+        "{r}"
+    );
+    assert_eq!(r["dispatched"], 3, "every row had a rule: {r}");
+    assert!(
+        r["encoding"]
+            .as_str()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .contains("gb"),
+        "{r}"
+    );
+    let (s, r) = post_bytes(&hub, &hub.operator_key, "/api/v1/events/import", gbk(good)).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["created"].as_u64(), r["known"].as_u64()),
+        (Some(0), Some(3)),
+        "{r}"
+    );
+    assert_eq!(count(&hub).await, 3, "importing again adds nothing");
+    let (s, _) = post_bytes(&hub, &hub.ga_key, "/api/v1/events/import", gbk(good)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the command centre imports");
+    let (_, list) = json_of(
+        hub.get(&hub.operator_key, "/api/v1/events?district=370203")
+            .await,
+    )
+    .await;
+    let parked = &list.as_array().unwrap()[0];
+    assert_eq!(
+        (
+            parked["category"].as_str(),
+            parked["urgency"].as_str(),
+            parked["department"].as_str()
+        ),
+        (Some("0202"), Some("urgent"), Some("370200GA")),
+        "{parked}"
+    );
+    assert_eq!(
+        parked["reported_at"].as_str().unwrap()[..19],
+        *"2026-11-02T01:20:00",
+        "Beijing time read as such"
+    );
+
+    // The push API: the same work order pushed twice is one event.
+    let push = json!({"channel": "hotline", "external_id": "RX9", "category": "0101",
+                      "description": "人民路垃圾桶满溢", "address": "青岛市市北区人民路3号"});
+    let (s, a) = call(&hub, &hub.operator_key, "/api/v1/events", &push).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let (_, b) = call(&hub, &hub.operator_key, "/api/v1/events", &push).await;
+    assert_eq!(a["id"], b["id"]);
+    assert_eq!(count(&hub).await, 4);
+
+    // A camera: registered by the command centre, its secret shown once.
+    let camera = json!({"id": "CAM-1", "name": "台东三路步行街", "kind": "camera",
+                        "lat": 36.0897, "lon": 120.3541, "department": "370200GA", "category": "0202"});
+    let (s, _) = call(&hub, &hub.ga_key, "/api/v1/events/devices", &camera).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, d) = call(&hub, &hub.operator_key, "/api/v1/events/devices", &camera).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let secret = d["secret"].as_str().unwrap().to_string();
+    assert_eq!(d["district"], "370203");
+    let (_, listed) = json_of(hub.get(&hub.operator_key, "/api/v1/events/devices").await).await;
+    assert!(
+        listed[0].get("secret").is_none() && listed[0]["id"] == "CAM-1",
+        "{listed}"
+    );
+
+    // Its alert, signed: an event at its place with the frame; sent again, the same event.
+    let now = chrono::Utc::now().timestamp();
+    let body = r#"{"alert_id": "A-77", "description": "检测到机动车违停", "score": 0.93, "image": "/9j/4AAQSkZJRg=="}"#;
+    let sig = shuniu_events::sign_alert(&secret, &now.to_string(), body.as_bytes());
+    let (s, ev) = alert(&hub, "CAM-1", now, &sig, body).await;
+    assert_eq!(s, StatusCode::OK, "{ev}");
+    assert_eq!(
+        (
+            ev["category"].as_str(),
+            ev["district"].as_str(),
+            ev["department"].as_str()
+        ),
+        (Some("0202"), Some("370203"), Some("370200GA")),
+        "{ev}"
+    );
+    let (_, again) = alert(&hub, "CAM-1", now, &sig, body).await;
+    assert_eq!(
+        again["id"], ev["id"],
+        "an alert is one event however often sent"
+    );
+    for (ts, sig, why) in [
+        (
+            now,
+            sig.replace("hmac-sm3=", "hmac-sm3=00"),
+            "a wrong signature",
+        ),
+        (
+            now - 600,
+            shuniu_events::sign_alert(&secret, &(now - 600).to_string(), body.as_bytes()),
+            "a stale time",
+        ),
+        (
+            now,
+            shuniu_events::sign_alert("dvsec_guess", &now.to_string(), body.as_bytes()),
+            "another key",
+        ),
+    ] {
+        let (s, e) = alert(&hub, "CAM-1", ts, &sig, body).await;
+        assert_eq!(
+            (s, error_code(&e)),
+            (StatusCode::UNAUTHORIZED, "EVENT_SIGNATURE"),
+            "{why}: {e}"
+        );
+    }
+    let (s, _) = alert(&hub, "CAM-9", now, &sig, body).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "an unknown device");
+
+    // The frame is served to those who may see the event, and to nobody else.
+    let id = ev["id"].as_str().unwrap();
+    let (_, view) = json_of(
+        hub.get(&hub.operator_key, &format!("/api/v1/events/{id}"))
+            .await,
+    )
+    .await;
+    assert_eq!(view["channel"], "sensor");
+    assert_eq!(view["attributes"]["score"], "0.930");
+    let photo = view["steps"][0]["photos"][0].as_str().unwrap().to_string();
+    let digest = photo
+        .strip_prefix("media:")
+        .expect("a kept photo")
+        .to_string();
+    let r = hub
+        .get(&hub.ga_key, &format!("/api/v1/events/{id}/media/{digest}"))
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the handling department sees the frame"
+    );
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        b"\xFF\xD8\xFF\xE0\x00\x10JFIF"
+    );
+    let r = hub
+        .get(&hub.mz_key, &format!("/api/v1/events/{id}/media/{digest}"))
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "another department does not"
+    );
+
+    // A photo that is not one is refused with the step.
+    let (s, e) = act(
+        &hub,
+        &hub.ga_key,
+        id,
+        json!({"action": "accept", "photos": ["PGh0bWw+"]}),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "EVENT_PHOTO_TYPE"),
+        "{e}"
+    );
+}

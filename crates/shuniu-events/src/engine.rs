@@ -166,6 +166,18 @@ pub struct Statistics {
     pub total: Tally,
     pub by_department: Vec<Tally>,
     pub by_district: Vec<Tally>,
+    /// Reports merged into an earlier event nearby (重复事件).
+    pub repeats: i64,
+    /// The places reported most: (district, street, category, events).
+    pub hot_spots: Vec<HotSpot>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HotSpot {
+    pub district: String,
+    pub street: String,
+    pub category: String,
+    pub events: i64,
 }
 
 pub(crate) struct Inner {
@@ -724,20 +736,7 @@ impl Events {
         let mut e = self.load(actor, id).await?;
         let state = EventState::parse_term(&e.state)
             .ok_or_else(|| internal(format!("unknown state {}", e.state)))?;
-        // The command centre dispatches, transfers, verifies, reopens and merges; the
-        // department the event is dispatched to accepts, returns, notes and marks it handled.
-        let hub = matches!(
-            action,
-            EventAction::Dispatch
-                | EventAction::Transfer
-                | EventAction::Verify
-                | EventAction::Reject
-                | EventAction::Reopen
-                | EventAction::Merge
-                | EventAction::Escalate
-                | EventAction::Remind
-        );
-        if hub {
+        if Self::is_hub_action(action) {
             decide(actor, Action::ManageEvents, Target::Hub).map_err(EventError::Denied)?;
         } else {
             let dept = e.department.clone().unwrap_or_default();
@@ -883,6 +882,82 @@ impl Events {
         tx.commit().await.map_err(internal)?;
         self.step_audit(actor, &e, action, &note).await?;
         Ok(e)
+    }
+
+    /// The command centre dispatches, transfers, verifies, reopens and merges; the department
+    /// the event is dispatched to accepts, returns, notes and marks it handled.
+    fn is_hub_action(action: EventAction) -> bool {
+        matches!(
+            action,
+            EventAction::Dispatch
+                | EventAction::Transfer
+                | EventAction::Verify
+                | EventAction::Reject
+                | EventAction::Reopen
+                | EventAction::Merge
+                | EventAction::Escalate
+                | EventAction::Remind
+        )
+    }
+
+    /// What this actor may do to the event now (people's actions only: reminders,
+    /// escalation and merging are the engine's own).
+    pub fn allowed_actions(actor: &Actor, e: &EventRow) -> Vec<EventAction> {
+        let Some(state) = EventState::parse_term(&e.state) else {
+            return Vec::new();
+        };
+        let hub = decide(actor, Action::ManageEvents, Target::Hub).is_ok();
+        let handler = e.department.as_deref().is_some_and(|d| {
+            decide(
+                actor,
+                Action::HandleEvents,
+                Target::SharingOf { department: d },
+            )
+            .is_ok()
+        });
+        EventAction::ALL
+            .iter()
+            .copied()
+            .filter(|a| {
+                !matches!(
+                    a,
+                    EventAction::Report
+                        | EventAction::Remind
+                        | EventAction::Escalate
+                        | EventAction::Merge
+                )
+            })
+            .filter(|a| model::next(state, *a).is_some())
+            .filter(|a| {
+                if Self::is_hub_action(*a) {
+                    hub
+                } else {
+                    handler
+                }
+            })
+            .collect()
+    }
+
+    /// Open events the actor may see, per state, and how many of them are past their
+    /// deadline: the event centre's cards.
+    pub async fn open_counts(&self, actor: &Actor) -> Result<Vec<(String, i64, i64)>> {
+        let department = if decide(actor, Action::ManageEvents, Target::Hub).is_ok() {
+            None
+        } else {
+            decide(
+                actor,
+                Action::HandleEvents,
+                Target::SharingOf {
+                    department: &actor.department,
+                },
+            )
+            .map_err(EventError::Denied)?;
+            Some(actor.department.as_str())
+        };
+        self.store()
+            .event_open_counts(department, &Utc::now().to_rfc3339())
+            .await
+            .map_err(internal)
     }
 
     /// Reminds the departments of events due within two hours and escalates those past their
@@ -1073,6 +1148,25 @@ impl Events {
         self.store().events(filter).await.map_err(internal)
     }
 
+    /// The steps the public sees: the report and each change of state, without who or notes.
+    pub async fn public_steps(&self, id: &str) -> Result<Vec<EventStepRow>> {
+        Ok(self
+            .store()
+            .event_steps(id.trim())
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|s| s.from_state.is_none() || s.from_state.as_deref() != Some(&s.to_state))
+            .map(|s| EventStepRow {
+                actor: String::new(),
+                department: String::new(),
+                note: String::new(),
+                photos: Vec::new(),
+                ..s
+            })
+            .collect())
+    }
+
     pub async fn by_id(&self, id: &str) -> Result<Option<EventRow>> {
         self.store().event(id.trim()).await.map_err(internal)
     }
@@ -1261,12 +1355,29 @@ impl Events {
                 .unwrap_or(0.0)
                 .total_cmp(&a.on_time_rate.unwrap_or(0.0))
         });
+        let (f, t) = (from.to_rfc3339(), to.to_rfc3339());
+        let repeats = self.store().event_repeats(&f, &t).await.map_err(internal)?;
+        let hot_spots = self
+            .store()
+            .event_hot_spots(&f, &t, 10)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|(district, street, category, events)| HotSpot {
+                district,
+                street,
+                category,
+                events,
+            })
+            .collect();
         Ok(Statistics {
-            from: from.to_rfc3339(),
-            to: to.to_rfc3339(),
+            from: f,
+            to: t,
             total,
             by_department,
             by_district: districts,
+            repeats,
+            hot_spots,
         })
     }
 }

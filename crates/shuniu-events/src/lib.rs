@@ -22,7 +22,9 @@ pub mod engine;
 pub mod intake;
 pub mod model;
 
-pub use engine::{ActInput, CategoryInput, EventJson, EventView, Events, Report, Statistics};
+pub use engine::{
+    ActInput, CategoryInput, EventJson, EventView, Events, HotSpot, Report, Statistics, StepJson,
+};
 pub use error::EventError;
 pub use intake::{
     Alert, DeviceInput, DeviceView, ImportReport, NewDevice, Photo, RowProblem, sign_alert,

@@ -47,6 +47,8 @@ pub fn router() -> Router<AppState> {
         .route("/open/themes", get(themes_page))
         .route("/open/api", get(api_page))
         .route("/open/requests", get(requests_page).post(post_request))
+        .route("/open/events", get(event_lookup))
+        .route("/open/events/{id}", get(event_page))
         .route("/open/register", get(register_page).post(register_submit))
         .route("/open/login", get(login_page).post(login_submit))
         .route("/open/logout", post(logout))
@@ -651,6 +653,66 @@ async fn themes_page(State(state): State<AppState>, req: Request) -> Response {
         context! {
             groups => snap.groups.iter().map(ser).collect::<Vec<_>>(),
             organizations => snap.organizations.iter().map(ser).collect::<Vec<_>>(),
+        },
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct EventLookup {
+    id: Option<String>,
+}
+
+/// The status page's lookup box: to the request's page.
+async fn event_lookup(Query(q): Query<EventLookup>) -> Response {
+    let id = q.id.unwrap_or_default();
+    Redirect::to(&format!(
+        "/open/events/{}",
+        crate::console::urlencode(id.trim())
+    ))
+    .into_response()
+}
+
+/// A request's public status (the Open311 service request id, or the number a hotline
+/// caller was given): category, place, state and when it changed. No reporter, no handler
+/// and no handling notes: those are for the departments.
+async fn event_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Response {
+    let visit = Visit::of(&state, req.headers(), path_of(req.uri())).await;
+    let events = &state.engines.events;
+    let not_found = || {
+        visit.show(&shuniu_types::Problem::not_found(&format!(
+            "service request {}",
+            id.trim()
+        )))
+    };
+    let e = match events.by_id(&id).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return not_found(),
+        Err(e) => return visit.show(&e.problem()),
+    };
+    let (cats, steps) = match (events.categories().await, events.public_steps(&e.id).await) {
+        (Ok(c), Ok(s)) => (c, s),
+        (Err(e), _) | (_, Err(e)) => return visit.show(&e.problem()),
+    };
+    let public = match events.public(&e, &cats) {
+        Ok(p) => p,
+        Err(e) => return visit.show(&e.problem()),
+    };
+    let district_name = shuniu_events::model::DISTRICTS
+        .iter()
+        .find(|d| d.0 == e.district)
+        .map(|d| d.1)
+        .unwrap_or_default();
+    visit.page(
+        &state,
+        "portal_event.html",
+        context! {
+            e => ser(&public),
+            steps => steps.iter().map(|s| context! { at => s.at.clone(), to_state => s.to_state.clone() }).collect::<Vec<_>>(),
+            district_name => district_name,
         },
     )
 }

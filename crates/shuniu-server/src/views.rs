@@ -208,6 +208,10 @@ pub fn vocab_label(vocab: &str, code: &str, en: bool) -> String {
         "open_app_state" => lbl!(shuniu_types::states::OpenApplicationState),
         "publication_state" => lbl!(shuniu_types::states::PublicationState),
         "job_state" => lbl!(shuniu_types::states::JobState),
+        "event_state" => lbl!(shuniu_types::event::EventState),
+        "urgency" => lbl!(shuniu_types::event::Urgency),
+        "channel" => lbl!(shuniu_types::event::Channel),
+        "event_action" => lbl!(shuniu_types::event::EventAction),
         "service" => shuniu_policy::grant::Service::parse(code).map(|s| {
             if en {
                 s.en().to_string()

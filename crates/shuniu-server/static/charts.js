@@ -58,7 +58,40 @@
       }]
     });
   }
-  var kinds = { bars: bars, hbars: hbars, line: line, sankey: sankey };
+  // A schematic map: each district at its centre (longitude, latitude), sized by its value
+  // and coloured by its rate; a marker for one event. Not boundaries: see docs/events.md.
+  function points(s) {
+    var max = 1;
+    s.districts.forEach(function (d) { if (d.value > max) max = d.value; });
+    var data = s.districts.map(function (d) {
+      return { name: d.name, value: [d.lon, d.lat, d.value, d.rate == null ? null : Math.round(d.rate * 1000) / 10] };
+    });
+    var series = [{
+      type: 'scatter', data: data,
+      symbolSize: function (v) { return s.marker ? 10 : 12 + 40 * Math.sqrt(v[2] / max); },
+      itemStyle: { color: s.marker ? '#b8c2cc' : palette[0], opacity: 0.8 },
+      label: { show: true, formatter: '{b}', position: 'right', fontSize: 11, color: '#39424e' }
+    }];
+    if (s.marker) {
+      series.push({ type: 'scatter', data: [{ name: s.marker.label, value: [s.marker.lon, s.marker.lat] }],
+        symbol: 'pin', symbolSize: 36, itemStyle: { color: '#b42318' }, z: 5 });
+    }
+    var opt = merge(base, {
+      tooltip: merge(base.tooltip, { trigger: 'item', formatter: function (p) {
+        var v = p.value; return p.name + (v.length > 2 ? ': ' + v[2] + ' ' + (s.unit || '') + (v[3] == null ? '' : ' · ' + v[3] + '%') : '');
+      } }),
+      grid: { left: 8, right: 64, top: 8, bottom: 8 },
+      xAxis: { type: 'value', scale: true, show: false },
+      yAxis: { type: 'value', scale: true, show: false },
+      series: series
+    });
+    if (!s.marker) {
+      opt.visualMap = { dimension: 3, min: 50, max: 100, calculable: false, orient: 'horizontal', left: 0, bottom: 0,
+        itemHeight: 80, text: ['100%', '50%'], inRange: { color: ['#b42318', '#e8a33d', '#17703a'] }, seriesIndex: 0 };
+    }
+    return opt;
+  }
+  var kinds = { bars: bars, hbars: hbars, line: line, sankey: sankey, points: points };
   var charts = [];
   document.querySelectorAll('.chart[data-chart]').forEach(function (el) {
     var spec;

@@ -122,3 +122,17 @@ if (sqlBox && sqlTables) sqlTables.addEventListener('click', function (e) {
   sqlBox.focus();
   sqlBox.selectionStart = sqlBox.selectionEnd = at + name.length;
 });
+
+// The report form's "use my position": the phone's location into the latitude and longitude.
+document.querySelectorAll('button[data-geolocate]').forEach(function (button) {
+  var ids = button.getAttribute('data-geolocate').split(' ');
+  if (!navigator.geolocation) { button.hidden = true; return; }
+  button.addEventListener('click', function () {
+    button.disabled = true;
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      document.getElementById(ids[0]).value = pos.coords.latitude.toFixed(6);
+      document.getElementById(ids[1]).value = pos.coords.longitude.toFixed(6);
+      button.disabled = false;
+    }, function () { button.disabled = false; }, { enableHighAccuracy: true, timeout: 15000 });
+  });
+});

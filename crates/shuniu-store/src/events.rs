@@ -511,6 +511,34 @@ impl Store {
             .collect()
     }
 
+    /// Open events per state (of one department, or all), and how many are past `now`.
+    pub async fn event_open_counts(
+        &self,
+        department: Option<&str>,
+        now: &str,
+    ) -> Result<Vec<(String, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) AS n,
+                    CAST(SUM(CASE WHEN due_at < $1 THEN 1 ELSE 0 END) AS BIGINT) AS overdue
+             FROM events WHERE state NOT IN ('closed', 'merged')
+               AND ($2 = '' OR department = $2)
+             GROUP BY state",
+        )
+        .bind(now)
+        .bind(department.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    get(r, "state")?,
+                    get(r, "n")?,
+                    get::<Option<i64>>(r, "overdue")?.unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
     /// How many reports in a period were merged into an earlier event (重复事件).
     pub async fn event_repeats(&self, from: &str, to: &str) -> Result<i64> {
         let row = sqlx::query(

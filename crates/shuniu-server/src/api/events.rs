@@ -36,8 +36,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A hotline export, or an alert with its frame, in one request.
 const IMPORT_MAX_BYTES: usize = 32 * 1024 * 1024;
 
-/// Base64 photos of a JSON body, checked.
-fn photos(b64: &[String]) -> Result<Vec<Photo>, ApiError> {
+/// Photos of a JSON body: links (`https://…`, kept as given) and base64 images (checked
+/// and kept by the hub).
+fn photos(given: &[String]) -> Result<(Vec<String>, Vec<Photo>), ApiError> {
+    let (links, b64): (Vec<String>, Vec<String>) = given
+        .iter()
+        .cloned()
+        .partition(|p| p.starts_with("https://") || p.starts_with("http://"));
+    Ok((links, images(&b64)?))
+}
+
+fn images(b64: &[String]) -> Result<Vec<Photo>, ApiError> {
     if b64.len() > shuniu_events::intake::MAX_PHOTOS {
         return Err(EventError::invalid(
             "EVENT_PHOTO_COUNT",
@@ -315,6 +324,7 @@ async fn report(
         (Some(lat), Some(lon)) => Some(Point { lat, lon }),
         _ => None,
     };
+    let (links, uploads) = photos(&b.photos)?;
     let e = state
         .engines
         .events
@@ -331,8 +341,8 @@ async fn report(
                 reporter_phone: b.reporter_phone,
                 reporter_id,
                 external_id: b.external_id,
-                media_url: b.photo_url,
-                photos: photos(&b.photos)?,
+                media_url: b.photo_url.or(links.into_iter().next()),
+                photos: uploads,
                 ..Default::default()
             },
         )
@@ -368,7 +378,8 @@ struct ActBody {
     assisting: Vec<String>,
     #[serde(default)]
     category: Option<String>,
-    /// Photos, base64 (JPEG, PNG or WebP, at most 6 of 5 MB).
+    /// Photos: links (`https://…`) or images in base64 (JPEG, PNG or WebP, at most 6 of
+    /// 5 MB), which the hub keeps.
     #[serde(default)]
     photos: Vec<String>,
     #[serde(default)]
@@ -385,6 +396,7 @@ async fn act(
     ApiJson(b): ApiJson<ActBody>,
 ) -> Result<Json, ApiError> {
     let action = EventAction::parse_field("action", &b.action).map_err(ApiError::from)?;
+    let (links, uploads) = photos(&b.photos)?;
     // Reminders, escalation and merging are the engine's own; a report is a new event.
     if matches!(
         action,
@@ -408,8 +420,8 @@ async fn act(
                 note: b.note,
                 department: b.department,
                 assisting: b.assisting,
-                photos: Vec::new(),
-                uploads: photos(&b.photos)?,
+                photos: links,
+                uploads,
                 satisfaction: b.satisfaction,
                 category: b.category,
                 at: None,

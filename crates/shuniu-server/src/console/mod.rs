@@ -42,6 +42,7 @@ pub(crate) mod audit;
 mod catalog;
 mod citizen;
 mod data;
+mod events;
 mod federated;
 mod libraries;
 mod licences;
@@ -138,6 +139,7 @@ pub fn router() -> Router<AppState> {
         .merge(citizen::router())
         .merge(quality::router())
         .merge(libraries::router())
+        .merge(events::router())
         .merge(licences::router())
         .merge(sharing::router())
         .merge(opendata::router())

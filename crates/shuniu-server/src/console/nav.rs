@@ -117,6 +117,30 @@ const NAV: &[(&str, &[Item])] = &[
         ],
     ),
     (
+        "nav_events",
+        &[
+            item(
+                "/events",
+                "events",
+                "event_centre",
+                Some(Action::HandleEvents),
+            ),
+            item("/events/new", "event-new", "event_report", None),
+            item(
+                "/events/statistics",
+                "event-statistics",
+                "event_statistics",
+                Some(Action::ManageEvents),
+            ),
+            item(
+                "/events/intake",
+                "event-intake",
+                "event_intake",
+                Some(Action::ManageEvents),
+            ),
+        ],
+    ),
+    (
         "nav_open",
         &[
             item("/opendata", "opendata", "opendata", None),

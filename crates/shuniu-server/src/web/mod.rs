@@ -311,6 +311,24 @@ const TEMPLATES: &[(&str, &str)] = &[
         "portal_account.html",
         include_str!("../../templates/portal_account.html"),
     ),
+    ("events.html", include_str!("../../templates/events.html")),
+    ("event.html", include_str!("../../templates/event.html")),
+    (
+        "event_new.html",
+        include_str!("../../templates/event_new.html"),
+    ),
+    (
+        "events_stats.html",
+        include_str!("../../templates/events_stats.html"),
+    ),
+    (
+        "events_intake.html",
+        include_str!("../../templates/events_intake.html"),
+    ),
+    (
+        "portal_event.html",
+        include_str!("../../templates/portal_event.html"),
+    ),
     (
         "opendata.html",
         include_str!("../../templates/opendata.html"),
