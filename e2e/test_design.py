@@ -20,8 +20,9 @@ WIDTHS = [375, 1366, 1920]
 
 # The main pages of each role.
 OPERATOR_PAGES = ["/", "/catalog", "/quality", "/quality/tickets", "/sharing", "/sharing/grants",
-                  "/sharing/demands", "/loads", "/audit", "/audit/flows", "/sql"]
-OFFICER_PAGES = ["/", "/catalog", "/quality/tickets", "/sharing", "/sharing/requests", "/loads"]
+                  "/sharing/demands", "/loads", "/audit", "/audit/flows", "/sql",
+                  "/events", "/events/new", "/events/statistics", "/events/intake"]
+OFFICER_PAGES = ["/", "/catalog", "/quality/tickets", "/sharing", "/sharing/requests", "/loads", "/events", "/events/new"]
 PORTAL_PAGES = ["/open", "/open?q=人口", "/open/themes", "/open/api", "/open/requests"]
 
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -125,7 +126,8 @@ def test_a_data_officer_s_pages(browser, base_url, accounts, width):
 def test_the_portal_for_the_public(browser, base_url, accounts, width):
     context, page, errors = new_page(browser, width)
     paths = PORTAL_PAGES + [f"/open/dataset/{accounts['open']['public_dataset']}",
-                            f"/open/dataset/{accounts['open']['conditional_dataset']}"]
+                            f"/open/dataset/{accounts['open']['conditional_dataset']}",
+                            f"/open/events/{accounts['open311']['example_request']}"]
     problems = []
     for path in paths:
         visit(page, base_url, path)

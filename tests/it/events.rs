@@ -579,6 +579,24 @@ async fn hotline_files_pushes_and_signed_device_alerts_become_events_once() {
     let (_, b) = call(&hub, &hub.operator_key, "/api/v1/events", &push).await;
     assert_eq!(a["id"], b["id"]);
     assert_eq!(count(&hub).await, 4);
+    // Placed by address only (at the district's centre): the same address is the same
+    // place, another address in the district is not.
+    let mut same = push.clone();
+    same["external_id"] = json!("RX10");
+    let (_, c) = call(&hub, &hub.operator_key, "/api/v1/events", &same).await;
+    assert_eq!(
+        (c["state"].as_str(), c["parent_id"].as_str()),
+        (Some("merged"), a["id"].as_str()),
+        "{c}"
+    );
+    let mut other = push.clone();
+    other["external_id"] = json!("RX11");
+    other["address"] = json!("青岛市市北区延安三路200号");
+    let (_, d) = call(&hub, &hub.operator_key, "/api/v1/events", &other).await;
+    assert_eq!(
+        d["state"], "dispatched",
+        "another street is another problem: {d}"
+    );
 
     // A camera: registered by the command centre, its secret shown once.
     let camera = json!({"id": "CAM-1", "name": "台东三路步行街", "kind": "camera",

@@ -577,7 +577,9 @@ impl Events {
             media_url: r.media_url.clone().unwrap_or_default(),
             updated_at: now.to_rfc3339(),
         };
-        // The same problem reported again nearby: folded into the open event.
+        // The same problem reported again nearby: folded into the open event. Nearby is
+        // within 100 m of the coordinates given, or, for a report placed by its address
+        // only (at its district's centre), the same address.
         let parent = match point {
             Some(p) => self
                 .store()
@@ -592,9 +594,17 @@ impl Events {
                 .await
                 .map_err(internal)?
                 .into_iter()
-                .find(|o| match (o.lat, o.lon) {
-                    (Some(lat), Some(lon)) => p.metres_to(Point { lat, lon }) <= DUPLICATE_METRES,
-                    _ => false,
+                .find(|o| {
+                    if r.point.is_none() {
+                        return !e.address.trim().is_empty()
+                            && o.address.trim() == e.address.trim();
+                    }
+                    match (o.lat, o.lon) {
+                        (Some(lat), Some(lon)) => {
+                            p.metres_to(Point { lat, lon }) <= DUPLICATE_METRES
+                        }
+                        _ => false,
+                    }
                 }),
             None => None,
         };

@@ -628,6 +628,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("event_device", "设备", "Device"),
     ("event_device_id", "设备编号", "Device id"),
     ("event_device_name", "设备名称", "Device name"),
+    (
+        "event_device_name_example",
+        "例如：香港中路与山东路路口",
+        "e.g. the crossing of Xianggang Rd and Shandong Rd",
+    ),
+    (
+        "event_address_example",
+        "例如：青岛市市南区香港中路 10 号",
+        "e.g. 10 Xianggang Middle Rd, Shinan District, Qingdao",
+    ),
     ("event_device_kind", "类型", "Kind"),
     ("event_device_camera", "视频", "Camera"),
     ("event_device_sensor", "传感器", "Sensor"),

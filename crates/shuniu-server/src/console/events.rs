@@ -643,6 +643,7 @@ async fn render_intake(state: &AppState, user: &ConsoleUser, extra: minijinja::V
         "events_intake.html",
         context! {
             devices => ser(&devices),
+            category_names => ser(cats.iter().map(|c| (c.code.clone(), c.name.clone())).collect::<BTreeMap<_, _>>()),
             categories => ser(&leaves),
             departments => ser(&departments),
             districts => ser(district_names()),
