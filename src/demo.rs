@@ -2241,6 +2241,9 @@ pub async fn events(
             ..Default::default()
         };
         if e.state == "reported" {
+            if days_ago < 2 && next(2) == 0 {
+                continue; // in the dispatcher's queue: the suggestion was not sure enough
+            }
             let input = ActInput {
                 note: "调度员确认分类并派遣".into(),
                 ..step(1)
