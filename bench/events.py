@@ -151,8 +151,8 @@ def intake():
         " VALUES ('E20261207-' || md5(random()::text), md5(random()::text), NULL, 'grid', NULL, '0301', NULL,"
         f" '{DESCRIPTION}', '', :lat, :lon, '370202', '', '{sealed}', NULL, 'dispatched', 'normal', '370200CG', '[]',"
         " now()::text, now()::text, NULL, NULL, now()::text, 0, 0, NULL, '{}', '', now()::text);\n"
-        "INSERT INTO event_steps VALUES ('E' || md5(random()::text), 1, now()::text, 'app:bench', '', 'report', NULL, 'reported', '', '[]');\n"
-        "INSERT INTO event_steps VALUES ('E' || md5(random()::text), 2, now()::text, 'app:bench', '', 'dispatch', 'reported',"
+        "INSERT INTO event_steps VALUES ('E' || md5(random()::text), 1, now()::text, 'app-bench', '', 'report', NULL, 'reported', '', '[]');\n"
+        "INSERT INTO event_steps VALUES ('E' || md5(random()::text), 2, now()::text, 'app-bench', '', 'dispatch', 'reported',"
         " 'dispatched', '按派遣规则自动派遣 / dispatched by rule R0123456789ab', '[]');\n"
         "END;\n", encoding="utf-8")
     theirs = []

@@ -186,6 +186,18 @@ pub(crate) struct Inner {
     pub(crate) sharing: Sharing,
     pub(crate) keys: Arc<MasterKey>,
     classifier: RwLock<Classifier>,
+    /// The tree and the rules, read on every report: kept for a while. Changes made here
+    /// clear it; another hub instance's changes (PostgreSQL, several servers) are seen
+    /// within `TREE_TTL`.
+    tree: RwLock<Option<(std::time::Instant, Arc<Tree>)>>,
+}
+
+/// How long the tree and rules are kept before being read again.
+const TREE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+struct Tree {
+    categories: Vec<EventCategoryRow>,
+    rules: Vec<EventRuleRow>,
 }
 
 /// The event engine. Cheap to clone.
@@ -229,6 +241,7 @@ impl Events {
                 sharing,
                 keys,
                 classifier: RwLock::new(Classifier::default()),
+                tree: RwLock::new(None),
             }),
         };
         me.retrain().await?;
@@ -277,8 +290,31 @@ impl Events {
         self.inner.classifier.read().ok()?.suggest(text)
     }
 
+    async fn tree(&self) -> Result<Arc<Tree>> {
+        if let Ok(t) = self.inner.tree.read()
+            && let Some((at, tree)) = t.as_ref()
+            && at.elapsed() < TREE_TTL
+        {
+            return Ok(tree.clone());
+        }
+        let tree = Arc::new(Tree {
+            categories: self.store().event_categories().await.map_err(internal)?,
+            rules: self.store().event_rules().await.map_err(internal)?,
+        });
+        if let Ok(mut t) = self.inner.tree.write() {
+            *t = Some((std::time::Instant::now(), tree.clone()));
+        }
+        Ok(tree)
+    }
+
+    fn forget_tree(&self) {
+        if let Ok(mut t) = self.inner.tree.write() {
+            *t = None;
+        }
+    }
+
     pub async fn categories(&self) -> Result<Vec<EventCategoryRow>> {
-        self.store().event_categories().await.map_err(internal)
+        Ok(self.tree().await?.categories.clone())
     }
 
     /// The leaves of the tree: what can be reported (Open311's services).
@@ -326,12 +362,13 @@ impl Events {
         .await
         .map_err(internal)?;
         tx.commit().await.map_err(internal)?;
+        self.forget_tree();
         self.admin(actor, "event.category", code, &c.name).await?;
         Ok(())
     }
 
     pub async fn rules(&self) -> Result<Vec<EventRuleRow>> {
-        self.store().event_rules().await.map_err(internal)
+        Ok(self.tree().await?.rules.clone())
     }
 
     /// Category (or branch; empty for any) × district (empty for any) → department.
@@ -368,6 +405,7 @@ impl Events {
         let mut tx = self.store().begin().await.map_err(internal)?;
         tx.put_event_rule(&rule).await.map_err(internal)?;
         tx.commit().await.map_err(internal)?;
+        self.forget_tree();
         self.admin(
             actor,
             "event.rule",
@@ -580,7 +618,8 @@ impl Events {
         // The same problem reported again nearby: folded into the open event. Nearby is
         // within 100 m of the coordinates given, or, for a report placed by its address
         // only (at its district's centre), the same address.
-        let parent = match point {
+        let comparable = r.point.is_some() || !e.address.trim().is_empty();
+        let parent = match point.filter(|_| comparable) {
             Some(p) => self
                 .store()
                 .events(&EventFilter {
@@ -588,6 +627,14 @@ impl Events {
                     district: Some(district.clone()),
                     states: vec!["reported".into(), "dispatched".into(), "handling".into()],
                     reported_from: Some((now - Duration::hours(DUPLICATE_HOURS)).to_rfc3339()),
+                    // Only the candidates: those in the box around the point (or at the
+                    // same address), not every open event of the kind in the district.
+                    within: r.point.map(|_| p.box_around(DUPLICATE_METRES)),
+                    address: r
+                        .point
+                        .is_none()
+                        .then(|| e.address.trim().to_string())
+                        .filter(|a| !a.is_empty()),
                     limit: 200,
                     ..Default::default()
                 })

@@ -68,6 +68,20 @@ impl Point {
         2.0 * r * a.sqrt().asin()
     }
 
+    /// The box of micro-degrees (south, north, west, east) that holds every point within
+    /// `metres` of this one (a little more: the box's corners).
+    pub fn box_around(self, metres: f64) -> (i64, i64, i64, i64) {
+        let dlat = metres / 111_000.0;
+        let dlon = metres / (111_000.0 * self.lat.to_radians().cos().abs().max(0.01));
+        let micro = |v: f64| (v * 1e6).round() as i64;
+        (
+            micro(self.lat - dlat) - 1,
+            micro(self.lat + dlat) + 1,
+            micro(self.lon - dlon) - 1,
+            micro(self.lon + dlon) + 1,
+        )
+    }
+
     pub fn valid(self) -> bool {
         (-90.0..=90.0).contains(&self.lat) && (-180.0..=180.0).contains(&self.lon)
     }
@@ -186,6 +200,18 @@ mod tests {
             lon: 120.0,
         };
         assert!((a.metres_to(b) - 111.2).abs() < 1.0, "{}", a.metres_to(b));
+        // Every point 100 m away, in any direction, is inside the box around a point.
+        let (s, n, w, e) = a.box_around(100.0);
+        for deg in (0..360).step_by(15) {
+            let t = f64::from(deg).to_radians();
+            let p = Point {
+                lat: a.lat + 100.0 * t.cos() / 111_195.0,
+                lon: a.lon + 100.0 * t.sin() / (111_195.0 * a.lat.to_radians().cos()),
+            };
+            assert!((a.metres_to(p) - 100.0).abs() < 0.5);
+            let (la, lo) = ((p.lat * 1e6).round() as i64, (p.lon * 1e6).round() as i64);
+            assert!(s <= la && la <= n && w <= lo && lo <= e, "{deg}°");
+        }
         assert!(
             !Point {
                 lat: 91.0,

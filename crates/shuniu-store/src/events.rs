@@ -95,6 +95,10 @@ pub struct EventFilter {
     pub updated_after: Option<String>,
     /// Open events whose deadline is before this moment.
     pub due_before: Option<String>,
+    /// Within this box of micro-degrees: (south, north, west, east).
+    pub within: Option<(i64, i64, i64, i64)>,
+    /// Reported at exactly this address.
+    pub address: Option<String>,
     pub limit: i64,
     pub offset: i64,
     /// Newest first (by report time) unless true: by last update, oldest first.
@@ -245,11 +249,18 @@ impl Store {
             ("reported_at >= ", &f.reported_from),
             ("reported_at < ", &f.reported_to),
             ("updated_at > ", &f.updated_after),
+            ("address = ", &f.address),
         ] {
             if let Some(v) = v {
                 binds.push(v.clone());
                 sql.push_str(&format!(" AND {cond}${}", binds.len()));
             }
+        }
+        if let Some((south, north, west, east)) = f.within {
+            // Integers the caller computed, not text from outside: written into the query.
+            sql.push_str(&format!(
+                " AND lat BETWEEN {south} AND {north} AND lon BETWEEN {west} AND {east}"
+            ));
         }
         if let Some(v) = &f.due_before {
             binds.push(v.clone());
