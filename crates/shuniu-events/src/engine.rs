@@ -636,12 +636,13 @@ impl Events {
                         .then(|| e.address.trim().to_string())
                         .filter(|a| !a.is_empty()),
                     limit: 200,
+                    unordered: true,
                     ..Default::default()
                 })
                 .await
                 .map_err(internal)?
                 .into_iter()
-                .find(|o| {
+                .filter(|o| {
                     if r.point.is_none() {
                         return !e.address.trim().is_empty()
                             && o.address.trim() == e.address.trim();
@@ -652,6 +653,16 @@ impl Events {
                         }
                         _ => false,
                     }
+                })
+                // The nearest, the earliest among equals.
+                .min_by(|a, b| {
+                    let d = |o: &EventRow| {
+                        o.lat
+                            .zip(o.lon)
+                            .map_or(f64::MAX, |(lat, lon)| p.metres_to(Point { lat, lon }))
+                    };
+                    d(a).total_cmp(&d(b))
+                        .then_with(|| a.reported_at.cmp(&b.reported_at))
                 }),
             None => None,
         };
@@ -1088,7 +1099,7 @@ impl Events {
         let cats = self.categories().await?;
         let full = decide(actor, Action::ManageEvents, Target::Hub).is_ok();
         Ok(EventView {
-            event: self.json(&e, &cats, full)?,
+            event: self.json(&e, &cats, Some(full))?,
             steps: steps
                 .into_iter()
                 .map(|s| StepJson {
@@ -1110,14 +1121,23 @@ impl Events {
 
     /// The event's public form: no reporter at all (Open311, the public status page).
     pub fn public(&self, e: &EventRow, cats: &[EventCategoryRow]) -> Result<EventJson> {
-        let mut j = self.json(e, cats, false)?;
-        j.reporter = serde_json::Value::Null;
+        // The reporter is not even opened: the public form never holds it.
+        let mut j = self.json(e, cats, None)?;
         j.department = None;
         j.assisting.clear();
         Ok(j)
     }
 
-    fn json(&self, e: &EventRow, cats: &[EventCategoryRow], full: bool) -> Result<EventJson> {
+    /// `reporter`: `Some(true)` in full, `Some(false)` masked, `None` left out.
+    fn json(
+        &self,
+        e: &EventRow,
+        cats: &[EventCategoryRow],
+        reporter: Option<bool>,
+    ) -> Result<EventJson> {
+        let Some(full) = reporter else {
+            return self.json_with(e, cats, serde_json::Value::Null);
+        };
         let reporter: serde_json::Value = self
             .inner
             .keys
@@ -1143,6 +1163,15 @@ impl Events {
                 "email": masked("email", MaskingRule::Email),
             })
         };
+        self.json_with(e, cats, reporter)
+    }
+
+    fn json_with(
+        &self,
+        e: &EventRow,
+        cats: &[EventCategoryRow],
+        reporter: serde_json::Value,
+    ) -> Result<EventJson> {
         let state = EventState::parse_term(&e.state);
         let overdue = state.is_some_and(EventState::is_open)
             && e.due_at

@@ -103,6 +103,9 @@ pub struct EventFilter {
     pub offset: i64,
     /// Newest first (by report time) unless true: by last update, oldest first.
     pub by_update: bool,
+    /// In no particular order: lets the database pick the index that narrows most (the
+    /// duplicate check) instead of one that yields the order.
+    pub unordered: bool,
 }
 
 const EVENT_COLUMNS: &str = "id, token, parent_id, channel, external_id, category, confidence,
@@ -269,7 +272,9 @@ impl Store {
                 binds.len()
             ));
         }
-        sql.push_str(if f.by_update {
+        sql.push_str(if f.unordered {
+            ""
+        } else if f.by_update {
             " ORDER BY updated_at, id"
         } else {
             " ORDER BY reported_at DESC, id"
