@@ -21,8 +21,9 @@ WIDTHS = [375, 1366, 1920]
 # The main pages of each role.
 OPERATOR_PAGES = ["/", "/catalog", "/quality", "/quality/tickets", "/sharing", "/sharing/grants",
                   "/sharing/demands", "/loads", "/audit", "/audit/flows", "/sql",
-                  "/events", "/events/new", "/events/statistics", "/events/intake"]
-OFFICER_PAGES = ["/", "/catalog", "/quality/tickets", "/sharing", "/sharing/requests", "/loads", "/events", "/events/new"]
+                  "/events", "/events/new", "/events/statistics", "/events/intake",
+                  "/indicators", "/indicators/IND-POP-REGISTERED"]
+OFFICER_PAGES = ["/", "/catalog", "/quality/tickets", "/sharing", "/sharing/requests", "/loads", "/events", "/events/new", "/indicators"]
 PORTAL_PAGES = ["/open", "/open?q=人口", "/open/themes", "/open/api", "/open/requests"]
 
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -115,6 +116,22 @@ def check_role_pages(browser, base_url, accounts, login, name, paths, width, axe
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_operator_s_pages(browser, base_url, accounts, width):
     check_role_pages(browser, base_url, accounts, "admin", "operator", OPERATOR_PAGES, width, 1366)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_city_screen(browser, base_url, accounts, width):
+    # The screen keeps a server-sent-events stream open: the network is never idle, so it is
+    # visited until loaded and its charts drawn.
+    context, page, errors = new_page(browser, width)
+    sign_in(page, base_url, accounts, "admin")
+    page.goto(f"{base_url}/dashboard")
+    page.wait_for_selector("#district-tiles[data-drawn=true]")
+    shot(page, "operator-dashboard", width)
+    assert overflow(page) <= 1, "the screen fits its width"
+    if width == 1366:
+        assert not axe_violations(page)
+    assert not errors, errors
+    context.close()
 
 
 @pytest.mark.parametrize("width", WIDTHS)

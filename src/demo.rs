@@ -1964,6 +1964,24 @@ const CATEGORIES: &[CategorySpec] = &[
         "SL",
         no_attributes,
     ),
+    (
+        "05",
+        "城市运行",
+        None,
+        [24, 8, 4],
+        &[],
+        "DSJ",
+        no_attributes,
+    ),
+    (
+        "0501",
+        "指标预警",
+        Some("05"),
+        [24, 8, 4],
+        &["指标预警", "指标异常", "超出阈值"],
+        "DSJ",
+        no_attributes,
+    ),
     ("04", "生态环境", None, [24, 8, 4], &[], "ST", no_attributes),
     (
         "0401",
@@ -2116,7 +2134,14 @@ pub async fn events(
             .map_err(err)?;
         first_device.get_or_insert(d);
     }
-    let services = events.services().await.map_err(err)?;
+    // What people report; indicator alerts come from the indicators themselves.
+    let services: Vec<_> = events
+        .services()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .filter(|s| s.code != crate::demo_indicators::ALERT_CATEGORY)
+        .collect();
     // A deterministic walk (no new dependency for a demo's randomness).
     let mut x: u64 = 0x2545_F491_4F6C_DD1D ^ city.departments.len() as u64;
     let mut next = move |n: u64| {

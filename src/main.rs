@@ -13,7 +13,9 @@ use std::path::PathBuf;
 mod audit_cli;
 mod config;
 mod demo;
+mod demo_indicators;
 mod events_cli;
+mod indicators_cli;
 mod keys_cli;
 mod lake_cli;
 mod libraries_cli;
@@ -131,6 +133,10 @@ enum Command {
     /// City events (一网统管): import the hotline's work orders, statistics, the deadline watcher.
     #[command(subcommand)]
     Events(events_cli::EventsCommand),
+    /// Indicators (城市大脑): list with the latest values, define from a file, compute or
+    /// backfill, print a series.
+    #[command(subcommand)]
+    Indicators(indicators_cli::IndicatorsCommand),
     /// Sharing: the satisfaction rate, requests, grants, the serving index.
     #[command(subcommand)]
     Sharing(sharing_cli::SharingCommand),
@@ -525,6 +531,17 @@ async fn main() -> Result<()> {
                 .await?;
                 let open311 =
                     demo::events(&city, &hub.engines.events, scale, |m| eprintln!("  {m}")).await?;
+                let indicators =
+                    demo_indicators::indicators(&hub.engines, |m| eprintln!("  {m}")).await?;
+                eprintln!(
+                    "  指标 indicators: {} defined ({} skipped: no data), {} computed, {} failed, {} alerts, {:.1} s",
+                    indicators.defined,
+                    indicators.skipped,
+                    indicators.computed,
+                    indicators.failed,
+                    indicators.alerts,
+                    indicators.seconds
+                );
                 let file = demo::DemoAccounts {
                     url: url.clone(),
                     seed,
@@ -668,6 +685,10 @@ async fn main() -> Result<()> {
         Command::Events(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             events_cli::run(&hub.engines.events, cmd).await
+        }
+        Command::Indicators(cmd) => {
+            let hub = open_existing(cli_config, cmd.common()).await?;
+            indicators_cli::run(&hub.engines.indicators, cmd).await
         }
         Command::Sharing(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;

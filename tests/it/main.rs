@@ -10,6 +10,7 @@ mod cli;
 mod console;
 mod events;
 mod harness;
+mod indicators;
 mod libraries;
 mod licences;
 mod linkage;

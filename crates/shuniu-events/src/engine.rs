@@ -52,6 +52,12 @@ pub struct Report {
     pub photos: Vec<Photo>,
     /// When it was reported, for imports of past work orders (now by default).
     pub reported_at: Option<DateTime<Utc>>,
+    /// The district (GB/T 2260), when the sender knows it without a place: an indicator's
+    /// breakdown, or the city's code for the whole city.
+    pub district: Option<String>,
+    /// The department responsible, when the sender knows it (an indicator's owner): the event
+    /// is dispatched to it without the rules.
+    pub department: Option<String>,
 }
 
 /// An event as a user sees it: the reporter shown only to those who may see them.
@@ -510,10 +516,16 @@ impl Events {
         let address = r.address.clone().unwrap_or_default();
         // Where: the coordinates' district, else the address's.
         let parsed = shuniu_types::address::parse(&address, None);
-        let district = match (r.point, parsed.district) {
-            (Some(p), _) => model::district_of(p).0.to_string(),
-            (None, Some(d)) => d.to_string(),
-            (None, None) => {
+        let given = r
+            .district
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| model::known_district(d));
+        let district = match (r.point, parsed.district, given) {
+            (Some(p), _, _) => model::district_of(p).0.to_string(),
+            (None, Some(d), _) => d.to_string(),
+            (None, None, Some(d)) => d.to_string(),
+            (None, None, None) => {
                 return Err(EventError::invalid(
                     "EVENT_LOCATION",
                     "请提供经纬度或可识别到区（市）的地址",
@@ -684,6 +696,21 @@ impl Events {
                     "同一位置同类事件，并入 {} / merged into {}",
                     parent.id, parent.id
                 ),
+            ));
+        } else if let Some(dept) = r
+            .department
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
+            e.department = Some(dept.to_string());
+            e.dispatched_at = Some(now.to_rfc3339());
+            e.state = EventState::Dispatched.code().into();
+            steps.push((
+                EventAction::Dispatch,
+                Some(EventState::Reported),
+                EventState::Dispatched,
+                "派给报送方指定的责任部门 / dispatched to the department the sender named".into(),
             ));
         } else if confidence.is_none_or(|p| p >= AUTO_DISPATCH_CONFIDENCE) {
             let rules = self.rules().await?;

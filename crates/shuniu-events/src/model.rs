@@ -117,6 +117,14 @@ pub fn district_of(p: Point) -> (&'static str, &'static str) {
 }
 
 /// The centre of a district, for an event located by address only.
+/// The city's own GB/T 2260 code: an event that concerns the whole city.
+pub const CITY_DIVISION: &str = "370200";
+
+/// A district of the city, or the city itself.
+pub fn known_district(code: &str) -> bool {
+    code == CITY_DIVISION || DISTRICTS.iter().any(|d| d.0 == code)
+}
+
 pub fn centre_of(district: &str) -> Option<Point> {
     DISTRICTS
         .iter()

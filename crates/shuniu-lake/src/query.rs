@@ -45,6 +45,9 @@ pub struct QueryResult {
     pub truncated: bool,
     /// The tables the statement read, as it named them (`code` or `code@vN`), in name order.
     pub tables: Vec<String>,
+    /// The version of each table the statement read (resource code, Delta version), in code
+    /// order: what a figure computed from the rows can be traced to.
+    pub versions: Vec<(String, i64)>,
 }
 
 impl QueryResult {
@@ -143,8 +146,10 @@ pub fn split_version(name: &str) -> (&str, Option<i64>) {
 struct LakeSchema {
     lake: Lake,
     names: Vec<String>,
-    /// The tables the statement resolved while it was planned (what it reads).
+    /// The tables the statement resolved while it was planned (what it reads), and the
+    /// version each was opened at.
     read: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
+    opened: Arc<std::sync::Mutex<std::collections::BTreeMap<String, i64>>>,
 }
 
 impl std::fmt::Debug for LakeSchema {
@@ -193,6 +198,9 @@ impl SchemaProvider for LakeSchema {
         if let Ok(mut read) = self.read.lock() {
             read.insert(name.to_string());
         }
+        if let (Ok(mut opened), Some(v)) = (self.opened.lock(), table.version()) {
+            opened.insert(code.to_string(), v as i64);
+        }
         Ok(Some(provider))
     }
 
@@ -211,7 +219,7 @@ impl Lake {
         sql: &str,
         max_rows: usize,
     ) -> Result<QueryResult> {
-        let (schema, mut stream, read) = self.sql_reading(tables, sql).await?;
+        let (schema, mut stream, read, versions) = self.sql_reading(tables, sql).await?;
         let mut batches = Vec::new();
         let mut rows = 0usize;
         let mut truncated = false;
@@ -233,6 +241,7 @@ impl Lake {
             rows,
             truncated,
             tables: read,
+            versions,
         })
     }
 
@@ -277,7 +286,7 @@ impl Lake {
         tables: Vec<String>,
         sql: &str,
     ) -> Result<(SchemaRef, BatchStream)> {
-        let (schema, stream, _) = self.sql_reading(tables, sql).await?;
+        let (schema, stream, _, _) = self.sql_reading(tables, sql).await?;
         Ok((schema, stream))
     }
 
@@ -286,13 +295,15 @@ impl Lake {
         &self,
         tables: Vec<String>,
         sql: &str,
-    ) -> Result<(SchemaRef, BatchStream, Vec<String>)> {
+    ) -> Result<(SchemaRef, BatchStream, Vec<String>, Vec<(String, i64)>)> {
         let ctx = self.session();
         let read = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+        let opened = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
         let schema = Arc::new(LakeSchema {
             lake: self.clone(),
             names: tables,
             read: read.clone(),
+            opened: opened.clone(),
         });
         ctx.catalog("datafusion")
             .ok_or_else(|| LakeError::Sql("no default catalog".into()))?
@@ -314,10 +325,15 @@ impl Lake {
             .lock()
             .map(|r| r.iter().cloned().collect())
             .unwrap_or_default();
+        let opened = opened
+            .lock()
+            .map(|o| o.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default();
         Ok((
             schema,
             Box::pin(stream.map(|b| b.map_err(|e| LakeError::Sql(clean_sql_error(e))))),
             read,
+            opened,
         ))
     }
 

@@ -98,6 +98,14 @@ pub enum Action {
     ReadOpenData,
     /// Answer the public's data requests (数据需求征集): the hub.
     AnswerOpenRequest,
+    /// See the city's indicators, their values and alerts (every official: the city's figures
+    /// are the government's common picture).
+    ReadIndicators,
+    /// Define, change, submit and compute the indicators a department owns (target
+    /// `SharingOf { department }`).
+    DefineIndicators,
+    /// Publish or return submitted indicator definitions (the hub).
+    ReviewIndicators,
 }
 
 /// The facts about the target that decisions depend on.
@@ -619,6 +627,35 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                 ))
             }
         }
+        (Action::ReadIndicators, Target::Hub) => Ok(()),
+        (Action::DefineIndicators, Target::SharingOf { department }) => {
+            if operator || (own(department) && actor.role == Role::DataOfficer) {
+                Ok(())
+            } else if own(department) {
+                Err(role_denied(
+                    actor.role,
+                    "定义或计算指标",
+                    "define or compute indicators",
+                ))
+            } else {
+                Err(Denied::new(
+                    "FORBIDDEN_DEPARTMENT",
+                    "只能定义或计算本部门负责的指标",
+                    "you may only define or compute the indicators your department owns",
+                ))
+            }
+        }
+        (Action::ReviewIndicators, Target::Hub) => {
+            if operator {
+                Ok(())
+            } else {
+                Err(role_denied(
+                    actor.role,
+                    "审核指标定义",
+                    "review indicator definitions",
+                ))
+            }
+        }
         (Action::ReadOpenData, Target::SharingOf { department }) => {
             if operator || own(department) {
                 Ok(())
@@ -777,6 +814,7 @@ pub(crate) mod tests {
                     Action::ManageLicences,
                     Action::ManageEvents,
                     Action::ReadTickets,
+                    Action::ReviewIndicators,
                 ] {
                     assert_eq!(
                         decide(&a, action, Target::Hub).is_ok(),
@@ -785,6 +823,16 @@ pub(crate) mod tests {
                     );
                 }
                 assert!(decide(&a, Action::ReadQuality, Target::Hub).is_ok());
+                assert!(decide(&a, Action::ReadIndicators, Target::Hub).is_ok());
+                assert_eq!(
+                    decide(
+                        &a,
+                        Action::DefineIndicators,
+                        Target::SharingOf { department: "GA" }
+                    )
+                    .is_ok(),
+                    role == Role::HubOperator || (role == Role::DataOfficer && own)
+                );
                 let register = decide(
                     &a,
                     Action::RegisterResource,

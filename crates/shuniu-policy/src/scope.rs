@@ -157,9 +157,10 @@ pub fn may_somewhere(actor: &Actor, action: Action) -> bool {
             consumer: own,
             escalated: false,
         },
-        Action::ViewProfile | Action::IssueLicences | Action::HandleEvents => {
-            Target::SharingOf { department: own }
-        }
+        Action::ViewProfile
+        | Action::IssueLicences
+        | Action::HandleEvents
+        | Action::DefineIndicators => Target::SharingOf { department: own },
         Action::FileDemand => Target::Demand {
             department: own,
             routed_to: None,

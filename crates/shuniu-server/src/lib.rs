@@ -72,6 +72,7 @@ pub struct Engines {
     pub libraries: shuniu_libraries::Libraries,
     pub licences: shuniu_licences::Licences,
     pub events: shuniu_events::Events,
+    pub indicators: shuniu_indicators::Indicators,
 }
 
 impl Engines {
@@ -135,6 +136,12 @@ impl Engines {
             std::sync::Arc::new(keys.clone()),
         )
         .await?;
+        let indicators = shuniu_indicators::Indicators::new(
+            store.clone(),
+            audit.clone(),
+            lake.clone(),
+            events.clone(),
+        );
         let open = shuniu_open::Open::open(
             store.clone(),
             catalog.clone(),
@@ -158,6 +165,7 @@ impl Engines {
             libraries,
             licences,
             events,
+            indicators,
             traceability: shuniu_audit::Traceability::new(audit.clone(), store.clone()),
             accounts: Accounts::new(store, audit),
             catalog,
@@ -440,6 +448,22 @@ pub async fn serve(
             }
         }
     });
+    // Indicators whose schedule is due, every minute.
+    let indicators = state.engines.indicators.clone();
+    let indicator_watch = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match indicators.run_due().await {
+                Ok(runs) if !runs.is_empty() => {
+                    tracing::info!(runs = runs.len(), "scheduled indicators computed")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "scheduled indicators failed"),
+            }
+        }
+    });
     let result = axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -450,6 +474,7 @@ pub async fn serve(
     library_follower.abort();
     licence_follower.abort();
     event_watch.abort();
+    indicator_watch.abort();
     if let Some(f) = licence_library_follower {
         f.abort();
     }

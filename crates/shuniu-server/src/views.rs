@@ -225,10 +225,42 @@ pub fn vocab_label(vocab: &str, code: &str, en: bool) -> String {
             .find(|(c, _, _)| *c == code)
             .map(|(_, zh, e)| if en { e } else { zh }.to_string()),
         "result" => crate::i18n::audit_result(code, en),
+        "grain" | "severity" | "alert_kind" | "alert_state" | "run_state" | "trigger"
+        | "version_state" => INDICATOR_VOCAB
+            .iter()
+            .find(|(v, c, _, _)| *v == vocab && *c == code)
+            .map(|(_, _, zh, e)| if en { e } else { zh }.to_string()),
         _ => None,
     };
     found.unwrap_or_else(|| code.to_string())
 }
+
+/// The indicators' small vocabularies: (vocabulary, code, Chinese, English).
+const INDICATOR_VOCAB: &[(&str, &str, &str, &str)] = &[
+    ("grain", "day", "日", "Daily"),
+    ("grain", "month", "月", "Monthly"),
+    ("grain", "quarter", "季度", "Quarterly"),
+    ("grain", "year", "年", "Yearly"),
+    ("severity", "info", "提示", "Info"),
+    ("severity", "warning", "预警", "Warning"),
+    ("severity", "critical", "严重", "Critical"),
+    ("alert_kind", "upper", "高于上限", "Above the upper bound"),
+    ("alert_kind", "lower", "低于下限", "Below the lower bound"),
+    ("alert_kind", "change", "环比变动过大", "Changed too much"),
+    ("alert_kind", "no_data", "无数据", "No data"),
+    ("alert_state", "open", "预警中", "Open"),
+    ("alert_state", "resolved", "已解除", "Resolved"),
+    ("run_state", "succeeded", "成功", "Succeeded"),
+    ("run_state", "failed", "失败", "Failed"),
+    ("trigger", "schedule", "定时", "Scheduled"),
+    ("trigger", "demand", "手动", "On demand"),
+    ("trigger", "backfill", "补算", "Backfill"),
+    ("version_state", "draft", "草稿", "Draft"),
+    ("version_state", "submitted", "待审核", "Submitted"),
+    ("version_state", "published", "已发布", "Published"),
+    ("version_state", "returned", "已退回", "Returned"),
+    ("version_state", "superseded", "已替代", "Superseded"),
+];
 
 /// Label of a facet value: the department's name for providers, else the vocabulary label.
 pub fn facet_label(dim: &str, value: &str, names: &DepartmentNames, en: bool) -> String {

@@ -91,19 +91,72 @@
     }
     return opt;
   }
-  var kinds = { bars: bars, hbars: hbars, line: line, sankey: sankey, points: points };
+  // A trend without axes, for a key indicator's card.
+  function spark(s) {
+    return merge(base, {
+      grid: { left: 0, right: 0, top: 4, bottom: 0 },
+      xAxis: { type: 'category', show: false, data: s.values.map(function (_, i) { return i; }), boundaryGap: false },
+      yAxis: { type: 'value', show: false, scale: true },
+      tooltip: { show: false },
+      series: [{ type: 'line', data: s.values, showSymbol: false, smooth: true, lineStyle: { width: 2, color: '#7cc4ff' },
+        areaStyle: { color: 'rgba(124,196,255,0.18)' } }]
+    });
+  }
+  // A schematic map: one tile per district, placed roughly as the districts lie (by their
+  // GB/T 2260 codes, server side) and coloured by the chosen indicator. Not boundaries: see
+  // docs/indicators.md. A click on a tile narrows the page to that district.
+  function tiles(s) {
+    var values = s.tiles.map(function (t) { return t.value; }).filter(function (v) { return v != null; });
+    var min = values.length ? Math.min.apply(null, values) : 0, max = values.length ? Math.max.apply(null, values) : 1;
+    var xs = [], ys = [], i;
+    for (i = 0; i <= 5; i++) xs.push(String(i));
+    for (i = 0; i <= 3; i++) ys.push(String(i));
+    return merge(base, {
+      tooltip: merge(base.tooltip, { trigger: 'item', formatter: function (p) {
+        return p.data.name + ': ' + (p.data.value[2] == null ? '—' : p.data.value[2].toLocaleString()) + ' ' + (s.unit || '');
+      } }),
+      grid: { left: 4, right: 4, top: 4, bottom: 40 },
+      xAxis: { type: 'category', data: xs, show: false },
+      yAxis: { type: 'category', data: ys, show: false, inverse: true },
+      visualMap: { min: min, max: max === min ? min + 1 : max, calculable: false, orient: 'horizontal', left: 'center', bottom: 0,
+        itemHeight: 120, inRange: { color: ['#16325c', '#1d5fb8', '#7cc4ff'] }, textStyle: { color: '#c9d4e3' } },
+      series: [{
+        type: 'heatmap',
+        data: s.tiles.map(function (t) { return { name: t.name, code: t.code, value: [t.x, t.y, t.value],
+          itemStyle: t.selected ? { borderColor: '#ffd166', borderWidth: 3 } : { borderColor: '#0b1526', borderWidth: 2 } }; }),
+        label: { show: true, color: '#fff', fontSize: 12, formatter: function (p) {
+          return p.data.name + '\n' + (p.data.value[2] == null ? '—' : p.data.value[2].toLocaleString());
+        } }
+      }]
+    });
+  }
+  var kinds = { bars: bars, hbars: hbars, line: line, sankey: sankey, points: points, spark: spark, tiles: tiles };
   var charts = [];
-  document.querySelectorAll('.chart[data-chart]').forEach(function (el) {
-    var spec;
-    try { spec = JSON.parse(el.getAttribute('data-chart')); } catch (e) { return; }
-    var make = kinds[spec.type];
-    if (!make) return;
-    if (spec.type === 'hbars') { el.style.height = Math.max(160, spec.labels.length * 26 + 40) + 'px'; }
-    var locale = (document.documentElement.lang || '').indexOf('zh') === 0 ? 'ZH' : 'EN';
-    var chart = echarts.init(el, null, { renderer: 'canvas', locale: locale });
-    chart.setOption(make(spec));
-    el.setAttribute('data-drawn', 'true');
-    charts.push(chart);
-  });
+  function draw(root) {
+    (root || document).querySelectorAll('.chart[data-chart]').forEach(function (el) {
+      if (el.getAttribute('data-drawn') === 'true') return;
+      var spec;
+      try { spec = JSON.parse(el.getAttribute('data-chart')); } catch (e) { return; }
+      var make = kinds[spec.type];
+      if (!make) return;
+      if (spec.type === 'hbars') { el.style.height = Math.max(160, spec.labels.length * 26 + 40) + 'px'; }
+      var locale = (document.documentElement.lang || '').indexOf('zh') === 0 ? 'ZH' : 'EN';
+      // The city screen is dark: ECharts' own dark theme, on the panel's background.
+      var dark = document.body.classList.contains('screen');
+      var chart = echarts.init(el, dark ? 'dark' : null, { renderer: 'canvas', locale: locale });
+      var option = make(spec);
+      if (dark) option.backgroundColor = 'transparent';
+      chart.setOption(option);
+      if (spec.type === 'tiles') {
+        chart.on('click', function (p) {
+          if (p.data && p.data.code) document.dispatchEvent(new CustomEvent('tile-click', { detail: p.data.code }));
+        });
+      }
+      el.setAttribute('data-drawn', 'true');
+      charts.push(chart);
+    });
+  }
+  draw(document);
+  window.shuniuCharts = draw;
   window.addEventListener('resize', function () { charts.forEach(function (c) { c.resize(); }); });
 })();

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 mod audit;
 mod events;
+mod indicators;
 mod libraries;
 mod licences;
 mod links;
@@ -29,6 +30,7 @@ mod sharing;
 mod sign_in;
 pub use audit::*;
 pub use events::*;
+pub use indicators::*;
 pub use libraries::*;
 pub use licences::*;
 pub use links::*;

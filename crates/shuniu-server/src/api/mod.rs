@@ -21,6 +21,7 @@ pub mod audit;
 pub mod ckan;
 pub mod data;
 pub mod events;
+pub mod indicators;
 pub mod libraries;
 pub mod licences;
 pub mod open311;
@@ -81,6 +82,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(libraries::router())
         .merge(licences::router())
         .merge(events::router())
+        .merge(indicators::router())
         .merge(sharing::router())
         .merge(services::router())
 }

@@ -44,6 +44,7 @@ mod citizen;
 mod data;
 mod events;
 mod federated;
+mod indicators;
 mod libraries;
 mod licences;
 mod nav;
@@ -140,6 +141,7 @@ pub fn router() -> Router<AppState> {
         .merge(quality::router())
         .merge(libraries::router())
         .merge(events::router())
+        .merge(indicators::router())
         .merge(licences::router())
         .merge(sharing::router())
         .merge(opendata::router())

@@ -141,6 +141,23 @@ const NAV: &[(&str, &[Item])] = &[
         ],
     ),
     (
+        "nav_indicators",
+        &[
+            item(
+                "/dashboard",
+                "dashboard",
+                "dashboard",
+                Some(Action::ReadIndicators),
+            ),
+            item(
+                "/indicators",
+                "indicators",
+                "indicators",
+                Some(Action::ReadIndicators),
+            ),
+        ],
+    ),
+    (
         "nav_open",
         &[
             item("/opendata", "opendata", "opendata", None),

@@ -84,6 +84,15 @@ pub(crate) fn router() -> axum::Router<AppState> {
                 )
             }),
         )
+        .route(
+            "/static/dashboard.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    include_str!("../../static/dashboard.js"),
+                )
+            }),
+        )
         // Apache ECharts 5.6.0 from npm, vendored with its licence and notice (served too:
         // the Apache licence asks that both travel with the code).
         .route(
@@ -312,6 +321,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/portal_account.html"),
     ),
     ("events.html", include_str!("../../templates/events.html")),
+    (
+        "indicators.html",
+        include_str!("../../templates/indicators.html"),
+    ),
+    (
+        "indicator.html",
+        include_str!("../../templates/indicator.html"),
+    ),
+    (
+        "dashboard.html",
+        include_str!("../../templates/dashboard.html"),
+    ),
     ("event.html", include_str!("../../templates/event.html")),
     (
         "event_new.html",

@@ -1,0 +1,427 @@
+//! Indicators (城市大脑) through the HTTP API: a department defines an indicator over its own
+//! dataset (a query that cannot compute it is refused when saved), the hub reviews and
+//! publishes it, a computation writes values traced to the dataset version read, the list
+//! shows the latest city figure, the series carries 环比, a bound crossed opens an alert that
+//! becomes an event in the department's inbox, and new data resolves it.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::{Hub, error_code, error_fields, json_of};
+
+async fn call(hub: &Hub, key: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+    json_of(hub.post(key, path, body).await).await
+}
+
+async fn get(hub: &Hub, key: &str, path: &str) -> (StatusCode, Value) {
+    json_of(hub.get(key, path).await).await
+}
+
+fn births() -> Value {
+    json!({
+        "name": "出生登记信息",
+        "provider": "370200GA",
+        "category": "基础信息资源",
+        "item_code": 1, "item_name": "人口",
+        "subject_code": 1, "subject_name": "户籍人口",
+        "summary": "新生儿出生登记",
+        "format": "数据库",
+        "share_type": "有条件共享",
+        "share_conditions": "用于统计分析",
+        "open_type": "不予开放",
+        "update_cycle": "每日",
+        "level": "general_2",
+        "data_items": [
+            {"name": "record_id", "label": "登记编号", "data_type": "字符型", "length": 20, "is_key": true},
+            {"name": "division", "label": "行政区划代码", "data_type": "字符型", "length": 6, "semantic_type": "行政区划代码"},
+            {"name": "event_date", "label": "登记日期", "data_type": "日期型"}
+        ]
+    })
+}
+
+async fn load(hub: &Hub, code: &str, csv: &str) {
+    let r = hub
+        .client
+        .post(hub.url(&format!(
+            "/api/v1/datasets/{code}/loads?filename=births.csv&wait=true&mode=append"
+        )))
+        .bearer_auth(&hub.ga_key)
+        .body(csv.to_string())
+        .send()
+        .await
+        .expect("upload");
+    let (s, l) = json_of(r).await;
+    assert_eq!(
+        (s, l["status"].as_str()),
+        (StatusCode::OK, Some("succeeded")),
+        "{l}"
+    );
+}
+
+fn by_district(code: &str) -> Value {
+    json!({
+        "code": "IND-BIRTHS-D",
+        "name": "出生登记数（分区）",
+        "definition": "出生登记按区（市）统计的人数。",
+        "unit": "人",
+        "department": "370200GA",
+        "resources": [code],
+        "sql": format!("SELECT division AS district, COUNT(*) AS value FROM \"{code}\" GROUP BY division"),
+        "grain": "month",
+        "dimensions": ["district"],
+        "schedule": "0 2 * * *",
+        "additive": true,
+        "thresholds": {"lower": 2},
+        "severity": "warning",
+        "event_category": "0501"
+    })
+}
+
+#[tokio::test]
+async fn an_indicator_is_defined_reviewed_computed_traced_and_alerts_reach_the_owner() {
+    let hub = Hub::start().await;
+    let code = hub.register(&hub.ga_key, &births()).await;
+    hub.publish(&hub.ga_key, &code).await;
+    load(
+        &hub,
+        &code,
+        "record_id,division,event_date\n\
+         B1,370202,2026-09-03\nB2,370202,2026-10-11\nB3,370202,2026-10-12\n\
+         B4,370203,2026-10-20\nB5,370202,2026-11-02\n",
+    )
+    .await;
+    // The alerts' category in the event tree.
+    for c in [
+        json!({"code": "05", "name": "城市运行", "hours": [24, 8, 4]}),
+        json!({"code": "0501", "name": "指标预警", "parent": "05", "hours": [24, 8, 4]}),
+    ] {
+        let (s, v) = call(&hub, &hub.operator_key, "/api/v1/events/categories", &c).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+
+    // Refused when saved: a query that does not run, one without `value`, a bad field.
+    let mut bad = by_district(&code);
+    bad["sql"] = json!(format!(
+        "SELECT division AS district, COUNT(*) AS value FROM \"{code}\" GROUP BY nowhere"
+    ));
+    let (s, e) = call(&hub, &hub.ga_key, "/api/v1/indicators", &bad).await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "INDICATOR_QUERY"),
+        "{e}"
+    );
+    bad["sql"] = json!(format!(
+        "SELECT division AS district, COUNT(*) AS n FROM \"{code}\" GROUP BY division"
+    ));
+    let (s, e) = call(&hub, &hub.ga_key, "/api/v1/indicators", &bad).await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "INDICATOR_QUERY"),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message_zh"]
+            .as_str()
+            .unwrap_or("")
+            .contains("value"),
+        "{e}"
+    );
+    bad = by_district(&code);
+    bad["grain"] = json!("week");
+    bad["event_category"] = json!("");
+    let (s, e) = call(&hub, &hub.ga_key, "/api/v1/indicators", &bad).await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "INDICATOR_INVALID"),
+        "{e}"
+    );
+    assert!(error_fields(&e).contains(&"grain".to_string()), "{e}");
+    // Another department's officer may not define the GA's indicator.
+    let (s, _) = call(&hub, &hub.mz_key, "/api/v1/indicators", &by_district(&code)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    let (s, saved) = call(&hub, &hub.ga_key, "/api/v1/indicators", &by_district(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{saved}");
+    assert_eq!(
+        (saved["version"].as_i64(), saved["state"].as_str()),
+        (Some(1), Some("draft"))
+    );
+    assert_eq!(saved["rows"], 3, "two districts and the city: {saved}");
+    // Not computed before the hub publishes it.
+    let (s, e) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/compute",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::CONFLICT, "INDICATOR_STATE"),
+        "{e}"
+    );
+    let (s, _) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/submit",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/review",
+        &json!({"publish": true}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the hub reviews");
+    let (s, e) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/indicators/IND-BIRTHS-D/review",
+        &json!({"publish": false}),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a return needs its reason: {e}"
+    );
+    let (s, v) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/indicators/IND-BIRTHS-D/review",
+        &json!({"publish": true}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("published")),
+        "{v}"
+    );
+
+    // A monthly series over the same data, with no breakdown.
+    let monthly = json!({
+        "code": "IND-BIRTHS-M", "name": "月度出生登记数", "unit": "人", "department": "370200GA",
+        "resources": [code],
+        "sql": format!("SELECT substr(CAST(event_date AS VARCHAR), 1, 7) AS period, COUNT(*) AS value FROM \"{code}\" GROUP BY 1"),
+        "grain": "month", "schedule": "0 2 * * *", "additive": true
+    });
+    let (s, v) = call(&hub, &hub.ga_key, "/api/v1/indicators", &monthly).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-M/submit",
+        &json!({}),
+    )
+    .await;
+    call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/indicators/IND-BIRTHS-M/review",
+        &json!({"publish": true}),
+    )
+    .await;
+
+    let (s, run) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/compute",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        (s, run["state"].as_str()),
+        (StatusCode::OK, Some("succeeded")),
+        "{run}"
+    );
+    assert_eq!(
+        run["alerts_opened"], 1,
+        "370203 has one birth, under the bound of 2: {run}"
+    );
+    let (s, run) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-M/compute",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{run}");
+
+    // The list: code, name, unit and the latest city-wide value.
+    let (s, list) = get(&hub, &hub.viewer_key, "/api/v1/indicators").await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let d = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == "IND-BIRTHS-D")
+        .expect("listed")
+        .clone();
+    assert_eq!(
+        (d["name"].as_str(), d["unit"].as_str(), d["value"].as_f64()),
+        (Some("出生登记数（分区）"), Some("人"), Some(5.0)),
+        "{d}"
+    );
+    assert_eq!(d["open_alerts"], 1);
+
+    // The series: by district; and month by month with 环比.
+    let (s, series) = get(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/values?district=370202",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{series}");
+    let values = series["values"].as_array().unwrap();
+    assert_eq!(
+        (values.len(), values[0]["value"].as_f64()),
+        (1, Some(4.0)),
+        "{series}"
+    );
+    let (_, series) = get(&hub, &hub.ga_key, "/api/v1/indicators/IND-BIRTHS-M/values").await;
+    let months: Vec<(String, f64)> = series["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["period"].as_str().unwrap().to_string(),
+                p["value"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        months,
+        vec![
+            ("2026-09".into(), 1.0),
+            ("2026-10".into(), 3.0),
+            ("2026-11".into(), 1.0)
+        ]
+    );
+    let oct = &series["values"][1];
+    assert_eq!(
+        oct["mom"].as_f64(),
+        Some(2.0),
+        "three against one: +200 %: {oct}"
+    );
+    let (s, e) = get(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-M/values?from=2026-13",
+    )
+    .await;
+    assert_eq!(
+        (s, error_code(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED"),
+        "{e}"
+    );
+    assert_eq!(e["error"]["fields"][0]["code"], "INDICATOR_PERIOD", "{e}");
+
+    // Traced: the run names the dataset version it read.
+    let (_, detail) = get(&hub, &hub.ga_key, "/api/v1/indicators/IND-BIRTHS-D").await;
+    let sources = &detail["runs"][0]["sources"];
+    assert_eq!(
+        (
+            sources[0]["resource"].as_str(),
+            sources[0]["version"].as_i64()
+        ),
+        (Some(code.as_str()), Some(0)),
+        "{detail}"
+    );
+    assert!(
+        detail["runs"][0]["values_version"].as_i64().is_some(),
+        "{detail}"
+    );
+    assert_eq!(detail["spec"]["dimensions"], json!(["district"]));
+
+    // The alert is an event in the GA's inbox, from the indicator channel.
+    let (_, alerts) = get(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/indicators/alerts?state=open",
+    )
+    .await;
+    let alert = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["indicator"] == "IND-BIRTHS-D")
+        .expect("alert")
+        .clone();
+    assert_eq!(
+        (
+            alert["district"].as_str(),
+            alert["kind"].as_str(),
+            alert["value"].as_f64()
+        ),
+        (Some("370203"), Some("lower"), Some(1.0)),
+        "{alert}"
+    );
+    let event = alert["event_id"].as_str().expect("filed as an event");
+    let (s, e) = get(&hub, &hub.ga_key, &format!("/api/v1/events/{event}")).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert_eq!(
+        (
+            e["channel"].as_str(),
+            e["department"].as_str(),
+            e["category"].as_str()
+        ),
+        (Some("indicator"), Some("370200GA"), Some("0501")),
+        "{e}"
+    );
+
+    // The same run again keeps the alert (no second event); new data resolves it.
+    let (_, run) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/compute",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        (
+            run["alerts_opened"].as_i64(),
+            run["alerts_resolved"].as_i64()
+        ),
+        (Some(0), Some(0)),
+        "{run}"
+    );
+    load(
+        &hub,
+        &code,
+        "record_id,division,event_date\nB6,370203,2026-11-05\n",
+    )
+    .await;
+    let (_, run) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/compute",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(run["alerts_resolved"], 1, "{run}");
+    let (_, detail) = get(&hub, &hub.ga_key, "/api/v1/indicators/IND-BIRTHS-D").await;
+    assert_eq!(
+        detail["runs"][0]["sources"][0]["version"], 1,
+        "the new version was read: {detail}"
+    );
+    assert_eq!(detail["value"].as_f64(), Some(6.0));
+    assert_eq!(detail["alerts"][0]["state"], "resolved");
+
+    // A backfill of one period writes only that period.
+    let (s, run) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-M/compute",
+        &json!({"from": "2026-10", "to": "2026-10"}),
+    )
+    .await;
+    assert_eq!(
+        (s, run["rows"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{run}"
+    );
+}
