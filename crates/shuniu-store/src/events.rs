@@ -268,7 +268,7 @@ impl Store {
         if let Some(v) = &f.due_before {
             binds.push(v.clone());
             sql.push_str(&format!(
-                " AND state NOT IN ('closed', 'merged') AND due_at < ${}",
+                " AND state IN ('reported', 'dispatched', 'handling', 'handled') AND due_at < ${}",
                 binds.len()
             ));
         }
@@ -536,7 +536,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT state, COUNT(*) AS n,
                     CAST(SUM(CASE WHEN due_at < $1 THEN 1 ELSE 0 END) AS BIGINT) AS overdue
-             FROM events WHERE state NOT IN ('closed', 'merged')
+             FROM events WHERE state IN ('reported', 'dispatched', 'handling', 'handled')
                AND ($2 = '' OR department = $2)
              GROUP BY state",
         )
