@@ -544,8 +544,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Dataset versions read",
     ),
     ("whole_city", "全市", "Whole city"),
-    ("indicator_export_csv", "导出序列（CSV）", "Export the series (CSV)"),
-    ("indicator_export_xlsx", "导出序列（Excel）", "Export the series (Excel)"),
+    (
+        "indicator_export_csv",
+        "导出序列（CSV）",
+        "Export the series (CSV)",
+    ),
+    (
+        "indicator_export_xlsx",
+        "导出序列（Excel）",
+        "Export the series (Excel)",
+    ),
     ("versions", "版本", "Versions"),
     ("author", "编写人", "Author"),
     ("reviewer", "审核人", "Reviewer"),
