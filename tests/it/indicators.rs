@@ -411,6 +411,37 @@ async fn an_indicator_is_defined_reviewed_computed_traced_and_alerts_reach_the_o
     assert_eq!(detail["value"].as_f64(), Some(6.0));
     assert_eq!(detail["alerts"][0]["state"], "resolved");
 
+    // The scheduler computes what is due (the server's minute tick calls the same engine).
+    let mut row = hub.store.indicator("IND-BIRTHS-M").await.unwrap().unwrap();
+    assert!(row.next_run_at.is_some(), "scheduled when published");
+    row.next_run_at = Some("2020-01-01T00:00:00.000Z".into());
+    let mut tx = hub.store.begin().await.unwrap();
+    tx.put_indicator(&row).await.unwrap();
+    tx.commit().await.unwrap();
+    let (s, _) = call(&hub, &hub.ga_key, "/api/v1/indicators/run-due", &json!({})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the hub runs the schedule");
+    let (s, due) = call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/indicators/run-due",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{due}");
+    let codes: Vec<&str> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    assert_eq!(codes, vec!["IND-BIRTHS-M"], "only what was due: {due}");
+    let (_, detail) = get(&hub, &hub.ga_key, "/api/v1/indicators/IND-BIRTHS-M").await;
+    assert_eq!(detail["runs"][0]["trigger"], "schedule", "{detail}");
+    assert!(
+        detail["next_run_at"].as_str().unwrap() > "2026-01-01",
+        "the next run is set again: {detail}"
+    );
+
     // A backfill of one period writes only that period.
     let (s, run) = call(
         &hub,
