@@ -551,9 +551,16 @@ async fn screen(
         .collect();
     // Data flows between departments (the last 30 days) and quality, for those who may see them.
     let flows = state.engines.traceability.flows(&user.actor, 30).await.ok();
-    let sankey = flows
-        .as_ref()
-        .and_then(|f| super::audit::sankey_spec(f, &state.names));
+    // A screen shows the dozen largest flows between departments; the flows page has them all.
+    let sankey = flows.as_ref().and_then(|f| {
+        let mut f = f.clone();
+        f.flows.retain(|x| {
+            x.provider != x.consumer && !x.provider.is_empty() && !x.consumer.is_empty()
+        });
+        f.flows.sort_by(|a, b| b.accesses.cmp(&a.accesses));
+        f.flows.truncate(12);
+        super::audit::sankey_spec(&f, &state.names)
+    });
     let quality = state.engines.quality.overview(&user.actor).await.ok();
     let quality_bars = quality.as_ref().map(|o| {
         let mut ds: Vec<_> = o.departments.iter().collect();
