@@ -557,7 +557,7 @@ async fn screen(
         f.flows.retain(|x| {
             x.provider != x.consumer && !x.provider.is_empty() && !x.consumer.is_empty()
         });
-        f.flows.sort_by(|a, b| b.accesses.cmp(&a.accesses));
+        f.flows.sort_by_key(|x| std::cmp::Reverse(x.accesses));
         f.flows.truncate(12);
         super::audit::sankey_spec(&f, &state.names)
     });
