@@ -71,6 +71,8 @@ pub struct IndicatorSummary {
     pub computed_at: Option<String>,
     pub next_run_at: Option<String>,
     pub open_alerts: i64,
+    /// The breakdowns of the definition in force.
+    pub dimensions: Vec<Dimension>,
 }
 
 /// An indicator in full: the definition in force, its versions, runs and alerts.
@@ -241,6 +243,9 @@ fn summary(row: &IndicatorRow, open_alerts: i64) -> IndicatorSummary {
         computed_at: row.last_run_at.clone(),
         next_run_at: row.next_run_at.clone(),
         open_alerts,
+        dimensions: parse_spec(&row.spec)
+            .map(|s| s.dimensions)
+            .unwrap_or_default(),
     }
 }
 
@@ -813,6 +818,27 @@ impl Indicators {
             .iter()
             .map(|r| summary(r, open.get(&r.code).copied().unwrap_or(0)))
             .collect())
+    }
+
+    /// One indicator as lists show it: what a page or call needs without the history.
+    pub async fn summary(&self, actor: &Actor, code: &str) -> Result<IndicatorSummary> {
+        decide(actor, Action::ReadIndicators, Target::Hub).map_err(IndicatorError::Denied)?;
+        let row = self.indicator_row(code).await?;
+        let open = self
+            .store()
+            .open_alert_counts()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .find(|(c, _)| c == code)
+            .map_or(0, |(_, n)| n);
+        Ok(summary(&row, open))
+    }
+
+    /// When any indicator was last computed: what a screen watches to know it is stale.
+    pub async fn last_computed(&self, actor: &Actor) -> Result<Option<String>> {
+        decide(actor, Action::ReadIndicators, Target::Hub).map_err(IndicatorError::Denied)?;
+        self.store().indicators_last_run().await.map_err(internal)
     }
 
     pub async fn get(&self, actor: &Actor, code: &str) -> Result<IndicatorDetail> {

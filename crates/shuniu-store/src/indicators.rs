@@ -240,6 +240,14 @@ impl Store {
         rows.iter().map(alert_row).collect()
     }
 
+    /// When any indicator was last computed.
+    pub async fn indicators_last_run(&self) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT MAX(last_run_at) AS at FROM indicators")
+            .fetch_one(&self.pool)
+            .await?;
+        get(&row, "at")
+    }
+
     /// Open alerts per indicator, for lists.
     pub async fn open_alert_counts(&self) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query(

@@ -90,9 +90,9 @@ async fn indicator_values(
     ApiQuery(q): ApiQuery<ValuesQuery>,
 ) -> Result<Json, ApiError> {
     let ind = &state.engines.indicators;
-    let detail = ind.get(&actor, &code).await?;
-    let grain = shuniu_indicators::Grain::parse(&detail.summary.grain)
-        .unwrap_or(shuniu_indicators::Grain::Month);
+    let summary = ind.summary(&actor, &code).await?;
+    let grain =
+        shuniu_indicators::Grain::parse(&summary.grain).unwrap_or(shuniu_indicators::Grain::Month);
     let period = |field: &str, p: &Option<String>| -> Result<Option<Period>, ApiError> {
         match p.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
             None => Ok(None),
@@ -132,10 +132,10 @@ async fn indicator_values(
         )
         .await?;
     Ok(json(&serde_json::json!({
-        "code": detail.summary.code,
-        "name": detail.summary.name,
-        "unit": detail.summary.unit,
-        "grain": detail.summary.grain,
+        "code": summary.code,
+        "name": summary.name,
+        "unit": summary.unit,
+        "grain": summary.grain,
         "values": series,
     })))
 }

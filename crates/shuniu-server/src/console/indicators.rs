@@ -334,13 +334,13 @@ async fn export(
     Query(q): Query<ExportQuery>,
 ) -> Response {
     let ind = &state.engines.indicators;
-    let detail = tried!(user, ind.get(&user.actor, &code).await);
+    let summary = tried!(user, ind.summary(&user.actor, &code).await);
     let series = tried!(
         user,
         ind.values(&user.actor, &code, &SeriesQuery::default())
             .await
     );
-    let unit = detail.summary.unit.clone();
+    let unit = summary.unit.clone();
     let place = |d: &str| {
         district_name(d)
             .unwrap_or(if d.is_empty() { "全市" } else { "" })
@@ -421,13 +421,15 @@ async fn screen(
             "spark": {"type": "spark", "values": tail},
         }));
     }
-    // The map: the chosen indicator with a district breakdown, else the first one.
+    // The map: the chosen indicator broken down by district, else the city's registered
+    // population, else the first such indicator.
     let mappable: Vec<&IndicatorSummary> = all
         .iter()
         .filter(|i| {
             i.version > 0
                 && i.value.is_some()
-                && (i.code.ends_with("-D") || i.code.starts_with("IND-POP-"))
+                && i.dimensions
+                    .contains(&shuniu_indicators::Dimension::District)
         })
         .collect();
     let chosen = q
@@ -668,10 +670,10 @@ async fn dashboard_stream(State(state): State<AppState>, user: ConsoleUser) -> R
                 let computed = state
                     .engines
                     .indicators
-                    .list(&user.actor)
+                    .last_computed(&user.actor)
                     .await
                     .ok()
-                    .and_then(|l| l.into_iter().filter_map(|i| i.computed_at).max())
+                    .flatten()
                     .unwrap_or_default();
                 let moved = state
                     .engines
