@@ -247,6 +247,10 @@ fn named(all: &[Shape]) -> Vec<IndicatorInput> {
         }
     }
     out.retain(|i| i.thresholds.is_empty() || !i.event_category.is_empty());
+    // The named ones are the city's key indicators: the screen leads with them.
+    for i in &mut out {
+        i.key = true;
+    }
     out
 }
 
@@ -301,6 +305,19 @@ pub async fn indicators(
         codes.push(input.code.clone());
         summary.defined += 1;
     }
+    // The hub's own indicators, over the figures the city now has.
+    engines
+        .record_hub_figures()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    summary.defined += ind
+        .install_builtin(&root, shuniu_demo::HUB_DEPARTMENT)
+        .await?;
+    codes.extend(
+        shuniu_indicators::figures::FIGURES
+            .iter()
+            .map(|f| f.1.to_string()),
+    );
     progress(&format!("indicators: computing {}", codes.len()));
     let out = ind.compute(&root, &codes, &Range::default()).await?;
     summary.computed = out.iter().filter(|o| o.error.is_none()).count();

@@ -41,6 +41,15 @@ pub enum IndicatorsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Record today's figures of the hub (if not recorded yet) and define, publish and compute
+    /// the built-in indicators over them that are not defined yet.
+    Builtin {
+        #[command(flatten)]
+        common: Common,
+        /// The hub's department: it owns the built-in indicators.
+        #[arg(long, default_value = "370200DSJ")]
+        hub_department: String,
+    },
     /// An indicator's series (the latest run's value of each period and breakdown).
     Values {
         #[command(flatten)]
@@ -58,6 +67,7 @@ impl IndicatorsCommand {
             IndicatorsCommand::List { common, .. }
             | IndicatorsCommand::Define { common, .. }
             | IndicatorsCommand::Compute { common, .. }
+            | IndicatorsCommand::Builtin { common, .. }
             | IndicatorsCommand::Values { common, .. } => common,
         }
     }
@@ -80,9 +90,37 @@ fn show(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |v| format!("{v}"))
 }
 
-pub async fn run(indicators: &Indicators, cmd: IndicatorsCommand) -> Result<()> {
+pub async fn run(engines: &shuniu_server::Engines, cmd: IndicatorsCommand) -> Result<()> {
     let actor = Actor::local_operator();
+    let indicators: &Indicators = &engines.indicators;
     match cmd {
+        IndicatorsCommand::Builtin { hub_department, .. } => {
+            let recorded = engines
+                .record_hub_figures()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let installed = indicators
+                .install_builtin(&actor, &hub_department)
+                .await
+                .map_err(fail)?;
+            let codes: Vec<String> = shuniu_indicators::figures::FIGURES
+                .iter()
+                .map(|f| f.1.to_string())
+                .collect();
+            let runs = indicators
+                .compute(&actor, &codes, &Range::default())
+                .await
+                .map_err(fail)?;
+            println!(
+                "figures {} · {installed} built-in indicators defined · {} computed",
+                if recorded {
+                    "recorded"
+                } else {
+                    "already recorded today"
+                },
+                runs.iter().filter(|r| r.error.is_none()).count()
+            );
+        }
         IndicatorsCommand::List { json, .. } => {
             let list = indicators.list(&actor).await.map_err(fail)?;
             if json {

@@ -627,6 +627,23 @@ async fn main() -> Result<()> {
                     &password,
                 )
                 .await?;
+            // The hub's own figures, and the built-in indicators over them.
+            hub.engines
+                .record_hub_figures()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            hub.engines
+                .indicators
+                .install_builtin(&root, &hub_department)
+                .await?;
+            let builtin: Vec<String> = shuniu_indicators::figures::FIGURES
+                .iter()
+                .map(|f| f.1.to_string())
+                .collect();
+            hub.engines
+                .indicators
+                .compute(&root, &builtin, &shuniu_indicators::Range::default())
+                .await?;
             let (_, key) = hub
                 .engines
                 .accounts
@@ -688,7 +705,7 @@ async fn main() -> Result<()> {
         }
         Command::Indicators(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
-            indicators_cli::run(&hub.engines.indicators, cmd).await
+            indicators_cli::run(&hub.engines, cmd).await
         }
         Command::Sharing(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;

@@ -18,6 +18,8 @@ pub struct Hub {
     pub sharing: shuniu_sharing::Sharing,
     pub open: shuniu_open::Open,
     pub events: shuniu_events::Events,
+    /// Every engine, for what only the server's own tasks do (the hub's daily figures).
+    pub engines: shuniu_server::Engines,
     /// The control plane, for setting up what no API may (a request's deadline in the past).
     pub store: Store,
     _dir: tempfile::TempDir,
@@ -161,6 +163,7 @@ impl Hub {
             engines.open.clone(),
             engines.events.clone(),
         );
+        let all = engines.clone();
         let state = AppState::new(
             engines,
             ServerSettings {
@@ -196,6 +199,7 @@ impl Hub {
             sharing,
             open,
             events,
+            engines: all,
             store,
             _dir: dir,
             shutdown: Some(tx),

@@ -456,3 +456,328 @@ async fn an_indicator_is_defined_reviewed_computed_traced_and_alerts_reach_the_o
         "{run}"
     );
 }
+
+/// The hub's own figures: recorded once a day into `_hub_figures`, read by the built-in
+/// indicators like any table, each value traced to the table's version; a department may
+/// define its own indicator over them.
+#[tokio::test]
+async fn the_hubs_own_figures_feed_the_built_in_indicators() {
+    let hub = Hub::start().await;
+    let code = hub.register(&hub.ga_key, &births()).await;
+    hub.publish(&hub.ga_key, &code).await;
+    load(
+        &hub,
+        &code,
+        "record_id,division,event_date\nB1,370202,2026-09-03\nB2,370203,2026-10-11\n",
+    )
+    .await;
+    let root = shuniu_types::Actor::local_operator();
+    let ind = &hub.engines.indicators;
+    // The server's first tick may have recorded today's figures already (before the resource
+    // was published): record the figures as they stand now for a later day.
+    let day = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).expect("day");
+    let figures = hub.engines.hub_figures().await.expect("figures");
+    let resources = figures
+        .iter()
+        .find(|f| f.figure == "catalog.resources" && f.department.is_empty())
+        .map(|f| f.value);
+    assert_eq!(resources, Some(1.0), "{figures:?}");
+    let rows = figures
+        .iter()
+        .find(|f| f.figure == "aggregation.rows_30d" && f.department == "370200GA")
+        .map(|f| f.value);
+    assert_eq!(rows, Some(2.0), "{figures:?}");
+    assert!(
+        ind.record_figures(&root, day, &figures)
+            .await
+            .expect("record")
+    );
+    // A day is recorded once: a second recording of the same day (or an earlier one) does
+    // nothing.
+    assert!(
+        !ind.record_figures(&root, day, &figures)
+            .await
+            .expect("again")
+    );
+    assert!(
+        !ind.record_figures(&root, day.pred_opt().expect("day before"), &figures)
+            .await
+            .expect("earlier")
+    );
+    // Only the hub records them.
+    let officer = shuniu_types::Actor {
+        principal: "ga".into(),
+        display_name: "ga".into(),
+        role: shuniu_types::Role::DataOfficer,
+        department: "370200GA".into(),
+    };
+    assert!(
+        ind.record_figures(&officer, day.succ_opt().expect("next"), &figures)
+            .await
+            .is_err()
+    );
+
+    let installed = ind
+        .install_builtin(&root, "370200DSJ")
+        .await
+        .expect("install");
+    assert_eq!(installed, shuniu_indicators::figures::FIGURES.len());
+    // Installing again leaves them as they are.
+    assert_eq!(
+        ind.install_builtin(&root, "370200DSJ")
+            .await
+            .expect("again"),
+        0
+    );
+    for c in ["HUB-CATALOG-RESOURCES", "HUB-AGG-ROWS"] {
+        let (s, v) = call(
+            &hub,
+            &hub.operator_key,
+            &format!("/api/v1/indicators/{c}/compute"),
+            &json!({}),
+        )
+        .await;
+        assert_eq!((s, &v["error"]), (StatusCode::OK, &Value::Null), "{v}");
+    }
+    let (s, list) = get(&hub, &hub.operator_key, "/api/v1/indicators").await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let find = |c: &str| {
+        list.as_array()
+            .and_then(|a| a.iter().find(|i| i["code"] == c))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let catalog = find("HUB-CATALOG-RESOURCES");
+    assert_eq!(
+        (catalog["value"].as_f64(), catalog["period"].as_str()),
+        (Some(1.0), Some("2030-01-01")),
+        "{catalog}"
+    );
+    assert_eq!(find("HUB-AGG-ROWS")["value"].as_f64(), Some(2.0));
+    assert_eq!(find("HUB-UNIFIED-SHARE")["key"], json!(true));
+    // Traced to the version of the figures' table it read.
+    let (s, detail) = get(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/indicators/HUB-CATALOG-RESOURCES",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{detail}");
+    let sources = &detail["runs"][0]["sources"];
+    assert_eq!(sources[0]["resource"], json!("_hub_figures"), "{detail}");
+
+    // A department's own indicator over the hub's figures: its part of the catalog.
+    let (s, v) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators",
+        &json!({
+            "code": "IND-GA-RESOURCES",
+            "name": "公安局已发布目录资源数",
+            "unit": "个",
+            "department": "370200GA",
+            "resources": ["_hub_figures"],
+            "sql": "SELECT day AS period, value FROM \"_hub_figures\" WHERE figure = 'catalog.resources' AND department = '370200GA'",
+            "grain": "day"
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["sample"][0]["value"].as_f64(), Some(1.0), "{v}");
+}
+
+/// An indicator's alerts call its owner's system: a signed POST when an alert opens and when
+/// it resolves, put in the outbox with the alert itself, retried while the receiver fails.
+#[tokio::test]
+async fn alerts_call_the_owners_webhook_signed() {
+    use std::sync::{Arc, Mutex};
+    let hub = Hub::start().await;
+    let code = hub.register(&hub.ga_key, &births()).await;
+    hub.publish(&hub.ga_key, &code).await;
+    load(
+        &hub,
+        &code,
+        "record_id,division,event_date\nB1,370202,2026-10-03\nB2,370202,2026-10-11\nB3,370203,2026-10-20\n",
+    )
+    .await;
+    for c in [
+        json!({"code": "05", "name": "城市运行", "hours": [24, 8, 4]}),
+        json!({"code": "0501", "name": "指标预警", "parent": "05", "hours": [24, 8, 4]}),
+    ] {
+        call(&hub, &hub.operator_key, "/api/v1/events/categories", &c).await;
+    }
+    // A receiver that fails its first call, then records what arrives.
+    let got: Arc<Mutex<Vec<(axum::http::HeaderMap, bytes::Bytes)>>> = Arc::default();
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (sink, count) = (got.clone(), calls.clone());
+    let app = axum::Router::new().route(
+        "/alerts",
+        axum::routing::post(move |h: axum::http::HeaderMap, b: bytes::Bytes| {
+            let (sink, count) = (sink.clone(), count.clone());
+            async move {
+                if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+                }
+                sink.lock().unwrap().push((h, b));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut def = by_district(&code);
+    def["webhook"] = json!("ftp://example.org/alerts");
+    let (s, e) = call(&hub, &hub.ga_key, "/api/v1/indicators", &def).await;
+    assert_eq!(
+        (s, error_fields(&e)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["webhook".to_string()]
+        ),
+        "{e}"
+    );
+    // The hub's own network is out of reach until the operator allow-lists the host.
+    def["webhook"] = json!(format!("http://{addr}/alerts"));
+    let (s, e) = call(&hub, &hub.ga_key, "/api/v1/indicators", &def).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(
+        e["error"]["fields"][0]["code"], "WEBHOOK_URL_FORBIDDEN",
+        "{e}"
+    );
+    hub.sharing.allow_webhook_hosts(vec!["127.0.0.1".into()]);
+    let (s, saved) = call(&hub, &hub.ga_key, "/api/v1/indicators", &def).await;
+    assert_eq!(s, StatusCode::OK, "{saved}");
+    let secret = saved["webhook_secret"]
+        .as_str()
+        .expect("the secret is told when saved")
+        .to_string();
+    call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/submit",
+        &json!({}),
+    )
+    .await;
+    call(
+        &hub,
+        &hub.operator_key,
+        "/api/v1/indicators/IND-BIRTHS-D/review",
+        &json!({"publish": true}),
+    )
+    .await;
+    let (_, run) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/compute",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(run["alerts_opened"], 1, "{run}");
+
+    // Delivered by the sender (the server's background round runs it too): the first
+    // attempt fails and is kept for a retry.
+    let mut waited = 0;
+    loop {
+        hub.sharing.run_notifications().await.expect("round");
+        let (s, list) = notifications(&hub).await;
+        assert_eq!(s, StatusCode::OK, "{list}");
+        if list[0]["attempts"].as_i64() >= Some(1) {
+            assert_eq!(
+                list[0]["state"], "pending",
+                "retried after a failure: {list}"
+            );
+            assert_eq!(list[0]["last_error"], "HTTP 503", "{list}");
+            break;
+        }
+        waited += 1;
+        assert!(waited < 50, "{list}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Another department does not see the owner's calls.
+    let (s, _) = get(
+        &hub,
+        &hub.mz_key,
+        "/api/v1/indicators/IND-BIRTHS-D/notifications",
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The retry is due after its backoff (2 s), then delivered.
+    let mut waited = 0;
+    while got.lock().unwrap().is_empty() {
+        hub.sharing.run_notifications().await.expect("round");
+        waited += 1;
+        assert!(waited < 100, "not delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (headers, body) = got.lock().unwrap()[0].clone();
+    let ts = headers["x-shuniu-timestamp"].to_str().unwrap();
+    assert_eq!(
+        headers["x-shuniu-signature"].to_str().unwrap(),
+        shuniu_sharing::webhooks::sign(&secret, ts, &body),
+        "signed with the indicator's secret"
+    );
+    assert_eq!(headers["x-shuniu-event"], "indicator.alert.opened");
+    let b: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (
+            b["indicator"].as_str(),
+            b["district"].as_str(),
+            b["kind"].as_str(),
+            b["value"].as_f64(),
+            b["bound"].as_f64()
+        ),
+        (
+            Some("IND-BIRTHS-D"),
+            Some("370203"),
+            Some("lower"),
+            Some(1.0),
+            Some(2.0)
+        ),
+        "{b}"
+    );
+    let (_, list) = notifications(&hub).await;
+    assert_eq!(
+        (list[0]["state"].as_str(), list[0]["attempts"].as_i64()),
+        (Some("delivered"), Some(2)),
+        "{list}"
+    );
+
+    // New data resolves the alert: the owner's system hears that too.
+    load(
+        &hub,
+        &code,
+        "record_id,division,event_date\nB4,370203,2026-10-25\n",
+    )
+    .await;
+    let (_, run) = call(
+        &hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/compute",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(run["alerts_resolved"], 1, "{run}");
+    let mut waited = 0;
+    while got.lock().unwrap().len() < 2 {
+        hub.sharing.run_notifications().await.expect("round");
+        waited += 1;
+        assert!(waited < 50, "resolution not delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (headers, body) = got.lock().unwrap()[1].clone();
+    assert_eq!(headers["x-shuniu-event"], "indicator.alert.resolved");
+    let b: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(b["state"], "resolved", "{b}");
+}
+
+async fn notifications(hub: &Hub) -> (StatusCode, Value) {
+    get(
+        hub,
+        &hub.ga_key,
+        "/api/v1/indicators/IND-BIRTHS-D/notifications",
+    )
+    .await
+}

@@ -874,6 +874,12 @@ impl Aggregation {
             .await?)
     }
 
+    /// Per department, the loads that committed a version since `since` (RFC 3339) and the
+    /// rows they accepted: (department, loads, rows). Public figures, as the hub's screen shows.
+    pub async fn volume(&self, since: &str) -> Result<Vec<(String, i64, i64)>> {
+        Ok(self.store.load_volume(since).await?)
+    }
+
     pub async fn loads(
         &self,
         actor: &Actor,

@@ -16,12 +16,15 @@ use shuniu_audit::{AuditLog, Entry, Kind};
 use shuniu_events::{Channel, Events, Report, Urgency};
 use shuniu_lake::Lake;
 use shuniu_policy::{Action, Target, decide};
+use shuniu_sharing::Sharing;
 use shuniu_store::{
-    AlertFilter, IndicatorAlertRow, IndicatorRow, IndicatorRunRow, IndicatorVersionRow, Store,
+    AlertFilter, IndicatorAlertRow, IndicatorRow, IndicatorRunRow, IndicatorVersionRow,
+    NotificationRow, Store,
 };
 use shuniu_types::Actor;
 
 use crate::error::internal;
+use crate::figures;
 use crate::model::{Dimension, IndicatorInput, IndicatorSpec, Severity};
 use crate::period::{Grain, Period};
 use crate::values::{self, RunRows, SeriesPoint, SeriesQuery, ValueRow};
@@ -73,6 +76,8 @@ pub struct IndicatorSummary {
     pub open_alerts: i64,
     /// The breakdowns of the definition in force.
     pub dimensions: Vec<Dimension>,
+    /// A key indicator (重点指标) of the definition in force.
+    pub key: bool,
 }
 
 /// An indicator in full: the definition in force, its versions, runs and alerts.
@@ -152,6 +157,10 @@ pub struct Saved {
     /// Rows the query returned when tried at save time.
     pub rows: usize,
     pub sample: Vec<ValueJson>,
+    /// With a webhook: the secret its calls are signed with (HMAC-SM3 over
+    /// `timestamp.body`), for the receiving system to check them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -188,9 +197,13 @@ struct Inner {
     audit: AuditLog,
     lake: Lake,
     events: Events,
+    /// Checks alert webhooks' URLs and signs (and delivers) their calls.
+    sharing: Sharing,
     /// One computation at a time: runs of the same indicator must not interleave their
     /// alert decisions.
     computing: tokio::sync::Mutex<()>,
+    /// One recording of the hub's figures at a time: a day is recorded once.
+    figures_lock: tokio::sync::Mutex<()>,
 }
 
 /// The indicator engine.
@@ -201,6 +214,11 @@ pub struct Indicators {
 
 fn beijing() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero"))
+}
+
+/// The notification topic of an indicator's alerts (its webhook secret derives from it).
+fn topic(code: &str) -> String {
+    format!("indicator:{code}")
 }
 
 fn now_text() -> String {
@@ -231,6 +249,7 @@ fn number(text: &Option<String>) -> Option<f64> {
 }
 
 fn summary(row: &IndicatorRow, open_alerts: i64) -> IndicatorSummary {
+    let spec = parse_spec(&row.spec);
     IndicatorSummary {
         code: row.code.clone(),
         name: row.name.clone(),
@@ -243,9 +262,11 @@ fn summary(row: &IndicatorRow, open_alerts: i64) -> IndicatorSummary {
         computed_at: row.last_run_at.clone(),
         next_run_at: row.next_run_at.clone(),
         open_alerts,
-        dimensions: parse_spec(&row.spec)
-            .map(|s| s.dimensions)
+        dimensions: spec
+            .as_ref()
+            .map(|s| s.dimensions.clone())
             .unwrap_or_default(),
+        key: spec.is_some_and(|s| s.key),
     }
 }
 
@@ -336,14 +357,22 @@ fn crossings(
 }
 
 impl Indicators {
-    pub fn new(store: Store, audit: AuditLog, lake: Lake, events: Events) -> Indicators {
+    pub fn new(
+        store: Store,
+        audit: AuditLog,
+        lake: Lake,
+        events: Events,
+        sharing: Sharing,
+    ) -> Indicators {
         Indicators {
             inner: Arc::new(Inner {
                 store,
+                sharing,
                 audit,
                 lake,
                 events,
                 computing: tokio::sync::Mutex::new(()),
+                figures_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -549,6 +578,21 @@ impl Indicators {
             )));
         }
         self.check_resources(actor, &spec).await?;
+        if !spec.webhook.is_empty()
+            && let Err(e) = self
+                .inner
+                .sharing
+                .check_notification_url(&spec.webhook)
+                .await
+        {
+            let p = shuniu_types::Classified::problem(&e);
+            return Err(IndicatorError::Fields(vec![shuniu_types::FieldError::new(
+                "webhook",
+                p.code,
+                p.message_zh,
+                p.message_en,
+            )]));
+        }
         if !spec.thresholds.is_empty() {
             let services = self.inner.events.services().await.map_err(internal)?;
             if !services.iter().any(|s| s.code == spec.event_category) {
@@ -630,12 +674,15 @@ impl Indicators {
         tx.commit().await.map_err(internal)?;
         self.admin(actor, "indicator.save", &spec.code, &format!("v{version}"))
             .await?;
+        let webhook_secret = (!spec.webhook.is_empty())
+            .then(|| self.inner.sharing.notification_secret(&topic(&spec.code)));
         Ok(Saved {
             code: spec.code,
             version,
             state: version_state::DRAFT.into(),
             rows: rows.len(),
             sample: rows.iter().rev().take(12).map(ValueJson::from).collect(),
+            webhook_secret,
         })
     }
 
@@ -648,7 +695,13 @@ impl Indicators {
             .await
             .map_err(internal)?;
         let mut problems = Vec::new();
-        for code in &spec.resources {
+        // The hub's figures are the screen's own public figures: anyone who may define an
+        // indicator may read them.
+        for code in spec
+            .resources
+            .iter()
+            .filter(|c| *c != figures::FIGURES_TABLE)
+        {
             match found.iter().find(|r| &r.code == code) {
                 None => problems.push(shuniu_types::FieldError::new(
                     "resources",
@@ -680,6 +733,61 @@ impl Indicators {
         } else {
             Err(IndicatorError::Fields(problems))
         }
+    }
+
+    /// Records one day's figures of the hub (gathered by the caller, who sees every engine)
+    /// into `_hub_figures`, once a day: a second call for a day already recorded does nothing
+    /// and answers `false`.
+    pub async fn record_figures(
+        &self,
+        actor: &Actor,
+        day: chrono::NaiveDate,
+        figures: &[figures::HubFigure],
+    ) -> Result<bool> {
+        decide(actor, Action::ReviewIndicators, Target::Hub).map_err(IndicatorError::Denied)?;
+        let _one = self.inner.figures_lock.lock().await;
+        if figures::last_day(&self.inner.lake)
+            .await?
+            .is_some_and(|d| d >= day)
+        {
+            return Ok(false);
+        }
+        figures::append(&self.inner.lake, day, &now_text(), figures).await?;
+        Ok(true)
+    }
+
+    /// The last day the hub's figures were recorded for.
+    pub async fn figures_recorded_through(&self) -> Result<Option<chrono::NaiveDate>> {
+        figures::last_day(&self.inner.lake).await
+    }
+
+    /// Defines, and publishes as the hub, every built-in indicator not defined yet (an
+    /// existing one, perhaps changed by the bureau, is left as it is). Needs the figures
+    /// recorded at least once: a built-in's query is run when it is saved, like any other.
+    pub async fn install_builtin(&self, actor: &Actor, hub_department: &str) -> Result<usize> {
+        let mut installed = 0;
+        for input in figures::builtin(hub_department) {
+            if self
+                .store()
+                .indicator(&input.code)
+                .await
+                .map_err(internal)?
+                .is_some()
+            {
+                continue;
+            }
+            self.save(actor, &input).await?;
+            self.submit(actor, &input.code).await?;
+            self.review(
+                actor,
+                &input.code,
+                true,
+                "枢纽内置指标 / built-in indicator",
+            )
+            .await?;
+            installed += 1;
+        }
+        Ok(installed)
     }
 
     /// Sends the draft (or returned) version for the hub's review.
@@ -1185,6 +1293,8 @@ impl Indicators {
                 a.updated_at = now.clone();
                 a.run_id = run_id.to_string();
                 tx.put_indicator_alert(&a).await.map_err(internal)?;
+                self.notify(tx, spec, &a, "indicator.alert.resolved")
+                    .await?;
                 resolved += 1;
             }
         }
@@ -1226,11 +1336,87 @@ impl Indicators {
                 }
             };
             tx.put_indicator_alert(&alert).await.map_err(internal)?;
+            if !by_key.contains_key(&k) {
+                self.notify(tx, spec, &alert, "indicator.alert.opened")
+                    .await?;
+            }
             if alert.event_id.is_none() {
                 unfiled.push(alert);
             }
         }
         Ok((opened, resolved, unfiled))
+    }
+
+    /// Puts a call of the indicator's webhook (if it has one) in the outbox, in the
+    /// transaction that opens or resolves the alert: the call is made if and only if the
+    /// change is kept.
+    async fn notify(
+        &self,
+        tx: &mut shuniu_store::Tx,
+        spec: &IndicatorSpec,
+        alert: &IndicatorAlertRow,
+        kind: &str,
+    ) -> Result<()> {
+        if spec.webhook.is_empty() {
+            return Ok(());
+        }
+        let number = |t: &Option<String>| t.as_deref().and_then(|v| v.parse::<f64>().ok());
+        let body = serde_json::json!({
+            "type": kind,
+            "alert": alert.id,
+            "indicator": spec.code,
+            "name": spec.name,
+            "unit": spec.unit,
+            "department": spec.department,
+            "kind": alert.kind,
+            "severity": alert.severity,
+            "period": alert.period,
+            "district": alert.district,
+            "street": alert.street,
+            "value": number(&alert.value),
+            "bound": number(&alert.bound),
+            "state": alert.state,
+            "opened_at": alert.opened_at,
+            "resolved_at": alert.resolved_at,
+        });
+        let now = now_text();
+        tx.enqueue_notification(&NotificationRow {
+            id: format!("N{}-{}", Utc::now().format("%Y%m%d"), random_hex(6)?),
+            topic: topic(&spec.code),
+            kind: kind.to_string(),
+            url: spec.webhook.clone(),
+            body: body.to_string(),
+            state: shuniu_types::states::DeliveryState::Pending,
+            attempts: 0,
+            next_attempt_at: now.clone(),
+            last_error: String::new(),
+            created_at: now,
+            delivered_at: None,
+        })
+        .await
+        .map_err(internal)
+    }
+
+    /// An indicator's webhook calls, newest first: for its owner and the hub.
+    pub async fn notifications(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> Result<Vec<shuniu_store::NotificationRow>> {
+        let row = self.indicator_row(code).await?;
+        decide(
+            actor,
+            Action::DefineIndicators,
+            Target::SharingOf {
+                department: &row.department,
+            },
+        )
+        .map_err(IndicatorError::Denied)?;
+        self.inner
+            .sharing
+            .notifications(&topic(code), 50)
+            .await
+            .map_err(internal)
     }
 
     /// Files an alert as a city event routed to the indicator's department. A failure is

@@ -6,6 +6,8 @@
 //!   its checks.
 //! - `period.rs`: periods at a grain, and the periods 同比 and 环比 compare with.
 //! - `values.rs`: the values table in the lake and the series read from it.
+//! - `figures.rs`: the hub's own figures, recorded daily into `_hub_figures`, and the built-in
+//!   indicators over them.
 //! - `engine.rs`: `Indicators` — versions and their review, computation, alerts.
 //!
 //! Invariants: a value is written only with the run that produced it and the dataset versions
@@ -15,6 +17,7 @@
 mod error;
 
 pub mod engine;
+pub mod figures;
 pub mod model;
 pub mod period;
 pub mod values;
@@ -24,6 +27,7 @@ pub use engine::{
     Trigger, VersionView, next_run,
 };
 pub use error::IndicatorError;
+pub use figures::{FIGURES_TABLE, HubFigure};
 pub use model::{Dimension, IndicatorInput, IndicatorSpec, Severity, Target, Thresholds};
 pub use period::{Grain, Period};
 pub use values::{SeriesPoint, SeriesQuery, VALUES_TABLE};

@@ -132,6 +132,13 @@ pub struct IndicatorInput {
     /// The event category an alert is filed under (a leaf of the event tree).
     #[serde(default)]
     pub event_category: String,
+    /// A key indicator (重点指标): the city screen shows it among its cards.
+    #[serde(default)]
+    pub key: bool,
+    /// Where the owner's system hears of this indicator's alerts (opened, resolved): an http(s)
+    /// URL, called with a signed POST. Empty: alerts reach the event centre only.
+    #[serde(default)]
+    pub webhook: String,
 }
 
 /// A checked definition. The query's columns are checked against the lake when it is saved
@@ -153,6 +160,11 @@ pub struct IndicatorSpec {
     pub severity: Severity,
     pub targets: Vec<Target>,
     pub event_category: String,
+    /// Definitions saved before key indicators existed read as not key.
+    #[serde(default)]
+    pub key: bool,
+    #[serde(default)]
+    pub webhook: String,
 }
 
 fn problem(field: &str, zh: impl Into<String>, en: impl Into<String>) -> FieldError {
@@ -292,6 +304,15 @@ impl IndicatorInput {
                 }
             }
         }
+        let webhook = self.webhook.trim().to_string();
+        let web = webhook.starts_with("https://") || webhook.starts_with("http://");
+        if !webhook.is_empty() && !web {
+            problems.push(problem(
+                "webhook",
+                "预警回调地址须为 http:// 或 https:// 开头的网址",
+                "the alert webhook must be an http:// or https:// URL",
+            ));
+        }
         let mut resources: Vec<String> = self
             .resources
             .iter()
@@ -317,6 +338,8 @@ impl IndicatorInput {
                 severity,
                 targets: self.targets.clone(),
                 event_category: self.event_category.trim().to_string(),
+                key: self.key,
+                webhook,
             }),
             _ => Err(IndicatorError::Fields(problems)),
         }
@@ -345,6 +368,8 @@ impl IndicatorSpec {
             severity: self.severity.code().into(),
             targets: self.targets.clone(),
             event_category: self.event_category.clone(),
+            key: self.key,
+            webhook: self.webhook.clone(),
         }
     }
 }

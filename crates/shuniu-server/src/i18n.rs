@@ -521,6 +521,12 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("dimension_street", "街道（镇）", "Street"),
     ("indicator_city_only", "仅全市", "City only"),
     ("indicator_additive", "可加总", "Additive"),
+    ("indicator_key", "重点指标", "Key indicator"),
+    (
+        "indicator_hub_figures",
+        "枢纽运行数据",
+        "The hub's own figures",
+    ),
     ("indicator_schedule", "计算周期", "Schedule"),
     ("indicator_thresholds", "预警阈值", "Bounds"),
     ("indicator_upper", "上限", "upper"),

@@ -30,6 +30,7 @@ use tracing::Level;
 pub mod api;
 pub mod console;
 pub mod error;
+pub mod figures;
 mod i18n;
 mod portal;
 mod views;
@@ -141,6 +142,7 @@ impl Engines {
             audit.clone(),
             lake.clone(),
             events.clone(),
+            sharing.clone(),
         );
         let open = shuniu_open::Open::open(
             store.clone(),
@@ -450,11 +452,18 @@ pub async fn serve(
     });
     // Indicators whose schedule is due, every minute.
     let indicators = state.engines.indicators.clone();
+    let figure_engines = state.engines.clone();
     let indicator_watch = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            // The hub's own figures, once a day, before the built-in indicators read them.
+            match figure_engines.record_hub_figures().await {
+                Ok(true) => tracing::info!("the hub's figures recorded for today"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "the hub's figures not recorded"),
+            }
             match indicators.run_due().await {
                 Ok(runs) if !runs.is_empty() => {
                     tracing::info!(runs = runs.len(), "scheduled indicators computed")

@@ -9,6 +9,8 @@
 //!   comparison jobs, the change feed, extracts — each decided by `shuniu_policy::grant`,
 //!   limited by the grant's rate and quota, shaped by `CompiledGrant::project` and audited
 //!   durably before it answers.
+//! - `notifications.rs`: the hub's outbound notifications (indicator alerts) delivered from
+//!   the outbox like webhooks.
 //! - `webhooks.rs`: change subscriptions delivered with HMAC-SM3 signatures, retries with
 //!   backoff, at-least-once, and a dead-letter list.
 //! - `serving.rs`: the redb serving index and change log built from each dataset version.
@@ -24,6 +26,7 @@ pub mod calendar;
 pub mod directory;
 pub mod egress;
 pub mod error;
+mod notifications;
 mod profiles;
 mod reviews;
 mod service;
@@ -232,6 +235,11 @@ impl Sharing {
                     && let Err(e) = s.run_webhooks().await
                 {
                     tracing::warn!(error = %e, "webhook round failed");
+                }
+                if tick.is_multiple_of(2)
+                    && let Err(e) = s.run_notifications().await
+                {
+                    tracing::warn!(error = %e, "notification round failed");
                 }
                 if tick % 1200 == 2
                     && let Err(e) = s.sync_all().await

@@ -45,12 +45,12 @@ pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
     format!("hmac-sm3={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn backoff(attempts: i64) -> chrono::Duration {
+pub(crate) fn backoff(attempts: i64) -> chrono::Duration {
     chrono::Duration::seconds(2i64.pow(attempts.clamp(1, 11) as u32))
 }
 
 impl Sharing {
-    fn secret_of(&self, subscription: &str) -> String {
+    pub(crate) fn secret_of(&self, subscription: &str) -> String {
         let mut mac = <HmacSm3 as KeyInit>::new_from_slice(&self.inner.webhook_key)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(subscription.as_bytes());

@@ -266,6 +266,23 @@ impl Store {
         Ok((total, items))
     }
 
+    /// Per department, the loads that committed a version since `since` (RFC 3339) and the
+    /// rows they accepted: (department, loads, rows).
+    pub async fn load_volume(&self, since: &str) -> Result<Vec<(String, i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT department_code, CAST(COUNT(*) AS BIGINT) AS n,
+                    CAST(COALESCE(SUM(rows_accepted), 0) AS BIGINT) AS r
+             FROM loads WHERE status = 'succeeded' AND finished_at >= $1
+             GROUP BY department_code ORDER BY department_code",
+        )
+        .bind(since.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((get(r, "department_code")?, get(r, "n")?, get(r, "r")?)))
+            .collect()
+    }
+
     /// The last successful load of each resource that has one: (code, version, finished_at).
     pub async fn latest_versions(&self) -> Result<Vec<(String, i64, String)>> {
         let rows = sqlx::query(

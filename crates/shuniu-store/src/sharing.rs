@@ -901,3 +901,114 @@ impl Tx {
         Ok(())
     }
 }
+
+/// An outbound notification (the `notifications` outbox).
+#[derive(Debug, Clone, Serialize)]
+pub struct NotificationRow {
+    pub id: String,
+    pub topic: String,
+    pub kind: String,
+    pub url: String,
+    pub body: String,
+    pub state: DeliveryState,
+    pub attempts: i64,
+    pub next_attempt_at: String,
+    pub last_error: String,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+impl NotificationRow {
+    fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(NotificationRow {
+            id: get(r, "id")?,
+            topic: get(r, "topic")?,
+            kind: get(r, "kind")?,
+            url: get(r, "url")?,
+            body: get(r, "body")?,
+            state: code_of(r, "state")?,
+            attempts: get(r, "attempts")?,
+            next_attempt_at: get(r, "next_attempt_at")?,
+            last_error: get(r, "last_error")?,
+            created_at: get(r, "created_at")?,
+            delivered_at: get(r, "delivered_at")?,
+        })
+    }
+}
+
+const NOTIFICATION_COLUMNS: &str = "id, topic, kind, url, body, state, attempts, \
+    next_attempt_at, last_error, created_at, delivered_at";
+
+impl Store {
+    /// A topic's notifications, newest first.
+    pub async fn notifications(&self, topic: &str, limit: i64) -> Result<Vec<NotificationRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE topic = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        )))
+        .bind(topic)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(NotificationRow::from_row).collect()
+    }
+
+    /// Pending notifications whose next attempt is due, oldest first.
+    pub async fn due_notifications(&self, at: &str, limit: i64) -> Result<Vec<NotificationRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications
+             WHERE state = 'pending' AND next_attempt_at <= $1
+             ORDER BY next_attempt_at, id LIMIT $2"
+        )))
+        .bind(at)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(NotificationRow::from_row).collect()
+    }
+}
+
+impl Tx {
+    /// Puts a notification in the outbox, in the transaction of the change it announces.
+    pub async fn enqueue_notification(&mut self, n: &NotificationRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO notifications (id, topic, kind, url, body, state, attempts,
+                 next_attempt_at, last_error, created_at, delivered_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, '', $7, NULL)",
+        )
+        .bind(&n.id)
+        .bind(&n.topic)
+        .bind(&n.kind)
+        .bind(&n.url)
+        .bind(&n.body)
+        .bind(&n.next_attempt_at)
+        .bind(&n.created_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_notification_attempt(
+        &mut self,
+        id: &str,
+        state: DeliveryState,
+        attempts: i64,
+        next_attempt_at: &str,
+        error: &str,
+    ) -> Result<()> {
+        let delivered = (state == DeliveryState::Delivered).then(now);
+        sqlx::query(
+            "UPDATE notifications SET state = $1, attempts = $2, next_attempt_at = $3,
+                    last_error = $4, delivered_at = $5 WHERE id = $6",
+        )
+        .bind(state.code())
+        .bind(attempts)
+        .bind(next_attempt_at)
+        .bind(error)
+        .bind(delivered)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}

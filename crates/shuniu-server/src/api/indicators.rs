@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_alerts))
         .routes(routes!(get_indicator))
         .routes(routes!(indicator_values))
+        .routes(routes!(indicator_notifications))
         .routes(routes!(submit_indicator))
         .routes(routes!(review_indicator))
         .routes(routes!(compute_indicator))
@@ -76,6 +77,24 @@ struct ValuesQuery {
     from: Option<String>,
     /// Last period.
     to: Option<String>,
+}
+
+/// The calls of the indicator's alert webhook, newest first, with their delivery state
+/// (pending, delivered, dead), attempts and last error: for its owner and the hub.
+#[utoipa::path(get, path = "/api/v1/indicators/{code}/notifications", tag = "indicators",
+    params(("code" = String, Path, description = "indicator code")),
+    responses((status = 400, body = ErrorBody), (status = 200, body = [Object]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn indicator_notifications(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+) -> Result<Json, ApiError> {
+    let list = state
+        .engines
+        .indicators
+        .notifications(&actor, &code)
+        .await?;
+    Ok(json(&list))
 }
 
 /// The series: the latest run's value of each period and breakdown, with 同比 (`yoy`) and

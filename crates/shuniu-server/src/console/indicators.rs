@@ -382,15 +382,13 @@ async fn screen(
     let all = ind.list(&user.actor).await?;
     let district = q.district.clone().filter(|d| district_name(d).is_some());
     let key: Vec<&IndicatorSummary> = {
-        let mut k: Vec<&IndicatorSummary> = all
-            .iter()
-            .filter(|i| i.version > 0 && i.value.is_some() && !is_generated(&i.code))
-            .collect();
+        let computed = |i: &&IndicatorSummary| i.version > 0 && i.value.is_some();
+        let mut k: Vec<&IndicatorSummary> = all.iter().filter(computed).filter(|i| i.key).collect();
         k.sort_by_key(|i| (i.open_alerts == 0, i.code.clone()));
-        // Fewer named ones than the screen holds: monthly series of the datasets fill it.
-        let more = all.iter().filter(|i| {
-            i.version > 0 && i.value.is_some() && i.code.ends_with("-M") && is_generated(&i.code)
-        });
+        // Fewer key indicators than the screen holds: the others, those with alerts first.
+        let mut more: Vec<&IndicatorSummary> =
+            all.iter().filter(computed).filter(|i| !i.key).collect();
+        more.sort_by_key(|i| (i.open_alerts == 0, i.code.clone()));
         k.into_iter().chain(more).take(8).collect()
     };
     let mut cards = Vec::new();
@@ -605,12 +603,6 @@ async fn screen(
         "indicators": {"total": all.len(), "alerts": all.iter().map(|i| i.open_alerts).sum::<i64>()},
         "computed_at": all.iter().filter_map(|i| i.computed_at.clone()).max(),
     }))
-}
-
-/// The demo's and a city's generated per-dataset indicators (`IND-<resource>-N|D|M|MD`) are
-/// many; the screen's key cards are the named ones.
-fn is_generated(code: &str) -> bool {
-    ["-N", "-D", "-M", "-MD"].iter().any(|s| code.ends_with(s)) && code.matches('-').count() >= 4
 }
 
 /// Where a district's tile sits on the schematic map (column, row): roughly as the districts

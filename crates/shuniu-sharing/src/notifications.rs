@@ -1,0 +1,114 @@
+//! The hub's outbound notifications: an indicator's alert opened or resolved, told to the
+//! owner's system. Another engine writes the notification into the `notifications` outbox in
+//! the transaction of the change it announces; this sender delivers it as the change webhooks
+//! are delivered — to a checked, pinned address, signed with HMAC-SM3 under the topic's secret,
+//! retried with backoff, dead after the last attempt — and audits every attempt.
+
+use std::time::Duration;
+
+use shuniu_audit::{Entry, Kind};
+use shuniu_store::{NotificationRow, now};
+use shuniu_types::states::DeliveryState;
+
+use crate::Sharing;
+use crate::error::Result;
+use crate::webhooks::{MAX_ATTEMPTS, backoff, sign};
+
+impl Sharing {
+    /// Checks a notification URL as a webhook's is checked (http or https, no credentials,
+    /// not the hub's own network unless the operator allow-listed the host).
+    pub async fn check_notification_url(&self, url: &str) -> Result<()> {
+        crate::egress::check(url, &self.webhook_allow_hosts()).await?;
+        Ok(())
+    }
+
+    /// The secret a topic's notifications are signed with. Derived (never stored): the hub
+    /// can always tell it again to the topic's owner.
+    pub fn notification_secret(&self, topic: &str) -> String {
+        self.secret_of(&format!("notify:{topic}"))
+    }
+
+    /// A topic's notifications, newest first.
+    pub async fn notifications(&self, topic: &str, limit: i64) -> Result<Vec<NotificationRow>> {
+        Ok(self.inner.store.notifications(topic, limit).await?)
+    }
+
+    /// One round: every due notification attempted once. Returns how many were delivered.
+    pub async fn run_notifications(&self) -> Result<usize> {
+        let mut delivered = 0;
+        for n in self.inner.store.due_notifications(&now(), 50).await? {
+            let attempts = n.attempts + 1;
+            let (state, next, error) = match self.send_notification(&n).await {
+                Ok(()) => {
+                    delivered += 1;
+                    (DeliveryState::Delivered, now(), String::new())
+                }
+                Err((permanent, error)) => {
+                    let dead = permanent || attempts >= MAX_ATTEMPTS;
+                    let next = (chrono::Utc::now() + backoff(attempts))
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                    (
+                        if dead {
+                            DeliveryState::Dead
+                        } else {
+                            DeliveryState::Pending
+                        },
+                        next,
+                        error,
+                    )
+                }
+            };
+            let mut tx = self.inner.store.begin().await?;
+            tx.record_notification_attempt(&n.id, state, attempts, &next, &error)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(delivered)
+    }
+
+    /// Sends one notification; `Err((permanent, reason))` when it was not accepted.
+    async fn send_notification(&self, n: &NotificationRow) -> Result<(), (bool, String)> {
+        // Checked again at each attempt (the name may point elsewhere now), and sent to the
+        // checked address only.
+        let destination = crate::egress::check(&n.url, &self.webhook_allow_hosts())
+            .await
+            .map_err(|e| (true, e.code().to_string()))?;
+        let client = crate::egress::pinned_client(&destination, Duration::from_secs(10))
+            .map_err(|e| (false, e.to_string()))?;
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let body = n.body.as_bytes().to_vec();
+        let signature = sign(&self.notification_secret(&n.topic), &timestamp, &body);
+        let sent = client
+            .post(destination.url.as_str())
+            .header("content-type", "application/json")
+            .header("x-shuniu-delivery", &n.id)
+            .header("x-shuniu-event", &n.kind)
+            .header("x-shuniu-timestamp", &timestamp)
+            .header("x-shuniu-signature", signature)
+            .body(body)
+            .send()
+            .await;
+        let result = match &sent {
+            Ok(r) if r.status().is_success() => "ok".to_string(),
+            Ok(r) => format!("HTTP {}", r.status().as_u16()),
+            Err(e) => format!("unreachable: {e}"),
+        };
+        let e = Entry::by(Kind::Admin, "hub.notify", "scheduler", "")
+            .channel("service")
+            .target(&n.id)
+            .detail(format!("{} {} → {}", n.kind, n.topic, destination.host))
+            .result(if result == "ok" {
+                "ok"
+            } else {
+                "WEBHOOK_FAILED"
+            });
+        if let Err(e) = self.inner.audit.record(e).await {
+            return Err((false, e.to_string()));
+        }
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err((false, result))
+        }
+    }
+}
