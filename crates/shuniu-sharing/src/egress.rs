@@ -156,6 +156,38 @@ pub fn pinned_client(
         .map_err(|e| SharingError::Index(format!("HTTP client: {e}")))
 }
 
+/// POSTs a JSON body to a checked destination, signed with HMAC-SM3 under `secret`, from a
+/// client pinned to the checked address: `"ok"` when the receiver answered 2xx, else why not
+/// (`HTTP 503`, `unreachable: …`).
+pub async fn post_signed(
+    d: &Destination,
+    delivery: &str,
+    event: Option<&str>,
+    secret: &str,
+    body: Vec<u8>,
+) -> String {
+    let client = match pinned_client(d, std::time::Duration::from_secs(10)) {
+        Ok(c) => c,
+        Err(e) => return e.to_string(),
+    };
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let signature = crate::webhooks::sign(secret, &timestamp, &body);
+    let mut request = client
+        .post(d.url.as_str())
+        .header("content-type", "application/json")
+        .header("x-shuniu-delivery", delivery)
+        .header("x-shuniu-timestamp", &timestamp)
+        .header("x-shuniu-signature", signature);
+    if let Some(event) = event {
+        request = request.header("x-shuniu-event", event);
+    }
+    match request.body(body).send().await {
+        Ok(r) if r.status().is_success() => "ok".to_string(),
+        Ok(r) => format!("HTTP {}", r.status().as_u16()),
+        Err(e) => format!("unreachable: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

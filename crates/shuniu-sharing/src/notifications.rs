@@ -4,15 +4,13 @@
 //! are delivered — to a checked, pinned address, signed with HMAC-SM3 under the topic's secret,
 //! retried with backoff, dead after the last attempt — and audits every attempt.
 
-use std::time::Duration;
-
 use shuniu_audit::{Entry, Kind};
 use shuniu_store::{NotificationRow, now};
 use shuniu_types::states::DeliveryState;
 
 use crate::Sharing;
 use crate::error::Result;
-use crate::webhooks::{MAX_ATTEMPTS, backoff, sign};
+use crate::webhooks::{MAX_ATTEMPTS, backoff};
 
 impl Sharing {
     /// Checks a notification URL as a webhook's is checked (http or https, no credentials,
@@ -73,26 +71,14 @@ impl Sharing {
         let destination = crate::egress::check(&n.url, &self.webhook_allow_hosts())
             .await
             .map_err(|e| (true, e.code().to_string()))?;
-        let client = crate::egress::pinned_client(&destination, Duration::from_secs(10))
-            .map_err(|e| (false, e.to_string()))?;
-        let timestamp = chrono::Utc::now().timestamp().to_string();
-        let body = n.body.as_bytes().to_vec();
-        let signature = sign(&self.notification_secret(&n.topic), &timestamp, &body);
-        let sent = client
-            .post(destination.url.as_str())
-            .header("content-type", "application/json")
-            .header("x-shuniu-delivery", &n.id)
-            .header("x-shuniu-event", &n.kind)
-            .header("x-shuniu-timestamp", &timestamp)
-            .header("x-shuniu-signature", signature)
-            .body(body)
-            .send()
-            .await;
-        let result = match &sent {
-            Ok(r) if r.status().is_success() => "ok".to_string(),
-            Ok(r) => format!("HTTP {}", r.status().as_u16()),
-            Err(e) => format!("unreachable: {e}"),
-        };
+        let result = crate::egress::post_signed(
+            &destination,
+            &n.id,
+            Some(&n.kind),
+            &self.notification_secret(&n.topic),
+            n.body.as_bytes().to_vec(),
+        )
+        .await;
         let e = Entry::by(Kind::Admin, "hub.notify", "scheduler", "")
             .channel("service")
             .target(&n.id)

@@ -7,8 +7,6 @@
 //! failures retry with exponential backoff (2 s … about 1 h) and after 8 attempts the
 //! delivery moves to the dead-letter list, from which the consumer can redeliver it.
 
-use std::time::Duration;
-
 use hmac::{KeyInit, Mac};
 use serde::Serialize;
 use shuniu_audit::{Entry, Kind};
@@ -319,30 +317,15 @@ impl Sharing {
             "changes": page.changes,
         }))
         .map_err(|e| (true, e.to_string()))?;
-        let timestamp = chrono::Utc::now().timestamp().to_string();
-        let signature = sign(&self.secret_of(&s.id), &timestamp, &body);
         let rows = page.changes.len() as u64;
         // Checked again at each delivery (the name may point elsewhere now), and sent to the
         // checked address only.
         let destination = crate::egress::check(&s.url, &self.webhook_allow_hosts())
             .await
             .map_err(|e| (true, e.code().to_string()))?;
-        let client = crate::egress::pinned_client(&destination, Duration::from_secs(10))
-            .map_err(|e| (false, e.to_string()))?;
-        let sent = client
-            .post(destination.url.as_str())
-            .header("content-type", "application/json")
-            .header("x-shuniu-delivery", &d.id)
-            .header("x-shuniu-timestamp", &timestamp)
-            .header("x-shuniu-signature", signature)
-            .body(body)
-            .send()
-            .await;
-        let result = match &sent {
-            Ok(r) if r.status().is_success() => "ok".to_string(),
-            Ok(r) => format!("HTTP {}", r.status().as_u16()),
-            Err(e) => format!("unreachable: {e}"),
-        };
+        let result =
+            crate::egress::post_signed(&destination, &d.id, None, &self.secret_of(&s.id), body)
+                .await;
         // Data left the hub (or tried to): audited either way.
         let e = Entry::by(
             Kind::Access,
