@@ -383,11 +383,21 @@ impl Indicators {
 
     /// Runs a definition's query and reads its rows into values, checking that it returns
     /// what an indicator needs: `value`, optionally `period`, and the declared dimensions.
-    async fn evaluate(&self, spec: &IndicatorSpec, range: &Range) -> Result<Evaluated> {
+    async fn evaluate(
+        &self,
+        spec: &IndicatorSpec,
+        range: &Range,
+        pinned: Option<&shuniu_lake::Pinned>,
+    ) -> Result<Evaluated> {
         let result = self
             .inner
             .lake
-            .sql(spec.resources.clone(), &spec.sql, values::MAX_ROWS + 1)
+            .sql_pinned(
+                pinned,
+                spec.resources.clone(),
+                &spec.sql,
+                values::MAX_ROWS + 1,
+            )
             .await
             .map_err(|e| IndicatorError::query(e.to_string(), e.to_string()))?;
         if result.truncated || result.rows > values::MAX_ROWS {
@@ -604,7 +614,7 @@ impl Indicators {
                 )]));
             }
         }
-        let (rows, _) = self.evaluate(&spec, &Range::default()).await?;
+        let (rows, _) = self.evaluate(&spec, &Range::default(), None).await?;
         let now = now_text();
         let mut tx = self.store().begin().await.map_err(internal)?;
         let existing = tx.indicator(&spec.code).await.map_err(internal)?;
@@ -1097,13 +1107,16 @@ impl Indicators {
             result: Result<Evaluated>,
         }
         let mut done: Vec<Done> = Vec::new();
+        // One computation reads one state of the lake: each table at the version it had when
+        // the first of its indicators opened it (and its log read once, not per indicator).
+        let pinned = shuniu_lake::Pinned::new();
         for code in codes {
             let row = self.indicator_row(code).await?;
             let Some(spec) = parse_spec(&row.spec) else {
                 continue;
             };
             let run_id = format!("R{}-{}", Utc::now().format("%Y%m%d%H%M%S"), random_hex(4)?);
-            let result = self.evaluate(&spec, range).await;
+            let result = self.evaluate(&spec, range, Some(&pinned)).await;
             done.push(Done {
                 row,
                 spec,

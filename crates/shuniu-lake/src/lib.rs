@@ -38,7 +38,7 @@ use url::Url;
 
 pub use datafusion;
 pub use deltalake;
-pub use query::{BatchStream, QueryResult, SqlOutput, split_version};
+pub use query::{BatchStream, Pinned, QueryResult, SqlOutput, split_version};
 pub use sealed::{DIGEST_SUFFIX, SEALED, SENSITIVE, mark_sensitive};
 
 /// Errors with stable codes.

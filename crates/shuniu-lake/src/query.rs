@@ -143,9 +143,34 @@ pub fn split_version(name: &str) -> (&str, Option<i64>) {
     }
 }
 
+/// Tables opened once and read by several statements, each at the version current when it was
+/// first opened: a computation of many indicators reads one consistent state of the lake, and
+/// each table's log once instead of once per statement.
+#[derive(Clone, Default)]
+pub struct Pinned {
+    tables: Arc<std::sync::Mutex<std::collections::HashMap<String, (Arc<dyn TableProvider>, i64)>>>,
+}
+
+impl Pinned {
+    pub fn new() -> Pinned {
+        Pinned::default()
+    }
+
+    fn get(&self, code: &str) -> Option<(Arc<dyn TableProvider>, i64)> {
+        self.tables.lock().ok()?.get(code).cloned()
+    }
+
+    fn put(&self, code: &str, provider: Arc<dyn TableProvider>, version: i64) {
+        if let Ok(mut t) = self.tables.lock() {
+            t.insert(code.to_string(), (provider, version));
+        }
+    }
+}
+
 struct LakeSchema {
     lake: Lake,
     names: Vec<String>,
+    pinned: Option<Pinned>,
     /// The tables the statement resolved while it was planned (what it reads), and the
     /// version each was opened at.
     read: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
@@ -173,6 +198,20 @@ impl SchemaProvider for LakeSchema {
             return Ok(None);
         }
         let ext = |e: LakeError| DataFusionError::External(Box::new(e));
+        let noted = |provider: Arc<dyn TableProvider>, v: Option<i64>| {
+            if let Ok(mut read) = self.read.lock() {
+                read.insert(name.to_string());
+            }
+            if let (Ok(mut opened), Some(v)) = (self.opened.lock(), v) {
+                opened.insert(code.to_string(), v);
+            }
+            Ok(Some(provider))
+        };
+        if version.is_none()
+            && let Some((provider, v)) = self.pinned.as_ref().and_then(|p| p.get(code))
+        {
+            return noted(provider, Some(v));
+        }
         let table = match version {
             Some(v) => self.lake.open_version(code, v).await.map_err(ext)?,
             None => match self.lake.open(code).await.map_err(ext)? {
@@ -195,13 +234,11 @@ impl SchemaProvider for LakeSchema {
             self.lake.cells.as_ref(),
         )
         .map_err(ext)?;
-        if let Ok(mut read) = self.read.lock() {
-            read.insert(name.to_string());
+        let opened = table.version().map(|v| v as i64);
+        if let (None, Some(p), Some(v)) = (version, &self.pinned, opened) {
+            p.put(code, provider.clone(), v);
         }
-        if let (Ok(mut opened), Some(v)) = (self.opened.lock(), table.version()) {
-            opened.insert(code.to_string(), v as i64);
-        }
-        Ok(Some(provider))
+        noted(provider, opened)
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -219,7 +256,19 @@ impl Lake {
         sql: &str,
         max_rows: usize,
     ) -> Result<QueryResult> {
-        let (schema, mut stream, read, versions) = self.sql_reading(tables, sql).await?;
+        self.sql_pinned(None, tables, sql, max_rows).await
+    }
+
+    /// [`Lake::sql`], reading each table at the version `pinned` holds (opening it, and
+    /// pinning that version, the first time).
+    pub async fn sql_pinned(
+        &self,
+        pinned: Option<&Pinned>,
+        tables: Vec<String>,
+        sql: &str,
+        max_rows: usize,
+    ) -> Result<QueryResult> {
+        let (schema, mut stream, read, versions) = self.sql_reading(pinned, tables, sql).await?;
         let mut batches = Vec::new();
         let mut rows = 0usize;
         let mut truncated = false;
@@ -286,13 +335,14 @@ impl Lake {
         tables: Vec<String>,
         sql: &str,
     ) -> Result<(SchemaRef, BatchStream)> {
-        let (schema, stream, _, _) = self.sql_reading(tables, sql).await?;
+        let (schema, stream, _, _) = self.sql_reading(None, tables, sql).await?;
         Ok((schema, stream))
     }
 
     /// [`Lake::sql_stream`], and the tables the statement reads (known once it is planned).
     async fn sql_reading(
         &self,
+        pinned: Option<&Pinned>,
         tables: Vec<String>,
         sql: &str,
     ) -> Result<(SchemaRef, BatchStream, Vec<String>, Vec<(String, i64)>)> {
@@ -302,6 +352,7 @@ impl Lake {
         let schema = Arc::new(LakeSchema {
             lake: self.clone(),
             names: tables,
+            pinned: pinned.cloned(),
             read: read.clone(),
             opened: opened.clone(),
         });
