@@ -148,8 +148,11 @@ pub fn split_version(name: &str) -> (&str, Option<i64>) {
 /// each table's log once instead of once per statement.
 #[derive(Clone, Default)]
 pub struct Pinned {
-    tables: Arc<std::sync::Mutex<std::collections::HashMap<String, (Arc<dyn TableProvider>, i64)>>>,
+    tables: Arc<std::sync::Mutex<PinnedTables>>,
 }
+
+/// code → the provider opened and the version it reads.
+type PinnedTables = std::collections::HashMap<String, (Arc<dyn TableProvider>, i64)>;
 
 impl Pinned {
     pub fn new() -> Pinned {
