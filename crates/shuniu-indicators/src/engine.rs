@@ -1151,12 +1151,16 @@ impl Indicators {
         let today = Utc::now().with_timezone(&beijing()).date_naive();
         let mut outcomes = Vec::new();
         let mut to_file: Vec<(IndicatorAlertRow, IndicatorSpec)> = Vec::new();
+        let mut reads = Vec::new();
+        // The runs, latest figures and alerts of one computation are one transaction (one
+        // commit, not one per indicator): all of them are kept, or none and the values table's
+        // rows stand without runs that name them, as after a crash between the two.
+        let mut tx = self.store().begin().await.map_err(internal)?;
         for d in &done {
             let (state, rows, sources, error) = match &d.result {
                 Ok((rows, sources)) => ("succeeded", rows.as_slice(), sources_json(sources), None),
                 Err(e) => ("failed", &[][..], serde_json::json!([]), Some(e)),
             };
-            let mut tx = self.store().begin().await.map_err(internal)?;
             tx.put_indicator_run(&IndicatorRunRow {
                 id: d.run_id.clone(),
                 code: d.row.code.clone(),
@@ -1222,10 +1226,8 @@ impl Indicators {
                 }
             }
             tx.put_indicator(&row).await.map_err(internal)?;
-            tx.commit().await.map_err(internal)?;
             if let Ok((_, sources)) = &d.result {
-                self.audit_reads(actor, &d.spec, sources, rows.len())
-                    .await?;
+                reads.extend(self.read_entries(actor, &d.spec, sources, rows.len()));
             }
             outcomes.push(RunOutcome {
                 code: d.row.code.clone(),
@@ -1237,6 +1239,8 @@ impl Indicators {
                 alerts_resolved: resolved,
             });
         }
+        tx.commit().await.map_err(internal)?;
+        self.audit_reads(reads).await?;
         for (alert, spec) in to_file {
             self.file_event(alert, &spec).await;
         }
@@ -1499,46 +1503,63 @@ impl Indicators {
         }
     }
 
-    async fn audit_reads(
+    /// The audit entries of one indicator's reads: one per dataset version read.
+    fn read_entries(
         &self,
         actor: &Actor,
         spec: &IndicatorSpec,
         sources: &[(String, i64)],
         rows: usize,
-    ) -> Result<()> {
-        if sources.is_empty() {
-            return Ok(());
-        }
-        let codes: Vec<String> = sources.iter().map(|(c, _)| c.clone()).collect();
-        let resources = self
-            .store()
-            .resources_by_code(&codes)
-            .await
-            .map_err(internal)?;
-        for (code, version) in sources {
-            let provider = resources
-                .iter()
-                .find(|r| &r.code == code)
-                .map(|r| r.spec.provider.clone())
-                .unwrap_or_default();
-            self.inner
-                .audit
-                .record(
+    ) -> Vec<(String, Entry)> {
+        sources
+            .iter()
+            .map(|(code, version)| {
+                (
+                    code.clone(),
                     Entry::by(
                         Kind::Access,
                         "indicator.compute",
                         &actor.principal,
                         &actor.department,
                     )
-                    .resource(code, &provider)
                     .target(spec.code.clone())
                     .rows(rows as u64)
                     .purpose(Some(format!("指标计算 {} {}", spec.code, spec.name)))
                     .detail(format!("v{version}")),
                 )
-                .await
-                .map_err(internal)?;
+            })
+            .collect()
+    }
+
+    /// Records a computation's reads, each with the provider of the dataset read, in one
+    /// append to the audit log.
+    async fn audit_reads(&self, reads: Vec<(String, Entry)>) -> Result<()> {
+        if reads.is_empty() {
+            return Ok(());
         }
+        let mut codes: Vec<String> = reads.iter().map(|(c, _)| c.clone()).collect();
+        codes.sort();
+        codes.dedup();
+        let providers: HashMap<String, String> = self
+            .store()
+            .resources_by_code(&codes)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|r| (r.code, r.spec.provider))
+            .collect();
+        let entries = reads
+            .into_iter()
+            .map(|(code, e)| {
+                let provider = providers.get(&code).cloned().unwrap_or_default();
+                e.resource(&code, &provider)
+            })
+            .collect();
+        self.inner
+            .audit
+            .record_all(entries)
+            .await
+            .map_err(internal)?;
         Ok(())
     }
 
