@@ -1302,10 +1302,6 @@ pub async fn share(
         }
     }
     sharing.flush_usage().await.map_err(err)?;
-    progress(&format!(
-        "共享 sharing: {} grants; demand satisfaction {:.1}% ({} of {} answered)",
-        summary.grants, summary.satisfaction, stats.demands_satisfied, stats.demands_answered
-    ));
     Ok(summary)
 }
 
@@ -1360,11 +1356,7 @@ pub struct DemoOpen {
 /// Publishes every open resource, signs up a demo enterprise that applies for a
 /// conditionally open dataset (approved by its provider, token issued), and posts public
 /// data requests, some answered by the hub.
-pub async fn open_data(
-    city: &DemoCity,
-    open: &shuniu_open::Open,
-    progress: impl Fn(&str),
-) -> Result<DemoOpen> {
+pub async fn open_data(city: &DemoCity, open: &shuniu_open::Open) -> Result<DemoOpen> {
     let err = |e: shuniu_open::OpenError| anyhow::anyhow!("{} [{}]", e, e.code());
     let done = open.sync_all().await.map_err(err)?;
     let failed: Vec<_> = done
@@ -1380,10 +1372,6 @@ pub async fn open_data(
         .iter()
         .filter(|p| p.access == shuniu_policy::open::OpenAccess::Public)
         .count();
-    progress(&format!(
-        "开放 open data: {} datasets published ({public} open to all)",
-        snap.packages.len()
-    ));
     let public_dataset = snap
         .packages
         .iter()

@@ -80,6 +80,10 @@ enum Command {
         /// Generate and exit without serving.
         #[arg(long)]
         no_serve: bool,
+        /// Show every step and the routine log while the city is built (by default one
+        /// progress line, and warnings only).
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Create a data directory with its hub department and first operator account.
     Init {
@@ -276,20 +280,107 @@ enum CatalogCommand {
     },
 }
 
+/// The routine log: what the server does, request by request. Delta's writer warns of every
+/// sealed (binary) column it keeps no statistics for, which is by design: errors only.
+const ROUTINE_LOG: &str = "info,sqlx=warn,tantivy=error,buoyant_kernel=warn,delta_kernel=warn,\
+    deltalake_core::writer::stats=error";
+/// While a command works in the terminal (the demo building its city): warnings only.
+const QUIET_LOG: &str = "warn,sqlx=warn,tantivy=error,buoyant_kernel=warn,delta_kernel=warn,\
+    deltalake_core::writer::stats=error";
+
+type LogFilter =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+static LOG_FILTER: std::sync::OnceLock<LogFilter> = std::sync::OnceLock::new();
+
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SHUNIU_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(
-            "info,sqlx=warn,tantivy=error,buoyant_kernel=warn,delta_kernel=warn",
-        )
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
-        builder.json().try_init()
+    init_logging_with(format, ROUTINE_LOG)
+}
+
+/// Logs to stderr at `default` unless `SHUNIU_LOG` names a filter; the level can be raised to
+/// the routine one later (`routine_logging`), when the server starts.
+fn init_logging_with(format: &str, default: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SHUNIU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
+    let installed = if format == "json" {
+        registry.with(fmt.json()).try_init()
     } else {
-        builder.try_init()
+        registry.with(fmt).try_init()
     };
+    if installed.is_ok() {
+        let _ = LOG_FILTER.set(handle);
+    }
+}
+
+/// Back to the routine log (the server's), unless `SHUNIU_LOG` chose the filter.
+fn routine_logging() {
+    if std::env::var_os("SHUNIU_LOG").is_none()
+        && let Some(h) = LOG_FILTER.get()
+    {
+        let _ = h.reload(tracing_subscriber::EnvFilter::new(ROUTINE_LOG));
+    }
+}
+
+/// The demo's terminal: one line that changes as the steps go (a spinner with the elapsed
+/// time), each part's result printed above it as it completes. When stderr is not a terminal
+/// (CI's logs) or with `--verbose`, every step is a plain line instead.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(verbose: bool) -> Progress {
+        use std::io::IsTerminal;
+        if verbose || !std::io::stderr().is_terminal() {
+            return Progress { bar: None };
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Progress { bar: Some(bar) }
+    }
+
+    /// What the demo reports: a count under way (`数据 datasets 12/130`, `indicators: computing
+    /// 549`, a serving index built) replaces the line; anything else is a part's result and
+    /// stays on the screen.
+    fn step(&self, m: &str) {
+        let counting = m.starts_with("indicators:")
+            || m.starts_with("服务索引")
+            || m.split(|c: char| c.is_whitespace()).any(|w| {
+                w.split_once('/').is_some_and(|(a, b)| {
+                    !a.is_empty()
+                        && !b.is_empty()
+                        && a.chars().all(|c| c.is_ascii_digit())
+                        && b.chars().all(|c| c.is_ascii_digit())
+                })
+            });
+        match &self.bar {
+            Some(b) if counting => b.set_message(m.trim().to_string()),
+            Some(b) => b.println(format!("  {m}")),
+            None => eprintln!("  {m}"),
+        }
+    }
+
+    /// A result, kept on the screen.
+    fn done(&self, m: &str) {
+        match &self.bar {
+            Some(b) => b.println(m),
+            None => eprintln!("{m}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
 }
 
 struct Hub {
@@ -450,12 +541,17 @@ async fn main() -> Result<()> {
             scale,
             defect_rate,
             no_serve,
+            verbose,
         } => {
             if !(0.0..=0.5).contains(&defect_rate) {
                 bail!("--defect-rate must be between 0 and 0.5");
             }
             let config = load_config(cli_config, &common, listen.as_ref())?;
-            init_logging(&config.log_format);
+            init_logging_with(
+                &config.log_format,
+                if verbose { ROUTINE_LOG } else { QUIET_LOG },
+            );
+            let progress = Progress::new(verbose);
             let fresh = demo::is_empty_dir(&config.data_dir)?;
             let data_dir = config.data_dir.clone();
             let url = format!("http://{}/", config.listen);
@@ -463,14 +559,14 @@ async fn main() -> Result<()> {
             let accounts_file = data_dir.join(demo::ACCOUNTS_FILE);
             if fresh {
                 let started = std::time::Instant::now();
-                eprintln!(
+                progress.done(&format!(
                     "生成演示城市 / generating the demo city (seed {seed}) into {} …",
                     data_dir.display()
-                );
+                ));
                 let city = shuniu_demo::generate(seed);
                 let (operator_api_key, applications) =
                     demo::build(&city, &hub.engines.accounts, &hub.engines.catalog, |m| {
-                        eprintln!("  {m}")
+                        progress.step(m)
                     })
                     .await?;
                 let data = demo::load_data(
@@ -479,44 +575,43 @@ async fn main() -> Result<()> {
                     &data_dir.join("demo-sources"),
                     scale,
                     defect_rate,
-                    |m| eprintln!("  {m}"),
+                    |m| progress.step(m),
                 )
                 .await?;
-                eprintln!(
+                progress.done(&format!(
                     "  数据 data: {} datasets, {} rows accepted, {} rejected (injected defects), {} overdue",
                     data.datasets,
                     data.rows_accepted,
                     data.rows_rejected,
                     data.stale.len()
-                );
-                eprintln!(
+                ));
+                progress.done(&format!(
                     "  质量 quality: {} address conflicts with the household register, {} open problem tickets",
                     data.address_conflicts, data.open_tickets
-                );
+                ));
                 let mut applications = applications;
                 let shared = demo::share(
                     &city,
                     &hub.engines.catalog,
                     &hub.engines.sharing,
                     &mut applications,
-                    |m| eprintln!("  {m}"),
+                    |m| progress.step(m),
                 )
                 .await?;
-                eprintln!(
+                progress.done(&format!(
                     "  共享 sharing: {} grants, {} requests ({} waiting), demand satisfaction {:.1}%",
                     shared.grants, shared.requests, shared.pending, shared.satisfaction
-                );
-                let opened =
-                    demo::open_data(&city, &hub.engines.open, |m| eprintln!("  {m}")).await?;
-                eprintln!(
+                ));
+                let opened = demo::open_data(&city, &hub.engines.open).await?;
+                progress.done(&format!(
                     "  开放 open data: {} datasets ({} open to all, {} conditional), {} public data requests",
                     opened.datasets, opened.public, opened.conditional, opened.requests
-                );
+                ));
                 let mut issued = demo::licences(
                     &hub.engines.catalog,
                     &hub.engines.licences,
                     &applications,
-                    |m| eprintln!("  {m}"),
+                    |m| progress.step(m),
                 )
                 .await?;
                 demo::licence_library(
@@ -526,14 +621,14 @@ async fn main() -> Result<()> {
                     &hub.engines.sharing,
                     &mut applications,
                     &mut issued,
-                    |m| eprintln!("  {m}"),
+                    |m| progress.step(m),
                 )
                 .await?;
                 let open311 =
-                    demo::events(&city, &hub.engines.events, scale, |m| eprintln!("  {m}")).await?;
+                    demo::events(&city, &hub.engines.events, scale, |m| progress.step(m)).await?;
                 let indicators =
-                    demo_indicators::indicators(&hub.engines, |m| eprintln!("  {m}")).await?;
-                eprintln!(
+                    demo_indicators::indicators(&hub.engines, |m| progress.step(m)).await?;
+                progress.done(&format!(
                     "  指标 indicators: {} defined ({} skipped: no data), {} computed, {} failed, {} alerts, {:.1} s",
                     indicators.defined,
                     indicators.skipped,
@@ -541,7 +636,7 @@ async fn main() -> Result<()> {
                     indicators.failed,
                     indicators.alerts,
                     indicators.seconds
-                );
+                ));
                 let file = demo::DemoAccounts {
                     url: url.clone(),
                     seed,
@@ -558,6 +653,7 @@ async fn main() -> Result<()> {
                 // Passwords and keys: readable by the owner only, from the first byte.
                 write_private(&accounts_file, &serde_json::to_vec_pretty(&file)?)
                     .with_context(|| format!("writing {}", accounts_file.display()))?;
+                progress.finish();
                 eprintln!("完成 / done in {:.1} s", started.elapsed().as_secs_f64());
             } else {
                 eprintln!(
@@ -583,9 +679,11 @@ async fn main() -> Result<()> {
                     v["operator_api_key"].as_str().unwrap_or("")
                 );
             }
+            progress.finish();
             if no_serve {
                 Ok(())
             } else {
+                routine_logging();
                 serve(hub, true).await
             }
         }
