@@ -1,0 +1,22 @@
+//! Proactive policy matching (免申即享、惠企通): a department writes a benefit or subsidy
+//! policy as rules over the person and enterprise libraries, and the hub finds everyone who
+//! qualifies without anyone applying.
+//!
+//! - `parameters.rs`: parameters with dated values, each with its legal reference; a policy
+//!   evaluated for a period uses the values in force then.
+//! - `rules.rs`: the rule language officers read (Chinese labels and operators, decision tables
+//!   for graded amounts), checked when saved and compiled to one SQL expression over the
+//!   target's table, evaluated by DataFusion over every subject at once.
+//!
+//! Invariants: a compiled rule reads only the attributes its vocabulary offers (their SQL comes
+//! from the vocabulary, never from the officer's text) and every parameter at the value in
+//! force on the evaluated day; a rule that names anything else is refused with a code.
+
+mod error;
+
+pub mod parameters;
+pub mod rules;
+
+pub use error::RuleError;
+pub use parameters::{DatedValue, ParamValue, Parameter};
+pub use rules::{Attribute, Compiled, TableRow, Type, Vocabulary};
