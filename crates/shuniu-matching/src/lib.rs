@@ -7,6 +7,9 @@
 //! - `rules.rs`: the rule language officers read (Chinese labels and operators, decision tables
 //!   for graded amounts), checked when saved and compiled to one SQL expression over the
 //!   target's table, evaluated by DataFusion over every subject at once.
+//! - `vocabulary.rs`: the attributes a library offers, from its catalog entry's data items.
+//! - `policy.rs`: a policy (document, target, period in force, conditions with their articles,
+//!   amount, parameters), checked field by field and planned into one query for a day.
 //!
 //! Invariants: a compiled rule reads only the attributes its vocabulary offers (their SQL comes
 //! from the vocabulary, never from the officer's text) and every parameter at the value in
@@ -15,8 +18,11 @@
 mod error;
 
 pub mod parameters;
+pub mod policy;
 pub mod rules;
+pub mod vocabulary;
 
 pub use error::RuleError;
 pub use parameters::{DatedValue, ParamValue, Parameter};
+pub use policy::{Amount, Condition, Plan, PolicyInput, TargetKind};
 pub use rules::{Attribute, Compiled, TableRow, Type, Vocabulary};

@@ -135,3 +135,101 @@ async fn a_graded_allowance_over_a_population() {
         "79 is too young, e has no age, f is registered elsewhere"
     );
 }
+
+/// A whole policy over a library-shaped table: the vocabulary derived from the data items
+/// (年龄 from the birth date on the period's last day), the totals query run as it is planned.
+#[tokio::test]
+async fn a_policy_planned_for_a_month_counts_and_totals_in_datafusion() {
+    use shuniu_matching::policy::{Amount, Condition, PolicyInput, TargetKind, month_end};
+    use shuniu_types::catalog::{DataItem, DataType, MaskingRule, SemanticType};
+    let item = |name: &str, label: &str, data_type: DataType| DataItem {
+        name: name.into(),
+        label: label.into(),
+        data_type,
+        length: None,
+        description: String::new(),
+        is_key: false,
+        required: false,
+        personal: false,
+        sensitive: false,
+        masking: MaskingRule::None,
+        semantic_type: SemanticType::None,
+    };
+    let items = [
+        item("birth_date", "出生日期", DataType::Date),
+        item("division", "行政区划代码", DataType::Text),
+    ];
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let days = |y, m, d| (NaiveDate::from_ymd_opt(y, m, d).expect("day") - epoch).num_days() as i32;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("birth_date", arrow::datatypes::DataType::Date32, true),
+        Field::new("division", arrow::datatypes::DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(arrow::array::Date32Array::from(vec![
+                Some(days(1945, 2, 1)),  // 79 on 2025-01-31
+                Some(days(1945, 1, 31)), // 80 that day
+                Some(days(1920, 1, 1)),  // 105
+                None,
+            ])),
+            Arc::new(StringArray::from(vec![
+                Some("370202"),
+                Some("370202"),
+                Some("370203"),
+                Some("370202"),
+            ])),
+        ],
+    )
+    .expect("batch");
+    let ctx = SessionContext::new();
+    ctx.register_batch("lib", batch).expect("register");
+    let policy = PolicyInput {
+        code: "POL-GAOLING".into(),
+        name: "高龄津贴".into(),
+        department: "370200MZ".into(),
+        document: "示例".into(),
+        target: TargetKind::Persons,
+        effective_from: NaiveDate::from_ymd_opt(2024, 7, 1).expect("day"),
+        effective_to: None,
+        conditions: vec![Condition {
+            rule: "年龄 ≥ 80 且 行政区划代码 属于 ('370202','370203')".into(),
+            reference: "第二条".into(),
+        }],
+        amount: Amount::Table {
+            rows: vec![TableRow {
+                when: "年龄 ≥ 100".into(),
+                amount: "500".into(),
+            }],
+            otherwise: Some("100".into()),
+        },
+        unit: "元/月".into(),
+        parameters: Vec::new(),
+    };
+    let day = month_end("2025-01").expect("day");
+    let attributes = shuniu_matching::vocabulary::attributes(&items, day);
+    assert_eq!(policy.check(&attributes), Ok(()));
+    let plan = policy.plan(&attributes, day).expect("plan");
+    let batches = ctx
+        .sql(&plan.totals_sql("lib"))
+        .await
+        .expect("plans")
+        .collect()
+        .await
+        .expect("runs");
+    let b = &batches[0];
+    let eligible = b
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("count")
+        .value(0);
+    let amount = b
+        .column(1)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .expect("sum")
+        .value(0);
+    assert_eq!((eligible, amount), (2, 600.0));
+}
