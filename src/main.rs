@@ -22,6 +22,7 @@ mod libraries_cli;
 mod licence_cli;
 mod link_cli;
 mod open_cli;
+mod policy_cli;
 mod quality_cli;
 mod sharing_cli;
 
@@ -141,6 +142,9 @@ enum Command {
     /// backfill, print a series.
     #[command(subcommand)]
     Indicators(indicators_cli::IndicatorsCommand),
+    /// Policy matching (免申即享): check a policy written in the rule language, evaluate it.
+    #[command(subcommand)]
+    Policy(policy_cli::PolicyCommand),
     /// Sharing: the satisfaction rate, requests, grants, the serving index.
     #[command(subcommand)]
     Sharing(sharing_cli::SharingCommand),
@@ -800,6 +804,10 @@ async fn main() -> Result<()> {
         Command::Events(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;
             events_cli::run(&hub.engines.events, cmd).await
+        }
+        Command::Policy(cmd) => {
+            let hub = open_existing(cli_config, cmd.common()).await?;
+            policy_cli::run(&hub.engines, cmd).await
         }
         Command::Indicators(cmd) => {
             let hub = open_existing(cli_config, cmd.common()).await?;

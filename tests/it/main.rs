@@ -14,6 +14,7 @@ mod indicators;
 mod libraries;
 mod licences;
 mod linkage;
+mod matching;
 mod open;
 mod profiles;
 mod quality;

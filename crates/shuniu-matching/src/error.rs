@@ -81,3 +81,50 @@ impl Classified for RuleError {
         }
     }
 }
+
+/// Errors of the matching engine.
+#[derive(Debug, thiserror::Error)]
+pub enum MatchingError {
+    #[error("{}", .0.message_en)]
+    Denied(shuniu_policy::Denied),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A policy's fields and rules that are not right, all of them.
+    #[error("the policy is not valid: {}", .0.iter().map(|p| p.message_en.as_str()).collect::<Vec<_>>().join("; "))]
+    Fields(Vec<shuniu_types::FieldError>),
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl MatchingError {
+    pub fn code(&self) -> &'static str {
+        self.problem().code
+    }
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> MatchingError {
+    MatchingError::Internal(e.to_string())
+}
+
+impl Classified for MatchingError {
+    fn problem(&self) -> Problem {
+        match self {
+            MatchingError::Denied(d) => d.problem(),
+            MatchingError::NotFound(what) => Problem::not_found(what),
+            MatchingError::Fields(fields) => {
+                let mut p = Problem::new(
+                    ErrorKind::Invalid,
+                    "POLICY_INVALID",
+                    format!("政策定义有 {} 处问题", fields.len()),
+                    format!("the policy has {} problems", fields.len()),
+                );
+                p.fields = fields.clone();
+                p
+            }
+            MatchingError::Rule(e) => e.problem(),
+            MatchingError::Internal(e) => Problem::internal("MATCHING_INTERNAL", e),
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //!   for graded amounts), checked when saved and compiled to one SQL expression over the
 //!   target's table, evaluated by DataFusion over every subject at once.
 //! - `vocabulary.rs`: the attributes a library offers, from its catalog entry's data items.
+//! - `engine.rs`: `Matching` — a policy evaluated over its target's base library, audited.
 //! - `policy.rs`: a policy (document, target, period in force, conditions with their articles,
 //!   amount, parameters), checked field by field and planned into one query for a day.
 //!
@@ -17,12 +18,15 @@
 
 mod error;
 
+pub mod engine;
+
 pub mod parameters;
 pub mod policy;
 pub mod rules;
 pub mod vocabulary;
 
-pub use error::RuleError;
+pub use engine::{Matching, Totals};
+pub use error::{MatchingError, RuleError};
 pub use parameters::{DatedValue, ParamValue, Parameter};
 pub use policy::{Amount, Condition, Plan, PolicyInput, TargetKind};
 pub use rules::{Attribute, Compiled, TableRow, Type, Vocabulary};

@@ -74,6 +74,7 @@ pub struct Engines {
     pub licences: shuniu_licences::Licences,
     pub events: shuniu_events::Events,
     pub indicators: shuniu_indicators::Indicators,
+    pub matching: shuniu_matching::Matching,
 }
 
 impl Engines {
@@ -144,6 +145,7 @@ impl Engines {
             events.clone(),
             sharing.clone(),
         );
+        let matching = shuniu_matching::Matching::new(store.clone(), lake.clone(), audit.clone());
         let open = shuniu_open::Open::open(
             store.clone(),
             catalog.clone(),
@@ -168,6 +170,7 @@ impl Engines {
             licences,
             events,
             indicators,
+            matching,
             traceability: shuniu_audit::Traceability::new(audit.clone(), store.clone()),
             accounts: Accounts::new(store, audit),
             catalog,

@@ -1,0 +1,121 @@
+//! Command line of policy matching (免申即享): `shuniu policy check|evaluate` — a policy written
+//! in the rule language, checked against its target's base library, evaluated for a month.
+
+use anyhow::Result;
+use clap::Subcommand;
+use shuniu_matching::{MatchingError, PolicyInput};
+use shuniu_types::Actor;
+
+use crate::Common;
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// The attributes a rule may name for a target (`persons` or `enterprises`): the labels of
+    /// its base library's items, with their types.
+    Attributes {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value = "persons")]
+        target: String,
+    },
+    /// Check a policy (JSON, as docs/matching.md shows) against its target's library: every
+    /// problem at once, each under its field.
+    Check {
+        #[command(flatten)]
+        common: Common,
+        file: std::path::PathBuf,
+    },
+    /// Evaluate a policy for a month: how many qualify and the total amount.
+    Evaluate {
+        #[command(flatten)]
+        common: Common,
+        /// The policy's definition (JSON).
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// The month, YYYY-MM (default: this month).
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl PolicyCommand {
+    pub fn common(&self) -> &Common {
+        match self {
+            PolicyCommand::Attributes { common, .. }
+            | PolicyCommand::Check { common, .. }
+            | PolicyCommand::Evaluate { common, .. } => common,
+        }
+    }
+}
+
+fn fail(e: MatchingError) -> anyhow::Error {
+    use shuniu_types::Classified;
+    let p = e.problem();
+    let mut msg = format!("{} / {} [{}]", p.message_zh, p.message_en, p.code);
+    for f in &p.fields {
+        msg.push_str(&format!(
+            "\n  {}: {} / {} [{}]",
+            f.field, f.message_zh, f.message_en, f.code
+        ));
+    }
+    anyhow::anyhow!(msg)
+}
+
+fn read(file: &std::path::Path) -> Result<PolicyInput> {
+    let text = std::fs::read_to_string(file)?;
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{} 不是有效的政策定义 / is not a policy definition: {e}",
+            file.display()
+        )
+    })
+}
+
+pub async fn run(engines: &shuniu_server::Engines, cmd: PolicyCommand) -> Result<()> {
+    let actor = Actor::local_operator();
+    let m = &engines.matching;
+    match cmd {
+        PolicyCommand::Attributes { target, .. } => {
+            let target: shuniu_matching::TargetKind =
+                serde_json::from_value(serde_json::Value::String(target.clone())).map_err(|_| {
+                    anyhow::anyhow!("对象须为 persons 或 enterprises / the target is persons or enterprises, not {target:?}")
+                })?;
+            let today = chrono::Utc::now().date_naive();
+            let (lib, attributes) = m.library(target, today).await.map_err(fail)?;
+            println!("{} {}", lib.code, lib.spec.name);
+            for a in attributes {
+                println!("  {:<16} {:?}", a.label, a.kind);
+            }
+        }
+        PolicyCommand::Check { file, .. } => {
+            let policy = read(&file)?;
+            m.check(&policy).await.map_err(fail)?;
+            println!("{} ✓", policy.code);
+        }
+        PolicyCommand::Evaluate {
+            file, period, json, ..
+        } => {
+            let policy = read(&file)?;
+            let period = period.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m").to_string());
+            let t = m.evaluate(&actor, &policy, &period).await.map_err(fail)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                println!(
+                    "{} {}: {} eligible, amount {} {} ({:.2} s over {} v{})",
+                    t.policy,
+                    t.period,
+                    t.eligible,
+                    t.amount,
+                    policy.unit,
+                    t.seconds,
+                    t.library,
+                    t.library_version.map_or("—".to_string(), |v| v.to_string())
+                );
+            }
+        }
+    }
+    Ok(())
+}

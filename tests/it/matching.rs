@@ -1,0 +1,165 @@
+//! Policy matching over a base library in the lake: a policy in the rule language evaluated for
+//! a month counts who qualifies and totals their amounts from one query over the library, uses
+//! the parameters' values in force that month, refuses a policy that names what the library
+//! does not hold, and records the evaluation as a use of personal data with the policy as its
+//! purpose.
+
+use serde_json::json;
+
+use crate::harness::{Hub, json_of};
+
+fn population() -> serde_json::Value {
+    json!({
+        "name": "人口基础信息库（测试）",
+        "provider": "370200GA",
+        "category": "基础信息资源",
+        "item_code": 1, "item_name": "人口",
+        "subject_code": 1, "subject_name": "户籍人口",
+        "summary": "测试用人口库",
+        "format": "数据库",
+        "share_type": "有条件共享",
+        "share_conditions": "用于政策匹配",
+        "open_type": "不予开放",
+        "update_cycle": "每日",
+        "level": "general_2",
+        "data_items": [
+            {"name": "person_id", "label": "人员编号", "data_type": "字符型", "length": 20, "is_key": true},
+            {"name": "birth_date", "label": "出生日期", "data_type": "日期型"},
+            {"name": "division", "label": "行政区划代码", "data_type": "字符型", "length": 6, "semantic_type": "行政区划代码"}
+        ]
+    })
+}
+
+fn gaoling() -> shuniu_matching::PolicyInput {
+    serde_json::from_value(json!({
+        "code": "POL-GAOLING", "name": "高龄津贴", "department": "370200MZ",
+        "document": "高龄津贴发放办法（测试）", "target": "persons",
+        "effective_from": "2024-01-01", "unit": "元/月",
+        "conditions": [
+            {"rule": "年龄 ≥ 【高龄津贴起始年龄】", "reference": "第二条"},
+            {"rule": "行政区划代码 属于 ('370202','370203')", "reference": "第三条"}
+        ],
+        "amount": {"table": {"rows": [{"when": "年龄 ≥ 100", "amount": "500"}], "otherwise": "100"}},
+        "parameters": [{"name": "高龄津贴起始年龄", "unit": "岁", "values": [
+            {"from": "2024-01-01", "value": 90, "reference": "旧办法 第二条"},
+            {"from": "2024-07-01", "value": 80, "reference": "新办法 第二条"}
+        ]}]
+    }))
+    .expect("policy")
+}
+
+#[tokio::test]
+async fn a_policy_is_evaluated_over_the_population_library() {
+    let hub = Hub::start().await;
+    let code = hub.register(&hub.ga_key, &population()).await;
+    hub.publish(&hub.ga_key, &code).await;
+    let r = hub
+        .client
+        .post(hub.url(&format!(
+            "/api/v1/datasets/{code}/loads?filename=p.csv&wait=true&mode=replace"
+        )))
+        .bearer_auth(&hub.ga_key)
+        .body(
+            "person_id,birth_date,division\n\
+             P1,1945-02-01,370202\nP2,1944-06-15,370202\nP3,1920-01-01,370203\n\
+             P4,1930-05-05,370211\nP5,1990-01-01,370202\n",
+        )
+        .send()
+        .await
+        .expect("load");
+    let (s, l) = json_of(r).await;
+    assert_eq!(l["status"], "succeeded", "{s} {l}");
+    // Bound as the population library (what `shuniu libraries define` does after deriving it).
+    let mut tx = hub.store.begin().await.expect("tx");
+    tx.bind_base_library(&shuniu_store::BaseLibraryRow {
+        code: code.clone(),
+        kind: "population".into(),
+        key_type: "id_number".into(),
+        bound_by: "test".into(),
+        bound_at: "2026-01-01T00:00:00Z".into(),
+        built_at: None,
+        last_build: json!({}),
+    })
+    .await
+    .expect("bind");
+    tx.commit().await.expect("commit");
+
+    let root = shuniu_types::Actor::local_operator();
+    let m = &hub.engines.matching;
+    let policy = gaoling();
+    // January 2025: the threshold is 80. P1 is 79 (80 on 1 Feb), P2 is 80, P3 is 105, P4 lives
+    // elsewhere, P5 is 35.
+    let t = m
+        .evaluate(&root, &policy, "2025-01")
+        .await
+        .expect("evaluate");
+    assert_eq!((t.eligible, t.amount), (2, 600.0), "{t:?}");
+    assert_eq!(t.library, code);
+    assert!(t.library_version.is_some());
+    // February: P1 turns 80.
+    let t = m
+        .evaluate(&root, &policy, "2025-02")
+        .await
+        .expect("evaluate");
+    assert_eq!((t.eligible, t.amount), (3, 700.0), "{t:?}");
+    // Before July 2024 the threshold was 90: P3 only.
+    let t = m
+        .evaluate(&root, &policy, "2024-06")
+        .await
+        .expect("evaluate");
+    assert_eq!((t.eligible, t.amount), (1, 500.0), "{t:?}");
+    // Before the policy: nobody, and nothing read.
+    let t = m
+        .evaluate(&root, &policy, "2023-12")
+        .await
+        .expect("evaluate");
+    assert_eq!((t.eligible, t.library_version), (0, None));
+
+    // A rule over what the library does not hold is refused, under its field.
+    let mut bad = gaoling();
+    bad.conditions[1].rule = "月收入 < 【低保标准】".into();
+    let e = m
+        .evaluate(&root, &bad, "2025-01")
+        .await
+        .expect_err("refused");
+    assert_eq!(e.code(), "POLICY_INVALID");
+    let p = shuniu_types::Classified::problem(&e);
+    assert_eq!(
+        (p.fields[0].field.as_str(), p.fields[0].code),
+        ("conditions[1]", "RULE_UNKNOWN_ATTRIBUTE"),
+        "{p:?}"
+    );
+    assert_eq!(
+        m.evaluate(&root, &policy, "2025-13")
+            .await
+            .map_err(|e| e.code())
+            .err(),
+        Some("POLICY_INVALID")
+    );
+    // A department's viewer may not read the library for a policy.
+    let viewer = shuniu_types::Actor {
+        principal: "mz.viewer".into(),
+        display_name: "mz.viewer".into(),
+        role: shuniu_types::Role::Viewer,
+        department: "370200MZ".into(),
+    };
+    assert_eq!(
+        m.evaluate(&viewer, &policy, "2025-01")
+            .await
+            .map_err(|e| e.code())
+            .err()
+            .map(|c| c != "POLICY_INVALID"),
+        Some(true)
+    );
+
+    // Each evaluation that read the library is an audit entry with the policy as purpose.
+    let rows = crate::audit::search_until(&hub, &hub.operator_key, "action=policy.evaluate", |r| {
+        r.len() >= 3
+    })
+    .await;
+    assert!(
+        rows.iter().all(|r| r["resource"] == code.as_str()
+            && r["purpose"].as_str().unwrap_or("").contains("POL-GAOLING")),
+        "{rows:?}"
+    );
+}
