@@ -25,13 +25,30 @@ pub enum PolicyCommand {
         common: Common,
         file: std::path::PathBuf,
     },
+    /// Define a policy from a JSON file and publish it (saved, submitted and published by the
+    /// operator): refused, with every problem, when a rule cannot be used.
+    Define {
+        #[command(flatten)]
+        common: Common,
+        file: std::path::PathBuf,
+    },
+    /// Every stored policy.
+    List {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate a policy for a month: how many qualify and the total amount.
     Evaluate {
         #[command(flatten)]
         common: Common,
-        /// The policy's definition (JSON).
+        /// A published policy's code.
+        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+        policy: Option<String>,
+        /// Or a definition not stored (JSON), to try it.
         #[arg(long)]
-        file: std::path::PathBuf,
+        file: Option<std::path::PathBuf>,
         /// The month, YYYY-MM (default: this month).
         #[arg(long)]
         period: Option<String>,
@@ -44,6 +61,8 @@ impl PolicyCommand {
     pub fn common(&self) -> &Common {
         match self {
             PolicyCommand::Attributes { common, .. }
+            | PolicyCommand::Define { common, .. }
+            | PolicyCommand::List { common, .. }
             | PolicyCommand::Check { common, .. }
             | PolicyCommand::Evaluate { common, .. } => common,
         }
@@ -94,12 +113,57 @@ pub async fn run(engines: &shuniu_server::Engines, cmd: PolicyCommand) -> Result
             m.check(&policy).await.map_err(fail)?;
             println!("{} ✓", policy.code);
         }
-        PolicyCommand::Evaluate {
-            file, period, json, ..
-        } => {
+        PolicyCommand::Define { file, .. } => {
             let policy = read(&file)?;
+            let version = m.save(&actor, &policy).await.map_err(fail)?;
+            m.submit(&actor, &policy.code).await.map_err(fail)?;
+            m.review(
+                &actor,
+                &policy.code,
+                true,
+                "命令行发布 / published from the command line",
+            )
+            .await
+            .map_err(fail)?;
+            println!("{} v{version} published", policy.code);
+        }
+        PolicyCommand::List { json, .. } => {
+            let list = m.list(&actor).await.map_err(fail)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for p in &list {
+                    println!(
+                        "{:<24} v{:<3} {:<11} {:<10} {}",
+                        p.code, p.version, p.target, p.state, p.name
+                    );
+                }
+            }
+        }
+        PolicyCommand::Evaluate {
+            policy: code,
+            file,
+            period,
+            json,
+            ..
+        } => {
             let period = period.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m").to_string());
-            let t = m.evaluate(&actor, &policy, &period).await.map_err(fail)?;
+            let (policy, t) = match (code, file) {
+                (Some(code), _) => {
+                    let policy = m.published(&actor, &code).await.map_err(fail)?;
+                    let t = m
+                        .evaluate_published(&actor, &code, &period)
+                        .await
+                        .map_err(fail)?;
+                    (policy, t)
+                }
+                (None, Some(file)) => {
+                    let policy = read(&file)?;
+                    let t = m.evaluate(&actor, &policy, &period).await.map_err(fail)?;
+                    (policy, t)
+                }
+                (None, None) => anyhow::bail!("--policy CODE or --file FILE"),
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&t)?);
             } else {

@@ -163,3 +163,131 @@ async fn a_policy_is_evaluated_over_the_population_library() {
         "{rows:?}"
     );
 }
+
+/// Through the API: a department saves a policy (refused with every problem under its field
+/// when a rule cannot be used), submits it, the hub publishes it, the list shows it, and its
+/// totals for a month come from the library.
+#[tokio::test]
+async fn a_policy_is_saved_reviewed_listed_and_totalled_through_the_api() {
+    let hub = Hub::start().await;
+    let code = hub.register(&hub.ga_key, &population()).await;
+    hub.publish(&hub.ga_key, &code).await;
+    let r = hub
+        .client
+        .post(hub.url(&format!(
+            "/api/v1/datasets/{code}/loads?filename=p.csv&wait=true&mode=replace"
+        )))
+        .bearer_auth(&hub.ga_key)
+        .body("person_id,birth_date,division\nP1,1930-01-01,370202\nP2,1990-01-01,370202\n")
+        .send()
+        .await
+        .expect("load");
+    assert_eq!(json_of(r).await.1["status"], "succeeded");
+    let mut tx = hub.store.begin().await.expect("tx");
+    tx.bind_base_library(&shuniu_store::BaseLibraryRow {
+        code: code.clone(),
+        kind: "population".into(),
+        key_type: "id_number".into(),
+        bound_by: "test".into(),
+        bound_at: "2026-01-01T00:00:00Z".into(),
+        built_at: None,
+        last_build: json!({}),
+    })
+    .await
+    .expect("bind");
+    tx.commit().await.expect("commit");
+
+    let mut body = serde_json::to_value(gaoling()).expect("json");
+    body["department"] = json!("370200GA");
+    let mut bad = body.clone();
+    bad["conditions"][0]["rule"] = json!("年龄 ≥ '八十'");
+    let (s, e) = json_of(hub.post(&hub.ga_key, "/api/v1/policies", &bad).await).await;
+    assert_eq!(
+        (s.as_u16(), e["error"]["code"].as_str()),
+        (422, Some("POLICY_INVALID")),
+        "{e}"
+    );
+    assert_eq!(e["error"]["fields"][0]["field"], "conditions[0]", "{e}");
+    assert_eq!(e["error"]["fields"][0]["code"], "RULE_TYPE_MISMATCH", "{e}");
+    // Another department may not issue the GA's policy.
+    let (s, _) = json_of(hub.post(&hub.mz_key, "/api/v1/policies", &body).await).await;
+    assert_eq!(s.as_u16(), 403);
+    let (s, v) = json_of(hub.post(&hub.ga_key, "/api/v1/policies", &body).await).await;
+    assert_eq!((s.as_u16(), v["version"].as_i64()), (200, Some(1)), "{v}");
+    // Not published yet: no totals.
+    let (s, _) = json_of(
+        hub.get(
+            &hub.ga_key,
+            "/api/v1/policies/POL-GAOLING/totals?period=2025-01",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 409);
+    let (s, v) = json_of(
+        hub.post(
+            &hub.ga_key,
+            "/api/v1/policies/POL-GAOLING/submit",
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{v}");
+    // Only the hub reviews.
+    let (s, _) = json_of(
+        hub.post(
+            &hub.ga_key,
+            "/api/v1/policies/POL-GAOLING/review",
+            &json!({"publish": true}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 403);
+    let (s, v) = json_of(
+        hub.post(
+            &hub.operator_key,
+            "/api/v1/policies/POL-GAOLING/review",
+            &json!({"publish": true, "comment": "同意"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), v["state"].as_str()),
+        (200, Some("published")),
+        "{v}"
+    );
+    let (s, list) = json_of(hub.get(&hub.operator_key, "/api/v1/policies").await).await;
+    assert_eq!(s.as_u16(), 200);
+    assert_eq!(
+        (
+            list[0]["code"].as_str(),
+            list[0]["name"].as_str(),
+            list[0]["target"].as_str(),
+            list[0]["version"].as_i64()
+        ),
+        (
+            Some("POL-GAOLING"),
+            Some("高龄津贴"),
+            Some("persons"),
+            Some(1)
+        ),
+        "{list}"
+    );
+    let (s, t) = json_of(
+        hub.get(
+            &hub.ga_key,
+            "/api/v1/policies/POL-GAOLING/totals?period=2025-01",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{t}");
+    assert_eq!(
+        (t["eligible"].as_u64(), t["amount"].as_f64()),
+        (Some(1), Some(100.0)),
+        "{t}"
+    );
+}

@@ -166,3 +166,278 @@ impl Matching {
         })
     }
 }
+
+/// A policy in the list: what the API's `GET /api/v1/policies` returns.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicySummary {
+    pub code: String,
+    pub name: String,
+    pub department: String,
+    /// persons | enterprises
+    pub target: String,
+    /// The version in force (0: none published yet).
+    pub version: i64,
+    /// The state of the newest version (draft, submitted, published, returned).
+    pub state: String,
+}
+
+fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn target_code(t: TargetKind) -> &'static str {
+    match t {
+        TargetKind::Persons => "persons",
+        TargetKind::Enterprises => "enterprises",
+    }
+}
+
+fn conflict(zh: &str, en: &str) -> MatchingError {
+    MatchingError::State {
+        zh: zh.to_string(),
+        en: en.to_string(),
+    }
+}
+
+impl Matching {
+    async fn audit_admin(
+        &self,
+        actor: &Actor,
+        action: &str,
+        code: &str,
+        detail: String,
+    ) -> Result<(), MatchingError> {
+        self.audit
+            .record(
+                Entry::by(Kind::Admin, action, &actor.principal, &actor.department)
+                    .target(code.to_string())
+                    .detail(detail),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    /// Saves a definition as a draft version (a second save replaces the draft), after checking
+    /// every field and rule against the target's library.
+    pub async fn save(&self, actor: &Actor, policy: &PolicyInput) -> Result<i64, MatchingError> {
+        decide(
+            actor,
+            Action::DefinePolicies,
+            Target::SharingOf {
+                department: &policy.department,
+            },
+        )
+        .map_err(MatchingError::Denied)?;
+        self.check(policy).await?;
+        let spec = serde_json::to_string(policy).map_err(internal)?;
+        let now = now_text();
+        let mut tx = self.store.begin().await.map_err(internal)?;
+        let existing = tx.policy(&policy.code).await.map_err(internal)?;
+        if let Some(e) = &existing {
+            decide(
+                actor,
+                Action::DefinePolicies,
+                Target::SharingOf {
+                    department: &e.department,
+                },
+            )
+            .map_err(MatchingError::Denied)?;
+        }
+        let versions = tx.policy_versions(&policy.code).await.map_err(internal)?;
+        if versions.first().is_some_and(|v| v.state == "submitted") {
+            return Err(conflict(
+                "该政策已有版本提交审核，请待审核后再修改",
+                "a version of this policy is waiting for review: change it after the review",
+            ));
+        }
+        let version = match versions.first() {
+            Some(v) if v.state == "draft" || v.state == "returned" => v.version,
+            Some(v) => v.version + 1,
+            None => 1,
+        };
+        tx.put_policy_version(&shuniu_store::PolicyVersionRow {
+            code: policy.code.clone(),
+            version,
+            spec,
+            state: "draft".into(),
+            author: actor.principal.clone(),
+            created_at: now.clone(),
+            reviewer: None,
+            reviewed_at: None,
+            comment: String::new(),
+        })
+        .await
+        .map_err(internal)?;
+        if existing.is_none() {
+            tx.put_policy(&shuniu_store::PolicyRow {
+                code: policy.code.clone(),
+                name: policy.name.clone(),
+                department: policy.department.clone(),
+                target: target_code(policy.target).into(),
+                version: 0,
+                spec: String::new(),
+                created_at: now.clone(),
+                updated_at: now,
+            })
+            .await
+            .map_err(internal)?;
+        }
+        tx.commit().await.map_err(internal)?;
+        self.audit_admin(actor, "policy.save", &policy.code, format!("v{version}"))
+            .await?;
+        Ok(version)
+    }
+
+    async fn row(&self, code: &str) -> Result<shuniu_store::PolicyRow, MatchingError> {
+        self.store
+            .policy(code)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| MatchingError::NotFound(format!("policy {code}")))
+    }
+
+    /// Sends the draft (or returned) version for the hub's review.
+    pub async fn submit(&self, actor: &Actor, code: &str) -> Result<i64, MatchingError> {
+        let row = self.row(code).await?;
+        decide(
+            actor,
+            Action::DefinePolicies,
+            Target::SharingOf {
+                department: &row.department,
+            },
+        )
+        .map_err(MatchingError::Denied)?;
+        let mut tx = self.store.begin().await.map_err(internal)?;
+        let versions = tx.policy_versions(code).await.map_err(internal)?;
+        let Some(mut v) = versions
+            .into_iter()
+            .next()
+            .filter(|v| v.state == "draft" || v.state == "returned")
+        else {
+            return Err(conflict(
+                "没有待提交的草稿版本",
+                "there is no draft version to submit",
+            ));
+        };
+        v.state = "submitted".into();
+        tx.put_policy_version(&v).await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        self.audit_admin(actor, "policy.submit", code, format!("v{}", v.version))
+            .await?;
+        Ok(v.version)
+    }
+
+    /// The hub publishes the submitted version (the one before it is superseded) or returns it
+    /// with a reason.
+    pub async fn review(
+        &self,
+        actor: &Actor,
+        code: &str,
+        publish: bool,
+        comment: &str,
+    ) -> Result<i64, MatchingError> {
+        decide(actor, Action::ReviewPolicies, Target::Hub).map_err(MatchingError::Denied)?;
+        let now = now_text();
+        let mut tx = self.store.begin().await.map_err(internal)?;
+        let mut row = tx
+            .policy(code)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| MatchingError::NotFound(format!("policy {code}")))?;
+        let versions = tx.policy_versions(code).await.map_err(internal)?;
+        let Some(mut v) = versions.iter().find(|v| v.state == "submitted").cloned() else {
+            return Err(conflict(
+                "没有待审核的版本",
+                "there is no version waiting for review",
+            ));
+        };
+        v.reviewer = Some(actor.principal.clone());
+        v.reviewed_at = Some(now.clone());
+        v.comment = comment.to_string();
+        if publish {
+            for mut old in versions.into_iter().filter(|o| o.state == "published") {
+                old.state = "superseded".into();
+                tx.put_policy_version(&old).await.map_err(internal)?;
+            }
+            v.state = "published".into();
+            let policy: PolicyInput = serde_json::from_str(&v.spec).map_err(internal)?;
+            row.name = policy.name.clone();
+            row.department = policy.department.clone();
+            row.target = target_code(policy.target).into();
+            row.version = v.version;
+            row.spec = v.spec.clone();
+            row.updated_at = now;
+            tx.put_policy(&row).await.map_err(internal)?;
+        } else {
+            v.state = "returned".into();
+        }
+        tx.put_policy_version(&v).await.map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        let action = if publish {
+            "policy.publish"
+        } else {
+            "policy.return"
+        };
+        self.audit_admin(actor, action, code, format!("v{} {comment}", v.version))
+            .await?;
+        Ok(v.version)
+    }
+
+    /// Every policy with its version in force and the state of its newest version.
+    pub async fn list(&self, actor: &Actor) -> Result<Vec<PolicySummary>, MatchingError> {
+        decide(actor, Action::ReadPolicies, Target::Hub).map_err(MatchingError::Denied)?;
+        let mut out = Vec::new();
+        for p in self.store.policies().await.map_err(internal)? {
+            let state = self
+                .store
+                .policy_versions(&p.code)
+                .await
+                .map_err(internal)?
+                .first()
+                .map(|v| v.state.clone())
+                .unwrap_or_default();
+            out.push(PolicySummary {
+                code: p.code,
+                name: p.name,
+                department: p.department,
+                target: p.target,
+                version: p.version,
+                state,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The published version of a policy.
+    pub async fn published(&self, actor: &Actor, code: &str) -> Result<PolicyInput, MatchingError> {
+        decide(actor, Action::ReadPolicies, Target::Hub).map_err(MatchingError::Denied)?;
+        let row = self.row(code).await?;
+        if row.version == 0 {
+            return Err(conflict(
+                "该政策尚未发布",
+                "the policy is not published yet",
+            ));
+        }
+        serde_json::from_str(&row.spec).map_err(internal)
+    }
+
+    /// Evaluates the published version of a stored policy for a month.
+    pub async fn evaluate_published(
+        &self,
+        actor: &Actor,
+        code: &str,
+        period: &str,
+    ) -> Result<Totals, MatchingError> {
+        let policy = self.published(actor, code).await?;
+        decide(
+            actor,
+            Action::DefinePolicies,
+            Target::SharingOf {
+                department: &policy.department,
+            },
+        )
+        .map_err(MatchingError::Denied)?;
+        self.evaluate(actor, &policy, period).await
+    }
+}

@@ -94,6 +94,9 @@ pub enum MatchingError {
     Fields(Vec<shuniu_types::FieldError>),
     #[error(transparent)]
     Rule(#[from] RuleError),
+    /// A step the review workflow does not allow now.
+    #[error("{en}")]
+    State { zh: String, en: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -124,6 +127,9 @@ impl Classified for MatchingError {
                 p
             }
             MatchingError::Rule(e) => e.problem(),
+            MatchingError::State { zh, en } => {
+                Problem::new(ErrorKind::Conflict, "POLICY_STATE", zh.clone(), en.clone())
+            }
             MatchingError::Internal(e) => Problem::internal("MATCHING_INTERNAL", e),
         }
     }

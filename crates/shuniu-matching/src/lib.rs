@@ -25,7 +25,7 @@ pub mod policy;
 pub mod rules;
 pub mod vocabulary;
 
-pub use engine::{Matching, Totals};
+pub use engine::{Matching, PolicySummary, Totals};
 pub use error::{MatchingError, RuleError};
 pub use parameters::{DatedValue, ParamValue, Parameter};
 pub use policy::{Amount, Condition, Plan, PolicyInput, TargetKind};

@@ -106,6 +106,13 @@ pub enum Action {
     DefineIndicators,
     /// Publish or return submitted indicator definitions (the hub).
     ReviewIndicators,
+    /// See the benefit policies and their evaluations' totals (every official).
+    ReadPolicies,
+    /// Define, change, submit and evaluate the benefit policies a department issues (target
+    /// `SharingOf { department }`).
+    DefinePolicies,
+    /// Publish or return submitted policy definitions (the hub).
+    ReviewPolicies,
 }
 
 /// The facts about the target that decisions depend on.
@@ -627,7 +634,35 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                 ))
             }
         }
-        (Action::ReadIndicators, Target::Hub) => Ok(()),
+        (Action::ReadIndicators, Target::Hub) | (Action::ReadPolicies, Target::Hub) => Ok(()),
+        (Action::DefinePolicies, Target::SharingOf { department }) => {
+            if operator || (own(department) && actor.role == Role::DataOfficer) {
+                Ok(())
+            } else if own(department) {
+                Err(role_denied(
+                    actor.role,
+                    "定义或测算惠民惠企政策",
+                    "define or evaluate benefit policies",
+                ))
+            } else {
+                Err(Denied::new(
+                    "FORBIDDEN_DEPARTMENT",
+                    "只能定义或测算本部门发布的政策",
+                    "you may only define or evaluate the policies your department issues",
+                ))
+            }
+        }
+        (Action::ReviewPolicies, Target::Hub) => {
+            if operator {
+                Ok(())
+            } else {
+                Err(role_denied(
+                    actor.role,
+                    "审核政策定义",
+                    "review policy definitions",
+                ))
+            }
+        }
         (Action::DefineIndicators, Target::SharingOf { department }) => {
             if operator || (own(department) && actor.role == Role::DataOfficer) {
                 Ok(())
@@ -815,6 +850,7 @@ pub(crate) mod tests {
                     Action::ManageEvents,
                     Action::ReadTickets,
                     Action::ReviewIndicators,
+                    Action::ReviewPolicies,
                 ] {
                     assert_eq!(
                         decide(&a, action, Target::Hub).is_ok(),
@@ -824,6 +860,16 @@ pub(crate) mod tests {
                 }
                 assert!(decide(&a, Action::ReadQuality, Target::Hub).is_ok());
                 assert!(decide(&a, Action::ReadIndicators, Target::Hub).is_ok());
+                assert!(decide(&a, Action::ReadPolicies, Target::Hub).is_ok());
+                assert_eq!(
+                    decide(
+                        &a,
+                        Action::DefinePolicies,
+                        Target::SharingOf { department: "GA" }
+                    )
+                    .is_ok(),
+                    role == Role::HubOperator || (role == Role::DataOfficer && own)
+                );
                 assert_eq!(
                     decide(
                         &a,

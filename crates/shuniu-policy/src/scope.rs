@@ -160,7 +160,8 @@ pub fn may_somewhere(actor: &Actor, action: Action) -> bool {
         Action::ViewProfile
         | Action::IssueLicences
         | Action::HandleEvents
-        | Action::DefineIndicators => Target::SharingOf { department: own },
+        | Action::DefineIndicators
+        | Action::DefinePolicies => Target::SharingOf { department: own },
         Action::FileDemand => Target::Demand {
             department: own,
             routed_to: None,

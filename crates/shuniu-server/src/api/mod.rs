@@ -25,6 +25,7 @@ pub mod indicators;
 pub mod libraries;
 pub mod licences;
 pub mod open311;
+pub mod policies;
 pub mod quality;
 pub mod services;
 pub mod sharing;
@@ -83,6 +84,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(licences::router())
         .merge(events::router())
         .merge(indicators::router())
+        .merge(policies::router())
         .merge(sharing::router())
         .merge(services::router())
 }
