@@ -441,3 +441,142 @@ impl Matching {
         self.evaluate(actor, &policy, period).await
     }
 }
+
+/// One subject that qualifies, as the issuing department sees it in a list: identified by the
+/// library's key and name, masked by the catalog's masking rules for those items.
+#[derive(Debug, Clone, Serialize)]
+pub struct EligibleRow {
+    pub key: String,
+    pub name: Option<String>,
+    pub amount: Option<f64>,
+}
+
+/// A page of who qualifies.
+#[derive(Debug, Clone, Serialize)]
+pub struct EligiblePage {
+    pub policy: String,
+    pub period: String,
+    pub library: String,
+    pub library_version: Option<i64>,
+    pub rows: Vec<EligibleRow>,
+}
+
+impl Matching {
+    /// Who qualifies for the published policy in a month, ordered by key, `limit` from
+    /// `offset`; keys and names masked by the catalog's rules. Audited like an evaluation.
+    pub async fn eligible(
+        &self,
+        actor: &Actor,
+        code: &str,
+        period: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<EligiblePage, MatchingError> {
+        let policy = self.published(actor, code).await?;
+        decide(
+            actor,
+            Action::DefinePolicies,
+            Target::SharingOf {
+                department: &policy.department,
+            },
+        )
+        .map_err(MatchingError::Denied)?;
+        let day = month_end(period).ok_or_else(|| {
+            MatchingError::Fields(vec![shuniu_types::FieldError::new(
+                "period",
+                "POLICY_PERIOD",
+                format!("“{period}”不是有效的月份（YYYY-MM）"),
+                format!("{period:?} is not a month (YYYY-MM)"),
+            )])
+        })?;
+        let (rec, attributes) = self.library(policy.target, day).await?;
+        let items = &rec.spec.data_items;
+        let Some(key) = items.iter().find(|i| i.is_key) else {
+            return Err(internal(format!("library {} has no key item", rec.code)));
+        };
+        let name = items.iter().find(|i| {
+            i.semantic_type == shuniu_types::SemanticType::PersonName
+                || matches!(i.name.as_str(), "name" | "ent_name")
+        });
+        let mut page = EligiblePage {
+            policy: policy.code.clone(),
+            period: period.to_string(),
+            library: rec.code.clone(),
+            library_version: None,
+            rows: Vec::new(),
+        };
+        if !policy.in_force(day) {
+            return Ok(page);
+        }
+        let plan = policy.plan(&attributes, day)?;
+        let quoted = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+        let sql = format!(
+            "SELECT CAST({key} AS VARCHAR) AS k, {name} AS n, CAST({amount} AS DOUBLE) AS a \
+             FROM {table} WHERE {filter} ORDER BY k LIMIT {limit} OFFSET {offset}",
+            key = quoted(&key.name),
+            name = name.map_or("CAST(NULL AS VARCHAR)".to_string(), |i| format!(
+                "CAST({} AS VARCHAR)",
+                quoted(&i.name)
+            )),
+            amount = plan.amount.sql,
+            table = quoted(&rec.code),
+            filter = plan.filter(),
+            limit = limit.min(1000),
+        );
+        let result = self
+            .lake
+            .sql(vec![rec.code.clone()], &sql, limit.min(1000))
+            .await
+            .map_err(internal)?;
+        page.library_version = result.versions.first().map(|v| v.1);
+        let text = |a: &arrow::array::ArrayRef| -> Result<Vec<Option<String>>, MatchingError> {
+            let t = arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8).map_err(internal)?;
+            let t = t
+                .as_any()
+                .downcast_ref::<arrow::array::StringArray>()
+                .ok_or_else(|| internal("text column"))?;
+            Ok((0..arrow::array::Array::len(t))
+                .map(|k| (!arrow::array::Array::is_null(t, k)).then(|| t.value(k).to_string()))
+                .collect())
+        };
+        for b in &result.batches {
+            let (keys, names) = (text(b.column(0))?, text(b.column(1))?);
+            let amounts = arrow::compute::cast(b.column(2), &arrow::datatypes::DataType::Float64)
+                .map_err(internal)?;
+            let amounts = amounts
+                .as_any()
+                .downcast_ref::<arrow::array::Float64Array>()
+                .ok_or_else(|| internal("amount column"))?;
+            for k in 0..b.num_rows() {
+                let masked = |v: &Option<String>, rule| {
+                    v.as_deref()
+                        .and_then(|v| shuniu_policy::mask::apply(rule, v, &[]))
+                };
+                page.rows.push(EligibleRow {
+                    key: masked(&keys[k], key.masking).unwrap_or_default(),
+                    name: name.and_then(|i| masked(&names[k], i.masking)),
+                    amount: (!arrow::array::Array::is_null(amounts, k)).then(|| amounts.value(k)),
+                });
+            }
+        }
+        if let Some(version) = page.library_version {
+            self.audit
+                .record(
+                    Entry::by(
+                        Kind::Access,
+                        "policy.eligible",
+                        &actor.principal,
+                        &actor.department,
+                    )
+                    .resource(&rec.code, &rec.spec.provider)
+                    .target(policy.code.clone())
+                    .rows(page.rows.len() as u64)
+                    .purpose(Some(format!("政策匹配 {} {}", policy.code, policy.name)))
+                    .detail(format!("{period} v{version}")),
+                )
+                .await
+                .map_err(internal)?;
+        }
+        Ok(page)
+    }
+}

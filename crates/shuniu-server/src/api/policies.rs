@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(submit_policy))
         .routes(routes!(review_policy))
         .routes(routes!(policy_totals))
+        .routes(routes!(policy_eligible))
 }
 
 type Json = axum::Json<serde_json::Value>;
@@ -120,6 +121,45 @@ async fn policy_totals(
             .engines
             .matching
             .evaluate_published(&actor, &code, &q.period)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct EligibleQuery {
+    /// The month, YYYY-MM (default: this month).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    period: Option<String>,
+    /// Rows to skip (ordered by the library's key).
+    #[serde(default)]
+    offset: usize,
+    /// At most this many rows (1–1,000; 100 by default).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<usize>,
+}
+
+/// Who qualifies for the published policy in a month, without anyone applying: each subject's
+/// key and name (masked by the catalog's rules) and amount, ordered by key (the issuing
+/// department and the hub; audited as a use of personal data with the policy as purpose).
+#[utoipa::path(get, path = "/api/v1/policies/{code}/eligible", tag = "policies",
+    params(("code" = String, Path, description = "policy code"), EligibleQuery),
+    responses((status = 400, body = ErrorBody), (status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn policy_eligible(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+    ApiQuery(q): ApiQuery<EligibleQuery>,
+) -> Result<Json, ApiError> {
+    let period = q
+        .period
+        .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m").to_string());
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(json(
+        &state
+            .engines
+            .matching
+            .eligible(&actor, &code, &period, q.offset, limit)
             .await?,
     ))
 }
