@@ -11,7 +11,8 @@
 //! Attributes are named by their labels (年龄, 户籍区划); parameters by 【name】, replaced by
 //! the value in force on the day the policy is evaluated for; texts are quoted ('…', “…”,
 //! 「…」). Operators: 大于 小于 不小于 不大于 等于 不等于 (or > < ≥ ≤ = ≠), 属于/不属于 (a list),
-//! 介于…与… (a range, both ends included), 为空/不为空, 且 或 非, + − × ÷ and brackets.
+//! 介于…与… (a range, both ends included), 开头为 and 包含 (texts), 为空/不为空, 且 或 非,
+//! + − × ÷ and brackets.
 //!
 //! How: the labels, parameters and Chinese operators are first rewritten to SQL tokens, then the
 //! text is parsed by the SQL parser DataFusion itself uses (sqlparser), and the tree is checked
@@ -108,6 +109,9 @@ const OPERATORS: &[(&str, &str)] = &[
     ("等于", "="),
     ("属于", "IN"),
     ("介于", "BETWEEN"),
+    // Texts: 开头为 (starts with) and 包含 (contains), compiled to functions, not patterns.
+    ("开头为", "LIKE"),
+    ("包含", "ILIKE"),
     ("为空", "IS NULL"),
     ("并且", "AND"),
     ("或者", "OR"),
@@ -434,6 +438,48 @@ impl Checker<'_, '_> {
                 let not = if *negated { "NOT " } else { "" };
                 Ok((format!("({s} {not}BETWEEN {lo} AND {hi})"), Type::Bool))
             }
+            Expr::Like {
+                negated,
+                any: false,
+                expr,
+                pattern,
+                escape_char: None,
+            } => {
+                let (s, t) = self.walk(expr)?;
+                let (p, pt) = self.walk(pattern)?;
+                self.want("“开头为”的两边", t, Type::Text)?;
+                self.want("“开头为”的两边", pt, Type::Text)?;
+                let test = format!("starts_with({s}, {p})");
+                Ok((
+                    if *negated {
+                        format!("(NOT {test})")
+                    } else {
+                        format!("({test})")
+                    },
+                    Type::Bool,
+                ))
+            }
+            Expr::ILike {
+                negated,
+                any: false,
+                expr,
+                pattern,
+                escape_char: None,
+            } => {
+                let (s, t) = self.walk(expr)?;
+                let (p, pt) = self.walk(pattern)?;
+                self.want("“包含”的两边", t, Type::Text)?;
+                self.want("“包含”的两边", pt, Type::Text)?;
+                let test = format!("(strpos({s}, {p}) > 0)");
+                Ok((
+                    if *negated {
+                        format!("(NOT {test})")
+                    } else {
+                        test
+                    },
+                    Type::Bool,
+                ))
+            }
             Expr::IsNull(inner) => {
                 let (s, _) = self.walk(inner)?;
                 Ok((format!("({s} IS NULL)"), Type::Bool))
@@ -681,6 +727,22 @@ mod tests {
         );
         // A name typed as SQL is not an attribute either: only labels are.
         assert_eq!(code("age > 80"), Err("RULE_UNKNOWN_ATTRIBUTE"));
+    }
+
+    #[test]
+    fn texts_start_with_or_contain() {
+        let c = with("2025-01-31", |v| {
+            condition("户籍区划 开头为 '3702' 且 非农业户口标志 包含 '1'", v)
+        })
+        .expect("compiles");
+        assert_eq!(
+            c.sql,
+            "((starts_with((division), '3702')) AND (strpos((non_agri), '1') > 0))"
+        );
+        assert_eq!(
+            with("2025-01-31", |v| condition("年龄 开头为 '8'", v)).map_err(|e| e.code()),
+            Err("RULE_TYPE_MISMATCH")
+        );
     }
 
     #[test]

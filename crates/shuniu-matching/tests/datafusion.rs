@@ -73,6 +73,24 @@ async fn a_graded_allowance_over_a_population() {
         "年龄 ≥ 【高龄津贴起始年龄】 且 户籍区划 以 '3702' 开头",
         &vocab,
     );
+    // 开头为 and 包含 run as DataFusion functions.
+    let local = rules::condition("户籍区划 开头为 '3702' 且 户籍区划 包含 '02'", &vocab)
+        .expect("text tests");
+    let n = ctx
+        .sql(&format!("SELECT id FROM persons WHERE {}", local.sql))
+        .await
+        .expect("plans")
+        .collect()
+        .await
+        .expect("runs")
+        .iter()
+        .map(|b| b.num_rows())
+        .sum::<usize>();
+    assert_eq!(
+        n, 5,
+        "the five 3702… divisions (each holds 02 in 3702): {}",
+        local.sql
+    );
     // 以…开头 is not in the language: refused, not guessed.
     assert_eq!(
         eligible.map_err(|e| e.code()).err(),
