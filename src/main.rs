@@ -14,6 +14,7 @@ mod audit_cli;
 mod config;
 mod demo;
 mod demo_indicators;
+mod demo_policies;
 mod events_cli;
 mod indicators_cli;
 mod keys_cli;
@@ -640,6 +641,10 @@ async fn main() -> Result<()> {
                     indicators.failed,
                     indicators.alerts,
                     indicators.seconds
+                ));
+                let (policies, eligible) = demo_policies::policies_demo(&hub.engines).await?;
+                progress.done(&format!(
+                    "  政策 policies: {policies} published; {eligible} people and enterprises qualify this month without applying"
                 ));
                 let file = demo::DemoAccounts {
                     url: url.clone(),

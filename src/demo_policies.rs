@@ -1,0 +1,169 @@
+//! The demo city's benefit policies (免申即享、惠企通): ten shaped like real ones, written in the
+//! rule language over the demo's population and legal-entity libraries, each saved, submitted
+//! and published through the same review as a department's. Documents are marked 示例: they
+//! are examples, not the city's law.
+
+use anyhow::Result;
+use serde_json::json;
+use shuniu_matching::PolicyInput;
+use shuniu_types::Actor;
+
+/// The policies, as their definitions (docs/matching.md).
+fn policies() -> Vec<serde_json::Value> {
+    let city = "('370202','370203','370211','370212','370213','370214','370215','370281','370283','370285')";
+    vec![
+        json!({
+            "code": "POL-GAOLING", "name": "高龄津贴", "department": "370200MZ",
+            "document": "青岛市高龄津贴发放办法（示例）", "target": "persons",
+            "effective_from": "2024-07-01", "unit": "元/月",
+            "conditions": [
+                {"rule": "年龄 ≥ 【高龄津贴起始年龄】", "reference": "第二条"},
+                {"rule": format!("户籍地行政区划 属于 {city}"), "reference": "第三条"}
+            ],
+            "amount": {"table": {"rows": [
+                {"when": "年龄 ≥ 100", "amount": "500"},
+                {"when": "年龄 ≥ 90", "amount": "200"}], "otherwise": "100"}},
+            "parameters": [{"name": "高龄津贴起始年龄", "unit": "岁", "values": [
+                {"from": "2020-01-01", "value": 90, "reference": "原办法 第二条"},
+                {"from": "2024-07-01", "value": 80, "reference": "第二条"}]}]
+        }),
+        json!({
+            "code": "POL-BAISUI", "name": "百岁老人长寿补贴", "department": "370200MZ",
+            "document": "关于提高百岁老人长寿补贴标准的通知（示例）", "target": "persons",
+            "effective_from": "2023-01-01", "unit": "元/月",
+            "conditions": [{"rule": "年龄 ≥ 100", "reference": "第一条"}],
+            "amount": {"formula": "【长寿补贴标准】"},
+            "parameters": [{"name": "长寿补贴标准", "unit": "元/月", "values": [
+                {"from": "2023-01-01", "value": 500, "reference": "第二条"},
+                {"from": "2025-01-01", "value": 600, "reference": "补充通知"}]}]
+        }),
+        json!({
+            "code": "POL-JUJIA-YANGLAO", "name": "居家养老服务补贴", "department": "370200MZ",
+            "document": "居家社区养老服务补贴实施细则（示例）", "target": "persons",
+            "effective_from": "2024-01-01", "unit": "元/月",
+            "conditions": [
+                {"rule": "年龄 ≥ 70", "reference": "第四条"},
+                {"rule": "户籍地行政区划 属于 ('370202','370203','370213')", "reference": "第五条（市内三区试点）"}
+            ],
+            "amount": {"formula": "150"}
+        }),
+        json!({
+            "code": "POL-YINGYOU", "name": "婴幼儿照护补贴", "department": "370200WJ",
+            "document": "三岁以下婴幼儿照护服务补贴办法（示例）", "target": "persons",
+            "effective_from": "2025-01-01", "unit": "元/月",
+            "conditions": [
+                {"rule": "年龄 < 3", "reference": "第二条"},
+                {"rule": "户籍地行政区划 开头为 '3702'", "reference": "第三条"}
+            ],
+            "amount": {"formula": "【照护补贴标准】"},
+            "parameters": [{"name": "照护补贴标准", "unit": "元/月", "values": [
+                {"from": "2025-01-01", "value": 300, "reference": "第五条"}]}]
+        }),
+        json!({
+            "code": "POL-SHAOMIN-ZHUXUE", "name": "少数民族学生助学补贴", "department": "370200JY",
+            "document": "少数民族学生资助办法（示例）", "target": "persons",
+            "effective_from": "2024-09-01", "unit": "元/学期",
+            "conditions": [
+                {"rule": "民族 ≠ '01'", "reference": "第二条（GB 3304 01 为汉族）"},
+                {"rule": "年龄 介于 6 与 18", "reference": "第三条"}
+            ],
+            "amount": {"table": {"rows": [{"when": "年龄 ≥ 15", "amount": "1500"}], "otherwise": "1000"}}
+        }),
+        json!({
+            "code": "POL-CHUANGYE-TIEXI", "name": "创业担保贷款贴息", "department": "370200RS",
+            "document": "创业担保贷款实施办法（示例）", "target": "enterprises",
+            "effective_from": "2024-01-01", "unit": "元/年",
+            "conditions": [
+                {"rule": "成立年限 ≤ 【初创期年限】", "reference": "第六条"},
+                {"rule": "登记状态 = '01'", "reference": "第七条（存续）"}
+            ],
+            "amount": {"formula": "【贷款额度】 × 【贴息比例】"},
+            "parameters": [
+                {"name": "初创期年限", "unit": "年", "values": [
+                    {"from": "2024-01-01", "value": 3, "reference": "第六条"}]},
+                {"name": "贷款额度", "unit": "元", "values": [
+                    {"from": "2024-01-01", "value": 300000, "reference": "第八条"}]},
+                {"name": "贴息比例", "unit": "", "values": [
+                    {"from": "2024-01-01", "value": 0.02, "reference": "第九条"}]}]
+        }),
+        json!({
+            "code": "POL-WENGANG", "name": "失业保险稳岗返还", "department": "370200RS",
+            "document": "关于做好失业保险稳岗返还工作的通知（示例）", "target": "enterprises",
+            "effective_from": "2024-01-01", "unit": "元",
+            "conditions": [
+                {"rule": "登记状态 = '01'", "reference": "第一条"},
+                {"rule": "成立年限 ≥ 1", "reference": "第二条（参保缴费满一年）"}
+            ],
+            "amount": {"formula": "5000"}
+        }),
+        json!({
+            "code": "POL-GAOXIN", "name": "高新技术企业奖励", "department": "370200GX",
+            "document": "高新技术企业培育奖励办法（示例）", "target": "enterprises",
+            "effective_from": "2024-01-01", "unit": "元",
+            "conditions": [
+                {"rule": "行业 开头为 'I' 或 行业 开头为 'M'", "reference": "第三条（信息技术、科学研究）"},
+                {"rule": "登记状态 = '01'", "reference": "第四条"}
+            ],
+            "amount": {"formula": "【认定奖励】"},
+            "parameters": [{"name": "认定奖励", "unit": "元", "values": [
+                {"from": "2024-01-01", "value": 200000, "reference": "第五条"}]}]
+        }),
+        json!({
+            "code": "POL-LAOZIHAO", "name": "老字号企业传承扶持", "department": "370200SWU",
+            "document": "老字号保护与传承扶持办法（示例）", "target": "enterprises",
+            "effective_from": "2024-01-01", "unit": "元",
+            "conditions": [
+                {"rule": "成立年限 ≥ 25", "reference": "第二条"},
+                {"rule": "登记状态 ≠ '03'", "reference": "第三条"}
+            ],
+            "amount": {"formula": "50000"}
+        }),
+        json!({
+            "code": "POL-XIAOWEI-ZHUCE", "name": "小微企业首次注册补助", "department": "370200SJ",
+            "document": "支持小微企业发展若干措施（示例）", "target": "enterprises",
+            "effective_from": "2024-01-01", "unit": "元",
+            "conditions": [
+                {"rule": "成立年限 < 1", "reference": "第十条"},
+                {"rule": "注册资本 ≤ 【小微企业注册资本上限】", "reference": "第十一条"}
+            ],
+            "amount": {"formula": "2000"},
+            "parameters": [{"name": "小微企业注册资本上限", "unit": "万元", "values": [
+                {"from": "2024-01-01", "value": 500, "reference": "第十一条"}]}]
+        }),
+    ]
+}
+
+/// Defines and publishes the demo's policies; returns how many and, for this month, how many
+/// people and enterprises qualify in all.
+pub async fn policies_demo(engines: &shuniu_server::Engines) -> Result<(usize, u64)> {
+    let root = Actor::local_operator();
+    let m = &engines.matching;
+    let period = chrono::Utc::now().format("%Y-%m").to_string();
+    let mut eligible = 0;
+    let all = policies();
+    for p in &all {
+        let policy: PolicyInput = serde_json::from_value(p.clone())?;
+        let fail = |e: shuniu_matching::MatchingError| {
+            use shuniu_types::Classified;
+            let p = e.problem();
+            anyhow::anyhow!(
+                "{}: {} {:?} [{}]",
+                policy.code,
+                p.message_en,
+                p.fields,
+                p.code
+            )
+        };
+        m.save(&root, &policy).await.map_err(fail)?;
+        m.submit(&root, &policy.code).await.map_err(fail)?;
+        m.review(&root, &policy.code, true, "示例政策 / demo policy")
+            .await
+            .map_err(fail)?;
+        eligible += m
+            .evaluate_published(&root, &policy.code, &period)
+            .await
+            .map_err(fail)?
+            .eligible;
+    }
+    Ok((all.len(), eligible))
+}
