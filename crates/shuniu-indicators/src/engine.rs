@@ -204,6 +204,10 @@ struct Inner {
     computing: tokio::sync::Mutex<()>,
     /// One recording of the hub's figures at a time: a day is recorded once.
     figures_lock: tokio::sync::Mutex<()>,
+    /// The last day recorded, once known: the scheduler asks every minute, and the answer
+    /// changes once a day (a recording re-reads the table under the lock, so another
+    /// process's recording is never repeated).
+    figures_day: std::sync::Mutex<Option<chrono::NaiveDate>>,
 }
 
 /// The indicator engine.
@@ -373,6 +377,7 @@ impl Indicators {
                 events,
                 computing: tokio::sync::Mutex::new(()),
                 figures_lock: tokio::sync::Mutex::new(()),
+                figures_day: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -756,19 +761,31 @@ impl Indicators {
     ) -> Result<bool> {
         decide(actor, Action::ReviewIndicators, Target::Hub).map_err(IndicatorError::Denied)?;
         let _one = self.inner.figures_lock.lock().await;
-        if figures::last_day(&self.inner.lake)
-            .await?
-            .is_some_and(|d| d >= day)
-        {
+        let last = figures::last_day(&self.inner.lake).await?;
+        self.remember_figures_day(last);
+        if last.is_some_and(|d| d >= day) {
             return Ok(false);
         }
         figures::append(&self.inner.lake, day, &now_text(), figures).await?;
+        self.remember_figures_day(Some(day));
         Ok(true)
     }
 
-    /// The last day the hub's figures were recorded for.
+    fn remember_figures_day(&self, day: Option<chrono::NaiveDate>) {
+        if let Ok(mut d) = self.inner.figures_day.lock() {
+            *d = (*d).max(day);
+        }
+    }
+
+    /// The last day the hub's figures were recorded for (read from the table once, then
+    /// remembered).
     pub async fn figures_recorded_through(&self) -> Result<Option<chrono::NaiveDate>> {
-        figures::last_day(&self.inner.lake).await
+        if let Some(day) = self.inner.figures_day.lock().ok().and_then(|d| *d) {
+            return Ok(Some(day));
+        }
+        let last = figures::last_day(&self.inner.lake).await?;
+        self.remember_figures_day(last);
+        Ok(last)
     }
 
     /// Defines, and publishes as the hub, every built-in indicator not defined yet (an

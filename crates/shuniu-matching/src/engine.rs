@@ -15,6 +15,19 @@ use crate::error::{MatchingError, internal};
 use crate::policy::{PolicyInput, TargetKind, month_end};
 use crate::rules::Attribute;
 
+/// The last day of a month given as `YYYY-MM`: the day an evaluation for it takes its
+/// values at.
+fn month_of(period: &str) -> Result<chrono::NaiveDate, MatchingError> {
+    month_end(period).ok_or_else(|| {
+        MatchingError::Fields(vec![shuniu_types::FieldError::new(
+            "period",
+            "POLICY_PERIOD",
+            format!("“{period}”不是有效的月份（YYYY-MM）"),
+            format!("{period:?} is not a month (YYYY-MM)"),
+        )])
+    })
+}
+
 /// What an evaluation found for one period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Totals {
@@ -83,14 +96,7 @@ impl Matching {
         period: &str,
     ) -> Result<Totals, MatchingError> {
         let started = Instant::now();
-        let day = month_end(period).ok_or_else(|| {
-            MatchingError::Fields(vec![shuniu_types::FieldError::new(
-                "period",
-                "POLICY_PERIOD",
-                format!("“{period}”不是有效的月份（YYYY-MM）"),
-                format!("{period:?} is not a month (YYYY-MM)"),
-            )])
-        })?;
+        let day = month_of(period)?;
         let (rec, attributes) = self.library(policy.target, day).await?;
         decide(
             actor,
@@ -422,13 +428,13 @@ impl Matching {
         serde_json::from_str(&row.spec).map_err(internal)
     }
 
-    /// Evaluates the published version of a stored policy for a month.
-    pub async fn evaluate_published(
+    /// The published version, for the issuing department (or the hub): who may evaluate it
+    /// and see who qualifies.
+    async fn published_for_owner(
         &self,
         actor: &Actor,
         code: &str,
-        period: &str,
-    ) -> Result<Totals, MatchingError> {
+    ) -> Result<PolicyInput, MatchingError> {
         let policy = self.published(actor, code).await?;
         decide(
             actor,
@@ -438,6 +444,17 @@ impl Matching {
             },
         )
         .map_err(MatchingError::Denied)?;
+        Ok(policy)
+    }
+
+    /// Evaluates the published version of a stored policy for a month.
+    pub async fn evaluate_published(
+        &self,
+        actor: &Actor,
+        code: &str,
+        period: &str,
+    ) -> Result<Totals, MatchingError> {
+        let policy = self.published_for_owner(actor, code).await?;
         self.evaluate(actor, &policy, period).await
     }
 }
@@ -472,23 +489,8 @@ impl Matching {
         offset: usize,
         limit: usize,
     ) -> Result<EligiblePage, MatchingError> {
-        let policy = self.published(actor, code).await?;
-        decide(
-            actor,
-            Action::DefinePolicies,
-            Target::SharingOf {
-                department: &policy.department,
-            },
-        )
-        .map_err(MatchingError::Denied)?;
-        let day = month_end(period).ok_or_else(|| {
-            MatchingError::Fields(vec![shuniu_types::FieldError::new(
-                "period",
-                "POLICY_PERIOD",
-                format!("“{period}”不是有效的月份（YYYY-MM）"),
-                format!("{period:?} is not a month (YYYY-MM)"),
-            )])
-        })?;
+        let policy = self.published_for_owner(actor, code).await?;
+        let day = month_of(period)?;
         let (rec, attributes) = self.library(policy.target, day).await?;
         let items = &rec.spec.data_items;
         let Some(key) = items.iter().find(|i| i.is_key) else {

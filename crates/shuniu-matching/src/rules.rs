@@ -137,6 +137,12 @@ fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3400}'..='\u{9fff}' | '\u{f900}'..='\u{faff}')
 }
 
+/// Whether a character belongs to a run of Chinese: a CJK character or a non-ASCII operator
+/// symbol (≥, （ …).
+fn in_run(c: char) -> bool {
+    is_cjk(c) || !c.is_ascii() && operator_words(&c.to_string()).is_some()
+}
+
 /// Splits a run of Chinese text into operator words, or `None` if some of it is not one.
 fn operator_words(run: &str) -> Option<Vec<&'static str>> {
     let mut out = Vec::new();
@@ -212,14 +218,11 @@ fn rewrite(
             rest = &rest[label.len()..];
             continue;
         }
-        if is_cjk(c) || !c.is_ascii() && operator_words(&c.to_string()).is_some() {
+        if in_run(c) {
             // A run of Chinese that is not a label: operator words, or an unknown name.
             let end = rest
                 .char_indices()
-                .find(|(_, ch)| {
-                    !(is_cjk(*ch) || !ch.is_ascii() && operator_words(&ch.to_string()).is_some())
-                        || matches!(ch, '【' | '“' | '「' | '‘')
-                })
+                .find(|(_, ch)| !in_run(*ch) || matches!(ch, '【' | '“' | '「' | '‘'))
                 .map_or(rest.len(), |(k, _)| k);
             let run = cut_at_label(&rest[..end], &labels);
             match operator_words(run) {
@@ -335,6 +338,31 @@ impl Checker<'_, '_> {
         }
     }
 
+    /// 开头为 and 包含: both sides texts, compiled to a function (never a LIKE pattern, so the
+    /// officer's text needs no escaping).
+    fn text_test(
+        &mut self,
+        what: &str,
+        negated: bool,
+        expr: &Expr,
+        pattern: &Expr,
+        test: impl Fn(&str, &str) -> String,
+    ) -> Result<(String, Type), RuleError> {
+        let (s, t) = self.walk(expr)?;
+        let (p, pt) = self.walk(pattern)?;
+        self.want(what, t, Type::Text)?;
+        self.want(what, pt, Type::Text)?;
+        let test = test(&s, &p);
+        Ok((
+            if negated {
+                format!("(NOT {test})")
+            } else {
+                test
+            },
+            Type::Bool,
+        ))
+    }
+
     fn walk(&mut self, e: &Expr) -> Result<(String, Type), RuleError> {
         match e {
             Expr::Identifier(id) => self.placeholder(&id.value),
@@ -444,42 +472,22 @@ impl Checker<'_, '_> {
                 expr,
                 pattern,
                 escape_char: None,
-            } => {
-                let (s, t) = self.walk(expr)?;
-                let (p, pt) = self.walk(pattern)?;
-                self.want("“开头为”的两边", t, Type::Text)?;
-                self.want("“开头为”的两边", pt, Type::Text)?;
-                let test = format!("starts_with({s}, {p})");
-                Ok((
-                    if *negated {
-                        format!("(NOT {test})")
-                    } else {
-                        format!("({test})")
-                    },
-                    Type::Bool,
-                ))
-            }
+            } => self.text_test(
+                "“开头为”的两边",
+                *negated,
+                expr,
+                pattern,
+                |s, p| format!("(starts_with({s}, {p}))"),
+            ),
             Expr::ILike {
                 negated,
                 any: false,
                 expr,
                 pattern,
                 escape_char: None,
-            } => {
-                let (s, t) = self.walk(expr)?;
-                let (p, pt) = self.walk(pattern)?;
-                self.want("“包含”的两边", t, Type::Text)?;
-                self.want("“包含”的两边", pt, Type::Text)?;
-                let test = format!("(strpos({s}, {p}) > 0)");
-                Ok((
-                    if *negated {
-                        format!("(NOT {test})")
-                    } else {
-                        test
-                    },
-                    Type::Bool,
-                ))
-            }
+            } => self.text_test("“包含”的两边", *negated, expr, pattern, |s, p| {
+                format!("(strpos({s}, {p}) > 0)")
+            }),
             Expr::IsNull(inner) => {
                 let (s, _) = self.walk(inner)?;
                 Ok((format!("({s} IS NULL)"), Type::Bool))
