@@ -9,11 +9,12 @@ use shuniu_audit::{AuditLog, Entry, Kind};
 use shuniu_lake::Lake;
 use shuniu_policy::{Action, Target, decide};
 use shuniu_store::{ResourceRecord, Store};
-use shuniu_types::Actor;
+use shuniu_types::{Actor, IdNumber};
 
 use crate::error::{MatchingError, internal};
 use crate::policy::{PolicyInput, TargetKind, month_end};
 use crate::rules::Attribute;
+use crate::trace::{self, Subject, Trace};
 
 /// The last day of a month given as `YYYY-MM`: the day an evaluation for it takes its
 /// values at.
@@ -492,14 +493,7 @@ impl Matching {
         let policy = self.published_for_owner(actor, code).await?;
         let day = month_of(period)?;
         let (rec, attributes) = self.library(policy.target, day).await?;
-        let items = &rec.spec.data_items;
-        let Some(key) = items.iter().find(|i| i.is_key) else {
-            return Err(internal(format!("library {} has no key item", rec.code)));
-        };
-        let name = items.iter().find(|i| {
-            i.semantic_type == shuniu_types::SemanticType::PersonName
-                || matches!(i.name.as_str(), "name" | "ent_name")
-        });
+        let (key, name) = trace::subject_items(&rec)?;
         let mut page = EligiblePage {
             policy: policy.code.clone(),
             period: period.to_string(),
@@ -580,5 +574,206 @@ impl Matching {
                 .map_err(internal)?;
         }
         Ok(page)
+    }
+}
+
+impl Matching {
+    /// One subject's trace for a policy and month: read with one query over the same plan the
+    /// whole-library evaluation runs.
+    async fn trace_of(
+        &self,
+        policy: &PolicyInput,
+        subject: &Subject,
+        period: &str,
+    ) -> Result<(Trace, ResourceRecord), MatchingError> {
+        let day = month_of(period)?;
+        let (rec, attributes) = self.library(policy.target, day).await?;
+        if !policy.in_force(day) {
+            let t = trace::assemble(policy, &rec, None, None, None, period)?;
+            return Ok((t, rec));
+        }
+        let plan = policy.plan(&attributes, day)?;
+        let q = trace::query(&rec, &plan, &attributes, subject)?;
+        let result = self
+            .lake
+            .sql(vec![rec.code.clone()], &q.sql, 1)
+            .await
+            .map_err(internal)?;
+        let rows = result.to_strings();
+        let mut t = trace::assemble(
+            policy,
+            &rec,
+            Some(&plan),
+            Some(&q),
+            rows.first().map(Vec::as_slice),
+            period,
+        )?;
+        t.library_version = result.versions.first().map(|v| v.1);
+        Ok((t, rec))
+    }
+
+    /// Why `subject` does or does not qualify for the published policy in a month, for the
+    /// issuing department (or the hub). Reading one person's data: audited with the person as
+    /// its subject, so it shows on their own record.
+    pub async fn trace(
+        &self,
+        actor: &Actor,
+        code: &str,
+        subject: &str,
+        period: &str,
+    ) -> Result<Trace, MatchingError> {
+        let policy = self.published_for_owner(actor, code).await?;
+        let subject = Subject::parse(policy.target, subject)?;
+        let (trace, rec) = self.trace_of(&policy, &subject, period).await?;
+        decide(
+            actor,
+            Action::ReadData,
+            Target::Resource {
+                provider: &rec.spec.provider,
+                status: rec.status,
+            },
+        )
+        .map_err(MatchingError::Denied)?;
+        if trace.library_version.is_some() {
+            self.audit
+                .record(
+                    Entry::by(
+                        Kind::Access,
+                        "policy.trace",
+                        &actor.principal,
+                        &actor.department,
+                    )
+                    .resource(&rec.code, &rec.spec.provider)
+                    .target(policy.code.clone())
+                    .subjects(vec![self.audit.subject(subject.as_str())])
+                    .rows(u64::from(trace.found))
+                    .purpose(Some(format!("政策匹配 {} {}", policy.code, policy.name)))
+                    .detail(period.to_string()),
+                )
+                .await
+                .map_err(internal)?;
+        }
+        Ok(trace)
+    }
+
+    /// Every published policy for persons in force in the month, with whether `person`
+    /// qualifies and why: what the person's own page shows (你符合以下政策). The person reads
+    /// their own data; the view is recorded on their record like their other views.
+    pub async fn for_person(
+        &self,
+        person: &IdNumber,
+        period: &str,
+    ) -> Result<Vec<Trace>, MatchingError> {
+        let day = month_of(period)?;
+        let subject = Subject::Person(person.clone());
+        let mut out = Vec::new();
+        let mut library = None;
+        for row in self.store.policies().await.map_err(internal)? {
+            if row.version == 0 || row.target != "persons" {
+                continue;
+            }
+            let policy: PolicyInput = serde_json::from_str(&row.spec).map_err(internal)?;
+            if !policy.in_force(day) {
+                continue;
+            }
+            let (t, rec) = self.trace_of(&policy, &subject, period).await?;
+            library.get_or_insert((rec.code.clone(), rec.spec.provider.clone()));
+            out.push(t);
+        }
+        if let Some((code, provider)) = library {
+            self.audit
+                .record(
+                    Entry::by(Kind::Access, "citizen.view_own_policies", "citizen", "")
+                        .channel("console")
+                        .resource(&code, &provider)
+                        .subjects(vec![self.audit.subject(person.as_str())])
+                        .rows(out.len() as u64)
+                        .detail(period.to_string()),
+                )
+                .await
+                .map_err(internal)?;
+        }
+        // The ones that apply first, then by name.
+        out.sort_by(|a, b| b.eligible.cmp(&a.eligible).then(a.name.cmp(&b.name)));
+        Ok(out)
+    }
+}
+
+/// What a sandbox run found: the policy as written and as it would be with the parameters
+/// changed, for the same month over the same library.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sandbox {
+    pub policy: String,
+    /// The version tried (the newest: a draft can be tried before it is submitted).
+    pub version: i64,
+    pub period: String,
+    pub baseline: Totals,
+    pub changed: Totals,
+    /// The values tried, by parameter name.
+    pub parameters: Vec<(String, crate::parameters::ParamValue)>,
+}
+
+impl Matching {
+    /// A what-if run (沙盘推演): how many would qualify and the total amount if parameters had
+    /// other values in the month — over the newest version, for its department, before anything
+    /// is published. Both runs read the library and are audited like an evaluation.
+    pub async fn sandbox(
+        &self,
+        actor: &Actor,
+        code: &str,
+        period: &str,
+        changes: &[(String, crate::parameters::ParamValue)],
+    ) -> Result<Sandbox, MatchingError> {
+        let row = self.row(code).await?;
+        decide(
+            actor,
+            Action::DefinePolicies,
+            Target::SharingOf {
+                department: &row.department,
+            },
+        )
+        .map_err(MatchingError::Denied)?;
+        let newest = self
+            .store
+            .policy_versions(code)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| MatchingError::NotFound(format!("policy {code}")))?;
+        let policy: PolicyInput = serde_json::from_str(&newest.spec).map_err(internal)?;
+        let day = month_of(period)?;
+        let mut tried = policy.clone();
+        let mut problems = Vec::new();
+        for (i, (name, value)) in changes.iter().enumerate() {
+            let Some(p) = tried.parameters.iter_mut().find(|p| &p.name == name) else {
+                problems.push(shuniu_types::FieldError::new(
+                    format!("parameters[{i}]"),
+                    "RULE_UNKNOWN_PARAMETER",
+                    format!("政策没有参数“{name}”"),
+                    format!("the policy has no parameter {name:?}"),
+                ));
+                continue;
+            };
+            p.values.retain(|v| v.from != day);
+            p.values.push(crate::parameters::DatedValue {
+                from: day,
+                value: value.clone(),
+                reference: "试算（未生效） / sandbox (not in force)".into(),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(MatchingError::Fields(problems));
+        }
+        let baseline = self.evaluate(actor, &policy, period).await?;
+        let changed = self.evaluate(actor, &tried, period).await?;
+        Ok(Sandbox {
+            policy: code.to_string(),
+            version: newest.version,
+            period: period.to_string(),
+            baseline,
+            changed,
+            parameters: changes.to_vec(),
+        })
     }
 }

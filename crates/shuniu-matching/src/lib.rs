@@ -9,6 +9,8 @@
 //!   target's table, evaluated by DataFusion over every subject at once.
 //! - `vocabulary.rs`: the attributes a library offers, from its catalog entry's data items.
 //! - `engine.rs`: `Matching` — a policy evaluated over its target's base library, audited.
+//! - `trace.rs`: why one subject does or does not qualify — each condition, the values it read
+//!   with their sources and versions, the parameters with their legal references.
 //! - `policy.rs`: a policy (document, target, period in force, conditions with their articles,
 //!   amount, parameters), checked field by field and planned into one query for a day.
 //!
@@ -23,6 +25,7 @@ pub mod engine;
 pub mod parameters;
 pub mod policy;
 pub mod rules;
+pub mod trace;
 pub mod vocabulary;
 
 pub use engine::{Matching, PolicySummary, Totals};
@@ -30,3 +33,4 @@ pub use error::{MatchingError, RuleError};
 pub use parameters::{DatedValue, ParamValue, Parameter};
 pub use policy::{Amount, Condition, Plan, PolicyInput, TargetKind};
 pub use rules::{Attribute, Compiled, TableRow, Type, Vocabulary};
+pub use trace::{Subject, Trace, TracedCondition, TracedParameter, TracedValue};

@@ -286,11 +286,13 @@ mod tests {
                 label: "年龄".into(),
                 kind: Type::Number,
                 sql: "age".into(),
+                item: String::new(),
             },
             Attribute {
                 label: "行政区划代码".into(),
                 kind: Type::Text,
                 sql: "division".into(),
+                item: String::new(),
             },
         ]
     }

@@ -65,6 +65,9 @@ pub struct Attribute {
     #[serde(rename = "type")]
     pub kind: Type,
     pub sql: String,
+    /// The library item it is read from (a trace names it with its source).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub item: String,
 }
 
 /// What a rule may name: the target's attributes and the parameters, on one day.
@@ -623,21 +626,25 @@ mod tests {
                 label: "年龄".into(),
                 kind: Type::Number,
                 sql: "age".into(),
+                item: String::new(),
             },
             Attribute {
                 label: "户籍区划".into(),
                 kind: Type::Text,
                 sql: "division".into(),
+                item: String::new(),
             },
             Attribute {
                 label: "非农业户口标志".into(),
                 kind: Type::Text,
                 sql: "non_agri".into(),
+                item: String::new(),
             },
             Attribute {
                 label: "注册资本".into(),
                 kind: Type::Number,
                 sql: "capital".into(),
+                item: String::new(),
             },
         ]
     }

@@ -35,16 +35,19 @@ pub fn attributes(items: &[DataItem], day: NaiveDate) -> Vec<Attribute> {
                 label,
                 kind: Type::Text,
                 sql: column,
+                item: item.name.clone(),
             }),
             DataType::Numeric | DataType::Integer | DataType::Currency => out.push(Attribute {
                 label,
                 kind: Type::Number,
                 sql: format!("CAST({column} AS DOUBLE)"),
+                item: item.name.clone(),
             }),
             DataType::Boolean => out.push(Attribute {
                 label,
                 kind: Type::Bool,
                 sql: column,
+                item: item.name.clone(),
             }),
             DataType::Date | DataType::DateTime => {
                 // As text, ISO dates compare in date order: 出生日期 < '1945-01-01'.
@@ -52,6 +55,7 @@ pub fn attributes(items: &[DataItem], day: NaiveDate) -> Vec<Attribute> {
                     label: label.clone(),
                     kind: Type::Text,
                     sql: format!("CAST(CAST({column} AS DATE) AS VARCHAR)"),
+                    item: item.name.clone(),
                 });
                 let years = if item.name == "birth_date" || label.contains("出生") {
                     "年龄".to_string()
@@ -65,6 +69,7 @@ pub fn attributes(items: &[DataItem], day: NaiveDate) -> Vec<Attribute> {
                     label: years,
                     kind: Type::Number,
                     sql: years_until(&column, day),
+                    item: item.name.clone(),
                 });
             }
             DataType::Binary => {}

@@ -48,11 +48,13 @@ async fn a_graded_allowance_over_a_population() {
             label: "年龄".into(),
             kind: Type::Number,
             sql: "\"age\"".into(),
+            item: String::new(),
         },
         Attribute {
             label: "户籍区划".into(),
             kind: Type::Text,
             sql: "\"division\"".into(),
+            item: String::new(),
         },
     ];
     let parameters = vec![Parameter {

@@ -19,6 +19,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(review_policy))
         .routes(routes!(policy_totals))
         .routes(routes!(policy_eligible))
+        .routes(routes!(policy_trace))
+        .routes(routes!(policy_sandbox))
+}
+
+/// This month in Beijing time, `YYYY-MM`: the default period.
+fn this_month() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m")
+        .to_string()
 }
 
 type Json = axum::Json<serde_json::Value>;
@@ -151,15 +160,79 @@ async fn policy_eligible(
     Path(code): Path<String>,
     ApiQuery(q): ApiQuery<EligibleQuery>,
 ) -> Result<Json, ApiError> {
-    let period = q
-        .period
-        .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m").to_string());
+    let period = q.period.unwrap_or_else(this_month);
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     Ok(json(
         &state
             .engines
             .matching
             .eligible(&actor, &code, &period, q.offset, limit)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct TraceQuery {
+    /// The subject: an ID number for a policy for persons, a unified social credit code for
+    /// one for enterprises.
+    key: String,
+    /// The month, YYYY-MM (default: this month).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    period: Option<String>,
+}
+
+/// Why one person or enterprise does or does not qualify for the published policy in a month:
+/// each condition with whether it holds, the values it read with their sources and versions,
+/// and the parameter values with their legal references (the issuing department and the hub;
+/// audited with the subject, so it shows on the person's own record).
+#[utoipa::path(get, path = "/api/v1/policies/{code}/trace", tag = "policies",
+    params(("code" = String, Path, description = "policy code"), TraceQuery),
+    responses((status = 400, body = ErrorBody), (status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn policy_trace(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+    ApiQuery(q): ApiQuery<TraceQuery>,
+) -> Result<Json, ApiError> {
+    let period = q.period.unwrap_or_else(this_month);
+    Ok(json(
+        &state
+            .engines
+            .matching
+            .trace(&actor, &code, &q.key, &period)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct SandboxBody {
+    /// The month, YYYY-MM.
+    #[schema(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    period: String,
+    /// Parameter name → the value to try (a number or a text).
+    #[schema(value_type = Object)]
+    parameters: std::collections::BTreeMap<String, shuniu_matching::ParamValue>,
+}
+
+/// A what-if run (沙盘推演) over the newest version — a draft can be tried before it is
+/// submitted: how many would qualify and the total amount with the parameters changed, beside
+/// the figures as written.
+#[utoipa::path(post, path = "/api/v1/policies/{code}/sandbox", tag = "policies",
+    params(("code" = String, Path, description = "policy code")), request_body = SandboxBody,
+    responses((status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn policy_sandbox(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<SandboxBody>,
+) -> Result<Json, ApiError> {
+    let changes: Vec<_> = b.parameters.into_iter().collect();
+    Ok(json(
+        &state
+            .engines
+            .matching
+            .sandbox(&actor, &code, &b.period, &changes)
             .await?,
     ))
 }

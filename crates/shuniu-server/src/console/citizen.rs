@@ -202,6 +202,7 @@ async fn my_data(State(state): State<AppState>, jar: CookieJar) -> Response {
     let id = session.person.to_string();
     let masked = format!("{}********{}", &id[..6], &id[14..]);
     let licences = my_licences(&state, &id).await;
+    let policies = my_policies(&state, &session.person).await;
     (
         jar,
         render(
@@ -211,6 +212,7 @@ async fn my_data(State(state): State<AppState>, jar: CookieJar) -> Response {
                 person => context! { name => session.name, masked, simulated => session.via == SIMULATED },
                 uses => uses,
                 licences => licences,
+                policies => policies,
             }),
         ),
     )
@@ -251,6 +253,31 @@ async fn my_licences(state: &AppState, id: &str) -> Vec<minijinja::Value> {
             }
         })
         .collect()
+}
+
+/// The benefit policies in force this month, those the person qualifies for first, each with
+/// why (你符合以下政策): the conditions, the values read and where from, the legal text. A
+/// failure leaves the section empty rather than the page.
+async fn my_policies(state: &AppState, person: &IdNumber) -> Vec<minijinja::Value> {
+    let month = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m")
+        .to_string();
+    match state.engines.matching.for_person(person, &month).await {
+        Ok(traces) => traces
+            .into_iter()
+            .map(|t| {
+                let department_name = state
+                    .names
+                    .department(&t.department)
+                    .unwrap_or(t.department.clone());
+                context! { department_name, ..ser(&t) }
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "the person's policies could not be read");
+            Vec::new()
+        }
+    }
 }
 
 /// The demo's simulated sign-in: a name and an ID number, unchecked.

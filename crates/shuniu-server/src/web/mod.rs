@@ -282,6 +282,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("../../templates/audit.html")),
     ("flows.html", include_str!("../../templates/flows.html")),
     ("mydata.html", include_str!("../../templates/mydata.html")),
+    (
+        "policy_trace.html",
+        include_str!("../../templates/policy_trace.html"),
+    ),
     ("verify.html", include_str!("../../templates/verify.html")),
     ("sharing.html", include_str!("../../templates/sharing.html")),
     (
