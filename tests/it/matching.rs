@@ -292,17 +292,34 @@ async fn a_policy_is_saved_reviewed_listed_and_totalled_through_the_api() {
     );
 }
 
+const BIRTHS: [&str; 3] = ["1930-01-01", "1940-06-15", "1990-03-01"];
+
+fn id_born(day: &str, sequence: u16) -> String {
+    shuniu_types::IdNumber::compose(
+        "370202".parse().expect("division"),
+        chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").expect("day"),
+        sequence,
+    )
+    .expect("id")
+    .to_string()
+}
+
 /// A population library keyed by real ID numbers, loaded, bound and with 高龄津贴 (for the GA)
 /// published through the API. Returns the ID numbers of people born 1930-01-01, 1940-06-15 and
 /// 1990-03-01, all in 370202.
 async fn published_with_id_numbers(hub: &Hub) -> Vec<String> {
+    published_with(hub, json!({})).await.1
+}
+
+/// [`published_with_id_numbers`], with `extra` fields set on the policy.
+async fn published_with(hub: &Hub, extra: serde_json::Value) -> (String, Vec<String>) {
     let mut spec = population();
     spec["data_items"][0] = json!({"name": "person_id", "label": "公民身份号码", "data_type": "字符型",
         "length": 18, "is_key": true, "semantic_type": "身份证号", "masking": "id_number"});
     let code = hub.register(&hub.ga_key, &spec).await;
     hub.publish(&hub.ga_key, &code).await;
     let division: shuniu_types::DivisionCode = "370202".parse().expect("division");
-    let ids: Vec<String> = ["1930-01-01", "1940-06-15", "1990-03-01"]
+    let ids: Vec<String> = BIRTHS
         .iter()
         .enumerate()
         .map(|(i, d)| {
@@ -312,9 +329,8 @@ async fn published_with_id_numbers(hub: &Hub) -> Vec<String> {
                 .to_string()
         })
         .collect();
-    let births = ["1930-01-01", "1940-06-15", "1990-03-01"];
     let mut csv = String::from("person_id,birth_date,division\n");
-    for (id, b) in ids.iter().zip(births) {
+    for (id, b) in ids.iter().zip(BIRTHS) {
         csv.push_str(&format!("{id},{b},370202\n"));
     }
     let r = hub
@@ -343,6 +359,11 @@ async fn published_with_id_numbers(hub: &Hub) -> Vec<String> {
     tx.commit().await.expect("commit");
     let mut body = serde_json::to_value(gaoling()).expect("json");
     body["department"] = json!("370200GA");
+    if let Some(extra) = extra.as_object() {
+        for (k, v) in extra {
+            body[k] = v.clone();
+        }
+    }
     for (path, b) in [
         ("/api/v1/policies", body),
         ("/api/v1/policies/POL-GAOLING/submit", json!({})),
@@ -360,7 +381,7 @@ async fn published_with_id_numbers(hub: &Hub) -> Vec<String> {
     )
     .await;
     assert_eq!(s.as_u16(), 200, "{v}");
-    ids
+    (code, ids)
 }
 
 /// Why one person qualifies and another does not: each condition with whether it holds, the
@@ -517,4 +538,309 @@ async fn a_trace_explains_each_decision_and_a_sandbox_tries_a_parameter() {
     )
     .await;
     assert_eq!(s.as_u16(), 403);
+}
+
+async fn load(hub: &Hub, code: &str, mode: &str, csv: String) {
+    let r = hub
+        .client
+        .post(hub.url(&format!(
+            "/api/v1/datasets/{code}/loads?filename=p.csv&wait=true&mode={mode}"
+        )))
+        .bearer_auth(&hub.ga_key)
+        .body(csv)
+        .send()
+        .await
+        .expect("load");
+    let (_, v) = json_of(r).await;
+    assert_eq!(v["status"], "succeeded", "{v}");
+}
+
+/// The month's list kept and followed: computed over the whole library; refreshed after the
+/// library changes by evaluating only the subjects whose data files changed (and ending where a
+/// full evaluation would); confirmed only by the department's own data officer and only while
+/// it matches the library; its subjects announced, signed, to the policy's address; its
+/// payment file carrying the real ID numbers; payments recorded all or nothing.
+#[tokio::test]
+async fn a_list_is_kept_refreshed_confirmed_paid_and_announced() {
+    let hub = Hub::start().await;
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(
+        axum::http::HeaderMap,
+        bytes::Bytes,
+    )>::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/eligible",
+        axum::routing::post(move |h: axum::http::HeaderMap, b: bytes::Bytes| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().expect("sink").push((h, b));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    hub.sharing.allow_webhook_hosts(vec!["127.0.0.1".into()]);
+    let (library, ids) =
+        published_with(&hub, json!({"notify": format!("http://{addr}/eligible")})).await;
+    // A second data file: one more who qualifies, one who does not.
+    let (d, e) = (id_born("1935-05-05", 20), id_born("1995-05-05", 21));
+    load(
+        &hub,
+        &library,
+        "append",
+        format!("person_id,birth_date,division\n{d},1935-05-05,370202\n{e},1995-05-05,370202\n"),
+    )
+    .await;
+    let lists = "/api/v1/policies/POL-GAOLING/lists";
+    let (s, v) = json_of(
+        hub.post(&hub.ga_key, lists, &json!({"period": "2025-01"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{v}");
+    assert_eq!(
+        (
+            v["eligible"].as_i64(),
+            v["amount"].as_f64(),
+            v["state"].as_str(),
+            v["stale"].as_bool()
+        ),
+        (Some(3), Some(300.0), Some("evaluated"), Some(false)),
+        "{v}"
+    );
+    let (_, page) = json_of(hub.get(&hub.ga_key, &format!("{lists}/2025-01")).await).await;
+    let entries = page["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 3, "{page}");
+    assert!(
+        entries.iter().all(|e| e["payment"] == "pending"
+            && e["key_masked"]
+                .as_str()
+                .is_some_and(|k| k.contains("********"))),
+        "{page}"
+    );
+
+    // The youngest of the first file turns out to be born in 1930: an upsert rewrites that
+    // file only. The refresh evaluates its three subjects, not all five.
+    load(
+        &hub,
+        &library,
+        "upsert",
+        format!(
+            "person_id,birth_date,division\n{},1930-05-05,370202\n",
+            ids[2]
+        ),
+    )
+    .await;
+    let (_, v) = json_of(hub.get(&hub.ga_key, lists).await).await;
+    assert_eq!(v[0]["stale"], true, "{v}");
+    // Not confirmed while the library has moved on.
+    let (s, _) = json_of(
+        hub.post(&hub.ga_key, &format!("{lists}/2025-01/confirm"), &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 409);
+    let (s, r) = json_of(
+        hub.post(&hub.ga_key, &format!("{lists}/2025-01/refresh"), &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{r}");
+    assert_eq!(
+        (
+            r["reevaluated"].as_u64(),
+            r["added"].as_u64(),
+            r["removed"].as_u64()
+        ),
+        (Some(3), Some(1), Some(0)),
+        "{r}"
+    );
+    // D leaves the library: the delete rewrites the second file.
+    load(&hub, &library, "delete", format!("person_id\n{d}\n")).await;
+    let (_, r) = json_of(
+        hub.post(&hub.ga_key, &format!("{lists}/2025-01/refresh"), &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (r["reevaluated"].as_u64(), r["removed"].as_u64()),
+        (Some(2), Some(1)),
+        "{r}"
+    );
+    // Where a full evaluation ends.
+    let (_, t) = json_of(
+        hub.get(
+            &hub.ga_key,
+            "/api/v1/policies/POL-GAOLING/totals?period=2025-01",
+        )
+        .await,
+    )
+    .await;
+    let (_, v) = json_of(hub.get(&hub.ga_key, lists).await).await;
+    assert_eq!(
+        (v[0]["eligible"].as_u64(), v[0]["amount"].as_f64()),
+        (t["eligible"].as_u64(), t["amount"].as_f64()),
+        "{v} {t}"
+    );
+    assert_eq!(v[0]["eligible"], 3);
+
+    // Only the department's own data officer confirms and pays.
+    for key in [&hub.operator_key, &hub.mz_key] {
+        let (s, _) = json_of(
+            hub.post(key, &format!("{lists}/2025-01/confirm"), &json!({}))
+                .await,
+        )
+        .await;
+        assert_eq!(s.as_u16(), 403);
+    }
+    // No payment file before confirmation.
+    let (s, _) = json_of(
+        hub.get(&hub.ga_key, &format!("{lists}/2025-01/payments"))
+            .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 409);
+    let (s, v) = json_of(
+        hub.post(&hub.ga_key, &format!("{lists}/2025-01/confirm"), &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), v["state"].as_str()),
+        (200, Some("confirmed")),
+        "{v}"
+    );
+    let (s, _) = json_of(
+        hub.post(&hub.ga_key, lists, &json!({"period": "2025-01"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 409, "a confirmed list is not computed again");
+
+    // Announced: one signed call with the three recipients' own ID numbers.
+    let mut waited = 0;
+    while received.lock().expect("sink").is_empty() {
+        hub.sharing.run_notifications().await.expect("round");
+        waited += 1;
+        assert!(waited < 50, "never delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (headers, body) = received.lock().expect("sink")[0].clone();
+    assert!(headers.contains_key("x-shuniu-signature"), "{headers:?}");
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let mut keys: Vec<String> = body["recipients"]
+        .as_array()
+        .expect("recipients")
+        .iter()
+        .map(|r| r["key"].as_str().unwrap_or_default().to_string())
+        .collect();
+    keys.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(keys, want, "{body}");
+    let (_, n) = json_of(
+        hub.get(&hub.ga_key, "/api/v1/policies/POL-GAOLING/notifications")
+            .await,
+    )
+    .await;
+    assert_eq!(n["calls"][0]["state"], "delivered", "{n}");
+
+    // The payment file: the real ID numbers, for the data officer only.
+    let (s, _) = json_of(
+        hub.get(&hub.operator_key, &format!("{lists}/2025-01/payments"))
+            .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 403);
+    let r = hub
+        .get(&hub.ga_key, &format!("{lists}/2025-01/payments?format=csv"))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let file = r.bytes().await.expect("file");
+    assert!(
+        file.starts_with(&[0xEF, 0xBB, 0xBF]),
+        "UTF-8 with a byte-order mark"
+    );
+    let mut rows = csv::Reader::from_reader(&file[3..]);
+    let rows: Vec<csv::StringRecord> = rows.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().any(|r| r[1] == ids[0] && r[3] == *"100.00"),
+        "{rows:?}"
+    );
+    let r = hub
+        .get(
+            &hub.ga_key,
+            &format!("{lists}/2025-01/payments?format=xlsx"),
+        )
+        .await;
+    assert!(r.bytes().await.expect("xlsx").starts_with(b"PK"));
+
+    // Outcomes: all or nothing.
+    let subject = |i: usize| rows[i][7].to_string();
+    let payments = format!("{lists}/2025-01/payments");
+    let (s, e) = json_of(
+        hub.post(
+            &hub.ga_key,
+            &payments,
+            &json!({"payments": [
+                {"subject": subject(0), "state": "paid", "reference": "B1-1"},
+                {"subject": "nobody", "state": "paid"}
+            ]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 422, "{e}");
+    assert_eq!(
+        e["error"]["fields"][0]["field"], "payments[1].subject",
+        "{e}"
+    );
+    let (s, c) = json_of(
+        hub.post(
+            &hub.ga_key,
+            &payments,
+            &json!({"payments": [
+                {"subject": subject(0), "state": "paid", "reference": "B1-1"},
+                {"subject": subject(1), "state": "failed", "note": "账户已销户"}
+            ]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{c}");
+    assert_eq!(
+        (
+            c["paid"].as_i64(),
+            c["failed"].as_i64(),
+            c["pending"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{c}"
+    );
+    let (_, page) = json_of(
+        hub.get(&hub.ga_key, &format!("{lists}/2025-01?payment=failed"))
+            .await,
+    )
+    .await;
+    assert_eq!(page["entries"][0]["payment_note"], "账户已销户", "{page}");
+
+    // Each step is a use of the person's data, on their own record.
+    let person: shuniu_types::IdNumber = ids[0].parse().expect("id");
+    let uses = hub
+        .engines
+        .traceability
+        .personal_record(&person)
+        .await
+        .expect("record");
+    for action in ["policy.list", "policy.notify", "policy.payment_file"] {
+        assert!(
+            uses.iter().any(|u| u.action == action),
+            "{action}: {uses:?}"
+        );
+    }
 }

@@ -12,6 +12,7 @@
 //! - Nothing here knows about users, policy or the control plane: callers decide who may
 //!   write and read; this crate only stores and queries.
 
+mod changes;
 mod query;
 mod sealed;
 
@@ -36,6 +37,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use url::Url;
 
+pub use changes::Changes;
 pub use datafusion;
 pub use deltalake;
 pub use query::{BatchStream, Pinned, QueryResult, SqlOutput, split_version};

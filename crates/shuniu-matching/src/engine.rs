@@ -8,6 +8,7 @@ use serde::Serialize;
 use shuniu_audit::{AuditLog, Entry, Kind};
 use shuniu_lake::Lake;
 use shuniu_policy::{Action, Target, decide};
+use shuniu_sharing::Sharing;
 use shuniu_store::{ResourceRecord, Store};
 use shuniu_types::{Actor, IdNumber};
 
@@ -18,7 +19,7 @@ use crate::trace::{self, Subject, Trace};
 
 /// The last day of a month given as `YYYY-MM`: the day an evaluation for it takes its
 /// values at.
-fn month_of(period: &str) -> Result<chrono::NaiveDate, MatchingError> {
+pub(crate) fn month_of(period: &str) -> Result<chrono::NaiveDate, MatchingError> {
     month_end(period).ok_or_else(|| {
         MatchingError::Fields(vec![shuniu_types::FieldError::new(
             "period",
@@ -47,14 +48,21 @@ pub struct Totals {
 /// The matching engine.
 #[derive(Clone)]
 pub struct Matching {
-    store: Store,
-    lake: Lake,
-    audit: AuditLog,
+    pub(crate) store: Store,
+    pub(crate) lake: Lake,
+    pub(crate) audit: AuditLog,
+    /// Checks notification addresses and tells their signing secrets.
+    pub(crate) sharing: Sharing,
 }
 
 impl Matching {
-    pub fn new(store: Store, lake: Lake, audit: AuditLog) -> Matching {
-        Matching { store, lake, audit }
+    pub fn new(store: Store, lake: Lake, audit: AuditLog, sharing: Sharing) -> Matching {
+        Matching {
+            store,
+            lake,
+            audit,
+            sharing,
+        }
     }
 
     /// The base library a target is evaluated over, and the attributes it offers on `day`.
@@ -237,6 +245,17 @@ impl Matching {
         )
         .map_err(MatchingError::Denied)?;
         self.check(policy).await?;
+        if !policy.notify.is_empty()
+            && let Err(e) = self.sharing.check_notification_url(&policy.notify).await
+        {
+            let p = shuniu_types::Classified::problem(&e);
+            return Err(MatchingError::Fields(vec![shuniu_types::FieldError::new(
+                "notify",
+                p.code,
+                p.message_zh,
+                p.message_en,
+            )]));
+        }
         let spec = serde_json::to_string(policy).map_err(internal)?;
         let now = now_text();
         let mut tx = self.store.begin().await.map_err(internal)?;
@@ -296,7 +315,7 @@ impl Matching {
         Ok(version)
     }
 
-    async fn row(&self, code: &str) -> Result<shuniu_store::PolicyRow, MatchingError> {
+    pub(crate) async fn row(&self, code: &str) -> Result<shuniu_store::PolicyRow, MatchingError> {
         self.store
             .policy(code)
             .await
@@ -431,7 +450,7 @@ impl Matching {
 
     /// The published version, for the issuing department (or the hub): who may evaluate it
     /// and see who qualifies.
-    async fn published_for_owner(
+    pub(crate) async fn published_for_owner(
         &self,
         actor: &Actor,
         code: &str,

@@ -11,6 +11,8 @@
 //! - `engine.rs`: `Matching` — a policy evaluated over its target's base library, audited.
 //! - `trace.rs`: why one subject does or does not qualify — each condition, the values it read
 //!   with their sources and versions, the parameters with their legal references.
+//! - `lists.rs`: eligible lists kept per month, refreshed for changed subjects only, confirmed,
+//!   exported as payment instructions, their payments recorded, their subjects notified.
 //! - `policy.rs`: a policy (document, target, period in force, conditions with their articles,
 //!   amount, parameters), checked field by field and planned into one query for a day.
 //!
@@ -22,6 +24,7 @@ mod error;
 
 pub mod engine;
 
+pub mod lists;
 pub mod parameters;
 pub mod policy;
 pub mod rules;

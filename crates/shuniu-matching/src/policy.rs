@@ -66,6 +66,10 @@ pub struct PolicyInput {
     pub unit: String,
     #[serde(default)]
     pub parameters: Vec<Parameter>,
+    /// Where a confirmed list's subjects are announced (the provincial app, an SMS gateway):
+    /// an http(s) address, checked like a webhook's; empty for none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub notify: String,
 }
 
 /// A policy planned for one day: the filter and the amount as SQL over the target's table,
@@ -277,6 +281,7 @@ mod tests {
                     reference: "第二条".into(),
                 }],
             }],
+            notify: String::new(),
         }
     }
 

@@ -226,6 +226,7 @@ async fn a_policy_planned_for_a_month_counts_and_totals_in_datafusion() {
         },
         unit: "元/月".into(),
         parameters: Vec::new(),
+        notify: String::new(),
     };
     let day = month_end("2025-01").expect("day");
     let attributes = shuniu_matching::vocabulary::attributes(&items, day);

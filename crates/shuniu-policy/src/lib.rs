@@ -113,6 +113,10 @@ pub enum Action {
     DefinePolicies,
     /// Publish or return submitted policy definitions (the hub).
     ReviewPolicies,
+    /// Confirm a department's eligible lists, export its payment instructions (which carry
+    /// the subjects' own ID numbers) and record payments (target `SharingOf { department }`).
+    /// The issuing department's own officers only: the hub runs the platform, it does not pay.
+    PayBenefits,
 }
 
 /// The facts about the target that decisions depend on.
@@ -652,6 +656,23 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                 ))
             }
         }
+        (Action::PayBenefits, Target::SharingOf { department }) => {
+            if own(department) && actor.role == Role::DataOfficer {
+                Ok(())
+            } else if own(department) || operator {
+                Err(role_denied(
+                    actor.role,
+                    "确认名单、导出支付清单（须本部门数据专员）",
+                    "confirm lists and export payment instructions (the department's own data officer)",
+                ))
+            } else {
+                Err(Denied::new(
+                    "FORBIDDEN_DEPARTMENT",
+                    "只能办理本部门政策的名单和支付",
+                    "you may only handle the lists and payments of your department's policies",
+                ))
+            }
+        }
         (Action::ReviewPolicies, Target::Hub) => {
             if operator {
                 Ok(())
@@ -869,6 +890,15 @@ pub(crate) mod tests {
                     )
                     .is_ok(),
                     role == Role::HubOperator || (role == Role::DataOfficer && own)
+                );
+                assert_eq!(
+                    decide(
+                        &a,
+                        Action::PayBenefits,
+                        Target::SharingOf { department: "GA" }
+                    )
+                    .is_ok(),
+                    role == Role::DataOfficer && own
                 );
                 assert_eq!(
                     decide(

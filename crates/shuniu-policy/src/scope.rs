@@ -161,7 +161,8 @@ pub fn may_somewhere(actor: &Actor, action: Action) -> bool {
         | Action::IssueLicences
         | Action::HandleEvents
         | Action::DefineIndicators
-        | Action::DefinePolicies => Target::SharingOf { department: own },
+        | Action::DefinePolicies
+        | Action::PayBenefits => Target::SharingOf { department: own },
         Action::FileDemand => Target::Demand {
             department: own,
             routed_to: None,

@@ -145,7 +145,12 @@ impl Engines {
             events.clone(),
             sharing.clone(),
         );
-        let matching = shuniu_matching::Matching::new(store.clone(), lake.clone(), audit.clone());
+        let matching = shuniu_matching::Matching::new(
+            store.clone(),
+            lake.clone(),
+            audit.clone(),
+            sharing.clone(),
+        );
         let open = shuniu_open::Open::open(
             store.clone(),
             catalog.clone(),

@@ -21,6 +21,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(policy_eligible))
         .routes(routes!(policy_trace))
         .routes(routes!(policy_sandbox))
+        .routes(routes!(policy_lists, compute_list))
+        .routes(routes!(policy_list))
+        .routes(routes!(refresh_list))
+        .routes(routes!(confirm_list))
+        .routes(routes!(payment_file))
+        .routes(routes!(record_payments))
+        .routes(routes!(policy_notifications))
 }
 
 /// This month in Beijing time, `YYYY-MM`: the default period.
@@ -57,9 +64,16 @@ async fn save_policy(
     ApiJson(b): ApiJson<PolicyInput>,
 ) -> Result<Json, ApiError> {
     let version = state.engines.matching.save(&actor, &b).await?;
-    Ok(json(
-        &serde_json::json!({"code": b.code, "version": version, "state": "draft"}),
-    ))
+    // The secret the policy's announcements are signed with, told to its owner at each save.
+    let notify_secret = (!b.notify.is_empty()).then(|| {
+        state
+            .engines
+            .sharing
+            .notification_secret(&shuniu_matching::lists::topic(&b.code))
+    });
+    Ok(json(&serde_json::json!({
+        "code": b.code, "version": version, "state": "draft", "notify_secret": notify_secret,
+    })))
 }
 
 /// Sends the draft version for the hub's review.
@@ -235,4 +249,200 @@ async fn policy_sandbox(
             .sandbox(&actor, &code, &b.period, &changes)
             .await?,
     ))
+}
+
+/// A policy's eligible lists, newest month first: counts, totals, state, the library version
+/// each was computed from (and whether the library has moved on since), payments.
+#[utoipa::path(get, path = "/api/v1/policies/{code}/lists", tag = "policies",
+    params(("code" = String, Path, description = "policy code")),
+    responses((status = 400, body = ErrorBody), (status = 200, body = [Object]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn policy_lists(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+) -> Result<Json, ApiError> {
+    Ok(json(&state.engines.matching.lists(&actor, &code).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct PeriodBody {
+    /// The month, YYYY-MM.
+    #[schema(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    period: String,
+}
+
+/// Computes the month's list over the whole library (replacing an unconfirmed one): everyone
+/// who qualifies, without anyone applying, with their amounts; audited with every subject.
+#[utoipa::path(post, path = "/api/v1/policies/{code}/lists", tag = "policies",
+    params(("code" = String, Path, description = "policy code")), request_body = PeriodBody,
+    responses((status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn compute_list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+    ApiJson(b): ApiJson<PeriodBody>,
+) -> Result<Json, ApiError> {
+    Ok(json(
+        &state
+            .engines
+            .matching
+            .compute_list(&actor, &code, &b.period)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct EntriesQuery {
+    /// Only entries in this payment state.
+    #[param(pattern = "^(pending|paid|failed)$")]
+    payment: Option<String>,
+    #[serde(default)]
+    #[param(minimum = 0)]
+    offset: u32,
+    /// 1–1,000 (100 by default).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+}
+
+/// One month's list and a page of its entries: the subject reference, key and name masked by
+/// the catalog's rules, amount and payment state.
+#[utoipa::path(get, path = "/api/v1/policies/{code}/lists/{period}", tag = "policies",
+    params(("code" = String, Path, description = "policy code"), ("period" = String, Path, description = "YYYY-MM"), EntriesQuery),
+    responses((status = 400, body = ErrorBody), (status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn policy_list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((code, period)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<EntriesQuery>,
+) -> Result<Json, ApiError> {
+    let (list, entries) = state
+        .engines
+        .matching
+        .list_entries(
+            &actor,
+            &code,
+            &period,
+            q.payment.as_deref(),
+            i64::from(q.offset),
+            i64::from(q.limit.unwrap_or(100)),
+        )
+        .await?;
+    Ok(json(&serde_json::json!({"list": list, "entries": entries})))
+}
+
+/// Brings an unconfirmed list up to the library's current version, evaluating only the
+/// subjects whose rows changed since the list's version.
+#[utoipa::path(post, path = "/api/v1/policies/{code}/lists/{period}/refresh", tag = "policies",
+    params(("code" = String, Path, description = "policy code"), ("period" = String, Path, description = "YYYY-MM")),
+    responses((status = 400, body = ErrorBody), (status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn refresh_list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((code, period)): Path<(String, String)>,
+) -> Result<Json, ApiError> {
+    Ok(json(
+        &state
+            .engines
+            .matching
+            .refresh_list(&actor, &code, &period)
+            .await?,
+    ))
+}
+
+/// The issuing department's data officer confirms the list (确认名单): frozen from then on, and
+/// its subjects announced through the policy's notification address.
+#[utoipa::path(post, path = "/api/v1/policies/{code}/lists/{period}/confirm", tag = "policies",
+    params(("code" = String, Path, description = "policy code"), ("period" = String, Path, description = "YYYY-MM")),
+    responses((status = 400, body = ErrorBody), (status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn confirm_list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((code, period)): Path<(String, String)>,
+) -> Result<Json, ApiError> {
+    Ok(json(
+        &state
+            .engines
+            .matching
+            .confirm_list(&actor, &code, &period)
+            .await?,
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct FileQuery {
+    /// csv (UTF-8 with a byte-order mark, as Excel opens it) or xlsx.
+    #[param(pattern = "^(csv|xlsx)$")]
+    format: Option<String>,
+}
+
+/// The payment instructions of a confirmed list (支付清单), CSV or Excel: each subject's own ID
+/// number (or credit code) and name, amount, and the subject reference payments are recorded
+/// by. The issuing department's own data officer only; audited with every subject.
+#[utoipa::path(get, path = "/api/v1/policies/{code}/lists/{period}/payments", tag = "policies",
+    params(("code" = String, Path, description = "policy code"), ("period" = String, Path, description = "YYYY-MM"), FileQuery),
+    responses((status = 400, body = ErrorBody), (status = 200, description = "the file", content_type = "text/csv"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn payment_file(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((code, period)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<FileQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let (policy, lines) = state
+        .engines
+        .matching
+        .payment_file(&actor, &code, &period)
+        .await?;
+    let name = format!("{code}-{period}-payments");
+    Ok(match q.format.as_deref() {
+        Some("xlsx") => crate::views::xlsx_response(
+            shuniu_matching::lists::payment_xlsx(&policy, &period, &lines)?,
+            &name,
+        ),
+        _ => crate::views::csv_response(
+            shuniu_matching::lists::payment_csv(&policy, &period, &lines)?,
+            &format!("{name}.csv"),
+        ),
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+struct PaymentsBody {
+    /// The payer's outcomes: `{subject, state: paid|failed, reference, note}`.
+    #[schema(value_type = [Object])]
+    payments: Vec<shuniu_matching::lists::PaymentOutcome>,
+}
+
+/// Records the payer's outcomes on a confirmed list; every outcome must name a subject on the
+/// list, or none is recorded.
+#[utoipa::path(post, path = "/api/v1/policies/{code}/lists/{period}/payments", tag = "policies",
+    params(("code" = String, Path, description = "policy code"), ("period" = String, Path, description = "YYYY-MM")), request_body = PaymentsBody,
+    responses((status = 415, body = ErrorBody), (status = 400, body = ErrorBody), (status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn record_payments(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((code, period)): Path<(String, String)>,
+    ApiJson(b): ApiJson<PaymentsBody>,
+) -> Result<Json, ApiError> {
+    Ok(json(
+        &state
+            .engines
+            .matching
+            .record_payments(&actor, &code, &period, &b.payments)
+            .await?,
+    ))
+}
+
+/// A policy's announcement calls (newest first) and the secret they are signed with.
+#[utoipa::path(get, path = "/api/v1/policies/{code}/notifications", tag = "policies",
+    params(("code" = String, Path, description = "policy code")),
+    responses((status = 400, body = ErrorBody), (status = 200, body = Object), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn policy_notifications(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(code): Path<String>,
+) -> Result<Json, ApiError> {
+    let (secret, calls) = state.engines.matching.notifications(&actor, &code).await?;
+    Ok(json(&serde_json::json!({"secret": secret, "calls": calls})))
 }
