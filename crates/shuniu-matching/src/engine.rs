@@ -53,6 +53,9 @@ pub struct Matching {
     pub(crate) audit: AuditLog,
     /// Checks notification addresses and tells their signing secrets.
     pub(crate) sharing: Sharing,
+    /// One list write at a time in this process: a refresh following the library and one an
+    /// officer asked for must not both add the same subjects.
+    pub(crate) lists_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Matching {
@@ -62,6 +65,7 @@ impl Matching {
             lake,
             audit,
             sharing,
+            lists_lock: Default::default(),
         }
     }
 
@@ -407,6 +411,10 @@ impl Matching {
         };
         self.audit_admin(actor, action, code, format!("v{} {comment}", v.version))
             .await?;
+        if publish {
+            // Everyone who qualifies this month, without anyone applying.
+            self.list_on_publish(code, &row.department).await;
+        }
         Ok(v.version)
     }
 

@@ -256,6 +256,16 @@ impl Matching {
         code: &str,
         period: &str,
     ) -> Result<ListView, MatchingError> {
+        let _writing = self.lists_lock.lock().await;
+        self.compute_list_locked(actor, code, period).await
+    }
+
+    async fn compute_list_locked(
+        &self,
+        actor: &Actor,
+        code: &str,
+        period: &str,
+    ) -> Result<ListView, MatchingError> {
         let (policy, version, rec, plan) = self.prepared(actor, code, period).await?;
         if let Some(l) = self
             .store
@@ -400,6 +410,7 @@ impl Matching {
         code: &str,
         period: &str,
     ) -> Result<Refresh, MatchingError> {
+        let _writing = self.lists_lock.lock().await;
         let (policy, version, rec, plan) = self.prepared(actor, code, period).await?;
         let list = self.list_row(code, period).await?;
         if list.state == "confirmed" {
@@ -421,7 +432,7 @@ impl Matching {
         };
         if version != list.policy_version || list.library != rec.code || list.library_version < 0 {
             // The policy or the library itself changed: nothing of the old list can be kept.
-            let v = self.compute_list(actor, code, period).await?;
+            let v = self.compute_list_locked(actor, code, period).await?;
             report.reevaluated = v.list.eligible as u64;
             return Ok(report);
         }
@@ -549,6 +560,7 @@ impl Matching {
         code: &str,
         period: &str,
     ) -> Result<ListView, MatchingError> {
+        let _writing = self.lists_lock.lock().await;
         let (policy, _, rec, plan) = self.prepared(actor, code, period).await?;
         decide(
             actor,
@@ -919,4 +931,74 @@ pub fn payment_xlsx(
         }
     }
     book.save_to_buffer().map_err(internal)
+}
+
+/// The hub acting for a department on its own (a list computed at publication, or following
+/// the library).
+fn system(department: &str) -> Actor {
+    Actor {
+        principal: "system:matching".into(),
+        display_name: "政策匹配 / policy matching".into(),
+        role: shuniu_types::Role::HubOperator,
+        department: department.to_string(),
+    }
+}
+
+impl Matching {
+    /// This month's list, computed when a version is published (a confirmed list stays as it
+    /// was confirmed).
+    pub(crate) async fn list_on_publish(&self, code: &str, department: &str) {
+        let month = (chrono::Utc::now() + chrono::Duration::hours(8))
+            .format("%Y-%m")
+            .to_string();
+        if let Err(e) = self.compute_list(&system(department), code, &month).await {
+            tracing::warn!(policy = code, error = %e, "the list was not computed at publication");
+        }
+    }
+
+    /// Refreshes every unconfirmed list over the library `library` just committed to (every
+    /// unconfirmed list, with `None`: a catch-up after the server was down).
+    pub async fn after_commit(&self, library: Option<&str>) -> Result<Vec<Refresh>, MatchingError> {
+        let mut out = Vec::new();
+        for l in self
+            .store
+            .unconfirmed_policy_lists()
+            .await
+            .map_err(internal)?
+        {
+            if library.is_some_and(|c| c != l.library) {
+                continue;
+            }
+            let row = self.row(&l.policy).await?;
+            out.push(
+                self.refresh_list(&system(&row.department), &l.policy, &l.period)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Follows committed loads and keeps unconfirmed lists up to date (the server runs this).
+    pub fn follow_commits(
+        &self,
+        mut commits: tokio::sync::broadcast::Receiver<(String, i64)>,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.after_commit(None).await {
+                tracing::warn!(error = %e, "eligible lists were not caught up");
+            }
+            loop {
+                match commits.recv().await {
+                    Ok((code, _)) => {
+                        if let Err(e) = me.after_commit(Some(&code)).await {
+                            tracing::warn!(code, error = %e, "eligible lists were not refreshed");
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        })
+    }
 }

@@ -446,6 +446,11 @@ pub async fn serve(
         .licences
         .follow_commits(state.engines.aggregation.subscribe_commits());
     let licence_library_follower = state.engines.libraries.follow_licences();
+    // Eligible lists not yet confirmed follow their library.
+    let matching_follower = state
+        .engines
+        .matching
+        .follow_commits(state.engines.aggregation.subscribe_commits());
     // City events' deadlines: reminders before, escalation after, every minute.
     let events = state.engines.events.clone();
     let event_watch = tokio::spawn(async move {
@@ -489,6 +494,7 @@ pub async fn serve(
     .await;
     open_follower.abort();
     library_follower.abort();
+    matching_follower.abort();
     licence_follower.abort();
     event_watch.abort();
     indicator_watch.abort();
