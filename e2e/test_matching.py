@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import subprocess
+import urllib.error
 import urllib.request
 
 import duckdb
@@ -14,6 +15,8 @@ from test_interop import active_files
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BIN = os.environ.get("SHUNIU_BIN", str(ROOT / "target" / "debug" / "shuniu"))
+ARTIFACTS = pathlib.Path(os.environ.get("SHUNIU_E2E_ARTIFACTS", "target/e2e"))
+ARTIFACTS.mkdir(parents=True, exist_ok=True)
 CITY = "('370202','370203','370211','370212','370213','370214','370215','370281','370283','370285')"
 
 
@@ -74,3 +77,90 @@ def test_who_qualifies_equals_duckdb_over_the_same_parquet(base_url, accounts):
     assert len(seen) == want_n
     assert sum(r["amount"] for r in seen) == float(want_amount)
     assert all("*" in r["key"] for r in seen), seen[:3]
+
+
+def beijing_month(months_back=0):
+    import datetime
+
+    d = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=8)).date().replace(day=1)
+    for _ in range(months_back):
+        d = (d - datetime.timedelta(days=1)).replace(day=1)
+    return d.strftime("%Y-%m")
+
+
+def test_the_department_reviews_its_lists_and_exports_payments(page, base_url, accounts):
+    """The civil-affairs data officer: this month's figures on the policies page equal the API's;
+    last month's 高龄津贴 list is confirmed with the payer's outcomes; its payment file carries
+    one real ID number per eligible person."""
+    from conftest import sign_in, valid_id
+
+    key = accounts["operator_api_key"]
+    lists = api(base_url, key, "/api/v1/policies/POL-GAOLING/lists")
+    now = next(l for l in lists if l["period"] == beijing_month())
+    last = next(l for l in lists if l["period"] == beijing_month(1))
+    assert last["state"] == "confirmed" and last["payments"]["paid"] + last["payments"]["failed"] == last["eligible"]
+
+    sign_in(page, base_url, accounts, "mz.officer")
+    page.goto(f"{base_url}/policies")
+    row = page.locator("#policies tr[data-policy=POL-GAOLING]")
+    assert row.locator("td").nth(4).inner_text().strip() == str(now["eligible"])
+    page.screenshot(path=str(ARTIFACTS / "policies.png"), full_page=True)
+    page.goto(f"{base_url}/policies/POL-GAOLING/lists/{last['period']}")
+    assert page.inner_text("#list-eligible").strip() == str(last["eligible"])
+    assert page.locator("#list-entries tbody tr").count() == min(50, last["eligible"])
+    assert all("*" in k for k in page.locator("#list-entries tbody td code").all_inner_texts()), "masked"
+    with page.expect_download() as d:
+        page.click("#payments-csv")
+    text = pathlib.Path(d.value.path()).read_text(encoding="utf-8-sig")
+    rows = list(__import__("csv").reader(text.splitlines()))[1:]
+    assert len(rows) == last["eligible"]
+    assert all(valid_id(r[1]) or len(r[1]) == 18 for r in rows)
+    assert sum(float(r[3]) for r in rows) == last["amount"]
+    # The hub operator runs the platform; it does not export payment files.
+    req = urllib.request.Request(
+        f"{base_url}/api/v1/policies/POL-GAOLING/lists/{last['period']}/payments",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    try:
+        urllib.request.urlopen(req)
+        raise AssertionError("the operator exported a payment file")
+    except urllib.error.HTTPError as e:
+        assert e.code == 403
+
+
+def test_a_trace_explains_a_decision_and_the_person_sees_it(browser, page, base_url, accounts):
+    """The officer asks why someone on last month's list qualifies: every condition holds, with the
+    value read and the parameter's legal reference; the person, signed in, finds 高龄津贴 among
+    the policies they qualify for, and the officer's lookup on their own record."""
+    from conftest import sign_in, valid_id
+
+    sign_in(page, base_url, accounts, "mz.officer")
+    period = beijing_month(1)
+    with page.expect_download() as d:
+        page.goto(f"{base_url}/policies/POL-GAOLING/lists/{period}")
+        page.click("#payments-csv")
+    rows = list(__import__("csv").reader(pathlib.Path(d.value.path()).read_text(encoding="utf-8-sig").splitlines()))[1:]
+    person = next(r[1] for r in rows if valid_id(r[1]))
+    page.goto(f"{base_url}/policies/POL-GAOLING")
+    page.fill("#trace-key", person)
+    page.fill("#trace-form input[name=period]", period)
+    page.click("#trace-run")
+    page.wait_for_selector("#trace-result")
+    assert page.locator("#trace-result .policy-trace li.holds").count() == 2
+    assert "第二条" in page.inner_text("#trace-result")
+    assert person not in page.content(), "the key is masked even for the department"
+    page.screenshot(path=str(ARTIFACTS / "policy-trace.png"), full_page=True)
+
+    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 800})
+    me = context.new_page()
+    me.goto(f"{base_url}/my-data")
+    me.fill("input[name=name]", "测试市民")
+    me.fill("#id-number", person)
+    me.click("#citizen-submit")
+    me.wait_for_url(f"{base_url}/my-data")
+    mine = me.locator("#my-policies li[data-policy=POL-GAOLING]")
+    assert mine.count() == 1, "高龄津贴 applies this month too"
+    assert "元/月" in mine.inner_text()
+    me.screenshot(path=str(ARTIFACTS / "my-policies.png"), full_page=True)
+    assert "POL-GAOLING" in me.inner_text("#my-uses") or "高龄津贴" in me.inner_text("#my-uses")
+    context.close()

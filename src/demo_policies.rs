@@ -4,6 +4,7 @@
 //! are examples, not the city's law.
 
 use anyhow::Result;
+use chrono::Datelike;
 use serde_json::json;
 use shuniu_matching::PolicyInput;
 use shuniu_types::Actor;
@@ -133,37 +134,77 @@ fn policies() -> Vec<serde_json::Value> {
     ]
 }
 
-/// Defines and publishes the demo's policies; returns how many and, for this month, how many
-/// people and enterprises qualify in all.
+/// Defines and publishes the demo's policies (publishing computes this month's lists); computes
+/// last month's lists too, and has the civil-affairs bureau's data officer confirm its two
+/// last-month lists, export them for payment and record the payer's outcomes (a few accounts
+/// closed). Returns how many policies and, for this month, how many people and enterprises
+/// qualify in all.
 pub async fn policies_demo(engines: &shuniu_server::Engines) -> Result<(usize, u64)> {
     let root = Actor::local_operator();
     let m = &engines.matching;
-    let period = chrono::Utc::now().format("%Y-%m").to_string();
+    let now = chrono::Utc::now() + chrono::Duration::hours(8);
+    let period = now.format("%Y-%m").to_string();
+    let last = (now.date_naive().with_day(1).and_then(|d| d.pred_opt()))
+        .map(|d| d.format("%Y-%m").to_string())
+        .unwrap_or_else(|| period.clone());
     let mut eligible = 0;
     let all = policies();
+    let fail = |code: &str, e: shuniu_matching::MatchingError| {
+        use shuniu_types::Classified;
+        let p = e.problem();
+        anyhow::anyhow!("{code}: {} {:?} [{}]", p.message_en, p.fields, p.code)
+    };
     for p in &all {
         let policy: PolicyInput = serde_json::from_value(p.clone())?;
-        let fail = |e: shuniu_matching::MatchingError| {
-            use shuniu_types::Classified;
-            let p = e.problem();
-            anyhow::anyhow!(
-                "{}: {} {:?} [{}]",
-                policy.code,
-                p.message_en,
-                p.fields,
-                p.code
-            )
-        };
-        m.save(&root, &policy).await.map_err(fail)?;
-        m.submit(&root, &policy.code).await.map_err(fail)?;
-        m.review(&root, &policy.code, true, "示例政策 / demo policy")
+        let code = policy.code.as_str();
+        m.save(&root, &policy).await.map_err(|e| fail(code, e))?;
+        m.submit(&root, code).await.map_err(|e| fail(code, e))?;
+        m.review(&root, code, true, "示例政策 / demo policy")
             .await
-            .map_err(fail)?;
+            .map_err(|e| fail(code, e))?;
         eligible += m
-            .evaluate_published(&root, &policy.code, &period)
+            .lists(&root, code)
             .await
-            .map_err(fail)?
-            .eligible;
+            .map_err(|e| fail(code, e))?
+            .iter()
+            .find(|l| l.list.period == period)
+            .map_or(0, |l| l.list.eligible as u64);
+        m.compute_list(&root, code, &last)
+            .await
+            .map_err(|e| fail(code, e))?;
+    }
+    let officer = Actor {
+        principal: "mz.officer".into(),
+        display_name: "民政局数据管理员".into(),
+        role: shuniu_types::Role::DataOfficer,
+        department: "370200MZ".into(),
+    };
+    for code in ["POL-GAOLING", "POL-BAISUI"] {
+        m.confirm_list(&officer, code, &last)
+            .await
+            .map_err(|e| fail(code, e))?;
+        let (_, lines) = m
+            .payment_file(&officer, code, &last)
+            .await
+            .map_err(|e| fail(code, e))?;
+        let outcomes: Vec<_> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| shuniu_matching::lists::PaymentOutcome {
+                subject: l.subject.clone(),
+                // One in forty accounts turns out closed.
+                state: if i % 40 == 7 { "failed" } else { "paid" }.into(),
+                reference: format!("{code}-{last}-{:05}", i + 1),
+                note: if i % 40 == 7 {
+                    "账户已销户 / account closed".into()
+                } else {
+                    String::new()
+                },
+            })
+            .collect();
+        m.record_payments(&officer, code, &last, &outcomes)
+            .await
+            .map_err(|e| fail(code, e))?;
     }
     Ok((all.len(), eligible))
 }

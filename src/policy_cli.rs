@@ -55,6 +55,50 @@ pub enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Why one person (ID number) or enterprise (credit code) does or does not qualify: each
+    /// condition, the values it read and their sources, the parameters and their references.
+    Trace {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        policy: String,
+        #[arg(long)]
+        key: String,
+        /// The month, YYYY-MM (default: this month).
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A what-if run over the newest version: `--set 名称=值` for each parameter to try.
+    Sandbox {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        policy: String,
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A policy's eligible lists: month, state, how many, the amount, payments.
+    Lists {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        policy: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// This month in Beijing time.
+fn this_month() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m")
+        .to_string()
 }
 
 impl PolicyCommand {
@@ -64,7 +108,10 @@ impl PolicyCommand {
             | PolicyCommand::Define { common, .. }
             | PolicyCommand::List { common, .. }
             | PolicyCommand::Check { common, .. }
-            | PolicyCommand::Evaluate { common, .. } => common,
+            | PolicyCommand::Evaluate { common, .. }
+            | PolicyCommand::Trace { common, .. }
+            | PolicyCommand::Sandbox { common, .. }
+            | PolicyCommand::Lists { common, .. } => common,
         }
     }
 }
@@ -147,7 +194,7 @@ pub async fn run(engines: &shuniu_server::Engines, cmd: PolicyCommand) -> Result
             json,
             ..
         } => {
-            let period = period.unwrap_or_else(|| chrono::Utc::now().format("%Y-%m").to_string());
+            let period = period.unwrap_or_else(this_month);
             let (policy, t) = match (code, file) {
                 (Some(code), _) => {
                     let policy = m.published(&actor, &code).await.map_err(fail)?;
@@ -178,6 +225,117 @@ pub async fn run(engines: &shuniu_server::Engines, cmd: PolicyCommand) -> Result
                     t.library,
                     t.library_version.map_or("—".to_string(), |v| v.to_string())
                 );
+            }
+        }
+        PolicyCommand::Trace {
+            policy,
+            key,
+            period,
+            json,
+            ..
+        } => {
+            let period = period.unwrap_or_else(this_month);
+            let t = m
+                .trace(&actor, &policy, &key, &period)
+                .await
+                .map_err(fail)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                let verdict = match (t.found, t.eligible) {
+                    (false, _) => "不在基础库中 / not in the library".to_string(),
+                    (true, true) => format!(
+                        "符合 / qualifies: {} {}",
+                        t.amount.unwrap_or_default(),
+                        t.unit
+                    ),
+                    (true, false) => "不符合 / does not qualify".to_string(),
+                };
+                println!("{} {} {} {}: {verdict}", t.policy, t.name, t.period, t.key);
+                for c in &t.conditions {
+                    println!(
+                        "  [{}] {}  ({} {})",
+                        if c.holds { "✓" } else { "✗" },
+                        c.rule,
+                        t.document,
+                        c.reference
+                    );
+                    for v in &c.values {
+                        let source = v.source.as_ref().map_or(String::new(), |s| {
+                            format!("  ← {} v{}", s["resource"], s["version"])
+                        });
+                        println!(
+                            "      {} = {}{source}",
+                            v.label,
+                            v.value.as_deref().unwrap_or("—")
+                        );
+                    }
+                    for p in &c.parameters {
+                        println!(
+                            "      【{}】 = {}{} (自 {} · {})",
+                            p.name, p.value, p.unit, p.from, p.reference
+                        );
+                    }
+                }
+            }
+        }
+        PolicyCommand::Sandbox {
+            policy,
+            period,
+            set,
+            json,
+            ..
+        } => {
+            let period = period.unwrap_or_else(this_month);
+            let mut changes = Vec::new();
+            for s in &set {
+                let Some((name, value)) = s.split_once('=') else {
+                    anyhow::bail!("--set 名称=值 / --set NAME=VALUE, not {s:?}");
+                };
+                let value = match value.trim().parse::<f64>() {
+                    Ok(n) => shuniu_matching::ParamValue::Number(n),
+                    Err(_) => shuniu_matching::ParamValue::Text(value.trim().to_string()),
+                };
+                changes.push((name.trim().to_string(), value));
+            }
+            let r = m
+                .sandbox(&actor, &policy, &period, &changes)
+                .await
+                .map_err(fail)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "{} v{} {}: as written {} eligible, amount {}; tried {} eligible, amount {}",
+                    r.policy,
+                    r.version,
+                    r.period,
+                    r.baseline.eligible,
+                    r.baseline.amount,
+                    r.changed.eligible,
+                    r.changed.amount
+                );
+            }
+        }
+        PolicyCommand::Lists { policy, json, .. } => {
+            let lists = m.lists(&actor, &policy).await.map_err(fail)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&lists)?);
+            } else {
+                for l in &lists {
+                    println!(
+                        "{} {:<9} {:>7} eligible  amount {:>12}  paid {} failed {} pending {}  (v{} {})",
+                        l.list.period,
+                        l.list.state,
+                        l.list.eligible,
+                        l.list.amount,
+                        l.payments.paid,
+                        l.payments.failed,
+                        l.payments.pending,
+                        l.list.library_version,
+                        l.list.refreshed
+                    );
+                }
             }
         }
     }

@@ -114,9 +114,8 @@ impl Matching {
         decide(
             actor,
             Action::ReadData,
-            Target::Resource {
-                provider: &rec.spec.provider,
-                status: rec.status,
+            Target::PolicyOf {
+                department: &policy.department,
             },
         )
         .map_err(MatchingError::Denied)?;
@@ -655,9 +654,8 @@ impl Matching {
         decide(
             actor,
             Action::ReadData,
-            Target::Resource {
-                provider: &rec.spec.provider,
-                status: rec.status,
+            Target::PolicyOf {
+                department: &policy.department,
             },
         )
         .map_err(MatchingError::Denied)?;
@@ -801,6 +799,52 @@ impl Matching {
             baseline,
             changed,
             parameters: changes.to_vec(),
+        })
+    }
+}
+
+/// A policy as its page shows it: the version in force, the newest version (a draft being
+/// written, or one waiting for review) and every version's review.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyDetail {
+    pub code: String,
+    pub name: String,
+    pub department: String,
+    pub target: String,
+    pub version: i64,
+    /// The version in force.
+    pub published: Option<PolicyInput>,
+    /// The newest version, when it is not the one in force.
+    pub newest: Option<PolicyInput>,
+    pub versions: Vec<shuniu_store::PolicyVersionRow>,
+}
+
+impl Matching {
+    /// A policy with its versions (every official may read policies).
+    pub async fn detail(&self, actor: &Actor, code: &str) -> Result<PolicyDetail, MatchingError> {
+        decide(actor, Action::ReadPolicies, Target::Hub).map_err(MatchingError::Denied)?;
+        let row = self.row(code).await?;
+        let versions = self.store.policy_versions(code).await.map_err(internal)?;
+        let published = if row.version > 0 {
+            Some(serde_json::from_str(&row.spec).map_err(internal)?)
+        } else {
+            None
+        };
+        let newest = match versions.first() {
+            Some(v) if v.version != row.version => {
+                Some(serde_json::from_str(&v.spec).map_err(internal)?)
+            }
+            _ => None,
+        };
+        Ok(PolicyDetail {
+            code: row.code,
+            name: row.name,
+            department: row.department,
+            target: row.target,
+            version: row.version,
+            published,
+            newest,
+            versions,
         })
     }
 }

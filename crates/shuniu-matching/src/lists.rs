@@ -225,9 +225,8 @@ impl Matching {
         decide(
             actor,
             Action::ReadData,
-            Target::Resource {
-                provider: &rec.spec.provider,
-                status: rec.status,
+            Target::PolicyOf {
+                department: &policy.department,
             },
         )
         .map_err(MatchingError::Denied)?;

@@ -146,6 +146,11 @@ pub enum Target<'a> {
     },
     /// What one department may see of sharing (its requests, grants, inbox, demands).
     SharingOf { department: &'a str },
+    /// The base library read for a benefit policy `department` issues: the rows the policy's
+    /// rules name, for its purpose. Rows of a subject are read only under a policy the hub has
+    /// reviewed and published (the matching engine reads them for published policies only);
+    /// a draft is only ever counted.
+    PolicyOf { department: &'a str },
     /// A demand filed by `department`, routed to `routed_to` (if routed yet).
     Demand {
         department: &'a str,
@@ -359,6 +364,17 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                     "FORBIDDEN_DEPARTMENT",
                     "只能查看本部门资源的数据，其他部门的数据请通过共享申请获取",
                     "only the providing department and the hub see these rows; other departments request them through sharing",
+                ))
+            }
+        }
+        (Action::ReadData, Target::PolicyOf { department }) => {
+            if operator || (own(department) && actor.role == Role::DataOfficer) {
+                Ok(())
+            } else {
+                Err(Denied::new(
+                    "FORBIDDEN_DEPARTMENT",
+                    "只能为本部门发布的政策读取基础库",
+                    "the base library is read only for the policies your department issues",
                 ))
             }
         }
@@ -889,6 +905,10 @@ pub(crate) mod tests {
                         Target::SharingOf { department: "GA" }
                     )
                     .is_ok(),
+                    role == Role::HubOperator || (role == Role::DataOfficer && own)
+                );
+                assert_eq!(
+                    decide(&a, Action::ReadData, Target::PolicyOf { department: "GA" }).is_ok(),
                     role == Role::HubOperator || (role == Role::DataOfficer && own)
                 );
                 assert_eq!(

@@ -49,6 +49,7 @@ mod libraries;
 mod licences;
 mod nav;
 mod opendata;
+mod policies;
 mod quality;
 mod session;
 mod sharing;
@@ -142,6 +143,7 @@ pub fn router() -> Router<AppState> {
         .merge(libraries::router())
         .merge(events::router())
         .merge(indicators::router())
+        .merge(policies::router())
         .merge(licences::router())
         .merge(sharing::router())
         .merge(opendata::router())

@@ -158,6 +158,15 @@ const NAV: &[(&str, &[Item])] = &[
         ],
     ),
     (
+        "nav_policies",
+        &[item(
+            "/policies",
+            "policies",
+            "policies",
+            Some(Action::ReadPolicies),
+        )],
+    ),
+    (
         "nav_open",
         &[
             item("/opendata", "opendata", "opendata", None),

@@ -330,6 +330,15 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/indicators.html"),
     ),
     (
+        "policies.html",
+        include_str!("../../templates/policies.html"),
+    ),
+    ("policy.html", include_str!("../../templates/policy.html")),
+    (
+        "policy_list.html",
+        include_str!("../../templates/policy_list.html"),
+    ),
+    (
         "indicator.html",
         include_str!("../../templates/indicator.html"),
     ),
