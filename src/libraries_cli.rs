@@ -26,6 +26,15 @@ pub enum LibrariesCommand {
         #[arg(long)]
         provider: String,
     },
+    /// Bind a published resource another system keeps as a library (`population` keyed by ID
+    /// number, `legal_entity` by credit code): read as loaded, not built by the hub.
+    Bind {
+        #[command(flatten)]
+        common: Common,
+        kind: String,
+        /// The resource's code.
+        code: String,
+    },
     /// Build one library (or all): from the sources' change logs, or in full with `--full`.
     Build {
         #[command(flatten)]
@@ -44,6 +53,7 @@ impl LibrariesCommand {
         match self {
             LibrariesCommand::List { common, .. }
             | LibrariesCommand::Define { common, .. }
+            | LibrariesCommand::Bind { common, .. }
             | LibrariesCommand::Build { common, .. } => common,
         }
     }
@@ -56,6 +66,19 @@ fn fail(e: LibraryError) -> anyhow::Error {
 pub async fn run(libraries: &Libraries, cmd: LibrariesCommand) -> Result<()> {
     let actor = Actor::local_operator();
     match cmd {
+        LibrariesCommand::Bind { kind, code, .. } => {
+            let Some(kind) = LibraryKind::parse(&kind) else {
+                bail!(
+                    "种类须为 population 或 legal_entity / the kind is population or legal_entity, not {kind:?}"
+                );
+            };
+            libraries
+                .bind_existing(&actor, &code, kind)
+                .await
+                .map_err(fail)?;
+            println!("{code} bound as the {} library", kind.code());
+            Ok(())
+        }
         LibrariesCommand::List { json, .. } => {
             let list = libraries.list(&actor).await.map_err(fail)?;
             if json {

@@ -44,8 +44,15 @@ pub enum PolicyCommand {
         #[command(flatten)]
         common: Common,
         /// A published policy's code.
-        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+        #[arg(long, conflicts_with_all = ["file", "all"], required_unless_present_any = ["file", "all"])]
         policy: Option<String>,
+        /// Every published policy, one after the other in this process.
+        #[arg(long, conflicts_with = "file")]
+        all: bool,
+        /// With `--all`: write each policy's eligible subjects (key, amount) to DIR/CODE.csv, to
+        /// check the hub's answers against another tool (the hub's operator only; audited).
+        #[arg(long, requires = "all")]
+        out: Option<std::path::PathBuf>,
         /// Or a definition not stored (JSON), to try it.
         #[arg(long)]
         file: Option<std::path::PathBuf>,
@@ -185,6 +192,62 @@ pub async fn run(engines: &shuniu_server::Engines, cmd: PolicyCommand) -> Result
                         p.code, p.version, p.target, p.state, p.name
                     );
                 }
+            }
+        }
+        PolicyCommand::Evaluate {
+            all: true,
+            period,
+            out,
+            json,
+            ..
+        } => {
+            let period = period.unwrap_or_else(this_month);
+            let started = std::time::Instant::now();
+            let mut results = Vec::new();
+            for p in m.list(&actor).await.map_err(fail)? {
+                if p.version == 0 {
+                    continue;
+                }
+                let t = m
+                    .evaluate_published(&actor, &p.code, &period)
+                    .await
+                    .map_err(fail)?;
+                if let Some(dir) = &out {
+                    std::fs::create_dir_all(dir)?;
+                    let mut w = csv::Writer::from_path(dir.join(format!("{}.csv", p.code)))?;
+                    w.write_record(["key", "amount"])?;
+                    let mut failed = None;
+                    m.eligible_keys(&actor, &p.code, &period, |k, a| {
+                        let amount = a.map(|a| a.to_string()).unwrap_or_default();
+                        if let Err(e) = w.write_record([k, amount.as_str()]) {
+                            failed.get_or_insert(e);
+                        }
+                    })
+                    .await
+                    .map_err(fail)?;
+                    if let Some(e) = failed {
+                        return Err(e.into());
+                    }
+                    w.flush()?;
+                }
+                if !json {
+                    println!(
+                        "{:<28} {:>9} eligible  amount {:>16}  {:.3} s",
+                        t.policy, t.eligible, t.amount, t.seconds
+                    );
+                }
+                results.push(t);
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "period": period, "policies": results, "seconds": seconds,
+                    }))?
+                );
+            } else {
+                println!("{} policies in {seconds:.2} s", results.len());
             }
         }
         PolicyCommand::Evaluate {

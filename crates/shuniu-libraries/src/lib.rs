@@ -341,6 +341,64 @@ impl Libraries {
         decide(actor, Action::ManageLibraries, Target::Hub).map_err(LibraryError::Denied)
     }
 
+    /// Binds a resource another system already keeps as a library (a city whose population
+    /// library is the public-security bureau's own, loaded as it is): published, keyed by the
+    /// kind's key type. The hub does not build it; it is read as loaded.
+    pub async fn bind_existing(&self, actor: &Actor, code: &str, kind: LibraryKind) -> Result<()> {
+        Self::allowed(actor)?;
+        if !matches!(kind, LibraryKind::Population | LibraryKind::LegalEntity) {
+            return Err(LibraryError::invalid(
+                "LIBRARY_KIND",
+                "只有人口库和法人库可以绑定现有资源",
+                "only a population or legal-entity library can be bound to an existing resource",
+            ));
+        }
+        let rec = self
+            .store
+            .resource(code)
+            .await?
+            .ok_or_else(|| LibraryError::NotFound(format!("resource {code}")))?;
+        if rec.status != ResourceStatus::Published {
+            return Err(LibraryError::invalid(
+                "LIBRARY_NOT_PUBLISHED",
+                format!("资源 {code} 尚未发布"),
+                format!("resource {code} is not published"),
+            ));
+        }
+        if !rec
+            .spec
+            .data_items
+            .iter()
+            .any(|i| i.is_key && i.semantic_type == kind.key_type())
+        {
+            return Err(LibraryError::invalid(
+                "LIBRARY_KEY",
+                format!("资源 {code} 的主键不是{}", kind.key_type().zh()),
+                format!("resource {code} is not keyed by {}", kind.key_type().en()),
+            ));
+        }
+        let mut tx = self.store.begin().await?;
+        tx.bind_base_library(&BaseLibraryRow {
+            code: rec.code.clone(),
+            kind: kind.code().into(),
+            key_type: kind.key_type().code().into(),
+            bound_by: actor.principal.clone(),
+            bound_at: shuniu_store::now(),
+            built_at: None,
+            last_build: serde_json::json!({"bound": "existing resource"}),
+        })
+        .await?;
+        tx.commit().await?;
+        self.audit
+            .record(
+                Entry::new(Kind::Admin, "library.bind", actor)
+                    .resource(&rec.code, &rec.spec.provider)
+                    .target(kind.code()),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// The bound libraries, with where each attribute is read from.
     pub async fn list(&self, actor: &Actor) -> Result<Vec<LibraryView>> {
         Self::allowed(actor)?;

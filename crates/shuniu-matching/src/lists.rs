@@ -1001,3 +1001,47 @@ impl Matching {
         })
     }
 }
+
+impl Matching {
+    /// Every subject who qualifies for a published policy in a month, with its own key and
+    /// amount, streamed to `each`: for verifying the hub's answers against another tool. Only
+    /// for whoever may already query the whole lake (the hub's operator); audited like a list.
+    pub async fn eligible_keys(
+        &self,
+        actor: &Actor,
+        code: &str,
+        period: &str,
+        mut each: impl FnMut(&str, Option<f64>),
+    ) -> Result<u64, MatchingError> {
+        decide(actor, Action::QueryLake, Target::Hub).map_err(MatchingError::Denied)?;
+        let (policy, _, rec, plan) = self.prepared(actor, code, period).await?;
+        let Some(plan) = plan else { return Ok(0) };
+        let sql = list_sql(&rec, &plan, &rec.code)?;
+        let mut n = 0u64;
+        self.found(vec![rec.code.clone()], &sql, |f| {
+            n += 1;
+            each(&f.key, f.amount);
+        })
+        .await?;
+        self.audit
+            .record(
+                Entry::by(
+                    Kind::Access,
+                    "policy.verify",
+                    &actor.principal,
+                    &actor.department,
+                )
+                .resource(&rec.code, &rec.spec.provider)
+                .target(policy.code.clone())
+                .rows(n)
+                .purpose(Some(format!(
+                    "政策匹配核验 {} {}",
+                    policy.code, policy.name
+                )))
+                .detail(period.to_string()),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(n)
+    }
+}
