@@ -203,21 +203,16 @@ pub async fn run(engines: &shuniu_server::Engines, cmd: PolicyCommand) -> Result
         } => {
             let period = period.unwrap_or_else(this_month);
             let started = std::time::Instant::now();
-            let mut results = Vec::new();
-            for p in m.list(&actor).await.map_err(fail)? {
-                if p.version == 0 {
-                    continue;
-                }
-                let t = m
-                    .evaluate_published(&actor, &p.code, &period)
-                    .await
-                    .map_err(fail)?;
+            // Each library read once for all its policies.
+            let results = m.evaluate_all(&actor, &period).await.map_err(fail)?;
+            for t in &results {
                 if let Some(dir) = &out {
+                    let p = t;
                     std::fs::create_dir_all(dir)?;
-                    let mut w = csv::Writer::from_path(dir.join(format!("{}.csv", p.code)))?;
+                    let mut w = csv::Writer::from_path(dir.join(format!("{}.csv", p.policy)))?;
                     w.write_record(["key", "amount"])?;
                     let mut failed = None;
-                    m.eligible_keys(&actor, &p.code, &period, |k, a| {
+                    m.eligible_keys(&actor, &p.policy, &period, |k, a| {
                         let amount = a.map(|a| a.to_string()).unwrap_or_default();
                         if let Err(e) = w.write_record([k, amount.as_str()]) {
                             failed.get_or_insert(e);
@@ -232,11 +227,10 @@ pub async fn run(engines: &shuniu_server::Engines, cmd: PolicyCommand) -> Result
                 }
                 if !json {
                     println!(
-                        "{:<28} {:>9} eligible  amount {:>16}  {:.3} s",
-                        t.policy, t.eligible, t.amount, t.seconds
+                        "{:<28} {:>9} eligible  amount {:>16}",
+                        t.policy, t.eligible, t.amount
                     );
                 }
-                results.push(t);
             }
             let seconds = started.elapsed().as_secs_f64();
             if json {

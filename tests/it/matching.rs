@@ -469,6 +469,19 @@ async fn a_trace_explains_each_decision_and_a_sandbox_tries_a_parameter() {
     )
     .await;
     assert_eq!(totals["eligible"], 2, "{totals}");
+    // The monthly run over every policy at once (one pass over the library) says the same.
+    let all = hub
+        .engines
+        .matching
+        .evaluate_all(&shuniu_types::Actor::local_operator(), "2025-01")
+        .await
+        .expect("all");
+    assert_eq!(
+        all.iter()
+            .map(|t| (t.policy.as_str(), t.eligible, t.amount))
+            .collect::<Vec<_>>(),
+        vec![("POL-GAOLING", 2, 200.0)]
+    );
     // The trace is a use of the person's data: it shows on their record, with its purpose.
     let person: shuniu_types::IdNumber = ids[1].parse().expect("id");
     let uses = hub

@@ -848,3 +848,121 @@ impl Matching {
         })
     }
 }
+
+impl Matching {
+    /// Evaluates every published policy for a month, each target's policies together in one
+    /// pass over its library (one query computing every policy's count and total side by
+    /// side): the monthly run reads each library once, not once per policy. Each policy's
+    /// evaluation is audited as [`Matching::evaluate`] audits it.
+    pub async fn evaluate_all(
+        &self,
+        actor: &Actor,
+        period: &str,
+    ) -> Result<Vec<Totals>, MatchingError> {
+        decide(actor, Action::ReadPolicies, Target::Hub).map_err(MatchingError::Denied)?;
+        let day = month_of(period)?;
+        let mut by_target: Vec<(TargetKind, Vec<PolicyInput>)> = Vec::new();
+        for row in self.store.policies().await.map_err(internal)? {
+            if row.version == 0 {
+                continue;
+            }
+            let policy: PolicyInput = serde_json::from_str(&row.spec).map_err(internal)?;
+            decide(
+                actor,
+                Action::ReadData,
+                Target::PolicyOf {
+                    department: &policy.department,
+                },
+            )
+            .map_err(MatchingError::Denied)?;
+            match by_target.iter_mut().find(|(t, _)| *t == policy.target) {
+                Some((_, list)) => list.push(policy),
+                None => by_target.push((policy.target, vec![policy])),
+            }
+        }
+        let mut out = Vec::new();
+        let mut entries = Vec::new();
+        for (target, policies) in by_target {
+            let started = Instant::now();
+            let (rec, attributes) = self.library(target, day).await?;
+            let mut columns = Vec::new();
+            let mut in_force = Vec::new();
+            for p in &policies {
+                if !p.in_force(day) {
+                    continue;
+                }
+                let plan = p.plan(&attributes, day)?;
+                let i = in_force.len();
+                columns.push(format!(
+                    "SUM(CASE WHEN {f} THEN 1 ELSE 0 END) AS n{i}, \
+                     SUM(CASE WHEN {f} THEN CAST({a} AS DOUBLE) END) AS s{i}",
+                    f = plan.filter(),
+                    a = plan.amount.sql,
+                ));
+                in_force.push(p);
+            }
+            let mut found: Vec<(u64, f64)> = vec![(0, 0.0); in_force.len()];
+            let mut version = None;
+            if !columns.is_empty() {
+                let sql = format!(
+                    "SELECT {} FROM \"{}\"",
+                    columns.join(", "),
+                    rec.code.replace('"', "\"\"")
+                );
+                let result = self
+                    .lake
+                    .sql(vec![rec.code.clone()], &sql, 1)
+                    .await
+                    .map_err(internal)?;
+                version = result.versions.first().map(|v| v.1);
+                if let Some(row) = result.to_strings().first() {
+                    for (i, f) in found.iter_mut().enumerate() {
+                        let n = row.get(2 * i).cloned().flatten();
+                        let s = row.get(2 * i + 1).cloned().flatten();
+                        *f = (
+                            n.and_then(|n| n.parse().ok()).unwrap_or(0),
+                            s.and_then(|s| s.parse().ok()).unwrap_or(0.0),
+                        );
+                    }
+                }
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            for p in &policies {
+                let (eligible, amount, library_version) =
+                    match in_force.iter().position(|q| q.code == p.code) {
+                        Some(i) => (found[i].0, found[i].1, version),
+                        None => (0, 0.0, None),
+                    };
+                if let Some(v) = library_version {
+                    entries.push(
+                        Entry::by(
+                            Kind::Access,
+                            "policy.evaluate",
+                            &actor.principal,
+                            &actor.department,
+                        )
+                        .resource(&rec.code, &rec.spec.provider)
+                        .target(p.code.clone())
+                        .rows(eligible)
+                        .purpose(Some(format!("政策匹配 {} {}", p.code, p.name)))
+                        .detail(format!("{period} v{v}")),
+                    );
+                }
+                out.push(Totals {
+                    policy: p.code.clone(),
+                    period: period.to_string(),
+                    eligible,
+                    amount,
+                    library: rec.code.clone(),
+                    library_version,
+                    seconds,
+                });
+            }
+        }
+        if !entries.is_empty() {
+            self.audit.record_all(entries).await.map_err(internal)?;
+        }
+        out.sort_by(|a, b| a.policy.cmp(&b.policy));
+        Ok(out)
+    }
+}
