@@ -524,6 +524,9 @@ async fn indexer(shared: Arc<Shared>, store: Store) {
     }
 }
 
+/// Subjects indexed per transaction (see `index_upto`).
+const SUBJECTS_PER_TRANSACTION: usize = 20_000;
+
 async fn index_upto(shared: &Shared, store: &Store, target: u64) -> Result<()> {
     let mut from = store.audit_indexed_upto().await? as u64;
     let reached = |upto: u64| {
@@ -542,6 +545,16 @@ async fn index_upto(shared: &Shared, store: &Store, target: u64) -> Result<()> {
         let mut rows = Vec::with_capacity(entries.len());
         let mut subjects = Vec::new();
         for (idx, payload) in entries {
+            // A transaction holds the control plane's write lock: entries naming many subjects
+            // (a list of everyone who qualifies) are indexed a bounded number of subjects at a
+            // time, so other writers never wait long.
+            if subjects.len() >= SUBJECTS_PER_TRANSACTION {
+                let mut tx = store.begin().await?;
+                tx.insert_audit_index(&rows, &subjects).await?;
+                tx.commit().await?;
+                rows.clear();
+                subjects.clear();
+            }
             let Ok(e) = serde_json::from_slice::<Entry>(&payload) else {
                 continue;
             };

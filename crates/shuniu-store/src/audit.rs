@@ -371,15 +371,20 @@ impl Tx {
             .execute(&mut *self.tx)
             .await?;
         }
-        for (subject, idx) in subjects {
-            sqlx::query(
-                "INSERT INTO audit_subjects (subject, idx) VALUES ($1, $2)
+        // 500 subjects per statement: an entry may name thousands.
+        for chunk in subjects.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO audit_subjects (subject, idx) VALUES {}
                  ON CONFLICT (subject, idx) DO NOTHING",
-            )
-            .bind(subject)
-            .bind(*idx)
-            .execute(&mut *self.tx)
-            .await?;
+                marks.join(", ")
+            )));
+            for (subject, idx) in chunk {
+                q = q.bind(subject).bind(*idx);
+            }
+            q.execute(&mut *self.tx).await?;
         }
         Ok(())
     }
