@@ -24,7 +24,7 @@ day here, so OpenFisca's value at the month's start and ours at its end are the 
 Target: ≤ 10 s and ≥ 50× OpenFisca.
 
     cargo build --release --bin shuniu
-    .venv/bin/pip install openfisca-core==46.0.1
+    .venv/bin/pip install -r bench/requirements.txt     # openfisca-core, pandas
     SCALE=1000000 RUNS=3 .venv/bin/python bench/matching.py
 """
 
