@@ -293,7 +293,8 @@ impl Store {
         rows.iter().map(list_row).collect()
     }
 
-    /// A page of a list's entries in subject order, optionally only those in one payment state.
+    /// A page of a list's entries by masked key (district first), optionally only those in one
+    /// payment state.
     pub async fn policy_list_entries(
         &self,
         policy: &str,
@@ -305,7 +306,7 @@ impl Store {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {ENTRY_COLUMNS} FROM policy_list_entries
              WHERE policy = $1 AND period = $2 AND ($3 = '' OR payment = $3)
-             ORDER BY subject LIMIT $4 OFFSET $5"
+             ORDER BY key_masked, subject LIMIT $4 OFFSET $5"
         )))
         .bind(policy)
         .bind(period)
