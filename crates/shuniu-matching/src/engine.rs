@@ -30,6 +30,34 @@ pub(crate) fn month_of(period: &str) -> Result<chrono::NaiveDate, MatchingError>
     })
 }
 
+/// Whether `actor` may read the libraries for a policy `department` issues (decided in
+/// shuniu-policy: the department's data officer, or the hub).
+pub(crate) fn may_read_for(actor: &Actor, department: &str) -> Result<(), MatchingError> {
+    decide(actor, Action::ReadData, Target::PolicyOf { department }).map_err(MatchingError::Denied)
+}
+
+/// The audit entry of an evaluation's read of the library: a use of personal data with the
+/// policy as its purpose.
+fn evaluation_entry(
+    actor: &Actor,
+    rec: &ResourceRecord,
+    policy: &PolicyInput,
+    eligible: u64,
+    detail: String,
+) -> Entry {
+    Entry::by(
+        Kind::Access,
+        "policy.evaluate",
+        &actor.principal,
+        &actor.department,
+    )
+    .resource(&rec.code, &rec.spec.provider)
+    .target(policy.code.clone())
+    .rows(eligible)
+    .purpose(Some(format!("政策匹配 {} {}", policy.code, policy.name)))
+    .detail(detail)
+}
+
 /// What an evaluation found for one period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Totals {
@@ -111,14 +139,7 @@ impl Matching {
         let started = Instant::now();
         let day = month_of(period)?;
         let (rec, attributes) = self.library(policy.target, day).await?;
-        decide(
-            actor,
-            Action::ReadData,
-            Target::PolicyOf {
-                department: &policy.department,
-            },
-        )
-        .map_err(MatchingError::Denied)?;
+        may_read_for(actor, &policy.department)?;
         policy.check(&attributes).map_err(MatchingError::Fields)?;
         let (eligible, amount, version) = if policy.in_force(day) {
             let plan = policy.plan(&attributes, day)?;
@@ -157,19 +178,13 @@ impl Matching {
         };
         if version.is_some() {
             self.audit
-                .record(
-                    Entry::by(
-                        Kind::Access,
-                        "policy.evaluate",
-                        &actor.principal,
-                        &actor.department,
-                    )
-                    .resource(&rec.code, &rec.spec.provider)
-                    .target(policy.code.clone())
-                    .rows(eligible)
-                    .purpose(Some(format!("政策匹配 {} {}", policy.code, policy.name)))
-                    .detail(format!("{period} v{}", version.unwrap_or_default())),
-                )
+                .record(evaluation_entry(
+                    actor,
+                    &rec,
+                    policy,
+                    eligible,
+                    format!("{period} v{}", version.unwrap_or_default()),
+                ))
                 .await
                 .map_err(internal)?;
         }
@@ -651,14 +666,7 @@ impl Matching {
         let policy = self.published_for_owner(actor, code).await?;
         let subject = Subject::parse(policy.target, subject)?;
         let (trace, rec) = self.trace_of(&policy, &subject, period).await?;
-        decide(
-            actor,
-            Action::ReadData,
-            Target::PolicyOf {
-                department: &policy.department,
-            },
-        )
-        .map_err(MatchingError::Denied)?;
+        may_read_for(actor, &policy.department)?;
         if trace.library_version.is_some() {
             self.audit
                 .record(
@@ -867,14 +875,7 @@ impl Matching {
                 continue;
             }
             let policy: PolicyInput = serde_json::from_str(&row.spec).map_err(internal)?;
-            decide(
-                actor,
-                Action::ReadData,
-                Target::PolicyOf {
-                    department: &policy.department,
-                },
-            )
-            .map_err(MatchingError::Denied)?;
+            may_read_for(actor, &policy.department)?;
             match by_target.iter_mut().find(|(t, _)| *t == policy.target) {
                 Some((_, list)) => list.push(policy),
                 None => by_target.push((policy.target, vec![policy])),
@@ -934,19 +935,13 @@ impl Matching {
                         None => (0, 0.0, None),
                     };
                 if let Some(v) = library_version {
-                    entries.push(
-                        Entry::by(
-                            Kind::Access,
-                            "policy.evaluate",
-                            &actor.principal,
-                            &actor.department,
-                        )
-                        .resource(&rec.code, &rec.spec.provider)
-                        .target(p.code.clone())
-                        .rows(eligible)
-                        .purpose(Some(format!("政策匹配 {} {}", p.code, p.name)))
-                        .detail(format!("{period} v{v}")),
-                    );
+                    entries.push(evaluation_entry(
+                        actor,
+                        &rec,
+                        p,
+                        eligible,
+                        format!("{period} v{v}"),
+                    ));
                 }
                 out.push(Totals {
                     policy: p.code.clone(),

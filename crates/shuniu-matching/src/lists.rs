@@ -95,6 +95,13 @@ fn conflict(zh: &str, en: &str) -> MatchingError {
     }
 }
 
+/// The issuing department's own data officer confirms, exports and pays (decided in
+/// shuniu-policy).
+fn may_pay(actor: &Actor, department: &str) -> Result<(), MatchingError> {
+    decide(actor, Action::PayBenefits, Target::SharingOf { department })
+        .map_err(MatchingError::Denied)
+}
+
 fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -222,14 +229,7 @@ impl Matching {
         let version = self.row(code).await?.version;
         let day = month_of(period)?;
         let (rec, attributes) = self.library(policy.target, day).await?;
-        decide(
-            actor,
-            Action::ReadData,
-            Target::PolicyOf {
-                department: &policy.department,
-            },
-        )
-        .map_err(MatchingError::Denied)?;
+        crate::engine::may_read_for(actor, &policy.department)?;
         let plan = if policy.in_force(day) {
             Some(policy.plan(&attributes, day)?)
         } else {
@@ -561,14 +561,7 @@ impl Matching {
     ) -> Result<ListView, MatchingError> {
         let _writing = self.lists_lock.lock().await;
         let (policy, _, rec, plan) = self.prepared(actor, code, period).await?;
-        decide(
-            actor,
-            Action::PayBenefits,
-            Target::SharingOf {
-                department: &policy.department,
-            },
-        )
-        .map_err(MatchingError::Denied)?;
+        may_pay(actor, &policy.department)?;
         let list = self.list_row(code, period).await?;
         if list.state == "confirmed" {
             return Err(conflict("名单已确认", "the list is already confirmed"));
@@ -677,14 +670,7 @@ impl Matching {
         period: &str,
     ) -> Result<(PolicyInput, Vec<PaymentLine>), MatchingError> {
         let (policy, _, rec, plan) = self.prepared(actor, code, period).await?;
-        decide(
-            actor,
-            Action::PayBenefits,
-            Target::SharingOf {
-                department: &policy.department,
-            },
-        )
-        .map_err(MatchingError::Denied)?;
+        may_pay(actor, &policy.department)?;
         let list = self.list_row(code, period).await?;
         if list.state != "confirmed" {
             return Err(conflict(
@@ -752,14 +738,7 @@ impl Matching {
         outcomes: &[PaymentOutcome],
     ) -> Result<PaymentCounts, MatchingError> {
         let row = self.row(code).await?;
-        decide(
-            actor,
-            Action::PayBenefits,
-            Target::SharingOf {
-                department: &row.department,
-            },
-        )
-        .map_err(MatchingError::Denied)?;
+        may_pay(actor, &row.department)?;
         let list = self.list_row(code, period).await?;
         if list.state != "confirmed" {
             return Err(conflict(

@@ -41,7 +41,7 @@ fn district_name(code: &str) -> Option<&'static str> {
 }
 
 /// A value as pages show it: thousands separated, at most two decimals.
-fn shown(v: Option<f64>) -> String {
+pub(super) fn shown(v: Option<f64>) -> String {
     let Some(v) = v else { return "—".into() };
     let rounded = (v * 100.0).round() / 100.0;
     let whole = rounded.trunc().abs() as u64;

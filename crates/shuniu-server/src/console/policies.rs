@@ -36,23 +36,10 @@ fn this_month() -> String {
         .to_string()
 }
 
-/// An amount as pages show it: thousands separated, two decimals at most.
+/// An amount as pages show it (as indicator values are: thousands separated, two decimals at
+/// most).
 fn money(v: f64) -> String {
-    let rounded = (v * 100.0).round() / 100.0;
-    let whole = rounded.trunc().abs() as u64;
-    let mut digits = whole.to_string();
-    let mut i = digits.len() as isize - 3;
-    while i > 0 {
-        digits.insert(i as usize, ',');
-        i -= 3;
-    }
-    let frac = (rounded.fract().abs() * 100.0).round() as u64;
-    let sign = if rounded < 0.0 { "-" } else { "" };
-    if frac == 0 {
-        format!("{sign}{digits}")
-    } else {
-        format!("{sign}{digits}.{frac:02}")
-    }
+    super::indicators::shown(Some(v))
 }
 
 /// The catalog of policies, with this month's list where the reader's department issues it.
