@@ -53,36 +53,17 @@ async fn a_policy_is_evaluated_over_the_population_library() {
     let hub = Hub::start().await;
     let code = hub.register(&hub.ga_key, &population()).await;
     hub.publish(&hub.ga_key, &code).await;
-    let r = hub
-        .client
-        .post(hub.url(&format!(
-            "/api/v1/datasets/{code}/loads?filename=p.csv&wait=true&mode=replace"
-        )))
-        .bearer_auth(&hub.ga_key)
-        .body(
-            "person_id,birth_date,division\n\
+    load(
+        &hub,
+        &code,
+        "replace",
+        "person_id,birth_date,division\n\
              P1,1945-02-01,370202\nP2,1944-06-15,370202\nP3,1920-01-01,370203\n\
-             P4,1930-05-05,370211\nP5,1990-01-01,370202\n",
-        )
-        .send()
-        .await
-        .expect("load");
-    let (s, l) = json_of(r).await;
-    assert_eq!(l["status"], "succeeded", "{s} {l}");
-    // Bound as the population library (what `shuniu libraries define` does after deriving it).
-    let mut tx = hub.store.begin().await.expect("tx");
-    tx.bind_base_library(&shuniu_store::BaseLibraryRow {
-        code: code.clone(),
-        kind: "population".into(),
-        key_type: "id_number".into(),
-        bound_by: "test".into(),
-        bound_at: "2026-01-01T00:00:00Z".into(),
-        built_at: None,
-        last_build: json!({}),
-    })
-    .await
-    .expect("bind");
-    tx.commit().await.expect("commit");
+             P4,1930-05-05,370211\nP5,1990-01-01,370202\n"
+            .to_string(),
+    )
+    .await;
+    bind_population(&hub, &code).await;
 
     let root = shuniu_types::Actor::local_operator();
     let m = &hub.engines.matching;
@@ -172,30 +153,14 @@ async fn a_policy_is_saved_reviewed_listed_and_totalled_through_the_api() {
     let hub = Hub::start().await;
     let code = hub.register(&hub.ga_key, &population()).await;
     hub.publish(&hub.ga_key, &code).await;
-    let r = hub
-        .client
-        .post(hub.url(&format!(
-            "/api/v1/datasets/{code}/loads?filename=p.csv&wait=true&mode=replace"
-        )))
-        .bearer_auth(&hub.ga_key)
-        .body("person_id,birth_date,division\nP1,1930-01-01,370202\nP2,1990-01-01,370202\n")
-        .send()
-        .await
-        .expect("load");
-    assert_eq!(json_of(r).await.1["status"], "succeeded");
-    let mut tx = hub.store.begin().await.expect("tx");
-    tx.bind_base_library(&shuniu_store::BaseLibraryRow {
-        code: code.clone(),
-        kind: "population".into(),
-        key_type: "id_number".into(),
-        bound_by: "test".into(),
-        bound_at: "2026-01-01T00:00:00Z".into(),
-        built_at: None,
-        last_build: json!({}),
-    })
-    .await
-    .expect("bind");
-    tx.commit().await.expect("commit");
+    load(
+        &hub,
+        &code,
+        "replace",
+        "person_id,birth_date,division\nP1,1930-01-01,370202\nP2,1990-01-01,370202\n".to_string(),
+    )
+    .await;
+    bind_population(&hub, &code).await;
 
     let mut body = serde_json::to_value(gaoling()).expect("json");
     body["department"] = json!("370200GA");
@@ -333,30 +298,8 @@ async fn published_with(hub: &Hub, extra: serde_json::Value) -> (String, Vec<Str
     for (id, b) in ids.iter().zip(BIRTHS) {
         csv.push_str(&format!("{id},{b},370202\n"));
     }
-    let r = hub
-        .client
-        .post(hub.url(&format!(
-            "/api/v1/datasets/{code}/loads?filename=p.csv&wait=true&mode=replace"
-        )))
-        .bearer_auth(&hub.ga_key)
-        .body(csv)
-        .send()
-        .await
-        .expect("load");
-    assert_eq!(json_of(r).await.1["status"], "succeeded");
-    let mut tx = hub.store.begin().await.expect("tx");
-    tx.bind_base_library(&shuniu_store::BaseLibraryRow {
-        code: code.clone(),
-        kind: "population".into(),
-        key_type: "id_number".into(),
-        bound_by: "test".into(),
-        bound_at: "2026-01-01T00:00:00Z".into(),
-        built_at: None,
-        last_build: json!({}),
-    })
-    .await
-    .expect("bind");
-    tx.commit().await.expect("commit");
+    load(hub, &code, "replace", csv).await;
+    bind_population(hub, &code).await;
     let mut body = serde_json::to_value(gaoling()).expect("json");
     body["department"] = json!("370200GA");
     if let Some(extra) = extra.as_object() {
@@ -573,6 +516,23 @@ async fn followed(hub: &Hub, refreshed: &str) -> serde_json::Value {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the list did not follow the library ({refreshed})");
+}
+
+/// Bound as the population library (what `shuniu libraries define` does after deriving it).
+async fn bind_population(hub: &Hub, code: &str) {
+    let mut tx = hub.store.begin().await.expect("tx");
+    tx.bind_base_library(&shuniu_store::BaseLibraryRow {
+        code: code.to_string(),
+        kind: "population".into(),
+        key_type: "id_number".into(),
+        bound_by: "test".into(),
+        bound_at: "2026-01-01T00:00:00Z".into(),
+        built_at: None,
+        last_build: json!({}),
+    })
+    .await
+    .expect("bind");
+    tx.commit().await.expect("commit");
 }
 
 async fn load(hub: &Hub, code: &str, mode: &str, csv: String) {

@@ -459,6 +459,15 @@ impl Matching {
 
     /// The published version of a policy.
     pub async fn published(&self, actor: &Actor, code: &str) -> Result<PolicyInput, MatchingError> {
+        Ok(self.published_version(actor, code).await?.0)
+    }
+
+    /// The published version of a policy and its number, from one read.
+    async fn published_version(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> Result<(PolicyInput, i64), MatchingError> {
         decide(actor, Action::ReadPolicies, Target::Hub).map_err(MatchingError::Denied)?;
         let row = self.row(code).await?;
         if row.version == 0 {
@@ -467,7 +476,10 @@ impl Matching {
                 "the policy is not published yet",
             ));
         }
-        serde_json::from_str(&row.spec).map_err(internal)
+        Ok((
+            serde_json::from_str(&row.spec).map_err(internal)?,
+            row.version,
+        ))
     }
 
     /// The published version, for the issuing department (or the hub): who may evaluate it
@@ -477,7 +489,16 @@ impl Matching {
         actor: &Actor,
         code: &str,
     ) -> Result<PolicyInput, MatchingError> {
-        let policy = self.published(actor, code).await?;
+        Ok(self.published_version_for_owner(actor, code).await?.0)
+    }
+
+    /// [`Matching::published_for_owner`], with the version's number.
+    pub(crate) async fn published_version_for_owner(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> Result<(PolicyInput, i64), MatchingError> {
+        let (policy, version) = self.published_version(actor, code).await?;
         decide(
             actor,
             Action::DefinePolicies,
@@ -486,7 +507,7 @@ impl Matching {
             },
         )
         .map_err(MatchingError::Denied)?;
-        Ok(policy)
+        Ok((policy, version))
     }
 
     /// Evaluates the published version of a stored policy for a month.
@@ -624,17 +645,16 @@ impl Matching {
     async fn trace_of(
         &self,
         policy: &PolicyInput,
+        (rec, attributes): &(ResourceRecord, Vec<Attribute>),
         subject: &Subject,
         period: &str,
-    ) -> Result<(Trace, ResourceRecord), MatchingError> {
+    ) -> Result<Trace, MatchingError> {
         let day = month_of(period)?;
-        let (rec, attributes) = self.library(policy.target, day).await?;
         if !policy.in_force(day) {
-            let t = trace::assemble(policy, &rec, None, None, None, period)?;
-            return Ok((t, rec));
+            return trace::assemble(policy, rec, None, None, None, period);
         }
-        let plan = policy.plan(&attributes, day)?;
-        let q = trace::query(&rec, &plan, &attributes, subject)?;
+        let plan = policy.plan(attributes, day)?;
+        let q = trace::query(rec, &plan, attributes, subject)?;
         let result = self
             .lake
             .sql(vec![rec.code.clone()], &q.sql, 1)
@@ -643,14 +663,14 @@ impl Matching {
         let rows = result.to_strings();
         let mut t = trace::assemble(
             policy,
-            &rec,
+            rec,
             Some(&plan),
             Some(&q),
             rows.first().map(Vec::as_slice),
             period,
         )?;
         t.library_version = result.versions.first().map(|v| v.1);
-        Ok((t, rec))
+        Ok(t)
     }
 
     /// Why `subject` does or does not qualify for the published policy in a month, for the
@@ -665,8 +685,10 @@ impl Matching {
     ) -> Result<Trace, MatchingError> {
         let policy = self.published_for_owner(actor, code).await?;
         let subject = Subject::parse(policy.target, subject)?;
-        let (trace, rec) = self.trace_of(&policy, &subject, period).await?;
         may_read_for(actor, &policy.department)?;
+        let library = self.library(policy.target, month_of(period)?).await?;
+        let trace = self.trace_of(&policy, &library, &subject, period).await?;
+        let rec = &library.0;
         if trace.library_version.is_some() {
             self.audit
                 .record(
@@ -700,6 +722,7 @@ impl Matching {
         let day = month_of(period)?;
         let subject = Subject::Person(person.clone());
         let mut out = Vec::new();
+        // The population library, resolved once for every policy.
         let mut library = None;
         for row in self.store.policies().await.map_err(internal)? {
             if row.version == 0 || row.target != "persons" {
@@ -709,16 +732,19 @@ impl Matching {
             if !policy.in_force(day) {
                 continue;
             }
-            let (t, rec) = self.trace_of(&policy, &subject, period).await?;
-            library.get_or_insert((rec.code.clone(), rec.spec.provider.clone()));
-            out.push(t);
+            let library = match &library {
+                Some(l) => l,
+                None => library.insert(self.library(TargetKind::Persons, day).await?),
+            };
+            out.push(self.trace_of(&policy, library, &subject, period).await?);
         }
-        if let Some((code, provider)) = library {
+        if let Some((rec, _)) = &library {
+            let (code, provider) = (&rec.code, &rec.spec.provider);
             self.audit
                 .record(
                     Entry::by(Kind::Access, "citizen.view_own_policies", "citizen", "")
                         .channel("console")
-                        .resource(&code, &provider)
+                        .resource(code, provider)
                         .subjects(vec![self.audit.subject(person.as_str())])
                         .rows(out.len() as u64)
                         .detail(period.to_string()),

@@ -225,8 +225,7 @@ impl Matching {
         code: &str,
         period: &str,
     ) -> Result<(PolicyInput, i64, ResourceRecord, Option<Plan>), MatchingError> {
-        let policy = self.published_for_owner(actor, code).await?;
-        let version = self.row(code).await?.version;
+        let (policy, version) = self.published_version_for_owner(actor, code).await?;
         let day = month_of(period)?;
         let (rec, attributes) = self.library(policy.target, day).await?;
         crate::engine::may_read_for(actor, &policy.department)?;
@@ -344,16 +343,23 @@ impl Matching {
             format!("{period} v{library_version} full"),
         )
         .await?;
-        self.list_view(row).await
+        let now = self.current_version(&row.library).await?;
+        self.list_view(row, now).await
     }
 
-    async fn list_view(&self, list: PolicyListRow) -> Result<ListView, MatchingError> {
+    /// A list with its payments; `current` is its library's version now (read once by the
+    /// caller for all the lists it shows).
+    async fn list_view(
+        &self,
+        list: PolicyListRow,
+        current: i64,
+    ) -> Result<ListView, MatchingError> {
         let payments = self
             .store
             .payment_counts(&list.policy, &list.period)
             .await
             .map_err(internal)?;
-        let stale = self.current_version(&list.library).await? != list.library_version;
+        let stale = current != list.library_version;
         Ok(ListView {
             list,
             payments,
@@ -373,8 +379,17 @@ impl Matching {
     pub async fn lists(&self, actor: &Actor, code: &str) -> Result<Vec<ListView>, MatchingError> {
         self.published_for_owner(actor, code).await?;
         let mut out = Vec::new();
+        let mut current: Vec<(String, i64)> = Vec::new();
         for l in self.store.policy_lists(code).await.map_err(internal)? {
-            out.push(self.list_view(l).await?);
+            let now = match current.iter().find(|(c, _)| *c == l.library) {
+                Some((_, v)) => *v,
+                None => {
+                    let v = self.current_version(&l.library).await?;
+                    current.push((l.library.clone(), v));
+                    v
+                }
+            };
+            out.push(self.list_view(l, now).await?);
         }
         Ok(out)
     }
@@ -397,7 +412,8 @@ impl Matching {
             .policy_list_entries(code, period, payment, offset, limit.clamp(1, 1000))
             .await
             .map_err(internal)?;
-        Ok((self.list_view(list).await?, entries))
+        let now = self.current_version(&list.library).await?;
+        Ok((self.list_view(list, now).await?, entries))
     }
 
     /// Brings an unconfirmed list up to the library's current version, evaluating only the
@@ -656,7 +672,9 @@ impl Matching {
             )
             .await
             .map_err(internal)?;
-        self.list_view(row).await
+        // Confirmed just now at the library's current version.
+        let now = row.library_version;
+        self.list_view(row, now).await
     }
 
     /// The payment file of a confirmed list (支付清单): every subject's own key and name, read
