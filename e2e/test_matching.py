@@ -28,16 +28,22 @@ def api(base_url, key, path):
 
 def duckdb_gaoling(data: pathlib.Path):
     """高龄津贴 for January 2025, written directly in SQL: age on 2025-01-31 ≥ 80 (the value in
-    force since 2024-07-01), registered in the city; 500 from 100, 200 from 90, else 100."""
+    force since 2024-07-01), registered in the city, no cremation recorded (the civil-affairs
+    bureau's records, matched on the keyed digest the lake keeps beside each sealed ID number);
+    500 from 100, 200 from 90, else 100."""
     rows = api_library(data)
+    cremations = active_files(data / "lake" / "101006-370200MZ-00001")
     con = duckdb.connect()
     return con.execute(
         f"""WITH p AS (SELECT (CAST(strftime(DATE '2025-01-31', '%Y%m%d') AS BIGINT)
-                              - CAST(strftime(birth_date, '%Y%m%d') AS BIGINT)) // 10000 AS age, division
-                       FROM read_parquet(?))
+                              - CAST(strftime(birth_date, '%Y%m%d') AS BIGINT)) // 10000 AS age, division,
+                              "id_number#sm3" AS k
+                       FROM read_parquet(?)),
+                 c AS (SELECT "id_number#sm3" AS k, event_date FROM read_parquet(?))
             SELECT count(*), coalesce(sum(CASE WHEN age >= 100 THEN 500 WHEN age >= 90 THEN 200 ELSE 100 END), 0)
-            FROM p WHERE age >= 80 AND division IN {CITY}""",
-        [rows],
+            FROM p LEFT JOIN c USING (k)
+            WHERE age >= 80 AND division IN {CITY} AND c.event_date IS NULL""",
+        [rows, cremations],
     ).fetchone()
 
 
@@ -146,8 +152,11 @@ def test_a_trace_explains_a_decision_and_the_person_sees_it(browser, page, base_
     page.fill("#trace-form input[name=period]", period)
     page.click("#trace-run")
     page.wait_for_selector("#trace-result")
-    assert page.locator("#trace-result .policy-trace li.holds").count() == 2
+    # Age, residence, and no cremation record — the last read from the civil-affairs bureau's
+    # own cremation records, joined by ID number, named as its source.
+    assert page.locator("#trace-result .policy-trace li.holds").count() == 3
     assert "第二条" in page.inner_text("#trace-result")
+    assert "死亡火化信息" in page.inner_text("#trace-result")
     assert person not in page.content(), "the key is masked even for the department"
     page.screenshot(path=str(ARTIFACTS / "policy-trace.png"), full_page=True)
 

@@ -19,7 +19,9 @@ fn policies() -> Vec<serde_json::Value> {
             "effective_from": "2024-07-01", "unit": "元/月",
             "conditions": [
                 {"rule": "年龄 ≥ 【高龄津贴起始年龄】", "reference": "第二条"},
-                {"rule": format!("户籍地行政区划 属于 {city}"), "reference": "第三条"}
+                {"rule": format!("户籍地行政区划 属于 {city}"), "reference": "第三条"},
+                // Read from the bureau's own cremation records, joined by ID number.
+                {"rule": "死亡火化信息.登记日期 为空", "reference": "第九条（死亡停发）"}
             ],
             "amount": {"table": {"rows": [
                 {"when": "年龄 ≥ 100", "amount": "500"},
@@ -47,6 +49,36 @@ fn policies() -> Vec<serde_json::Value> {
                 {"rule": "户籍地行政区划 属于 ('370202','370203','370213')", "reference": "第五条（市内三区试点）"}
             ],
             "amount": {"formula": "150"}
+        }),
+        json!({
+            "code": "POL-DIBAO-HULI", "name": "低保家庭高龄老人护理补贴", "department": "370200MZ",
+            "document": "困难老年人护理补贴实施办法（示例）", "target": "persons",
+            "effective_from": "2024-01-01", "unit": "元/月",
+            "conditions": [
+                {"rule": "年龄 ≥ 70", "reference": "第二条"},
+                {"rule": "最低生活保障家庭信息.金额 > 0", "reference": "第三条（在保低保家庭成员）"},
+                {"rule": "死亡火化信息.登记日期 为空", "reference": "第八条（死亡停发）"}
+            ],
+            "amount": {"formula": "200"}
+        }),
+        // The human-resources bureau reads the civil-affairs bureau's cremation records through
+        // its sharing grant (比对), not a copy: a pension is not paid to the deceased.
+        json!({
+            "code": "POL-JUMIN-YANGLAO", "name": "城乡居民基础养老金", "department": "370200RS",
+            "document": "城乡居民基本养老保险实施办法（示例）", "target": "persons",
+            "effective_from": "2024-01-01", "unit": "元/月",
+            "conditions": [
+                {"rule": "年龄 ≥ 【领取年龄】", "reference": "第十条"},
+                {"rule": "户籍地行政区划 开头为 '3702'", "reference": "第二条"},
+                {"rule": "死亡火化信息.登记日期 为空", "reference": "第十二条（死亡停发）"}
+            ],
+            "amount": {"formula": "【基础养老金】"},
+            "parameters": [
+                {"name": "领取年龄", "unit": "岁", "values": [
+                    {"from": "2024-01-01", "value": 60, "reference": "第十条"}]},
+                {"name": "基础养老金", "unit": "元/月", "values": [
+                    {"from": "2024-01-01", "value": 300, "reference": "第五条"},
+                    {"from": "2025-07-01", "value": 320, "reference": "关于调整城乡居民基础养老金标准的通知"}]}]
         }),
         json!({
             "code": "POL-YINGYOU", "name": "婴幼儿照护补贴", "department": "370200WJ",

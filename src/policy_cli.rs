@@ -11,12 +11,17 @@ use crate::Common;
 #[derive(Subcommand)]
 pub enum PolicyCommand {
     /// The attributes a rule may name for a target (`persons` or `enterprises`): the labels of
-    /// its base library's items, with their types.
+    /// its base library's items, with their types; with `--department`, also those of the
+    /// resources that department may join (its own, and those it holds a grant for), labelled
+    /// `资源名称.信息项`.
     Attributes {
         #[command(flatten)]
         common: Common,
         #[arg(long, default_value = "persons")]
         target: String,
+        /// The issuing department (organization code), whose grants decide what it may join.
+        #[arg(long, default_value = "")]
+        department: String,
     },
     /// Check a policy (JSON, as docs/matching.md shows) against its target's library: every
     /// problem at once, each under its field.
@@ -150,15 +155,17 @@ pub async fn run(engines: &shuniu_server::Engines, cmd: PolicyCommand) -> Result
     let actor = Actor::local_operator();
     let m = &engines.matching;
     match cmd {
-        PolicyCommand::Attributes { target, .. } => {
+        PolicyCommand::Attributes {
+            target, department, ..
+        } => {
             let target: shuniu_matching::TargetKind =
                 serde_json::from_value(serde_json::Value::String(target.clone())).map_err(|_| {
                     anyhow::anyhow!("对象须为 persons 或 enterprises / the target is persons or enterprises, not {target:?}")
                 })?;
             let today = chrono::Utc::now().date_naive();
-            let (lib, attributes) = m.library(target, today).await.map_err(fail)?;
-            println!("{} {}", lib.code, lib.spec.name);
-            for a in attributes {
+            let lib = m.library(target, &department, today).await.map_err(fail)?;
+            println!("{} {}", lib.rec.code, lib.rec.spec.name);
+            for a in &lib.attributes {
                 println!("  {:<16} {:?}", a.label, a.kind);
             }
         }

@@ -843,3 +843,267 @@ async fn a_list_is_kept_refreshed_confirmed_paid_and_announced() {
         );
     }
 }
+
+/// A cremation register kept by the GA, keyed by ID number.
+fn cremations() -> serde_json::Value {
+    json!({
+        "name": "死亡火化信息（测试）",
+        "provider": "370200GA",
+        "category": "主题信息资源",
+        "item_code": 1, "item_name": "人口",
+        "subject_code": 1, "subject_name": "死亡人口",
+        "summary": "测试用火化登记",
+        "format": "数据库",
+        "share_type": "有条件共享",
+        "share_conditions": "用于待遇停发",
+        "open_type": "不予开放",
+        "update_cycle": "每日",
+        "level": "general_2",
+        "data_items": [
+            {"name": "id_number", "label": "公民身份号码", "data_type": "字符型", "length": 18,
+             "is_key": true, "semantic_type": "身份证号", "masking": "id_number"},
+            {"name": "cremated_on", "label": "火化日期", "data_type": "日期型"},
+            {"name": "place", "label": "殡仪馆", "data_type": "字符型", "length": 40}
+        ]
+    })
+}
+
+/// A policy of the MZ that reads the GA's cremation register through a grant.
+fn living_allowance() -> serde_json::Value {
+    json!({
+        "code": "POL-ZAISHI", "name": "高龄津贴（在世核验）", "department": "370200MZ",
+        "document": "高龄津贴发放办法（测试）", "target": "persons",
+        "effective_from": "2024-01-01", "unit": "元/月",
+        "conditions": [
+            {"rule": "年龄 ≥ 80", "reference": "第二条"},
+            {"rule": "死亡火化信息（测试）.火化日期 为空", "reference": "第九条（死亡停发）"}
+        ],
+        "amount": {"formula": "100"}
+    })
+}
+
+/// A policy's rules may read another department's resource the issuing department holds a
+/// grant for, joined to the library by ID number: refused before the grant (the attribute is
+/// not in its vocabulary), evaluated after it over only the rows inside the grant's scope, the
+/// trace naming the joined resource and version as each value's source and the read on the
+/// person's record; the list follows the joined resource's loads; a revoked grant stops the
+/// evaluation.
+#[tokio::test]
+async fn a_policy_reads_a_granted_resource_joined_by_id_number() {
+    let hub = Hub::start().await;
+    let (_, ids) = published_with(&hub, json!({})).await;
+    let register = hub.register(&hub.ga_key, &cremations()).await;
+    hub.publish(&hub.ga_key, &register).await;
+    // The 1930 person was cremated at the city's own home; someone out of the grant's scope too.
+    load(
+        &hub,
+        &register,
+        "replace",
+        format!(
+            "id_number,cremated_on,place\n{},2024-12-03,市殡仪馆\n{},2024-11-20,外地殡仪馆\n",
+            ids[0], ids[1]
+        ),
+    )
+    .await;
+    let save = |body: serde_json::Value| {
+        let hub = &hub;
+        async move { json_of(hub.post(&hub.mz_key, "/api/v1/policies", &body).await).await }
+    };
+    // Without a grant the MZ's rules cannot name the register.
+    let (s, e) = save(living_allowance()).await;
+    assert_eq!(s.as_u16(), 422, "{e}");
+    assert_eq!(
+        (
+            e["error"]["fields"][0]["field"].as_str(),
+            e["error"]["fields"][0]["code"].as_str()
+        ),
+        (Some("conditions[1]"), Some("RULE_UNKNOWN_ATTRIBUTE")),
+        "{e}"
+    );
+    // The MZ asks for the cremation date of the city's own home's records, for comparison.
+    let (s, req) = json_of(
+        hub.post(
+            &hub.mz_key,
+            "/api/v1/sharing/requests",
+            &json!({
+                "resource_code": register, "application_id": "mz",
+                "fields": ["id_number", "cremated_on"],
+                "purpose": "高龄津贴死亡停发核验", "scenario": "每月名单计算时排除已火化人员",
+                "legal_basis": "《高龄津贴发放办法》第九条", "duration_days": 365,
+                "services": ["compare"], "row_scope": "place = 市殡仪馆", "rate_per_second": 5
+            }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 201, "{req}");
+    let id = req["id"].as_str().expect("id").to_string();
+    let (s, decided) = json_of(
+        hub.post(
+            &hub.ga_key,
+            &format!("/api/v1/sharing/requests/{id}/decision"),
+            &json!({"approve": true, "reason": "同意，仅火化日期"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{decided}");
+    let grant = decided["grant_id"].as_str().expect("grant").to_string();
+    // The place was not granted: naming it is refused; the date is offered.
+    let mut with_place = living_allowance();
+    with_place["conditions"][1]["rule"] = json!("死亡火化信息（测试）.殡仪馆 为空");
+    let (s, e) = save(with_place).await;
+    assert_eq!(s.as_u16(), 422, "{e}");
+    let (s, v) = save(living_allowance()).await;
+    assert_eq!(s.as_u16(), 200, "{v}");
+    let (s, v) = json_of(
+        hub.post(
+            &hub.mz_key,
+            "/api/v1/policies/POL-ZAISHI/submit",
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{v}");
+    let (s, v) = json_of(
+        hub.post(
+            &hub.operator_key,
+            "/api/v1/policies/POL-ZAISHI/review",
+            &json!({"publish": true}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{v}");
+    // 1930 and 1940 are over 80; the 1930 person's cremation is inside the grant's scope, the
+    // 1940 person's is not (so the MZ cannot see it): one qualifies.
+    let totals = "/api/v1/policies/POL-ZAISHI/totals?period=2025-01";
+    let (s, t) = json_of(hub.get(&hub.mz_key, totals).await).await;
+    assert_eq!(s.as_u16(), 200, "{t}");
+    assert_eq!(
+        (t["eligible"].as_u64(), t["amount"].as_f64()),
+        (Some(1), Some(100.0)),
+        "{t}"
+    );
+    let (_, e) = json_of(
+        hub.get(
+            &hub.mz_key,
+            "/api/v1/policies/POL-ZAISHI/eligible?period=2025-01",
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(e["rows"].as_array().map(Vec::len), Some(1), "{e}");
+    assert!(
+        e["rows"][0]["key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with(&ids[1][..6]))
+    );
+    // The trace says why the 1930 person does not qualify, and where the date came from.
+    let (s, tr) = json_of(
+        hub.get(
+            &hub.mz_key,
+            &format!(
+                "/api/v1/policies/POL-ZAISHI/trace?period=2025-01&key={}",
+                ids[0]
+            ),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{tr}");
+    let died = &tr["conditions"][1];
+    assert_eq!(
+        (
+            tr["eligible"].as_bool(),
+            died["holds"].as_bool(),
+            died["values"][0]["value"].as_str(),
+            died["values"][0]["source"]["resource"].as_str(),
+        ),
+        (
+            Some(false),
+            Some(false),
+            Some("2024-12-03"),
+            Some(register.as_str())
+        ),
+        "{tr}"
+    );
+    assert_eq!(tr["joined"][0]["resource"], register.as_str(), "{tr}");
+    // The whole-library run says the same; the read of the register is on the person's record,
+    // with the GA as the provider whose data was used.
+    let all = hub
+        .engines
+        .matching
+        .evaluate_all(&shuniu_types::Actor::local_operator(), "2025-01")
+        .await
+        .expect("all");
+    assert!(
+        all.iter()
+            .any(|t| t.policy == "POL-ZAISHI" && t.eligible == 1 && t.amount == 100.0),
+        "{all:?}"
+    );
+    let person: shuniu_types::IdNumber = ids[0].parse().expect("id");
+    let uses = hub
+        .engines
+        .traceability
+        .personal_record(&person)
+        .await
+        .expect("record");
+    assert!(
+        uses.iter()
+            .any(|u| u.action == "policy.join" && u.resource.as_deref() == Some(register.as_str())),
+        "{uses:?}"
+    );
+    // This month's list (computed at publication) follows the register: the 1940 person's
+    // cremation moves into the city's home and they leave the list.
+    let this_month = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m")
+        .to_string();
+    let url = format!("/api/v1/policies/POL-ZAISHI/lists/{this_month}");
+    let list = || async {
+        let (_, v) = json_of(hub.get(&hub.mz_key, &url).await).await;
+        v["list"]["eligible"].as_i64()
+    };
+    assert_eq!(list().await, Some(1));
+    load(
+        &hub,
+        &register,
+        "upsert",
+        format!(
+            "id_number,cremated_on,place\n{},2024-11-20,市殡仪馆\n",
+            ids[1]
+        ),
+    )
+    .await;
+    let mut followed = None;
+    for _ in 0..100 {
+        followed = list().await;
+        if followed == Some(0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        followed,
+        Some(0),
+        "the list did not follow the joined register"
+    );
+    // Revoked: the MZ may no longer read the register, so the policy cannot be evaluated.
+    let (s, v) = json_of(
+        hub.post(
+            &hub.ga_key,
+            &format!("/api/v1/sharing/grants/{grant}/revoke"),
+            &json!({"reason": "测试撤销"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{v}");
+    let (s, e) = json_of(hub.get(&hub.mz_key, totals).await).await;
+    assert_eq!(s.as_u16(), 422, "{e}");
+    assert_eq!(
+        e["error"]["fields"][0]["code"], "RULE_UNKNOWN_ATTRIBUTE",
+        "{e}"
+    );
+}

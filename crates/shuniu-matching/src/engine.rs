@@ -13,7 +13,7 @@ use shuniu_store::{ResourceRecord, Store};
 use shuniu_types::{Actor, IdNumber};
 
 use crate::error::{MatchingError, internal};
-use crate::policy::{PolicyInput, TargetKind, month_end};
+use crate::policy::{Join, Plan, PolicyInput, TargetKind, month_end};
 use crate::rules::Attribute;
 use crate::trace::{self, Subject, Trace};
 
@@ -58,6 +58,73 @@ fn evaluation_entry(
     .detail(detail)
 }
 
+/// The version a query read of `code` (the lake lists them in code order).
+pub(crate) fn version_of(versions: &[(String, i64)], code: &str) -> Option<i64> {
+    versions.iter().find(|(c, _)| c == code).map(|(_, v)| *v)
+}
+
+/// The joins a plan read, each with the version the query read of it.
+pub(crate) fn joined_versions(plan: &Plan, versions: &[(String, i64)]) -> Vec<(Join, i64)> {
+    plan.joins
+        .iter()
+        .filter_map(|j| version_of(versions, &j.resource).map(|v| (j.clone(), v)))
+        .collect()
+}
+
+/// The joined resources as an audit detail's tail: `; RES-1 v3`.
+pub(crate) fn joined_detail(joined: &[(Join, i64)]) -> String {
+    joined
+        .iter()
+        .map(|(j, v)| format!("; {} v{v}", j.resource))
+        .collect()
+}
+
+/// One entry per resource a policy joined, so each providing department sees its data read
+/// for the policy (the evaluation's own entry names the library).
+pub(crate) fn join_entries(
+    actor: &Actor,
+    policy: &PolicyInput,
+    joined: &[(Join, i64)],
+    period: &str,
+    subjects: &[String],
+) -> Vec<Entry> {
+    joined
+        .iter()
+        .map(|(j, v)| {
+            Entry::by(
+                Kind::Access,
+                "policy.join",
+                &actor.principal,
+                &actor.department,
+            )
+            .resource(&j.resource, &j.provider)
+            .target(policy.code.clone())
+            .subjects(subjects.to_vec())
+            .purpose(Some(format!("政策匹配 {} {}", policy.code, policy.name)))
+            .detail(format!("{period} v{v}"))
+        })
+        .collect()
+}
+
+/// A target's base library as one department's policies see it (see [`Matching::library`]).
+#[derive(Debug, Clone)]
+pub struct Library {
+    pub rec: ResourceRecord,
+    /// The library's attributes, then those of the joinable resources.
+    pub attributes: Vec<Attribute>,
+    pub joins: Vec<Join>,
+}
+
+impl Library {
+    pub fn plan(
+        &self,
+        policy: &PolicyInput,
+        day: chrono::NaiveDate,
+    ) -> Result<Plan, MatchingError> {
+        Ok(policy.plan(&self.attributes, &self.joins, day)?)
+    }
+}
+
 /// What an evaluation found for one period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Totals {
@@ -97,15 +164,19 @@ impl Matching {
         }
     }
 
-    /// The base library a target is evaluated over, and the attributes it offers on `day`.
+    /// The base library a target is evaluated over, as a department's policies see it on
+    /// `day`: the library's attributes, and those of every resource the department may join
+    /// to it (its own, and those it holds a grant for — decided by the sharing engine), each
+    /// labelled with its resource's name.
     pub async fn library(
         &self,
         target: TargetKind,
+        department: &str,
         day: chrono::NaiveDate,
-    ) -> Result<(ResourceRecord, Vec<Attribute>), MatchingError> {
-        let kind = match target {
-            TargetKind::Persons => "population",
-            TargetKind::Enterprises => "legal_entity",
+    ) -> Result<Library, MatchingError> {
+        let (kind, key_type) = match target {
+            TargetKind::Persons => ("population", shuniu_types::SemanticType::IdNumber),
+            TargetKind::Enterprises => ("legal_entity", shuniu_types::SemanticType::CreditCode),
         };
         let bound = self.store.base_libraries().await.map_err(internal)?;
         let Some(lib) = bound.iter().find(|l| l.kind == kind) else {
@@ -117,14 +188,39 @@ impl Matching {
             .await
             .map_err(internal)?
             .ok_or_else(|| MatchingError::NotFound(format!("resource {}", lib.code)))?;
-        let attributes = crate::vocabulary::attributes(&rec.spec.data_items, day);
-        Ok((rec, attributes))
+        let mut attributes = crate::vocabulary::attributes(&rec.spec.data_items, day);
+        let mut joins = Vec::new();
+        let (key, _) = trace::subject_items(&rec)?;
+        for j in self
+            .sharing
+            .joinable_resources(department, key_type)
+            .await
+            .map_err(internal)?
+        {
+            if j.resource.code == rec.code {
+                continue;
+            }
+            let (join, more) = crate::vocabulary::joined(&j, department, key, day);
+            for a in more {
+                if attributes.iter().all(|b| b.label != a.label) {
+                    attributes.push(a);
+                }
+            }
+            joins.push(join);
+        }
+        Ok(Library {
+            rec,
+            attributes,
+            joins,
+        })
     }
 
     /// Checks a policy against its target's attributes: every problem at once.
     pub async fn check(&self, policy: &PolicyInput) -> Result<(), MatchingError> {
-        let (_, attributes) = self.library(policy.target, policy.effective_from).await?;
-        policy.check(&attributes).map_err(MatchingError::Fields)
+        let lib = self
+            .library(policy.target, &policy.department, policy.effective_from)
+            .await?;
+        policy.check(&lib.attributes).map_err(MatchingError::Fields)
     }
 
     /// Evaluates a policy for a month (`YYYY-MM`): how many qualify and the total amount, from
@@ -138,14 +234,18 @@ impl Matching {
     ) -> Result<Totals, MatchingError> {
         let started = Instant::now();
         let day = month_of(period)?;
-        let (rec, attributes) = self.library(policy.target, day).await?;
+        let lib = self.library(policy.target, &policy.department, day).await?;
+        let rec = &lib.rec;
         may_read_for(actor, &policy.department)?;
-        policy.check(&attributes).map_err(MatchingError::Fields)?;
+        policy
+            .check(&lib.attributes)
+            .map_err(MatchingError::Fields)?;
+        let mut joined = Vec::new();
         let (eligible, amount, version) = if policy.in_force(day) {
-            let plan = policy.plan(&attributes, day)?;
+            let plan = lib.plan(policy, day)?;
             let result = self
                 .lake
-                .sql(vec![rec.code.clone()], &plan.totals_sql(&rec.code), 1)
+                .sql(plan.tables(&rec.code), &plan.totals_sql(&rec.code), 1)
                 .await
                 .map_err(internal)?;
             let batch = result
@@ -170,23 +270,27 @@ impl Matching {
                         a.value(0)
                     }
                 });
-            let version = result.versions.first().map(|v| v.1);
+            let version = version_of(&result.versions, &rec.code);
+            joined = joined_versions(&plan, &result.versions);
             (n, sum, version)
         } else {
             // Not in force that month: nobody qualifies, and no data is read.
             (0, 0.0, None)
         };
         if version.is_some() {
-            self.audit
-                .record(evaluation_entry(
-                    actor,
-                    &rec,
-                    policy,
-                    eligible,
-                    format!("{period} v{}", version.unwrap_or_default()),
-                ))
-                .await
-                .map_err(internal)?;
+            let mut entries = join_entries(actor, policy, &joined, period, &[]);
+            entries.push(evaluation_entry(
+                actor,
+                rec,
+                policy,
+                eligible,
+                format!(
+                    "{period} v{}{}",
+                    version.unwrap_or_default(),
+                    joined_detail(&joined)
+                ),
+            ));
+            self.audit.record_all(entries).await.map_err(internal)?;
         }
         Ok(Totals {
             policy: policy.code.clone(),
@@ -554,8 +658,9 @@ impl Matching {
     ) -> Result<EligiblePage, MatchingError> {
         let policy = self.published_for_owner(actor, code).await?;
         let day = month_of(period)?;
-        let (rec, attributes) = self.library(policy.target, day).await?;
-        let (key, name) = trace::subject_items(&rec)?;
+        let lib = self.library(policy.target, &policy.department, day).await?;
+        let rec = &lib.rec;
+        let (key, name) = trace::subject_items(rec)?;
         let mut page = EligiblePage {
             policy: policy.code.clone(),
             period: period.to_string(),
@@ -566,7 +671,7 @@ impl Matching {
         if !policy.in_force(day) {
             return Ok(page);
         }
-        let plan = policy.plan(&attributes, day)?;
+        let plan = lib.plan(&policy, day)?;
         let quoted = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
         let sql = format!(
             "SELECT CAST({key} AS VARCHAR) AS k, {name} AS n, CAST({amount} AS DOUBLE) AS a \
@@ -577,16 +682,17 @@ impl Matching {
                 quoted(&i.name)
             )),
             amount = plan.amount.sql,
-            table = quoted(&rec.code),
+            table = plan.from(&rec.code),
             filter = plan.filter(),
             limit = limit.min(1000),
         );
         let result = self
             .lake
-            .sql(vec![rec.code.clone()], &sql, limit.min(1000))
+            .sql(plan.tables(&rec.code), &sql, limit.min(1000))
             .await
             .map_err(internal)?;
-        page.library_version = result.versions.first().map(|v| v.1);
+        page.library_version = version_of(&result.versions, &rec.code);
+        let joined = joined_versions(&plan, &result.versions);
         let text = |a: &arrow::array::ArrayRef| -> Result<Vec<Option<String>>, MatchingError> {
             let t = arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8).map_err(internal)?;
             let t = t
@@ -618,22 +724,21 @@ impl Matching {
             }
         }
         if let Some(version) = page.library_version {
-            self.audit
-                .record(
-                    Entry::by(
-                        Kind::Access,
-                        "policy.eligible",
-                        &actor.principal,
-                        &actor.department,
-                    )
-                    .resource(&rec.code, &rec.spec.provider)
-                    .target(policy.code.clone())
-                    .rows(page.rows.len() as u64)
-                    .purpose(Some(format!("政策匹配 {} {}", policy.code, policy.name)))
-                    .detail(format!("{period} v{version}")),
+            let mut entries = join_entries(actor, &policy, &joined, period, &[]);
+            entries.push(
+                Entry::by(
+                    Kind::Access,
+                    "policy.eligible",
+                    &actor.principal,
+                    &actor.department,
                 )
-                .await
-                .map_err(internal)?;
+                .resource(&rec.code, &rec.spec.provider)
+                .target(policy.code.clone())
+                .rows(page.rows.len() as u64)
+                .purpose(Some(format!("政策匹配 {} {}", policy.code, policy.name)))
+                .detail(format!("{period} v{version}{}", joined_detail(&joined))),
+            );
+            self.audit.record_all(entries).await.map_err(internal)?;
         }
         Ok(page)
     }
@@ -645,31 +750,43 @@ impl Matching {
     async fn trace_of(
         &self,
         policy: &PolicyInput,
-        (rec, attributes): &(ResourceRecord, Vec<Attribute>),
+        lib: &Library,
         subject: &Subject,
         period: &str,
     ) -> Result<Trace, MatchingError> {
         let day = month_of(period)?;
+        let rec = &lib.rec;
         if !policy.in_force(day) {
-            return trace::assemble(policy, rec, None, None, None, period);
+            return trace::assemble(policy, rec, None, None, None, &[], period);
         }
-        let plan = policy.plan(attributes, day)?;
-        let q = trace::query(rec, &plan, attributes, subject)?;
+        let plan = lib.plan(policy, day)?;
+        let q = trace::query(rec, &plan, &lib.attributes, subject)?;
         let result = self
             .lake
-            .sql(vec![rec.code.clone()], &q.sql, 1)
+            .sql(plan.tables(&rec.code), &q.sql, 1)
             .await
             .map_err(internal)?;
         let rows = result.to_strings();
+        let joined = joined_versions(&plan, &result.versions);
         let mut t = trace::assemble(
             policy,
             rec,
             Some(&plan),
             Some(&q),
             rows.first().map(Vec::as_slice),
+            &joined,
             period,
         )?;
-        t.library_version = result.versions.first().map(|v| v.1);
+        t.library_version = version_of(&result.versions, &rec.code);
+        t.joined = joined
+            .iter()
+            .map(|(j, v)| trace::JoinedResource {
+                resource: j.resource.clone(),
+                name: j.name.clone(),
+                provider: j.provider.clone(),
+                version: *v,
+            })
+            .collect();
         Ok(t)
     }
 
@@ -686,27 +803,37 @@ impl Matching {
         let policy = self.published_for_owner(actor, code).await?;
         let subject = Subject::parse(policy.target, subject)?;
         may_read_for(actor, &policy.department)?;
-        let library = self.library(policy.target, month_of(period)?).await?;
+        let library = self
+            .library(policy.target, &policy.department, month_of(period)?)
+            .await?;
         let trace = self.trace_of(&policy, &library, &subject, period).await?;
-        let rec = &library.0;
+        let rec = &library.rec;
         if trace.library_version.is_some() {
-            self.audit
-                .record(
-                    Entry::by(
-                        Kind::Access,
-                        "policy.trace",
-                        &actor.principal,
-                        &actor.department,
-                    )
-                    .resource(&rec.code, &rec.spec.provider)
-                    .target(policy.code.clone())
-                    .subjects(vec![self.audit.subject(subject.as_str())])
-                    .rows(u64::from(trace.found))
-                    .purpose(Some(format!("政策匹配 {} {}", policy.code, policy.name)))
-                    .detail(period.to_string()),
+            let subjects = vec![self.audit.subject(subject.as_str())];
+            let joined: Vec<(Join, i64)> = trace
+                .joined
+                .iter()
+                .filter_map(|t| {
+                    let j = library.joins.iter().find(|j| j.resource == t.resource)?;
+                    Some((j.clone(), t.version))
+                })
+                .collect();
+            let mut entries = join_entries(actor, &policy, &joined, period, &subjects);
+            entries.push(
+                Entry::by(
+                    Kind::Access,
+                    "policy.trace",
+                    &actor.principal,
+                    &actor.department,
                 )
-                .await
-                .map_err(internal)?;
+                .resource(&rec.code, &rec.spec.provider)
+                .target(policy.code.clone())
+                .subjects(subjects)
+                .rows(u64::from(trace.found))
+                .purpose(Some(format!("政策匹配 {} {}", policy.code, policy.name)))
+                .detail(period.to_string()),
+            );
+            self.audit.record_all(entries).await.map_err(internal)?;
         }
         Ok(trace)
     }
@@ -722,8 +849,8 @@ impl Matching {
         let day = month_of(period)?;
         let subject = Subject::Person(person.clone());
         let mut out = Vec::new();
-        // The population library, resolved once for every policy.
-        let mut library = None;
+        // The population library as each department sees it, resolved once per department.
+        let mut libraries: std::collections::BTreeMap<String, Library> = Default::default();
         for row in self.store.policies().await.map_err(internal)? {
             if row.version == 0 || row.target != "persons" {
                 continue;
@@ -732,13 +859,18 @@ impl Matching {
             if !policy.in_force(day) {
                 continue;
             }
-            let library = match &library {
-                Some(l) => l,
-                None => library.insert(self.library(TargetKind::Persons, day).await?),
+            if !libraries.contains_key(&policy.department) {
+                let lib = self
+                    .library(TargetKind::Persons, &policy.department, day)
+                    .await?;
+                libraries.insert(policy.department.clone(), lib);
+            }
+            let Some(library) = libraries.get(&policy.department) else {
+                continue;
             };
             out.push(self.trace_of(&policy, library, &subject, period).await?);
         }
-        if let Some((rec, _)) = &library {
+        if let Some(rec) = libraries.values().next().map(|l| &l.rec) {
             let (code, provider) = (&rec.code, &rec.spec.provider);
             self.audit
                 .record(
@@ -911,14 +1043,26 @@ impl Matching {
         let mut entries = Vec::new();
         for (target, policies) in by_target {
             let started = Instant::now();
-            let (rec, attributes) = self.library(target, day).await?;
+            let mut libraries: std::collections::BTreeMap<String, Library> = Default::default();
             let mut columns = Vec::new();
             let mut in_force = Vec::new();
+            let mut joins: Vec<Join> = Vec::new();
+            // What each policy in force joins, in `in_force`'s order.
+            let mut read_by: Vec<Vec<Join>> = Vec::new();
             for p in &policies {
+                if !libraries.contains_key(&p.department) {
+                    let lib = self.library(target, &p.department, day).await?;
+                    libraries.insert(p.department.clone(), lib);
+                }
                 if !p.in_force(day) {
                     continue;
                 }
-                let plan = p.plan(&attributes, day)?;
+                let Some(lib) = libraries.get(&p.department) else {
+                    continue;
+                };
+                let plan = lib.plan(p, day)?;
+                joins.extend(plan.joins.iter().cloned());
+                read_by.push(plan.joins.clone());
                 let i = in_force.len();
                 columns.push(format!(
                     "SUM(CASE WHEN {f} THEN 1 ELSE 0 END) AS n{i}, \
@@ -928,20 +1072,27 @@ impl Matching {
                 ));
                 in_force.push(p);
             }
+            let Some(rec) = libraries.values().next().map(|l| l.rec.clone()) else {
+                continue;
+            };
             let mut found: Vec<(u64, f64)> = vec![(0, 0.0); in_force.len()];
             let mut version = None;
+            let mut versions = Vec::new();
             if !columns.is_empty() {
                 let sql = format!(
-                    "SELECT {} FROM \"{}\"",
+                    "SELECT {} FROM {}",
                     columns.join(", "),
-                    rec.code.replace('"', "\"\"")
+                    crate::policy::from_with(&rec.code, &joins)
                 );
-                let result = self
-                    .lake
-                    .sql(vec![rec.code.clone()], &sql, 1)
-                    .await
-                    .map_err(internal)?;
-                version = result.versions.first().map(|v| v.1);
+                let mut tables = vec![rec.code.clone()];
+                for j in &joins {
+                    if !tables.contains(&j.resource) {
+                        tables.push(j.resource.clone());
+                    }
+                }
+                let result = self.lake.sql(tables, &sql, 1).await.map_err(internal)?;
+                version = version_of(&result.versions, &rec.code);
+                versions = result.versions.clone();
                 if let Some(row) = result.to_strings().first() {
                     for (i, f) in found.iter_mut().enumerate() {
                         let n = row.get(2 * i).cloned().flatten();
@@ -955,18 +1106,23 @@ impl Matching {
             }
             let seconds = started.elapsed().as_secs_f64();
             for p in &policies {
-                let (eligible, amount, library_version) =
-                    match in_force.iter().position(|q| q.code == p.code) {
-                        Some(i) => (found[i].0, found[i].1, version),
-                        None => (0, 0.0, None),
-                    };
-                if let Some(v) = library_version {
+                let position = in_force.iter().position(|q| q.code == p.code);
+                let (eligible, amount, library_version) = match position {
+                    Some(i) => (found[i].0, found[i].1, version),
+                    None => (0, 0.0, None),
+                };
+                if let (Some(v), Some(i)) = (library_version, position) {
+                    let read: Vec<(Join, i64)> = read_by[i]
+                        .iter()
+                        .filter_map(|j| version_of(&versions, &j.resource).map(|v| (j.clone(), v)))
+                        .collect();
+                    entries.extend(join_entries(actor, p, &read, period, &[]));
                     entries.push(evaluation_entry(
                         actor,
                         &rec,
                         p,
                         eligible,
-                        format!("{period} v{v}"),
+                        format!("{period} v{v}{}", joined_detail(&read)),
                     ));
                 }
                 out.push(Totals {

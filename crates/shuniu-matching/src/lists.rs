@@ -118,7 +118,7 @@ fn list_sql(rec: &ResourceRecord, plan: &Plan, table: &str) -> Result<String, Ma
             quoted(&i.name)
         )),
         a = plan.amount.sql,
-        t = quoted(table),
+        t = plan.from(table),
         f = plan.filter(),
     ))
 }
@@ -227,14 +227,14 @@ impl Matching {
     ) -> Result<(PolicyInput, i64, ResourceRecord, Option<Plan>), MatchingError> {
         let (policy, version) = self.published_version_for_owner(actor, code).await?;
         let day = month_of(period)?;
-        let (rec, attributes) = self.library(policy.target, day).await?;
+        let lib = self.library(policy.target, &policy.department, day).await?;
         crate::engine::may_read_for(actor, &policy.department)?;
         let plan = if policy.in_force(day) {
-            Some(policy.plan(&attributes, day)?)
+            Some(lib.plan(&policy, day)?)
         } else {
             None
         };
-        Ok((policy, version, rec, plan))
+        Ok((policy, version, lib.rec, plan))
     }
 
     async fn current_version(&self, library: &str) -> Result<i64, MatchingError> {
@@ -286,7 +286,7 @@ impl Matching {
         {
             let table = format!("{}@{library_version}", rec.code);
             let sql = list_sql(&rec, plan, &table)?;
-            self.found(vec![rec.code.clone()], &sql, |f| {
+            self.found(plan.tables(&rec.code), &sql, |f| {
                 match self.entry(&rec, &f) {
                     Ok(e) => entries.push(e),
                     Err(e) => found_err = Some(e),
@@ -343,6 +343,22 @@ impl Matching {
             format!("{period} v{library_version} full"),
         )
         .await?;
+        if let Some(plan) = plan.as_ref().filter(|p| !p.joins.is_empty()) {
+            let mut joined = Vec::new();
+            for j in &plan.joins {
+                joined.push((j.clone(), self.current_version(&j.resource).await?));
+            }
+            self.audit
+                .record_all(crate::engine::join_entries(
+                    actor,
+                    &policy,
+                    &joined,
+                    period,
+                    &[],
+                ))
+                .await
+                .map_err(internal)?;
+        }
         let now = self.current_version(&row.library).await?;
         self.list_view(row, now).await
     }
@@ -448,6 +464,14 @@ impl Matching {
         if version != list.policy_version || list.library != rec.code || list.library_version < 0 {
             // The policy or the library itself changed: nothing of the old list can be kept.
             let v = self.compute_list_locked(actor, code, period).await?;
+            report.reevaluated = v.list.eligible as u64;
+            return Ok(report);
+        }
+        if plan.as_ref().is_some_and(|p| !p.joins.is_empty()) {
+            // The rules read other departments' resources too, whose changes a diff of the
+            // library's files does not show: the list is computed again in full.
+            let v = self.compute_list_locked(actor, code, period).await?;
+            report.to_version = v.list.library_version;
             report.reevaluated = v.list.eligible as u64;
             return Ok(report);
         }
@@ -593,7 +617,7 @@ impl Matching {
             let table = format!("{}@{}", rec.code, list.library_version);
             let sql = list_sql(&rec, plan, &table)?;
             let audit = &self.audit;
-            self.found(vec![rec.code.clone()], &sql, |f| {
+            self.found(plan.tables(&rec.code), &sql, |f| {
                 recipients.push(serde_json::json!({
                     "subject": audit.subject(&f.key),
                     "key": f.key,
@@ -718,7 +742,7 @@ impl Matching {
             let table = format!("{}@{}", rec.code, list.library_version);
             let sql = format!("{} ORDER BY k", list_sql(&rec, plan, &table)?);
             let audit = &self.audit;
-            self.found(vec![rec.code.clone()], &sql, |f| {
+            self.found(plan.tables(&rec.code), &sql, |f| {
                 let subject = audit.subject(&f.key);
                 if let Some(state) = states.get(&subject) {
                     lines.push(PaymentLine {
@@ -962,16 +986,42 @@ impl Matching {
             .await
             .map_err(internal)?
         {
-            if library.is_some_and(|c| c != l.library) {
+            let row = self.row(&l.policy).await?;
+            if let Some(code) = library
+                && code != l.library
+                && !self.reads_joined(&row, &l.period, code).await?
+            {
                 continue;
             }
-            let row = self.row(&l.policy).await?;
             out.push(
                 self.refresh_list(&system(&row.department), &l.policy, &l.period)
                     .await?,
             );
         }
         Ok(out)
+    }
+
+    /// Whether the published policy's rules for `period` read the resource `code` through a
+    /// join (its lists then follow that resource's commits too).
+    async fn reads_joined(
+        &self,
+        row: &shuniu_store::PolicyRow,
+        period: &str,
+        code: &str,
+    ) -> Result<bool, MatchingError> {
+        if row.version == 0 {
+            return Ok(false);
+        }
+        let policy: PolicyInput = serde_json::from_str(&row.spec).map_err(internal)?;
+        let day = month_of(period)?;
+        if !policy.in_force(day) {
+            return Ok(false);
+        }
+        let lib = self.library(policy.target, &policy.department, day).await?;
+        Ok(lib.joins.iter().any(|j| j.resource == code)
+            && lib
+                .plan(&policy, day)
+                .is_ok_and(|p| p.joins.iter().any(|j| j.resource == code)))
     }
 
     /// Follows committed loads and keeps unconfirmed lists up to date (the server runs this).
@@ -1015,7 +1065,7 @@ impl Matching {
         let Some(plan) = plan else { return Ok(0) };
         let sql = list_sql(&rec, &plan, &rec.code)?;
         let mut n = 0u64;
-        self.found(vec![rec.code.clone()], &sql, |f| {
+        self.found(plan.tables(&rec.code), &sql, |f| {
             n += 1;
             each(&f.key, f.amount);
         })

@@ -72,12 +72,32 @@ pub struct PolicyInput {
     pub notify: String,
 }
 
+/// A resource joined to the library for a policy's rules (see `vocabulary::joined`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    /// The joined resource's code (its lake table) and name.
+    pub resource: String,
+    pub name: String,
+    pub provider: String,
+    /// The name its columns are read under: one per resource and issuing department (two
+    /// departments' grants on one resource may reach different rows).
+    pub alias: String,
+    /// `LEFT JOIN (…) AS alias ON …`, after the library's table.
+    pub sql: String,
+}
+
 /// A policy planned for one day: the filter and the amount as SQL over the target's table,
-/// with what each condition read.
+/// with what each condition read, and the joins the rules read through.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub conditions: Vec<Compiled>,
     pub amount: Compiled,
+    /// The granted resources the rules read (only those: an unread join is not made).
+    pub joins: Vec<Join>,
+}
+
+fn quoted_table(t: &str) -> String {
+    format!("\"{}\"", t.replace('"', "\"\""))
 }
 
 impl Plan {
@@ -90,16 +110,43 @@ impl Plan {
             .join(" AND ")
     }
 
+    /// The FROM clause over `table` (the library, or some of its files) with the joins.
+    pub fn from(&self, table: &str) -> String {
+        from_with(table, &self.joins)
+    }
+
+    /// The lake tables a query over `library` reads.
+    pub fn tables(&self, library: &str) -> Vec<String> {
+        std::iter::once(library.to_string())
+            .chain(self.joins.iter().map(|j| j.resource.clone()))
+            .collect()
+    }
+
     /// The count of eligible subjects and their total amount over `table`.
     pub fn totals_sql(&self, table: &str) -> String {
         format!(
             "SELECT COUNT(*) AS eligible, SUM(amount) AS amount FROM \
-             (SELECT CAST({} AS DOUBLE) AS amount FROM \"{}\" WHERE {})",
+             (SELECT CAST({} AS DOUBLE) AS amount FROM {} WHERE {})",
             self.amount.sql,
-            table.replace('"', "\"\""),
+            self.from(table),
             self.filter()
         )
     }
+}
+
+/// `table` followed by `joins` (each once).
+pub fn from_with<'j>(table: &str, joins: impl IntoIterator<Item = &'j Join>) -> String {
+    let mut out = quoted_table(table);
+    let mut seen: Vec<&str> = Vec::new();
+    for j in joins {
+        if seen.contains(&j.alias.as_str()) {
+            continue;
+        }
+        seen.push(&j.alias);
+        out.push(' ');
+        out.push_str(&j.sql);
+    }
+    out
 }
 
 fn code_ok(code: &str) -> bool {
@@ -132,8 +179,13 @@ impl PolicyInput {
         day >= self.effective_from && self.effective_to.is_none_or(|to| day <= to)
     }
 
-    /// Plans the policy for `day` over a library with `attributes`.
-    pub fn plan(&self, attributes: &[Attribute], day: NaiveDate) -> Result<Plan, RuleError> {
+    /// Plans the policy for `day` over a library with `attributes` (some read through `joins`).
+    pub fn plan(
+        &self,
+        attributes: &[Attribute],
+        joins: &[Join],
+        day: NaiveDate,
+    ) -> Result<Plan, RuleError> {
         let vocab = Vocabulary {
             attributes,
             parameters: &self.parameters,
@@ -150,7 +202,24 @@ impl PolicyInput {
                 rules::decision_table(rows, otherwise.as_deref(), &vocab)?
             }
         };
-        Ok(Plan { conditions, amount })
+        let read: Vec<&str> = conditions
+            .iter()
+            .chain(std::iter::once(&amount))
+            .flat_map(|c| c.attributes.iter())
+            .filter_map(|label| attributes.iter().find(|a| &a.label == label))
+            .map(|a| a.source.as_str())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let joins = joins
+            .iter()
+            .filter(|j| read.contains(&j.alias.as_str()))
+            .cloned()
+            .collect();
+        Ok(Plan {
+            conditions,
+            amount,
+            joins,
+        })
     }
 
     /// Checks every field and every rule (at the first day in force, with the parameters'
@@ -292,12 +361,14 @@ mod tests {
                 kind: Type::Number,
                 sql: "age".into(),
                 item: String::new(),
+                source: String::new(),
             },
             Attribute {
                 label: "行政区划代码".into(),
                 kind: Type::Text,
                 sql: "division".into(),
                 item: String::new(),
+                source: String::new(),
             },
         ]
     }
@@ -307,7 +378,7 @@ mod tests {
         let p = gaoling();
         assert_eq!(p.check(&attrs()), Ok(()));
         let plan = p
-            .plan(&attrs(), month_end("2025-01").expect("day"))
+            .plan(&attrs(), &[], month_end("2025-01").expect("day"))
             .expect("plan");
         assert_eq!(
             plan.totals_sql("lib"),

@@ -68,6 +68,9 @@ pub struct Attribute {
     /// The library item it is read from (a trace names it with its source).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub item: String,
+    /// The join it is read through (a granted resource's alias); empty for the library's own.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
 }
 
 /// What a rule may name: the target's attributes and the parameters, on one day.
@@ -627,24 +630,28 @@ mod tests {
                 kind: Type::Number,
                 sql: "age".into(),
                 item: String::new(),
+                source: String::new(),
             },
             Attribute {
                 label: "户籍区划".into(),
                 kind: Type::Text,
                 sql: "division".into(),
                 item: String::new(),
+                source: String::new(),
             },
             Attribute {
                 label: "非农业户口标志".into(),
                 kind: Type::Text,
                 sql: "non_agri".into(),
                 item: String::new(),
+                source: String::new(),
             },
             Attribute {
                 label: "注册资本".into(),
                 kind: Type::Number,
                 sql: "capital".into(),
                 item: String::new(),
+                source: String::new(),
             },
         ]
     }

@@ -13,7 +13,7 @@ use shuniu_types::{CreditCode, FieldError, IdNumber, SemanticType};
 
 use crate::error::{MatchingError, internal};
 use crate::parameters::{DatedValue, ParamValue};
-use crate::policy::{Plan, PolicyInput, TargetKind};
+use crate::policy::{Join, Plan, PolicyInput, TargetKind};
 use crate::rules::{Attribute, Compiled};
 
 /// A subject named at the edge: an ID number for a policy for persons, a unified social credit
@@ -116,6 +116,17 @@ pub struct Trace {
     pub amount_parameters: Vec<TracedParameter>,
     pub library: String,
     pub library_version: Option<i64>,
+    /// The granted resources the rules read, each at the version read.
+    pub joined: Vec<JoinedResource>,
+}
+
+/// A resource joined to the library for a policy, as a trace names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JoinedResource {
+    pub resource: String,
+    pub name: String,
+    pub provider: String,
+    pub version: i64,
 }
 
 fn quoted(n: &str) -> String {
@@ -207,7 +218,7 @@ pub(crate) fn query(
     let sql = format!(
         "SELECT {} FROM {} WHERE CAST({} AS VARCHAR) = '{}' LIMIT 1",
         columns.join(", "),
-        quoted(&rec.code),
+        plan.from(&rec.code),
         quoted(&key.name),
         subject.as_str().replace('\'', "''"),
     );
@@ -225,6 +236,7 @@ pub(crate) fn assemble(
     plan: Option<&Plan>,
     q: Option<&TraceQuery>,
     row: Option<&[Option<String>]>,
+    joined: &[(Join, i64)],
     period: &str,
 ) -> Result<Trace, MatchingError> {
     let (key_item, name_item) = subject_items(rec)?;
@@ -246,6 +258,7 @@ pub(crate) fn assemble(
         amount_parameters: Vec::new(),
         library: rec.code.clone(),
         library_version: None,
+        joined: Vec::new(),
     };
     let (Some(plan), Some(q), Some(row)) = (plan, q, row) else {
         return Ok(trace);
@@ -266,11 +279,29 @@ pub(crate) fn assemble(
             .filter_map(|label| {
                 let i = q.attributes.iter().position(|a| &a.label == label)?;
                 let a = &q.attributes[i];
+                // A joined resource's value comes from that resource at the version read;
+                // the library's from where the library took it.
+                let source = if a.source.is_empty() {
+                    provenance.get(&a.item).cloned()
+                } else {
+                    joined
+                        .iter()
+                        .find(|(j, _)| j.alias == a.source)
+                        .map(|(j, v)| {
+                            serde_json::json!({
+                                "resource": j.resource,
+                                "name": j.name,
+                                "provider": j.provider,
+                                "version": v,
+                                "granted": true,
+                            })
+                        })
+                };
                 Some(TracedValue {
                     label: a.label.clone(),
                     item: a.item.clone(),
                     value: cell(first_value + i),
-                    source: provenance.get(&a.item).cloned(),
+                    source,
                 })
             })
             .collect()

@@ -4,8 +4,10 @@
 //! whose libraries hold other items gets other attributes without a code change.
 
 use chrono::{Datelike, NaiveDate};
+use shuniu_types::MaskingRule;
 use shuniu_types::catalog::{DataItem, DataType};
 
+use crate::policy::Join;
 use crate::rules::{Attribute, Type};
 
 fn quoted(name: &str) -> String {
@@ -29,40 +31,49 @@ fn years_until(sql: &str, day: NaiveDate) -> String {
 /// The attributes of a library's items on `day`. Sealed items (sensitive: stored as ciphertext)
 /// and binary items are not offered: a rule compares values, and those are not comparable.
 pub fn attributes(items: &[DataItem], day: NaiveDate) -> Vec<Attribute> {
+    attributes_with(items, day, |i| quoted(&i.name), "", "")
+}
+
+/// Attributes whose columns are `column(item)`, labelled `{prefix}{label}` and read through
+/// `source` (a join's alias; empty for the library's own columns).
+fn attributes_with<'i>(
+    items: impl IntoIterator<Item = &'i DataItem>,
+    day: NaiveDate,
+    column: impl Fn(&DataItem) -> String,
+    prefix: &str,
+    source: &str,
+) -> Vec<Attribute> {
     let mut out = Vec::new();
+    let attr = |label: String, kind: Type, sql: String, item: &DataItem| Attribute {
+        label: format!("{prefix}{label}"),
+        kind,
+        sql,
+        item: item.name.clone(),
+        source: source.to_string(),
+    };
     for item in items {
         if item.sensitive || item.data_type == DataType::Binary || item.label.trim().is_empty() {
             continue;
         }
-        let column = quoted(&item.name);
+        let column = column(item);
         let label = item.label.trim().to_string();
         match item.data_type {
-            DataType::Text | DataType::Memo => out.push(Attribute {
+            DataType::Text | DataType::Memo => out.push(attr(label, Type::Text, column, item)),
+            DataType::Numeric | DataType::Integer | DataType::Currency => out.push(attr(
                 label,
-                kind: Type::Text,
-                sql: column,
-                item: item.name.clone(),
-            }),
-            DataType::Numeric | DataType::Integer | DataType::Currency => out.push(Attribute {
-                label,
-                kind: Type::Number,
-                sql: format!("CAST({column} AS DOUBLE)"),
-                item: item.name.clone(),
-            }),
-            DataType::Boolean => out.push(Attribute {
-                label,
-                kind: Type::Bool,
-                sql: column,
-                item: item.name.clone(),
-            }),
+                Type::Number,
+                format!("CAST({column} AS DOUBLE)"),
+                item,
+            )),
+            DataType::Boolean => out.push(attr(label, Type::Bool, column, item)),
             DataType::Date | DataType::DateTime => {
                 // As text, ISO dates compare in date order: 出生日期 < '1945-01-01'.
-                out.push(Attribute {
-                    label: label.clone(),
-                    kind: Type::Text,
-                    sql: format!("CAST(CAST({column} AS DATE) AS VARCHAR)"),
-                    item: item.name.clone(),
-                });
+                out.push(attr(
+                    label.clone(),
+                    Type::Text,
+                    format!("CAST(CAST({column} AS DATE) AS VARCHAR)"),
+                    item,
+                ));
                 let years = if item.name == "birth_date" || label.contains("出生") {
                     "年龄".to_string()
                 } else {
@@ -71,17 +82,75 @@ pub fn attributes(items: &[DataItem], day: NaiveDate) -> Vec<Attribute> {
                         label.trim_end_matches("日期").trim_end_matches("时间")
                     )
                 };
-                out.push(Attribute {
-                    label: years,
-                    kind: Type::Number,
-                    sql: years_until(&column, day),
-                    item: item.name.clone(),
-                });
+                out.push(attr(years, Type::Number, years_until(&column, day), item));
             }
             DataType::Binary => {}
         }
     }
     out
+}
+
+/// Another department's resource (or the issuing department's own) joined to the library by
+/// the subject's key: a LEFT JOIN, so a subject the resource does not hold reads NULL (a rule
+/// says `死亡火化信息.火化日期 为空` for "no cremation record"). Only the items the grant hands
+/// over in the clear are offered (a masked value cannot be compared), labelled with the
+/// resource's name (`死亡火化信息.火化日期`), and only the rows inside the grant's scope are
+/// joined. Its columns are renamed under the join's alias so they never collide with the
+/// library's.
+pub fn joined(
+    j: &shuniu_sharing::JoinableResource,
+    department: &str,
+    library_key: &DataItem,
+    day: NaiveDate,
+) -> (Join, Vec<Attribute>) {
+    let rec = &j.resource;
+    let alias = format!("{}@{}", rec.code, department);
+    let renamed = |item: &str| quoted(&format!("{alias}.{item}"));
+    let offered: Vec<&DataItem> = rec
+        .spec
+        .data_items
+        .iter()
+        .filter(|i| i.name != j.key)
+        .filter(|i| {
+            j.grant
+                .field(&i.name)
+                .is_some_and(|f| f.masking == MaskingRule::None)
+        })
+        .collect();
+    let attributes = attributes_with(
+        offered.iter().copied(),
+        day,
+        |i| renamed(&i.name),
+        &format!("{}.", rec.spec.name.trim()),
+        &alias,
+    );
+    let mut columns = vec![format!(
+        "CAST({} AS VARCHAR) AS {}",
+        quoted(&j.key),
+        renamed("#key")
+    )];
+    for i in &offered {
+        columns.push(format!("{} AS {}", quoted(&i.name), renamed(&i.name)));
+    }
+    let sql = format!(
+        "LEFT JOIN (SELECT {} FROM {} WHERE {}) AS {} ON CAST({} AS VARCHAR) = {}",
+        columns.join(", "),
+        quoted(&rec.code),
+        j.grant.scope_sql(&rec.spec.data_items, quoted),
+        quoted(&alias),
+        quoted(&library_key.name),
+        renamed("#key"),
+    );
+    (
+        Join {
+            resource: rec.code.clone(),
+            name: rec.spec.name.clone(),
+            provider: rec.spec.provider.clone(),
+            alias,
+            sql,
+        },
+        attributes,
+    )
 }
 
 #[cfg(test)]

@@ -49,12 +49,14 @@ async fn a_graded_allowance_over_a_population() {
             kind: Type::Number,
             sql: "\"age\"".into(),
             item: String::new(),
+            source: String::new(),
         },
         Attribute {
             label: "户籍区划".into(),
             kind: Type::Text,
             sql: "\"division\"".into(),
             item: String::new(),
+            source: String::new(),
         },
     ];
     let parameters = vec![Parameter {
@@ -231,7 +233,7 @@ async fn a_policy_planned_for_a_month_counts_and_totals_in_datafusion() {
     let day = month_end("2025-01").expect("day");
     let attributes = shuniu_matching::vocabulary::attributes(&items, day);
     assert_eq!(policy.check(&attributes), Ok(()));
-    let plan = policy.plan(&attributes, day).expect("plan");
+    let plan = policy.plan(&attributes, &[], day).expect("plan");
     let batches = ctx
         .sql(&plan.totals_sql("lib"))
         .await

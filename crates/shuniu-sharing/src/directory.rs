@@ -266,6 +266,22 @@ impl Directory {
             .collect()
     }
 
+    /// The (application, resource) pairs a department's applications hold active grants for.
+    pub fn active_grants_of_department(&self, department: &str) -> Vec<(String, String)> {
+        let t = self.tables.read();
+        let mut out: Vec<(String, String)> = t
+            .grants
+            .iter()
+            .filter(|(_, v)| {
+                v.iter()
+                    .any(|g| g.row.state.is_active() && g.row.consumer.eq(department))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Takes one call (and `rows` rows) from the grant's rate limit and daily quota.
     pub fn admit(&self, g: &CompiledGrant, rows: u64) -> Result<()> {
         let limiter = {

@@ -137,6 +137,16 @@ fn normalize_key(key: &str) -> String {
     }
 }
 
+/// A resource a department may join to its subjects (see [`Sharing::joinable_resources`]).
+#[derive(Debug, Clone)]
+pub struct JoinableResource {
+    pub resource: Arc<ResourceRecord>,
+    /// Which items (and how masked) and which rows the department reaches.
+    pub grant: Arc<CompiledGrant>,
+    /// The item holding the subject's key: one row per subject.
+    pub key: String,
+}
+
 /// A licence type's resource the unified service lets a caller read licences of (免证办).
 #[derive(Debug, Clone)]
 pub struct LicenceUseGrant {
@@ -175,6 +185,94 @@ impl Sharing {
                 purpose: grant.purpose.clone(),
             });
         }
+        Ok(out)
+    }
+
+    /// The resources a department may join, row by row, to subjects it holds by key (a
+    /// benefit policy's conditions over another department's records): its own published
+    /// resources and those one of its applications holds a grant for, keyed one row per
+    /// subject by an item of `subject`'s type (ID number, credit code). Decided in
+    /// shuniu-policy as a comparison (比对: many keys in, the granted fields out) by the
+    /// department's data officer; each comes with the grant that decides which items and
+    /// rows it reaches.
+    pub async fn joinable_resources(
+        &self,
+        department: &str,
+        subject: SemanticType,
+    ) -> Result<Vec<JoinableResource>> {
+        self.inner.directory.refresh_if_changed().await?;
+        let mut candidates: Vec<(Option<String>, String)> = Vec::new();
+        let own = shuniu_store::ResourceFilter {
+            statuses: vec![shuniu_types::ResourceStatus::Published],
+            provider: Some(department.to_string()),
+            ..Default::default()
+        };
+        let mut offset = 0;
+        loop {
+            let (total, page) = self.inner.store.resources(&own, offset, 500).await?;
+            offset += page.len() as i64;
+            candidates.extend(page.into_iter().map(|r| (None, r.code)));
+            if offset >= total || offset == 0 {
+                break;
+            }
+        }
+        for (application, code) in self.inner.directory.active_grants_of_department(department) {
+            candidates.push((Some(application), code));
+        }
+        let mut out: Vec<JoinableResource> = Vec::new();
+        for (application, code) in candidates {
+            if out.iter().any(|j| j.resource.code == code) {
+                continue;
+            }
+            let rec = match self.inner.directory.resource(&code).await {
+                Ok(r) => r,
+                Err(SharingError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(key) = rec
+                .spec
+                .data_items
+                .iter()
+                .find(|i| i.is_key && i.semantic_type == subject)
+            else {
+                continue;
+            };
+            let app = application.clone().unwrap_or_default();
+            let grant = match CompiledGrant::own_for(
+                department,
+                &rec.code,
+                &rec.spec.provider,
+                &app,
+                &rec.spec.data_items,
+            ) {
+                Some(own) => Some(Arc::new(own)),
+                None => match self.inner.directory.grant(&app, &rec) {
+                    Ok(g) => g,
+                    // A grant whose items were renamed since approval no longer applies.
+                    Err(SharingError::Denied(_)) => None,
+                    Err(e) => return Err(e),
+                },
+            };
+            let decision = decide_service(&ServiceFacts {
+                department,
+                role: shuniu_types::Role::DataOfficer,
+                provider: &rec.spec.provider,
+                status: rec.status,
+                share_type: rec.spec.share_type,
+                level: rec.spec.level,
+                grant: grant.as_deref(),
+                service: Service::Compare,
+                now: unix_now(),
+            });
+            if let (Some(grant), Ok(())) = (grant, decision) {
+                out.push(JoinableResource {
+                    key: key.name.clone(),
+                    resource: rec,
+                    grant,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.resource.code.cmp(&b.resource.code));
         Ok(out)
     }
 
