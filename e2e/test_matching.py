@@ -173,3 +173,39 @@ def test_a_trace_explains_a_decision_and_the_person_sees_it(browser, page, base_
     me.screenshot(path=str(ARTIFACTS / "my-policies.png"), full_page=True)
     assert "POL-GAOLING" in me.inner_text("#my-uses") or "高龄津贴" in me.inner_text("#my-uses")
     context.close()
+
+
+def test_an_enterprise_signs_in_and_finds_its_policies(browser, base_url):
+    """惠企通: the legal person of a going concern registered over a year ago signs in through the
+    province's legal-person identity service (the credit code as a claim) on a phone and finds
+    失业保险稳岗返还 among the policies it qualifies for, with why. The enterprise is chosen
+    independently of the hub, by DuckDB over the legal-entity library's Parquet files."""
+    from test_sign_in import TRUSTED, provider_login
+
+    data = pathlib.Path(os.environ.get("SHUNIU_E2E_DATA", "shuniu-data"))
+    files = active_files(data / "lake" / "102002-370200DSJ-00001")
+    row = duckdb.connect().execute(
+        """SELECT credit_code FROM read_parquet(?)
+           WHERE ent_status = '01' AND reg_date <= current_date - INTERVAL 2 YEAR
+           ORDER BY credit_code LIMIT 1""",
+        [files],
+    ).fetchone()
+    assert row, "the demo city has a going concern registered two years ago"
+    code = row[0]
+    context = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(f"{base_url}/my-enterprise")
+    page.click("#enterprise-oidc-sign-in")
+    page.wait_for_url(f"{TRUSTED}/**")
+    provider_login(page, code)
+    page.wait_for_url(f"{base_url}/my-enterprise")
+    assert page.inner_text("#enterprise-code") == code
+    assert page.locator("#simulated-session").count() == 0
+    mine = page.locator("#my-policies li[data-policy=POL-WENGANG]")
+    assert mine.count() == 1, page.inner_text("#main")
+    mine.locator("summary").click()
+    assert "第二条" in mine.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "my-enterprise.png"), full_page=True)
+    # The publication's list named it: that use is on the enterprise's own record.
+    assert "计算享受名单" in page.inner_text("#my-uses")
+    context.close()

@@ -65,6 +65,16 @@ pub struct Config {
     /// The claim holding the citizen's ID number (GB 11643).
     pub citizen_oidc_id_claim: String,
     pub citizen_oidc_name_claim: String,
+    /// The province's legal-person identity service (法人统一身份认证) for enterprises'
+    /// own pages. Empty: enterprises cannot sign in (the demo's simulated sign-in aside).
+    pub enterprise_oidc_issuer: String,
+    pub enterprise_oidc_client_id: String,
+    pub enterprise_oidc_client_secret: String,
+    pub enterprise_oidc_scopes: String,
+    /// The claim holding the enterprise's unified social credit code (GB 32100).
+    pub enterprise_oidc_credit_code_claim: String,
+    /// The claim holding the enterprise's name.
+    pub enterprise_oidc_name_claim: String,
     /// The office platform's single sign-on for console users. Empty: passwords only.
     pub console_oidc_issuer: String,
     pub console_oidc_client_id: String,
@@ -104,6 +114,12 @@ impl Default for Config {
             citizen_oidc_scopes: "openid profile".into(),
             citizen_oidc_id_claim: "id_number".into(),
             citizen_oidc_name_claim: "name".into(),
+            enterprise_oidc_issuer: String::new(),
+            enterprise_oidc_client_id: String::new(),
+            enterprise_oidc_client_secret: String::new(),
+            enterprise_oidc_scopes: "openid profile".into(),
+            enterprise_oidc_credit_code_claim: "credit_code".into(),
+            enterprise_oidc_name_claim: "name".into(),
             console_oidc_issuer: String::new(),
             console_oidc_client_id: String::new(),
             console_oidc_client_secret: String::new(),
@@ -127,7 +143,7 @@ pub struct Overrides {
 pub const CONFIG_FILE: &str = "shuniu.toml";
 
 /// The configuration keys; other `SHUNIU_*` variables (SHUNIU_LOG, SHUNIU_CONFIG) are not config.
-const KEYS: [&str; 30] = [
+const KEYS: [&str; 36] = [
     "master_key_file",
     "master_key_command",
     "public_url",
@@ -137,6 +153,12 @@ const KEYS: [&str; 30] = [
     "citizen_oidc_scopes",
     "citizen_oidc_id_claim",
     "citizen_oidc_name_claim",
+    "enterprise_oidc_issuer",
+    "enterprise_oidc_client_id",
+    "enterprise_oidc_client_secret",
+    "enterprise_oidc_scopes",
+    "enterprise_oidc_credit_code_claim",
+    "enterprise_oidc_name_claim",
     "console_oidc_issuer",
     "console_oidc_client_id",
     "console_oidc_client_secret",
@@ -267,6 +289,7 @@ impl Config {
     ) -> Result<(
         Option<shuniu_auth::oidc::IdentityProvider>,
         Option<shuniu_auth::oidc::IdentityProvider>,
+        Option<shuniu_auth::oidc::IdentityProvider>,
     )> {
         let base = if self.public_url.is_empty() {
             format!("http://{}", self.listen)
@@ -305,6 +328,15 @@ impl Config {
                 &self.citizen_oidc_id_claim,
                 &self.citizen_oidc_name_claim,
                 "/my-data/callback",
+            )?,
+            provider(
+                &self.enterprise_oidc_issuer,
+                &self.enterprise_oidc_client_id,
+                &self.enterprise_oidc_client_secret,
+                &self.enterprise_oidc_scopes,
+                &self.enterprise_oidc_credit_code_claim,
+                &self.enterprise_oidc_name_claim,
+                "/my-enterprise/callback",
             )?,
             provider(
                 &self.console_oidc_issuer,

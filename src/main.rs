@@ -455,7 +455,7 @@ fn load_config(
 /// Serves the hub; `simulated_citizen_sign_in` only for the demo.
 async fn serve(hub: Hub, simulated_citizen_sign_in: bool) -> Result<()> {
     let addr = hub.config.listen_addr()?;
-    let (citizen_sign_in, console_sign_in) = hub.config.identity_providers()?;
+    let (citizen_sign_in, enterprise_sign_in, console_sign_in) = hub.config.identity_providers()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
@@ -468,6 +468,7 @@ async fn serve(hub: Hub, simulated_citizen_sign_in: bool) -> Result<()> {
             open_rate_token: hub.config.open_rate_token,
             simulated_citizen_sign_in,
             citizen_sign_in,
+            enterprise_sign_in,
             console_sign_in,
         },
     );

@@ -250,6 +250,7 @@ async fn main() -> Result<()> {
             open_rate_token: 1_000_000,
             simulated_citizen_sign_in: false,
             citizen_sign_in: None,
+            enterprise_sign_in: None,
             console_sign_in: None,
         },
     );

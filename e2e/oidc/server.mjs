@@ -7,13 +7,16 @@
 //   HUB (default http://127.0.0.1:18080) is where both send people back.
 //
 // Its people: any login signs in with any password (the provider's development login page).
-// A login that is an ID number carries it in the `id_number` claim (scope `idcard`); every
-// login is also the `preferred_username` the hub maps console users by.
+// A login that is an ID number carries it in the `id_number` claim (scope `idcard`); one that is
+// a unified social credit code is a legal person (法人), with the code in the `credit_code` claim
+// (scope `legalperson`) and the enterprise's name; every login is also the `preferred_username`
+// the hub maps console users by.
 import Provider from 'oidc-provider';
 
 const HUB = process.env.HUB || 'http://127.0.0.1:18080';
 const SECRET = process.env.CLIENT_SECRET || 'shuniu-test-client-secret-0123456789';
 const ID_NUMBER = /^\d{17}[\dX]$/;
+const CREDIT_CODE = /^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$/;
 
 const people = {
   async findAccount(ctx, id) {
@@ -22,6 +25,10 @@ const people = {
       async claims() {
         const claims = { sub: id, preferred_username: id, name: `测试用户 ${id.slice(-4)}` };
         if (ID_NUMBER.test(id)) claims.id_number = id;
+        else if (CREDIT_CODE.test(id)) {
+          claims.credit_code = id;
+          claims.name = `测试企业 ${id.slice(-4)}`;
+        }
         return claims;
       },
     };
@@ -40,6 +47,13 @@ function provider(port) {
         grant_types: ['authorization_code'],
       },
       {
+        client_id: 'shuniu-enterprise',
+        client_secret: SECRET,
+        redirect_uris: [`${HUB}/my-enterprise/callback`],
+        response_types: ['code'],
+        grant_types: ['authorization_code'],
+      },
+      {
         client_id: 'shuniu-console',
         client_secret: SECRET,
         redirect_uris: [`${HUB}/login/sso/callback`],
@@ -52,8 +66,9 @@ function provider(port) {
       openid: ['sub'],
       profile: ['name', 'preferred_username'],
       idcard: ['id_number'],
+      legalperson: ['credit_code'],
     },
-    scopes: ['openid', 'profile', 'idcard'],
+    scopes: ['openid', 'profile', 'idcard', 'legalperson'],
     pkce: { required: () => true },
     cookies: { keys: ['shuniu-test-cookie-key'] },
     ttl: { IdToken: 300, AccessToken: 300, AuthorizationCode: 60, Session: 600, Interaction: 600, Grant: 600 },
@@ -66,7 +81,7 @@ function provider(port) {
         clientId: ctx.oidc.client.clientId,
         accountId: ctx.oidc.session.accountId,
       });
-      grant.addOIDCScope('openid profile idcard');
+      grant.addOIDCScope('openid profile idcard legalperson');
       await grant.save();
       return grant;
     },

@@ -173,6 +173,7 @@ impl Hub {
                 open_rate_token: 200,
                 simulated_citizen_sign_in,
                 citizen_sign_in: None,
+                enterprise_sign_in: None,
                 console_sign_in: None,
             },
         );

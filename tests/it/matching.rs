@@ -1107,3 +1107,199 @@ async fn a_policy_reads_a_granted_resource_joined_by_id_number() {
         "{e}"
     );
 }
+
+/// An enterprise's own page (惠企通): its legal person signs in (the demo's simulated sign-in),
+/// sees the policies it qualifies for with why, and the lookup of its eligibility is on its
+/// record; a citizen's session does not open the page, nor the enterprise's the citizen's.
+#[tokio::test]
+async fn an_enterprise_sees_its_policies_on_its_own_page() {
+    let hub = Hub::start().await;
+    let ent = |body: &str| {
+        shuniu_types::CreditCode::compose("91", "370202".parse().expect("division"), body)
+            .expect("code")
+            .to_string()
+    };
+    let (young, old) = (ent("MA3C8K2P"), ent("MA3C8K3N"));
+    let spec = json!({
+        "name": "法人基础信息库（测试）",
+        "provider": "370200GA",
+        "category": "基础信息资源",
+        "item_code": 2, "item_name": "法人",
+        "subject_code": 1, "subject_name": "市场主体",
+        "summary": "测试用法人库", "format": "数据库",
+        "share_type": "有条件共享", "share_conditions": "用于政策匹配",
+        "open_type": "不予开放", "update_cycle": "每日", "level": "general_2",
+        "data_items": [
+            {"name": "credit_code", "label": "统一社会信用代码", "data_type": "字符型", "length": 18,
+             "is_key": true, "semantic_type": "统一社会信用代码"},
+            {"name": "ent_name", "label": "企业名称", "data_type": "字符型", "length": 100},
+            {"name": "reg_date", "label": "成立日期", "data_type": "日期型"}
+        ]
+    });
+    let code = hub.register(&hub.ga_key, &spec).await;
+    hub.publish(&hub.ga_key, &code).await;
+    load(
+        &hub,
+        &code,
+        "replace",
+        format!(
+            "credit_code,ent_name,reg_date\n{young},青岛新创科技有限公司,2025-06-01\n{old},青岛老字号有限公司,1990-01-01\n"
+        ),
+    )
+    .await;
+    let mut tx = hub.store.begin().await.expect("tx");
+    tx.bind_base_library(&shuniu_store::BaseLibraryRow {
+        code: code.clone(),
+        kind: "legal_entity".into(),
+        key_type: "credit_code".into(),
+        bound_by: "test".into(),
+        bound_at: "2026-01-01T00:00:00Z".into(),
+        built_at: None,
+        last_build: json!({}),
+    })
+    .await
+    .expect("bind");
+    tx.commit().await.expect("commit");
+    let policy = json!({
+        "code": "POL-XINCHUANG", "name": "初创企业补贴", "department": "370200GA",
+        "document": "初创企业扶持办法（测试）", "target": "enterprises",
+        "effective_from": "2024-01-01", "unit": "元",
+        "conditions": [{"rule": "成立年限 < 3", "reference": "第二条"}],
+        "amount": {"formula": "2000"}
+    });
+    for (key, path, body) in [
+        (&hub.ga_key, "/api/v1/policies", policy),
+        (
+            &hub.ga_key,
+            "/api/v1/policies/POL-XINCHUANG/submit",
+            json!({}),
+        ),
+        (
+            &hub.operator_key,
+            "/api/v1/policies/POL-XINCHUANG/review",
+            json!({"publish": true}),
+        ),
+    ] {
+        let (s, v) = json_of(hub.post(key, path, &body).await).await;
+        assert_eq!(s.as_u16(), 200, "{path}: {v}");
+    }
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let page = client
+        .get(hub.url("/my-enterprise"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("enterprise-login"), "{page}");
+    let marker = "name=\"csrf\" value=\"";
+    let at = page.find(marker).expect("a CSRF field") + marker.len();
+    let csrf = page[at..at + 64].to_string();
+    let sign_in = |code: String| {
+        let (client, csrf, hub) = (&client, &csrf, &hub);
+        async move {
+            client
+                .post(hub.url("/my-enterprise/login"))
+                .form(&[
+                    ("name", "青岛新创科技有限公司"),
+                    ("credit_code", code.as_str()),
+                    ("csrf", csrf.as_str()),
+                ])
+                .send()
+                .await
+                .expect("login")
+        }
+    };
+    // A code that fails GB 32100's check is refused with a reason.
+    let mut bad = young.clone();
+    bad.replace_range(17..18, if young.ends_with('0') { "1" } else { "0" });
+    let r = sign_in(bad).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let r = sign_in(young.clone()).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("data-policy=\"POL-XINCHUANG\""), "{html}");
+    assert!(
+        html.contains("初创企业补贴") && html.contains("第二条"),
+        "{html}"
+    );
+    // The month's list named it: that is on the enterprise's own record; its own sign-in and
+    // views are not uses of its data.
+    let enterprise = shuniu_types::CreditCode::try_from(young.clone()).expect("code");
+    let uses = hub
+        .engines
+        .traceability
+        .enterprise_record(&enterprise)
+        .await
+        .expect("record");
+    assert!(
+        uses.iter().any(|u| u.action == "policy.list")
+            && uses.iter().all(|u| !u.action.starts_with("enterprise.")),
+        "{uses:?}"
+    );
+    let (_, t) = json_of(
+        hub.get(
+            &hub.ga_key,
+            &format!("/api/v1/policies/POL-XINCHUANG/trace?period=2025-01&key={young}"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["eligible"], true, "{t}");
+    let html = client
+        .get(hub.url("/my-enterprise"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("查询资格说明"),
+        "the department's lookup is listed: {html}"
+    );
+    // The old enterprise does not qualify: the policy is folded under the others, with why not.
+    let other = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let page = other
+        .get(hub.url("/my-enterprise"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let at = page.find(marker).expect("a CSRF field") + marker.len();
+    let csrf2 = page[at..at + 64].to_string();
+    let html = other
+        .post(hub.url("/my-enterprise/login"))
+        .form(&[
+            ("name", "青岛老字号有限公司"),
+            ("credit_code", old.as_str()),
+            ("csrf", csrf2.as_str()),
+        ])
+        .send()
+        .await
+        .expect("login")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("id=\"no-policies\""), "{html}");
+    assert!(html.contains("my-other-policies"), "{html}");
+    // The enterprise's cookie is not a citizen's session.
+    let mine = other
+        .get(hub.url("/my-data"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(mine.contains("citizen-login"), "{mine}");
+}

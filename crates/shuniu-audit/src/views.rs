@@ -8,7 +8,7 @@ use chrono::{Duration, FixedOffset, Utc};
 use serde::Serialize;
 use shuniu_policy::{Action, Denied, Target, decide, require_scope, scope};
 use shuniu_store::{AuditFilter, AuditFlow, AuditIndexRow, AuditVolume, Store};
-use shuniu_types::{Actor, IdNumber, Role};
+use shuniu_types::{Actor, CreditCode, IdNumber, Role};
 
 use crate::entry::{Entry, Kind};
 use crate::error::AuditError;
@@ -132,7 +132,31 @@ fn citizen() -> Actor {
     }
 }
 
+/// A legal person on its enterprise's own page.
+fn enterprise_visitor() -> Actor {
+    Actor {
+        principal: "enterprise".into(),
+        display_name: String::new(),
+        role: Role::Viewer,
+        department: String::new(),
+    }
+}
+
 impl Traceability {
+    /// Records a legal person's sign-in to its enterprise's own page (identity checked
+    /// upstream).
+    pub async fn enterprise_signed_in(&self, enterprise: &CreditCode, how: &str) -> Result<()> {
+        let subject = self.log.subject(enterprise.as_str());
+        self.log
+            .record(
+                Entry::new(Kind::Auth, "enterprise.login", &enterprise_visitor())
+                    .subjects(vec![subject])
+                    .detail(how),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Records a citizen's sign-in to their own record (identity checked upstream).
     pub async fn citizen_signed_in(&self, person: &IdNumber, how: &str) -> Result<()> {
         let subject = self.log.subject(&person.to_string());
@@ -232,7 +256,23 @@ impl Traceability {
     /// when and why. The person is identified upstream (the province's identity service, or
     /// the demo's simulated login); the view itself is audited.
     pub async fn personal_record(&self, person: &IdNumber) -> Result<Vec<PersonalUse>> {
-        let subject = self.log.subject(&person.to_string());
+        self.own_record(&person.to_string(), citizen(), "citizen.view_own_record")
+            .await
+    }
+
+    /// An enterprise's own record (企业数据使用记录): which department and system used its data,
+    /// when and why — as [`Traceability::personal_record`] for a person.
+    pub async fn enterprise_record(&self, enterprise: &CreditCode) -> Result<Vec<PersonalUse>> {
+        self.own_record(
+            enterprise.as_str(),
+            enterprise_visitor(),
+            "enterprise.view_own_record",
+        )
+        .await
+    }
+
+    async fn own_record(&self, key: &str, viewer: Actor, view: &str) -> Result<Vec<PersonalUse>> {
+        let subject = self.log.subject(key);
         self.caught_up().await;
         let rows = self
             .store
@@ -244,7 +284,7 @@ impl Traceability {
             .await?;
         self.log
             .record(
-                Entry::new(Kind::Access, "citizen.view_own_record", &citizen())
+                Entry::new(Kind::Access, view, &viewer)
                     .channel("console")
                     .subjects(vec![subject])
                     .rows(rows.len() as u64),
@@ -252,8 +292,8 @@ impl Traceability {
             .await?;
         Ok(rows
             .into_iter()
-            // The person's own sign-ins and views are logged but are not uses of their data.
-            .filter(|r| r.principal != citizen().principal)
+            // The subject's own sign-ins and views are logged but are not uses of its data.
+            .filter(|r| r.principal != viewer.principal)
             .map(|r| PersonalUse {
                 at: r.at,
                 department: r.department,

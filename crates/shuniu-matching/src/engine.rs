@@ -10,7 +10,7 @@ use shuniu_lake::Lake;
 use shuniu_policy::{Action, Target, decide};
 use shuniu_sharing::Sharing;
 use shuniu_store::{ResourceRecord, Store};
-use shuniu_types::{Actor, IdNumber};
+use shuniu_types::{Actor, CreditCode, IdNumber};
 
 use crate::error::{MatchingError, internal};
 use crate::policy::{Join, Plan, PolicyInput, TargetKind, month_end};
@@ -846,13 +846,41 @@ impl Matching {
         person: &IdNumber,
         period: &str,
     ) -> Result<Vec<Trace>, MatchingError> {
+        self.for_subject(&Subject::Person(person.clone()), period)
+            .await
+    }
+
+    /// Every published policy for enterprises in force in the month, with whether `enterprise`
+    /// qualifies and why: what the enterprise's own page shows (惠企通), as
+    /// [`Matching::for_person`] for a person.
+    pub async fn for_enterprise(
+        &self,
+        enterprise: &CreditCode,
+        period: &str,
+    ) -> Result<Vec<Trace>, MatchingError> {
+        self.for_subject(&Subject::Enterprise(enterprise.clone()), period)
+            .await
+    }
+
+    async fn for_subject(
+        &self,
+        subject: &Subject,
+        period: &str,
+    ) -> Result<Vec<Trace>, MatchingError> {
         let day = month_of(period)?;
-        let subject = Subject::Person(person.clone());
+        let (target, viewer, view) = match subject {
+            Subject::Person(_) => (TargetKind::Persons, "citizen", "citizen.view_own_policies"),
+            Subject::Enterprise(_) => (
+                TargetKind::Enterprises,
+                "enterprise",
+                "enterprise.view_own_policies",
+            ),
+        };
         let mut out = Vec::new();
-        // The population library as each department sees it, resolved once per department.
+        // The library as each department sees it, resolved once per department.
         let mut libraries: std::collections::BTreeMap<String, Library> = Default::default();
         for row in self.store.policies().await.map_err(internal)? {
-            if row.version == 0 || row.target != "persons" {
+            if row.version == 0 || row.target != target_code(target) {
                 continue;
             }
             let policy: PolicyInput = serde_json::from_str(&row.spec).map_err(internal)?;
@@ -860,24 +888,22 @@ impl Matching {
                 continue;
             }
             if !libraries.contains_key(&policy.department) {
-                let lib = self
-                    .library(TargetKind::Persons, &policy.department, day)
-                    .await?;
+                let lib = self.library(target, &policy.department, day).await?;
                 libraries.insert(policy.department.clone(), lib);
             }
             let Some(library) = libraries.get(&policy.department) else {
                 continue;
             };
-            out.push(self.trace_of(&policy, library, &subject, period).await?);
+            out.push(self.trace_of(&policy, library, subject, period).await?);
         }
         if let Some(rec) = libraries.values().next().map(|l| &l.rec) {
             let (code, provider) = (&rec.code, &rec.spec.provider);
             self.audit
                 .record(
-                    Entry::by(Kind::Access, "citizen.view_own_policies", "citizen", "")
+                    Entry::by(Kind::Access, view, viewer, "")
                         .channel("console")
                         .resource(code, provider)
-                        .subjects(vec![self.audit.subject(person.as_str())])
+                        .subjects(vec![self.audit.subject(subject.as_str())])
                         .rows(out.len() as u64)
                         .detail(period.to_string()),
                 )

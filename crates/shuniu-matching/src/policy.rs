@@ -79,6 +79,8 @@ pub struct Join {
     pub resource: String,
     pub name: String,
     pub provider: String,
+    /// Whether the issuing department provides it itself (no grant involved).
+    pub own: bool,
     /// The name its columns are read under: one per resource and issuing department (two
     /// departments' grants on one resource may reach different rows).
     pub alias: String,

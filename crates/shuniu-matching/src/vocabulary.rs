@@ -146,6 +146,7 @@ pub fn joined(
             resource: rec.code.clone(),
             name: rec.spec.name.clone(),
             provider: rec.spec.provider.clone(),
+            own: j.grant.own,
             alias,
             sql,
         },

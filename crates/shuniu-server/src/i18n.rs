@@ -958,6 +958,68 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "The department's data officer confirms lists",
     ),
     ("policy_subject", "对象", "Subject"),
+    ("my_enterprise", "企业专属空间（惠企通）", "My enterprise"),
+    (
+        "my_enterprise_intro",
+        "企业无需申请即可查看符合条件的惠企政策及其依据，以及哪些部门和系统在何时、为何使用了本企业的数据。",
+        "See the policies your enterprise qualifies for without applying, with their legal basis, and which departments and systems used your enterprise's data, when and why.",
+    ),
+    (
+        "enterprise_oidc_intro",
+        "请通过省法人统一身份认证（电子营业执照）登录，登录后仅显示本企业的信息。",
+        "Sign in through the province's legal-person identity service (electronic business licence); you see only your own enterprise.",
+    ),
+    (
+        "enterprise_oidc_sign_in",
+        "法人统一身份认证登录",
+        "Sign in as a legal person",
+    ),
+    (
+        "simulated_enterprise_login",
+        "演示环境：模拟法人身份认证，仅在 shuniu demo 演示服务中提供。正式部署通过省法人统一身份认证（OpenID Connect）登录。",
+        "Demo: simulated legal-person check, offered only while `shuniu demo` serves. A real deployment signs you in through the province's legal-person identity service (OpenID Connect).",
+    ),
+    ("enterprise_name", "企业名称", "Enterprise name"),
+    (
+        "use_by_hub",
+        "市大数据局（数据枢纽平台）",
+        "the city's data bureau (the hub)",
+    ),
+    (
+        "enterprise_name_required",
+        "请填写企业名称",
+        "give the enterprise's name",
+    ),
+    (
+        "enterprise_sign_in_unavailable",
+        "本平台尚未接入法人统一身份认证，暂不能登录。",
+        "This hub is not connected to a legal-person identity service yet.",
+    ),
+    (
+        "my_enterprise_policies_title",
+        "贵企业符合以下政策",
+        "Policies your enterprise qualifies for",
+    ),
+    (
+        "my_enterprise_policies_intro",
+        "以下政策无需申请：各部门依据政府已掌握的信息，按政策条件为企业自动匹配（免申即享、惠企通）。",
+        "No application needed: departments match your enterprise to each policy's conditions from what the government already holds.",
+    ),
+    (
+        "my_enterprise_no_policies",
+        "本月暂无贵企业符合条件的政策",
+        "No policy applies to your enterprise this month",
+    ),
+    (
+        "my_enterprise_uses_title",
+        "谁使用了本企业的数据",
+        "Who used our data",
+    ),
+    (
+        "no_enterprise_uses",
+        "没有使用本企业数据的记录",
+        "No recorded use of your enterprise's data",
+    ),
     (
         "my_policies_title",
         "你符合以下政策",
@@ -1858,6 +1920,21 @@ const AUDIT_ACTIONS: &[(&str, &str, &str)] = &[
         "citizen.view_own_record",
         "市民查看本人记录",
         "Citizen viewed own record",
+    ),
+    (
+        "enterprise.login",
+        "法人登录企业专属空间",
+        "Legal-person sign-in",
+    ),
+    (
+        "enterprise.view_own_policies",
+        "企业查看可享政策",
+        "Enterprise viewed its benefits",
+    ),
+    (
+        "enterprise.view_own_record",
+        "企业查看本企业记录",
+        "Enterprise viewed its own record",
     ),
     (
         "citizen.view_own_policies",

@@ -55,6 +55,9 @@ pub struct ServerSettings {
     pub simulated_citizen_sign_in: bool,
     /// The province's identity service citizens sign in through (OpenID Connect).
     pub citizen_sign_in: Option<shuniu_auth::oidc::IdentityProvider>,
+    /// The province's legal-person identity service (法人统一身份认证) enterprises sign in
+    /// through to their own page (OpenID Connect, the credit code as a claim).
+    pub enterprise_sign_in: Option<shuniu_auth::oidc::IdentityProvider>,
     /// The office platform's single sign-on console users may sign in through; passwords
     /// stay.
     pub console_sign_in: Option<shuniu_auth::oidc::IdentityProvider>,

@@ -14,7 +14,10 @@ fn after(d: std::time::Duration) -> String {
 /// A live citizen session: whose record it opens, and how the person signed in.
 #[derive(Debug, Clone)]
 pub struct CitizenSessionRow {
+    /// The ID number of a person, or the credit code of an enterprise (see `subject_kind`).
     pub id_number: String,
+    /// `person` or `enterprise`.
+    pub subject_kind: String,
     pub name: String,
     pub via: String,
     pub expires_at: String,
@@ -34,7 +37,7 @@ pub struct SignInFlowRow {
 impl Store {
     pub async fn citizen_session(&self, token_hash: &str) -> Result<Option<CitizenSessionRow>> {
         let row = sqlx::query(
-            "SELECT id_number, name, via, expires_at FROM citizen_sessions
+            "SELECT id_number, subject_kind, name, via, expires_at FROM citizen_sessions
              WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
@@ -44,6 +47,7 @@ impl Store {
         row.map(|r| {
             Ok(CitizenSessionRow {
                 id_number: get(&r, "id_number")?,
+                subject_kind: get(&r, "subject_kind")?,
                 name: get(&r, "name")?,
                 via: get(&r, "via")?,
                 expires_at: get(&r, "expires_at")?,
@@ -54,17 +58,21 @@ impl Store {
 }
 
 impl Tx {
+    /// A session on a person's (`subject_kind` `person`, keyed by ID number) or an enterprise's
+    /// (`enterprise`, keyed by credit code) own page.
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_citizen_session(
         &mut self,
         token_hash: &str,
+        subject_kind: &str,
         id_number: &str,
         name: &str,
         via: &str,
         ttl: std::time::Duration,
     ) -> Result<()> {
         sqlx::query(
-            "INSERT INTO citizen_sessions (token_hash, id_number, name, via, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO citizen_sessions (token_hash, id_number, name, via, created_at, expires_at, subject_kind)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(token_hash)
         .bind(id_number)
@@ -72,6 +80,7 @@ impl Tx {
         .bind(via)
         .bind(now())
         .bind(after(ttl))
+        .bind(subject_kind)
         .execute(&mut *self.tx)
         .await?;
         // Swept on each sign-in rather than by a background job, as console sessions are.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use shuniu_audit::{Entry, Kind};
 use shuniu_store::SignInFlowRow;
-use shuniu_types::{Actor, Classified, ErrorKind, IdNumber, Problem};
+use shuniu_types::{Actor, Classified, CreditCode, ErrorKind, IdNumber, Problem};
 
 use super::{AccountError, Accounts, LoginSession, Result, actor_of};
 use crate::oidc::{Identity, IdentityProvider, OidcError};
@@ -21,6 +21,8 @@ const FLOW_TTL: Duration = Duration::from_secs(10 * 60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignInPurpose {
     Citizen,
+    /// A legal person (法人) on its enterprise's own page.
+    Enterprise,
     Console,
 }
 
@@ -28,6 +30,7 @@ impl SignInPurpose {
     fn code(self) -> &'static str {
         match self {
             SignInPurpose::Citizen => "citizen",
+            SignInPurpose::Enterprise => "enterprise",
             SignInPurpose::Console => "console",
         }
     }
@@ -45,6 +48,8 @@ pub enum SignInError {
     /// The provider's subject claim is not a valid ID number.
     #[error("the identity provider's ID number is not valid: {0}")]
     BadIdNumber(String),
+    #[error("the identity provider's credit code is not valid: {0}")]
+    BadCreditCode(String),
 }
 
 impl SignInError {
@@ -53,6 +58,7 @@ impl SignInError {
             SignInError::UnknownFlow => "SIGN_IN_UNKNOWN",
             SignInError::NoSuchUser(_) => "SSO_NO_SUCH_USER",
             SignInError::BadIdNumber(_) => "SIGN_IN_BAD_ID_NUMBER",
+            SignInError::BadCreditCode(_) => "SIGN_IN_BAD_CREDIT_CODE",
         }
     }
 }
@@ -78,8 +84,22 @@ impl Classified for SignInError {
                 "统一身份认证提供的身份证号码无效",
                 "the identity provider's ID number is not valid",
             ),
+            SignInError::BadCreditCode(_) => Problem::new(
+                ErrorKind::Unauthenticated,
+                self.code(),
+                "法人身份认证提供的统一社会信用代码无效",
+                "the legal-person identity provider's credit code is not valid",
+            ),
         }
     }
+}
+
+/// An enterprise's session on its own page, opened by its legal person's sign-in.
+#[derive(Debug, Clone)]
+pub struct EnterpriseSession {
+    pub enterprise: CreditCode,
+    pub name: String,
+    pub via: String,
 }
 
 /// A citizen signed in to their own record.
@@ -218,6 +238,7 @@ impl Accounts {
         let mut tx = self.store.begin().await?;
         tx.insert_citizen_session(
             &token_digest(&token),
+            "person",
             &person.to_string(),
             &name,
             via,
@@ -233,12 +254,62 @@ impl Accounts {
         let Some(row) = self.store.citizen_session(&token_digest(token)).await? else {
             return Ok(None);
         };
+        if row.subject_kind != "person" {
+            return Ok(None);
+        }
         // Stored from a parsed IdNumber: a row that no longer parses is not a session.
         Ok(row.id_number.parse().ok().map(|person| CitizenSession {
             person,
             name: row.name,
             via: row.via,
         }))
+    }
+
+    /// The enterprise a legal-person sign-in names (its credit code claim), parsed at the edge.
+    pub fn enterprise_of(identity: &Identity) -> Result<CreditCode> {
+        CreditCode::try_from(identity.claim.trim().to_uppercase())
+            .map_err(|e| SignInError::BadCreditCode(e.to_string()).into())
+    }
+
+    /// Opens an enterprise's session (its legal person signed in); the token goes in the
+    /// enterprise page's cookie.
+    pub async fn open_enterprise_session(
+        &self,
+        enterprise: &CreditCode,
+        name: &str,
+        via: &str,
+    ) -> Result<String> {
+        let token = random_token()?;
+        let name: String = name.chars().take(100).collect();
+        let mut tx = self.store.begin().await?;
+        tx.insert_citizen_session(
+            &token_digest(&token),
+            "enterprise",
+            enterprise.as_str(),
+            &name,
+            via,
+            CITIZEN_SESSION_TTL,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// The live enterprise session behind a cookie.
+    pub async fn enterprise_session(&self, token: &str) -> Result<Option<EnterpriseSession>> {
+        let Some(row) = self.store.citizen_session(&token_digest(token)).await? else {
+            return Ok(None);
+        };
+        if row.subject_kind != "enterprise" {
+            return Ok(None);
+        }
+        Ok(CreditCode::try_from(row.id_number)
+            .ok()
+            .map(|enterprise| EnterpriseSession {
+                enterprise,
+                name: row.name,
+                via: row.via,
+            }))
     }
 
     pub async fn end_citizen_session(&self, token: &str) -> Result<()> {

@@ -23,7 +23,7 @@ use crate::web::{cookie, lang_of, problem_page, render, ser};
 
 pub(crate) const CITIZEN_COOKIE: &str = "shuniu_citizen";
 /// The double-submit token of the citizen's forms (sign-in, sign-out).
-const CITIZEN_CSRF_COOKIE: &str = "shuniu_citizen_csrf";
+pub(crate) const CITIZEN_CSRF_COOKIE: &str = "shuniu_citizen_csrf";
 /// At most this many simulated sign-in attempts per address in [`ATTEMPT_WINDOW`].
 pub(crate) const MAX_ATTEMPTS: i64 = 10;
 /// At most this many sign-ins started at an identity provider per address in the window:
@@ -97,7 +97,7 @@ pub(crate) async fn rate_limited(
 
 /// The form's double-submit token when it matches the browser's cookie (another site's form
 /// cannot sign anyone in or out).
-fn form_token(jar: &CookieJar, form: &HashMap<String, String>) -> Option<String> {
+pub(crate) fn form_token(jar: &CookieJar, form: &HashMap<String, String>) -> Option<String> {
     let expected = jar.get(CITIZEN_CSRF_COOKIE)?.value().to_string();
     shuniu_auth::accounts::csrf_matches(
         &expected,

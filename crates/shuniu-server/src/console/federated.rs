@@ -148,6 +148,58 @@ pub(crate) async fn citizen_callback(
     }
 }
 
+pub(crate) async fn enterprise_sign_in(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+) -> Response {
+    let Some(provider) = state.settings.enterprise_sign_in.clone() else {
+        return not_configured(lang_of(&jar));
+    };
+    start(
+        &state,
+        jar,
+        &peer,
+        &provider,
+        SignInPurpose::Enterprise,
+        "/my-enterprise",
+    )
+    .await
+}
+
+/// The legal-person identity service's answer: its subject claim is the enterprise's credit
+/// code (parsed at the edge), its name claim the enterprise's name.
+pub(crate) async fn enterprise_callback(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let lang = lang_of(&jar);
+    let Some(provider) = state.settings.enterprise_sign_in.clone() else {
+        return not_configured(lang);
+    };
+    let jar_out = jar.clone().remove(Cookie::build(FLOW_COOKIE).path("/"));
+    let outcome = async {
+        let (identity, to) = finish(&state, &jar, &provider, SignInPurpose::Enterprise, &q).await?;
+        let enterprise = Accounts::enterprise_of(&identity).map_err(|e| e.problem())?;
+        let via = format!("OpenID Connect {}", identity.issuer);
+        let jar = super::enterprise::open_session(
+            &state,
+            jar_out.clone(),
+            &enterprise,
+            &identity.name,
+            &via,
+        )
+        .await?;
+        Ok::<_, Problem>((jar, to))
+    }
+    .await;
+    match outcome {
+        Ok((jar, to)) => (jar, Redirect::to(&safe_next(Some(&to)))).into_response(),
+        Err(p) => (jar_out, problem_page(lang, &p)).into_response(),
+    }
+}
+
 pub(crate) async fn sso_start(
     State(state): State<AppState>,
     jar: CookieJar,

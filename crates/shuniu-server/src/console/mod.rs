@@ -42,6 +42,7 @@ pub(crate) mod audit;
 mod catalog;
 mod citizen;
 mod data;
+mod enterprise;
 mod events;
 mod federated;
 mod indicators;
@@ -139,6 +140,7 @@ pub fn router() -> Router<AppState> {
         .merge(data::router())
         .merge(audit::router())
         .merge(citizen::router())
+        .merge(enterprise::router())
         .merge(quality::router())
         .merge(libraries::router())
         .merge(events::router())

@@ -283,6 +283,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("flows.html", include_str!("../../templates/flows.html")),
     ("mydata.html", include_str!("../../templates/mydata.html")),
     (
+        "my_enterprise.html",
+        include_str!("../../templates/my_enterprise.html"),
+    ),
+    (
         "policy_trace.html",
         include_str!("../../templates/policy_trace.html"),
     ),
