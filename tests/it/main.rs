@@ -6,6 +6,7 @@
 mod aggregation;
 mod api;
 mod audit;
+mod cases;
 mod cli;
 mod console;
 mod events;

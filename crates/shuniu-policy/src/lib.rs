@@ -117,6 +117,15 @@ pub enum Action {
     /// the subjects' own ID numbers) and record payments (target `SharingOf { department }`).
     /// The issuing department's own officers only: the hub runs the platform, it does not pay.
     PayBenefits,
+    /// Define integrated services (一件事一次办) and import their BPMN; resolve case incidents
+    /// (target `Hub`: the hub, which joins the departments' items up).
+    DefineServices,
+    /// See cases: every case (target `Hub`: the hub), or the steps of one department's queue
+    /// and the cases they belong to (target `SharingOf { department }`: its officers).
+    ReadCases,
+    /// Accept, ask for a correction of, approve or refuse a step of a case (target
+    /// `SharingOf { department }`): the handling department's own data officer.
+    HandleCases,
 }
 
 /// The facts about the target that decisions depend on.
@@ -686,6 +695,45 @@ pub fn decide(actor: &Actor, action: Action, target: Target<'_>) -> Decision {
                     "FORBIDDEN_DEPARTMENT",
                     "只能办理本部门政策的名单和支付",
                     "you may only handle the lists and payments of your department's policies",
+                ))
+            }
+        }
+        (Action::DefineServices, Target::Hub) | (Action::ReadCases, Target::Hub) => {
+            if operator {
+                Ok(())
+            } else {
+                Err(role_denied(
+                    actor.role,
+                    "管理一件事一次办事项",
+                    "manage the integrated services",
+                ))
+            }
+        }
+        (Action::ReadCases, Target::SharingOf { department }) => {
+            if operator || own(department) {
+                Ok(())
+            } else {
+                Err(Denied::new(
+                    "FORBIDDEN_DEPARTMENT",
+                    "只能查看本部门办理的环节",
+                    "you may only see the steps your department handles",
+                ))
+            }
+        }
+        (Action::HandleCases, Target::SharingOf { department }) => {
+            if own(department) && actor.role == Role::DataOfficer {
+                Ok(())
+            } else if own(department) || operator {
+                Err(role_denied(
+                    actor.role,
+                    "办理一件事环节（须本部门数据专员）",
+                    "handle a case's step (the department's own data officer)",
+                ))
+            } else {
+                Err(Denied::new(
+                    "FORBIDDEN_DEPARTMENT",
+                    "只能办理本部门负责的环节",
+                    "you may only handle the steps your department is responsible for",
                 ))
             }
         }

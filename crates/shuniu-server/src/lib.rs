@@ -78,6 +78,7 @@ pub struct Engines {
     pub events: shuniu_events::Events,
     pub indicators: shuniu_indicators::Indicators,
     pub matching: shuniu_matching::Matching,
+    pub cases: shuniu_cases::Cases,
 }
 
 impl Engines {
@@ -154,6 +155,13 @@ impl Engines {
             audit.clone(),
             sharing.clone(),
         );
+        let cases = shuniu_cases::Cases::new(
+            store.clone(),
+            audit.clone(),
+            sharing.clone(),
+            lake.clone(),
+            keys.clone(),
+        );
         let open = shuniu_open::Open::open(
             store.clone(),
             catalog.clone(),
@@ -179,6 +187,7 @@ impl Engines {
             events,
             indicators,
             matching,
+            cases,
             traceability: shuniu_audit::Traceability::new(audit.clone(), store.clone()),
             accounts: Accounts::new(store, audit),
             catalog,
@@ -454,6 +463,12 @@ pub async fn serve(
         .engines
         .matching
         .follow_commits(state.engines.aggregation.subscribe_commits());
+    // Integrated services: the outbox of automatic steps, the steps' deadlines and the cases
+    // death registrations open, every two seconds and at each commit.
+    let case_work = state.engines.cases.spawn_background(
+        std::time::Duration::from_secs(2),
+        state.engines.aggregation.subscribe_commits(),
+    );
     // City events' deadlines: reminders before, escalation after, every minute.
     let events = state.engines.events.clone();
     let event_watch = tokio::spawn(async move {
@@ -498,6 +513,7 @@ pub async fn serve(
     open_follower.abort();
     library_follower.abort();
     matching_follower.abort();
+    case_work.abort();
     licence_follower.abort();
     event_watch.abort();
     indicator_watch.abort();

@@ -26,6 +26,32 @@ impl Sharing {
         self.secret_of(&format!("notify:{topic}"))
     }
 
+    /// Delivers one signed call now (an integrated service pushing a case's step to the
+    /// department's system): the address checked and pinned like a webhook's, the body signed
+    /// with HMAC-SM3 under `topic`'s secret, `delivery` as its idempotency key. `Err` says why
+    /// it was not delivered; the caller retries.
+    pub async fn deliver_signed(
+        &self,
+        url: &str,
+        topic: &str,
+        delivery: &str,
+        event: &str,
+        body: Vec<u8>,
+    ) -> std::result::Result<(), String> {
+        let destination = crate::egress::check(url, &self.webhook_allow_hosts())
+            .await
+            .map_err(|e| e.code().to_string())?;
+        let result = crate::egress::post_signed(
+            &destination,
+            delivery,
+            Some(event),
+            &self.notification_secret(topic),
+            body,
+        )
+        .await;
+        if result == "ok" { Ok(()) } else { Err(result) }
+    }
+
     /// A topic's notifications, newest first.
     pub async fn notifications(&self, topic: &str, limit: i64) -> Result<Vec<NotificationRow>> {
         Ok(self.inner.store.notifications(topic, limit).await?)

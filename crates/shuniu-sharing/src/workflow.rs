@@ -1159,6 +1159,15 @@ impl Sharing {
         self.inner.calendar.read().deadline_hours(start, hours)
     }
 
+    /// `days` working days after `start` on the hub's calendar (an integrated service's steps).
+    pub fn deadline_in_working_days(
+        &self,
+        start: chrono::DateTime<chrono::Utc>,
+        days: u32,
+    ) -> chrono::DateTime<chrono::Utc> {
+        self.inner.calendar.read().deadline(start, days)
+    }
+
     /// The deadline a conditional request filed now would get.
     pub fn deadline_from_now(&self) -> chrono::DateTime<chrono::Utc> {
         self.inner

@@ -16,6 +16,7 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::time::Duration;
 
 mod audit;
+mod cases;
 mod events;
 mod indicators;
 mod libraries;
@@ -30,6 +31,7 @@ mod schema;
 mod sharing;
 mod sign_in;
 pub use audit::*;
+pub use cases::*;
 pub use events::*;
 pub use indicators::*;
 pub use libraries::*;

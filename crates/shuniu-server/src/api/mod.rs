@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub mod audit;
+pub mod cases;
 pub mod ckan;
 pub mod data;
 pub mod events;
@@ -85,6 +86,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(indicators::router())
         .merge(policies::router())
+        .merge(cases::router())
         .merge(sharing::router())
         .merge(services::router())
 }
