@@ -233,7 +233,7 @@ pub async fn build(
 }
 
 /// The demo user acting in the console or on the command line.
-fn actor_of(u: &shuniu_demo::DemoUser) -> Actor {
+pub fn actor_of(u: &shuniu_demo::DemoUser) -> Actor {
     Actor {
         principal: u.login.clone(),
         display_name: u.display_name.clone(),

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 mod audit_cli;
 mod config;
 mod demo;
+mod demo_cases;
 mod demo_indicators;
 mod demo_policies;
 mod events_cli;
@@ -646,6 +647,13 @@ async fn main() -> Result<()> {
                 let (policies, eligible) = demo_policies::policies_demo(&hub.engines).await?;
                 progress.done(&format!(
                     "  政策 policies: {policies} published; {eligible} people and enterprises qualify this month without applying"
+                ));
+                let cases =
+                    demo_cases::cases_demo(&city, &hub.engines, &data_dir.join("demo-sources"))
+                        .await?;
+                progress.done(&format!(
+                    "  一件事 integrated services: {} defined; {} cases, {} opened by today's death registrations",
+                    cases.services, cases.cases, cases.by_death
                 ));
                 let file = demo::DemoAccounts {
                     url: url.clone(),

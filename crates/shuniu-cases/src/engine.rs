@@ -747,6 +747,23 @@ impl Cases {
         serde_json::from_str(&text).map_err(internal)
     }
 
+    /// Steps in the definition's order (each after those it waits for).
+    fn in_order(def: &ServiceDefinition, mut steps: Vec<CaseStepRow>) -> Vec<CaseStepRow> {
+        let order: Vec<&str> = def
+            .order()
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect();
+        steps.sort_by_key(|s| {
+            order
+                .iter()
+                .position(|o| *o == s.step)
+                .unwrap_or(usize::MAX)
+        });
+        steps
+    }
+
     async fn case_and_definition(
         &self,
         id: &str,
@@ -1050,7 +1067,7 @@ impl Cases {
     /// it (which sees the form: reading it is audited on the applicant's record).
     pub async fn detail(&self, actor: &Actor, id: &str) -> Result<CaseDetail, CasesError> {
         let (case, def) = self.case_and_definition(id).await?;
-        let steps = self.store.case_steps(id).await.map_err(internal)?;
+        let steps = Self::in_order(&def, self.store.case_steps(id).await.map_err(internal)?);
         let hub = decide(actor, Action::ReadCases, Target::Hub).is_ok();
         let handles = steps.iter().any(|s| {
             decide(
@@ -1103,7 +1120,7 @@ impl Cases {
         Ok(CaseDetail {
             events: self.store.case_events(id).await.map_err(internal)?,
             jobs: Vec::new(),
-            steps: self.store.case_steps(id).await.map_err(internal)?,
+            steps: Self::in_order(&def, self.store.case_steps(id).await.map_err(internal)?),
             form: self.form_of(&case)?,
             service_name: def.name.clone(),
             case,

@@ -39,6 +39,7 @@ macro_rules! tried {
 
 mod admin;
 pub(crate) mod audit;
+mod cases;
 mod catalog;
 mod citizen;
 mod data;
@@ -146,6 +147,7 @@ pub fn router() -> Router<AppState> {
         .merge(events::router())
         .merge(indicators::router())
         .merge(policies::router())
+        .merge(cases::router())
         .merge(licences::router())
         .merge(sharing::router())
         .merge(opendata::router())

@@ -159,12 +159,15 @@ const NAV: &[(&str, &[Item])] = &[
     ),
     (
         "nav_policies",
-        &[item(
-            "/policies",
-            "policies",
-            "policies",
-            Some(Action::ReadPolicies),
-        )],
+        &[
+            item(
+                "/policies",
+                "policies",
+                "policies",
+                Some(Action::ReadPolicies),
+            ),
+            item("/cases", "cases", "cases_nav", None),
+        ],
     ),
     (
         "nav_open",

@@ -135,6 +135,35 @@ pub(crate) fn router() -> axum::Router<AppState> {
             "/verify-sw.js",
             asset(JS, include_str!("../../static/verify-sw.js")),
         )
+        // bpmn-js 18.31.1 (the bpmn.io licence: MIT with the bpmn.io watermark kept), from npm,
+        // vendored with its licence: the navigated viewer and its two style sheets draw an
+        // integrated service's process.
+        .route(
+            "/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js",
+            asset(
+                JS,
+                include_str!("../../static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js"),
+            ),
+        )
+        .route(
+            "/static/vendor/bpmn-js/diagram-js.css",
+            asset(
+                CSS,
+                include_str!("../../static/vendor/bpmn-js/diagram-js.css"),
+            ),
+        )
+        .route(
+            "/static/vendor/bpmn-js/bpmn-js.css",
+            asset(CSS, include_str!("../../static/vendor/bpmn-js/bpmn-js.css")),
+        )
+        .route(
+            "/static/vendor/bpmn-js/LICENSE",
+            asset(TEXT, include_str!("../../static/vendor/bpmn-js/LICENSE")),
+        )
+        .route(
+            "/static/cases.js",
+            asset(JS, include_str!("../../static/cases.js")),
+        )
         // sm-crypto 0.5.8 (MIT; its bundle includes jsbn, whose licence travels too) and jsQR
         // 1.4.0 (Apache-2.0), from npm, vendored with their licences.
         .route(
@@ -187,6 +216,7 @@ pub(crate) fn licence_pdf(id: &str, pdf: Vec<u8>) -> Response {
 
 const JS: &str = "text/javascript; charset=utf-8";
 const TEXT: &str = "text/plain; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
 
 /// A file compiled into the binary, served as it is.
 fn asset(content_type: &'static str, body: &'static str) -> axum::routing::MethodRouter<AppState> {
@@ -338,6 +368,12 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/policies.html"),
     ),
     ("policy.html", include_str!("../../templates/policy.html")),
+    ("cases.html", include_str!("../../templates/cases.html")),
+    (
+        "case_service.html",
+        include_str!("../../templates/case_service.html"),
+    ),
+    ("case.html", include_str!("../../templates/case.html")),
     (
         "policy_list.html",
         include_str!("../../templates/policy_list.html"),

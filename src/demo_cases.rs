@@ -1,0 +1,493 @@
+//! The demo city's integrated services (一件事一次办): 出生一件事 and 企业开办一件事 for
+//! applicants, and 公民身故一件事 opened by the civil-affairs bureau's death registrations, each
+//! over the demo's departments, resources and licence types — with cases in every state: done
+//! and rated, waiting in a department's queue, back with the applicant for a correction,
+//! refused (its done steps undone), and opened by new death registrations nobody applied for.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use shuniu_cases::{CaseSubject, Decision, ServiceDefinition};
+use shuniu_types::Actor;
+
+/// What the demo set up.
+#[derive(Debug, Default)]
+pub struct DemoCases {
+    pub services: usize,
+    pub cases: usize,
+    pub by_death: usize,
+}
+
+fn err(e: shuniu_cases::CasesError) -> anyhow::Error {
+    use shuniu_types::Classified;
+    let p = e.problem();
+    anyhow::anyhow!("{} {:?} [{}]", p.message_en, p.fields, p.code)
+}
+
+/// The three services, over the demo's resource codes and licence types.
+fn services(
+    register: &str,
+    marriages: Option<&str>,
+    cremations: &str,
+    birth_licence: &str,
+    business_licence: &str,
+) -> Vec<serde_json::Value> {
+    let marriage = marriages.map_or_else(
+        || json!({"code": "marriage", "name": "结婚证", "by": "upload"}),
+        |m| json!({"code": "marriage", "name": "结婚证（婚姻登记信息）", "by": "lookup", "resource": m}),
+    );
+    vec![
+        json!({
+            "code": "SVC-CHUSHENG", "name": "出生一件事",
+            "description": "新生儿出生医学证明、户口登记、医保参保、社会保障卡申领一次申请、并联办理",
+            "trigger": {"kind": "application", "applicant": "person"},
+            "deadline_days": 10,
+            "fields": [
+                {"name": "guardian_name", "label": "监护人姓名", "required": true, "prefill": "name"},
+                {"name": "guardian_address", "label": "监护人住址", "prefill": "address"},
+                {"name": "child_name", "label": "新生儿姓名", "required": true},
+                {"name": "child_sex", "label": "新生儿性别", "required": true, "choices": ["男", "女"]},
+                {"name": "birth_date", "label": "出生日期", "required": true},
+                {"name": "insured", "label": "办理城乡居民医保参保", "choices": ["是", "否"]},
+                {"name": "card", "label": "申领社会保障卡", "choices": ["是", "否"]}
+            ],
+            "materials": [
+                {"code": "birth_cert", "name": "出生医学证明", "by": "licence", "licence_type": birth_licence},
+                {"code": "guardian_hukou", "name": "监护人户口簿", "by": "lookup", "resource": register},
+                marriage,
+                {"code": "photo", "name": "新生儿照片（社保卡用）", "by": "upload"}
+            ],
+            "steps": [
+                {"id": "certificate", "name": "出生医学证明核验", "department": "370200WJ", "deadline_days": 2, "materials": ["birth_cert"]},
+                {"id": "hukou", "name": "出生户口登记", "department": "370200GA", "deadline_days": 3, "after": ["certificate"], "materials": ["guardian_hukou", "marriage"]},
+                {"id": "insurance", "name": "城乡居民医保参保登记", "department": "370200YB", "deadline_days": 3, "after": ["hukou"], "when": "insured = '是'"},
+                {"id": "card", "name": "社会保障卡申领", "department": "370200RS", "deadline_days": 5, "after": ["hukou"], "when": "card = '是'", "materials": ["photo"]},
+                {"id": "archive", "name": "办件电子归档", "department": "370200DSJ", "deadline_days": 1, "after": ["insurance", "card"], "automatic": "record", "compensation": "record"}
+            ],
+            "before": {"materials": 12, "visits": 5, "days": 30, "steps": 4}
+        }),
+        json!({
+            "code": "SVC-QIYE-KAIBAN", "name": "企业开办一件事",
+            "description": "营业执照、公章刻制、涉税事项、社保登记、公积金缴存登记一表申请、一日办结",
+            "trigger": {"kind": "application", "applicant": "person"},
+            "deadline_days": 2,
+            "fields": [
+                {"name": "legal_rep", "label": "法定代表人", "required": true, "prefill": "name"},
+                {"name": "ent_name", "label": "拟设企业名称", "required": true},
+                {"name": "address", "label": "住所", "required": true},
+                {"name": "capital", "label": "注册资本（万元）", "required": true},
+                {"name": "seal", "label": "刻制公章", "choices": ["是", "否"]},
+                {"name": "invoice", "label": "申领发票", "choices": ["是", "否"]},
+                {"name": "housing_fund", "label": "公积金缴存登记", "choices": ["是", "否"]}
+            ],
+            "materials": [
+                {"code": "rep_id", "name": "法定代表人身份信息", "by": "lookup", "resource": register},
+                {"code": "licence", "name": "营业执照", "by": "licence", "licence_type": business_licence},
+                {"code": "premises", "name": "住所使用证明", "by": "upload"}
+            ],
+            "steps": [
+                {"id": "licence", "name": "营业执照办理", "department": "370200SJ", "deadline_days": 1, "materials": ["rep_id", "premises"]},
+                {"id": "seal", "name": "公章刻制备案", "department": "370200GA", "deadline_days": 1, "after": ["licence"], "when": "seal = '是'"},
+                {"id": "tax", "name": "涉税事项办理（发票申领）", "department": "370200SW", "deadline_days": 1, "after": ["licence"], "when": "invoice = '是'", "materials": ["licence"]},
+                {"id": "social", "name": "社会保险登记", "department": "370200RS", "deadline_days": 1, "after": ["licence"], "materials": ["licence"]},
+                {"id": "fund", "name": "住房公积金缴存登记", "department": "370200GJJ", "deadline_days": 1, "after": ["licence"], "when": "housing_fund = '是'"},
+                {"id": "archive", "name": "办件电子归档", "department": "370200DSJ", "deadline_days": 1, "after": ["seal", "tax", "social", "fund"], "automatic": "record"}
+            ],
+            "before": {"materials": 15, "visits": 6, "days": 10, "steps": 5}
+        }),
+        json!({
+            "code": "SVC-SHENGU", "name": "公民身故一件事",
+            "description": "民政火化（死亡）登记后，户籍注销、养老金停发、丧葬补助、医保停保由各部门主动办理，家属无需申请",
+            "trigger": {"kind": "event", "resource": cremations, "key": "id_number"},
+            "deadline_days": 15,
+            "steps": [
+                {"id": "hukou", "name": "户籍注销", "department": "370200GA", "deadline_days": 5},
+                {"id": "pension", "name": "养老金停发", "department": "370200RS", "deadline_days": 3},
+                {"id": "funeral", "name": "丧葬补助金发放", "department": "370200RS", "deadline_days": 10, "after": ["pension"]},
+                {"id": "insurance", "name": "医保停保", "department": "370200YB", "deadline_days": 3},
+                {"id": "archive", "name": "办件电子归档", "department": "370200DSJ", "deadline_days": 1, "after": ["hukou", "funeral", "insurance"], "automatic": "record"}
+            ],
+            "before": {"materials": 10, "visits": 6, "days": 45, "steps": 4}
+        }),
+    ]
+}
+
+fn officer(city: &shuniu_demo::DemoCity, department: &str) -> Actor {
+    city.officer_of(department)
+        .map(crate::demo::actor_of)
+        .unwrap_or_else(|| Actor {
+            principal: format!("officer:{department}"),
+            display_name: String::new(),
+            role: shuniu_types::Role::DataOfficer,
+            department: department.into(),
+        })
+}
+
+/// Defines the services and runs demo cases through them.
+pub async fn cases_demo(
+    city: &shuniu_demo::DemoCity,
+    engines: &shuniu_server::Engines,
+    scratch: &std::path::Path,
+) -> Result<DemoCases> {
+    let root = Actor::local_operator();
+    let visible = engines.catalog.visible(&root).await?;
+    let code_of = |provider: &str, name: &str| {
+        visible
+            .iter()
+            .find(|r| {
+                r.spec.provider == provider
+                    && r.spec.name == name
+                    && r.status == shuniu_types::ResourceStatus::Published
+            })
+            .map(|r| r.code.clone())
+    };
+    let register = code_of("370200GA", "户籍人口基本信息").context("no household register")?;
+    let cremations = code_of("370200MZ", "死亡火化信息").context("no cremation records")?;
+    let population = code_of("370200DSJ", "人口基础信息库").context("no population library")?;
+    let marriages = code_of("370200MZ", "婚姻登记信息");
+    let types = engines.licences.types().await?;
+    let type_of = |name: &str| {
+        types
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.code.clone())
+            .unwrap_or_default()
+    };
+    let mut out = DemoCases::default();
+    for s in services(
+        &register,
+        marriages.as_deref(),
+        &cremations,
+        &type_of("出生医学证明"),
+        &type_of("营业执照"),
+    ) {
+        let def: ServiceDefinition = serde_json::from_value(s)?;
+        engines.cases.define(&root, &def).await.map_err(err)?;
+        out.services += 1;
+    }
+    // Applicants: people of the population library, parents' ages first.
+    let rows = engines
+        .aggregation
+        .sql(
+            &root,
+            &format!(
+                "SELECT CAST(id_number AS VARCHAR) FROM \"{population}\"
+                 WHERE birth_date BETWEEN DATE '1986-01-01' AND DATE '1998-12-31'
+                 ORDER BY 1 LIMIT 16"
+            ),
+            16,
+        )
+        .await?
+        .to_strings();
+    let applicants: Vec<CaseSubject> = rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .filter_map(|k| k.parse().ok().map(CaseSubject::Person))
+        .collect();
+    let cases = &engines.cases;
+    let form = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let approve = |note: &str| Decision::Approve { note: note.into() };
+    let names = [
+        "王小雨",
+        "李子墨",
+        "张一诺",
+        "刘思远",
+        "陈可欣",
+        "杨沐阳",
+        "赵安然",
+        "孙悦",
+    ];
+    // 出生一件事: eight families, in every state.
+    for (i, who) in applicants.iter().take(8).enumerate() {
+        let mut f = cases.prefill("SVC-CHUSHENG", who).await.map_err(err)?;
+        f.extend(form(&[
+            ("child_name", names[i]),
+            ("child_sex", if i % 2 == 0 { "女" } else { "男" }),
+            ("birth_date", "2026-11-20"),
+            ("insured", if i == 5 { "否" } else { "是" }),
+            ("card", "是"),
+            ("material:photo", &format!("photo-{i:02}.jpg")),
+        ]));
+        f.entry("guardian_name".into())
+            .or_insert_with(|| "监护人".into());
+        let case = cases
+            .apply(who, "SVC-CHUSHENG", f, true, "demo")
+            .await
+            .map_err(err)?;
+        out.cases += 1;
+        let id = case.id.as_str();
+        let wj = officer(city, "370200WJ");
+        if i >= 6 {
+            continue; // waiting for the health commission
+        }
+        cases
+            .decide(&wj, id, "certificate", approve("出生医学证明有效"))
+            .await
+            .map_err(err)?;
+        let ga = officer(city, "370200GA");
+        match i {
+            4 => {
+                cases
+                    .decide(
+                        &ga,
+                        id,
+                        "hukou",
+                        Decision::Return {
+                            note: "请补充新生儿随父或随母落户的意见".into(),
+                        },
+                    )
+                    .await
+                    .map_err(err)?;
+                continue;
+            }
+            5 => continue, // in the police's queue
+            _ => {}
+        }
+        cases
+            .decide(&ga, id, "hukou", approve("已登记常住户口"))
+            .await
+            .map_err(err)?;
+        if i == 3 {
+            cases
+                .decide(
+                    &officer(city, "370200YB"),
+                    id,
+                    "insurance",
+                    Decision::Refuse {
+                        reason: "已在外地参保，不得重复参保".into(),
+                    },
+                )
+                .await
+                .map_err(err)?;
+            continue;
+        }
+        if i == 2 {
+            continue; // medical insurance and social security card in their queues
+        }
+        cases
+            .decide(
+                &officer(city, "370200YB"),
+                id,
+                "insurance",
+                approve("已参保"),
+            )
+            .await
+            .map_err(err)?;
+        cases
+            .decide(
+                &officer(city, "370200RS"),
+                id,
+                "card",
+                approve("社保卡已制卡"),
+            )
+            .await
+            .map_err(err)?;
+        cases.run_jobs().await.map_err(err)?;
+        cases
+            .rate(who, id, 5 - (i as i64 % 2), "一次办好，很方便")
+            .await
+            .map_err(err)?;
+    }
+    // 企业开办一件事: five founders.
+    let firms = [
+        "青岛海湾数字科技有限公司",
+        "青岛崂山茶韵文化有限公司",
+        "青岛蓝谷新材料有限公司",
+        "青岛啤酒街餐饮管理有限公司",
+        "青岛西海岸物流有限公司",
+    ];
+    for (i, who) in applicants.iter().skip(8).take(5).enumerate() {
+        let mut f = cases.prefill("SVC-QIYE-KAIBAN", who).await.map_err(err)?;
+        f.extend(form(&[
+            ("ent_name", firms[i]),
+            ("address", "青岛市市南区香港中路 100 号"),
+            ("capital", "100"),
+            ("seal", "是"),
+            ("invoice", if i == 1 { "否" } else { "是" }),
+            ("housing_fund", if i % 2 == 0 { "是" } else { "否" }),
+            ("material:premises", &format!("lease-{i:02}.pdf")),
+        ]));
+        f.entry("legal_rep".into())
+            .or_insert_with(|| "法定代表人".into());
+        let case = cases
+            .apply(who, "SVC-QIYE-KAIBAN", f, true, "demo")
+            .await
+            .map_err(err)?;
+        out.cases += 1;
+        let id = case.id.as_str();
+        if i == 4 {
+            continue;
+        }
+        cases
+            .decide(
+                &officer(city, "370200SJ"),
+                id,
+                "licence",
+                approve("营业执照已核发"),
+            )
+            .await
+            .map_err(err)?;
+        if i == 3 {
+            continue;
+        }
+        cases
+            .decide(
+                &officer(city, "370200GA"),
+                id,
+                "seal",
+                approve("公章已备案"),
+            )
+            .await
+            .map_err(err)?;
+        cases
+            .decide(&officer(city, "370200RS"), id, "social", approve(""))
+            .await
+            .map_err(err)?;
+        if i == 2 {
+            continue;
+        }
+        if i != 1 {
+            cases
+                .decide(&officer(city, "370200SW"), id, "tax", approve(""))
+                .await
+                .map_err(err)?;
+        }
+        if i % 2 == 0 {
+            cases
+                .decide(&officer(city, "370200GJJ"), id, "fund", approve(""))
+                .await
+                .map_err(err)?;
+        }
+        cases.run_jobs().await.map_err(err)?;
+        cases.rate(who, id, 5, "").await.map_err(err)?;
+    }
+    // 公民身故一件事: today's death registrations open their cases by themselves.
+    let rec = engines.catalog.get(&root, &cremations).await?;
+    let deaths = engines
+        .aggregation
+        .sql(
+            &root,
+            &format!(
+                "SELECT CAST(p.id_number AS VARCHAR), p.name, p.sex, CAST(p.birth_date AS VARCHAR), p.address
+                 FROM \"{population}\" p
+                 LEFT JOIN (SELECT CAST(id_number AS VARCHAR) AS k FROM \"{cremations}\") c
+                   ON CAST(p.id_number AS VARCHAR) = c.k
+                 WHERE p.birth_date < DATE '1945-01-01' AND c.k IS NULL
+                 ORDER BY 1 LIMIT 6"
+            ),
+            6,
+        )
+        .await?
+        .to_strings();
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut csv = rec
+        .spec
+        .data_items
+        .iter()
+        .map(|i| i.name.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    csv.push('\n');
+    for d in &deaths {
+        let cell = |i: usize| {
+            d.get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_default()
+                .replace(',', " ")
+        };
+        let line: Vec<String> = rec
+            .spec
+            .data_items
+            .iter()
+            .map(|item| match item.name.as_str() {
+                "id_number" => cell(0),
+                "name" => cell(1),
+                "sex" => cell(2),
+                "birth_date" => cell(3),
+                "address" => cell(4),
+                "event_date" => today.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        csv.push_str(&line.join(","));
+        csv.push('\n');
+    }
+    if !deaths.is_empty() {
+        std::fs::create_dir_all(scratch)?;
+        let path = scratch.join("cremations-today.csv");
+        std::fs::write(&path, csv)?;
+        engines
+            .aggregation
+            .load_file(
+                &officer(city, "370200MZ"),
+                &cremations,
+                &path,
+                shuniu_aggregate::LoadRequest {
+                    mode: shuniu_lake::WriteMode::Append,
+                    source_name: "今日火化登记.csv".into(),
+                    ..Default::default()
+                },
+                |_| {},
+            )
+            .await
+            .context("loading today's death registrations")?;
+        let _ = std::fs::remove_file(&path);
+    }
+    out.by_death = cases.follow_events().await.map_err(err)?;
+    out.cases += out.by_death;
+    let opened = cases
+        .list(&root, Some("SVC-SHENGU"), 0, 100)
+        .await
+        .map_err(err)?;
+    for (i, c) in opened.iter().enumerate() {
+        let id = c.id.as_str();
+        cases
+            .decide(
+                &officer(city, "370200GA"),
+                id,
+                "hukou",
+                approve("已注销户口"),
+            )
+            .await
+            .map_err(err)?;
+        if i >= 3 {
+            continue;
+        }
+        cases
+            .decide(&officer(city, "370200RS"), id, "pension", approve("已停发"))
+            .await
+            .map_err(err)?;
+        cases
+            .decide(
+                &officer(city, "370200YB"),
+                id,
+                "insurance",
+                approve("已停保"),
+            )
+            .await
+            .map_err(err)?;
+        if i >= 2 {
+            continue;
+        }
+        cases
+            .decide(
+                &officer(city, "370200RS"),
+                id,
+                "funeral",
+                approve("丧葬补助金已发放至家属账户"),
+            )
+            .await
+            .map_err(err)?;
+    }
+    cases.run_jobs().await.map_err(err)?;
+    Ok(out)
+}
