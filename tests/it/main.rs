@@ -9,6 +9,7 @@ mod audit;
 mod cases;
 mod cli;
 mod console;
+mod crash;
 mod events;
 mod harness;
 mod indicators;

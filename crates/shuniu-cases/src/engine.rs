@@ -99,6 +99,13 @@ pub enum Resolution {
     Abandon,
 }
 
+/// What writing a job's outcome did.
+enum Applied {
+    Finished,
+    Incident(String),
+    Nothing,
+}
+
 /// A service in the list.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceSummary {
@@ -150,6 +157,26 @@ pub struct ServiceStats {
     /// 好差评: average of 1–5, and how many rated.
     pub rating: Option<f64>,
     pub rated: i64,
+}
+
+/// The audit entry of a case opened: on the applicant's (or the person's) record.
+fn open_entry(
+    def: &ServiceDefinition,
+    version: i64,
+    case: &CaseRow,
+    origin: &str,
+    opened_by: &str,
+) -> Entry {
+    Entry::by(Kind::Access, "case.open", opened_by, "")
+        .channel(if origin == "application" {
+            "console"
+        } else {
+            "service"
+        })
+        .target(case.id.clone())
+        .subjects(vec![case.subject.clone()])
+        .purpose(Some(def.name.clone()))
+        .detail(format!("{} v{version} {origin}", def.code))
 }
 
 fn now_text() -> String {
@@ -572,11 +599,47 @@ impl Cases {
         trigger_key: Option<String>,
         opened_by: &str,
     ) -> Result<Option<CaseRow>, CasesError> {
+        let mut tx = self.store.begin().await.map_err(internal)?;
+        let opened = self
+            .open_in(
+                &mut tx,
+                def,
+                version,
+                subject,
+                &form,
+                origin,
+                trigger_key,
+                opened_by,
+            )
+            .await?;
+        tx.commit().await.map_err(internal)?;
+        if let Some(case) = &opened {
+            self.audit
+                .record(open_entry(def, version, case, origin, opened_by))
+                .await
+                .map_err(internal)?;
+        }
+        Ok(opened)
+    }
+
+    /// Opens a case inside `tx`: its row, its steps (waiting), the first steps made ready.
+    #[allow(clippy::too_many_arguments)]
+    async fn open_in(
+        &self,
+        tx: &mut Tx,
+        def: &ServiceDefinition,
+        version: i64,
+        subject: &CaseSubject,
+        form: &BTreeMap<String, String>,
+        origin: &str,
+        trigger_key: Option<String>,
+        opened_by: &str,
+    ) -> Result<Option<CaseRow>, CasesError> {
         let now = chrono::Utc::now();
         let at = text_of(now);
         let sealed = self
             .keys
-            .seal_text(FORM_LABEL, &serde_json::to_string(&form).map_err(internal)?)
+            .seal_text(FORM_LABEL, &serde_json::to_string(form).map_err(internal)?)
             .map_err(internal)?;
         let case = CaseRow {
             id: new_id("CASE")?,
@@ -598,7 +661,6 @@ impl Cases {
             rating: None,
             rating_note: String::new(),
         };
-        let mut tx = self.store.begin().await.map_err(internal)?;
         if !tx.insert_case(&case).await.map_err(internal)? {
             return Ok(None);
         }
@@ -622,23 +684,7 @@ impl Cases {
         tx.case_event(&case.id, &at, "opened", "", opened_by, origin)
             .await
             .map_err(internal)?;
-        self.advance(&mut tx, &case.id, def, &form, now).await?;
-        tx.commit().await.map_err(internal)?;
-        self.audit
-            .record(
-                Entry::by(Kind::Access, "case.open", opened_by, "")
-                    .channel(if origin == "application" {
-                        "console"
-                    } else {
-                        "service"
-                    })
-                    .target(case.id.clone())
-                    .subjects(vec![case.subject.clone()])
-                    .purpose(Some(def.name.clone()))
-                    .detail(format!("{} v{version} {origin}", def.code)),
-            )
-            .await
-            .map_err(internal)?;
+        self.advance(tx, &case.id, def, form, now).await?;
         Ok(Some(case))
     }
 
@@ -1170,28 +1216,74 @@ impl Cases {
 
     // ---- background -------------------------------------------------------------------
 
-    /// One round of the outbox: every due job run once. Returns how many finished.
+    /// One round of the outbox: every due job (up to 500) run once, their outcomes written in
+    /// one transaction (an effect with the step it completes). Returns how many finished.
     pub async fn run_jobs(&self) -> Result<usize, CasesError> {
         let _one = self.work.lock().await;
-        let mut finished = 0;
-        for job in self
+        let jobs = self
             .store
-            .due_case_jobs(&now_text(), 200)
+            .due_case_jobs(&now_text(), 500)
             .await
-            .map_err(internal)?
-        {
-            finished += usize::from(self.run_job(&job).await?);
+            .map_err(internal)?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        // The cases and their definitions, each definition read once.
+        let mut defs: BTreeMap<(String, i64), Arc<ServiceDefinition>> = BTreeMap::new();
+        let mut work = Vec::new();
+        for job in jobs {
+            let Some(case) = self.store.case(&job.case_id).await.map_err(internal)? else {
+                continue;
+            };
+            let key = (case.service.clone(), case.version);
+            let def = match defs.get(&key) {
+                Some(d) => d.clone(),
+                None => {
+                    let d = Arc::new(self.definition(&case.service, Some(case.version)).await?);
+                    defs.insert(key, d.clone());
+                    d
+                }
+            };
+            work.push((job, case, def));
+        }
+        // Handlers run outside the transaction, pushes sixteen at a time.
+        let mut outcomes: Vec<Result<String, String>> = Vec::with_capacity(work.len());
+        for chunk in work.chunks(16) {
+            outcomes.extend(
+                futures::future::join_all(
+                    chunk.iter().map(|(job, case, _)| self.execute(job, case)),
+                )
+                .await,
+            );
+        }
+        let now = chrono::Utc::now();
+        let mut tx = self.store.begin().await.map_err(internal)?;
+        let mut finished = 0;
+        let mut incidents = Vec::new();
+        for ((job, case, def), outcome) in work.iter().zip(outcomes) {
+            match self
+                .apply_outcome(&mut tx, job, case, def, outcome, now)
+                .await?
+            {
+                Applied::Finished => finished += 1,
+                Applied::Incident(e) => incidents.push((case.id.clone(), job.step.clone(), e)),
+                Applied::Nothing => {}
+            }
+        }
+        tx.commit().await.map_err(internal)?;
+        for (case, step, error) in incidents {
+            tracing::warn!(%case, %step, %error, "a case's step failed for good: an incident");
         }
         Ok(finished)
     }
 
-    async fn run_job(&self, job: &CaseJobRow) -> Result<bool, CasesError> {
-        let (case, def) = self.case_and_definition(&job.case_id).await?;
+    /// Runs a job's handler: what it did, or why not.
+    async fn execute(&self, job: &CaseJobRow, case: &CaseRow) -> Result<String, String> {
         let (compensating, handler) = match job.action.strip_prefix("compensate:") {
             Some(h) => (true, h),
             None => (false, job.action.as_str()),
         };
-        let outcome: Result<String, String> = match handler_of(handler) {
+        match handler_of(handler) {
             Some(("record", _)) => Ok("已归档 / filed by the hub".into()),
             Some(("push", url)) => {
                 let body = serde_json::json!({
@@ -1215,15 +1307,27 @@ impl Cases {
                     .map(|()| format!("pushed to {url}"))
             }
             _ => Err(format!("unknown handler {handler:?}")),
-        };
-        let now = chrono::Utc::now();
+        }
+    }
+
+    /// Writes a job's outcome inside `tx`: done (its effect, the step done, the case advanced),
+    /// retried later, or failed for good (the step failed, the case an incident).
+    async fn apply_outcome(
+        &self,
+        tx: &mut Tx,
+        job: &CaseJobRow,
+        case: &CaseRow,
+        def: &ServiceDefinition,
+        outcome: Result<String, String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Applied, CasesError> {
         let at = text_of(now);
-        let mut tx = self.store.begin().await.map_err(internal)?;
+        let compensating = job.action.starts_with("compensate:");
         match outcome {
             Ok(detail) => {
                 if !tx.finish_case_job(&job.id, &at).await.map_err(internal)? {
                     // Another worker finished it: nothing of ours is written.
-                    return Ok(false);
+                    return Ok(Applied::Nothing);
                 }
                 tx.insert_case_effect(&case.id, &job.step, &job.action, &at, &detail)
                     .await
@@ -1259,11 +1363,10 @@ impl Cases {
                     tx.case_event(&case.id, &at, "approved", &job.step, "hub", &detail)
                         .await
                         .map_err(internal)?;
-                    let form = self.form_of(&case)?;
-                    self.advance(&mut tx, &case.id, &def, &form, now).await?;
+                    let form = self.form_of(case)?;
+                    self.advance(tx, &case.id, def, &form, now).await?;
                 }
-                tx.commit().await.map_err(internal)?;
-                Ok(true)
+                Ok(Applied::Finished)
             }
             Err(error) => {
                 let give_up = job.attempts + 1 >= MAX_ATTEMPTS;
@@ -1275,39 +1378,36 @@ impl Cases {
                     .await
                     .map_err(internal)?
                 {
-                    return Ok(false);
+                    return Ok(Applied::Nothing);
                 }
-                if give_up {
-                    if !compensating {
-                        tx.move_case_step(
-                            &case.id,
-                            &job.step,
-                            &["ready"],
-                            "failed",
-                            Some("hub"),
-                            &error,
-                            &at,
-                        )
-                        .await
-                        .map_err(internal)?;
-                    }
-                    tx.move_case(
+                if !give_up {
+                    return Ok(Applied::Nothing);
+                }
+                if !compensating {
+                    tx.move_case_step(
                         &case.id,
-                        &["open", "refused", "withdrawn"],
-                        "incident",
-                        None,
+                        &job.step,
+                        &["ready"],
+                        "failed",
+                        Some("hub"),
+                        &error,
+                        &at,
                     )
                     .await
                     .map_err(internal)?;
-                    tx.case_event(&case.id, &at, "incident", &job.step, "hub", &error)
-                        .await
-                        .map_err(internal)?;
                 }
-                tx.commit().await.map_err(internal)?;
-                if give_up {
-                    tracing::warn!(case = %case.id, step = %job.step, %error, "a case's step failed for good: an incident");
-                }
-                Ok(false)
+                tx.move_case(
+                    &case.id,
+                    &["open", "refused", "withdrawn"],
+                    "incident",
+                    None,
+                )
+                .await
+                .map_err(internal)?;
+                tx.case_event(&case.id, &at, "incident", &job.step, "hub", &error)
+                    .await
+                    .map_err(internal)?;
+                Ok(Applied::Incident(error))
             }
         }
     }
@@ -1499,27 +1599,44 @@ impl Cases {
                 }
             };
             let origin = format!("event:{resource}@{to}");
-            for k in keys {
-                let Ok(person) = k.trim().parse::<IdNumber>() else {
-                    tracing::warn!(service = %def.code, "an event row names no valid ID number");
-                    continue;
-                };
-                let subject = CaseSubject::Person(person);
-                let trigger_key = Some(self.audit.subject(subject.key()));
-                if self
-                    .open(
-                        &def,
-                        row.version,
-                        &subject,
-                        BTreeMap::new(),
-                        &origin,
-                        trigger_key,
-                        "system:cases",
-                    )
-                    .await?
-                    .is_some()
-                {
-                    opened += 1;
+            // Opened 500 to a transaction: a crash loses at most the batch under way, which
+            // the next round opens again (a case already opened is not opened twice).
+            for chunk in keys.chunks(500) {
+                let mut tx = self.store.begin().await.map_err(internal)?;
+                let mut entries = Vec::new();
+                for k in chunk {
+                    let Ok(person) = k.trim().parse::<IdNumber>() else {
+                        tracing::warn!(service = %def.code, "an event row names no valid ID number");
+                        continue;
+                    };
+                    let subject = CaseSubject::Person(person);
+                    let trigger_key = Some(self.audit.subject(subject.key()));
+                    if let Some(case) = self
+                        .open_in(
+                            &mut tx,
+                            &def,
+                            row.version,
+                            &subject,
+                            &BTreeMap::new(),
+                            &origin,
+                            trigger_key,
+                            "system:cases",
+                        )
+                        .await?
+                    {
+                        entries.push(open_entry(
+                            &def,
+                            row.version,
+                            &case,
+                            &origin,
+                            "system:cases",
+                        ));
+                    }
+                }
+                tx.commit().await.map_err(internal)?;
+                opened += entries.len();
+                if !entries.is_empty() {
+                    self.audit.record_all(entries).await.map_err(internal)?;
                 }
             }
             let mut tx = self.store.begin().await.map_err(internal)?;
