@@ -393,7 +393,8 @@ struct Shape {
 }
 
 /// The definition's steps as a BPMN 2.0 document with its diagram: a start event, a parallel
-/// gateway wherever several steps start or join, conditional flows for steps with `when`, a
+/// gateway wherever several steps start or join (ids as modelers name them: `StartEvent_1`,
+/// `Gateway_…`; `Start` and `End` are reserved by some engines), conditional flows for steps with `when`, a
 /// non-interrupting timer on each task for its deadline, and an end event.
 pub fn export(d: &ServiceDefinition) -> String {
     let depths = d.depths();
@@ -430,9 +431,9 @@ pub fn export(d: &ServiceDefinition) -> String {
         place.insert(s.id.clone(), (x, y));
     }
     let mid_y = 80 + (rows.values().copied().max().unwrap_or(1) - 1) * ROW / 2 + TASK_H / 2;
-    process.push_str("    <bpmn:startEvent id=\"Start\" name=\"受理\" />\n");
+    process.push_str("    <bpmn:startEvent id=\"StartEvent_1\" name=\"受理\" />\n");
     shapes.push(Shape {
-        id: "Start".into(),
+        id: "StartEvent_1".into(),
         x: 60,
         y: mid_y - EVENT / 2,
         w: EVENT,
@@ -440,18 +441,18 @@ pub fn export(d: &ServiceDefinition) -> String {
     });
     let roots: Vec<&Step> = d.steps.iter().filter(|s| s.after.is_empty()).collect();
     let start_from = if roots.len() > 1 {
-        process.push_str("    <bpmn:parallelGateway id=\"Fork\" />\n");
+        process.push_str("    <bpmn:parallelGateway id=\"Gateway_Fork\" />\n");
         shapes.push(Shape {
-            id: "Fork".into(),
+            id: "Gateway_Fork".into(),
             x: 130,
             y: mid_y - GATE / 2,
             w: GATE,
             h: GATE,
         });
-        edges.push(flow(&mut process, "Start", "Fork", None));
-        "Fork"
+        edges.push(flow(&mut process, "StartEvent_1", "Gateway_Fork", None));
+        "Gateway_Fork"
     } else {
-        "Start"
+        "StartEvent_1"
     };
     for s in d.order().unwrap_or_default() {
         let (x, y) = place[&s.id];
@@ -501,7 +502,7 @@ pub fn export(d: &ServiceDefinition) -> String {
             0 => start_from.to_string(),
             1 => s.after[0].clone(),
             _ => {
-                let join = format!("Join_{}", s.id);
+                let join = format!("Gateway_Join_{}", s.id);
                 process.push_str(&format!(
                     "    <bpmn:parallelGateway id=\"{}\" />\n",
                     e(&join)
@@ -528,33 +529,33 @@ pub fn export(d: &ServiceDefinition) -> String {
         .collect();
     let end_x = 200 + (max_depth as i64 + 1) * COL + 70;
     let to_end = if leaves.len() > 1 {
-        process.push_str("    <bpmn:parallelGateway id=\"JoinEnd\" />\n");
+        process.push_str("    <bpmn:parallelGateway id=\"Gateway_JoinEnd\" />\n");
         shapes.push(Shape {
-            id: "JoinEnd".into(),
+            id: "Gateway_JoinEnd".into(),
             x: end_x - 20,
             y: mid_y - GATE / 2,
             w: GATE,
             h: GATE,
         });
         for l in &leaves {
-            edges.push(flow(&mut process, &l.id, "JoinEnd", None));
+            edges.push(flow(&mut process, &l.id, "Gateway_JoinEnd", None));
         }
-        "JoinEnd".to_string()
+        "Gateway_JoinEnd".to_string()
     } else {
         leaves
             .first()
             .map(|l| l.id.clone())
-            .unwrap_or_else(|| "Start".into())
+            .unwrap_or_else(|| "StartEvent_1".into())
     };
-    process.push_str("    <bpmn:endEvent id=\"End\" name=\"办结\" />\n");
+    process.push_str("    <bpmn:endEvent id=\"EndEvent_1\" name=\"办结\" />\n");
     shapes.push(Shape {
-        id: "End".into(),
+        id: "EndEvent_1".into(),
         x: end_x + 70,
         y: mid_y - EVENT / 2,
         w: EVENT,
         h: EVENT,
     });
-    edges.push(flow(&mut process, &to_end, "End", None));
+    edges.push(flow(&mut process, &to_end, "EndEvent_1", None));
     let by_id: BTreeMap<&str, &Shape> = shapes.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut di = String::new();
     for s in &shapes {
