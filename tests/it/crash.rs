@@ -96,7 +96,10 @@ async fn stats(client: &reqwest::Client, base: &str, key: &str) -> (i64, i64) {
     )
 }
 
+// Seven minutes on its own in the debug build, more beside the rest of the suite: .ci/run runs it
+// alone after `cargo test --workspace` (`cargo test --test it crash:: -- --ignored`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "heavy: .ci/run runs it on its own"]
 async fn ten_thousand_cases_survive_a_kill_minus_nine() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("hub");
@@ -269,11 +272,16 @@ async fn ten_thousand_cases_survive_a_kill_minus_nine() {
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["status"], "succeeded", "{v}");
 
-    // Kill it while cases are being run: some completed, most not.
+    // Kill it while cases are being run: once 200 have completed, or twenty seconds after the
+    // last one opened (the worker is then deep in their steps), whichever comes first.
     let started = Instant::now();
+    let mut all_open: Option<Instant> = None;
     loop {
         let (cases, completed) = stats(&client, &base, &key).await;
-        if completed >= 200 {
+        if cases as usize == self::cases() && all_open.is_none() {
+            all_open = Some(Instant::now());
+        }
+        if completed >= 200 || all_open.is_some_and(|t| t.elapsed() > Duration::from_secs(20)) {
             break;
         }
         if started.elapsed() > Duration::from_secs(600) {
