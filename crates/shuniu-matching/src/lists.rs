@@ -123,6 +123,20 @@ fn list_sql(rec: &ResourceRecord, plan: &Plan, table: &str) -> Result<String, Ma
     ))
 }
 
+/// Every subject of `table` (the library at a version) with its key and name, no condition.
+fn keys_sql(rec: &ResourceRecord, table: &str) -> Result<String, MatchingError> {
+    let (key, name) = subject_items(rec)?;
+    Ok(format!(
+        "SELECT CAST({k} AS VARCHAR) AS k, {n} AS n, CAST(NULL AS DOUBLE) AS a FROM {t} ORDER BY k",
+        k = quoted(&key.name),
+        n = name.map_or("CAST(NULL AS VARCHAR)".to_string(), |i| format!(
+            "CAST({} AS VARCHAR)",
+            quoted(&i.name)
+        )),
+        t = quoted(table),
+    ))
+}
+
 impl Matching {
     /// Streams the subjects a list query finds.
     async fn found(
@@ -720,7 +734,7 @@ impl Matching {
                 "confirm the list before exporting its payment instructions",
             ));
         }
-        let mut states: BTreeMap<String, String> = BTreeMap::new();
+        let mut states: BTreeMap<String, (String, Option<f64>)> = BTreeMap::new();
         let mut offset = 0;
         loop {
             let page = self
@@ -730,7 +744,7 @@ impl Matching {
                 .map_err(internal)?;
             let n = page.len();
             for e in page {
-                states.insert(e.subject, e.payment);
+                states.insert(e.subject, (e.payment, e.amount));
             }
             if n < 1000 {
                 break;
@@ -740,15 +754,26 @@ impl Matching {
         let mut lines = Vec::new();
         if let Some(plan) = &plan {
             let table = format!("{}@{}", rec.code, list.library_version);
-            let sql = format!("{} ORDER BY k", list_sql(&rec, plan, &table)?);
+            // The confirmed list is what is paid. The library is read at the list's version;
+            // a joined resource has no such version, so when the rules read one the subjects
+            // are found by key alone (a death registered after confirmation does not drop a
+            // confirmed entry: the department decides that by its payments).
+            let (sql, tables) = if plan.joins.is_empty() {
+                (
+                    format!("{} ORDER BY k", list_sql(&rec, plan, &table)?),
+                    plan.tables(&rec.code),
+                )
+            } else {
+                (keys_sql(&rec, &table)?, vec![rec.code.clone()])
+            };
             let audit = &self.audit;
-            self.found(plan.tables(&rec.code), &sql, |f| {
+            self.found(tables, &sql, |f| {
                 let subject = audit.subject(&f.key);
-                if let Some(state) = states.get(&subject) {
+                if let Some((state, amount)) = states.get(&subject) {
                     lines.push(PaymentLine {
                         key: f.key,
                         name: f.name,
-                        amount: f.amount,
+                        amount: *amount,
                         subject,
                         payment: state.clone(),
                     });
