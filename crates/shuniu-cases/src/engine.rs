@@ -358,11 +358,9 @@ impl Cases {
             Some(v) => v,
             None => self
                 .store
-                .services()
+                .service(code)
                 .await
                 .map_err(internal)?
-                .into_iter()
-                .find(|s| s.code == code)
                 .map(|s| s.version)
                 .ok_or_else(|| CasesError::NotFound(format!("service {code}")))?,
         };
@@ -575,11 +573,9 @@ impl Cases {
     async fn current(&self, code: &str) -> Result<(ServiceDefinition, i64), CasesError> {
         let row = self
             .store
-            .services()
+            .service(code)
             .await
             .map_err(internal)?
-            .into_iter()
-            .find(|s| s.code == code)
             .ok_or_else(|| CasesError::NotFound(format!("service {code}")))?;
         Ok((
             serde_json::from_str(&row.spec).map_err(internal)?,

@@ -100,6 +100,15 @@ const STEP_COLUMNS: &str = "case_id, step, name, department, state, ready_at, du
      decided_at, decided_by, note";
 const JOB_COLUMNS: &str = "id, case_id, step, action, state, attempts, next_at, last_error";
 
+/// States as a quoted SQL list (`'open', 'refused'`): the engine's own state names.
+fn state_list(states: &[&str]) -> String {
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn case_row(r: &AnyRow) -> Result<CaseRow> {
     Ok(CaseRow {
         id: get(r, "id")?,
@@ -170,6 +179,29 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// One service with its current version's definition.
+    pub async fn service(&self, code: &str) -> Result<Option<ServiceRow>> {
+        let r = sqlx::query(
+            "SELECT s.code, s.name, s.version, s.trigger_resource, s.updated_at, v.spec
+             FROM services s JOIN service_versions v ON v.code = s.code AND v.version = s.version
+             WHERE s.code = $1",
+        )
+        .bind(code)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            Ok(ServiceRow {
+                code: get(&r, "code")?,
+                name: get(&r, "name")?,
+                version: get(&r, "version")?,
+                trigger_resource: get(&r, "trigger_resource")?,
+                updated_at: get(&r, "updated_at")?,
+                spec: get(&r, "spec")?,
+            })
+        })
+        .transpose()
     }
 
     /// One version's definition (JSON).
@@ -531,11 +563,7 @@ impl Tx {
         note: &str,
         at: &str,
     ) -> Result<bool> {
-        let list = from
-            .iter()
-            .map(|s| format!("'{}'", s.replace('\'', "''")))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = state_list(from);
         // Audited: `list` holds the engine's own state names, quoted.
         let r = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE case_steps SET state = $1, decided_by = COALESCE($2, decided_by),
@@ -594,11 +622,7 @@ impl Tx {
         to: &str,
         closed_at: Option<&str>,
     ) -> Result<bool> {
-        let list = from
-            .iter()
-            .map(|s| format!("'{}'", s.replace('\'', "''")))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = state_list(from);
         // Audited: `list` holds the engine's own state names, quoted.
         let r = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE cases SET state = $1, closed_at = COALESCE($2, closed_at)

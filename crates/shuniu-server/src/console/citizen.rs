@@ -106,6 +106,24 @@ pub(crate) fn form_token(jar: &CookieJar, form: &HashMap<String, String>) -> Opt
     .then_some(expected)
 }
 
+/// The own pages' CSRF token (citizens' and enterprises'), set when missing.
+pub(crate) fn csrf_of(state: &AppState, jar: CookieJar) -> (String, CookieJar) {
+    match jar.get(CITIZEN_CSRF_COOKIE).map(|c| c.value().to_string()) {
+        Some(c) if c.len() == 64 => (c, jar),
+        _ => {
+            let token = shuniu_auth::random_token().unwrap_or_default();
+            let mut c = cookie(
+                CITIZEN_CSRF_COOKIE,
+                token.clone(),
+                state.settings.secure_cookies,
+                1,
+            );
+            c.set_same_site(axum_extra::extract::cookie::SameSite::Strict);
+            (token, jar.add(c))
+        }
+    }
+}
+
 async fn citizen_of(
     state: &AppState,
     jar: &CookieJar,
@@ -150,20 +168,7 @@ pub(crate) async fn open_session(
 
 async fn my_data(State(state): State<AppState>, jar: CookieJar) -> Response {
     let lang = lang_of(&jar);
-    let (csrf, jar) = match jar.get(CITIZEN_CSRF_COOKIE).map(|c| c.value().to_string()) {
-        Some(c) if c.len() == 64 => (c, jar),
-        _ => {
-            let token = shuniu_auth::random_token().unwrap_or_default();
-            let mut c = cookie(
-                CITIZEN_CSRF_COOKIE,
-                token.clone(),
-                state.settings.secure_cookies,
-                1,
-            );
-            c.set_same_site(axum_extra::extract::cookie::SameSite::Strict);
-            (token, jar.add(c))
-        }
-    };
+    let (csrf, jar) = csrf_of(&state, jar);
     let base = |extra: minijinja::Value| {
         context! {
             lang => lang.code(),

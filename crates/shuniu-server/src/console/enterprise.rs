@@ -17,7 +17,7 @@ use axum_extra::extract::cookie::Cookie;
 use minijinja::context;
 use shuniu_types::{Classified, CreditCode, ErrorKind, Problem};
 
-use super::citizen::{CITIZEN_CSRF_COOKIE, MAX_ATTEMPTS, form_token, rate_limited};
+use super::citizen::{MAX_ATTEMPTS, csrf_of, form_token, rate_limited};
 use super::federated;
 use crate::AppState;
 use crate::web::{cookie, lang_of, problem_page, render, ser};
@@ -65,24 +65,6 @@ pub(crate) async fn open_session(
         state.settings.secure_cookies,
         1,
     )))
-}
-
-/// The page's CSRF token (shared with the citizen's page), set when missing.
-fn csrf_of(state: &AppState, jar: CookieJar) -> (String, CookieJar) {
-    match jar.get(CITIZEN_CSRF_COOKIE).map(|c| c.value().to_string()) {
-        Some(c) if c.len() == 64 => (c, jar),
-        _ => {
-            let token = shuniu_auth::random_token().unwrap_or_default();
-            let mut c = cookie(
-                CITIZEN_CSRF_COOKIE,
-                token.clone(),
-                state.settings.secure_cookies,
-                1,
-            );
-            c.set_same_site(axum_extra::extract::cookie::SameSite::Strict);
-            (token, jar.add(c))
-        }
-    }
 }
 
 async fn my_enterprise(State(state): State<AppState>, jar: CookieJar) -> Response {
