@@ -25,6 +25,16 @@ fn err(e: shuniu_cases::CasesError) -> anyhow::Error {
     anyhow::anyhow!("{} {:?} [{}]", p.message_en, p.fields, p.code)
 }
 
+/// What the demo's applicants upload: a one-pixel photo and a one-page lease.
+const PHOTO: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+const LEASE: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";
+
 /// The three services, over the demo's resource codes and licence types.
 fn services(
     register: &str,
@@ -53,13 +63,13 @@ fn services(
                 {"name": "card", "label": "申领社会保障卡", "choices": ["是", "否"]}
             ],
             "materials": [
-                {"code": "birth_cert", "name": "出生医学证明", "by": "licence", "licence_type": birth_licence},
                 {"code": "guardian_hukou", "name": "监护人户口簿", "by": "lookup", "resource": register},
                 marriage,
                 {"code": "photo", "name": "新生儿照片（社保卡用）", "by": "upload"}
             ],
             "steps": [
-                {"id": "certificate", "name": "出生医学证明核验", "department": "370200WJ", "deadline_days": 2, "materials": ["birth_cert"]},
+                {"id": "certificate", "name": "出生医学证明签发", "department": "370200WJ", "deadline_days": 2,
+                 "issues": {"licence_type": birth_licence, "holder": "decision"}},
                 {"id": "hukou", "name": "出生户口登记", "department": "370200GA", "deadline_days": 3, "after": ["certificate"], "materials": ["guardian_hukou", "marriage"]},
                 {"id": "insurance", "name": "城乡居民医保参保登记", "department": "370200YB", "deadline_days": 3, "after": ["hukou"], "when": "insured = '是'"},
                 {"id": "card", "name": "社会保障卡申领", "department": "370200RS", "deadline_days": 5, "after": ["hukou"], "when": "card = '是'", "materials": ["photo"]},
@@ -83,14 +93,14 @@ fn services(
             ],
             "materials": [
                 {"code": "rep_id", "name": "法定代表人身份信息", "by": "lookup", "resource": register},
-                {"code": "licence", "name": "营业执照", "by": "licence", "licence_type": business_licence},
                 {"code": "premises", "name": "住所使用证明", "by": "upload"}
             ],
             "steps": [
-                {"id": "licence", "name": "营业执照办理", "department": "370200SJ", "deadline_days": 1, "materials": ["rep_id", "premises"]},
+                {"id": "licence", "name": "营业执照办理", "department": "370200SJ", "deadline_days": 1, "materials": ["rep_id", "premises"],
+                 "issues": {"licence_type": business_licence, "holder": "decision"}},
                 {"id": "seal", "name": "公章刻制备案", "department": "370200GA", "deadline_days": 1, "after": ["licence"], "when": "seal = '是'"},
-                {"id": "tax", "name": "涉税事项办理（发票申领）", "department": "370200SW", "deadline_days": 1, "after": ["licence"], "when": "invoice = '是'", "materials": ["licence"]},
-                {"id": "social", "name": "社会保险登记", "department": "370200RS", "deadline_days": 1, "after": ["licence"], "materials": ["licence"]},
+                {"id": "tax", "name": "涉税事项办理（发票申领）", "department": "370200SW", "deadline_days": 1, "after": ["licence"], "when": "invoice = '是'"},
+                {"id": "social", "name": "社会保险登记", "department": "370200RS", "deadline_days": 1, "after": ["licence"]},
                 {"id": "fund", "name": "住房公积金缴存登记", "department": "370200GJJ", "deadline_days": 1, "after": ["licence"], "when": "housing_fund = '是'"},
                 {"id": "archive", "name": "办件电子归档", "department": "370200DSJ", "deadline_days": 1, "after": ["seal", "tax", "social", "fund"], "automatic": "record"}
             ],
@@ -185,6 +195,40 @@ pub async fn cases_demo(
         .filter_map(|r| r.into_iter().next().flatten())
         .filter_map(|k| k.parse().ok().map(CaseSubject::Person))
         .collect();
+    // The newborns the health commission registered and the enterprises the market regulator
+    // registered: the holders the demo's decisions name, so that the licences issued are
+    // those of rows in the departments' data.
+    let births = code_of("370200WJ", "出生医学证明信息").context("no birth certificates")?;
+    let firms_register = code_of("370200SJ", "市场主体登记信息").context("no market register")?;
+    let newborns = engines
+        .aggregation
+        .sql(
+            &root,
+            &format!(
+                "SELECT CAST(id_number AS VARCHAR) AS k, name, CAST(sex AS VARCHAR) AS sex, CAST(birth_date AS VARCHAR) AS born
+                 FROM \"{births}\" ORDER BY born DESC, k LIMIT 8"
+            ),
+            8,
+        )
+        .await?
+        .to_strings();
+    let new_firms = engines
+        .aggregation
+        .sql(
+            &root,
+            &format!(
+                "SELECT CAST(credit_code AS VARCHAR) AS k, ent_name, CAST(reg_date AS VARCHAR) AS day
+                 FROM \"{firms_register}\" ORDER BY day DESC, k LIMIT 5"
+            ),
+            5,
+        )
+        .await?
+        .to_strings();
+    let cell = |rows: &Vec<Vec<Option<String>>>, i: usize, j: usize| {
+        rows.get(i)
+            .and_then(|r| r.get(j).cloned().flatten())
+            .unwrap_or_default()
+    };
     let cases = &engines.cases;
     let form = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
         pairs
@@ -192,27 +236,41 @@ pub async fn cases_demo(
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     };
-    let approve = |note: &str| Decision::Approve { note: note.into() };
-    let names = [
-        "王小雨",
-        "李子墨",
-        "张一诺",
-        "刘思远",
-        "陈可欣",
-        "杨沐阳",
-        "赵安然",
-        "孙悦",
-    ];
+    let approve = |note: &str| Decision::Approve {
+        note: note.into(),
+        holder: None,
+    };
+    let issue_to = |note: &str, holder: String| Decision::Approve {
+        note: note.into(),
+        holder: Some(holder),
+    };
     // 出生一件事: eight families, in every state.
     for (i, who) in applicants.iter().take(8).enumerate() {
         let mut f = cases.prefill("SVC-CHUSHENG", who).await.map_err(err)?;
+        let photo = cases
+            .upload(
+                "SVC-CHUSHENG",
+                "photo",
+                &format!("新生儿照片-{i:02}.png"),
+                PHOTO,
+            )
+            .await
+            .map_err(err)?;
+        let sex = cell(&newborns, i, 2);
         f.extend(form(&[
-            ("child_name", names[i]),
-            ("child_sex", if i % 2 == 0 { "女" } else { "男" }),
-            ("birth_date", "2026-11-20"),
+            ("child_name", &cell(&newborns, i, 1)),
+            (
+                "child_sex",
+                if sex == "女" || sex == "2" {
+                    "女"
+                } else {
+                    "男"
+                },
+            ),
+            ("birth_date", &cell(&newborns, i, 3)),
             ("insured", if i == 5 { "否" } else { "是" }),
             ("card", "是"),
-            ("material:photo", &format!("photo-{i:02}.jpg")),
+            ("material:photo", &photo.text()),
         ]));
         f.entry("guardian_name".into())
             .or_insert_with(|| "监护人".into());
@@ -227,9 +285,16 @@ pub async fn cases_demo(
             continue; // waiting for the health commission
         }
         cases
-            .decide(&wj, id, "certificate", approve("出生医学证明有效"))
+            .decide(
+                &wj,
+                id,
+                "certificate",
+                issue_to("出生医学证明已签发", cell(&newborns, i, 0)),
+            )
             .await
             .map_err(err)?;
+        // The licence is issued through the outbox; the police's step follows it.
+        cases.run_jobs().await.map_err(err)?;
         let ga = officer(city, "370200GA");
         match i {
             4 => {
@@ -304,14 +369,31 @@ pub async fn cases_demo(
     ];
     for (i, who) in applicants.iter().skip(8).take(5).enumerate() {
         let mut f = cases.prefill("SVC-QIYE-KAIBAN", who).await.map_err(err)?;
+        let lease = cases
+            .upload(
+                "SVC-QIYE-KAIBAN",
+                "premises",
+                &format!("住所租赁合同-{i:02}.pdf"),
+                LEASE,
+            )
+            .await
+            .map_err(err)?;
+        let firm = cell(&new_firms, i, 1);
         f.extend(form(&[
-            ("ent_name", firms[i]),
+            (
+                "ent_name",
+                if firm.is_empty() {
+                    firms[i]
+                } else {
+                    firm.as_str()
+                },
+            ),
             ("address", "青岛市市南区香港中路 100 号"),
             ("capital", "100"),
             ("seal", "是"),
             ("invoice", if i == 1 { "否" } else { "是" }),
             ("housing_fund", if i % 2 == 0 { "是" } else { "否" }),
-            ("material:premises", &format!("lease-{i:02}.pdf")),
+            ("material:premises", &lease.text()),
         ]));
         f.entry("legal_rep".into())
             .or_insert_with(|| "法定代表人".into());
@@ -329,10 +411,11 @@ pub async fn cases_demo(
                 &officer(city, "370200SJ"),
                 id,
                 "licence",
-                approve("营业执照已核发"),
+                issue_to("营业执照已核发", cell(&new_firms, i, 0)),
             )
             .await
             .map_err(err)?;
+        cases.run_jobs().await.map_err(err)?;
         if i == 3 {
             continue;
         }

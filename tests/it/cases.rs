@@ -46,11 +46,29 @@ fn service() -> serde_json::Value {
     })
 }
 
-fn form(insured: &str) -> BTreeMap<String, String> {
+/// A one-pixel PNG, as a phone uploads a photo.
+pub(crate) const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+/// The photo uploaded for a case of SVC-TEST: its reference for the form.
+async fn photo(cases: &shuniu_cases::Cases) -> String {
+    cases
+        .upload("SVC-TEST", "photo", "照片.png", PNG)
+        .await
+        .expect("upload")
+        .text()
+}
+
+fn form(insured: &str, photo: &str) -> BTreeMap<String, String> {
     [
         ("child_name", "王小明"),
         ("insured", insured),
-        ("material:photo", "photo-sm3-abc"),
+        ("material:photo", photo),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -157,8 +175,26 @@ async fn a_service_runs_its_cases_through_every_department() {
     );
 
     // An application is checked whole: the required name, the choice, the upload, consent.
+    let photo = photo(&cases).await;
+    // A reference to a file the hub does not keep is no upload.
+    let mut made_up = form("是", &photo);
+    made_up.insert(
+        "material:photo".into(),
+        "upload:UPL00000000000000:9:image/png:x.png".into(),
+    );
+    let e = cases
+        .apply(
+            &CaseSubject::Person(person("1990-03-07", 11)),
+            "SVC-TEST",
+            made_up,
+            true,
+            "test",
+        )
+        .await
+        .expect_err("refused");
+    assert!(format!("{e:?}").contains("CASE_UPLOAD_UNKNOWN"), "{e:?}");
     let applicant = CaseSubject::Person(person("1990-03-07", 11));
-    let mut wrong = form("也许");
+    let mut wrong = form("也许", &photo);
     wrong.remove("child_name");
     wrong.remove("material:photo");
     let e = cases
@@ -177,7 +213,7 @@ async fn a_service_runs_its_cases_through_every_department() {
 
     // Opened: the first step is in the GA's queue, not the MZ's.
     let case = cases
-        .apply(&applicant, "SVC-TEST", form("是"), true, "test")
+        .apply(&applicant, "SVC-TEST", form("是", &photo), true, "test")
         .await
         .expect("case");
     assert_eq!((case.state.as_str(), case.version), ("open", 2));
@@ -262,7 +298,7 @@ async fn a_service_runs_its_cases_through_every_department() {
     // Not insured: the MZ's step is skipped and the case needs one decision less.
     let other = CaseSubject::Person(person("1991-05-05", 12));
     let second = cases
-        .apply(&other, "SVC-TEST", form("否"), true, "test")
+        .apply(&other, "SVC-TEST", form("否", &photo), true, "test")
         .await
         .expect("case");
     cases
@@ -272,6 +308,7 @@ async fn a_service_runs_its_cases_through_every_department() {
             "hukou",
             Decision::Approve {
                 note: String::new(),
+                holder: None,
             },
         )
         .await
@@ -285,7 +322,7 @@ async fn a_service_runs_its_cases_through_every_department() {
         .apply(
             &CaseSubject::Person(person("1992-06-06", 13)),
             "SVC-TEST",
-            form("是"),
+            form("是", &photo),
             true,
             "test",
         )
@@ -299,6 +336,7 @@ async fn a_service_runs_its_cases_through_every_department() {
             "hukou",
             Decision::Approve {
                 note: String::new(),
+                holder: None,
             },
         )
         .await
@@ -417,9 +455,10 @@ async fn a_failing_push_becomes_an_incident_the_operator_resolves() {
     .await;
     assert_eq!(s.as_u16(), 200, "{v}");
     let cases = hub.engines.cases.clone();
+    let photo = photo(&cases).await;
     let applicant = CaseSubject::Person(person("1990-03-07", 11));
     let case = cases
-        .apply(&applicant, "SVC-TEST", form("否"), true, "test")
+        .apply(&applicant, "SVC-TEST", form("否", &photo), true, "test")
         .await
         .expect("case");
     cases
@@ -429,6 +468,7 @@ async fn a_failing_push_becomes_an_incident_the_operator_resolves() {
             "hukou",
             Decision::Approve {
                 note: String::new(),
+                holder: None,
             },
         )
         .await

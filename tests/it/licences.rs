@@ -18,7 +18,7 @@ const MOVED: &str = "id_number,name,mobile,district,address\n\
 370202199003070054,孙八,13612345678,370202,市南区湛山路7号\n\
 bad-number,错号,13700000001,370202,\n";
 
-fn type_code() -> String {
+pub(crate) fn type_code() -> String {
     let definer =
         shuniu_types::CreditCode::compose("11", "370200".parse().unwrap(), "00000123").unwrap();
     format!("{definer}001")

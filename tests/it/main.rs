@@ -5,6 +5,7 @@
 
 mod aggregation;
 mod api;
+mod applicant;
 mod audit;
 mod cases;
 mod cli;

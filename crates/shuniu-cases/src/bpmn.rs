@@ -372,6 +372,19 @@ pub fn import(xml: &str) -> Result<Vec<Step>, CasesError> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            // `shuniu:issues="TYPE"` (the applicant's) or `"TYPE decision"`.
+            issues: node.attrs.get("issues").and_then(|v| {
+                let mut parts = v.split_whitespace();
+                let licence_type = parts.next()?.to_string();
+                Some(crate::definition::Issue {
+                    licence_type,
+                    holder: if parts.next() == Some("decision") {
+                        crate::definition::ResultHolder::Decision
+                    } else {
+                        crate::definition::ResultHolder::Applicant
+                    },
+                })
+            }),
         });
     }
     Ok(steps)
@@ -467,6 +480,16 @@ pub fn export(d: &ServiceDefinition) -> String {
         }
         if let Some(c) = &s.compensation {
             extra.push_str(&format!(" shuniu:compensation=\"{}\"", e(c)));
+        }
+        if let Some(i) = &s.issues {
+            let holder = match i.holder {
+                crate::definition::ResultHolder::Applicant => "",
+                crate::definition::ResultHolder::Decision => " decision",
+            };
+            extra.push_str(&format!(
+                " shuniu:issues=\"{}{holder}\"",
+                e(&i.licence_type)
+            ));
         }
         if !s.materials.is_empty() {
             extra.push_str(&format!(

@@ -94,6 +94,32 @@ pub struct Step {
     /// The materials it needs (codes).
     #[serde(default)]
     pub materials: Vec<String>,
+    /// The e-licence its approval issues (出证): the result the applicant receives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issues: Option<Issue>,
+}
+
+/// A step's result issued as an e-licence, from the issuing department's data: the licence
+/// engine signs it once the department's row for the holder is in the hub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Issue {
+    /// The licence type (GB/T 36902 code).
+    pub licence_type: String,
+    /// Whose licence it is.
+    #[serde(default)]
+    pub holder: ResultHolder,
+}
+
+/// Who holds the licence a step issues.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultHolder {
+    /// The applicant (or the person an event names).
+    #[default]
+    Applicant,
+    /// Someone the step's decision names: the enterprise a registration created (its credit
+    /// code), the newborn a birth registration recorded (its ID number).
+    Decision,
 }
 
 /// What applying took before the service joined the items up, for its statistics
@@ -321,6 +347,25 @@ impl ServiceDefinition {
                     );
                 }
             }
+            if let Some(issue) = &s.issues {
+                if issue.licence_type.trim().is_empty() {
+                    bad(
+                        format!("steps[{i}].issues.licence_type"),
+                        "REQUIRED",
+                        "请指定出证的证照类型".into(),
+                        "name the licence type the step issues".into(),
+                    );
+                }
+                if s.automatic.is_some() {
+                    bad(
+                        format!("steps[{i}].issues"),
+                        "SERVICE_ISSUE_AUTOMATIC",
+                        "出证须由部门审批环节完成，自动环节不能出证".into(),
+                        "a licence is issued by a department's decision, not by an automatic step"
+                            .into(),
+                    );
+                }
+            }
             if let Some(h) = s
                 .automatic
                 .iter()
@@ -344,6 +389,14 @@ impl ServiceDefinition {
             ));
         }
         if p.is_empty() { Ok(()) } else { Err(p) }
+    }
+
+    /// The form's values with their fields' labels, in the form's order.
+    pub fn labelled(&self, form: &BTreeMap<String, String>) -> Vec<(String, String)> {
+        self.fields
+            .iter()
+            .filter_map(|f| form.get(&f.name).map(|v| (f.label.clone(), v.clone())))
+            .collect()
     }
 
     /// The steps in an order where each comes after those it waits for (`None`: a cycle).

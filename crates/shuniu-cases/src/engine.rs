@@ -21,8 +21,11 @@ use shuniu_sharing::Sharing;
 use shuniu_store::{CaseJobRow, CaseRow, CaseStepRow, Store, Tx};
 use shuniu_types::{Actor, CreditCode, FieldError, IdNumber};
 
-use crate::definition::{Applicant, MaterialSource, ServiceDefinition, Trigger, When};
+use crate::definition::{
+    Applicant, MaterialSource, ResultHolder, ServiceDefinition, Trigger, When,
+};
 use crate::error::{CasesError, internal, state};
+use crate::uploads::{UploadRef, Uploads};
 
 /// The automatic handlers a step may name: `record` (the hub files the result itself) and
 /// `push URL` (the case is sent, signed, to the department's system).
@@ -82,8 +85,12 @@ impl CaseSubject {
 /// A department's decision on a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// 办结: done.
-    Approve { note: String },
+    /// 办结: done. A step that issues a licence to someone its decision names (the enterprise
+    /// a registration created) is given that holder's identifier.
+    Approve {
+        note: String,
+        holder: Option<String>,
+    },
     /// 补正: back to the applicant to correct, with what to correct.
     Return { note: String },
     /// 不予办理: refused, with the reason; the case closes and the done steps are undone.
@@ -127,8 +134,64 @@ pub struct CaseDetail {
     pub steps: Vec<CaseStepRow>,
     pub events: Vec<shuniu_store::CaseEventRow>,
     pub jobs: Vec<CaseJobRow>,
-    /// The form, opened for those who handle the case (empty for others).
+    /// The form, opened for those who handle the case (empty for others); uploads appear as
+    /// references (`upload:…`).
     pub form: BTreeMap<String, String>,
+    /// Each material with how it was satisfied, for this case.
+    pub materials: Vec<CaseMaterial>,
+    /// The licences the case issued (出证结果).
+    pub results: Vec<CaseResult>,
+}
+
+/// A material of a case and how it was satisfied.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseMaterial {
+    pub code: String,
+    pub name: String,
+    /// licence | lookup | upload
+    pub by: String,
+    /// The upload, when the applicant gave one.
+    pub upload: Option<UploadShown>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadShown {
+    pub name: String,
+    pub mime: String,
+    pub size: usize,
+}
+
+/// A licence a case's step issued.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub step: String,
+    pub licence_id: String,
+    pub type_code: String,
+    pub type_name: String,
+    pub holder_name: String,
+    pub state: String,
+    pub issued_at: String,
+}
+
+/// An uploaded material, opened for someone who may read it.
+#[derive(Debug, Clone)]
+pub struct MaterialFile {
+    pub name: String,
+    pub mime: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Keys of the sealed form the hub keeps for itself (never a form field: field names are
+/// identifiers): the subject's identifier, and each issuing step's holder.
+const APPLICANT_KEY: &str = "@applicant";
+fn holder_key(step: &str) -> String {
+    format!("@holder:{step}")
+}
+
+/// The form as people see it: without the hub's own keys.
+fn shown_form(mut form: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    form.retain(|k, _| !k.starts_with('@'));
+    form
 }
 
 /// A service's figures: 减材料、减环节、减时间、减跑动 and satisfaction.
@@ -179,6 +242,25 @@ fn open_entry(
         .detail(format!("{} v{version} {origin}", def.code))
 }
 
+/// A job queued now, to run at `at`.
+fn pending_job(
+    case_id: impl Into<String>,
+    step: impl Into<String>,
+    action: impl Into<String>,
+    at: impl Into<String>,
+) -> Result<CaseJobRow, CasesError> {
+    Ok(CaseJobRow {
+        id: new_id("JOB")?,
+        case_id: case_id.into(),
+        step: step.into(),
+        action: action.into(),
+        state: "pending".into(),
+        attempts: 0,
+        next_at: at.into(),
+        last_error: String::new(),
+    })
+}
+
 fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -205,6 +287,8 @@ pub struct Cases {
     sharing: Sharing,
     lake: Lake,
     keys: shuniu_keys::MasterKey,
+    licences: shuniu_licences::Licences,
+    uploads: Uploads,
     /// One job round at a time in this process (processes share the work through the
     /// store's conditional updates).
     work: Arc<tokio::sync::Mutex<()>>,
@@ -215,12 +299,15 @@ pub struct Cases {
 const FORM_LABEL: &str = "case.form";
 
 impl Cases {
+    /// `uploads`: the directory that keeps the applicants' uploaded materials.
     pub fn new(
         store: Store,
         audit: AuditLog,
         sharing: Sharing,
         lake: Lake,
         keys: shuniu_keys::MasterKey,
+        licences: shuniu_licences::Licences,
+        uploads: &std::path::Path,
     ) -> Cases {
         Cases {
             store,
@@ -228,6 +315,8 @@ impl Cases {
             sharing,
             lake,
             keys,
+            licences,
+            uploads: Uploads::new(uploads),
             work: Default::default(),
             retry_base: std::time::Duration::from_secs(2),
         }
@@ -344,7 +433,20 @@ impl Cases {
     ) -> Result<i64, CasesError> {
         decide(actor, Action::DefineServices, Target::Hub).map_err(CasesError::Denied)?;
         let mut def = self.definition(code, None).await?;
-        def.steps = crate::bpmn::import(xml)?;
+        let mut steps = crate::bpmn::import(xml)?;
+        // A modeler drops what it does not know: a step of the same id keeps its materials
+        // and its licence when the drawing names none.
+        for s in &mut steps {
+            if let Some(old) = def.step(&s.id) {
+                if s.materials.is_empty() {
+                    s.materials = old.materials.clone();
+                }
+                if s.issues.is_none() {
+                    s.issues = old.issues.clone();
+                }
+            }
+        }
+        def.steps = steps;
         self.define(actor, &def).await
     }
 
@@ -482,6 +584,41 @@ impl Cases {
         Ok(out)
     }
 
+    /// Keeps a file the applicant uploads for a material of `code` that takes uploads (checked
+    /// by kind and size, sealed at rest); the form then names it by the reference returned.
+    pub async fn upload(
+        &self,
+        code: &str,
+        material: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<UploadRef, CasesError> {
+        let def = self.definition(code, None).await?;
+        let field = format!("material:{material}");
+        let Some(m) = def.materials.iter().find(|m| m.code == material) else {
+            return Err(CasesError::Fields(vec![FieldError::new(
+                field,
+                "CASE_FIELD_UNKNOWN",
+                format!("申请表没有“{material}”一项材料"),
+                format!("the service takes no material {material:?}"),
+            )]));
+        };
+        if matches!(m.source, MaterialSource::Lookup { .. }) {
+            return Err(CasesError::Fields(vec![FieldError::new(
+                field,
+                "CASE_UPLOAD_NOT_NEEDED",
+                format!("“{}”由部门共享获取，无需上传", m.name),
+                format!(
+                    "{:?} is looked up in shared data: nothing to upload",
+                    m.name
+                ),
+            )]));
+        }
+        self.uploads
+            .put(&self.keys, new_id("UPL")?, &field, name, bytes)
+            .await
+    }
+
     /// An application: the form checked against the service (every problem at once), the
     /// consent to the lookups the materials need, then the case opened with its first steps
     /// ready. Audited on the applicant's record.
@@ -535,8 +672,52 @@ impl Cases {
                 ));
             }
         }
+        let held: Vec<String> = if def
+            .materials
+            .iter()
+            .any(|m| matches!(m.source, MaterialSource::Licence { .. }))
+        {
+            self.licences
+                .of_holder(subject.key())
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .filter(|l| l.state == "valid")
+                .map(|l| l.type_code)
+                .collect()
+        } else {
+            Vec::new()
+        };
         for m in &def.materials {
+            let field = format!("material:{}", m.code);
+            let given = form.get(&field).map(|v| v.trim()).filter(|v| !v.is_empty());
+            // Only a reference to a file the hub keeps counts as an upload.
+            if let Some(v) = given
+                && !UploadRef::parse(v).is_some_and(|r| self.uploads.exists(&r))
+            {
+                problems.push(FieldError::new(
+                    field.clone(),
+                    "CASE_UPLOAD_UNKNOWN",
+                    format!("“{}”的上传文件不存在，请重新上传", m.name),
+                    format!(
+                        "the file given for {:?} is not an upload: upload it again",
+                        m.name
+                    ),
+                ));
+            }
             match &m.source {
+                // 免证办: the applicant's own valid licence of the type replaces the paper;
+                // without one, only an upload will do.
+                MaterialSource::Licence { licence_type }
+                    if !held.iter().any(|t| t == licence_type) && !form.contains_key(&field) =>
+                {
+                    problems.push(FieldError::new(
+                        field,
+                        "CASE_MATERIAL",
+                        format!("您名下没有有效的“{}”电子证照，请上传", m.name),
+                        format!("you hold no valid {:?} e-licence: upload it", m.name),
+                    ))
+                }
                 MaterialSource::Lookup { .. } if !consent => problems.push(FieldError::new(
                     "consent",
                     "CASE_CONSENT",
@@ -564,6 +745,10 @@ impl Cases {
         if !problems.is_empty() {
             return Err(CasesError::Fields(problems));
         }
+        let form = form
+            .into_iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
         let case = self
             .open(&def, version, subject, form, "application", None, channel)
             .await?;
@@ -633,6 +818,9 @@ impl Cases {
     ) -> Result<Option<CaseRow>, CasesError> {
         let now = chrono::Utc::now();
         let at = text_of(now);
+        let mut form = form.clone();
+        form.insert(APPLICANT_KEY.into(), subject.key().to_string());
+        let form = &form;
         let sealed = self
             .keys
             .seal_text(FORM_LABEL, &serde_json::to_string(form).map_err(internal)?)
@@ -746,16 +934,7 @@ impl Cases {
                     .map_err(internal)?;
                 if let Some(h) = &s.automatic {
                     tx.insert_case_job(
-                        &CaseJobRow {
-                            id: new_id("JOB")?,
-                            case_id: case_id.into(),
-                            step: s.id.clone(),
-                            action: h.clone(),
-                            state: "pending".into(),
-                            attempts: 0,
-                            next_at: at.clone(),
-                            last_error: String::new(),
-                        },
+                        &pending_job(case_id, s.id.clone(), h.clone(), at.clone())?,
                         &at,
                     )
                     .await
@@ -856,10 +1035,37 @@ impl Cases {
         };
         let now = chrono::Utc::now();
         let at = text_of(now);
-        let form = self.form_of(&case)?;
+        let mut form = self.form_of(&case)?;
+        // The holder of the licence the step issues, when the decision names them: parsed
+        // here, sealed with the form.
+        let issue_holder = match (&decision, &s.issues) {
+            (Decision::Approve { holder, .. }, Some(issue))
+                if issue.holder == ResultHolder::Decision =>
+            {
+                let text = holder.as_deref().unwrap_or("").trim();
+                let parsed = IdNumber::parse_any(text)
+                    .map(|i| i.to_string())
+                    .ok()
+                    .or_else(|| text.parse::<CreditCode>().ok().map(|c| c.to_string()));
+                let Some(key) = parsed else {
+                    return Err(CasesError::Fields(vec![FieldError::new(
+                        "holder",
+                        "CASE_RESULT_HOLDER",
+                        "请填写持证主体的身份证号或统一社会信用代码（出证所需）",
+                        "give the holder's ID number or unified social credit code (the licence is issued to them)",
+                    )]));
+                };
+                Some(key)
+            }
+            _ => None,
+        };
+        let issuing = matches!(decision, Decision::Approve { .. }) && s.issues.is_some();
         let mut tx = self.store.begin().await.map_err(internal)?;
         let (to, note, kind) = match &decision {
-            Decision::Approve { note } => ("done", note.clone(), "approved"),
+            // A step that issues a licence is done when the licence is: until then it is
+            // issuing (the outbox asks the licence engine, and retries).
+            Decision::Approve { note, .. } if issuing => ("issuing", note.clone(), "approved"),
+            Decision::Approve { note, .. } => ("done", note.clone(), "approved"),
             Decision::Return { note } => {
                 reason_needed(note, "note")?;
                 ("returned", note.clone(), "returned")
@@ -883,6 +1089,28 @@ impl Cases {
             .await
             .map_err(internal)?;
         match decision {
+            Decision::Approve { .. } if issuing => {
+                if let Some(h) = issue_holder {
+                    form.insert(holder_key(step), h);
+                    let sealed = self
+                        .keys
+                        .seal_text(FORM_LABEL, &serde_json::to_string(&form).map_err(internal)?)
+                        .map_err(internal)?;
+                    tx.update_case_form(id, &sealed).await.map_err(internal)?;
+                }
+                let issue = s.issues.as_ref().ok_or_else(|| internal("issue"))?;
+                tx.insert_case_job(
+                    &pending_job(
+                        id,
+                        step,
+                        format!("issue:{}", issue.licence_type),
+                        at.clone(),
+                    )?,
+                    &at,
+                )
+                .await
+                .map_err(internal)?;
+            }
             Decision::Approve { .. } => self.advance(&mut tx, id, &def, &form, now).await?,
             Decision::Return { .. } => {}
             Decision::Refuse { .. } => {
@@ -924,11 +1152,11 @@ impl Cases {
                 continue;
             };
             match row.state.as_str() {
-                "waiting" | "ready" | "returned" | "failed" => {
+                "waiting" | "ready" | "returned" | "failed" | "issuing" => {
                     tx.move_case_step(
                         id,
                         &s.id,
-                        &["waiting", "ready", "returned", "failed"],
+                        &["waiting", "ready", "returned", "failed", "issuing"],
                         "cancelled",
                         None,
                         "",
@@ -940,16 +1168,7 @@ impl Cases {
                 "done" => {
                     if let Some(c) = &s.compensation {
                         tx.insert_case_job(
-                            &CaseJobRow {
-                                id: new_id("JOB")?,
-                                case_id: id.into(),
-                                step: s.id.clone(),
-                                action: format!("compensate:{c}"),
-                                state: "pending".into(),
-                                attempts: 0,
-                                next_at: at.into(),
-                                last_error: String::new(),
-                            },
+                            &pending_job(id, s.id.clone(), format!("compensate:{c}"), at)?,
                             at,
                         )
                         .await
@@ -1110,18 +1329,7 @@ impl Cases {
     pub async fn detail(&self, actor: &Actor, id: &str) -> Result<CaseDetail, CasesError> {
         let (case, def) = self.case_and_definition(id).await?;
         let steps = Self::in_order(&def, self.store.case_steps(id).await.map_err(internal)?);
-        let hub = decide(actor, Action::ReadCases, Target::Hub).is_ok();
-        let handles = steps.iter().any(|s| {
-            decide(
-                actor,
-                Action::ReadCases,
-                Target::SharingOf {
-                    department: &s.department,
-                },
-            )
-            .is_ok()
-        });
-        if !hub && !handles {
+        if !Self::may_read(actor, &steps) {
             return Err(CasesError::NotFound(format!("case {id}")));
         }
         let form = self.form_of(&case)?;
@@ -1139,14 +1347,222 @@ impl Cases {
             )
             .await
             .map_err(internal)?;
+        let events = self.store.case_events(id).await.map_err(internal)?;
         Ok(CaseDetail {
-            events: self.store.case_events(id).await.map_err(internal)?,
+            results: self.results_of(&events).await?,
+            materials: Self::materials_of(&def, &form),
+            events,
             jobs: self.store.case_jobs(id).await.map_err(internal)?,
             service_name: def.name.clone(),
             case,
             steps,
-            form,
+            form: shown_form(form),
         })
+    }
+
+    /// The hub, and each department with a step in the case, read it.
+    fn may_read(actor: &Actor, steps: &[CaseStepRow]) -> bool {
+        decide(actor, Action::ReadCases, Target::Hub).is_ok()
+            || steps.iter().any(|s| {
+                decide(
+                    actor,
+                    Action::ReadCases,
+                    Target::SharingOf {
+                        department: &s.department,
+                    },
+                )
+                .is_ok()
+            })
+    }
+
+    fn materials_of(def: &ServiceDefinition, form: &BTreeMap<String, String>) -> Vec<CaseMaterial> {
+        def.materials
+            .iter()
+            .map(|m| {
+                let upload = form
+                    .get(&format!("material:{}", m.code))
+                    .and_then(|v| UploadRef::parse(v));
+                CaseMaterial {
+                    code: m.code.clone(),
+                    name: m.name.clone(),
+                    by: match (&m.source, &upload) {
+                        (_, Some(_)) => "upload",
+                        (MaterialSource::Licence { .. }, None) => "licence",
+                        (MaterialSource::Lookup { .. }, None) => "lookup",
+                        (MaterialSource::Upload, None) => "upload",
+                    }
+                    .into(),
+                    upload: upload.map(|u| UploadShown {
+                        name: u.name,
+                        mime: u.mime,
+                        size: u.size,
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    /// The licences the case's steps issued, from its history.
+    async fn results_of(
+        &self,
+        events: &[shuniu_store::CaseEventRow],
+    ) -> Result<Vec<CaseResult>, CasesError> {
+        let issued: Vec<(&str, &str)> = events
+            .iter()
+            .filter(|e| e.kind == "issued")
+            .filter_map(|e| Some((e.step.as_str(), e.detail.strip_prefix("licence:")?)))
+            .collect();
+        if issued.is_empty() {
+            return Ok(Vec::new());
+        }
+        let types = self.licences.types().await.map_err(internal)?;
+        let mut out = Vec::new();
+        for (step, id) in issued {
+            let Ok(l) = self.licences.licence(id).await else {
+                continue;
+            };
+            out.push(CaseResult {
+                step: step.into(),
+                licence_id: l.id.clone(),
+                type_name: types
+                    .iter()
+                    .find(|t| t.code == l.type_code)
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+                type_code: l.type_code,
+                holder_name: l.holder_name,
+                state: l.state,
+                issued_at: l.issued_at,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Issues the licence a decided step names, from the issuing department's data (its row
+    /// for the holder must be in the hub: until it is, the job fails and is retried).
+    async fn issue(
+        &self,
+        job: &CaseJobRow,
+        case: &CaseRow,
+        licence_type: &str,
+    ) -> Result<String, String> {
+        if !matches!(case.state.as_str(), "open" | "incident") {
+            return Ok("未出证：办件已终止 / not issued: the case was closed".into());
+        }
+        let form = self.form_of(case).map_err(|e| e.to_string())?;
+        let holder = form
+            .get(&holder_key(&job.step))
+            .or_else(|| form.get(APPLICANT_KEY))
+            .ok_or("the case names no holder for the licence")?;
+        let types = self.licences.types().await.map_err(|e| e.to_string())?;
+        let t = types
+            .iter()
+            .find(|t| t.code == licence_type)
+            .ok_or_else(|| format!("licence type {licence_type} is not registered"))?;
+        // The hub issues on the department's decision, as it issues from a department's loads.
+        let actor = Actor {
+            principal: "system:cases".into(),
+            display_name: "一件事一次办 / integrated services".into(),
+            role: shuniu_types::Role::HubOperator,
+            department: t.issuers.first().cloned().unwrap_or_default(),
+        };
+        let l = self
+            .licences
+            .issue_for(&actor, licence_type, holder)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!("licence:{}", l.id))
+    }
+
+    /// An uploaded material of a case, for the hub and the departments with a step in it;
+    /// audited on the applicant's record.
+    pub async fn material(
+        &self,
+        actor: &Actor,
+        id: &str,
+        code: &str,
+    ) -> Result<MaterialFile, CasesError> {
+        let (case, def) = self.case_and_definition(id).await?;
+        let steps = self.store.case_steps(id).await.map_err(internal)?;
+        if !Self::may_read(actor, &steps) {
+            return Err(CasesError::NotFound(format!("case {id}")));
+        }
+        let file = self.material_file(&case, code).await?;
+        self.audit
+            .record(
+                Entry::by(
+                    Kind::Access,
+                    "case.material",
+                    &actor.principal,
+                    &actor.department,
+                )
+                .target(id.to_string())
+                .subjects(vec![case.subject.clone()])
+                .purpose(Some(def.name.clone()))
+                .detail(code.to_string()),
+            )
+            .await
+            .map_err(internal)?;
+        Ok(file)
+    }
+
+    /// The applicant's own upload, from their own case.
+    pub async fn own_material(
+        &self,
+        subject: &CaseSubject,
+        id: &str,
+        code: &str,
+    ) -> Result<MaterialFile, CasesError> {
+        let (case, _) = self.case_and_definition(id).await?;
+        if case.subject != self.audit.subject(subject.key()) {
+            return Err(CasesError::NotFound(format!("case {id}")));
+        }
+        self.material_file(&case, code).await
+    }
+
+    async fn material_file(&self, case: &CaseRow, code: &str) -> Result<MaterialFile, CasesError> {
+        let form = self.form_of(case)?;
+        let r = form
+            .get(&format!("material:{code}"))
+            .and_then(|v| UploadRef::parse(v))
+            .ok_or_else(|| CasesError::NotFound(format!("upload {code}")))?;
+        Ok(MaterialFile {
+            bytes: self.uploads.get(&self.keys, &r).await?,
+            name: r.name,
+            mime: r.mime,
+        })
+    }
+
+    /// The document (PDF) of a licence the applicant's own case issued — the newborn's birth
+    /// certificate, the new enterprise's business licence — for the applicant.
+    pub async fn result_document(
+        &self,
+        subject: &CaseSubject,
+        id: &str,
+        licence_id: &str,
+    ) -> Result<Vec<u8>, CasesError> {
+        let (case, _) = self.case_and_definition(id).await?;
+        if case.subject != self.audit.subject(subject.key()) {
+            return Err(CasesError::NotFound(format!("case {id}")));
+        }
+        let events = self.store.case_events(id).await.map_err(internal)?;
+        if !events
+            .iter()
+            .any(|e| e.kind == "issued" && e.detail.strip_prefix("licence:") == Some(licence_id))
+        {
+            return Err(CasesError::NotFound(format!("licence {licence_id}")));
+        }
+        let l = self.licences.licence(licence_id).await.map_err(internal)?;
+        let actor = Actor {
+            principal: format!("applicant:{}", case.id),
+            display_name: "申请人 / applicant".into(),
+            role: shuniu_types::Role::HubOperator,
+            department: l.issuer.clone(),
+        };
+        self.licences
+            .document(&actor, licence_id)
+            .await
+            .map_err(internal)
     }
 
     /// A case as its applicant sees it (their own only).
@@ -1159,11 +1575,15 @@ impl Cases {
         if case.subject != self.audit.subject(subject.key()) {
             return Err(CasesError::NotFound(format!("case {id}")));
         }
+        let events = self.store.case_events(id).await.map_err(internal)?;
+        let form = self.form_of(&case)?;
         Ok(CaseDetail {
-            events: self.store.case_events(id).await.map_err(internal)?,
+            results: self.results_of(&events).await?,
+            materials: Self::materials_of(&def, &form),
+            events,
             jobs: Vec::new(),
             steps: Self::in_order(&def, self.store.case_steps(id).await.map_err(internal)?),
-            form: self.form_of(&case)?,
+            form: shown_form(form),
             service_name: def.name.clone(),
             case,
         })
@@ -1279,6 +1699,9 @@ impl Cases {
             Some(h) => (true, h),
             None => (false, job.action.as_str()),
         };
+        if let Some(licence_type) = handler.strip_prefix("issue:") {
+            return self.issue(job, case, licence_type).await;
+        }
         match handler_of(handler) {
             Some(("record", _)) => Ok("已归档 / filed by the hub".into()),
             Some(("push", url)) => {
@@ -1347,7 +1770,7 @@ impl Cases {
                     .move_case_step(
                         &case.id,
                         &job.step,
-                        &["ready"],
+                        &["ready", "issuing"],
                         "done",
                         Some("hub"),
                         &detail,
@@ -1356,7 +1779,12 @@ impl Cases {
                     .await
                     .map_err(internal)?
                 {
-                    tx.case_event(&case.id, &at, "approved", &job.step, "hub", &detail)
+                    let kind = if job.action.starts_with("issue:") {
+                        "issued"
+                    } else {
+                        "approved"
+                    };
+                    tx.case_event(&case.id, &at, kind, &job.step, "hub", &detail)
                         .await
                         .map_err(internal)?;
                     let form = self.form_of(case)?;
@@ -1383,7 +1811,7 @@ impl Cases {
                     tx.move_case_step(
                         &case.id,
                         &job.step,
-                        &["ready"],
+                        &["ready", "issuing"],
                         "failed",
                         Some("hub"),
                         &error,
@@ -1430,11 +1858,14 @@ impl Cases {
             Resolution::Retry => {
                 for row in tx.case_steps(id).await.map_err(internal)? {
                     if row.state == "failed" {
+                        // A decided step whose licence could not be issued waits for the
+                        // licence again, not for a second decision.
+                        let issuing = def.step(&row.step).is_some_and(|s| s.issues.is_some());
                         tx.move_case_step(
                             id,
                             &row.step,
                             &["failed"],
-                            "ready",
+                            if issuing { "issuing" } else { "ready" },
                             Some(&actor.principal),
                             "重试 / retried",
                             &at,

@@ -10,7 +10,10 @@
 //!   timer boundary events, lanes), with a diagram, so definitions open in common modelers.
 //! - `engine.rs`: `Cases` — the durable case engine: cases and steps in the control plane,
 //!   automatic steps through an outbox recorded exactly once, compensations, incidents,
-//!   working-day timers, event-triggered cases, the department queues and the statistics.
+//!   working-day timers, event-triggered cases, the department queues and the statistics;
+//!   results issued as e-licences through the licence engine.
+//! - `uploads.rs`: the materials only an upload satisfies, checked by kind and sealed at rest
+//!   in the data directory.
 //!
 //! Invariants: every state change is one transaction of conditional updates (a step moves
 //! once, whoever else tries); a case runs the definition version it opened on; an automatic
@@ -22,11 +25,15 @@ pub mod bpmn;
 pub mod definition;
 pub mod engine;
 mod error;
+pub mod uploads;
 
 pub use definition::{
-    Applicant, Before, FormField, Material, MaterialSource, ServiceDefinition, Step, Trigger, When,
+    Applicant, Before, FormField, Issue, Material, MaterialSource, ResultHolder, ServiceDefinition,
+    Step, Trigger, When,
 };
 pub use engine::{
-    CaseDetail, CaseSubject, Cases, Decision, Resolution, ServiceStats, ServiceSummary, handler_of,
+    CaseDetail, CaseMaterial, CaseResult, CaseSubject, Cases, Decision, MaterialFile, Resolution,
+    ServiceStats, ServiceSummary, UploadShown, handler_of,
 };
 pub use error::CasesError;
+pub use uploads::{MAX_UPLOAD_BYTES, UploadRef};

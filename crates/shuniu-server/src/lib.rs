@@ -161,6 +161,8 @@ impl Engines {
             sharing.clone(),
             lake.clone(),
             keys.clone(),
+            licences.clone(),
+            &data_dir.join("uploads"),
         );
         let open = shuniu_open::Open::open(
             store.clone(),

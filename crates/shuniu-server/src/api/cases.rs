@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(service_stats))
         .routes(routes!(queue))
         .routes(routes!(get_case))
+        .routes(routes!(get_material))
         .routes(routes!(decide_step))
         .routes(routes!(resolve_case))
 }
@@ -185,6 +186,20 @@ async fn get_case(
     Ok(json(&state.engines.cases.detail(&actor, &id).await?))
 }
 
+/// A material the applicant uploaded (the file as uploaded: PDF, OFD, JPEG or PNG) — for the
+/// hub and the departments handling a step of the case; on the applicant's record.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/materials/{code}", tag = "cases",
+    params(("id" = String, Path, description = "case id"), ("code" = String, Path, description = "material code")),
+    responses((status = 200, description = "the file"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_material(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path((id, code)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    let f = state.engines.cases.material(&actor, &id, &code).await?;
+    Ok(crate::web::attachment(&f.mime, &f.name, f.bytes))
+}
+
 #[derive(Deserialize, ToSchema)]
 struct DecisionBody {
     /// approve (办结), return (补正: back to the applicant), refuse (不予办理).
@@ -192,6 +207,10 @@ struct DecisionBody {
     /// What to correct, or why refused (required for those), or a note.
     #[serde(default)]
     note: String,
+    /// For a step that issues a licence to someone its decision names: the holder's ID number
+    /// or unified social credit code (the enterprise the registration created).
+    #[serde(default)]
+    holder: Option<String>,
 }
 
 /// The handling department's data officer decides a ready step.
@@ -206,7 +225,10 @@ async fn decide_step(
     ApiJson(b): ApiJson<DecisionBody>,
 ) -> Result<Json, ApiError> {
     let decision = match b.decision.as_str() {
-        "approve" => Decision::Approve { note: b.note },
+        "approve" => Decision::Approve {
+            note: b.note,
+            holder: b.holder,
+        },
         "return" => Decision::Return { note: b.note },
         "refuse" => Decision::Refuse { reason: b.note },
         other => {

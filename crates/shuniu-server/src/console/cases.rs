@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/cases/services/{code}", get(service_page))
         .route("/cases/services/{code}/process.bpmn", get(service_bpmn))
         .route("/cases/{id}", get(case_page).post(case_action))
+        .route("/cases/{id}/materials/{code}", get(case_material))
 }
 
 fn department_name(state: &AppState, code: &str) -> String {
@@ -173,30 +174,18 @@ async fn render(
                     },
                 )
                 .is_ok();
+            let issues = def.step(&s.step).and_then(|d| d.issues.as_ref());
             serde_json::json!({
                 "s": ser(s),
                 "department_name": department_name(state, &s.department),
                 "may_decide": may,
+                "issues": issues.is_some(),
+                "holder_needed": issues.is_some_and(|i| i.holder == shuniu_cases::ResultHolder::Decision),
             })
         })
         .collect();
     // The form with its labels, in the definition's order.
-    let form: Vec<(String, String)> = def
-        .fields
-        .iter()
-        .filter_map(|f| {
-            detail
-                .form
-                .get(&f.name)
-                .map(|v| (f.label.clone(), v.clone()))
-        })
-        .chain(def.materials.iter().filter_map(|m| {
-            detail
-                .form
-                .get(&format!("material:{}", m.code))
-                .map(|v| (m.name.clone(), v.clone()))
-        }))
-        .collect();
+    let form = def.labelled(&detail.form);
     let may_resolve = detail.case.state == "incident"
         && decide(&user.actor, Action::DefineServices, Target::Hub).is_ok();
     page(
@@ -207,8 +196,22 @@ async fn render(
             c => ser(&detail.case), service_name => detail.service_name.clone(),
             steps => ser(&steps), events => ser(&detail.events), jobs => ser(&detail.jobs),
             form => ser(&form), notice => notice, may_resolve => may_resolve,
+            materials => ser(&detail.materials), results => ser(&detail.results),
         },
     )
+}
+
+/// An uploaded material, for the hub and the departments handling the case (audited).
+async fn case_material(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path((id, code)): Path<(String, String)>,
+) -> Response {
+    let file = tried!(
+        user,
+        state.engines.cases.material(&user.actor, &id, &code).await
+    );
+    crate::web::attachment(&file.mime, &file.name, file.bytes)
 }
 
 fn problem_text(user: &ConsoleUser, e: &CasesError) -> Option<String> {
@@ -240,7 +243,15 @@ async fn case_action(
     let step = filled(&form, "step").unwrap_or_default().to_string();
     let done = match filled(&form, "action").unwrap_or_default() {
         "approve" => c
-            .decide(&user.actor, &id, &step, Decision::Approve { note })
+            .decide(
+                &user.actor,
+                &id,
+                &step,
+                Decision::Approve {
+                    note,
+                    holder: filled(&form, "holder").map(String::from),
+                },
+            )
             .await
             .map(|_| ()),
         "return" => c

@@ -124,7 +124,23 @@ pub(crate) fn csrf_of(state: &AppState, jar: CookieJar) -> (String, CookieJar) {
     }
 }
 
-async fn citizen_of(
+/// Where a citizen goes after signing in: back to the applicant's pages when they came from
+/// there, else their record (never another site).
+pub(crate) fn own_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n)
+            if n.starts_with("/my-services")
+                && !n.contains("//")
+                && !n.contains('\\')
+                && n.len() < 200 =>
+        {
+            n
+        }
+        _ => "/my-data",
+    }
+}
+
+pub(crate) async fn citizen_of(
     state: &AppState,
     jar: &CookieJar,
 ) -> Option<shuniu_auth::accounts::CitizenSession> {
@@ -354,7 +370,11 @@ async fn citizen_login(
         }
     };
     match open_session(&state, jar, &person, &name, SIMULATED).await {
-        Ok(jar) => (jar, Redirect::to("/my-data")).into_response(),
+        Ok(jar) => (
+            jar,
+            Redirect::to(own_next(form.get("next").map(String::as_str))),
+        )
+            .into_response(),
         Err(p) => problem_page(lang, &p),
     }
 }

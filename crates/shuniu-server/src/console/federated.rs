@@ -109,19 +109,13 @@ pub(crate) async fn citizen_sign_in(
     State(state): State<AppState>,
     jar: CookieJar,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let Some(provider) = state.settings.citizen_sign_in.clone() else {
         return not_configured(lang_of(&jar));
     };
-    start(
-        &state,
-        jar,
-        &peer,
-        &provider,
-        SignInPurpose::Citizen,
-        "/my-data",
-    )
-    .await
+    let to = super::citizen::own_next(q.get("next").map(String::as_str)).to_string();
+    start(&state, jar, &peer, &provider, SignInPurpose::Citizen, &to).await
 }
 
 pub(crate) async fn citizen_callback(

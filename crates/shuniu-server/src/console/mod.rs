@@ -49,6 +49,7 @@ mod federated;
 mod indicators;
 mod libraries;
 mod licences;
+mod my_services;
 mod nav;
 mod opendata;
 mod policies;
@@ -148,6 +149,7 @@ pub fn router() -> Router<AppState> {
         .merge(indicators::router())
         .merge(policies::router())
         .merge(cases::router())
+        .merge(my_services::router())
         .merge(licences::router())
         .merge(sharing::router())
         .merge(opendata::router())

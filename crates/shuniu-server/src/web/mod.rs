@@ -195,6 +195,42 @@ pub(crate) fn router() -> axum::Router<AppState> {
 }
 
 /// A licence document (PDF) as a download named after the licence.
+/// A file to save (never shown inline: an applicant's upload is not the hub's page), its name
+/// in RFC 6266's `filename*` so Chinese names survive, an ASCII fallback beside it.
+pub(crate) fn attachment(mime: &str, name: &str, bytes: Vec<u8>) -> Response {
+    use axum::http::header;
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let fallback: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+        .collect();
+    let fallback = if fallback.is_empty() {
+        "file".to_string()
+    } else {
+        fallback
+    };
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
 pub(crate) fn licence_pdf(id: &str, pdf: Vec<u8>) -> Response {
     use axum::http::header;
     let name: String = id
@@ -312,6 +348,26 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("../../templates/audit.html")),
     ("flows.html", include_str!("../../templates/flows.html")),
     ("mydata.html", include_str!("../../templates/mydata.html")),
+    (
+        "citizen_sign_in.html",
+        include_str!("../../templates/citizen_sign_in.html"),
+    ),
+    (
+        "my_services.html",
+        include_str!("../../templates/my_services.html"),
+    ),
+    (
+        "my_service_apply.html",
+        include_str!("../../templates/my_service_apply.html"),
+    ),
+    (
+        "my_service_case.html",
+        include_str!("../../templates/my_service_case.html"),
+    ),
+    (
+        "my_services_frame.html",
+        include_str!("../../templates/my_services_frame.html"),
+    ),
     (
         "my_enterprise.html",
         include_str!("../../templates/my_enterprise.html"),
