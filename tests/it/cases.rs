@@ -217,6 +217,11 @@ async fn a_service_runs_its_cases_through_every_department() {
         .await
         .expect("case");
     assert_eq!((case.state.as_str(), case.version), ("open", 2));
+    // The consent to the lookup is the applicant's own act: in the audit log, for the service.
+    crate::audit::search_until(&hub, &hub.operator_key, "action=case.consent", |rows| {
+        rows.iter().any(|r| r["purpose"] == "测试一件事")
+    })
+    .await;
     let (_, q) = json_of(hub.get(&hub.ga_key, "/api/v1/cases/queue").await).await;
     assert!(
         q.as_array()

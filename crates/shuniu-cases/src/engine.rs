@@ -751,8 +751,31 @@ impl Cases {
             .collect();
         let case = self
             .open(&def, version, subject, form, "application", None, channel)
-            .await?;
-        case.ok_or_else(|| internal("the application opened no case"))
+            .await?
+            .ok_or_else(|| internal("the application opened no case"))?;
+        // The consent is the person's own act: on their record, naming what it lets be read.
+        let lookups: Vec<&str> = def
+            .materials
+            .iter()
+            .filter_map(|m| match &m.source {
+                MaterialSource::Lookup { resource } => Some(resource.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !lookups.is_empty() {
+            self.audit
+                .record(
+                    Entry::by(Kind::Access, "case.consent", "citizen", "")
+                        .channel("console")
+                        .target(case.id.clone())
+                        .subjects(vec![case.subject.clone()])
+                        .purpose(Some(def.name.clone()))
+                        .detail(lookups.join(",")),
+                )
+                .await
+                .map_err(internal)?;
+        }
+        Ok(case)
     }
 
     async fn current(&self, code: &str) -> Result<(ServiceDefinition, i64), CasesError> {

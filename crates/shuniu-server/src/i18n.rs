@@ -2092,6 +2092,18 @@ pub fn t(lang: Lang, key: &str) -> String {
 /// What each audited action is called, in words.
 const AUDIT_ACTIONS: &[(&str, &str, &str)] = &[
     ("auth.login", "登录控制台", "Console sign-in"),
+    ("case.open", "受理一件事办件", "Case opened"),
+    ("case.prefill", "预填申请表", "Application form pre-filled"),
+    (
+        "case.consent",
+        "授权部门共享查询",
+        "Consent to shared-data lookups",
+    ),
+    ("case.read", "查看办件", "Case read"),
+    ("case.decide", "办理办件环节", "Case step decided"),
+    ("case.material", "查看申请材料", "Uploaded material read"),
+    ("case.resolve", "处理办件异常", "Case incident resolved"),
+    ("case.overdue", "办件环节超期", "Case steps overdue"),
     (
         "indicator.save",
         "保存指标定义",
