@@ -46,7 +46,19 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+def fresh_database(url):
+    """A new, empty PostgreSQL database beside the one `url` names (each run starts empty, as
+    the SQLite run does with its new file)."""
+    base, _, _ = url.rpartition("/")
+    name = "shuniu_cases_bench"
+    for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
+        subprocess.run(["psql", url, "-q", "-c", sql], check=True, capture_output=True)
+    return f"{base}/{name}"
+
+
 def ours(n, database_url=""):
+    if database_url:
+        database_url = fresh_database(database_url)
     env = {**os.environ, "BENCH_WORK": str(WORK), "BENCH_DATABASE_URL": database_url}
     out = subprocess.run([str(BIN), str(n)], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use futures::StreamExt;
 use shuniu_cases::{CaseSubject, ServiceDefinition};
 use shuniu_store::Store;
 use shuniu_types::{Actor, CodeFormat};
@@ -110,13 +111,28 @@ async fn main() -> Result<()> {
             }
         })
     };
-    for who in &people {
-        let form: BTreeMap<String, String> =
-            [("child_name".to_string(), "王小明".to_string())].into();
-        cases
-            .apply(who, "SVC-BENCH", form, true, "bench")
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Applicants arrive `BENCH_APPLICANTS` at a time (default 32), as a server receives them
+    // from many people at once; 1 applies one after the other.
+    let at_once: usize = std::env::var("BENCH_APPLICANTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32)
+        .max(1);
+    let mut pending = futures::stream::iter(people.iter().map(|who| {
+        let cases = cases.clone();
+        async move {
+            let form: BTreeMap<String, String> =
+                [("child_name".to_string(), "王小明".to_string())].into();
+            cases
+                .apply(who, "SVC-BENCH", form, true, "bench")
+                .await
+                .map(|_| ())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+    }))
+    .buffer_unordered(at_once);
+    while let Some(done) = pending.next().await {
+        done?;
     }
     let applied = started.elapsed().as_secs_f64();
     loop {
@@ -141,7 +157,7 @@ async fn main() -> Result<()> {
         "{}",
         serde_json::json!({
             "backend": backend, "cases": n, "steps_per_case": 4,
-            "seconds": seconds, "applications_seconds": applied,
+            "seconds": seconds, "applications_seconds": applied, "applicants_at_once": at_once,
             "cases_per_second": n as f64 / seconds,
             "durable_steps_per_second": (4 * n) as f64 / seconds,
         })

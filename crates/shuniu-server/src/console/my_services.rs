@@ -126,21 +126,18 @@ fn department_name(state: &AppState, code: &str) -> String {
     state.names.department(code).unwrap_or(code.to_string())
 }
 
-/// The problem's text in the page's language, with each field's message (shown above the
+/// The problem in the page's language: its text with every field's message (shown above the
 /// form), and the fields by name (shown beside each).
-fn problem_of(lang: Lang, e: &CasesError) -> (String, BTreeMap<String, String>) {
+fn problem_of(lang: Lang, e: &CasesError) -> (Vec<String>, BTreeMap<String, String>) {
     let p = e.problem();
-    let fields = p
-        .fields
-        .iter()
-        .map(|f| {
-            (
-                f.field.clone(),
-                lang.pick(f.message_zh.clone(), f.message_en.clone()),
-            )
-        })
-        .collect();
-    (lang.pick(p.message_zh, p.message_en), fields)
+    let mut fields = BTreeMap::new();
+    let mut lines = vec![lang.pick(p.message_zh, p.message_en)];
+    for f in &p.fields {
+        let message = lang.pick(f.message_zh.clone(), f.message_en.clone());
+        lines.push(message.clone());
+        fields.entry(f.field.clone()).or_insert(message);
+    }
+    (lines, fields)
 }
 
 async fn home(State(state): State<AppState>, jar: CookieJar) -> Response {
@@ -229,7 +226,7 @@ async fn form_page(
     code: &str,
     values: BTreeMap<String, String>,
     prefill: BTreeMap<String, String>,
-    error: Option<(String, BTreeMap<String, String>)>,
+    error: Option<(Vec<String>, BTreeMap<String, String>)>,
 ) -> Response {
     let c = &state.engines.cases;
     let def = match c.definition(code, None).await {
@@ -455,7 +452,7 @@ async fn own_case(
     session: &CitizenSession,
     id: &str,
     notice: Option<&str>,
-    error: Option<(String, BTreeMap<String, String>)>,
+    error: Option<(Vec<String>, BTreeMap<String, String>)>,
 ) -> Response {
     let c = &state.engines.cases;
     let detail = match c.own_detail(&subject(session), id).await {
