@@ -1055,6 +1055,24 @@ async fn a_policy_reads_a_granted_resource_joined_by_id_number() {
             .any(|u| u.action == "policy.join" && u.resource.as_deref() == Some(register.as_str())),
         "{uses:?}"
     );
+    // January's list, confirmed by the civil-affairs data officer, is what is paid.
+    let lists = "/api/v1/policies/POL-ZAISHI/lists";
+    let (s, v) = json_of(
+        hub.post(&hub.mz_key, lists, &json!({"period": "2025-01"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{v}");
+    let (s, v) = json_of(
+        hub.post(&hub.mz_key, &format!("{lists}/2025-01/confirm"), &json!({}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), v["state"].as_str()),
+        (200, Some("confirmed")),
+        "{v}"
+    );
     // This month's list (computed at publication) follows the register: the 1940 person's
     // cremation moves into the city's home and they leave the list.
     let this_month = (chrono::Utc::now() + chrono::Duration::hours(8))
@@ -1089,6 +1107,18 @@ async fn a_policy_reads_a_granted_resource_joined_by_id_number() {
         Some(0),
         "the list did not follow the joined register"
     );
+    // The confirmed list is paid as confirmed: the cremation registered since does not take the
+    // person out of January's payment file (the joined register is read as it is now, but the
+    // subjects are those confirmed, found by key at the list's library version).
+    let r = hub
+        .get(&hub.mz_key, &format!("{lists}/2025-01/payments?format=csv"))
+        .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let file = r.bytes().await.expect("file");
+    let mut rows = csv::Reader::from_reader(&file[3..]);
+    let rows: Vec<csv::StringRecord> = rows.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(&rows[0][1], ids[1].as_str(), "{rows:?}");
     // Revoked: the MZ may no longer read the register, so the policy cannot be evaluated.
     let (s, v) = json_of(
         hub.post(
