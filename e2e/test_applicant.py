@@ -108,3 +108,36 @@ def test_a_founder_applies_once_and_receives_the_business_licence(browser, page,
         phone.click("#my-results a.result-pdf")
     assert pathlib.Path(d.value.path()).read_bytes().startswith(b"%PDF-")
     phone.screenshot(path=str(ARTIFACTS / "my-service-case.png"), full_page=True)
+
+
+def test_an_enterprise_applies_with_its_own_business_licence(browser, base_url, accounts):
+    """企业注销一件事 from the enterprise's own page: its legal person signs in, finds the service
+    (and not the ones for persons), the form pre-filled from the legal-entity library, the
+    business licence it holds in place of paper, and applies with the one upload left."""
+    holder = accounts["licences"]["example"]["holder"]
+    phone = browser.new_context(locale="zh-CN", viewport={"width": 375, "height": 800}).new_page()
+    phone.goto(f"{base_url}/my-enterprise")
+    phone.fill("#enterprise-login input[name=name]", accounts["licences"]["example"]["holder_name"])
+    phone.fill("#credit-code", holder)
+    phone.click("#enterprise-submit")
+    phone.wait_for_url(f"{base_url}/my-enterprise")
+    phone.click("#to-my-services")
+    phone.wait_for_url(f"{base_url}/my-services")
+    assert phone.locator("#my-service-list li[data-service=SVC-QIYE-ZHUXIAO]").count() == 1
+    assert phone.locator("#my-service-list li[data-service=SVC-CHUSHENG]").count() == 0, "a person's service"
+    phone.click("li[data-service=SVC-QIYE-ZHUXIAO] a.apply")
+    phone.wait_for_url(f"{base_url}/my-services/SVC-QIYE-ZHUXIAO")
+    assert phone.input_value("input[name=ent_name]").strip(), "pre-filled from the legal-entity library"
+    assert phone.locator("#apply-materials li[data-material=licence]").get_attribute("data-by") == "licence"
+    phone.select_option("select[name=reason]", "决议解散")
+    phone.select_option("select[name=employees]", "否")
+    phone.set_input_files(
+        "input[name='material:pledge']",
+        files=[{"name": "承诺书.pdf", "mimeType": "application/pdf", "buffer": LEASE}],
+    )
+    phone.click("#apply-submit")
+    phone.wait_for_url(f"{base_url}/my-services/cases/**")
+    assert phone.locator("#my-case-steps li[data-step=tax]").get_attribute("data-state") == "ready"
+    assert phone.locator("#my-case-materials li[data-material=licence]").get_attribute("data-by") == "licence"
+    assert phone.inner_text("#to-my-data") == "企业专属空间（惠企通）"
+    phone.screenshot(path=str(ARTIFACTS / "my-service-enterprise.png"), full_page=True)

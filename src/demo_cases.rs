@@ -107,6 +107,30 @@ fn services(
             "before": {"materials": 15, "visits": 6, "days": 10, "steps": 5}
         }),
         json!({
+            "code": "SVC-QIYE-ZHUXIAO", "name": "企业注销一件事",
+            "description": "清税、社保和公积金注销、注销登记一次申请、并联办理，电子营业执照代替纸质执照",
+            "trigger": {"kind": "application", "applicant": "enterprise"},
+            "deadline_days": 5,
+            "fields": [
+                {"name": "ent_name", "label": "企业名称", "required": true, "prefill": "ent_name"},
+                {"name": "legal_rep", "label": "法定代表人", "required": true, "prefill": "legal_rep"},
+                {"name": "reason", "label": "注销原因", "required": true, "choices": ["决议解散", "经营期限届满", "其他"]},
+                {"name": "employees", "label": "有在职职工", "required": true, "choices": ["是", "否"]}
+            ],
+            "materials": [
+                {"code": "licence", "name": "营业执照", "by": "licence", "licence_type": business_licence},
+                {"code": "pledge", "name": "全体投资人承诺书", "by": "upload"}
+            ],
+            "steps": [
+                {"id": "tax", "name": "清税", "department": "370200SW", "deadline_days": 2, "materials": ["licence"]},
+                {"id": "social", "name": "社会保险注销", "department": "370200RS", "deadline_days": 2, "after": ["tax"], "when": "employees = '是'"},
+                {"id": "fund", "name": "住房公积金注销", "department": "370200GJJ", "deadline_days": 2, "after": ["tax"], "when": "employees = '是'"},
+                {"id": "deregister", "name": "注销登记", "department": "370200SJ", "deadline_days": 1, "after": ["social", "fund"], "materials": ["licence", "pledge"]},
+                {"id": "archive", "name": "办件电子归档", "department": "370200DSJ", "deadline_days": 1, "after": ["deregister"], "automatic": "record"}
+            ],
+            "before": {"materials": 9, "visits": 4, "days": 20, "steps": 4}
+        }),
+        json!({
             "code": "SVC-SHENGU", "name": "公民身故一件事",
             "description": "民政火化（死亡）登记后，户籍注销、养老金停发、丧葬补助、医保停保由各部门主动办理，家属无需申请",
             "trigger": {"kind": "event", "resource": cremations, "key": "id_number"},
@@ -449,6 +473,59 @@ pub async fn cases_demo(
         }
         cases.run_jobs().await.map_err(err)?;
         cases.rate(who, id, 5, "").await.map_err(err)?;
+    }
+    // 企业注销一件事: two of the oldest enterprises, their business licences in place of paper.
+    let old_firms = engines
+        .aggregation
+        .sql(
+            &root,
+            &format!(
+                "SELECT CAST(credit_code AS VARCHAR) AS k, CAST(reg_date AS VARCHAR) AS day
+                 FROM \"{firms_register}\" ORDER BY day, k LIMIT 2"
+            ),
+            2,
+        )
+        .await?
+        .to_strings();
+    for i in 0..old_firms.len() {
+        let Ok(code) = cell(&old_firms, i, 0).parse::<shuniu_types::CreditCode>() else {
+            continue;
+        };
+        let who = CaseSubject::Enterprise(code);
+        let mut f = cases.prefill("SVC-QIYE-ZHUXIAO", &who).await.map_err(err)?;
+        let pledge = cases
+            .upload(
+                "SVC-QIYE-ZHUXIAO",
+                "pledge",
+                &format!("全体投资人承诺书-{i:02}.pdf"),
+                LEASE,
+            )
+            .await
+            .map_err(err)?;
+        f.extend(form(&[
+            ("reason", "决议解散"),
+            ("employees", if i == 0 { "否" } else { "是" }),
+            ("material:pledge", &pledge.text()),
+        ]));
+        f.entry("ent_name".into()).or_insert_with(|| "企业".into());
+        f.entry("legal_rep".into())
+            .or_insert_with(|| "法定代表人".into());
+        // An enterprise without a valid business licence would have to upload it: skip it.
+        let Ok(case) = cases.apply(&who, "SVC-QIYE-ZHUXIAO", f, true, "demo").await else {
+            continue;
+        };
+        out.cases += 1;
+        if i == 0 {
+            cases
+                .decide(
+                    &officer(city, "370200SW"),
+                    &case.id,
+                    "tax",
+                    approve("已清税"),
+                )
+                .await
+                .map_err(err)?;
+        }
     }
     // 公民身故一件事: today's death registrations open their cases by themselves.
     let rec = engines.catalog.get(&root, &cremations).await?;

@@ -1118,6 +1118,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "No service takes applications online yet",
     ),
     ("my_services_apply", "我要办", "Apply"),
+    (
+        "my_services_enterprise_hint",
+        "企业办事请由法定代表人登录：",
+        "Enterprises apply once their legal person has signed in:",
+    ),
     ("my_services_uploads", "需上传材料", "Uploads"),
     ("my_services_visits", "跑动", "Visits"),
     (

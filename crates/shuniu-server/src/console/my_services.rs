@@ -17,13 +17,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
 use minijinja::context;
-use shuniu_auth::accounts::CitizenSession;
 use shuniu_cases::{
     Applicant, CaseSubject, CasesError, MaterialSource, ServiceDefinition, Trigger,
 };
 use shuniu_types::Classified;
 
 use super::citizen::{CITIZEN_CSRF_COOKIE, citizen_of, csrf_of};
+use super::enterprise::ENTERPRISE_COOKIE;
 use crate::AppState;
 use crate::i18n::Lang;
 use crate::web::forms::CsrfSession;
@@ -48,10 +48,51 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-/// A signed-in citizen whose form carried their CSRF token (for [`CheckedMultipart`]); with no
-/// session the browser is sent to sign in.
+/// Who applies: a person signed in as on their record, or an enterprise signed in by its legal
+/// person as on its own page.
+#[derive(Clone)]
+pub(crate) struct Who {
+    subject: CaseSubject,
+    name: String,
+    /// The ID number masked, or the (public) credit code.
+    shown: String,
+    kind: Applicant,
+    /// The applicant's own record page.
+    home: &'static str,
+}
+
+async fn who_of(state: &AppState, jar: &CookieJar) -> Option<Who> {
+    if let Some(s) = citizen_of(state, jar).await {
+        let id = s.person.as_str();
+        return Some(Who {
+            shown: format!("{}********{}", &id[..6], &id[14..]),
+            subject: CaseSubject::Person(s.person.clone()),
+            name: s.name,
+            kind: Applicant::Person,
+            home: "/my-data",
+        });
+    }
+    let token = jar.get(ENTERPRISE_COOKIE)?.value().to_string();
+    let s = state
+        .engines
+        .accounts
+        .enterprise_session(&token)
+        .await
+        .ok()
+        .flatten()?;
+    Some(Who {
+        shown: s.enterprise.to_string(),
+        subject: CaseSubject::Enterprise(s.enterprise.clone()),
+        name: s.name,
+        kind: Applicant::Enterprise,
+        home: "/my-enterprise",
+    })
+}
+
+/// A signed-in applicant whose form carried their CSRF token (for [`CheckedMultipart`]); with
+/// no session the browser is sent to sign in.
 pub(crate) struct Applying {
-    session: CitizenSession,
+    session: Who,
     csrf: String,
     lang: Lang,
 }
@@ -61,7 +102,7 @@ impl FromRequestParts<AppState> for Applying {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let jar = CookieJar::from_headers(&parts.headers);
         let lang = lang_of(&jar);
-        let Some(session) = citizen_of(state, &jar).await else {
+        let Some(session) = who_of(state, &jar).await else {
             return Err(Redirect::to("/my-services").into_response());
         };
         let csrf = jar
@@ -85,22 +126,13 @@ impl CsrfSession for Applying {
     }
 }
 
-fn masked(session: &CitizenSession) -> String {
-    let id = session.person.as_str();
-    format!("{}********{}", &id[..6], &id[14..])
+fn subject(session: &Who) -> CaseSubject {
+    session.subject.clone()
 }
 
-fn subject(session: &CitizenSession) -> CaseSubject {
-    CaseSubject::Person(session.person.clone())
-}
-
-fn for_persons(def: &ServiceDefinition) -> bool {
-    matches!(
-        def.trigger,
-        Trigger::Application {
-            applicant: Applicant::Person
-        }
-    )
+/// The services this applicant may apply for: those taking applications from their kind.
+fn takes(def: &ServiceDefinition, who: &Who) -> bool {
+    matches!(def.trigger, Trigger::Application { applicant } if applicant == who.kind)
 }
 
 /// The page's frame: language, CSRF token, sign-in options, the person.
@@ -108,7 +140,7 @@ fn frame(
     state: &AppState,
     lang: Lang,
     csrf: &str,
-    session: Option<&CitizenSession>,
+    session: Option<&Who>,
     next: &str,
 ) -> minijinja::Value {
     context! {
@@ -118,7 +150,10 @@ fn frame(
         simulated => state.settings.simulated_citizen_sign_in,
         oidc => state.settings.citizen_sign_in.is_some(),
         next => next,
-        person => session.map(|s| context! { name => s.name.clone(), masked => masked(s) }),
+        person => session.map(|s| context! {
+            name => s.name.clone(), masked => s.shown.clone(), home => s.home,
+            enterprise => s.kind == Applicant::Enterprise,
+        }),
     }
 }
 
@@ -143,7 +178,7 @@ fn problem_of(lang: Lang, e: &CasesError) -> (Vec<String>, BTreeMap<String, Stri
 async fn home(State(state): State<AppState>, jar: CookieJar) -> Response {
     let lang = lang_of(&jar);
     let (csrf, jar) = csrf_of(&state, jar);
-    let session = citizen_of(&state, &jar).await;
+    let session = who_of(&state, &jar).await;
     let base = frame(&state, lang, &csrf, session.as_ref(), "/my-services");
     let Some(session) = session else {
         return (jar, render(&state, "my_services.html", base)).into_response();
@@ -157,7 +192,7 @@ async fn home(State(state): State<AppState>, jar: CookieJar) -> Response {
             continue;
         };
         names.insert(s.code.clone(), s.name.clone());
-        if !for_persons(&def) {
+        if !takes(&def, &session) {
             continue;
         }
         let uploads = def
@@ -202,7 +237,7 @@ async fn apply_page(
 ) -> Response {
     let lang = lang_of(&jar);
     let (csrf, jar) = csrf_of(&state, jar);
-    let Some(session) = citizen_of(&state, &jar).await else {
+    let Some(session) = who_of(&state, &jar).await else {
         return Redirect::to("/my-services").into_response();
     };
     let prefill = match state.engines.cases.prefill(&code, &subject(&session)).await {
@@ -222,7 +257,7 @@ async fn form_page(
     state: &AppState,
     lang: Lang,
     csrf: &str,
-    session: &CitizenSession,
+    session: &Who,
     code: &str,
     values: BTreeMap<String, String>,
     prefill: BTreeMap<String, String>,
@@ -230,7 +265,7 @@ async fn form_page(
 ) -> Response {
     let c = &state.engines.cases;
     let def = match c.definition(code, None).await {
-        Ok(d) if for_persons(&d) => d,
+        Ok(d) if takes(&d, session) => d,
         Ok(_) => {
             return problem_page(
                 lang,
@@ -243,7 +278,7 @@ async fn form_page(
     let held: Vec<String> = state
         .engines
         .licences
-        .of_holder(session.person.as_str())
+        .of_holder(session.subject.key())
         .await
         .map(|ls| {
             ls.into_iter()
@@ -430,7 +465,7 @@ async fn case_page(
 ) -> Response {
     let lang = lang_of(&jar);
     let (csrf, jar) = csrf_of(&state, jar);
-    let Some(session) = citizen_of(&state, &jar).await else {
+    let Some(session) = who_of(&state, &jar).await else {
         return Redirect::to("/my-services").into_response();
     };
     let notice = q.get("done").map(|d| d.as_str()).and_then(|d| match d {
@@ -449,7 +484,7 @@ async fn own_case(
     state: &AppState,
     lang: Lang,
     csrf: &str,
-    session: &CitizenSession,
+    session: &Who,
     id: &str,
     notice: Option<&str>,
     error: Option<(Vec<String>, BTreeMap<String, String>)>,
@@ -549,7 +584,7 @@ async fn own_material(
     Path((id, code)): Path<(String, String)>,
 ) -> Response {
     let lang = lang_of(&jar);
-    let Some(session) = citizen_of(&state, &jar).await else {
+    let Some(session) = who_of(&state, &jar).await else {
         return Redirect::to("/my-services").into_response();
     };
     match state
@@ -569,7 +604,7 @@ async fn result_document(
     Path((id, licence)): Path<(String, String)>,
 ) -> Response {
     let lang = lang_of(&jar);
-    let Some(session) = citizen_of(&state, &jar).await else {
+    let Some(session) = who_of(&state, &jar).await else {
         return Redirect::to("/my-services").into_response();
     };
     let licence = licence.trim_end_matches(".pdf").to_string();
