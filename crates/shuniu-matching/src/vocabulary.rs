@@ -124,16 +124,30 @@ pub fn joined(
         &format!("{}.", rec.spec.name.trim()),
         &alias,
     );
-    let mut columns = vec![format!(
-        "CAST({} AS VARCHAR) AS {}",
-        quoted(&j.key),
-        renamed("#key")
-    )];
+    let key = format!("CAST({} AS VARCHAR)", quoted(&j.key));
+    let mut columns = vec![format!("{key} AS {}", renamed("#key"))];
+    let mut outer = vec![renamed("#key")];
     for i in &offered {
         columns.push(format!("{} AS {}", quoted(&i.name), renamed(&i.name)));
+        outer.push(renamed(&i.name));
     }
+    // One row per subject, whatever the resource holds: a key loaded twice (an appended file,
+    // a register with a person's rows from two districts) must not make a subject count twice.
+    // Of several rows the one with the greatest values is taken, so the choice is the same in
+    // every run, in the list and in the trace.
+    let order = if offered.is_empty() {
+        key.clone()
+    } else {
+        offered
+            .iter()
+            .map(|i| format!("{} DESC NULLS LAST", quoted(&i.name)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let row = renamed("#row");
     let sql = format!(
-        "LEFT JOIN (SELECT {} FROM {} WHERE {}) AS {} ON CAST({} AS VARCHAR) = {}",
+        "LEFT JOIN (SELECT {} FROM (SELECT {}, ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY {order}) AS {row} FROM {} WHERE {}) WHERE {row} = 1) AS {} ON CAST({} AS VARCHAR) = {}",
+        outer.join(", "),
         columns.join(", "),
         quoted(&rec.code),
         j.grant.scope_sql(&rec.spec.data_items, quoted),
