@@ -1008,6 +1008,20 @@ impl Cases {
         steps
     }
 
+    /// The applicant's own case with its definition; another person's case does not exist
+    /// for them.
+    pub async fn own_case(
+        &self,
+        subject: &CaseSubject,
+        id: &str,
+    ) -> Result<(CaseRow, ServiceDefinition), CasesError> {
+        let (case, def) = self.case_and_definition(id).await?;
+        if case.subject != self.audit.subject(subject.key()) {
+            return Err(CasesError::NotFound(format!("case {id}")));
+        }
+        Ok((case, def))
+    }
+
     async fn case_and_definition(
         &self,
         id: &str,
@@ -1212,10 +1226,7 @@ impl Cases {
         id: &str,
         changes: BTreeMap<String, String>,
     ) -> Result<CaseRow, CasesError> {
-        let (case, def) = self.case_and_definition(id).await?;
-        if case.subject != self.audit.subject(subject.key()) {
-            return Err(CasesError::NotFound(format!("case {id}")));
-        }
+        let (case, def) = self.own_case(subject, id).await?;
         let mut form = self.form_of(&case)?;
         for (k, v) in changes {
             if !def.fields.iter().any(|f| f.name == k) && !k.starts_with("material:") {
@@ -1272,10 +1283,7 @@ impl Cases {
         rating: i64,
         note: &str,
     ) -> Result<(), CasesError> {
-        let (case, _) = self.case_and_definition(id).await?;
-        if case.subject != self.audit.subject(subject.key()) {
-            return Err(CasesError::NotFound(format!("case {id}")));
-        }
+        self.own_case(subject, id).await?;
         if !(1..=5).contains(&rating) {
             return Err(CasesError::Fields(vec![FieldError::new(
                 "rating",
@@ -1536,10 +1544,7 @@ impl Cases {
         id: &str,
         code: &str,
     ) -> Result<MaterialFile, CasesError> {
-        let (case, _) = self.case_and_definition(id).await?;
-        if case.subject != self.audit.subject(subject.key()) {
-            return Err(CasesError::NotFound(format!("case {id}")));
-        }
+        let (case, _) = self.own_case(subject, id).await?;
         self.material_file(&case, code).await
     }
 
@@ -1564,10 +1569,7 @@ impl Cases {
         id: &str,
         licence_id: &str,
     ) -> Result<Vec<u8>, CasesError> {
-        let (case, _) = self.case_and_definition(id).await?;
-        if case.subject != self.audit.subject(subject.key()) {
-            return Err(CasesError::NotFound(format!("case {id}")));
-        }
+        let (case, _) = self.own_case(subject, id).await?;
         let events = self.store.case_events(id).await.map_err(internal)?;
         if !events
             .iter()
@@ -1594,10 +1596,7 @@ impl Cases {
         subject: &CaseSubject,
         id: &str,
     ) -> Result<CaseDetail, CasesError> {
-        let (case, def) = self.case_and_definition(id).await?;
-        if case.subject != self.audit.subject(subject.key()) {
-            return Err(CasesError::NotFound(format!("case {id}")));
-        }
+        let (case, def) = self.own_case(subject, id).await?;
         let events = self.store.case_events(id).await.map_err(internal)?;
         let form = self.form_of(&case)?;
         Ok(CaseDetail {

@@ -391,9 +391,6 @@ async fn read_form(
                 }
             }
             _ if name == "consent" => consent = !bytes.is_empty(),
-            _ if name == "csrf" || name == "action" || name == "rating" || name == "note" => {
-                form.insert(name, String::from_utf8_lossy(&bytes).trim().to_string());
-            }
             _ => {
                 let v = String::from_utf8_lossy(&bytes).trim().to_string();
                 form.insert(name, v);
@@ -538,8 +535,9 @@ async fn case_action(
     let lang = who.lang;
     let c = &state.engines.cases;
     let me = subject(&who.session);
-    let service = match c.own_detail(&me, &id).await {
-        Ok(d) => d.case.service,
+    // Which service the uploads belong to: the case row alone, not its whole page.
+    let service = match c.own_case(&me, &id).await {
+        Ok((case, _)) => case.service,
         Err(e) => return problem_page(lang, &e.problem()),
     };
     let done = async {
