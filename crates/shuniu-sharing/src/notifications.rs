@@ -10,7 +10,7 @@ use shuniu_types::states::DeliveryState;
 
 use crate::Sharing;
 use crate::error::Result;
-use crate::webhooks::{MAX_ATTEMPTS, backoff};
+use crate::webhooks::{MAX_ATTEMPTS, backoff, lease_until};
 
 impl Sharing {
     /// Checks a notification URL as a webhook's is checked (http or https, no credentials,
@@ -61,6 +61,14 @@ impl Sharing {
     pub async fn run_notifications(&self) -> Result<usize> {
         let mut delivered = 0;
         for n in self.inner.store.due_notifications(&now(), 50).await? {
+            if !self
+                .inner
+                .store
+                .claim_notification(&n.id, &n.next_attempt_at, &lease_until())
+                .await?
+            {
+                continue;
+            }
             let attempts = n.attempts + 1;
             let (state, next, error) = match self.send_notification(&n).await {
                 Ok(()) => {

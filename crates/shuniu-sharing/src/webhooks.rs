@@ -43,6 +43,12 @@ pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
     format!("hmac-sm3={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// How long one attempt holds a delivery or notification (longer than any send's timeout).
+pub(crate) fn lease_until() -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(120))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 pub(crate) fn backoff(attempts: i64) -> chrono::Duration {
     chrono::Duration::seconds(2i64.pow(attempts.clamp(1, 11) as u32))
 }
@@ -210,13 +216,22 @@ impl Sharing {
                 delivered_at: None,
             };
             let mut tx = self.inner.store.begin().await?;
-            tx.enqueue_delivery(&d).await?;
-            tx.commit().await?;
+            if tx.enqueue_delivery(&d, &s.cursor).await? {
+                tx.commit().await?;
+            }
         }
         for d in self.inner.store.due_deliveries(&now(), 50).await? {
             let Some(s) = subs.iter().find(|s| s.id == d.subscription_id) else {
                 continue;
             };
+            if !self
+                .inner
+                .store
+                .claim_delivery(&d.id, &d.next_attempt_at, &lease_until())
+                .await?
+            {
+                continue;
+            }
             let outcome = self.attempt(s, &d).await;
             let attempts = d.attempts + 1;
             match outcome {

@@ -760,8 +760,21 @@ impl Tx {
     }
 
     /// Hands the changes from the subscription's cursor to `to` over to a new delivery,
-    /// and moves the cursor, in one transaction (at-least-once: a delivery is never lost).
-    pub async fn enqueue_delivery(&mut self, d: &DeliveryRow) -> Result<()> {
+    /// and moves the cursor, in one transaction (at-least-once: a delivery is never lost) —
+    /// only if the stored cursor is still `seen_cursor`: `false`, nothing written, when another
+    /// round (or another hub process) queued them first.
+    pub async fn enqueue_delivery(&mut self, d: &DeliveryRow, seen_cursor: &str) -> Result<bool> {
+        let moved = sqlx::query(
+            "UPDATE subscriptions SET cursor_pos = $1 WHERE id = $2 AND cursor_pos = $3",
+        )
+        .bind(&d.to_cursor)
+        .bind(&d.subscription_id)
+        .bind(seen_cursor)
+        .execute(&mut *self.tx)
+        .await?;
+        if moved.rows_affected() != 1 {
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO webhook_deliveries (id, subscription_id, from_cursor, to_cursor, changes,
                  state, attempts, next_attempt_at, last_error, created_at, delivered_at)
@@ -776,12 +789,7 @@ impl Tx {
         .bind(&d.created_at)
         .execute(&mut *self.tx)
         .await?;
-        sqlx::query("UPDATE subscriptions SET cursor_pos = $1 WHERE id = $2")
-            .bind(&d.to_cursor)
-            .bind(&d.subscription_id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        Ok(true)
     }
 
     pub async fn put_calendar_day(&mut self, day: &str, kind: &str, note: &str) -> Result<()> {
@@ -954,6 +962,42 @@ impl Store {
     }
 
     /// Pending notifications whose next attempt is due, oldest first.
+    /// Takes a due delivery for one attempt: moves its next attempt to `lease_until` only if
+    /// nobody else took it since `seen` was read. Two workers (or two hub processes on one
+    /// PostgreSQL) never send the same delivery at once; a worker that dies mid-attempt leaves
+    /// it due again when the lease runs out (at least once, never twice concurrently).
+    pub async fn claim_delivery(&self, id: &str, seen: &str, lease_until: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET next_attempt_at = $1
+             WHERE id = $2 AND state = 'pending' AND next_attempt_at = $3",
+        )
+        .bind(lease_until)
+        .bind(id)
+        .bind(seen)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// As [`Store::claim_delivery`], for the notifications outbox.
+    pub async fn claim_notification(
+        &self,
+        id: &str,
+        seen: &str,
+        lease_until: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE notifications SET next_attempt_at = $1
+             WHERE id = $2 AND state = 'pending' AND next_attempt_at = $3",
+        )
+        .bind(lease_until)
+        .bind(id)
+        .bind(seen)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn due_notifications(&self, at: &str, limit: i64) -> Result<Vec<NotificationRow>> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications
