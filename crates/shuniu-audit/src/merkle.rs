@@ -248,7 +248,15 @@ impl Frontier {
     }
 
     pub fn push(&mut self, leaf: Hash) {
-        let mut node = (0u32, leaf);
+        self.push_subtree(0, leaf);
+    }
+
+    /// Appends a whole perfect subtree of `2^level` leaves at once, its root computed
+    /// elsewhere (verification hashes blocks on every core). The tree's size must be a
+    /// multiple of `2^level`, as it is for an aligned block.
+    pub fn push_subtree(&mut self, level: u32, root: Hash) {
+        debug_assert!(self.size.is_multiple_of(1 << level));
+        let mut node = (level, root);
         while let Some(&(level, left)) = self.nodes.last() {
             if level != node.0 {
                 break;
@@ -257,7 +265,7 @@ impl Frontier {
             node = (level + 1, node_hash(&left, &node.1));
         }
         self.nodes.push(node);
-        self.size += 1;
+        self.size += 1 << level;
     }
 
     pub fn root(&self) -> Hash {
@@ -493,6 +501,17 @@ mod tests {
             let root = root_of(&l);
             prop_assert_eq!(f.root(), root);
             prop_assert_eq!(c.root(), root);
+            // Whole aligned blocks pushed as subtrees, the rest leaf by leaf: the same tree.
+            let mut b = Frontier::default();
+            let whole = l.len() / BLOCK as usize * BLOCK as usize;
+            for block in l[..whole].chunks(BLOCK as usize) {
+                b.push_subtree(BLOCK_LEVEL, root_of(block));
+            }
+            for h in &l[whole..] {
+                b.push(*h);
+            }
+            prop_assert_eq!(b.size(), n);
+            prop_assert_eq!(b.root(), root);
             if n > 0 {
                 // Proofs from the cache (with stored blocks) equal proofs from the full list.
                 let blocks: HashMap<u64, Vec<Hash>> = l

@@ -692,7 +692,13 @@ impl LogStorage for SegmentStorage {
                                 offset,
                             });
                             offset += n;
-                            if chunk.len() == 4096 && !send(Ok(std::mem::take(&mut chunk))) {
+                            // Chunks end after a whole number of aligned blocks where the
+                            // entries allow it: verification hashes whole blocks on all cores.
+                            let aligned = kind == RecordKind::Entry
+                                && (seq + 1).is_multiple_of(crate::merkle::BLOCK);
+                            if ((chunk.len() >= 4096 && aligned) || chunk.len() >= 16_384)
+                                && !send(Ok(std::mem::take(&mut chunk)))
+                            {
                                 return;
                             }
                         }

@@ -1,13 +1,13 @@
 //! Verification of a whole log (or a range of it) against signed tree heads, reading the
 //! storage as it is: no recovery, no derived index, nothing trusted but the public key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::error::AuditError;
-use crate::merkle::{Frontier, Hash, leaf_hash};
+use crate::merkle::{BLOCK, BLOCK_LEVEL, Frontier, Hash, leaf_hash, root_of};
 use crate::sign::{PublicKey, SignedTreeHead};
 use crate::storage::{LogStorage, Record, RecordKind, checksum};
 
@@ -71,31 +71,49 @@ fn problem(entry: Option<u64>, location: String, zh: String, en: String) -> Opti
     })
 }
 
-fn hash_entries(records: &[Record], range: Option<(u64, u64)>) -> Vec<Option<Hash>> {
-    let work = |chunk: &[Record]| -> Vec<Option<Hash>> {
-        chunk
-            .iter()
-            .map(|r| {
-                let in_range = range.is_none_or(|(a, b)| r.seq >= a && r.seq < b);
-                (r.kind == RecordKind::Entry && in_range).then(|| leaf_hash(r.seq, &r.payload))
-            })
-            .collect()
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || records.len() < 512 {
-        return work(records);
+/// What both cores computed for one chunk of records: each entry's leaf hash (when it is
+/// recomputed) and the root of every aligned block of [`BLOCK`] consecutive entries the chunk
+/// holds whole, so that the pass in order only compares and pushes one subtree per block.
+struct Hashed {
+    leaves: Vec<Option<Hash>>,
+    /// The block's first entry index → the root over its leaves.
+    blocks: HashMap<u64, Hash>,
+}
+
+fn hash_part(records: &[Record], range: Option<(u64, u64)>) -> Hashed {
+    let leaves: Vec<Option<Hash>> = records
+        .iter()
+        .map(|r| {
+            let in_range = range.is_none_or(|(a, b)| r.seq >= a && r.seq < b);
+            (r.kind == RecordKind::Entry && in_range).then(|| leaf_hash(r.seq, &r.payload))
+        })
+        .collect();
+    // Whole aligned blocks, as the records claim them; the pass in order still checks every
+    // record's position and hash before it uses a block's root.
+    let mut blocks = HashMap::new();
+    let mut run: Option<(u64, Vec<Hash>)> = None;
+    for (r, computed) in records.iter().zip(&leaves) {
+        if r.kind != RecordKind::Entry {
+            continue;
+        }
+        let leaf = computed.unwrap_or(r.hash);
+        run = match run.take() {
+            Some((first, mut l)) if r.seq == first + l.len() as u64 => {
+                l.push(leaf);
+                Some((first, l))
+            }
+            _ if r.seq.is_multiple_of(BLOCK) => {
+                let mut l = Vec::with_capacity(BLOCK as usize);
+                l.push(leaf);
+                Some((r.seq, l))
+            }
+            _ => None,
+        };
+        if let Some((first, l)) = run.take_if(|(_, l)| l.len() as u64 == BLOCK) {
+            blocks.insert(first, root_of(&l));
+        }
     }
-    let per = records.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = records
-            .chunks(per)
-            .map(|c| s.spawn(move || work(c)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+    Hashed { leaves, blocks }
 }
 
 /// One pass over the storage. With `every_checkpoint`, each checkpoint's root and signature
@@ -117,9 +135,56 @@ async fn pass(
     if sizes.contains(&0) {
         p.roots_at.insert(0, Frontier::default().root());
     }
+    // The leaves of the block being passed whose root was computed beforehand: pushed as one
+    // subtree when the block is complete (every record checked), one by one if the pass stops.
+    let mut block: Option<(Hash, Vec<Hash>)> = None;
+    let no_head_inside = |first: u64| {
+        let at = sizes.partition_point(|&s| s <= first);
+        sizes.get(at).is_none_or(|&s| s >= first + BLOCK)
+    };
+    // Chunks are hashed whole, one per core at a time, while the reader reads ahead and this
+    // pass checks the chunks already hashed, in order. (Splitting each chunk across the cores
+    // instead left them idle whenever the reader had not finished the next one.)
     let mut scan = storage.scan();
-    'outer: while let Some(chunk) = scan.recv().await {
-        let records = match chunk {
+    let (hashed_tx, mut hashed_rx) = tokio::sync::mpsc::channel(2);
+    let range = opts.range;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hasher = tokio::spawn(async move {
+        let mut inflight = std::collections::VecDeque::new();
+        let mut read_all = false;
+        loop {
+            while !read_all && inflight.len() <= cores {
+                match scan.recv().await {
+                    Some(Ok(records)) => {
+                        inflight.push_back(Ok(tokio::task::spawn_blocking(move || {
+                            let hashed = hash_part(&records, range);
+                            (records, hashed)
+                        })));
+                    }
+                    Some(Err(e)) => {
+                        // Everything read before the error is delivered first, then the error.
+                        inflight.push_back(Err(e));
+                        read_all = true;
+                    }
+                    None => read_all = true,
+                }
+            }
+            let Some(next) = inflight.pop_front() else {
+                break;
+            };
+            let item = match next {
+                Ok(job) => job
+                    .await
+                    .map_err(|e| AuditError::Io(std::io::Error::other(e.to_string()))),
+                Err(e) => Err(e),
+            };
+            if hashed_tx.send(item).await.is_err() {
+                break;
+            }
+        }
+    });
+    'outer: while let Some(chunk) = hashed_rx.recv().await {
+        let (records, hashed) = match chunk {
             Ok(r) => r,
             Err(AuditError::Damaged { position, reason }) => {
                 let at = p.frontier.size();
@@ -143,9 +208,8 @@ async fn pass(
                 break;
             }
         };
-        let hashes = hash_entries(&records, opts.range);
-        for (r, computed) in records.iter().zip(hashes) {
-            let expected = p.frontier.size();
+        for (r, computed) in records.iter().zip(hashed.leaves) {
+            let expected = p.frontier.size() + block.as_ref().map_or(0, |b| b.1.len() as u64);
             match r.kind {
                 RecordKind::Entry => {
                     if r.seq != expected {
@@ -175,9 +239,26 @@ async fn pass(
                         );
                         break 'outer;
                     }
-                    p.frontier.push(leaf);
+                    // Checking every checkpoint's root needs the tree at every size: no blocks.
+                    if block.is_none()
+                        && !every_checkpoint
+                        && let Some(root) = hashed.blocks.get(&r.seq)
+                        && no_head_inside(r.seq)
+                    {
+                        block = Some((*root, Vec::with_capacity(BLOCK as usize)));
+                    }
+                    match &mut block {
+                        Some((root, leaves)) => {
+                            leaves.push(leaf);
+                            if leaves.len() as u64 == BLOCK {
+                                p.frontier.push_subtree(BLOCK_LEVEL, *root);
+                                block = None;
+                            }
+                        }
+                        None => p.frontier.push(leaf),
+                    }
                     let size = p.frontier.size();
-                    if sizes.binary_search(&size).is_ok() {
+                    if block.is_none() && sizes.binary_search(&size).is_ok() {
                         p.roots_at.insert(size, p.frontier.root());
                     }
                 }
@@ -245,6 +326,10 @@ async fn pass(
                 }
             }
         }
+    }
+    hasher.abort();
+    for leaf in block.map(|b| b.1).unwrap_or_default() {
+        p.frontier.push(leaf);
     }
     p
 }

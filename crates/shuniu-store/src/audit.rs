@@ -350,26 +350,36 @@ impl Tx {
         rows: &[AuditIndexRow],
         subjects: &[(String, i64)],
     ) -> Result<()> {
-        for r in rows {
-            sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO audit_index ({INDEX_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                 ON CONFLICT (idx) DO NOTHING"
-            )))
-            .bind(r.idx)
-            .bind(&r.at)
-            .bind(&r.kind)
-            .bind(&r.action)
-            .bind(&r.principal)
-            .bind(&r.department)
-            .bind(&r.channel)
-            .bind(&r.resource)
-            .bind(&r.provider)
-            .bind(r.rows)
-            .bind(&r.result)
-            .bind(&r.purpose)
-            .execute(&mut *self.tx)
-            .await?;
+        // 80 rows (960 parameters) per statement: one round trip to the driver for each,
+        // where a statement per row made the index fall behind the log under load.
+        for chunk in rows.chunks(80) {
+            let marks: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p: Vec<String> = (1..=12).map(|c| format!("${}", i * 12 + c)).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO audit_index ({INDEX_COLUMNS}) VALUES {}
+                 ON CONFLICT (idx) DO NOTHING",
+                marks.join(", ")
+            )));
+            for r in chunk {
+                q = q
+                    .bind(r.idx)
+                    .bind(&r.at)
+                    .bind(&r.kind)
+                    .bind(&r.action)
+                    .bind(&r.principal)
+                    .bind(&r.department)
+                    .bind(&r.channel)
+                    .bind(&r.resource)
+                    .bind(&r.provider)
+                    .bind(r.rows)
+                    .bind(&r.result)
+                    .bind(&r.purpose);
+            }
+            q.execute(&mut *self.tx).await?;
         }
         // 500 subjects per statement: an entry may name thousands.
         for chunk in subjects.chunks(500) {

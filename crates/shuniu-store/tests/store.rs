@@ -158,3 +158,59 @@ async fn open_counters_accumulate() {
         assert_eq!((r1.views, r1.downloads, r1.api_calls), (5, 6, 3));
     }
 }
+
+/// The audit index is written many rows per statement: a batch larger than one statement holds
+/// arrives whole, each row's fields in its own columns, a repeated batch adds nothing.
+#[tokio::test]
+async fn audit_index_batches_arrive_whole() {
+    use shuniu_store::{AuditFilter, AuditIndexRow};
+    let dir = tempfile::tempdir().unwrap();
+    for s in stores(dir.path()).await {
+        let rows: Vec<AuditIndexRow> = (0..203)
+            .map(|i| AuditIndexRow {
+                idx: i,
+                at: format!("2026-12-08T10:{:02}:{:02}+08:00", i / 60, i % 60),
+                kind: "access".into(),
+                action: "services.lookup".into(),
+                principal: format!("app:{}", i % 3),
+                department: "370200RSJ".into(),
+                channel: "service".into(),
+                resource: (i % 2 == 0).then(|| format!("R{i}")),
+                provider: Some("370200GA".into()),
+                rows: Some(i),
+                result: "ok".into(),
+                purpose: None,
+            })
+            .collect();
+        let subjects: Vec<(String, i64)> = (0..203).map(|i| (format!("S{}", i % 7), i)).collect();
+        for _ in 0..2 {
+            let mut tx = s.begin().await.unwrap();
+            tx.insert_audit_index(&rows, &subjects).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        assert_eq!(s.audit_indexed_upto().await.unwrap(), 203, "{:?}", s.backend());
+        let found = s
+            .audit_search(&AuditFilter {
+                principal: Some("app:1".into()),
+                limit: 1000,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 68, "{:?}", s.backend());
+        let r = found.iter().find(|r| r.idx == 100).unwrap();
+        assert_eq!(
+            (r.resource.as_deref(), r.rows, r.at.as_str()),
+            (Some("R100"), Some(100), "2026-12-08T10:01:40+08:00")
+        );
+        let one = s
+            .audit_search(&AuditFilter {
+                subject: Some("S3".into()),
+                limit: 1000,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(one.len(), 29, "{:?}", s.backend());
+    }
+}
