@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use shuniu_cases::{CaseSubject, Decision};
 
-use crate::harness::{Hub, json_of};
+use crate::harness::{Hub, error_code, json_of};
 
 fn person(day: &str, seq: u16) -> shuniu_types::IdNumber {
     shuniu_types::IdNumber::compose(
@@ -378,6 +378,26 @@ async fn a_service_runs_its_cases_through_every_department() {
             assert!(r[k].is_string(), "{k} in {r}");
         }
     }
+    // A page is 1 to 1,000 cases from a non-negative offset, as the interface documents.
+    for q in [
+        "limit=0",
+        "limit=1001",
+        "offset=-1",
+        "limit=9223372036854775807",
+    ] {
+        let (s, b) = json_of(
+            hub.get(&hub.operator_key, &format!("/api/v1/cases?{q}"))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (s.as_u16(), error_code(&b)),
+            (400, "BAD_REQUEST"),
+            "{q}: {b}"
+        );
+    }
+    let (s, one) = json_of(hub.get(&hub.operator_key, "/api/v1/cases?limit=1").await).await;
+    assert_eq!((s.as_u16(), one.as_array().map(Vec::len)), (200, Some(1)));
     let states: std::collections::BTreeSet<&str> =
         rows.iter().filter_map(|r| r["state"].as_str()).collect();
     assert_eq!(states, ["completed", "open", "refused"].into());

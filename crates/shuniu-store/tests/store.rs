@@ -188,7 +188,12 @@ async fn audit_index_batches_arrive_whole() {
             tx.insert_audit_index(&rows, &subjects).await.unwrap();
             tx.commit().await.unwrap();
         }
-        assert_eq!(s.audit_indexed_upto().await.unwrap(), 203, "{:?}", s.backend());
+        assert_eq!(
+            s.audit_indexed_upto().await.unwrap(),
+            203,
+            "{:?}",
+            s.backend()
+        );
         let found = s
             .audit_search(&AuditFilter {
                 principal: Some("app:1".into()),

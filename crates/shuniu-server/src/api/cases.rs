@@ -39,7 +39,10 @@ struct CasesQuery {
     /// Only the cases of this service.
     service: Option<String>,
     #[serde(default)]
+    #[param(minimum = 0)]
     offset: i64,
+    /// At most this many (100 unless said).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -53,15 +56,17 @@ async fn list_cases(
     Caller(actor): Caller,
     ApiQuery(q): ApiQuery<CasesQuery>,
 ) -> Result<Json, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("limit is between 1 and 1000"));
+    }
+    if q.offset < 0 {
+        return Err(ApiError::bad_request("offset is not negative"));
+    }
     let rows = state
         .engines
         .cases
-        .list(
-            &actor,
-            q.service.as_deref(),
-            q.offset.max(0),
-            q.limit.unwrap_or(100),
-        )
+        .list(&actor, q.service.as_deref(), q.offset, limit)
         .await?;
     Ok(json(&rows))
 }
