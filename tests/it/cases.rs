@@ -396,6 +396,15 @@ async fn a_service_runs_its_cases_through_every_department() {
             "{q}: {b}"
         );
     }
+    // …and the OpenAPI document says so, as query parameters (fuzzers read it).
+    let (_, doc) = json_of(hub.get(&hub.operator_key, "/api/openapi.json").await).await;
+    let params = doc["paths"]["/api/v1/cases"]["get"]["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let limit = params.iter().find(|p| p["name"] == "limit").expect("limit");
+    assert_eq!(limit["in"], "query", "{limit}");
+    assert_eq!(limit["schema"]["maximum"], 1000, "{limit}");
     let (s, one) = json_of(hub.get(&hub.operator_key, "/api/v1/cases?limit=1").await).await;
     assert_eq!((s.as_u16(), one.as_array().map(Vec::len)), (200, Some(1)));
     let states: std::collections::BTreeSet<&str> =

@@ -35,6 +35,7 @@ fn json<T: serde::Serialize>(v: &T) -> Json {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CasesQuery {
     /// Only the cases of this service.
     service: Option<String>,

@@ -461,6 +461,7 @@ async fn my_grants(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProfileQuery {
     /// Why the profile is viewed (事由), recorded with each access; the grant's approved
     /// purpose when not given.
