@@ -967,16 +967,8 @@ impl Store {
     /// PostgreSQL) never send the same delivery at once; a worker that dies mid-attempt leaves
     /// it due again when the lease runs out (at least once, never twice concurrently).
     pub async fn claim_delivery(&self, id: &str, seen: &str, lease_until: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE webhook_deliveries SET next_attempt_at = $1
-             WHERE id = $2 AND state = 'pending' AND next_attempt_at = $3",
-        )
-        .bind(lease_until)
-        .bind(id)
-        .bind(seen)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.claim_outbox_row("webhook_deliveries", id, seen, lease_until)
+            .await
     }
 
     /// As [`Store::claim_delivery`], for the notifications outbox.
@@ -986,10 +978,22 @@ impl Store {
         seen: &str,
         lease_until: &str,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE notifications SET next_attempt_at = $1
-             WHERE id = $2 AND state = 'pending' AND next_attempt_at = $3",
-        )
+        self.claim_outbox_row("notifications", id, seen, lease_until)
+            .await
+    }
+
+    /// `table` is one of the two outbox tables named above, never input.
+    async fn claim_outbox_row(
+        &self,
+        table: &'static str,
+        id: &str,
+        seen: &str,
+        lease_until: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {table} SET next_attempt_at = $1
+             WHERE id = $2 AND state = 'pending' AND next_attempt_at = $3"
+        )))
         .bind(lease_until)
         .bind(id)
         .bind(seen)
